@@ -1,0 +1,64 @@
+# batchscore: build, demo, test, bench.
+# ONNX Runtime comes from the npm package onnxruntime-node (npm pack runs no
+# install scripts) and is kept in third_party/, which git ignores.
+
+GO        ?= go
+ORT_VER   := 1.24.1
+ORT_DIR   := third_party/onnxruntime-$(ORT_VER)
+ORT_LIB   := $(ORT_DIR)/libonnxruntime.so.1
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS   := -X main.version=$(VERSION)
+NODE_DIR  := third_party/node
+
+export BATCHSCORE_ORT_LIB := $(CURDIR)/$(ORT_LIB)
+
+.PHONY: all build ort demo test test-short vet bench models interop clean
+
+all: build
+
+$(ORT_LIB):
+	@mkdir -p $(ORT_DIR)/pack
+	cd $(ORT_DIR)/pack && npm pack --silent onnxruntime-node@$(ORT_VER) >/dev/null
+	tar -xzf $(ORT_DIR)/pack/onnxruntime-node-$(ORT_VER).tgz -C $(ORT_DIR)/pack package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+	mv $(ORT_DIR)/pack/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $@
+	rm -rf $(ORT_DIR)/pack
+
+ort: $(ORT_LIB)
+
+# The binary finds the library next to itself.
+build: $(ORT_LIB)
+	@mkdir -p bin
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/batchscore ./cmd/batchscore
+	$(GO) build -o bin/gensnapshot ./cmd/gensnapshot
+	cp -f $(ORT_LIB) bin/libonnxruntime.so
+
+demo: build
+	rm -rf out/churn_scores
+	./bin/batchscore run configs/churn_nightly.yaml --date 2026-11-19
+	./bin/batchscore run configs/churn_nightly.yaml --date 2026-11-20
+
+# DuckDB (npm) reads our tables in the interop tests.
+$(NODE_DIR)/node_modules/@duckdb/node-api:
+	@mkdir -p $(NODE_DIR)
+	cd $(NODE_DIR) && (test -f package.json || npm init -y >/dev/null) && npm install --silent --no-audit --no-fund @duckdb/node-api@1.5.6-r.1
+
+interop: $(NODE_DIR)/node_modules/@duckdb/node-api
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+test: build interop vet
+	BATCHSCORE_DUCKDB_NODE_MODULES=$(CURDIR)/$(NODE_DIR)/node_modules $(GO) test -race -count=1 ./...
+
+test-short: build
+	$(GO) test -short -count=1 ./...
+
+bench: build
+	./testdata/bench/run.sh
+
+models:
+	/usr/bin/python3 testdata/models/build_models.py
+
+clean:
+	rm -rf bin out

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/batchscore/batchscore/jobs"
+	"github.com/batchscore/batchscore/jobs/spec"
+)
+
+type runFlags struct {
+	date    string
+	json    bool
+	workers int
+	trigger string
+}
+
+func newRunCommand(g *globalFlags) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run JOB.yaml [--date YYYY-MM-DD]",
+		Short: "Score one logical date and publish a new version of the result table",
+		Long: `run scores the snapshot of one logical date with the job's model and publishes
+a new immutable version of the result table, then points current/<date> at it.
+
+The logical date defaults to the day of the schedule's most recent fire time
+in the job's time zone. Logs go to stderr; with --json the run manifest is
+printed to stdout when the run ends, whether it succeeded or not. Nothing is
+read from stdin.
+
+Exit codes: 0 success; 1 failure (I/O, model, runtime); 2 usage or job-file
+error, missing model or model signature mismatch; 3 the snapshot does not
+match what the job expects (missing column, wrong type, null input, no rows):
+nothing was published; 130 interrupted (SIGINT/SIGTERM): nothing was published.`,
+		Example: `  batchscore run configs/churn_nightly.yaml --date 2026-11-20
+  batchscore run configs/churn_nightly.yaml --date 2026-11-20 --json > manifest.json`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runJob(cmd, g, f, args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.date, "date", "", "logical date to score, YYYY-MM-DD (default: the schedule's last fire time)")
+	fl.BoolVar(&f.json, "json", false, "print the run manifest as JSON on stdout when the run ends")
+	fl.IntVar(&f.workers, "workers", 0, "scoring goroutines, overriding scoring.workers (0: the job file decides)")
+	fl.StringVar(&f.trigger, "trigger", jobs.TriggerManual, "who started this run, recorded in the manifest: manual, schedule or backfill")
+	return cmd
+}
+
+func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	switch f.trigger {
+	case jobs.TriggerManual, jobs.TriggerSchedule, jobs.TriggerBackfill:
+	default:
+		return fmt.Errorf("%w: --trigger %q: want manual, schedule or backfill", jobs.ErrUsage, f.trigger)
+	}
+	if f.workers < 0 {
+		return fmt.Errorf("%w: --workers must be 0 or more", jobs.ErrUsage)
+	}
+	job, err := spec.Load(jobFile)
+	if err != nil {
+		return err
+	}
+	date, err := logicalDate(job, f.date)
+	if err != nil {
+		return err
+	}
+	lib, err := resolveORTLib(g.ortLib)
+	if err != nil {
+		return err
+	}
+	runner := &jobs.Runner{ORTLib: lib, Version: buildVersion(), Logger: log, Workers: f.workers}
+	var progress *progressLine
+	if stderrIsTerminal() {
+		progress = newProgressLine(os.Stderr)
+		runner.Progress = progress.update
+	}
+	res, err := runner.Run(cmd.Context(), jobs.Request{Job: job, Date: date, Trigger: f.trigger})
+	if progress != nil {
+		progress.done()
+	}
+	if f.json {
+		if data, jerr := res.Manifest.JSON(); jerr == nil {
+			cmd.OutOrStdout().Write(data)
+		}
+	} else {
+		printSummary(cmd, res)
+	}
+	if err != nil {
+		return &alreadyReported{err}
+	}
+	return nil
+}
+
+func logicalDate(job *spec.Job, flag string) (time.Time, error) {
+	if flag != "" {
+		d, err := spec.ParseDate(flag)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%w: --date: %v", jobs.ErrUsage, err)
+		}
+		return d, nil
+	}
+	d, err := job.LastFire(time.Now())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: %v", jobs.ErrUsage, err)
+	}
+	return d, nil
+}
+
+func printSummary(cmd *cobra.Command, res *jobs.Result) {
+	m := res.Manifest
+	out := cmd.OutOrStdout()
+	if m.Output.Published {
+		fmt.Fprintf(out, "%s %s: published version %s (%d rows, run %s)\n", m.Job, m.LogicalDate, m.Version, m.Counts.Written, m.RunID)
+		fmt.Fprintf(out, "  results:  %s\n", m.Output.Path)
+		fmt.Fprintf(out, "  current:  %s\n", m.Output.CurrentLink)
+	} else {
+		fmt.Fprintf(out, "%s %s: %s (exit %d), nothing published: %s\n", m.Job, m.LogicalDate, m.Status, m.ExitCode, m.Error)
+	}
+	if res.ManifestPath != "" {
+		fmt.Fprintf(out, "  manifest: %s\n", res.ManifestPath)
+	}
+}

@@ -1,0 +1,42 @@
+// Command batchscore runs scheduled batch scoring jobs: it reads a Parquet
+// snapshot, scores it with an ONNX model and publishes a versioned result
+// table with a run manifest.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // job time zones must not depend on the host's tz database
+
+	"github.com/batchscore/batchscore/jobs"
+)
+
+func main() {
+	// Signals become one context cancellation, here and nowhere else.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand().ExecuteContext(ctx)
+	stop()
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the only place the process's exit code is chosen.
+func exitCode(err error) int {
+	if err == nil {
+		return jobs.ExitOK
+	}
+	var quiet *alreadyReported
+	if !errors.As(err, &quiet) {
+		fmt.Fprintln(os.Stderr, "batchscore:", err)
+	}
+	return jobs.ExitCode(err)
+}
+
+// alreadyReported wraps an error the command has logged itself.
+type alreadyReported struct{ err error }
+
+func (a *alreadyReported) Error() string { return a.err.Error() }
+func (a *alreadyReported) Unwrap() error { return a.err }

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/batchscore/batchscore/jobs"
+)
+
+type globalFlags struct {
+	ortLib    string
+	logFormat string
+	logLevel  string
+}
+
+func newRootCommand() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "batchscore",
+		Short: "Run scheduled batch scoring jobs with ONNX models",
+		Long: `batchscore reads a snapshot (Parquet files), scores every row with an ONNX
+model through ONNX Runtime, and publishes a new immutable version of a result
+table with a run manifest. A job file (YAML) says what to read, which model to
+use, how columns feed it and where results go.
+
+Exit codes: 0 success, 1 failure (I/O, model, runtime), 2 usage or job-file
+error or model signature mismatch, 3 the data failed its checks (nothing was
+published), 130 interrupted.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       buildVersion(),
+	}
+	root.SetVersionTemplate("batchscore {{.Version}}\n")
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.ortLib, "ort-lib", "", "path to libonnxruntime.so (default: $BATCHSCORE_ORT_LIB, then next to the binary)")
+	pf.StringVar(&g.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, JSON otherwise), text or json")
+	pf.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
+	})
+	root.AddCommand(newRunCommand(g), newInspectCommand(g), newVersionCommand())
+	return root
+}
+
+func (g *globalFlags) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", jobs.ErrUsage, g.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	format := strings.ToLower(g.logFormat)
+	if format == "auto" {
+		format = "json"
+		if stderrIsTerminal() {
+			format = "text"
+		}
+	}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("%w: --log-format %q: want auto, text or json", jobs.ErrUsage, g.logFormat)
+}
+
+func stderrIsTerminal() bool { return term.IsTerminal(int(os.Stderr.Fd())) }
+
+// usageArgs wraps cobra's argument checks so a wrong count exits 2.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return fmt.Errorf("%w: %v (see 'batchscore help %s')", jobs.ErrUsage, err, cmd.Name())
+		}
+		return nil
+	}
+}

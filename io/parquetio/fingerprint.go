@@ -1,0 +1,69 @@
+package parquetio
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Fingerprint hashes every file's content (workers at a time) and returns
+// one sha256 over the files' names, sizes and hashes, so that any change
+// to the snapshot changes it.
+func (s *Source) Fingerprint(ctx context.Context, workers int) (string, error) {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(workers, 1))
+	for i := range s.files {
+		f := &s.files[i]
+		g.Go(func() error {
+			sum, size, err := hashFile(ctx, f.Path)
+			if err != nil {
+				return err
+			}
+			if size != f.Size {
+				return fmt.Errorf("%s: size changed from %d to %d bytes while the run started", f.Path, f.Size, size)
+			}
+			f.SHA256 = sum
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, f := range s.files {
+		fmt.Fprintf(h, "%s\x00%d\x00%s\n", f.Name, f.Size, f.SHA256)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashFile(ctx context.Context, path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, ctxReader{ctx, f})
+	if err != nil {
+		return "", 0, fmt.Errorf("hashing %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// ctxReader stops a long hash when the run is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

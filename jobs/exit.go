@@ -1,0 +1,48 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+
+	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/onnx"
+)
+
+// Exit codes, as documented in the README.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitUsage       = 2
+	ExitDataQuality = 3
+	ExitInterrupted = 130
+)
+
+var (
+	// ErrUsage marks a command line that cannot run.
+	ErrUsage = errors.New("usage")
+	// ErrEmpty marks a snapshot with no rows: publishing an empty version
+	// would silently replace yesterday's scores with nothing.
+	ErrEmpty = errors.New("empty snapshot")
+	// ErrBooks marks a run whose row counts do not balance.
+	ErrBooks = errors.New("row counts do not balance")
+)
+
+// ExitCode maps an error to the process exit code. It is the one place
+// where that mapping lives; the CLI and the manifest both use it.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.Is(err, ErrUsage), errors.Is(err, spec.ErrInvalid),
+		errors.Is(err, scoring.ErrSignature), errors.Is(err, onnx.ErrNoModel):
+		return ExitUsage
+	case errors.Is(err, scoring.ErrBadInput), errors.Is(err, parquetio.ErrSchema),
+		errors.Is(err, ErrEmpty):
+		return ExitDataQuality
+	}
+	return ExitFailure
+}

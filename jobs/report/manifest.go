@@ -1,0 +1,117 @@
+// Package report holds what a run leaves behind for people and tools: the
+// run manifest (and, later, the validation report).
+package report
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/scoring"
+)
+
+// Statuses of an execution.
+const (
+	StatusRunning     = "running"
+	StatusSucceeded   = "succeeded"
+	StatusFailed      = "failed"
+	StatusInterrupted = "interrupted"
+)
+
+// Manifest is the record of one execution, written last, whatever its end.
+type Manifest struct {
+	Job         string    `json:"job"`
+	JobFile     string    `json:"job_file"`
+	LogicalDate string    `json:"logical_date"`
+	RunID       string    `json:"run_id,omitempty"`
+	Version     string    `json:"version"`
+	Trigger     string    `json:"trigger"`
+	Status      string    `json:"status"`
+	ExitCode    int       `json:"exit_code"`
+	Error       string    `json:"error,omitempty"`
+	StartedAt   time.Time `json:"started_at"`
+	FinishedAt  time.Time `json:"finished_at"`
+	Stages      []Stage   `json:"stages"`
+	Binary      Binary    `json:"binary"`
+	ConfigHash  string    `json:"config_hash"`
+	Model       Model     `json:"model"`
+	Source      Source    `json:"source"`
+	Counts      Counts    `json:"counts"`
+	Output      Output    `json:"output"`
+	Validation  Summary   `json:"validation"`
+}
+
+// Stage is how long one part of the run took.
+type Stage struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Binary names the program that ran.
+type Binary struct {
+	Version     string `json:"version"`
+	GoVersion   string `json:"go_version"`
+	ORTVersion  string `json:"onnxruntime_version,omitempty"`
+	ORTLibrary  string `json:"onnxruntime_library,omitempty"`
+	Workers     int    `json:"workers"`
+	ChunkRows   int    `json:"chunk_rows"`
+	IntraThread int    `json:"intra_op_threads"`
+}
+
+// Model identifies the model file and what it said about itself.
+type Model struct {
+	Path      string             `json:"path"`
+	SHA256    string             `json:"sha256,omitempty"`
+	Version   string             `json:"version,omitempty"`
+	Signature *scoring.Signature `json:"signature,omitempty"`
+	Metadata  any                `json:"metadata,omitempty"`
+}
+
+// Source fingerprints the snapshot.
+type Source struct {
+	Kind        string           `json:"kind"`
+	Pattern     string           `json:"pattern"`
+	Files       []parquetio.File `json:"files,omitempty"`
+	Rows        int64            `json:"rows"`
+	Fingerprint string           `json:"fingerprint,omitempty"`
+}
+
+// Counts balance: read = valid + quarantined; valid = scored + fallback.
+type Counts struct {
+	Read        int64 `json:"read"`
+	Valid       int64 `json:"valid"`
+	Quarantined int64 `json:"quarantined"`
+	Scored      int64 `json:"scored"`
+	Fallback    int64 `json:"fallback"`
+	Written     int64 `json:"written"`
+}
+
+// Output says what was published.
+type Output struct {
+	Table       string                  `json:"table"`
+	Version     string                  `json:"version"`
+	Path        string                  `json:"path,omitempty"`
+	CurrentLink string                  `json:"current_link,omitempty"`
+	Published   bool                    `json:"published"`
+	Files       []parquetio.WrittenFile `json:"files,omitempty"`
+}
+
+// Summary of validation; rules arrive with the validation feature.
+type Summary struct {
+	Rules int    `json:"rules"`
+	Note  string `json:"note,omitempty"`
+}
+
+// JSON renders the manifest, indented for people.
+func (m *Manifest) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Time records a stage's duration since start.
+func (m *Manifest) Time(name string, start time.Time) {
+	m.Stages = append(m.Stages, Stage{Name: name, Seconds: time.Since(start).Seconds()})
+}

@@ -1,0 +1,327 @@
+// Package jobs runs a job for one logical date: plan, open the model and
+// the snapshot, score in a pipeline, stage, publish, write the manifest.
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/onnx"
+)
+
+// Triggers say who started an execution.
+const (
+	TriggerManual   = "manual"
+	TriggerSchedule = "schedule"
+	TriggerBackfill = "backfill"
+)
+
+// Runner runs executions. The zero value is not usable: set ORTLib.
+type Runner struct {
+	ORTLib  string
+	Version string // of the binary, for the manifest
+	Logger  *slog.Logger
+	// Mem allocates every Arrow buffer; tests pass a checked allocator.
+	Mem memory.Allocator
+	// Progress, when set, is called after each written chunk.
+	Progress func(done, total int64)
+	// Workers overrides the job file's scoring.workers when above 0.
+	Workers int
+}
+
+// Request is one execution: a job and a logical date.
+type Request struct {
+	Job     *spec.Job
+	Date    time.Time
+	Trigger string
+}
+
+// Result is what an execution left: its manifest and where it was written.
+type Result struct {
+	Manifest     *report.Manifest
+	ManifestPath string
+}
+
+// Run executes one request. It always returns a manifest once the job file
+// was read; the error, if any, maps to an exit code with ExitCode.
+func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
+	log := r.logger()
+	start := time.Now()
+	job := req.Job
+	date := req.Date.Format(spec.DateLayout)
+	m := &report.Manifest{
+		Job: job.Name, JobFile: job.File, LogicalDate: date,
+		Version: table.NewVersion(start), Trigger: req.Trigger,
+		Status: report.StatusRunning, StartedAt: start.UTC(),
+		ConfigHash: "sha256:" + job.Hash,
+		Binary: report.Binary{
+			Version: r.Version, GoVersion: runtime.Version(), ORTLibrary: r.ORTLib,
+			Workers: r.workers(job), ChunkRows: job.Scoring.ChunkRows, IntraThread: job.Scoring.IntraOpThreads,
+		},
+		Model:      report.Model{Path: job.Model.Path},
+		Output:     report.Output{Table: job.Output.Table},
+		Validation: report.Summary{Note: "no validation rules configured"},
+	}
+	m.Output.Version = m.Version
+	log = log.With("job", job.Name, "date", date, "version", m.Version)
+	log.Info("run started", "trigger", req.Trigger)
+
+	e := &execution{Runner: r, req: req, date: date, m: m, log: log}
+	err := e.run(ctx)
+	return e.finish(err)
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return r.Logger
+}
+
+func (r *Runner) mem() memory.Allocator {
+	if r.Mem == nil {
+		return memory.DefaultAllocator
+	}
+	return r.Mem
+}
+
+func (r *Runner) workers(job *spec.Job) int {
+	switch {
+	case r.Workers > 0:
+		return r.Workers
+	case job.Scoring.Workers > 0:
+		return job.Scoring.Workers
+	}
+	return runtime.NumCPU()
+}
+
+// execution is the state of one Run.
+type execution struct {
+	*Runner
+	req     Request
+	date    string
+	m       *report.Manifest
+	log     *slog.Logger
+	table   *table.Table
+	staged  bool
+	session scoring.Session
+}
+
+func (e *execution) run(ctx context.Context) error {
+	job := e.req.Job
+	t, err := table.Open(job.Output.Table)
+	if err != nil {
+		return err
+	}
+	e.table = t
+
+	stage := time.Now()
+	binding, err := e.openModel()
+	if err != nil {
+		return err
+	}
+	defer e.session.Close()
+	e.m.Time("model", stage)
+
+	stage = time.Now()
+	src, err := e.openSource(ctx, binding)
+	if err != nil {
+		return err
+	}
+	e.m.Time("source", stage)
+
+	e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, e.m.Model.SHA256)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	stage = time.Now()
+	dir, err := t.Stage(e.m.Version)
+	if err != nil {
+		return err
+	}
+	e.staged = true
+	files, err := e.score(ctx, src, binding, dir)
+	if err != nil {
+		return err
+	}
+	e.m.Output.Files = files
+	e.m.Time("score_and_write", stage)
+	if err := e.checkBooks(src.Rows()); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	// From here on the run no longer listens to cancellation: publishing
+	// is two renames, and stopping between them gains nothing.
+	stage = time.Now()
+	if err := t.Publish(e.date, e.m.Version); err != nil {
+		return err
+	}
+	e.staged = false
+	e.m.Output.Published = true
+	e.m.Output.Path = t.VersionDir(e.date, e.m.Version)
+	e.m.Output.CurrentLink = t.CurrentLink(e.date)
+	e.m.Time("publish", stage)
+	return nil
+}
+
+func (e *execution) openModel() (*scoring.Binding, error) {
+	job := e.req.Job
+	sum, err := FileSHA256(job.Model.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s (model.path in %s)", onnx.ErrNoModel, job.Model.Path, job.File)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", onnx.ErrModel, err)
+	}
+	e.m.Model.SHA256 = sum
+	e.m.Model.Version = job.Model.Version
+	if e.m.Model.Version == "" {
+		e.m.Model.Version = "sha256:" + sum[:12]
+	}
+	if err := onnx.Init(e.ORTLib); err != nil {
+		return nil, err
+	}
+	e.m.Binary.ORTVersion = onnx.Version()
+	sig, md, err := onnx.Inspect(job.Model.Path)
+	if err != nil {
+		return nil, err
+	}
+	e.m.Model.Signature, e.m.Model.Metadata = &sig, md
+	binding, err := scoring.Bind(sig, job.Model)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", job.Model.Path, err)
+	}
+	sess, err := onnx.Open(job.Model.Path, binding, onnx.Options{
+		IntraOpThreads: job.Scoring.IntraOpThreads,
+		Optimization:   job.Scoring.Optimization,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.session = sess
+	e.log.Info("model loaded", "path", job.Model.Path, "model_version", e.m.Model.Version, "onnxruntime", e.m.Binary.ORTVersion)
+	return binding, nil
+}
+
+func (e *execution) openSource(ctx context.Context, binding *scoring.Binding) (*parquetio.Source, error) {
+	job := e.req.Job
+	pattern, err := job.SourcePattern(e.req.Date)
+	if err != nil {
+		return nil, spec.ErrorAt("source.parquet", "%v", err)
+	}
+	e.m.Source = report.Source{Kind: "parquet", Pattern: pattern}
+	src, err := parquetio.Open(pattern)
+	if err != nil {
+		return nil, err
+	}
+	if err := src.CheckColumns(append(append([]string(nil), job.Output.Keys...), binding.Columns()...)); err != nil {
+		return nil, err
+	}
+	if err := binding.CheckSchema(src.Schema(), src.FirstFile()); err != nil {
+		return nil, err
+	}
+	e.m.Source.Rows = src.Rows()
+	if src.Rows() == 0 {
+		return nil, fmt.Errorf("%w: %d files match %s but hold no rows", ErrEmpty, len(src.Files()), pattern)
+	}
+	fp, err := src.Fingerprint(ctx, e.workers(job))
+	if err != nil {
+		return nil, err
+	}
+	e.m.Source.Fingerprint = "sha256:" + fp
+	e.m.Source.Files = src.Files()
+	e.log.Info("snapshot opened", "files", len(src.Files()), "rows", src.Rows(), "fingerprint", e.m.Source.Fingerprint)
+	return src, nil
+}
+
+// runID identifies what a version was computed from: the same job file,
+// date, snapshot and model always give the same run id, which is what makes
+// rerun output byte-identical.
+func runID(job *spec.Job, date, fingerprint, modelSHA string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s", job.Name, date, fingerprint, modelSHA, job.Hash)
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func (e *execution) checkBooks(footerRows int64) error {
+	c := e.m.Counts
+	if c.Read != footerRows || c.Scored != c.Valid || c.Valid != c.Read-c.Quarantined || c.Written != c.Scored+c.Fallback {
+		return fmt.Errorf("%w: footers %d, read %d, valid %d, scored %d, written %d",
+			ErrBooks, footerRows, c.Read, c.Valid, c.Scored, c.Written)
+	}
+	return nil
+}
+
+// finish settles the manifest and writes it, last. A failed execution
+// leaves no staged files behind.
+func (e *execution) finish(err error) (*Result, error) {
+	m := e.m
+	m.FinishedAt = time.Now().UTC()
+	m.ExitCode = ExitCode(err)
+	switch {
+	case err == nil:
+		m.Status = report.StatusSucceeded
+	case m.ExitCode == ExitInterrupted:
+		m.Status = report.StatusInterrupted
+		m.Error = "interrupted: nothing was published"
+	default:
+		m.Status = report.StatusFailed
+		m.Error = err.Error()
+	}
+	if e.staged && e.table != nil {
+		if derr := e.table.Discard(m.Version); derr != nil {
+			e.log.Warn("could not remove staging folder", "err", derr)
+		}
+	}
+	res := &Result{Manifest: m}
+	if e.table != nil {
+		data, jerr := m.JSON()
+		if jerr == nil {
+			res.ManifestPath, jerr = e.table.WriteManifest(e.date, m.Version, data)
+		}
+		if jerr != nil {
+			e.log.Error("could not write the run manifest", "err", jerr)
+			err = errors.Join(err, fmt.Errorf("writing manifest: %w", jerr))
+		}
+	}
+	if err != nil {
+		e.log.Error("run failed", "exit_code", m.ExitCode, "err", err)
+	} else {
+		e.log.Info("run succeeded", "rows", m.Counts.Written, "path", m.Output.Path,
+			"seconds", m.FinishedAt.Sub(m.StartedAt).Seconds())
+	}
+	return res, err
+}
+
+// FileSHA256 hashes a file's content.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

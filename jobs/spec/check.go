@@ -1,0 +1,139 @@
+package spec
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+)
+
+var jobName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+// CronParser accepts five-field expressions and descriptors such as @daily.
+var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+var compressions = []string{"zstd", "snappy", "gzip", "none"}
+var optimizations = []string{"all", "extended", "basic", "disabled"}
+
+// check validates the decoded job and names the first offending key.
+func (j *Job) check(root *yaml.Node) error {
+	bad := func(format string, args ...any) func(path ...string) error {
+		return keyError(root, format, args...)
+	}
+	switch {
+	case j.Name == "":
+		return bad("is required")("name")
+	case !jobName.MatchString(j.Name):
+		return bad("%q may hold only letters, digits, '_', '.' and '-'", j.Name)("name")
+	}
+	if j.Schedule != "" {
+		if _, err := CronParser.Parse(j.Schedule); err != nil {
+			return bad("%q is not a cron expression: %v", j.Schedule, err)("schedule")
+		}
+	}
+	loc, err := time.LoadLocation(j.Timezone)
+	if err != nil {
+		return bad("unknown time zone %q", j.Timezone)("timezone")
+	}
+	j.Location = loc
+
+	if j.Source.Parquet == "" {
+		return bad("is required (a file glob such as data/date={{ .Date }}/*.parquet)")("source", "parquet")
+	}
+	if _, err := j.SourcePattern(time.Date(2000, 1, 2, 0, 0, 0, 0, time.UTC)); err != nil {
+		return bad("%v", err)("source", "parquet")
+	}
+
+	if err := j.checkModel(bad); err != nil {
+		return err
+	}
+
+	if j.Output.Table == "" {
+		return bad("is required")("output", "table")
+	}
+	if len(j.Output.Keys) == 0 {
+		return bad("name at least one key column to copy into every result row")("output", "keys")
+	}
+	seen := map[string]bool{}
+	for _, k := range j.Output.Keys {
+		if slices.Contains(ReservedColumns, k) {
+			return bad("%q is written by batchscore itself; reserved names: %v", k, ReservedColumns)("output", "keys")
+		}
+		if seen[k] {
+			return bad("%q is listed twice", k)("output", "keys")
+		}
+		seen[k] = true
+	}
+	if j.Output.FileRows < 0 {
+		return bad("must be positive")("output", "file_rows")
+	}
+	if !slices.Contains(compressions, j.Output.Compression) {
+		return bad("%q is not one of %v", j.Output.Compression, compressions)("output", "compression")
+	}
+
+	switch {
+	case j.Scoring.Workers < 0:
+		return bad("must be 0 (one per core) or more")("scoring", "workers")
+	case j.Scoring.ChunkRows < 1 || j.Scoring.ChunkRows > 16<<20:
+		return bad("must be between 1 and %d", 16<<20)("scoring", "chunk_rows")
+	case j.Scoring.IntraOpThreads < 0:
+		return bad("must be 0 (ONNX Runtime decides) or more")("scoring", "intra_op_threads")
+	case !slices.Contains(optimizations, j.Scoring.Optimization):
+		return bad("%q is not one of %v", j.Scoring.Optimization, optimizations)("scoring", "graph_optimization")
+	}
+	return nil
+}
+
+func (j *Job) checkModel(bad func(string, ...any) func(...string) error) error {
+	m := j.Model
+	if m.Path == "" {
+		return bad("is required")("model", "path")
+	}
+	if len(m.Inputs) == 0 {
+		return bad("map each model input to its table columns, e.g. features: [tenure_months, monthly_charges]")("model", "inputs")
+	}
+	for _, name := range sortedKeys(m.Inputs) {
+		cols := m.Inputs[name]
+		if len(cols) == 0 {
+			return bad("input %q has no columns", name)("model", "inputs", name)
+		}
+		seen := map[string]bool{}
+		for _, c := range cols {
+			if c == "" {
+				return bad("input %q has an empty column name", name)("model", "inputs", name)
+			}
+			if seen[c] {
+				return bad("input %q lists column %q twice", name, c)("model", "inputs", name)
+			}
+			seen[c] = true
+		}
+	}
+	if m.Score.Output == "" {
+		return bad("name the model output that holds the score, e.g. {output: probabilities, class: 1}")("model", "score")
+	}
+	if m.Label != nil && m.Label.Output == "" {
+		return bad("output is required")("model", "label")
+	}
+	return nil
+}
+
+// InputNames returns the model inputs the job binds, sorted.
+func (m Model) InputNames() []string { return sortedKeys(m.Inputs) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ErrorAt is used by callers outside this package to word errors about a key.
+func ErrorAt(key string, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,165 @@
+package spec
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads, decodes and checks the job file at path. Every error wraps
+// ErrInvalid and names the file, and the key and line where it can.
+func Load(path string) (*Job, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	job, err := Parse(data, filepath.Dir(abs))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	job.File = abs
+	return job, nil
+}
+
+// Parse decodes a job file's bytes; dir is the folder relative paths
+// are resolved against.
+func Parse(data []byte, dir string) (*Job, error) {
+	var job Job
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&job); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: the file is empty", ErrInvalid)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root) // cannot fail where Decode did not
+
+	sum := sha256.Sum256(data)
+	job.Hash = hex.EncodeToString(sum[:])
+	job.Dir = dir
+	job.applyDefaults()
+	if err := job.expandEnv(&root); err != nil {
+		return nil, err
+	}
+	if err := job.check(&root); err != nil {
+		return nil, err
+	}
+	job.resolvePaths()
+	return &job, nil
+}
+
+var yamlFieldNotFound = regexp.MustCompile(`field (\S+) not found in type spec\.(\w+)`)
+
+// yamlMessage turns yaml.v3's type-centric wording into the file's terms.
+func yamlMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
+	msg = strings.ReplaceAll(msg, "\n  ", "; ")
+	return yamlFieldNotFound.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := yamlFieldNotFound.FindStringSubmatch(m)
+		section := strings.ToLower(sub[2])
+		if section == "job" {
+			return fmt.Sprintf("unknown key %q", sub[1])
+		}
+		return fmt.Sprintf("unknown key %q in %s", sub[1], section)
+	})
+}
+
+// keyError names a key of the file and, when found, its line.
+func keyError(root *yaml.Node, format string, args ...any) func(path ...string) error {
+	return func(path ...string) error {
+		where := strings.Join(path, ".")
+		if line := lineOf(root, path...); line > 0 {
+			where = fmt.Sprintf("line %d: %s", line, where)
+		}
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, where, fmt.Sprintf(format, args...))
+	}
+}
+
+// lineOf finds the line of a key path in the decoded document, or the
+// deepest ancestor present; 0 when nothing matches.
+func lineOf(root *yaml.Node, path ...string) int {
+	n := root
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line = n.Content[i].Line
+				n = n.Content[i+1]
+				found = true
+				break
+			}
+		}
+		if !found {
+			return line
+		}
+	}
+	return line
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv fills ${VAR} in the path fields only; other fields are literal
+// so that a value can never smuggle a secret into logs or manifests.
+func (j *Job) expandEnv(root *yaml.Node) error {
+	fields := []struct {
+		value *string
+		path  []string
+	}{
+		{&j.Source.Parquet, []string{"source", "parquet"}},
+		{&j.Model.Path, []string{"model", "path"}},
+		{&j.Output.Table, []string{"output", "table"}},
+	}
+	for _, f := range fields {
+		var missing string
+		*f.value = envRef.ReplaceAllStringFunc(*f.value, func(m string) string {
+			name := envRef.FindStringSubmatch(m)[1]
+			v, ok := os.LookupEnv(name)
+			if !ok && missing == "" {
+				missing = name
+			}
+			return v
+		})
+		if missing != "" {
+			return keyError(root, "environment variable %s is not set", missing)(f.path...)
+		}
+	}
+	return nil
+}
+
+func (j *Job) resolvePaths() {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(j.Dir, p)
+	}
+	j.Source.Parquet = abs(j.Source.Parquet)
+	j.Model.Path = abs(j.Model.Path)
+	j.Output.Table = abs(j.Output.Table)
+}

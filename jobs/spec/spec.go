@@ -1,0 +1,104 @@
+// Package spec loads and checks job files: strict YAML, defaults in one
+// place, paths resolved against the job file's folder.
+package spec
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrInvalid marks a job file that cannot run as written. Retrying does not
+// help: the file has to be fixed.
+var ErrInvalid = errors.New("invalid job file")
+
+// Job is one job file. Field docs are the README's job-file reference.
+type Job struct {
+	Name     string  `yaml:"name"`
+	Schedule string  `yaml:"schedule"`
+	Timezone string  `yaml:"timezone"`
+	Source   Source  `yaml:"source"`
+	Model    Model   `yaml:"model"`
+	Output   Output  `yaml:"output"`
+	Scoring  Scoring `yaml:"scoring"`
+
+	// Set by Load, never by the file.
+	File     string         `yaml:"-"` // absolute path of the job file
+	Dir      string         `yaml:"-"` // folder that relative paths are resolved against
+	Hash     string         `yaml:"-"` // sha256 of the file's bytes
+	Location *time.Location `yaml:"-"`
+}
+
+// Source says where a date's snapshot is.
+type Source struct {
+	// Parquet is a file glob; {{ .Date }} and friends are filled per run.
+	Parquet string `yaml:"parquet"`
+}
+
+// Model names the ONNX file and how table columns feed it.
+type Model struct {
+	Path    string `yaml:"path"`
+	Version string `yaml:"version"`
+	// Inputs maps each model input to the table columns that fill it, in order.
+	Inputs map[string][]string `yaml:"inputs"`
+	Score  OutputRef           `yaml:"score"`
+	Label  *OutputRef          `yaml:"label"`
+}
+
+// OutputRef picks a model output and, for a per-class output, the class.
+type OutputRef struct {
+	Output string `yaml:"output"`
+	// Class is the column of an [N,C] output, or the key of a ZipMap output.
+	// Nil means a single-valued (regression or label) output.
+	Class *int64 `yaml:"class"`
+}
+
+// Output describes the result table.
+type Output struct {
+	Table string   `yaml:"table"`
+	Keys  []string `yaml:"keys"`
+	// FileRows caps the rows of one result file; larger versions get several.
+	FileRows    int64  `yaml:"file_rows"`
+	Compression string `yaml:"compression"`
+}
+
+// Scoring tunes the worker pool and ONNX Runtime.
+type Scoring struct {
+	Workers        int    `yaml:"workers"`
+	ChunkRows      int    `yaml:"chunk_rows"`
+	IntraOpThreads int    `yaml:"intra_op_threads"`
+	Optimization   string `yaml:"graph_optimization"`
+}
+
+// Defaults, in one place.
+const (
+	DefaultTimezone       = "UTC"
+	DefaultChunkRows      = 65536
+	DefaultFileRows       = 4_000_000
+	DefaultCompression    = "zstd"
+	DefaultIntraOpThreads = 1
+	DefaultOptimization   = "all"
+)
+
+func (j *Job) applyDefaults() {
+	if j.Timezone == "" {
+		j.Timezone = DefaultTimezone
+	}
+	if j.Scoring.ChunkRows == 0 {
+		j.Scoring.ChunkRows = DefaultChunkRows
+	}
+	if j.Scoring.IntraOpThreads == 0 {
+		j.Scoring.IntraOpThreads = DefaultIntraOpThreads
+	}
+	if j.Scoring.Optimization == "" {
+		j.Scoring.Optimization = DefaultOptimization
+	}
+	if j.Output.FileRows == 0 {
+		j.Output.FileRows = DefaultFileRows
+	}
+	if j.Output.Compression == "" {
+		j.Output.Compression = DefaultCompression
+	}
+}
+
+// ReservedColumns are written by batchscore into every result row.
+var ReservedColumns = []string{"score", "label", "score_date", "run_id", "model_version"}

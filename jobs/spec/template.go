@@ -1,0 +1,85 @@
+package spec
+
+import (
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// DateLayout is how logical dates are written everywhere: flags, paths,
+// manifests, result rows.
+const DateLayout = "2006-01-02"
+
+// TemplateData is what {{ . }} holds in a templated path.
+type TemplateData struct {
+	Date    string // 2026-11-20
+	Compact string // 20261120
+	Year    string // 2026
+	Month   string // 11
+	Day     string // 20
+}
+
+// SourcePattern fills the source glob's template for a logical date.
+func (j *Job) SourcePattern(date time.Time) (string, error) {
+	return expandDate(j.Source.Parquet, date)
+}
+
+func expandDate(text string, date time.Time) (string, error) {
+	tmpl, err := template.New("path").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return "", fmt.Errorf("bad template: %v", err)
+	}
+	data := TemplateData{
+		Date:    date.Format(DateLayout),
+		Compact: date.Format("20060102"),
+		Year:    date.Format("2006"),
+		Month:   date.Format("01"),
+		Day:     date.Format("02"),
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("bad template: %v", err)
+	}
+	return b.String(), nil
+}
+
+// ParseDate reads a logical date written as YYYY-MM-DD.
+func ParseDate(s string) (time.Time, error) {
+	d, err := time.Parse(DateLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("date %q is not YYYY-MM-DD", s)
+	}
+	return d, nil
+}
+
+// LastFire returns the logical date of the schedule's most recent fire time
+// at or before now, in the job's time zone.
+func (j *Job) LastFire(now time.Time) (time.Time, error) {
+	if j.Schedule == "" {
+		return time.Time{}, fmt.Errorf("job %s has no schedule: pass --date", j.Name)
+	}
+	sched, err := CronParser.Parse(j.Schedule)
+	if err != nil {
+		return time.Time{}, err
+	}
+	now = now.In(j.Location)
+	// Search back in growing steps for a window holding a fire time, then
+	// walk forward to the last one not after now.
+	for back := time.Hour; back <= 800*24*time.Hour; back *= 2 {
+		t := sched.Next(now.Add(-back))
+		if t.IsZero() || t.After(now) {
+			continue
+		}
+		for {
+			next := sched.Next(t)
+			if next.IsZero() || next.After(now) {
+				break
+			}
+			t = next
+		}
+		y, m, d := t.Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+	}
+	return time.Time{}, fmt.Errorf("schedule %q has not fired in the last two years: pass --date", j.Schedule)
+}

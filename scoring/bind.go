@@ -1,0 +1,199 @@
+package scoring
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/batchscore/batchscore/jobs/spec"
+)
+
+// Binding says how a job feeds a model and reads it back: which columns
+// fill which input, and which outputs hold the score and the label.
+type Binding struct {
+	Inputs []InputBinding
+	Score  OutputBinding
+	Label  *OutputBinding
+	// Outputs are the output names to request from the session, in order.
+	Outputs []string
+}
+
+// InputBinding fills one model input with Columns, one row per table row.
+type InputBinding struct {
+	Name    string
+	Columns []string
+	Elem    string
+	Rank    int // 1: [N] from one column; 2: [N,len(Columns)]
+}
+
+// OutputBinding reads one output; Index points into Binding.Outputs.
+type OutputBinding struct {
+	Port  Port
+	Index int
+	Class *int64
+}
+
+var inputElems = []string{Float, Double, Int64, Int32}
+
+// Bind checks the model's signature against the job file before any data
+// is read. Errors wrap ErrSignature and name the input and its columns.
+func Bind(sig Signature, m spec.Model) (*Binding, error) {
+	b := &Binding{}
+	for _, name := range m.InputNames() {
+		if _, ok := findPort(sig.Inputs, name); !ok {
+			return nil, fmt.Errorf("%w: model.inputs names %q but the model's inputs are %v",
+				ErrSignature, name, portNames(sig.Inputs))
+		}
+	}
+	for _, p := range sig.Inputs {
+		cols, ok := m.Inputs[p.Name]
+		if !ok {
+			return nil, fmt.Errorf("%w: model input %s is not fed: add it under model.inputs with its columns",
+				ErrSignature, p)
+		}
+		in, err := bindInput(p, cols)
+		if err != nil {
+			return nil, err
+		}
+		b.Inputs = append(b.Inputs, in)
+	}
+
+	score, err := b.bindOutput(sig, m.Score, "model.score", []string{Float, Double})
+	if err != nil {
+		return nil, err
+	}
+	b.Score = score
+	if m.Label != nil {
+		label, err := b.bindOutput(sig, *m.Label, "model.label", []string{Int64, Int32, String, Float, Double})
+		if err != nil {
+			return nil, err
+		}
+		b.Label = &label
+	}
+	return b, nil
+}
+
+func bindInput(p Port, cols []string) (InputBinding, error) {
+	in := InputBinding{Name: p.Name, Columns: cols, Elem: p.Elem, Rank: len(p.Shape)}
+	if p.Kind != "tensor" || !slices.Contains(inputElems, p.Elem) {
+		return in, fmt.Errorf("%w: model input %s: only tensors of %v can be fed from table columns",
+			ErrSignature, p, inputElems)
+	}
+	switch len(p.Shape) {
+	case 1:
+		if len(cols) != 1 {
+			return in, fmt.Errorf("%w: model input %s takes one value per row but model.inputs.%s lists %d columns %v",
+				ErrSignature, p, p.Name, len(cols), cols)
+		}
+	case 2:
+		if width := p.Shape[1]; width >= 0 && width != int64(len(cols)) {
+			return in, fmt.Errorf("%w: model input %s takes %d values per row but model.inputs.%s lists %d columns %v",
+				ErrSignature, p, width, p.Name, len(cols), cols)
+		}
+	default:
+		return in, fmt.Errorf("%w: model input %s: only [N] and [N,F] inputs can be fed from table columns",
+			ErrSignature, p)
+	}
+	return in, nil
+}
+
+func (b *Binding) bindOutput(sig Signature, ref spec.OutputRef, key string, elems []string) (OutputBinding, error) {
+	p, ok := findPort(sig.Outputs, ref.Output)
+	if !ok {
+		return OutputBinding{}, fmt.Errorf("%w: %s.output is %q but the model's outputs are %v",
+			ErrSignature, key, ref.Output, portNames(sig.Outputs))
+	}
+	ob := OutputBinding{Port: p, Class: ref.Class}
+	switch p.Kind {
+	case "sequence": // ZipMap: seq(map(int64, float))
+		if ref.Class == nil {
+			return ob, fmt.Errorf("%w: %s: output %s is a sequence of maps (ZipMap): set class to the map key to read",
+				ErrSignature, key, p.Name)
+		}
+	case "tensor":
+		if !slices.Contains(elems, p.Elem) {
+			return ob, fmt.Errorf("%w: %s: output %s has elements of %s; %s needs one of %v",
+				ErrSignature, key, p, p.Elem, key, elems)
+		}
+		if err := checkOutputShape(p, ref.Class, key); err != nil {
+			return ob, err
+		}
+	default:
+		return ob, fmt.Errorf("%w: %s: output %s cannot be read as a score", ErrSignature, key, p)
+	}
+	ob.Index = slices.Index(b.Outputs, p.Name)
+	if ob.Index < 0 {
+		ob.Index = len(b.Outputs)
+		b.Outputs = append(b.Outputs, p.Name)
+	}
+	return ob, nil
+}
+
+func checkOutputShape(p Port, class *int64, key string) error {
+	switch len(p.Shape) {
+	case 1:
+		if class != nil {
+			return fmt.Errorf("%w: %s: output %s has one value per row: remove class", ErrSignature, key, p)
+		}
+	case 2:
+		width := p.Shape[1]
+		if class == nil && width > 1 {
+			return fmt.Errorf("%w: %s: output %s has %d columns: set class to the column to read",
+				ErrSignature, key, p, width)
+		}
+		if class != nil && (*class < 0 || (width >= 0 && *class >= width)) {
+			return fmt.Errorf("%w: %s: class %d is outside output %s", ErrSignature, key, *class, p)
+		}
+	default:
+		return fmt.Errorf("%w: %s: output %s must be [N] or [N,C]", ErrSignature, key, p)
+	}
+	return nil
+}
+
+// Columns lists every table column the binding reads, in first-use order.
+func (b *Binding) Columns() []string {
+	var cols []string
+	for _, in := range b.Inputs {
+		for _, c := range in.Columns {
+			if !slices.Contains(cols, c) {
+				cols = append(cols, c)
+			}
+		}
+	}
+	return cols
+}
+
+// CheckSchema checks, before any row is scored, that every bound column is
+// in the snapshot with a type its input can take. where names the file.
+func (b *Binding) CheckSchema(schema *arrow.Schema, where string) error {
+	for _, in := range b.Inputs {
+		for _, col := range in.Columns {
+			idx := schema.FieldIndices(col)
+			if len(idx) == 0 {
+				return fmt.Errorf("%w: %s: column %q (model input %s) is not in the snapshot",
+					ErrBadInput, where, col, in.Name)
+			}
+			typ := schema.Field(idx[0]).Type
+			if !castable(typ, in.Elem) {
+				return fmt.Errorf("%w: %s: column %q is %s, which model input %s (%s) cannot take",
+					ErrBadInput, where, col, typ, in.Name, in.Elem)
+			}
+		}
+	}
+	return nil
+}
+
+// castable says which column types feed which elements: any number or bool
+// feeds a float input; only integers and bools feed an integer input, since
+// truncating a float would silently change the data.
+func castable(t arrow.DataType, elem string) bool {
+	switch t.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
+		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64, arrow.BOOL:
+		return true
+	case arrow.FLOAT32, arrow.FLOAT64:
+		return elem == Float || elem == Double
+	}
+	return false
+}

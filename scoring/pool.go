@@ -1,0 +1,111 @@
+package scoring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"golang.org/x/sync/errgroup"
+)
+
+// Chunk is one record batch of the snapshot. Seq orders chunks; File and
+// Offset locate the first row for error messages.
+type Chunk struct {
+	Seq    int64
+	Record arrow.Record
+	File   string
+	Offset int64
+}
+
+// Scored is a chunk with its scores. Its owner calls Release once.
+type Scored struct {
+	Chunk
+	Score *array.Float64
+	Label arrow.Array
+}
+
+// Release drops the chunk's record and its score columns.
+func (s *Scored) Release() {
+	if s.Record != nil {
+		s.Record.Release()
+	}
+	if s.Score != nil {
+		s.Score.Release()
+	}
+	if s.Label != nil {
+		s.Label.Release()
+	}
+}
+
+// Scorer scores chunks with one shared session.
+type Scorer struct {
+	Session Session
+	Binding *Binding
+	Mem     memory.Allocator
+}
+
+// Pool runs workers goroutines that score chunks from in and send them to
+// out, in whatever order they finish. It returns when in is closed and
+// drained, or at the first error. Chunks it takes are released or sent;
+// chunks left in in are the caller's.
+func (s *Scorer) Pool(ctx context.Context, workers int, in <-chan Chunk, out chan<- Scored) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for range workers {
+		g.Go(func() error {
+			var buf tensorBuffers
+			for {
+				var c Chunk
+				var ok bool
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case c, ok = <-in:
+				}
+				if !ok {
+					return nil
+				}
+				sc, err := s.score(ctx, c, &buf)
+				if err != nil {
+					c.Record.Release()
+					return err
+				}
+				select {
+				case out <- sc:
+				case <-ctx.Done():
+					sc.Release()
+					return ctx.Err()
+				}
+			}
+		})
+	}
+	return g.Wait()
+}
+
+func (s *Scorer) score(ctx context.Context, c Chunk, buf *tensorBuffers) (Scored, error) {
+	n := int(c.Record.NumRows())
+	inputs, err := s.Binding.tensors(c.Record, buf)
+	if err != nil {
+		return Scored{}, s.locate(c, err)
+	}
+	outs, err := s.Session.Run(ctx, inputs)
+	if err != nil {
+		return Scored{}, fmt.Errorf("%s: rows %d-%d: %w", c.File, c.Offset, c.Offset+int64(n)-1, err)
+	}
+	score, label, err := s.Binding.decode(outs, n, s.Mem)
+	if err != nil {
+		return Scored{}, s.locate(c, err)
+	}
+	return Scored{Chunk: c, Score: score, Label: label}, nil
+}
+
+// locate names the file and absolute row of an input error.
+func (s *Scorer) locate(c Chunk, err error) error {
+	var ie *InputError
+	if errors.As(err, &ie) {
+		return fmt.Errorf("%s: row %d: column %q: %s: %w", c.File, c.Offset+ie.Row, ie.Column, ie.Reason, ErrBadInput)
+	}
+	return fmt.Errorf("%s: %w", c.File, err)
+}

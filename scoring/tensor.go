@@ -1,0 +1,166 @@
+package scoring
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+)
+
+// InputError names the column and the row, within its chunk, that a model
+// input cannot take. The pipeline adds the file and the absolute row.
+type InputError struct {
+	Column string
+	Row    int64
+	Reason string
+}
+
+func (e *InputError) Error() string {
+	return fmt.Sprintf("column %q row %d: %s", e.Column, e.Row, e.Reason)
+}
+
+func (e *InputError) Unwrap() error { return ErrBadInput }
+
+// tensorBuffers are one worker's input buffers, reused chunk after chunk.
+type tensorBuffers struct {
+	f32 [][]float32
+	f64 [][]float64
+	i64 [][]int64
+	i32 [][]int32
+}
+
+func grow[T any](buf []T, n int) []T {
+	if cap(buf) < n {
+		return make([]T, n)
+	}
+	return buf[:n]
+}
+
+// Tensors fills the model inputs from a chunk, row-major, one pass per
+// column. A null in a bound column is an InputError.
+func (b *Binding) tensors(rec arrow.Record, buf *tensorBuffers) ([]Tensor, error) {
+	n := int(rec.NumRows())
+	if buf.f32 == nil {
+		k := len(b.Inputs)
+		buf.f32, buf.f64, buf.i64, buf.i32 = make([][]float32, k), make([][]float64, k), make([][]int64, k), make([][]int32, k)
+	}
+	out := make([]Tensor, len(b.Inputs))
+	for i, in := range b.Inputs {
+		width := len(in.Columns)
+		t := Tensor{Shape: []int64{int64(n), int64(width)}}
+		if in.Rank == 1 {
+			t.Shape = t.Shape[:1]
+		}
+		cols, err := columns(rec, in.Columns)
+		if err != nil {
+			return nil, err
+		}
+		switch in.Elem {
+		case Float:
+			buf.f32[i] = grow(buf.f32[i], n*width)
+			t.Float32 = buf.f32[i]
+			err = fillAll(t.Float32, cols, in.Columns)
+		case Double:
+			buf.f64[i] = grow(buf.f64[i], n*width)
+			t.Float64 = buf.f64[i]
+			err = fillAll(t.Float64, cols, in.Columns)
+		case Int64:
+			buf.i64[i] = grow(buf.i64[i], n*width)
+			t.Int64 = buf.i64[i]
+			err = fillAll(t.Int64, cols, in.Columns)
+		case Int32:
+			buf.i32[i] = grow(buf.i32[i], n*width)
+			t.Int32 = buf.i32[i]
+			err = fillAll(t.Int32, cols, in.Columns)
+		default:
+			err = fmt.Errorf("%w: input %s has element type %s", ErrSignature, in.Name, in.Elem)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+func columns(rec arrow.Record, names []string) ([]arrow.Array, error) {
+	cols := make([]arrow.Array, len(names))
+	for i, name := range names {
+		idx := rec.Schema().FieldIndices(name)
+		if len(idx) == 0 {
+			return nil, &InputError{Column: name, Reason: "column is missing from this chunk"}
+		}
+		cols[i] = rec.Column(idx[0])
+	}
+	return cols, nil
+}
+
+type number interface {
+	~float32 | ~float64 | ~int64 | ~int32
+}
+
+func fillAll[T number](dst []T, cols []arrow.Array, names []string) error {
+	for j, col := range cols {
+		if err := fill(dst, col, j, len(cols)); err != nil {
+			err.Column = names[j]
+			return err
+		}
+	}
+	return nil
+}
+
+// fill writes column col into column j of the row-major matrix dst.
+func fill[T number](dst []T, col arrow.Array, j, width int) *InputError {
+	if col.NullN() > 0 {
+		for i := 0; i < col.Len(); i++ {
+			if col.IsNull(i) {
+				return &InputError{Row: int64(i), Reason: "null value in a model input"}
+			}
+		}
+	}
+	switch a := col.(type) {
+	case *array.Float64:
+		strided(dst, a.Float64Values(), j, width)
+	case *array.Float32:
+		strided(dst, a.Float32Values(), j, width)
+	case *array.Int64:
+		strided(dst, a.Int64Values(), j, width)
+	case *array.Int32:
+		strided(dst, a.Int32Values(), j, width)
+	case *array.Int16:
+		strided(dst, a.Int16Values(), j, width)
+	case *array.Int8:
+		strided(dst, a.Int8Values(), j, width)
+	case *array.Uint64:
+		strided(dst, a.Uint64Values(), j, width)
+	case *array.Uint32:
+		strided(dst, a.Uint32Values(), j, width)
+	case *array.Uint16:
+		strided(dst, a.Uint16Values(), j, width)
+	case *array.Uint8:
+		strided(dst, a.Uint8Values(), j, width)
+	case *array.Boolean:
+		for i := 0; i < a.Len(); i++ {
+			var v T
+			if a.Value(i) {
+				v = 1
+			}
+			dst[i*width+j] = v
+		}
+	default:
+		return &InputError{Reason: fmt.Sprintf("type %s cannot feed a model input", col.DataType())}
+	}
+	return nil
+}
+
+func strided[T number, S ~float32 | ~float64 | ~int64 | ~int32 | ~int16 | ~int8 | ~uint64 | ~uint32 | ~uint16 | ~uint8](dst []T, src []S, j, width int) {
+	if width == 1 {
+		for i, v := range src {
+			dst[i] = T(v)
+		}
+		return
+	}
+	for i, v := range src {
+		dst[i*width+j] = T(v)
+	}
+}
