@@ -1,0 +1,305 @@
+package onnx
+
+// Benchmarks of ONNX Runtime alone: the rows/s a job can reach at best,
+// since every other stage of a run only adds to it. Run by
+// testdata/bench/run.sh (make bench); see BENCHMARKS.md.
+//
+// The setup is batchscore's: one session, intra-op threads 1, inter-op 1,
+// graph optimization "all", two goroutines sharing the session, chunks of
+// 65,536 rows. The input tensors are filled once, before the clock starts,
+// from the first rows of a snapshot ($BATCHSCORE_BENCH_SNAPSHOT, a glob;
+// default: the small sample of testdata/customers, repeated to fill a
+// chunk). Every figure is reported as rows/s.
+//
+//	BenchmarkORT/<model>      raw onnxruntime_go: ort tensors made once,
+//	                          outputs preallocated, Run only (the floor).
+//	BenchmarkSession/<model>  this package's Session.Run on prebuilt
+//	                          scoring.Tensors: what the scoring pool calls,
+//	                          with its per-call tensor wrapping and output copy.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
+)
+
+// benchModels are the job files whose model and inputs are benchmarked.
+var benchModels = []struct{ name, job string }{
+	{"gbm", "configs/churn_nightly.yaml"},
+	{"logreg", "configs/churn_logreg.yaml"},
+}
+
+// envInt reads a positive integer setting, or def.
+func envInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+type benchSetup struct {
+	binding      *scoring.Binding
+	path         string
+	tensors      []scoring.Tensor
+	rows         int
+	workers      int
+	threads      int
+	optimization string
+}
+
+func setup(b *testing.B, jobFile string) benchSetup {
+	b.Helper()
+	root := onnxtest.Root(b)
+	if err := Init(onnxtest.Lib(b)); err != nil {
+		b.Fatal(err)
+	}
+	job, err := spec.Load(filepath.Join(root, jobFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sig, _, err := Inspect(job.Model.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	binding, err := scoring.Bind(sig, job.Model)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := envInt(b, "BATCHSCORE_BENCH_CHUNK_ROWS", job.Scoring.ChunkRows)
+	rec := firstRows(b, root, binding.Columns(), rows)
+	defer rec.Release()
+	tensors := make([]scoring.Tensor, len(binding.Inputs))
+	for i, in := range binding.Inputs {
+		tensors[i] = fillTensor(b, rec, in)
+	}
+	return benchSetup{
+		binding: binding, path: job.Model.Path, tensors: tensors, rows: rows,
+		workers:      envInt(b, "BATCHSCORE_BENCH_WORKERS", 2),
+		threads:      envInt(b, "BATCHSCORE_BENCH_INTRA_OP_THREADS", job.Scoring.IntraOpThreads),
+		optimization: job.Scoring.Optimization,
+	}
+}
+
+// firstRows returns rows rows of cols: the first rows of the snapshot, the
+// snapshot repeated if it is smaller.
+func firstRows(b *testing.B, root string, cols []string, rows int) arrow.Record {
+	b.Helper()
+	pattern := os.Getenv("BATCHSCORE_BENCH_SNAPSHOT")
+	if pattern == "" {
+		pattern = filepath.Join(root, "testdata/customers/snapshot_date=2026-11-20/*.parquet")
+	}
+	src, err := parquetio.Open(pattern)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mem := memory.NewGoAllocator()
+	var recs []arrow.Record
+	var have int
+	errEnough := fmt.Errorf("enough rows")
+	for have < rows {
+		err := src.Read(context.Background(), cols, rows, mem, func(rec arrow.Record, _ string, _ int64) error {
+			n := min(int(rec.NumRows()), rows-have)
+			recs = append(recs, rec.NewSlice(0, int64(n)))
+			rec.Release()
+			have += n
+			if have == rows {
+				return errEnough
+			}
+			return nil
+		})
+		if err != nil && err != errEnough {
+			b.Fatal(err)
+		}
+	}
+	tbl := array.NewTableFromRecords(recs[0].Schema(), recs)
+	defer tbl.Release()
+	for _, r := range recs {
+		r.Release()
+	}
+	// Concatenate into one record of contiguous columns.
+	arrs := make([]arrow.Array, tbl.NumCols())
+	for i := range arrs {
+		a, err := array.Concatenate(tbl.Column(i).Data().Chunks(), mem)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer a.Release()
+		arrs[i] = a
+	}
+	return array.NewRecord(tbl.Schema(), arrs, int64(rows))
+}
+
+// fillTensor builds one input the way the scoring pool does: row-major,
+// columns converted to the input's element type.
+func fillTensor(b *testing.B, rec arrow.Record, in scoring.InputBinding) scoring.Tensor {
+	b.Helper()
+	n, w := int(rec.NumRows()), len(in.Columns)
+	t := scoring.Tensor{Shape: []int64{int64(n), int64(w)}}
+	if in.Rank == 1 {
+		t.Shape = t.Shape[:1]
+	}
+	vals := make([]float64, n*w)
+	for j, name := range in.Columns {
+		idx := rec.Schema().FieldIndices(name)
+		if len(idx) == 0 {
+			b.Fatalf("column %s missing", name)
+		}
+		col := rec.Column(idx[0])
+		for i := 0; i < n; i++ {
+			var v float64
+			switch a := col.(type) {
+			case *array.Float64:
+				v = a.Value(i)
+			case *array.Float32:
+				v = float64(a.Value(i))
+			case *array.Int64:
+				v = float64(a.Value(i))
+			case *array.Int32:
+				v = float64(a.Value(i))
+			case *array.Boolean:
+				if a.Value(i) {
+					v = 1
+				}
+			default:
+				b.Fatalf("column %s: type %s not handled by the benchmark", name, col.DataType())
+			}
+			vals[i*w+j] = v
+		}
+	}
+	switch in.Elem {
+	case scoring.Float:
+		t.Float32 = convert[float32](vals)
+	case scoring.Double:
+		t.Float64 = vals
+	case scoring.Int64:
+		t.Int64 = convert[int64](vals)
+	case scoring.Int32:
+		t.Int32 = convert[int32](vals)
+	default:
+		b.Fatalf("input %s: element type %s", in.Name, in.Elem)
+	}
+	return t
+}
+
+func convert[T float32 | int64 | int32](v []float64) []T {
+	out := make([]T, len(v))
+	for i, x := range v {
+		out[i] = T(x)
+	}
+	return out
+}
+
+// runParallel calls run b.N times in total from workers goroutines and
+// reports rows/s over the wall time of all calls.
+func runParallel(b *testing.B, workers, rows int, run func(worker int) error) {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	b.ResetTimer()
+	start := time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if err := run(w); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*float64(rows)/elapsed.Seconds(), "rows/s")
+}
+
+func BenchmarkSession(b *testing.B) {
+	for _, m := range benchModels {
+		b.Run(m.name, func(b *testing.B) {
+			s := setup(b, m.job)
+			sess, err := Open(s.path, s.binding, Options{IntraOpThreads: s.threads, Optimization: s.optimization})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sess.Close()
+			ctx := context.Background()
+			// One warm-up call: the first Run allocates ORT's arenas.
+			if _, err := sess.Run(ctx, s.tensors); err != nil {
+				b.Fatal(err)
+			}
+			runParallel(b, s.workers, s.rows, func(int) error {
+				_, err := sess.Run(ctx, s.tensors)
+				return err
+			})
+		})
+	}
+}
+
+func BenchmarkORT(b *testing.B) {
+	for _, m := range benchModels {
+		b.Run(m.name, func(b *testing.B) {
+			s := setup(b, m.job)
+			sess, err := Open(s.path, s.binding, Options{IntraOpThreads: s.threads, Optimization: s.optimization})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sess.Close()
+			// Each worker owns its inputs and preallocated outputs, made
+			// once: the loop is ORT's Run and nothing else.
+			ins := make([][]ort.Value, s.workers)
+			outs := make([][]ort.Value, s.workers)
+			for w := range s.workers {
+				for _, t := range s.tensors {
+					v, err := newTensor(t)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer v.Destroy()
+					ins[w] = append(ins[w], v)
+				}
+				outs[w] = make([]ort.Value, len(s.binding.Outputs))
+				if err := sess.s.Run(ins[w], outs[w]); err != nil { // allocates outputs
+					b.Fatal(err)
+				}
+				for _, v := range outs[w] {
+					if _, ok := v.(*ort.Sequence); ok {
+						b.Skip("model has a sequence output; outputs cannot be preallocated")
+					}
+					defer v.Destroy()
+				}
+			}
+			runParallel(b, s.workers, s.rows, func(w int) error {
+				return sess.s.Run(ins[w], outs[w])
+			})
+		})
+	}
+}
