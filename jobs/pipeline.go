@@ -39,7 +39,7 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 	total := src.Rows()
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
+	g.Go(guard("reading", func() error {
 		defer close(chunks)
 		var seq int64
 		return src.Read(gctx, cols, job.Scoring.ChunkRows, mem, func(rec arrow.Record, file string, offset int64) error {
@@ -59,12 +59,12 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 				return gctx.Err()
 			}
 		})
-	})
+	}))
 	g.Go(func() error {
 		defer close(scored)
 		return scorer.Pool(gctx, workers, chunks, scored)
 	})
-	g.Go(func() error {
+	g.Go(guard("writing", func() error {
 		// Reorder buffer: results arrive in any order and leave in input
 		// order, which makes the files byte-identical run after run.
 		pending := map[int64]scoring.Scored{}
@@ -95,7 +95,7 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 			}
 		}
 		return nil
-	})
+	}))
 	err = g.Wait()
 	// Whatever a failed stage left in the channels is released here.
 	for c := range chunks {
@@ -130,6 +130,19 @@ func (e *execution) write(w *parquetio.Writer, out *outputBuilder, s scoring.Sco
 		return 0, fmt.Errorf("staging result rows: %w", err)
 	}
 	return rec.NumRows(), nil
+}
+
+// guard turns a panic in a pipeline stage into an error, so that no panic
+// reaches the user and the run still ends with a failed manifest.
+func guard(stage string, fn func() error) func() error {
+	return func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("internal error while %s: %v", stage, r)
+			}
+		}()
+		return fn()
+	}
 }
 
 func dedupe(names []string) []string {

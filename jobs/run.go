@@ -82,7 +82,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 	log.Info("run started", "trigger", req.Trigger)
 
 	e := &execution{Runner: r, req: req, date: date, m: m, log: log}
-	err := e.run(ctx)
+	err := guard("running", func() error { return e.run(ctx) })()
 	return e.finish(err)
 }
 

@@ -54,7 +54,13 @@ type Scorer struct {
 func (s *Scorer) Pool(ctx context.Context, workers int, in <-chan Chunk, out chan<- Scored) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for range workers {
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			// A panic in a worker would kill the process: turn it into an error.
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("internal error in a scoring worker: %v", r)
+				}
+			}()
 			var buf tensorBuffers
 			for {
 				var c Chunk

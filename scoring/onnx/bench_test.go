@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,14 +212,14 @@ func convert[T float32 | int64 | int32](v []float64) []T {
 }
 
 // runParallel calls run b.N times in total from workers goroutines and
-// reports rows/s over the wall time of all calls.
+// reports rows/s over the wall time of all calls, and rows per CPU-second.
 func runParallel(b *testing.B, workers, rows int, run func(worker int) error) {
 	b.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	for w := range workers {
 		wg.Add(1)
 		go func() {
@@ -232,14 +233,28 @@ func runParallel(b *testing.B, workers, rows int, run func(worker int) error) {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu
 	b.StopTimer()
 	for _, err := range errs {
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)*float64(rows)/elapsed.Seconds(), "rows/s")
+	total := float64(b.N) * float64(rows)
+	b.ReportMetric(total/elapsed.Seconds(), "rows/s")
+	if cpu > 0 {
+		// Per CPU-second of the whole process: less sensitive to other
+		// processes on a busy machine than rows/s.
+		b.ReportMetric(total/cpu.Seconds(), "rows/cpu-s")
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkSession(b *testing.B) {
