@@ -58,6 +58,9 @@ func NewWriter(dir string, schema *arrow.Schema, compression string, fileRows in
 	if !ok {
 		return nil, fmt.Errorf("unknown compression %q", compression)
 	}
+	if fileRows < 1 {
+		return nil, fmt.Errorf("rows per file must be positive, not %d", fileRows)
+	}
 	opts := []parquet.WriterProperty{
 		parquet.WithCompression(codec),
 		parquet.WithAllocator(mem),

@@ -54,7 +54,7 @@ func (t *Table) ManifestPath(date, version string) string {
 // NewVersion names a new execution: sortable by start time, unique even for
 // executions started in the same millisecond.
 func NewVersion(start time.Time) string {
-	var b [3]byte
+	var b [5]byte
 	_, _ = rand.Read(b[:])
 	return start.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
 }

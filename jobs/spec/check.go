@@ -68,7 +68,7 @@ func (j *Job) check(root *yaml.Node) error {
 		}
 		seen[k] = true
 	}
-	if j.Output.FileRows < 0 {
+	if j.Output.FileRows < 1 {
 		return bad("must be positive")("output", "file_rows")
 	}
 	if !slices.Contains(compressions, j.Output.Compression) {

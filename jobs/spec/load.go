@@ -37,7 +37,7 @@ func Load(path string) (*Job, error) {
 // Parse decodes a job file's bytes; dir is the folder relative paths
 // are resolved against.
 func Parse(data []byte, dir string) (*Job, error) {
-	var job Job
+	job := defaultJob()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&job); err != nil {
@@ -52,7 +52,6 @@ func Parse(data []byte, dir string) (*Job, error) {
 	sum := sha256.Sum256(data)
 	job.Hash = hex.EncodeToString(sum[:])
 	job.Dir = dir
-	job.applyDefaults()
 	if err := job.expandEnv(&root); err != nil {
 		return nil, err
 	}
@@ -65,6 +64,12 @@ func Parse(data []byte, dir string) (*Job, error) {
 
 var yamlFieldNotFound = regexp.MustCompile(`field (\S+) not found in type spec\.(\w+)`)
 
+// yamlSections names the job-file section each Go type decodes.
+var yamlSections = map[string]string{
+	"Job": "", "Source": "source", "Model": "model", "OutputRef": "model.score or model.label",
+	"Output": "output", "Scoring": "scoring",
+}
+
 // yamlMessage turns yaml.v3's type-centric wording into the file's terms.
 func yamlMessage(err error) string {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -72,8 +77,11 @@ func yamlMessage(err error) string {
 	msg = strings.ReplaceAll(msg, "\n  ", "; ")
 	return yamlFieldNotFound.ReplaceAllStringFunc(msg, func(m string) string {
 		sub := yamlFieldNotFound.FindStringSubmatch(m)
-		section := strings.ToLower(sub[2])
-		if section == "job" {
+		section, ok := yamlSections[sub[2]]
+		if !ok {
+			section = strings.ToLower(sub[2])
+		}
+		if section == "" {
 			return fmt.Sprintf("unknown key %q", sub[1])
 		}
 		return fmt.Sprintf("unknown key %q in %s", sub[1], section)

@@ -79,24 +79,17 @@ const (
 	DefaultOptimization   = "all"
 )
 
-func (j *Job) applyDefaults() {
-	if j.Timezone == "" {
-		j.Timezone = DefaultTimezone
-	}
-	if j.Scoring.ChunkRows == 0 {
-		j.Scoring.ChunkRows = DefaultChunkRows
-	}
-	if j.Scoring.IntraOpThreads == 0 {
-		j.Scoring.IntraOpThreads = DefaultIntraOpThreads
-	}
-	if j.Scoring.Optimization == "" {
-		j.Scoring.Optimization = DefaultOptimization
-	}
-	if j.Output.FileRows == 0 {
-		j.Output.FileRows = DefaultFileRows
-	}
-	if j.Output.Compression == "" {
-		j.Output.Compression = DefaultCompression
+// defaultJob is what a job file starts from; the YAML is decoded over it,
+// so a key the file sets, even to zero, wins over its default.
+func defaultJob() Job {
+	return Job{
+		Timezone: DefaultTimezone,
+		Output:   Output{FileRows: DefaultFileRows, Compression: DefaultCompression},
+		Scoring: Scoring{
+			ChunkRows:      DefaultChunkRows,
+			IntraOpThreads: DefaultIntraOpThreads,
+			Optimization:   DefaultOptimization,
+		},
 	}
 }
 

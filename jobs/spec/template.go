@@ -59,11 +59,15 @@ func (j *Job) LastFire(now time.Time) (time.Time, error) {
 	if j.Schedule == "" {
 		return time.Time{}, fmt.Errorf("job %s has no schedule: pass --date", j.Name)
 	}
-	sched, err := CronParser.Parse(j.Schedule)
+	sched, err := CronParser.Parse("TZ=UTC " + j.Schedule)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, fmt.Errorf("%w: schedule %q: %v", ErrInvalid, j.Schedule, err)
 	}
-	now = now.In(j.Location)
+	// Evaluate the schedule on the local wall clock, written as UTC: UTC
+	// has no DST gaps, so a 02:00 fire on the spring-forward night counts as
+	// done once the local clock reads 02:00 or later, as cron runs it.
+	local := now.In(j.Location)
+	now = time.Date(local.Year(), local.Month(), local.Day(), local.Hour(), local.Minute(), local.Second(), 0, time.UTC)
 	// Search back in growing steps for a window holding a fire time, then
 	// walk forward to the last one not after now.
 	for back := time.Hour; back <= 800*24*time.Hour; back *= 2 {

@@ -1,0 +1,278 @@
+package parquetio
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet/file"
+)
+
+// writeAll writes records of the given sizes (ids counting up from 0)
+// and closes the writer.
+func writeAll(t *testing.T, dir, compression string, fileRows int64, mem memory.Allocator, sizes ...int64) []WrittenFile {
+	t.Helper()
+	w, err := NewWriter(dir, testSchema, compression, fileRows, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var start int64
+	for _, n := range sizes {
+		rec := makeRecord(mem, start, n)
+		err := w.Write(rec)
+		rec.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		start += n
+	}
+	files, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestWriterSplitsFiles(t *testing.T) {
+	tests := []struct {
+		name       string
+		fileRows   int64
+		sizes      []int64
+		wantRows   []int64
+		wantGroups []int // row groups per file
+	}{
+		{name: "25 rows in records of 7, split mid record", fileRows: 10, sizes: []int64{7, 7, 7, 4},
+			wantRows: []int64{10, 10, 5}, wantGroups: []int{2, 2, 2}},
+		{name: "one record over three files", fileRows: 10, sizes: []int64{25},
+			wantRows: []int64{10, 10, 5}, wantGroups: []int{1, 1, 1}},
+		{name: "exact multiple, no empty tail file", fileRows: 10, sizes: []int64{10, 10},
+			wantRows: []int64{10, 10}, wantGroups: []int{1, 1}},
+		{name: "empty records ignored", fileRows: 10, sizes: []int64{0, 3, 0, 3},
+			wantRows: []int64{6}, wantGroups: []int{2}},
+		{name: "one row per file", fileRows: 1, sizes: []int64{3},
+			wantRows: []int64{1, 1, 1}, wantGroups: []int{1, 1, 1}},
+		{name: "under the cap", fileRows: 4_000_000, sizes: []int64{100, 100},
+			wantRows: []int64{200}, wantGroups: []int{2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := checkedAlloc(t)
+			dir := t.TempDir()
+			files := writeAll(t, dir, "zstd", tt.fileRows, mem, tt.sizes...)
+
+			var names []string
+			var rows []int64
+			for i, f := range files {
+				names = append(names, f.Name)
+				rows = append(rows, f.Rows)
+				data, err := os.ReadFile(filepath.Join(dir, f.Name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum := sha256.Sum256(data)
+				if f.SHA256 != hex.EncodeToString(sum[:]) || f.Bytes != int64(len(data)) {
+					t.Errorf("%s: WrittenFile says %d bytes %s; disk has %d bytes %x", f.Name, f.Bytes, f.SHA256, len(data), sum)
+				}
+				pf, err := file.OpenParquetFile(filepath.Join(dir, f.Name), false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pf.NumRows() != f.Rows {
+					t.Errorf("%s: footer %d rows, WrittenFile %d", f.Name, pf.NumRows(), f.Rows)
+				}
+				if g := pf.NumRowGroups(); i < len(tt.wantGroups) && g != tt.wantGroups[i] {
+					t.Errorf("%s: %d row groups, want %d", f.Name, g, tt.wantGroups[i])
+				}
+				pf.Close()
+			}
+			wantNames := []string{}
+			for i := range tt.wantRows {
+				wantNames = append(wantNames, []string{"part-00000.parquet", "part-00001.parquet", "part-00002.parquet"}[i])
+			}
+			if !slices.Equal(names, wantNames) || !slices.Equal(rows, tt.wantRows) {
+				t.Errorf("files %q rows %v, want %q %v", names, rows, wantNames, tt.wantRows)
+			}
+			onDisk, _ := filepath.Glob(filepath.Join(dir, "*"))
+			if len(onDisk) != len(files) {
+				t.Errorf("%d files on disk, %d listed: %q", len(onDisk), len(files), onDisk)
+			}
+
+			// Read back: the ids count up across the files, values intact.
+			src, err := Open(filepath.Join(dir, "*.parquet"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []batch
+			if err := src.Read(context.Background(), []string{"id", "x", "s"}, 1000, mem, collect(&got)); err != nil {
+				t.Fatal(err)
+			}
+			var next int64
+			for _, b := range got {
+				for j, id := range b.ids {
+					if id != next || b.xs[j] != xOf(id) || b.ss[j] != sOf(id) {
+						t.Fatalf("row %d: id %d x %v s %q", next, id, b.xs[j], b.ss[j])
+					}
+					next++
+				}
+			}
+			var total int64
+			for _, n := range tt.sizes {
+				total += n
+			}
+			if next != total {
+				t.Errorf("read back %d rows, wrote %d", next, total)
+			}
+		})
+	}
+}
+
+func TestWriterDeterministic(t *testing.T) {
+	for _, compression := range []string{"zstd", "snappy", "gzip", "none"} {
+		t.Run(compression, func(t *testing.T) {
+			mem := checkedAlloc(t)
+			a, b := t.TempDir(), t.TempDir()
+			fa := writeAll(t, a, compression, 10, mem, 7, 7, 7, 4)
+			fb := writeAll(t, b, compression, 10, mem, 7, 7, 7, 4)
+			if len(fa) != 3 || !slices.Equal(fa, fb) {
+				t.Fatalf("WrittenFiles differ:\n%+v\n%+v", fa, fb)
+			}
+			for _, f := range fa {
+				da, _ := os.ReadFile(filepath.Join(a, f.Name))
+				db, _ := os.ReadFile(filepath.Join(b, f.Name))
+				if !bytes.Equal(da, db) {
+					t.Errorf("%s differs between two writes of the same records", f.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestWriterCompressions(t *testing.T) {
+	tests := []struct {
+		name    string
+		wantErr bool
+	}{
+		{name: "zstd"}, {name: "snappy"}, {name: "gzip"}, {name: "none"},
+		{name: "lz4", wantErr: true}, {name: "ZSTD", wantErr: true}, {name: "", wantErr: true}, {name: "uncompressed", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := checkedAlloc(t)
+			dir := t.TempDir()
+			w, err := NewWriter(dir, testSchema, tt.name, 100, mem)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), `"`+tt.name+`"`) {
+					t.Fatalf("NewWriter(%q) = %v, want an error naming it", tt.name, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := makeRecord(mem, 0, 50)
+			defer rec.Release()
+			if err := w.Write(rec); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if src, err := Open(filepath.Join(dir, "*.parquet")); err != nil || src.Rows() != 50 {
+				t.Fatalf("reading back: %v", err)
+			}
+		})
+	}
+}
+
+func TestWriterEmptyClose(t *testing.T) {
+	mem := checkedAlloc(t)
+	dir := t.TempDir()
+	w, err := NewWriter(dir, testSchema, "zstd", 10, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 || files[0].Name != "part-00000.parquet" || files[0].Rows != 0 || files[0].Bytes == 0 {
+		t.Fatalf("files = %+v, want one part-00000.parquet with 0 rows", files)
+	}
+	src, err := Open(filepath.Join(dir, "*.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.Rows() != 0 || fieldsOf(src.Schema()) != fieldsOf(testSchema) {
+		t.Errorf("rows %d schema %s; want 0 rows and %s", src.Rows(), fieldsOf(src.Schema()), fieldsOf(testSchema))
+	}
+	if err := src.Read(context.Background(), []string{"id"}, 10, mem, func(rec arrow.Record, _ string, _ int64) error {
+		defer rec.Release()
+		if rec.NumRows() != 0 {
+			t.Errorf("a %d-row batch from an empty file", rec.NumRows())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWriterAbort(t *testing.T) {
+	tests := []struct {
+		name  string
+		sizes []int64
+	}{
+		{name: "nothing written", sizes: nil},
+		{name: "mid first file", sizes: []int64{5}},
+		{name: "after a finished file", sizes: []int64{15}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := checkedAlloc(t)
+			w, err := NewWriter(t.TempDir(), testSchema, "zstd", 10, mem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range tt.sizes {
+				rec := makeRecord(mem, 0, n)
+				if err := w.Write(rec); err != nil {
+					t.Fatal(err)
+				}
+				rec.Release()
+			}
+			w.Abort()
+			w.Abort() // twice is harmless
+		})
+	}
+}
+
+// A writer into a folder that is gone fails on the first Write, naming the file.
+func TestWriterMissingDir(t *testing.T) {
+	mem := checkedAlloc(t)
+	dir := filepath.Join(t.TempDir(), "gone")
+	w, err := NewWriter(dir, testSchema, "zstd", 10, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := makeRecord(mem, 0, 3)
+	defer rec.Release()
+	if err := w.Write(rec); err == nil || !strings.Contains(err.Error(), "part-00000.parquet") {
+		t.Fatalf("Write = %v, want an error naming the file", err)
+	}
+	w.Abort()
+}
+
+func TestNewWriterFileRows(t *testing.T) {
+	for _, n := range []int64{0, -1} {
+		if _, err := NewWriter(t.TempDir(), testSchema, "zstd", n, memory.DefaultAllocator); err == nil {
+			t.Errorf("NewWriter(fileRows=%d) accepted", n)
+		}
+	}
+}

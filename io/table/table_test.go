@@ -1,0 +1,428 @@
+package table
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const date = "2026-11-20"
+
+func openTable(t *testing.T) *Table {
+	t.Helper()
+	tb, err := Open(filepath.Join(t.TempDir(), "out", "churn_scores"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb
+}
+
+// stageFiles stages a version holding the given files and returns its folder.
+func stageFiles(t *testing.T, tb *Table, version string, files map[string][]byte) string {
+	t.Helper()
+	dir, err := tb.Stage(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func publish(t *testing.T, tb *Table, version string, content string) {
+	t.Helper()
+	stageFiles(t, tb, version, map[string][]byte{"part-00000.parquet": []byte(content)})
+	if err := tb.Publish(date, version); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readCurrent(t *testing.T, tb *Table) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(tb.CurrentLink(date), "part-00000.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func TestOpen(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "a", "b")
+	tb, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"", "_staging", "versions", "current", "runs"} {
+		if st, err := os.Stat(filepath.Join(root, d)); err != nil || !st.IsDir() {
+			t.Errorf("%s/%s: %v", root, d, err)
+		}
+	}
+	if tb.Root != root {
+		t.Errorf("Root = %s", tb.Root)
+	}
+	t.Run("again", func(t *testing.T) {
+		if _, err := Open(root); err != nil {
+			t.Errorf("second Open: %v", err)
+		}
+	})
+	t.Run("under a file", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "f")
+		os.WriteFile(f, nil, 0o644)
+		if _, err := Open(filepath.Join(f, "t")); err == nil || !strings.Contains(err.Error(), f) {
+			t.Errorf("Open under a file = %v, want an error naming the table", err)
+		}
+	})
+}
+
+func TestStagePublish(t *testing.T) {
+	tb := openTable(t)
+	if v, err := tb.Current(date); err != nil || v != "" {
+		t.Fatalf("Current before any publish = %q, %v; want \"\"", v, err)
+	}
+	if vs, err := tb.Versions(date); err != nil || len(vs) != 0 {
+		t.Fatalf("Versions before any publish = %q, %v", vs, err)
+	}
+
+	t0 := time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)
+	v1, v2 := NewVersion(t0), NewVersion(t0.Add(time.Minute))
+	staged := stageFiles(t, tb, v1, map[string][]byte{"part-00000.parquet": []byte("one-0"), "part-00001.parquet": []byte("one-1")})
+	if staged != filepath.Join(tb.Root, "_staging", v1) {
+		t.Errorf("Stage = %s", staged)
+	}
+	if _, err := tb.Stage(v1); err == nil {
+		t.Error("staging the same version twice: no error")
+	}
+	if v, _ := tb.Current(date); v != "" {
+		t.Errorf("staged version visible as current: %s", v)
+	}
+	if err := tb.Publish(date, v1); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("first publish", func(t *testing.T) {
+		if _, err := os.Stat(staged); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("staging folder still there: %v", err)
+		}
+		for name, want := range map[string]string{"part-00000.parquet": "one-0", "part-00001.parquet": "one-1"} {
+			data, err := os.ReadFile(filepath.Join(tb.VersionDir(date, v1), name))
+			if err != nil || string(data) != want {
+				t.Errorf("versions/%s/%s/%s = %q, %v", date, v1, name, data, err)
+			}
+		}
+		target, err := os.Readlink(tb.CurrentLink(date))
+		if err != nil || target != filepath.Join("..", "versions", date, v1) {
+			t.Errorf("current/%s -> %q, %v", date, target, err)
+		}
+		if got := readCurrent(t, tb); got != "one-0" {
+			t.Errorf("through current: %q", got)
+		}
+		if v, err := tb.Current(date); err != nil || v != v1 {
+			t.Errorf("Current = %q, %v; want %s", v, err, v1)
+		}
+	})
+
+	publish(t, tb, v2, "two")
+	t.Run("second publish flips current", func(t *testing.T) {
+		if v, err := tb.Current(date); err != nil || v != v2 {
+			t.Errorf("Current = %q, %v; want %s", v, err, v2)
+		}
+		if got := readCurrent(t, tb); got != "two" {
+			t.Errorf("through current: %q", got)
+		}
+		data, err := os.ReadFile(filepath.Join(tb.VersionDir(date, v1), "part-00000.parquet"))
+		if err != nil || string(data) != "one-0" {
+			t.Errorf("first version no longer readable: %q, %v", data, err)
+		}
+		if vs, err := tb.Versions(date); err != nil || !slices.Equal(vs, []string{v1, v2}) {
+			t.Errorf("Versions = %q, %v; want [%s %s]", vs, err, v1, v2)
+		}
+		tmp, _ := filepath.Glob(filepath.Join(tb.Root, "current", ".*"))
+		if len(tmp) != 0 {
+			t.Errorf("temporary links left: %q", tmp)
+		}
+	})
+	t.Run("other dates untouched", func(t *testing.T) {
+		if v, err := tb.Current("2026-11-19"); err != nil || v != "" {
+			t.Errorf("Current(other date) = %q, %v", v, err)
+		}
+	})
+	t.Run("publish of an unstaged version", func(t *testing.T) {
+		if err := tb.Publish(date, NewVersion(t0.Add(time.Hour))); err == nil {
+			t.Error("no error")
+		}
+		if v, _ := tb.Current(date); v != v2 {
+			t.Errorf("current moved to %q", v)
+		}
+	})
+	t.Run("publish of a version that exists", func(t *testing.T) {
+		stageFiles(t, tb, v1, map[string][]byte{"part-00000.parquet": []byte("impostor")})
+		if err := tb.Publish(date, v1); err == nil {
+			t.Error("published over an existing version folder")
+		}
+		data, _ := os.ReadFile(filepath.Join(tb.VersionDir(date, v1), "part-00000.parquet"))
+		if string(data) != "one-0" {
+			t.Errorf("published version changed: %q", data)
+		}
+		tb.Discard(v1)
+	})
+}
+
+func TestVersionsOldestFirst(t *testing.T) {
+	tb := openTable(t)
+	t0 := time.Date(2026, 11, 21, 23, 59, 59, 998_000_000, time.UTC)
+	var want []string
+	for i := range 5 {
+		want = append(want, NewVersion(t0.Add(time.Duration(i)*time.Millisecond)))
+	}
+	// Published newest first: the listing follows time, not publish order.
+	for _, v := range slices.Backward(want) {
+		publish(t, tb, v, v)
+	}
+	os.WriteFile(filepath.Join(tb.Root, "versions", date, "stray-file"), nil, 0o644)
+	got, err := tb.Versions(date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Versions = %q\nwant %q", got, want)
+	}
+	if v, _ := tb.Current(date); v != want[0] {
+		t.Errorf("Current = %s, want the last published %s", v, want[0])
+	}
+}
+
+var versionForm = regexp.MustCompile(`^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]+$`)
+
+func TestNewVersion(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	tests := []struct {
+		name       string
+		start      time.Time
+		wantPrefix string
+	}{
+		{name: "utc", start: time.Date(2026, 11, 21, 23, 55, 29, 29_500_000, time.UTC), wantPrefix: "20261121T235529.029Z-"},
+		{name: "zone converted to utc", start: time.Date(2026, 11, 22, 0, 55, 29, 29_000_000, berlin), wantPrefix: "20261121T235529.029Z-"},
+		{name: "whole second", start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), wantPrefix: "20260102T030405.000Z-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := NewVersion(tt.start)
+			if !strings.HasPrefix(v, tt.wantPrefix) || !versionForm.MatchString(v) {
+				t.Errorf("NewVersion = %s, want %s<hex>", v, tt.wantPrefix)
+			}
+		})
+	}
+}
+
+func TestNewVersionOrder(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 9, 59, 59, 0, time.UTC)
+	var prev string
+	for i := range 1000 {
+		// Steps of 7ms cross second, minute and hour boundaries.
+		v := NewVersion(t0.Add(time.Duration(i) * 7 * time.Millisecond))
+		if prev != "" && v <= prev {
+			t.Fatalf("call %d: %s sorts before %s", i, v, prev)
+		}
+		prev = v
+	}
+}
+
+func TestNewVersionUnique(t *testing.T) {
+	start := time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)
+	seen := map[string]int{}
+	var dups []string
+	for i := range 1000 {
+		v := NewVersion(start) // all in the same millisecond
+		if j, ok := seen[v]; ok {
+			dups = append(dups, fmt.Sprintf("%s (calls %d and %d)", v, j, i))
+		}
+		seen[v] = i
+	}
+	if len(dups) > 0 {
+		t.Fatalf("duplicate versions %q", dups)
+	}
+}
+
+func TestDiscard(t *testing.T) {
+	tb := openTable(t)
+	v := NewVersion(time.Now())
+	dir := stageFiles(t, tb, v, map[string][]byte{"part-00000.parquet": []byte("x")})
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	if err := tb.Discard(v); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("staging folder still there: %v", err)
+	}
+	if err := tb.Discard(v); err != nil {
+		t.Errorf("second Discard: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(tb.Root, "_staging")); len(entries) != 0 {
+		t.Errorf("_staging not empty: %v", entries)
+	}
+	if _, err := os.Stat(filepath.Join(tb.Root, "versions", date)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("discarded version reached versions/: %v", err)
+	}
+}
+
+func TestWriteManifest(t *testing.T) {
+	tb := openTable(t)
+	v := NewVersion(time.Now())
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{name: "first", data: []byte(`{"status":"running"}`)},
+		{name: "overwrite", data: []byte(`{"status":"published","rows":2000}`)},
+		{name: "shorter overwrite", data: []byte(`{}`)},
+		{name: "empty", data: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, err := tb.WriteManifest(date, v, tt.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if path != filepath.Join(tb.Root, "runs", date, v+".json") || path != tb.ManifestPath(date, v) {
+				t.Errorf("path = %s", path)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil || !bytes.Equal(got, tt.data) {
+				t.Errorf("content %q, %v; want %q", got, err, tt.data)
+			}
+			entries, _ := os.ReadDir(filepath.Dir(path))
+			if len(entries) != 1 {
+				var names []string
+				for _, e := range entries {
+					names = append(names, e.Name())
+				}
+				t.Errorf("runs/%s holds %q, want only %s.json", date, names, v)
+			}
+		})
+	}
+}
+
+func TestWriteFileAtomicFailure(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "m.json")
+	os.Mkdir(target, 0o755) // rename over a folder fails
+	if err := WriteFileAtomic(target, []byte("x")); err == nil || !strings.Contains(err.Error(), target) {
+		t.Fatalf("WriteFileAtomic over a folder = %v, want an error naming it", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("temporary file left behind: %v", entries)
+	}
+}
+
+// A reader that follows current/<date> while versions are published sees
+// a whole file of some version every time, and never an older version
+// after a newer one.
+func TestPublishWhileReading(t *testing.T) {
+	const publishes = 50
+	tb := openTable(t)
+	contents := map[string]int{} // content -> publish index
+	body := func(i int) []byte {
+		return append([]byte(fmt.Sprintf("version %02d|", i)), bytes.Repeat([]byte{byte('a' + i%26)}, 64<<10)...)
+	}
+	for i := range publishes {
+		contents[string(body(i))] = i
+	}
+	link := filepath.Join(tb.CurrentLink(date), "part-00000.parquet")
+
+	var published atomic.Int32 // publishes finished
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads, problems atomic.Int64
+	var mu sync.Mutex
+	var report []string
+	fail := func(format string, args ...any) {
+		if problems.Add(1) <= 5 {
+			mu.Lock()
+			report = append(report, fmt.Sprintf(format, args...))
+			mu.Unlock()
+		}
+	}
+	for r := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := -1
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				done := int(published.Load())
+				data, err := os.ReadFile(link)
+				reads.Add(1)
+				if err != nil {
+					if done > 0 {
+						fail("reader %d: after %d publishes: %v", r, done, err)
+					}
+					continue
+				}
+				i, ok := contents[string(data)]
+				switch {
+				case !ok:
+					fail("reader %d: partial or unknown content, %d bytes starting %q", r, len(data), data[:min(len(data), 12)])
+				case i < last:
+					fail("reader %d: saw version %d after %d", r, i, last)
+				case i < done-1:
+					fail("reader %d: saw version %d after publish %d returned", r, i, done-1)
+				default:
+					last = i
+				}
+			}
+		}()
+	}
+	for i := range publishes {
+		v := NewVersion(time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second))
+		dir, err := tb.Stage(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "part-00000.parquet"), body(i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := tb.Publish(date, v); err != nil {
+			t.Fatal(err)
+		}
+		published.Add(1)
+		time.Sleep(time.Millisecond) // let the readers in between publishes
+	}
+	close(stop)
+	wg.Wait()
+	for _, r := range report {
+		t.Error(r)
+	}
+	if n := problems.Load(); n > 0 {
+		t.Errorf("%d bad reads of %d", n, reads.Load())
+	}
+	if vs, _ := tb.Versions(date); len(vs) != publishes {
+		t.Errorf("%d versions, want %d", len(vs), publishes)
+	}
+	t.Logf("%d reads across %d publishes", reads.Load(), publishes)
+}
