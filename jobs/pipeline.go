@@ -49,10 +49,11 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 				rec.Release()
 				return gctx.Err()
 			}
+			n := rec.NumRows() // rec belongs to a worker once sent
 			select {
 			case chunks <- scoring.Chunk{Seq: seq, Record: rec, File: file, Offset: offset}:
 				seq++
-				read += rec.NumRows()
+				read += n
 				return nil
 			case <-gctx.Done():
 				rec.Release()
@@ -77,12 +78,12 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 		for s := range scored {
 			pending[s.Seq] = s
 			for {
-				s, ok := pending[next]
+				ready, ok := pending[next]
 				if !ok {
 					break
 				}
 				delete(pending, next)
-				n, err := e.write(w, out, s)
+				n, err := e.write(w, out, ready)
 				if err != nil {
 					return err
 				}
