@@ -15,10 +15,10 @@ var ortLibNames = []string{"libonnxruntime.so", "libonnxruntime.so.1", "libonnxr
 // BATCHSCORE_ORT_LIB, then a copy next to the executable.
 func resolveORTLib(flag string) (string, error) {
 	if flag != "" {
-		return flag, nil
+		return checkORTLib(flag, "--ort-lib ")
 	}
 	if env := os.Getenv("BATCHSCORE_ORT_LIB"); env != "" {
-		return env, nil
+		return checkORTLib(env, "BATCHSCORE_ORT_LIB=")
 	}
 	exe, err := os.Executable()
 	if err == nil {
@@ -34,4 +34,12 @@ func resolveORTLib(flag string) (string, error) {
 	}
 	return "", fmt.Errorf("%w: no ONNX Runtime %s library found: pass --ort-lib, set BATCHSCORE_ORT_LIB, or put libonnxruntime.so next to the batchscore binary ('make ort' fetches it)",
 		onnx.ErrRuntime, onnx.WantVersion)
+}
+
+// checkORTLib says where a library path that does not exist came from.
+func checkORTLib(path, from string) (string, error) {
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%w: %s%s: %v", onnx.ErrRuntime, from, path, err)
+	}
+	return path, nil
 }

@@ -34,6 +34,15 @@ published), 130 interrupted.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),
+		// Without these, cobra reports a mistyped command as a plain error
+		// (exit 1); a scheduler must see a usage error (exit 2).
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("%w: unknown command %q (see 'batchscore --help')", jobs.ErrUsage, args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetVersionTemplate("batchscore {{.Version}}\n")
 	pf := root.PersistentFlags()
