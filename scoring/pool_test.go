@@ -293,3 +293,28 @@ func TestTensorsFillRowMajor(t *testing.T) {
 		t.Errorf("shapes %v %v", ts[0].Shape, ts[1].Shape)
 	}
 }
+
+// Tiles of fillTile rows must join up: compare a matrix wider than one
+// tile with the plain row-by-row definition.
+func TestTensorsAcrossTiles(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	n := 2*fillTile + 77
+	rec := chunk(mem, 5, n, -1)
+	defer rec.Release()
+	var buf tensorBuffers
+	ts, err := poolBinding(t).tensors(rec, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		r := 5 + i
+		flag := float32(0)
+		if r%2 == 1 {
+			flag = 1
+		}
+		if ts[0].Float32[2*i] != float32(float64(r)/100) || ts[0].Float32[2*i+1] != flag || ts[1].Int64[i] != -int64(r%3) {
+			t.Fatalf("row %d: f = %v, i = %d", i, ts[0].Float32[2*i:2*i+2], ts[1].Int64[i])
+		}
+	}
+}
