@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	_ "time/tzdata" // job time zones must not depend on the host's tz database
 
@@ -19,6 +20,7 @@ func main() {
 	// Signals become one context cancellation, here and nowhere else.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand().ExecuteContext(ctx)
+	pprof.StopCPUProfile() // flushes --cpu-profile, whatever the outcome
 	stop()
 	os.Exit(exitCode(err))
 }

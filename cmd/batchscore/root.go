@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,9 +14,10 @@ import (
 )
 
 type globalFlags struct {
-	ortLib    string
-	logFormat string
-	logLevel  string
+	ortLib     string
+	logFormat  string
+	logLevel   string
+	cpuProfile string
 }
 
 func newRootCommand() *cobra.Command {
@@ -49,6 +51,9 @@ published), 130 interrupted.`,
 	pf.StringVar(&g.ortLib, "ort-lib", "", "path to libonnxruntime.so (default: $BATCHSCORE_ORT_LIB, then next to the binary)")
 	pf.StringVar(&g.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, JSON otherwise), text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
+	pf.StringVar(&g.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the command to this file")
+	_ = pf.MarkHidden("cpu-profile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.startProfile() }
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
 	})
@@ -76,6 +81,17 @@ func (g *globalFlags) logger() (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("%w: --log-format %q: want auto, text or json", jobs.ErrUsage, g.logFormat)
+}
+
+func (g *globalFlags) startProfile() error {
+	if g.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(g.cpuProfile)
+	if err != nil {
+		return fmt.Errorf("%w: --cpu-profile: %v", jobs.ErrUsage, err)
+	}
+	return pprof.StartCPUProfile(f)
 }
 
 func stderrIsTerminal() bool { return term.IsTerminal(int(os.Stderr.Fd())) }

@@ -31,7 +31,7 @@ var optimizationLevels = map[string]ort.GraphOptimizationLevel{
 // concurrent Run calls on one session.
 type Session struct {
 	s       *ort.DynamicAdvancedSession
-	outputs []string
+	outputs []scoring.Port
 }
 
 // Open loads the model for the inputs and outputs of a binding.
@@ -65,7 +65,15 @@ func Open(path string, b *scoring.Binding, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrModel, path, err)
 	}
-	return &Session{s: s, outputs: b.Outputs}, nil
+	ports := map[string]scoring.Port{b.Score.Port.Name: b.Score.Port}
+	if b.Label != nil {
+		ports[b.Label.Port.Name] = b.Label.Port
+	}
+	outputs := make([]scoring.Port, len(b.Outputs))
+	for i, name := range b.Outputs {
+		outputs[i] = ports[name]
+	}
+	return &Session{s: s, outputs: outputs}, nil
 }
 
 // Close releases the session.
@@ -82,8 +90,19 @@ func (s *Session) Run(_ context.Context, inputs []scoring.Tensor) ([]scoring.Out
 		}
 		values[i] = v
 	}
+	rows := int64(0)
+	if len(inputs) > 0 && len(inputs[0].Shape) > 0 {
+		rows = inputs[0].Shape[0]
+	}
 	results := make([]ort.Value, len(s.outputs))
 	defer destroyAll(results)
+	for i, p := range s.outputs {
+		v, err := preallocate(p, rows)
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", p.Name, err)
+		}
+		results[i] = v // nil: ONNX Runtime allocates it
+	}
 	if err := s.s.Run(values, results); err != nil {
 		return nil, fmt.Errorf("running model: %w", err)
 	}
@@ -91,11 +110,39 @@ func (s *Session) Run(_ context.Context, inputs []scoring.Tensor) ([]scoring.Out
 	for i, v := range results {
 		o, err := decodeValue(v)
 		if err != nil {
-			return nil, fmt.Errorf("output %s: %w", s.outputs[i], err)
+			return nil, fmt.Errorf("output %s: %w", s.outputs[i].Name, err)
 		}
 		outs[i] = o
 	}
 	return outs, nil
+}
+
+// preallocate makes a Go-backed tensor for an output whose shape is known
+// once the batch size is: ONNX Runtime then writes into it directly, where
+// an output it allocates itself has to be copied into Go memory after.
+// Other outputs (sequences, free inner dimensions) get nil.
+func preallocate(p scoring.Port, rows int64) (ort.Value, error) {
+	if p.Kind != "tensor" || len(p.Shape) == 0 || p.Shape[0] >= 0 {
+		return nil, nil
+	}
+	dims := append([]int64{rows}, p.Shape[1:]...)
+	for _, d := range dims[1:] {
+		if d < 0 {
+			return nil, nil
+		}
+	}
+	shape := ort.NewShape(dims...)
+	switch p.Elem {
+	case scoring.Float:
+		return ort.NewEmptyTensor[float32](shape)
+	case scoring.Double:
+		return ort.NewEmptyTensor[float64](shape)
+	case scoring.Int64:
+		return ort.NewEmptyTensor[int64](shape)
+	case scoring.Int32:
+		return ort.NewEmptyTensor[int32](shape)
+	}
+	return nil, nil
 }
 
 func destroyAll(values []ort.Value) {
