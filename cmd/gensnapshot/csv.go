@@ -34,54 +34,27 @@ func (cw *csvWriter) header(s *arrow.Schema) error {
 }
 
 func (cw *csvWriter) row(c *customer, date string) {
-	b := cw.buf[:0]
-	i64 := func(v int64) { b = strconv.AppendInt(b, v, 10); b = append(b, ',') }
-	f64 := func(v float64) { b = strconv.AppendFloat(b, v, 'g', -1, 64); b = append(b, ',') }
-	bl := func(v bool) { b = strconv.AppendBool(b, v); b = append(b, ',') }
-	str := func(v string) { b = append(b, v...); b = append(b, ',') }
-
-	i64(c.id)
-	str(date)
-	i64(int64(c.tenureMonths))
-	i64(int64(c.age))
-	bl(c.isSenior)
-	bl(c.hasPartner)
-	i64(int64(c.numDependents))
-	f64(c.monthlyCharges)
-	f64(c.totalCharges)
-	i64(c.numProducts)
-	f64(c.avgMonthlyDataGB)
-	f64(c.avgCallMinutes)
-	f64(c.droppedCallRate)
-	f64(c.networkQuality)
-	i64(c.numSupportCalls)
-	f64(c.techSupportHours)
-	f64(c.satisfaction)
-	f64(c.latePaymentRatio)
-	f64(c.outstandingBalance)
-	f64(c.discountPct)
-	f64(c.priceIncreasePct)
-	f64(c.billVariability)
-	bl(c.paperlessBilling)
-	bl(c.hasStreaming)
-	f64(c.appSessionsPerWeek)
-	f64(c.avgSessionMinutes)
-	i64(c.daysSinceLastLogin)
-	f64(c.emailOpenRate)
-	f64(c.creditScore)
-	f64(c.householdIncomeK)
-	f64(c.distanceToStoreKm)
-	f64(c.monthsToContractEnd)
-	str(c.contract)
-	str(c.payment)
-	str(c.region)
-	bl(c.churned)
-	b[len(b)-1] = '\n'
-	cw.buf = b
+	r := csvRow{b: cw.buf[:0], date: date}
+	c.visit(&r)
+	r.b[len(r.b)-1] = '\n'
+	cw.buf = r.b
 	if cw.err == nil {
-		_, cw.err = cw.w.Write(b)
+		_, cw.err = cw.w.Write(r.b)
 	}
 }
+
+// csvRow appends each visited value and a comma.
+type csvRow struct {
+	b    []byte
+	date string
+}
+
+func (r *csvRow) snapshotDate() { r.b = append(append(r.b, r.date...), ',') }
+func (r *csvRow) i32(v int32)   { r.i64(int64(v)) }
+func (r *csvRow) i64(v int64)   { r.b = append(strconv.AppendInt(r.b, v, 10), ',') }
+func (r *csvRow) f64(v float64) { r.b = append(strconv.AppendFloat(r.b, v, 'g', -1, 64), ',') }
+func (r *csvRow) bool(v bool)   { r.b = append(strconv.AppendBool(r.b, v), ',') }
+func (r *csvRow) str(v string)  { r.b = append(append(r.b, v...), ',') }
 
 func (cw *csvWriter) flush() error {
 	if cw.err != nil {

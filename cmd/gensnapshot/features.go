@@ -11,7 +11,7 @@ import (
 // the models in testdata/models expect them (the order of the Parquet
 // columns too). Print it with `gensnapshot --list-features`.
 //
-// Keep this list, featureTypes, the schema and customer.appendTo in sync;
+// Keep this list, featureTypes, the schema and customer.visit in sync;
 // TestSchema checks that they agree.
 var FeatureNames = [...]string{
 	"tenure_months",          // int32   months since sign-up, 0..72
@@ -317,4 +317,55 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// rowVisitor receives one customer's values in schema order.
+type rowVisitor interface {
+	snapshotDate()
+	i32(int32)
+	i64(int64)
+	f64(float64)
+	bool(bool)
+	str(string)
+}
+
+// visit hands c's values to v in schema order: the one place that order
+// is written down, for the Parquet and the CSV writer alike.
+func (c *customer) visit(v rowVisitor) {
+	v.i64(c.id)
+	v.snapshotDate()
+	v.i32(c.tenureMonths)
+	v.i32(c.age)
+	v.bool(c.isSenior)
+	v.bool(c.hasPartner)
+	v.i32(c.numDependents)
+	v.f64(c.monthlyCharges)
+	v.f64(c.totalCharges)
+	v.i64(c.numProducts)
+	v.f64(c.avgMonthlyDataGB)
+	v.f64(c.avgCallMinutes)
+	v.f64(c.droppedCallRate)
+	v.f64(c.networkQuality)
+	v.i64(c.numSupportCalls)
+	v.f64(c.techSupportHours)
+	v.f64(c.satisfaction)
+	v.f64(c.latePaymentRatio)
+	v.f64(c.outstandingBalance)
+	v.f64(c.discountPct)
+	v.f64(c.priceIncreasePct)
+	v.f64(c.billVariability)
+	v.bool(c.paperlessBilling)
+	v.bool(c.hasStreaming)
+	v.f64(c.appSessionsPerWeek)
+	v.f64(c.avgSessionMinutes)
+	v.i64(c.daysSinceLastLogin)
+	v.f64(c.emailOpenRate)
+	v.f64(c.creditScore)
+	v.f64(c.householdIncomeK)
+	v.f64(c.distanceToStoreKm)
+	v.f64(c.monthsToContractEnd)
+	v.str(c.contract)
+	v.str(c.payment)
+	v.str(c.region)
+	v.bool(c.churned)
 }

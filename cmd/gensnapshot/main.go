@@ -272,48 +272,20 @@ func (g *generator) writeFile(base string, lo, hi int64) (err error) {
 
 // appendTo appends c as one row to rb (whose schema is Schema()).
 func (c *customer) appendTo(rb *array.RecordBuilder, date arrow.Date32) {
-	i := 0
-	next := func() array.Builder { b := rb.Field(i); i++; return b }
-	i64 := func(v int64) { next().(*array.Int64Builder).Append(v) }
-	i32 := func(v int32) { next().(*array.Int32Builder).Append(v) }
-	f64 := func(v float64) { next().(*array.Float64Builder).Append(v) }
-	bl := func(v bool) { next().(*array.BooleanBuilder).Append(v) }
-	str := func(v string) { next().(*array.StringBuilder).Append(v) }
-
-	i64(c.id)
-	next().(*array.Date32Builder).Append(date)
-	i32(c.tenureMonths)
-	i32(c.age)
-	bl(c.isSenior)
-	bl(c.hasPartner)
-	i32(c.numDependents)
-	f64(c.monthlyCharges)
-	f64(c.totalCharges)
-	i64(c.numProducts)
-	f64(c.avgMonthlyDataGB)
-	f64(c.avgCallMinutes)
-	f64(c.droppedCallRate)
-	f64(c.networkQuality)
-	i64(c.numSupportCalls)
-	f64(c.techSupportHours)
-	f64(c.satisfaction)
-	f64(c.latePaymentRatio)
-	f64(c.outstandingBalance)
-	f64(c.discountPct)
-	f64(c.priceIncreasePct)
-	f64(c.billVariability)
-	bl(c.paperlessBilling)
-	bl(c.hasStreaming)
-	f64(c.appSessionsPerWeek)
-	f64(c.avgSessionMinutes)
-	i64(c.daysSinceLastLogin)
-	f64(c.emailOpenRate)
-	f64(c.creditScore)
-	f64(c.householdIncomeK)
-	f64(c.distanceToStoreKm)
-	f64(c.monthsToContractEnd)
-	str(c.contract)
-	str(c.payment)
-	str(c.region)
-	bl(c.churned)
+	c.visit(&arrowRow{rb: rb, date: date})
 }
+
+// arrowRow appends each visited value to the next field's builder.
+type arrowRow struct {
+	rb   *array.RecordBuilder
+	i    int
+	date arrow.Date32
+}
+
+func (r *arrowRow) next() array.Builder { b := r.rb.Field(r.i); r.i++; return b }
+func (r *arrowRow) snapshotDate()       { r.next().(*array.Date32Builder).Append(r.date) }
+func (r *arrowRow) i32(v int32)         { r.next().(*array.Int32Builder).Append(v) }
+func (r *arrowRow) i64(v int64)         { r.next().(*array.Int64Builder).Append(v) }
+func (r *arrowRow) f64(v float64)       { r.next().(*array.Float64Builder).Append(v) }
+func (r *arrowRow) bool(v bool)         { r.next().(*array.BooleanBuilder).Append(v) }
+func (r *arrowRow) str(v string)        { r.next().(*array.StringBuilder).Append(v) }
