@@ -31,7 +31,7 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 
 	chunks := make(chan scoring.Chunk, workers)
 	scored := make(chan scoring.Scored, workers)
-	tickets := make(chan struct{}, 2*workers+2)
+	tickets := make(chan struct{}, workers+2)
 	scorer := &scoring.Scorer{Session: e.session, Binding: binding, Mem: mem}
 	cols := append(append([]string(nil), job.Output.Keys...), binding.Columns()...)
 	cols = dedupe(cols)
