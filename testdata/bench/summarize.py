@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""Summarize a testdata/bench/run.sh results folder as a Markdown report.
+
+Usage: summarize.py RESULTS_DIR
+
+Reads ort-<r>.txt, parquet-<r>.txt (go test -bench output), e2e-<job>-<r>.time
+(/usr/bin/time -v), e2e-<job>-<r>.json (run manifests), machine.txt and
+load.txt; prints tables and the ratios. "best" is the round with the highest
+rows/s (the lowest wall time); "median" is over the rounds.
+"""
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+GBM_AIM = 0.85
+
+
+def bench_lines(path):
+    """{benchmark name: {unit: value}} from go test -bench output."""
+    out = {}
+    for line in open(path):
+        if not line.startswith("Benchmark"):
+            continue
+        f = line.split()
+        name = re.sub(r"-\d+$", "", f[0])
+        vals = {}
+        for i in range(2, len(f) - 1, 2):
+            try:
+                vals[f[i + 1]] = float(f[i])
+            except ValueError:
+                pass
+        out[name] = vals
+    return out
+
+
+def collect_bench(res, prefix):
+    """{name: [per-round {unit: value}]}"""
+    runs = {}
+    for p in sorted(glob.glob(os.path.join(res, prefix + "-*.txt"))):
+        for name, vals in bench_lines(p).items():
+            runs.setdefault(name, []).append(vals)
+    return runs
+
+
+def parse_time(path):
+    t = {}
+    for line in open(path):
+        line = line.strip()
+        if line.startswith("Elapsed (wall clock) time"):
+            v = line.rsplit(": ", 1)[1]
+            secs = 0.0
+            for part in v.split(":"):
+                secs = secs * 60 + float(part)
+            t["wall"] = secs
+        elif line.startswith("User time (seconds)"):
+            t["user"] = float(line.rsplit(": ", 1)[1])
+        elif line.startswith("System time (seconds)"):
+            t["sys"] = float(line.rsplit(": ", 1)[1])
+        elif line.startswith("Maximum resident set size"):
+            t["rss_kb"] = int(line.rsplit(": ", 1)[1])
+    return t
+
+
+def collect_e2e(res):
+    """{job: [per-round dict]}"""
+    runs = {}
+    for p in sorted(glob.glob(os.path.join(res, "e2e-*.time"))):
+        m = re.match(r"e2e-(.+)-(\d+)\.time$", os.path.basename(p))
+        job = m.group(1)
+        t = parse_time(p)
+        man = json.load(open(p[: -len(".time")] + ".json"))
+        t["rows"] = man["counts"]["written"]
+        t["status"] = man["status"]
+        t["stages"] = {s["name"]: s["seconds"] for s in man.get("stages", [])}
+        t["rows_s"] = t["rows"] / t["wall"]
+        t["cpu"] = t["user"] + t["sys"]
+        t["rows_cpu_s"] = t["rows"] / t["cpu"] if t["cpu"] else 0
+        runs.setdefault(job, []).append(t)
+    return runs
+
+
+def fmt_rate(x):
+    if x >= 1e6:
+        return f"{x / 1e6:.2f} M"
+    return f"{x / 1e3:.0f} k"
+
+
+def best(vals, key):
+    return max(vals, key=lambda v: v.get(key, 0))
+
+
+def med(vals, key):
+    xs = [v[key] for v in vals if key in v]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def main():
+    res = sys.argv[1]
+    ort = collect_bench(res, "ort")
+    pq = collect_bench(res, "parquet")
+    e2e = collect_e2e(res)
+    p = print
+
+    p("# batchscore benchmark summary\n")
+    if os.path.exists(os.path.join(res, "machine.txt")):
+        for line in open(os.path.join(res, "machine.txt")):
+            p("    " + line.rstrip())
+    if os.path.exists(os.path.join(res, "load.txt")):
+        p("\nLoad average (1, 5, 15 min) around each round:\n")
+        for line in open(os.path.join(res, "load.txt")):
+            p("    " + line.rstrip())
+    rounds = max([len(v) for v in list(ort.values()) + list(e2e.values())] or [0])
+    p(f"\n{rounds} rounds; best = highest rows/s of the rounds, median over the rounds.\n")
+
+    p("## ONNX Runtime alone (prebuilt tensors, 1 session, 2 goroutines, 1 intra-op thread, 65,536-row chunks)\n")
+    p("| benchmark | best rows/s | median rows/s | best rows/CPU-s |")
+    p("|---|---:|---:|---:|")
+    for name in sorted(ort):
+        v = ort[name]
+        p(f"| {name} | {fmt_rate(best(v, 'rows/s')['rows/s'])} | {fmt_rate(med(v, 'rows/s'))} "
+          f"| {fmt_rate(max(x.get('rows/cpu-s', 0) for x in v))} |")
+
+    p("\n## Parquet alone (2M-row snapshot, 31 columns read, result files written zstd)\n")
+    p("| benchmark | best rows/s | median rows/s | best rows/CPU-s |")
+    p("|---|---:|---:|---:|")
+    for name in ["BenchmarkFingerprint", "BenchmarkRead", "BenchmarkReadWrite"]:
+        if name in pq:
+            v = pq[name]
+            p(f"| {name} | {fmt_rate(best(v, 'rows/s')['rows/s'])} | {fmt_rate(med(v, 'rows/s'))} "
+              f"| {fmt_rate(max(x.get('rows/cpu-s', 0) for x in v))} |")
+
+    p("\n## End to end: bin/batchscore run (whole process, /usr/bin/time -v)\n")
+    p("| job | rows | best wall s | median wall s | best rows/s | CPU s (best round) | rows/CPU-s | peak RSS MiB (median / max) | stages of the best round (s) |")
+    p("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    order = ["gbm-2m", "logreg-2m", "gbm-1m", "gbm-4m"]
+    for job in order + sorted(set(e2e) - set(order)):
+        if job not in e2e:
+            continue
+        v = e2e[job]
+        b = best(v, "rows_s")
+        stages = ", ".join(f"{k} {s:.2f}" for k, s in b["stages"].items())
+        rss = [x["rss_kb"] / 1024 for x in v]
+        p(f"| {job} | {b['rows']:,} | {b['wall']:.2f} | {med(v, 'wall'):.2f} | {fmt_rate(b['rows_s'])} "
+          f"| {b['cpu']:.2f} | {fmt_rate(b['rows_cpu_s'])} | {statistics.median(rss):.0f} / {max(rss):.0f} | {stages} |")
+
+    p("\n## Ratios\n")
+    p("| ratio | best/best | median/median | per CPU-second | aim |")
+    p("|---|---:|---:|---:|---|")
+    for model, job in [("gbm", "gbm-2m"), ("logreg", "logreg-2m")]:
+        key = f"BenchmarkORT/{model}"
+        if key not in ort or job not in e2e:
+            continue
+        o, e = ort[key], e2e[job]
+        rb = best(e, "rows_s")["rows_s"] / best(o, "rows/s")["rows/s"]
+        rm = med(e, "rows_s") / med(o, "rows/s")
+        rc = max(x["rows_cpu_s"] for x in e) / max(x.get("rows/cpu-s", 0) for x in o)
+        aim = f"≥ {GBM_AIM} ({'met' if rb >= GBM_AIM else 'NOT met'})" if model == "gbm" else "(I/O bound; see BENCHMARKS.md)"
+        p(f"| end-to-end / ORT-alone, {model} | {rb:.2f} | {rm:.2f} | {rc:.2f} | {aim} |")
+    if "gbm-1m" in e2e and "gbm-4m" in e2e:
+        r1 = statistics.median(x["rss_kb"] for x in e2e["gbm-1m"])
+        r4 = statistics.median(x["rss_kb"] for x in e2e["gbm-4m"])
+        m1 = max(x["rss_kb"] for x in e2e["gbm-1m"])
+        m4 = max(x["rss_kb"] for x in e2e["gbm-4m"])
+        ok = "met" if r4 / r1 <= 1.15 else "NOT met"
+        p(f"| peak RSS 4M / 1M rows, gbm | {m4 / m1:.2f} (max/max) | {r4 / r1:.2f} | – | ~1.0 ({ok}) |")
+    bad = [f"{j} round {i + 1}: {x['status']}" for j, v in e2e.items() for i, x in enumerate(v) if x["status"] != "succeeded"]
+    if bad:
+        p("\nRuns that did not succeed: " + "; ".join(bad))
+
+
+if __name__ == "__main__":
+    main()
