@@ -75,6 +75,9 @@ func (j *Job) check(root *yaml.Node) error {
 		return bad("%q is not one of %v", j.Output.Compression, compressions)("output", "compression")
 	}
 
+	if err := j.Validation.check(bad); err != nil {
+		return err
+	}
 	switch {
 	case j.Scoring.Workers < 0:
 		return bad("must be 0 (one per core) or more")("scoring", "workers")

@@ -67,7 +67,10 @@ var yamlFieldNotFound = regexp.MustCompile(`field (\S+) not found in type spec\.
 // yamlSections names the job-file section each Go type decodes.
 var yamlSections = map[string]string{
 	"Job": "", "Source": "source", "Model": "model", "OutputRef": "model.score or model.label",
-	"Output": "output", "Scoring": "scoring",
+	"Output": "output", "Scoring": "scoring", "Validation": "validation",
+	"ColumnSchema": "validation.columns", "Rule": "validation.rules", "Impute": "validation.rules.impute",
+	"TableRules": "validation.table", "Freshness": "validation.table.freshness", "Drift": "validation.drift",
+	"Threshold": "validation.drift",
 }
 
 // yamlMessage turns yaml.v3's type-centric wording into the file's terms.
@@ -142,6 +145,7 @@ func (j *Job) expandEnv(root *yaml.Node) error {
 		{&j.Source.Parquet, []string{"source", "parquet"}},
 		{&j.Model.Path, []string{"model", "path"}},
 		{&j.Output.Table, []string{"output", "table"}},
+		{&j.Validation.Baseline, []string{"validation", "baseline"}},
 	}
 	for _, f := range fields {
 		var missing string
@@ -170,4 +174,5 @@ func (j *Job) resolvePaths() {
 	j.Source.Parquet = abs(j.Source.Parquet)
 	j.Model.Path = abs(j.Model.Path)
 	j.Output.Table = abs(j.Output.Table)
+	j.Validation.Baseline = abs(j.Validation.Baseline)
 }

@@ -13,13 +13,14 @@ var ErrInvalid = errors.New("invalid job file")
 
 // Job is one job file. Field docs are the README's job-file reference.
 type Job struct {
-	Name     string  `yaml:"name"`
-	Schedule string  `yaml:"schedule"`
-	Timezone string  `yaml:"timezone"`
-	Source   Source  `yaml:"source"`
-	Model    Model   `yaml:"model"`
-	Output   Output  `yaml:"output"`
-	Scoring  Scoring `yaml:"scoring"`
+	Name       string     `yaml:"name"`
+	Schedule   string     `yaml:"schedule"`
+	Timezone   string     `yaml:"timezone"`
+	Source     Source     `yaml:"source"`
+	Model      Model      `yaml:"model"`
+	Output     Output     `yaml:"output"`
+	Scoring    Scoring    `yaml:"scoring"`
+	Validation Validation `yaml:"validation"`
 
 	// Set by Load, never by the file.
 	File     string         `yaml:"-"` // absolute path of the job file
@@ -90,6 +91,7 @@ func defaultJob() Job {
 			IntraOpThreads: DefaultIntraOpThreads,
 			Optimization:   DefaultOptimization,
 		},
+		Validation: defaultValidation(),
 	}
 }
 

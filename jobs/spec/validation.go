@@ -1,0 +1,223 @@
+package spec
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+)
+
+// Validation is the job file's validation section: per-column rules,
+// table-level rules, the quality gate, and drift against a baseline.
+type Validation struct {
+	// MaxInvalidFraction is the quality gate over all rows: above it the
+	// run fails with exit 3 and nothing is published.
+	MaxInvalidFraction float64                 `yaml:"max_invalid_fraction"`
+	ExtraColumns       string                  `yaml:"extra_columns"` // ignore or reject
+	Columns            map[string]ColumnSchema `yaml:"columns"`
+	Rules              []Rule                  `yaml:"rules"`
+	Table              TableRules              `yaml:"table"`
+	Baseline           string                  `yaml:"baseline"` // profile JSON from `batchscore profile`
+	Drift              Drift                   `yaml:"drift"`
+	// SampleRows caps the offending rows shown per rule in the report.
+	SampleRows int `yaml:"sample_rows"`
+}
+
+// ColumnSchema declares what a column must be.
+type ColumnSchema struct {
+	Type     string `yaml:"type"`     // int, float, bool, string, date, timestamp; empty: any
+	Required *bool  `yaml:"required"` // default true for declared columns
+	PII      bool   `yaml:"pii"`      // masked in reports and samples
+}
+
+// Rule is one per-row check on one column, with what to do about a row
+// that fails it.
+type Rule struct {
+	Name   string `yaml:"name"` // the reason code; default <check>:<column>
+	Column string `yaml:"column"`
+	Check  string `yaml:"check"` // not_null, range, finite, allowed, length, pattern, date_range
+	// range: bounds, inclusive.
+	Min *float64 `yaml:"min"`
+	Max *float64 `yaml:"max"`
+	// allowed: the set of values, written as text.
+	Values []string `yaml:"values"`
+	// length: bounds on a string's length in characters.
+	MinLength *int `yaml:"min_length"`
+	MaxLength *int `yaml:"max_length"`
+	// pattern: a regular expression the whole string must match.
+	Pattern string `yaml:"pattern"`
+	// date_range: bounds relative to the logical date, in days.
+	MaxDaysAfter  *int `yaml:"max_days_after"`  // 0: not after the logical date
+	MaxDaysBefore *int `yaml:"max_days_before"` // e.g. 36500: not older than a century
+	// Action: reject (default), impute, clip, warn or fail.
+	Action string  `yaml:"action"`
+	Impute *Impute `yaml:"impute"`
+	// MaxInvalidFraction gates this rule on its own.
+	MaxInvalidFraction *float64 `yaml:"max_invalid_fraction"`
+}
+
+// Impute says what replaces a value that fails an impute rule.
+type Impute struct {
+	Value *string `yaml:"value"` // a constant, written as text
+	From  string  `yaml:"from"`  // median or mode of the baseline
+}
+
+// TableRules are checked over the whole snapshot.
+type TableRules struct {
+	MinRows *int64 `yaml:"min_rows"`
+	MaxRows *int64 `yaml:"max_rows"`
+	// MaxRowChangePct bounds the change against the previous successful run.
+	MaxRowChangePct *float64   `yaml:"max_row_change_pct"`
+	Unique          []string   `yaml:"unique"`
+	Freshness       *Freshness `yaml:"freshness"`
+}
+
+// Freshness bounds the age of the newest value of a date column.
+type Freshness struct {
+	Column     string `yaml:"column"`
+	MaxAgeDays int    `yaml:"max_age_days"`
+}
+
+// Drift sets thresholds; 0 means "never" for a gate.
+type Drift struct {
+	FeaturePSI Threshold `yaml:"feature_psi"`
+	OutOfRange Threshold `yaml:"out_of_range"` // share of values outside the training range
+	ScorePSI   Threshold `yaml:"score_psi"`    // against the previous successful run
+}
+
+// Threshold warns above Warn and fails the run (exit 3) above Gate.
+type Threshold struct {
+	Warn float64 `yaml:"warn"`
+	Gate float64 `yaml:"gate"`
+}
+
+// Checks and actions.
+var (
+	RuleChecks  = []string{"not_null", "range", "finite", "allowed", "length", "pattern", "date_range"}
+	RuleActions = []string{"reject", "impute", "clip", "warn", "fail"}
+	ColumnTypes = []string{"", "int", "float", "bool", "string", "date", "timestamp"}
+)
+
+// Validation defaults.
+const (
+	DefaultMaxInvalidFraction = 0.01
+	DefaultSampleRows         = 20
+)
+
+func defaultValidation() Validation {
+	return Validation{
+		MaxInvalidFraction: DefaultMaxInvalidFraction,
+		ExtraColumns:       "ignore",
+		SampleRows:         DefaultSampleRows,
+		Drift: Drift{
+			FeaturePSI: Threshold{Warn: 0.1, Gate: 0.25},
+			OutOfRange: Threshold{Warn: 0.01},
+			ScorePSI:   Threshold{Warn: 0.1},
+		},
+	}
+}
+
+// RuleName is a rule's reason code.
+func (r Rule) RuleName() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.Check + ":" + r.Column
+}
+
+func (v *Validation) check(bad func(string, ...any) func(...string) error) error {
+	at := func(path ...string) []string { return append([]string{"validation"}, path...) }
+	if v.MaxInvalidFraction < 0 || v.MaxInvalidFraction > 1 {
+		return bad("must be between 0 and 1")(at("max_invalid_fraction")...)
+	}
+	if v.ExtraColumns != "ignore" && v.ExtraColumns != "reject" {
+		return bad("%q is not ignore or reject", v.ExtraColumns)(at("extra_columns")...)
+	}
+	for name, c := range v.Columns {
+		if !slices.Contains(ColumnTypes, c.Type) {
+			return bad("type %q is not one of %v", c.Type, ColumnTypes[1:])(at("columns", name)...)
+		}
+	}
+	seen := map[string]bool{}
+	for i, r := range v.Rules {
+		key := at("rules")
+		if err := r.check(i, bad, key); err != nil {
+			return err
+		}
+		if seen[r.RuleName()] {
+			return bad("rule %d: reason code %q is used twice: give one a name", i+1, r.RuleName())(key...)
+		}
+		seen[r.RuleName()] = true
+	}
+	if f := v.Table.Freshness; f != nil && (f.Column == "" || f.MaxAgeDays < 0) {
+		return bad("needs a column and max_age_days of 0 or more")(at("table", "freshness")...)
+	}
+	for _, t := range []Threshold{v.Drift.FeaturePSI, v.Drift.OutOfRange, v.Drift.ScorePSI} {
+		if t.Warn < 0 || t.Gate < 0 {
+			return bad("thresholds must be 0 or more")(at("drift")...)
+		}
+	}
+	for _, r := range v.Rules {
+		if r.Impute != nil && r.Impute.From != "" && v.Baseline == "" {
+			return bad("rule %s imputes from the baseline: set validation.baseline", r.RuleName())(at("rules")...)
+		}
+	}
+	if v.SampleRows < 0 {
+		return bad("must be 0 or more")(at("sample_rows")...)
+	}
+	return nil
+}
+
+func (r Rule) check(i int, bad func(string, ...any) func(...string) error, key []string) error {
+	fail := func(format string, args ...any) error {
+		return bad("rule %d (%s): %s", i+1, r.RuleName(), fmt.Sprintf(format, args...))(key...)
+	}
+	switch {
+	case r.Column == "":
+		return fail("column is required")
+	case !slices.Contains(RuleChecks, r.Check):
+		return fail("check %q is not one of %v", r.Check, RuleChecks)
+	case r.Action != "" && !slices.Contains(RuleActions, r.Action):
+		return fail("action %q is not one of %v", r.Action, RuleActions)
+	case r.MaxInvalidFraction != nil && (*r.MaxInvalidFraction < 0 || *r.MaxInvalidFraction > 1):
+		return fail("max_invalid_fraction must be between 0 and 1")
+	}
+	switch r.Check {
+	case "range":
+		if r.Min == nil && r.Max == nil {
+			return fail("range needs min, max or both")
+		}
+		if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
+			return fail("min %v is above max %v", *r.Min, *r.Max)
+		}
+	case "allowed":
+		if len(r.Values) == 0 {
+			return fail("allowed needs values")
+		}
+	case "length":
+		if r.MinLength == nil && r.MaxLength == nil {
+			return fail("length needs min_length, max_length or both")
+		}
+	case "pattern":
+		if _, err := regexp.Compile(r.Pattern); err != nil || r.Pattern == "" {
+			return fail("pattern %q is not a regular expression", r.Pattern)
+		}
+	case "date_range":
+		if r.MaxDaysAfter == nil && r.MaxDaysBefore == nil {
+			return fail("date_range needs max_days_after, max_days_before or both")
+		}
+	}
+	switch r.Action {
+	case "clip":
+		if r.Check != "range" {
+			return fail("clip works only with a range check")
+		}
+	case "impute":
+		if r.Impute == nil || (r.Impute.Value == nil) == (r.Impute.From == "") {
+			return fail("impute needs exactly one of impute.value or impute.from")
+		}
+		if r.Impute.From != "" && r.Impute.From != "median" && r.Impute.From != "mode" {
+			return fail("impute.from %q is not median or mode", r.Impute.From)
+		}
+	}
+	return nil
+}
