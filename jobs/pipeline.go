@@ -105,14 +105,16 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 	for s := range scored {
 		s.Release()
 	}
-	if err != nil {
-		w.Abort()
-		return nil, err
-	}
+	// Counts go into the manifest on every path: on-call sees how far a
+	// failed run got.
 	e.m.Counts.Read = read
 	e.m.Counts.Valid = read
 	e.m.Counts.Scored = written
 	e.m.Counts.Written = written
+	if err != nil {
+		w.Abort()
+		return nil, err
+	}
 	files, err := w.Close()
 	if err != nil {
 		return nil, err

@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/io/parquetio"
@@ -33,9 +33,12 @@ const (
 
 // Runner runs executions. The zero value is not usable: set ORTLib.
 type Runner struct {
-	ORTLib  string
-	Version string // of the binary, for the manifest
-	Logger  *slog.Logger
+	ORTLib string
+	// ORTLibErr, when set, says why no library was found; the run fails
+	// with it after writing its manifest, like any other failure.
+	ORTLibErr error
+	Version   string // of the binary, for the manifest
+	Logger    *slog.Logger
 	// Mem allocates every Arrow buffer; tests pass a checked allocator.
 	Mem memory.Allocator
 	// Progress, when set, is called after each written chunk.
@@ -179,29 +182,35 @@ func (e *execution) run(ctx context.Context) error {
 	e.m.Output.Published = true
 	e.m.Output.Path = t.VersionDir(e.date, e.m.Version)
 	e.m.Output.CurrentLink = t.CurrentLink(e.date)
+	if err := t.SyncCurrent(); err != nil {
+		e.log.Warn("published, but syncing current/ failed", "err", err)
+	}
 	e.m.Time("publish", stage)
 	return nil
 }
 
 func (e *execution) openModel() (*scoring.Binding, error) {
 	job := e.req.Job
-	sum, err := FileSHA256(job.Model.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s (model.path in %s)", onnx.ErrNoModel, job.Model.Path, job.File)
+	model, err := onnx.Load(job.Model.Path)
+	if errors.Is(err, onnx.ErrNoModel) {
+		return nil, fmt.Errorf("%w (model.path in %s)", err, job.File)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", onnx.ErrModel, err)
+		return nil, err
 	}
-	e.m.Model.SHA256 = sum
+	e.m.Model.SHA256 = model.SHA256
 	e.m.Model.Version = job.Model.Version
 	if e.m.Model.Version == "" {
-		e.m.Model.Version = "sha256:" + sum[:12]
+		e.m.Model.Version = "sha256:" + model.SHA256[:12]
+	}
+	if e.ORTLibErr != nil {
+		return nil, e.ORTLibErr
 	}
 	if err := onnx.Init(e.ORTLib); err != nil {
 		return nil, err
 	}
 	e.m.Binary.ORTVersion = onnx.Version()
-	sig, md, err := onnx.Inspect(job.Model.Path)
+	sig, md, err := model.Inspect()
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +219,7 @@ func (e *execution) openModel() (*scoring.Binding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", job.Model.Path, err)
 	}
-	sess, err := onnx.Open(job.Model.Path, binding, onnx.Options{
+	sess, err := model.Open(binding, onnx.Options{
 		IntraOpThreads: job.Scoring.IntraOpThreads,
 		Optimization:   job.Scoring.Optimization,
 	})
@@ -233,13 +242,17 @@ func (e *execution) openSource(ctx context.Context, binding *scoring.Binding) (*
 	if err != nil {
 		return nil, err
 	}
+	e.m.Source.Files = src.Files()
+	e.m.Source.Rows = src.Rows()
 	if err := src.CheckColumns(append(append([]string(nil), job.Output.Keys...), binding.Columns()...)); err != nil {
+		return nil, err
+	}
+	if err := checkKeyTypes(src.Schema(), job.Output.Keys, src.FirstFile()); err != nil {
 		return nil, err
 	}
 	if err := binding.CheckSchema(src.Schema(), src.FirstFile()); err != nil {
 		return nil, err
 	}
-	e.m.Source.Rows = src.Rows()
 	if src.Rows() == 0 {
 		return nil, fmt.Errorf("%w: %d files match %s but hold no rows", ErrEmpty, len(src.Files()), pattern)
 	}
@@ -251,6 +264,22 @@ func (e *execution) openSource(ctx context.Context, binding *scoring.Binding) (*
 	e.m.Source.Files = src.Files()
 	e.log.Info("snapshot opened", "files", len(src.Files()), "rows", src.Rows(), "fingerprint", e.m.Source.Fingerprint)
 	return src, nil
+}
+
+// checkKeyTypes refuses nested key columns: result rows copy keys as flat
+// columns, and the reader projects leaf columns only.
+func checkKeyTypes(schema *arrow.Schema, keys []string, file string) error {
+	for _, k := range keys {
+		idx := schema.FieldIndices(k)
+		if len(idx) == 0 {
+			continue // CheckColumns names it
+		}
+		if _, nested := schema.Field(idx[0]).Type.(arrow.NestedType); nested {
+			return fmt.Errorf("%w: %s: key column %q is %s; keys must be flat columns (numbers, strings, dates)",
+				parquetio.ErrSchema, file, k, schema.Field(idx[0]).Type)
+		}
+	}
+	return nil
 }
 
 // runID identifies what a version was computed from: the same job file,
@@ -310,18 +339,4 @@ func (e *execution) finish(err error) (*Result, error) {
 			"seconds", m.FinishedAt.Sub(m.StartedAt).Seconds())
 	}
 	return res, err
-}
-
-// FileSHA256 hashes a file's content.
-func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -59,13 +59,13 @@ func Bind(sig Signature, m spec.Model) (*Binding, error) {
 		b.Inputs = append(b.Inputs, in)
 	}
 
-	score, err := b.bindOutput(sig, m.Score, "model.score", []string{Float, Double})
+	score, err := b.bindOutput(sig, m.Score, "model.score", []string{Float, Double}, true)
 	if err != nil {
 		return nil, err
 	}
 	b.Score = score
 	if m.Label != nil {
-		label, err := b.bindOutput(sig, *m.Label, "model.label", []string{Int64, Int32, String, Float, Double})
+		label, err := b.bindOutput(sig, *m.Label, "model.label", []string{Int64, Int32, String, Float, Double}, false)
 		if err != nil {
 			return nil, err
 		}
@@ -76,9 +76,13 @@ func Bind(sig Signature, m spec.Model) (*Binding, error) {
 
 func bindInput(p Port, cols []string) (InputBinding, error) {
 	in := InputBinding{Name: p.Name, Columns: cols, Elem: p.Elem, Rank: len(p.Shape)}
-	if p.Kind != "tensor" || !slices.Contains(inputElems, p.Elem) {
+	if p.Kind != KindTensor || !slices.Contains(inputElems, p.Elem) {
 		return in, fmt.Errorf("%w: model input %s: only tensors of %v can be fed from table columns",
 			ErrSignature, p, inputElems)
+	}
+	if len(p.Shape) > 0 && p.Shape[0] >= 0 {
+		return in, fmt.Errorf("%w: model input %s has a fixed batch size of %d; batchscore needs a free first dimension",
+			ErrSignature, p, p.Shape[0])
 	}
 	switch len(p.Shape) {
 	case 1:
@@ -98,7 +102,9 @@ func bindInput(p Port, cols []string) (InputBinding, error) {
 	return in, nil
 }
 
-func (b *Binding) bindOutput(sig Signature, ref spec.OutputRef, key string, elems []string) (OutputBinding, error) {
+// bindOutput checks one output reference; only a score may come from a
+// ZipMap sequence, whose values are probabilities.
+func (b *Binding) bindOutput(sig Signature, ref spec.OutputRef, key string, elems []string, zipMapOK bool) (OutputBinding, error) {
 	p, ok := findPort(sig.Outputs, ref.Output)
 	if !ok {
 		return OutputBinding{}, fmt.Errorf("%w: %s.output is %q but the model's outputs are %v",
@@ -106,12 +112,16 @@ func (b *Binding) bindOutput(sig Signature, ref spec.OutputRef, key string, elem
 	}
 	ob := OutputBinding{Port: p, Class: ref.Class}
 	switch p.Kind {
-	case "sequence": // ZipMap: seq(map(int64, float))
+	case KindSequence: // ZipMap: seq(map(int64, float))
+		if !zipMapOK {
+			return ob, fmt.Errorf("%w: %s: output %s is a sequence of maps (ZipMap); a label must come from a tensor output",
+				ErrSignature, key, p.Name)
+		}
 		if ref.Class == nil {
 			return ob, fmt.Errorf("%w: %s: output %s is a sequence of maps (ZipMap): set class to the map key to read",
 				ErrSignature, key, p.Name)
 		}
-	case "tensor":
+	case KindTensor:
 		if !slices.Contains(elems, p.Elem) {
 			return ob, fmt.Errorf("%w: %s: output %s has elements of %s; %s needs one of %v",
 				ErrSignature, key, p, p.Elem, key, elems)
@@ -185,15 +195,22 @@ func (b *Binding) CheckSchema(schema *arrow.Schema, where string) error {
 }
 
 // castable says which column types feed which elements: any number or bool
-// feeds a float input; only integers and bools feed an integer input, since
-// truncating a float would silently change the data.
+// feeds a float input; an integer input takes only the integers it can
+// hold whole, since truncating or wrapping would silently change the data.
 func castable(t arrow.DataType, elem string) bool {
-	switch t.ID() {
-	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
-		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64, arrow.BOOL:
-		return true
-	case arrow.FLOAT32, arrow.FLOAT64:
-		return elem == Float || elem == Double
+	switch elem {
+	case Float, Double:
+		return fitsInt64[t.ID()] || t.ID() == arrow.UINT64 || t.ID() == arrow.FLOAT32 || t.ID() == arrow.FLOAT64
+	case Int64:
+		return fitsInt64[t.ID()]
+	case Int32:
+		return fitsInt64[t.ID()] && t.ID() != arrow.INT64 && t.ID() != arrow.UINT32
 	}
 	return false
+}
+
+// fitsInt64 lists the column types every value of which an int64 holds.
+var fitsInt64 = map[arrow.Type]bool{
+	arrow.INT8: true, arrow.INT16: true, arrow.INT32: true, arrow.INT64: true,
+	arrow.UINT8: true, arrow.UINT16: true, arrow.UINT32: true, arrow.BOOL: true,
 }

@@ -45,6 +45,10 @@ func TestBind(t *testing.T) {
 			"class 2 is outside output"},
 		{"zipmap without class", gbmSignature, spec.Model{Inputs: three, Score: spec.OutputRef{Output: "zip"}},
 			"sequence of maps (ZipMap): set class"},
+		{"label from a ZipMap", gbmSignature, spec.Model{Inputs: three, Score: spec.OutputRef{Output: "probabilities", Class: cls(1)}, Label: &spec.OutputRef{Output: "zip", Class: cls(1)}},
+			"a label must come from a tensor output"},
+		{"fixed batch size", Signature{Inputs: []Port{{Name: "features", Kind: "tensor", Elem: Float, Shape: []int64{1, 3}}}, Outputs: gbmSignature.Outputs},
+			spec.Model{Inputs: three, Score: spec.OutputRef{Output: "probabilities", Class: cls(1)}}, "fixed batch size of 1"},
 		{"label as score", gbmSignature, spec.Model{Inputs: three, Score: spec.OutputRef{Output: "label"}},
 			"has elements of int64"},
 		{"string input", Signature{Inputs: []Port{{Name: "s", Kind: "tensor", Elem: String, Shape: []int64{-1, 1}}}, Outputs: gbmSignature.Outputs},
@@ -97,6 +101,7 @@ func TestCheckSchema(t *testing.T) {
 		{"missing", []arrow.Field{field("x", arrow.PrimitiveTypes.Float64), field("n", arrow.PrimitiveTypes.Int32)}, `column "flag" (model input f) is not in the snapshot`},
 		{"string", []arrow.Field{field("x", arrow.BinaryTypes.String), field("flag", arrow.FixedWidthTypes.Boolean), field("n", arrow.PrimitiveTypes.Int32)}, `column "x" is utf8, which model input f (float) cannot take`},
 		{"float into int", []arrow.Field{field("x", arrow.PrimitiveTypes.Float64), field("flag", arrow.FixedWidthTypes.Boolean), field("n", arrow.PrimitiveTypes.Float64)}, `column "n" is float64, which model input i (int64) cannot take`},
+		{"uint64 into int64 could wrap", []arrow.Field{field("x", arrow.PrimitiveTypes.Float64), field("flag", arrow.FixedWidthTypes.Boolean), field("n", arrow.PrimitiveTypes.Uint64)}, `column "n" is uint64, which model input i (int64) cannot take`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,20 +53,26 @@ func (b *Binding) scoreColumn(out Output, n int, mem memory.Allocator) (*array.F
 	bld := array.NewFloat64Builder(mem)
 	defer bld.Release()
 	bld.Resize(n)
-	at := func(i int) float64 {
-		if out.Float32 != nil {
-			return float64(out.Float32[i*width+col])
-		}
-		return out.Float64[i*width+col]
+	if out.Float32 != nil {
+		appendColumn(bld, out.Float32, width, col, n)
+	} else {
+		appendColumn(bld, out.Float64, width, col, n)
 	}
-	for i := 0; i < n; i++ {
-		v := at(i)
+	score := bld.NewFloat64Array()
+	for i, v := range score.Float64Values() {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, &InputError{Column: name, Row: int64(i), Reason: fmt.Sprintf("the model's score is %v", v)}
+			score.Release()
+			return nil, &InputError{Column: "model output " + name, Row: int64(i), Reason: fmt.Sprintf("the score is %v", v)}
 		}
-		bld.UnsafeAppend(v)
 	}
-	return bld.NewFloat64Array(), nil
+	return score, nil
+}
+
+// appendColumn appends column col of a row-major [n,width] matrix.
+func appendColumn[T float32 | float64](bld *array.Float64Builder, values []T, width, col, n int) {
+	for i := 0; i < n; i++ {
+		bld.UnsafeAppend(float64(values[i*width+col]))
+	}
 }
 
 // outputColumn finds the width of an output and the column to read.
@@ -119,17 +125,17 @@ func (b *Binding) labelColumn(out Output, n int, mem memory.Allocator) (arrow.Ar
 			bld.Append(out.Strings[i*width+col])
 		}
 		return bld.NewArray(), nil
-	case out.Float32 != nil || out.Float64 != nil:
+	case out.Float32 != nil:
 		bld := array.NewFloat64Builder(mem)
 		defer bld.Release()
 		bld.Resize(n)
-		for i := 0; i < n; i++ {
-			if out.Float32 != nil {
-				bld.UnsafeAppend(float64(out.Float32[i*width+col]))
-			} else {
-				bld.UnsafeAppend(out.Float64[i*width+col])
-			}
-		}
+		appendColumn(bld, out.Float32, width, col, n)
+		return bld.NewArray(), nil
+	case out.Float64 != nil:
+		bld := array.NewFloat64Builder(mem)
+		defer bld.Release()
+		bld.Resize(n)
+		appendColumn(bld, out.Float64, width, col, n)
 		return bld.NewArray(), nil
 	case n == 0:
 		return array.MakeArrayOfNull(mem, b.LabelType(), 0), nil

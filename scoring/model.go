@@ -25,9 +25,15 @@ const (
 	Double  = "double"
 	Int64   = "int64"
 	Int32   = "int32"
-	String  = "string"
-	Bool    = "bool"
-	Unknown = "unknown"
+	String = "string"
+	Bool   = "bool"
+)
+
+// Kinds of ports.
+const (
+	KindTensor   = "tensor"
+	KindSequence = "sequence"
+	KindMap      = "map"
 )
 
 // Port is one model input or output.
@@ -42,7 +48,7 @@ type Port struct {
 }
 
 func (p Port) String() string {
-	if p.Kind != "tensor" {
+	if p.Kind != KindTensor {
 		return fmt.Sprintf("%s: %s", p.Name, p.Kind)
 	}
 	dims := make([]string, len(p.Shape))
@@ -91,7 +97,6 @@ type Tensor struct {
 // Output is one decoded model output. Values are row-major; a ZipMap
 // output arrives as an [N,C] Float32 with ClassKeys naming its columns.
 type Output struct {
-	Shape     []int64
 	Float32   []float32
 	Float64   []float64
 	Int64     []int64

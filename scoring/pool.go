@@ -55,9 +55,13 @@ func (s *Scorer) Pool(ctx context.Context, workers int, in <-chan Chunk, out cha
 	g, ctx := errgroup.WithContext(ctx)
 	for range workers {
 		g.Go(func() (err error) {
+			var held arrow.Record // the chunk being scored, released on a panic
 			// A panic in a worker would kill the process: turn it into an error.
 			defer func() {
 				if r := recover(); r != nil {
+					if held != nil {
+						held.Release()
+					}
 					err = fmt.Errorf("internal error in a scoring worker: %v", r)
 				}
 			}()
@@ -73,7 +77,9 @@ func (s *Scorer) Pool(ctx context.Context, workers int, in <-chan Chunk, out cha
 				if !ok {
 					return nil
 				}
+				held = c.Record
 				sc, err := s.score(ctx, c, &buf)
+				held = nil
 				if err != nil {
 					c.Record.Release()
 					return err

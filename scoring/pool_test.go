@@ -62,7 +62,7 @@ func (s *sumSession) Run(ctx context.Context, inputs []Tensor) ([]Output, error)
 			labels[i] = 1
 		}
 	}
-	return []Output{{Shape: []int64{n, 2}, Float32: probs}, {Shape: []int64{n}, Int64: labels}}, nil
+	return []Output{{Float32: probs}, {Int64: labels}}, nil
 }
 
 func (s *sumSession) Close() error { return nil }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/batchscore/batchscore/jobs"
 	"github.com/batchscore/batchscore/scoring"
 	"github.com/batchscore/batchscore/scoring/onnx"
 )
@@ -37,14 +36,15 @@ or a ZipMap sequence of maps with the class as the key.`,
 			if err := onnx.Init(lib); err != nil {
 				return err
 			}
-			sig, md, err := onnx.Inspect(args[0])
+			model, err := onnx.Load(args[0])
 			if err != nil {
 				return err
 			}
-			sum, err := jobs.FileSHA256(args[0])
+			sig, md, err := model.Inspect()
 			if err != nil {
 				return err
 			}
+			sum := model.SHA256
 			if asJSON {
 				return printInspectJSON(cmd.OutOrStdout(), args[0], sum, sig, md)
 			}

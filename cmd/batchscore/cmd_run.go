@@ -71,11 +71,9 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 	if err != nil {
 		return err
 	}
-	lib, err := resolveORTLib(g.ortLib)
-	if err != nil {
-		return err
-	}
-	runner := &jobs.Runner{ORTLib: lib, Version: buildVersion(), Logger: log, Workers: f.workers}
+	// A missing library fails the run inside Run, so that it leaves a manifest.
+	lib, libErr := resolveORTLib(g.ortLib)
+	runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log, Workers: f.workers}
 	var progress *progressLine
 	if stderrIsTerminal() {
 		progress = newProgressLine(os.Stderr)

@@ -19,6 +19,9 @@ import (
 func main() {
 	// Signals become one context cancellation, here and nowhere else.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, the next one gets the default behaviour and
+	// ends the process: a second Ctrl-C must work even if a model call hangs.
+	context.AfterFunc(ctx, stop)
 	err := newRootCommand().ExecuteContext(ctx)
 	pprof.StopCPUProfile() // flushes --cpu-profile, whatever the outcome
 	stop()

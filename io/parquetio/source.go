@@ -40,8 +40,7 @@ type File struct {
 
 // Source is the set of Parquet files a glob matched, read in name order.
 type Source struct {
-	Pattern string
-	files   []File
+	files []File
 }
 
 // Open matches the glob and reads every file's footer, so that missing,
@@ -53,7 +52,7 @@ func Open(pattern string) (*Source, error) {
 	}
 	sort.Strings(paths)
 	base := staticDir(pattern)
-	s := &Source{Pattern: pattern}
+	s := &Source{}
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -169,13 +168,9 @@ func (s *Source) Read(ctx context.Context, cols []string, batchRows int, mem mem
 }
 
 func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memory.Allocator, emit Emit) (err error) {
-	var pending arrow.Record // a batch read but not yet handed over
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, r)
-		}
-		if pending != nil {
-			pending.Release()
 		}
 	}()
 	pf, err := file.OpenParquetFile(f.Path, false)
@@ -204,11 +199,9 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		pending = rr.Record()
-		pending.Retain()
-		n := pending.NumRows()
-		rec := pending
-		pending = nil
+		rec := rr.Record()
+		rec.Retain() // the reader releases its own reference on Next
+		n := rec.NumRows()
 		if err := emit(rec, f.Path, offset); err != nil {
 			return err
 		}

@@ -172,9 +172,6 @@ func TestOpenFiles(t *testing.T) {
 			if src.FirstFile() != src.Files()[0].Path {
 				t.Errorf("FirstFile = %s", src.FirstFile())
 			}
-			if src.Pattern != tt.pattern {
-				t.Errorf("Pattern = %s", src.Pattern)
-			}
 		})
 	}
 }

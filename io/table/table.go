@@ -26,10 +26,16 @@ type Table struct {
 // Open creates the table's folders if needed.
 func Open(root string) (*Table, error) {
 	t := &Table{Root: root}
-	for _, d := range []string{t.Root, t.stagingRoot(), filepath.Join(root, "versions"), filepath.Join(root, "current"), filepath.Join(root, "runs")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("result table %s: %w", root, err)
+	}
+	for _, d := range []string{t.stagingRoot(), filepath.Join(root, "versions"), filepath.Join(root, "current"), filepath.Join(root, "runs")} {
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("result table %s: %w", root, err)
 		}
+	}
+	if err := syncDir(root); err != nil {
+		return nil, fmt.Errorf("result table %s: %w", root, err)
 	}
 	return t, nil
 }
@@ -87,6 +93,9 @@ func (t *Table) Publish(date, version string) error {
 	if err := os.MkdirAll(dateDir, 0o755); err != nil {
 		return fmt.Errorf("publishing %s: %w", version, err)
 	}
+	if err := syncDir(filepath.Dir(dateDir)); err != nil {
+		return fmt.Errorf("publishing %s: %w", version, err)
+	}
 	final := t.VersionDir(date, version)
 	if err := os.Rename(staged, final); err != nil {
 		return fmt.Errorf("publishing %s: %w", version, err)
@@ -97,12 +106,22 @@ func (t *Table) Publish(date, version string) error {
 	return t.point(date, version)
 }
 
+// SyncCurrent makes the current pointers durable. Readers already see a
+// version once Publish returned; a failure here is worth a warning, not a
+// failed run.
+func (t *Table) SyncCurrent() error {
+	return syncDir(filepath.Join(t.Root, "current"))
+}
+
 // point swaps current/<date> to a version: a new symlink under a temporary
 // name, renamed over the old one.
 func (t *Table) point(date, version string) error {
 	link := t.CurrentLink(date)
 	target := filepath.Join("..", "versions", date, version)
-	tmp := filepath.Join(t.Root, "current", "."+date+"."+version+".tmp")
+	// The new link is made in _staging, where no reader looks (a leftover
+	// from a crash in current/ would match current/*/ globs), then renamed
+	// over the old one: same file system, one atomic step.
+	tmp := filepath.Join(t.stagingRoot(), "current-"+date+"-"+version)
 	_ = os.Remove(tmp)
 	if err := os.Symlink(target, tmp); err != nil {
 		return fmt.Errorf("pointing current at %s: %w", version, err)
@@ -111,7 +130,7 @@ func (t *Table) point(date, version string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("pointing current at %s: %w", version, err)
 	}
-	return syncDir(filepath.Dir(link))
+	return nil
 }
 
 // Current returns the version current/<date> points at, or "" if none.
@@ -151,17 +170,23 @@ func (t *Table) WriteManifest(date, version string, data []byte) (string, error)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}
-	return path, WriteFileAtomic(path, data)
+	if err := syncDir(filepath.Dir(filepath.Dir(path))); err != nil {
+		return "", err
+	}
+	return path, writeFileAtomic(path, data)
 }
 
-// WriteFileAtomic writes data under a temporary name, syncs it and renames
-// it into place.
-func WriteFileAtomic(path string, data []byte) error {
+// writeFileAtomic writes data under a temporary name, syncs it and renames
+// it into place, readable by all like the result files.
+func writeFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
 	}
-	_, err = tmp.Write(data)
+	err = tmp.Chmod(0o644)
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}

@@ -327,8 +327,8 @@ func TestWriteFileAtomicFailure(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "m.json")
 	os.Mkdir(target, 0o755) // rename over a folder fails
-	if err := WriteFileAtomic(target, []byte("x")); err == nil || !strings.Contains(err.Error(), target) {
-		t.Fatalf("WriteFileAtomic over a folder = %v, want an error naming it", err)
+	if err := writeFileAtomic(target, []byte("x")); err == nil || !strings.Contains(err.Error(), target) {
+		t.Fatalf("writeFileAtomic over a folder = %v, want an error naming it", err)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
@@ -425,4 +425,46 @@ func TestPublishWhileReading(t *testing.T) {
 		t.Errorf("%d versions, want %d", len(vs), publishes)
 	}
 	t.Logf("%d reads across %d publishes", reads.Load(), publishes)
+}
+
+// Nothing but the date links may ever be in current/: a leftover would
+// match the documented current/*/*.parquet glob. Manifests are readable
+// by everyone, like the result files.
+func TestPublishLeavesOnlyDateLinksAndReadableManifests(t *testing.T) {
+	tb := openTable(t)
+	for range 3 {
+		v := NewVersion(time.Now())
+		dir, err := tb.Stage(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "part-00000.parquet"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := tb.Publish("2026-11-20", v); err != nil {
+			t.Fatal(err)
+		}
+		path, err := tb.WriteManifest("2026-11-20", v, []byte("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o644 {
+			t.Errorf("manifest mode %v, want 0644", st.Mode().Perm())
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(tb.Root, "current"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "2026-11-20" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("current/ holds %v, want only 2026-11-20", names)
+	}
 }

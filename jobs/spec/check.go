@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -31,12 +32,15 @@ func (j *Job) check(root *yaml.Node) error {
 		return bad("%q may hold only letters, digits, '_', '.' and '-'", j.Name)("name")
 	}
 	if j.Schedule != "" {
+		if strings.HasPrefix(j.Schedule, "TZ=") || strings.HasPrefix(j.Schedule, "CRON_TZ=") {
+			return bad("set the time zone with the timezone key, not in the expression")("schedule")
+		}
 		if _, err := CronParser.Parse(j.Schedule); err != nil {
 			return bad("%q is not a cron expression: %v", j.Schedule, err)("schedule")
 		}
 	}
 	loc, err := time.LoadLocation(j.Timezone)
-	if err != nil {
+	if err != nil || j.Timezone == "Local" {
 		return bad("unknown time zone %q", j.Timezone)("timezone")
 	}
 	j.Location = loc
@@ -60,6 +64,9 @@ func (j *Job) check(root *yaml.Node) error {
 	}
 	seen := map[string]bool{}
 	for _, k := range j.Output.Keys {
+		if k == "" {
+			return bad("a key column name is empty")("output", "keys")
+		}
 		if slices.Contains(ReservedColumns, k) {
 			return bad("%q is written by batchscore itself; reserved names: %v", k, ReservedColumns)("output", "keys")
 		}

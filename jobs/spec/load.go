@@ -46,6 +46,10 @@ func Parse(data []byte, dir string) (*Job, error) {
 		}
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlMessage(err))
 	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: line %d: a job file holds one YAML document", ErrInvalid, extra.Line)
+	}
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root) // cannot fail where Decode did not
 

@@ -79,7 +79,11 @@ func TestReproducesSklearn(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(models, tc.model)
-			sig, md, err := onnx.Inspect(path)
+			model, err := onnx.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, md, err := model.Inspect()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,7 +95,7 @@ func TestReproducesSklearn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sess, err := onnx.Open(path, binding, onnx.Options{IntraOpThreads: 1, Optimization: "all"})
+			sess, err := model.Open(binding, onnx.Options{IntraOpThreads: 1, Optimization: "all"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,8 @@
 package onnx
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -72,14 +74,42 @@ type Metadata struct {
 	Custom      map[string]string `json:"custom,omitempty"`
 }
 
-// Inspect reads a model's signature and metadata without keeping a session.
+// Model is a model file read once: the bytes that are hashed are the bytes
+// that are inspected and scored with.
+type Model struct {
+	Path   string
+	SHA256 string
+	data   []byte
+}
+
+// Load reads a model file.
+func Load(path string) (*Model, error) {
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrModel, err)
+	}
+	sum := sha256.Sum256(data)
+	return &Model{Path: path, SHA256: hex.EncodeToString(sum[:]), data: data}, nil
+}
+
+// Inspect reads a model file's signature and metadata.
 func Inspect(path string) (scoring.Signature, Metadata, error) {
+	m, err := Load(path)
+	if err != nil {
+		return scoring.Signature{}, Metadata{}, err
+	}
+	return m.Inspect()
+}
+
+// Inspect reads the model's signature and metadata without keeping a session.
+func (m *Model) Inspect() (scoring.Signature, Metadata, error) {
 	var sig scoring.Signature
 	var md Metadata
-	if err := checkFile(path); err != nil {
-		return sig, md, err
-	}
-	ins, outs, err := ort.GetInputOutputInfo(path)
+	path := m.Path
+	ins, outs, err := ort.GetInputOutputInfoWithONNXData(m.data)
 	if err != nil {
 		return sig, md, fmt.Errorf("%w: %s: %v", ErrModel, path, err)
 	}
@@ -89,20 +119,20 @@ func Inspect(path string) (scoring.Signature, Metadata, error) {
 	for _, p := range outs {
 		sig.Outputs = append(sig.Outputs, port(p))
 	}
-	m, err := ort.GetModelMetadata(path)
+	meta, err := ort.GetModelMetadataWithONNXData(m.data)
 	if err != nil {
 		return sig, md, fmt.Errorf("%w: %s: metadata: %v", ErrModel, path, err)
 	}
-	defer m.Destroy()
-	md.Producer, _ = m.GetProducerName()
-	md.GraphName, _ = m.GetGraphName()
-	md.Domain, _ = m.GetDomain()
-	md.Description, _ = m.GetDescription()
-	md.Version, _ = m.GetVersion()
-	keys, _ := m.GetCustomMetadataMapKeys()
+	defer meta.Destroy()
+	md.Producer, _ = meta.GetProducerName()
+	md.GraphName, _ = meta.GetGraphName()
+	md.Domain, _ = meta.GetDomain()
+	md.Description, _ = meta.GetDescription()
+	md.Version, _ = meta.GetVersion()
+	keys, _ := meta.GetCustomMetadataMapKeys()
 	sort.Strings(keys)
 	for _, k := range keys {
-		if v, ok, _ := m.LookupCustomMetadataMap(k); ok {
+		if v, ok, _ := meta.LookupCustomMetadataMap(k); ok {
 			if md.Custom == nil {
 				md.Custom = map[string]string{}
 			}
@@ -129,13 +159,13 @@ func port(p ort.InputOutputInfo) scoring.Port {
 	sp := scoring.Port{Name: p.Name}
 	switch p.OrtValueType {
 	case ort.ONNXTypeTensor:
-		sp.Kind = "tensor"
+		sp.Kind = scoring.KindTensor
 		sp.Elem = elemName(p.DataType)
 		sp.Shape = append([]int64(nil), p.Dimensions...)
 	case ort.ONNXTypeSequence:
-		sp.Kind = "sequence"
+		sp.Kind = scoring.KindSequence
 	case ort.ONNXTypeMap:
-		sp.Kind = "map"
+		sp.Kind = scoring.KindMap
 	default:
 		sp.Kind = strings.ToLower(strings.TrimPrefix(p.OrtValueType.String(), "ONNX_TYPE_"))
 	}

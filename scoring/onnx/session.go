@@ -34,11 +34,8 @@ type Session struct {
 	outputs []scoring.Port
 }
 
-// Open loads the model for the inputs and outputs of a binding.
-func Open(path string, b *scoring.Binding, opts Options) (*Session, error) {
-	if err := checkFile(path); err != nil {
-		return nil, err
-	}
+// Open makes a session for the inputs and outputs of a binding.
+func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("%w: session options: %v", ErrRuntime, err)
@@ -61,9 +58,9 @@ func Open(path string, b *scoring.Binding, opts Options) (*Session, error) {
 	for i, in := range b.Inputs {
 		inputs[i] = in.Name
 	}
-	s, err := ort.NewDynamicAdvancedSession(path, inputs, b.Outputs, so)
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(m.data, inputs, b.Outputs, so)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrModel, path, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrModel, m.Path, err)
 	}
 	ports := map[string]scoring.Port{b.Score.Port.Name: b.Score.Port}
 	if b.Label != nil {
@@ -122,7 +119,7 @@ func (s *Session) Run(_ context.Context, inputs []scoring.Tensor) ([]scoring.Out
 // an output it allocates itself has to be copied into Go memory after.
 // Other outputs (sequences, free inner dimensions) get nil.
 func preallocate(p scoring.Port, rows int64) (ort.Value, error) {
-	if p.Kind != "tensor" || len(p.Shape) == 0 || p.Shape[0] >= 0 {
+	if p.Kind != scoring.KindTensor || len(p.Shape) == 0 || p.Shape[0] >= 0 {
 		return nil, nil
 	}
 	dims := append([]int64{rows}, p.Shape[1:]...)
@@ -171,7 +168,7 @@ func newTensor(t scoring.Tensor) (ort.Value, error) {
 // decodeValue copies an output into Go slices. Data of the tensors that
 // onnxruntime_go returns lives in Go memory, so it outlives Destroy.
 func decodeValue(v ort.Value) (scoring.Output, error) {
-	o := scoring.Output{Shape: v.GetShape()}
+	var o scoring.Output
 	switch t := v.(type) {
 	case *ort.Tensor[float32]:
 		o.Float32 = t.GetData()
@@ -234,6 +231,5 @@ func decodeZipMap(seq *ort.Sequence) (scoring.Output, error) {
 		}
 		o.Float32 = append(o.Float32, x...)
 	}
-	o.Shape = []int64{int64(len(maps)), int64(len(o.ClassKeys))}
 	return o, nil
 }
