@@ -15,10 +15,17 @@ import (
 // dir. Stages are joined by bounded channels under one errgroup: the first
 // error cancels the rest. Tickets bound the chunks alive at once, reorder
 // buffer included, so memory depends on chunk_rows and workers only.
-func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *scoring.Binding, dir string) ([]parquetio.WrittenFile, error) {
+//
+// Rules and profiles run in the reader goroutine as each chunk streams by;
+// only the rows they pass go on to be scored. A dry run (no binding)
+// stops there.
+func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *scoring.Binding, c *checks, dir string) ([]parquetio.WrittenFile, error) {
 	job := e.req.Job
 	mem := e.mem()
 	workers := e.workers(job)
+	if binding == nil {
+		return nil, e.checkOnly(ctx, src, c)
+	}
 	out, err := newOutputBuilder(src.Schema(), job.Output.Keys, binding, e.date, e.m.RunID, e.m.Model.Version, job.Scoring.ChunkRows, mem)
 	if err != nil {
 		return nil, err
@@ -33,30 +40,34 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 	scored := make(chan scoring.Scored, workers)
 	tickets := make(chan struct{}, workers+2)
 	scorer := &scoring.Scorer{Session: e.session, Binding: binding, Mem: mem}
-	cols := append(append([]string(nil), job.Output.Keys...), binding.Columns()...)
-	cols = dedupe(cols)
-	var read, written int64
+	var read, valid, written int64
 	total := src.Rows()
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(guard("reading", func() error {
 		defer close(chunks)
 		var seq int64
-		return src.Read(gctx, cols, job.Scoring.ChunkRows, mem, func(rec arrow.Record, file string, offset int64) error {
+		return src.Read(gctx, e.readColumns(binding, c), job.Scoring.ChunkRows, mem, func(rec arrow.Record, file string, offset int64) error {
+			read += rec.NumRows()
+			ok, err := c.apply(rec, file, offset)
+			rec.Release()
+			if err != nil || ok == nil {
+				return err
+			}
 			select {
 			case tickets <- struct{}{}:
 			case <-gctx.Done():
-				rec.Release()
+				ok.Release()
 				return gctx.Err()
 			}
-			n := rec.NumRows() // rec belongs to a worker once sent
+			n := ok.NumRows() // ok belongs to a worker once sent
 			select {
-			case chunks <- scoring.Chunk{Seq: seq, Record: rec, File: file, Offset: offset}:
+			case chunks <- scoring.Chunk{Seq: seq, Record: ok, File: file, Offset: offset}:
 				seq++
-				read += n
+				valid += n
 				return nil
 			case <-gctx.Done():
-				rec.Release()
+				ok.Release()
 				return gctx.Err()
 			}
 		})
@@ -83,6 +94,10 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 					break
 				}
 				delete(pending, next)
+				if err := c.addScores(ready.Score); err != nil {
+					ready.Release()
+					return err
+				}
 				n, err := e.write(w, out, ready)
 				if err != nil {
 					return err
@@ -108,7 +123,8 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 	// Counts go into the manifest on every path: on-call sees how far a
 	// failed run got.
 	e.m.Counts.Read = read
-	e.m.Counts.Valid = read
+	e.m.Counts.Valid = valid
+	e.m.Counts.Quarantined = read - valid
 	e.m.Counts.Scored = written
 	e.m.Counts.Written = written
 	if err != nil {
@@ -120,6 +136,37 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 		return nil, err
 	}
 	return files, nil
+}
+
+// checkOnly streams the snapshot through the checks alone (batchscore
+// validate): nothing is scored or written but the quarantine files.
+func (e *execution) checkOnly(ctx context.Context, src *parquetio.Source, c *checks) error {
+	var read, valid int64
+	err := src.Read(ctx, e.readColumns(nil, c), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, file string, offset int64) error {
+		read += rec.NumRows()
+		ok, err := c.apply(rec, file, offset)
+		rec.Release()
+		if ok != nil {
+			valid += ok.NumRows()
+			ok.Release()
+		}
+		if e.Progress != nil {
+			e.Progress(read, src.Rows())
+		}
+		return err
+	})
+	e.m.Counts.Read, e.m.Counts.Valid, e.m.Counts.Quarantined = read, valid, read-valid
+	return err
+}
+
+// readColumns are the snapshot columns a run reads: keys, model inputs,
+// and what the checks need.
+func (e *execution) readColumns(binding *scoring.Binding, c *checks) []string {
+	cols := append([]string(nil), e.req.Job.Output.Keys...)
+	if binding != nil {
+		cols = append(cols, binding.Columns()...)
+	}
+	return dedupe(append(cols, c.columns()...))
 }
 
 func (e *execution) write(w *parquetio.Writer, out *outputBuilder, s scoring.Scored) (int64, error) {

@@ -3,14 +3,18 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"runtime"
+	"sort"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -20,6 +24,7 @@ import (
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/jobs/validate/profile"
 	"github.com/batchscore/batchscore/scoring"
 	"github.com/batchscore/batchscore/scoring/onnx"
 )
@@ -29,6 +34,7 @@ const (
 	TriggerManual   = "manual"
 	TriggerSchedule = "schedule"
 	TriggerBackfill = "backfill"
+	TriggerValidate = "validate" // a dry run: checked, not scored
 )
 
 // Runner runs executions. The zero value is not usable: set ORTLib.
@@ -45,6 +51,9 @@ type Runner struct {
 	Progress func(done, total int64)
 	// Workers overrides the job file's scoring.workers when above 0.
 	Workers int
+	// DryRun checks the data without scoring or publishing (batchscore
+	// validate): rules, profiles, drift and the report only.
+	DryRun bool
 }
 
 // Request is one execution: a job and a logical date.
@@ -76,9 +85,12 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 			Version: r.Version, GoVersion: runtime.Version(), ORTLibrary: r.ORTLib,
 			Workers: r.workers(job), ChunkRows: job.Scoring.ChunkRows, IntraThread: job.Scoring.IntraOpThreads,
 		},
-		Model:      report.Model{Path: job.Model.Path},
-		Output:     report.Output{Table: job.Output.Table},
-		Validation: report.Summary{Note: "no validation rules configured"},
+		Model:  report.Model{Path: job.Model.Path},
+		Output: report.Output{Table: job.Output.Table},
+		Validation: report.Summary{
+			Rules: len(job.Validation.Rules), MaxInvalidFraction: job.Validation.MaxInvalidFraction,
+			Baseline: job.Validation.Baseline,
+		},
 	}
 	m.Output.Version = m.Version
 	log = log.With("job", job.Name, "date", date, "version", m.Version)
@@ -123,6 +135,7 @@ type execution struct {
 	table   *table.Table
 	staged  bool
 	session scoring.Session
+	verdict *verdict // set once the data was checked
 }
 
 func (e *execution) run(ctx context.Context) error {
@@ -134,18 +147,27 @@ func (e *execution) run(ctx context.Context) error {
 	e.table = t
 
 	stage := time.Now()
-	binding, err := e.openModel()
-	if err != nil {
-		return err
+	var binding *scoring.Binding
+	if !e.DryRun {
+		var err error
+		if binding, err = e.openModel(); err != nil {
+			return err
+		}
+		defer e.session.Close()
+		e.m.Time("model", stage)
 	}
-	defer e.session.Close()
-	e.m.Time("model", stage)
 
 	stage = time.Now()
 	src, err := e.openSource(ctx, binding)
 	if err != nil {
 		return err
 	}
+	previous, prevRows := e.previousRun()
+	checks, err := e.openChecks(src, e.profiledColumns(src), previous)
+	if err != nil {
+		return err
+	}
+	defer checks.close()
 	e.m.Time("source", stage)
 
 	e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, e.m.Model.SHA256)
@@ -159,17 +181,31 @@ func (e *execution) run(ctx context.Context) error {
 		return err
 	}
 	e.staged = true
-	files, err := e.score(ctx, src, binding, dir)
+	checks.quarantineDir = filepath.Join(dir, QuarantineDir)
+	files, err := e.score(ctx, src, binding, checks, dir)
 	if err != nil {
 		return err
 	}
 	e.m.Output.Files = files
-	e.m.Time("score_and_write", stage)
-	if err := e.checkBooks(src.Rows()); err != nil {
+	if err := checks.closeQuarantine(); err != nil {
+		return err
+	}
+	e.m.Output.QuarantineFiles = checks.quarantined
+	e.m.Time("check_score_write", stage)
+
+	v, gateErr := checks.conclude(prevRows, binding != nil)
+	e.record(v)
+	if gateErr != nil {
+		return gateErr
+	}
+	if err := e.checkBooks(src.Rows(), binding != nil); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if e.DryRun {
+		return nil // the staged quarantine files go with the staging folder
 	}
 
 	// From here on the run no longer listens to cancellation: publishing
@@ -244,14 +280,16 @@ func (e *execution) openSource(ctx context.Context, binding *scoring.Binding) (*
 	}
 	e.m.Source.Files = src.Files()
 	e.m.Source.Rows = src.Rows()
-	if err := src.CheckColumns(append(append([]string(nil), job.Output.Keys...), binding.Columns()...)); err != nil {
+	if err := src.CheckColumns(append(append([]string(nil), job.Output.Keys...), modelColumns(job)...)); err != nil {
 		return nil, err
 	}
 	if err := checkKeyTypes(src.Schema(), job.Output.Keys, src.FirstFile()); err != nil {
 		return nil, err
 	}
-	if err := binding.CheckSchema(src.Schema(), src.FirstFile()); err != nil {
-		return nil, err
+	if binding != nil {
+		if err := binding.CheckSchema(src.Schema(), src.FirstFile()); err != nil {
+			return nil, err
+		}
 	}
 	if src.Rows() == 0 {
 		return nil, fmt.Errorf("%w: %d files match %s but hold no rows", ErrEmpty, len(src.Files()), pattern)
@@ -264,6 +302,36 @@ func (e *execution) openSource(ctx context.Context, binding *scoring.Binding) (*
 	e.m.Source.Files = src.Files()
 	e.log.Info("snapshot opened", "files", len(src.Files()), "rows", src.Rows(), "fingerprint", e.m.Source.Fingerprint)
 	return src, nil
+}
+
+// modelColumns are the columns the job file feeds the model, known
+// without loading it.
+func modelColumns(job *spec.Job) []string {
+	var cols []string
+	for _, name := range job.Model.InputNames() {
+		cols = append(cols, job.Model.Inputs[name]...)
+	}
+	return dedupe(cols)
+}
+
+// profiledColumns are profiled on every run: the model's inputs and the
+// baseline's columns, where the snapshot has them.
+func (e *execution) profiledColumns(src *parquetio.Source) []string {
+	cols := modelColumns(e.req.Job)
+	if path := e.req.Job.Validation.Baseline; path != "" {
+		if p, err := profile.Load(path); err == nil {
+			for _, c := range p.Columns {
+				cols = append(cols, c.Name)
+			}
+		}
+	}
+	var out []string
+	for _, c := range dedupe(cols) {
+		if len(src.Schema().FieldIndices(c)) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // checkKeyTypes refuses nested key columns: result rows copy keys as flat
@@ -291,17 +359,73 @@ func runID(job *spec.Job, date, fingerprint, modelSHA string) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-func (e *execution) checkBooks(footerRows int64) error {
+// record puts the checks' verdict into the manifest.
+func (e *execution) record(v *verdict) {
+	e.verdict = v
+	res := v.result
+	e.m.Counts.Imputed, e.m.Counts.Clipped = res.Imputed, res.Clipped
+	s := &e.m.Validation
+	s.InvalidFraction = res.InvalidFraction
+	s.Breaches = v.breaches
+	s.Passed = res.Passed && len(v.breaches) == 0
+	s.Warnings = v.warnings
+	for _, w := range v.warnings {
+		e.log.Warn("data check", "warning", w)
+	}
+}
+
+// checkBooks: read = valid + quarantined = the footers' rows; every valid
+// row is scored and written (unless nothing is scored at all).
+func (e *execution) checkBooks(footerRows int64, scored bool) error {
 	c := e.m.Counts
-	if c.Read != footerRows || c.Scored != c.Valid || c.Valid != c.Read-c.Quarantined || c.Written != c.Scored+c.Fallback {
-		return fmt.Errorf("%w: footers %d, read %d, valid %d, scored %d, written %d",
-			ErrBooks, footerRows, c.Read, c.Valid, c.Scored, c.Written)
+	if !scored {
+		c.Scored, c.Written = c.Valid, c.Valid
+	}
+	rules := e.verdict.result
+	if c.Read != footerRows || c.Scored != c.Valid || c.Valid != c.Read-c.Quarantined || c.Written != c.Scored+c.Fallback ||
+		rules.Rows != c.Read || rules.Valid != c.Valid {
+		return fmt.Errorf("%w: footers %d, read %d, valid %d (rules: %d of %d), quarantined %d, scored %d, written %d",
+			ErrBooks, footerRows, c.Read, c.Valid, rules.Valid, rules.Rows, c.Quarantined, c.Scored, c.Written)
 	}
 	return nil
 }
 
 // finish settles the manifest and writes it, last. A failed execution
 // leaves no staged files behind.
+// writeReport writes the validation report next to the manifest and, for
+// a published run, the profiles the next run compares with. A report that
+// cannot be written is logged: it does not change what was published.
+func (e *execution) writeReport() {
+	m := e.m
+	var pii []string
+	for name, c := range e.req.Job.Validation.Columns {
+		if c.PII {
+			pii = append(pii, name)
+		}
+	}
+	sort.Strings(pii)
+	rep := buildReport(m, e.verdict, pii)
+	write := func(suffix string, data []byte, err error) string {
+		if err == nil {
+			var path string
+			if path, err = e.table.WriteRunFile(e.date, m.Version, suffix, data); err == nil {
+				return path
+			}
+		}
+		e.log.Error("could not write the report", "file", suffix, "err", err)
+		return ""
+	}
+	data, err := rep.JSON()
+	m.Validation.Report = write(".report.json", data, err)
+	var html bytes.Buffer
+	err = rep.WriteHTML(&html)
+	m.Validation.ReportHTML = write(".report.html", html.Bytes(), err)
+	if m.Output.Published {
+		data, err := json.Marshal(runProfile{Snapshot: e.verdict.today, Scores: e.verdict.scores})
+		write(".profile.json", data, err)
+	}
+}
+
 func (e *execution) finish(err error) (*Result, error) {
 	m := e.m
 	m.FinishedAt = time.Now().UTC()
@@ -322,6 +446,9 @@ func (e *execution) finish(err error) (*Result, error) {
 		}
 	}
 	res := &Result{Manifest: m}
+	if e.table != nil && e.verdict != nil {
+		e.writeReport()
+	}
 	if e.table != nil {
 		data, jerr := m.JSON()
 		if jerr == nil {

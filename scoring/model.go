@@ -21,10 +21,10 @@ var (
 
 // Element types, named as ONNX names them.
 const (
-	Float   = "float"
-	Double  = "double"
-	Int64   = "int64"
-	Int32   = "int32"
+	Float  = "float"
+	Double = "double"
+	Int64  = "int64"
+	Int32  = "int32"
 	String = "string"
 	Bool   = "bool"
 )

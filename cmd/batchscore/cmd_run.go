@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -83,13 +84,7 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 	if progress != nil {
 		progress.done()
 	}
-	if f.json {
-		if data, jerr := res.Manifest.JSON(); jerr == nil {
-			cmd.OutOrStdout().Write(data)
-		}
-	} else {
-		printSummary(cmd, res)
-	}
+	f.report(cmd, res)
 	if err != nil {
 		return &alreadyReported{err}
 	}
@@ -111,15 +106,31 @@ func logicalDate(job *spec.Job, flag string) (time.Time, error) {
 	return d, nil
 }
 
-func printSummary(cmd *cobra.Command, res *jobs.Result) {
+// report prints the manifest (--json) or a summary of where things went.
+func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
+	if f.json {
+		if data, err := res.Manifest.JSON(); err == nil {
+			cmd.OutOrStdout().Write(data)
+		}
+		return
+	}
 	m := res.Manifest
 	out := cmd.OutOrStdout()
-	if m.Output.Published {
+	switch {
+	case m.Trigger == jobs.TriggerValidate && m.ExitCode == 0:
+		fmt.Fprintf(out, "%s %s: the snapshot passes its checks (%d rows, %d would be quarantined)\n", m.Job, m.LogicalDate, m.Counts.Read, m.Counts.Quarantined)
+	case m.Output.Published:
 		fmt.Fprintf(out, "%s %s: published version %s (%d rows, run %s)\n", m.Job, m.LogicalDate, m.Version, m.Counts.Written, m.RunID)
 		fmt.Fprintf(out, "  results:  %s\n", m.Output.Path)
 		fmt.Fprintf(out, "  current:  %s\n", m.Output.CurrentLink)
-	} else {
+		if m.Counts.Quarantined > 0 {
+			fmt.Fprintf(out, "  quarantine: %d rows in %s\n", m.Counts.Quarantined, filepath.Join(m.Output.Path, jobs.QuarantineDir))
+		}
+	default:
 		fmt.Fprintf(out, "%s %s: %s (exit %d), nothing published: %s\n", m.Job, m.LogicalDate, m.Status, m.ExitCode, m.Error)
+	}
+	if m.Validation.ReportHTML != "" {
+		fmt.Fprintf(out, "  report:   %s\n", m.Validation.ReportHTML)
 	}
 	if res.ManifestPath != "" {
 		fmt.Fprintf(out, "  manifest: %s\n", res.ManifestPath)

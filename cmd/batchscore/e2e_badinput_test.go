@@ -190,7 +190,7 @@ func TestBadInput(t *testing.T) {
 					if name != "part-00001.parquet" {
 						return nil
 					}
-					col := float64Column(t, rec, "satisfaction_score")
+					col := float64Column(t, rec, "avg_call_minutes")
 					arr := mapFloat64(t, col, array.NewFloat64Builder(memory.DefaultAllocator), func(b *array.Float64Builder, i int, v float64) {
 						if i == 300 {
 							b.AppendNull()
@@ -198,10 +198,10 @@ func TestBadInput(t *testing.T) {
 							b.Append(v)
 						}
 					})
-					return replaceColumn(t, rec, "satisfaction_score", arr, arrow.PrimitiveTypes.Float64)
+					return replaceColumn(t, rec, "avg_call_minutes", arr, arrow.PrimitiveTypes.Float64)
 				})
 			},
-			want: []string{"part-00001.parquet", "row 300", `"satisfaction_score"`, "null"},
+			want: []string{"part-00001.parquet", "row 300", `"avg_call_minutes"`, "null"},
 		},
 		{
 			name: "schema differs between files", code: 3,

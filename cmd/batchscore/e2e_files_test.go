@@ -54,7 +54,8 @@ type jobOpts struct {
 var (
 	reParquet = regexp.MustCompile(`(?m)^(\s*parquet:\s*).*$`)
 	rePath    = regexp.MustCompile(`(?m)^(\s*path:\s*).*$`)
-	reTable   = regexp.MustCompile(`(?m)^(\s*table:\s*).*$`)
+	reTable   = regexp.MustCompile(`(?m)^(\s*table:[ \t]*)\S.*$`) // output.table, not validation.table:
+	reBase    = regexp.MustCompile(`(?m)^(\s*baseline:\s*)(\S+)(.*)$`)
 	reChunk   = regexp.MustCompile(`(?m)^(\s*chunk_rows:\s*).*$`)
 )
 
@@ -91,6 +92,11 @@ func writeJob(t *testing.T, config string, o jobOpts) string {
 	replace(reParquet, strconv.Quote(o.source))
 	replace(rePath, strconv.Quote(o.model))
 	replace(reTable, strconv.Quote(o.table))
+	// The baseline is relative to the repository's configs/.
+	text = reBase.ReplaceAllStringFunc(text, func(line string) string {
+		m := reBase.FindStringSubmatch(line)
+		return m[1] + strconv.Quote(filepath.Join(repoRoot(t), "configs", m[2])) + m[3]
+	})
 	if o.chunkRows > 0 {
 		replace(reChunk, strconv.Itoa(o.chunkRows))
 	}
@@ -125,6 +131,9 @@ func manifests(t *testing.T, table, date string) map[string]*report.Manifest {
 	}
 	out := map[string]*report.Manifest{}
 	for _, p := range paths {
+		if strings.HasSuffix(p, ".report.json") || strings.HasSuffix(p, ".profile.json") {
+			continue // a manifest's companions
+		}
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)

@@ -5,6 +5,8 @@
 //	<table>/versions/<date>/<version>/part-00000.parquet   immutable, complete
 //	<table>/current/<date> -> ../versions/<date>/<version> one symlink per date
 //	<table>/runs/<date>/<version>.json                     one manifest per execution
+//	<table>/runs/<date>/<version>.report.{json,html}       its validation report
+//	<table>/runs/<date>/<version>.profile.json             the profile of its snapshot and scores
 //	<table>/_staging/<version>/                            in progress; never read
 package table
 
@@ -15,6 +17,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -55,6 +59,29 @@ func (t *Table) CurrentLink(date string) string {
 // ManifestPath is where an execution's manifest goes, published or not.
 func (t *Table) ManifestPath(date, version string) string {
 	return filepath.Join(t.Root, "runs", date, version+".json")
+}
+
+// RunFile is where a companion of an execution's manifest goes, e.g.
+// RunFile(date, version, ".report.html").
+func (t *Table) RunFile(date, version, suffix string) string {
+	return filepath.Join(t.Root, "runs", date, version+suffix)
+}
+
+// Manifests lists the manifest paths of every execution, oldest date and
+// version first; companions such as reports are left out.
+func (t *Table) Manifests() ([]string, error) {
+	paths, err := filepath.Glob(filepath.Join(t.Root, "runs", "*", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	out := paths[:0]
+	for _, p := range paths {
+		if base := filepath.Base(p); strings.Count(strings.TrimSuffix(base, ".json"), ".") == 1 {
+			out = append(out, p) // <start>.<millis>Z-<suffix>.json; companions add another dot
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // NewVersion names a new execution: sortable by start time, unique even for
@@ -166,7 +193,12 @@ func (t *Table) Versions(date string) ([]string, error) {
 // WriteManifest stores an execution's manifest atomically: readers see the
 // whole document or none.
 func (t *Table) WriteManifest(date, version string, data []byte) (string, error) {
-	path := t.ManifestPath(date, version)
+	return t.WriteRunFile(date, version, ".json", data)
+}
+
+// WriteRunFile stores a manifest or one of its companions atomically.
+func (t *Table) WriteRunFile(date, version, suffix string, data []byte) (string, error) {
+	path := t.RunFile(date, version, suffix)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}

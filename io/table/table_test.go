@@ -468,3 +468,25 @@ func TestPublishLeavesOnlyDateLinksAndReadableManifests(t *testing.T) {
 		t.Errorf("current/ holds %v, want only 2026-11-20", names)
 	}
 }
+
+func TestManifestsSkipCompanions(t *testing.T) {
+	tb := openTable(t)
+	v1 := NewVersion(time.Date(2026, 11, 19, 2, 0, 0, 0, time.UTC))
+	v2 := NewVersion(time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC))
+	for _, f := range []struct{ date, version, suffix string }{
+		{"2026-11-20", v2, ".json"}, {"2026-11-20", v2, ".report.json"}, {"2026-11-20", v2, ".profile.json"},
+		{"2026-11-19", v1, ".json"}, {"2026-11-19", v1, ".report.html"},
+	} {
+		if _, err := tb.WriteRunFile(f.date, f.version, f.suffix, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := tb.Manifests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{tb.ManifestPath("2026-11-19", v1), tb.ManifestPath("2026-11-20", v2)}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("Manifests = %v, want %v", got, want)
+	}
+}

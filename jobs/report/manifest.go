@@ -84,6 +84,9 @@ type Counts struct {
 	Scored      int64 `json:"scored"`
 	Fallback    int64 `json:"fallback"`
 	Written     int64 `json:"written"`
+	// Imputed and Clipped rows are valid rows a rule changed.
+	Imputed int64 `json:"imputed"`
+	Clipped int64 `json:"clipped"`
 }
 
 // Output says what was published.
@@ -94,12 +97,22 @@ type Output struct {
 	CurrentLink string                  `json:"current_link,omitempty"`
 	Published   bool                    `json:"published"`
 	Files       []parquetio.WrittenFile `json:"files,omitempty"`
+	// QuarantineFiles hold the rejected rows, in the version's _quarantine/.
+	QuarantineFiles []parquetio.WrittenFile `json:"quarantine_files,omitempty"`
 }
 
-// Summary of validation; rules arrive with the validation feature.
+// Summary of the data checks; the report has the details.
 type Summary struct {
-	Rules int    `json:"rules"`
-	Note  string `json:"note,omitempty"`
+	Rules              int      `json:"rules"`
+	Passed             bool     `json:"passed"`
+	MaxInvalidFraction float64  `json:"max_invalid_fraction"`
+	InvalidFraction    float64  `json:"invalid_fraction"`
+	Breaches           []string `json:"breaches,omitempty"`
+	Warnings           []string `json:"warnings,omitempty"`
+	Baseline           string   `json:"baseline,omitempty"`
+	PreviousVersion    string   `json:"previous_version,omitempty"`
+	Report             string   `json:"report,omitempty"`
+	ReportHTML         string   `json:"report_html,omitempty"`
 }
 
 // JSON renders the manifest, indented for people.

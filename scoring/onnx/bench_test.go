@@ -261,7 +261,11 @@ func BenchmarkSession(b *testing.B) {
 	for _, m := range benchModels {
 		b.Run(m.name, func(b *testing.B) {
 			s := setup(b, m.job)
-			sess, err := Open(s.path, s.binding, Options{IntraOpThreads: s.threads, Optimization: s.optimization})
+			model, err := Load(s.path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sess, err := model.Open(s.binding, Options{IntraOpThreads: s.threads, Optimization: s.optimization})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -283,7 +287,11 @@ func BenchmarkORT(b *testing.B) {
 	for _, m := range benchModels {
 		b.Run(m.name, func(b *testing.B) {
 			s := setup(b, m.job)
-			sess, err := Open(s.path, s.binding, Options{IntraOpThreads: s.threads, Optimization: s.optimization})
+			model, err := Load(s.path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sess, err := model.Open(s.binding, Options{IntraOpThreads: s.threads, Optimization: s.optimization})
 			if err != nil {
 				b.Fatal(err)
 			}

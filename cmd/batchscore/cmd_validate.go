@@ -1,0 +1,61 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/batchscore/batchscore/jobs"
+	"github.com/batchscore/batchscore/jobs/spec"
+)
+
+func newValidateCommand(g *globalFlags) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "validate JOB.yaml [--date YYYY-MM-DD]",
+		Short: "Check a date's snapshot against the job's rules, profiles and drift, without scoring",
+		Long: `validate is a dry run for data: it reads the snapshot of one logical date,
+applies the job's validation rules, profiles the columns, measures drift
+against the baseline, and writes the validation report (JSON and HTML) and a
+manifest under the table's runs/<date>/. Nothing is scored and nothing is
+published; the model is not loaded.
+
+Exit codes are those of run: 0 the data passes, 3 it fails the quality gate
+(or a fail rule fired, or the schema does not match), 2 a job-file error,
+1 any other failure.`,
+		Example: `  batchscore validate configs/churn_nightly.yaml --date 2026-11-20`,
+		Args:    usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			job, err := spec.Load(args[0])
+			if err != nil {
+				return err
+			}
+			date, err := logicalDate(job, f.date)
+			if err != nil {
+				return err
+			}
+			runner := &jobs.Runner{Version: buildVersion(), Logger: log, DryRun: true}
+			var progress *progressLine
+			if stderrIsTerminal() {
+				progress = newProgressLine(os.Stderr)
+				runner.Progress = progress.update
+			}
+			res, err := runner.Run(cmd.Context(), jobs.Request{Job: job, Date: date, Trigger: jobs.TriggerValidate})
+			if progress != nil {
+				progress.done()
+			}
+			f.report(cmd, res)
+			if err != nil {
+				return &alreadyReported{err}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&f.date, "date", "", "logical date to check, YYYY-MM-DD (default: the schedule's last fire time)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print the manifest as JSON on stdout when the check ends")
+	return cmd
+}

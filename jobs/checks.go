@@ -1,0 +1,155 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/jobs/validate"
+	"github.com/batchscore/batchscore/jobs/validate/profile"
+)
+
+// QuarantineDir is the folder of a version that holds its rejected rows.
+// The leading underscore keeps Hive-style readers (Spark, pyarrow) from
+// mixing them into the scores.
+const QuarantineDir = "_quarantine"
+
+// checks is one run's data checks: the rules and their summary, the
+// profiles of the snapshot and of the scores, and the quarantine files.
+// apply runs in the reader goroutine and addScores in the writer's; the
+// rest runs before or after the pipeline.
+type checks struct {
+	job      *spec.Job
+	engine   *validate.Engine
+	summary  *validate.Summary
+	snapshot *profile.Builder
+	scores   *profile.Builder
+	baseline *profile.Profile
+	previous *runProfile // the previous successful run's profiles, if any
+	mem      memory.Allocator
+	keysDir  string
+	profiled []string
+
+	quarantineDir string
+	quarantine    *parquetio.Writer
+	quarantined   []parquetio.WrittenFile
+	scoreSchema   *arrow.Schema
+}
+
+// runProfile is what a run keeps for the next one to compare against.
+type runProfile struct {
+	Snapshot *profile.Profile `json:"snapshot"`
+	Scores   *profile.Profile `json:"scores,omitempty"`
+}
+
+func (e *execution) openChecks(src *parquetio.Source, profiled []string, previous *runProfile) (*checks, error) {
+	job := e.req.Job
+	c := &checks{job: job, mem: e.mem(), previous: previous}
+	var baseline validate.Baseline
+	if path := job.Validation.Baseline; path != "" {
+		p, err := profile.Load(path)
+		if err != nil {
+			return nil, spec.ErrorAt("validation.baseline", "%v", err)
+		}
+		c.baseline, baseline = p, p
+	}
+	engine, err := validate.New(job.Validation, src.Schema(), e.req.Date, baseline, c.mem)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.FirstFile(), err)
+	}
+	c.engine = engine
+	c.keysDir = filepath.Join(e.table.Root, "_staging", e.m.Version+"-keys")
+	if err := os.MkdirAll(c.keysDir, 0o755); err != nil {
+		return nil, err
+	}
+	c.summary = engine.NewSummary(c.keysDir)
+	c.profiled = profiled
+	c.snapshot = profile.NewBuilder(src.Schema(), profiled, c.baseline)
+	c.scoreSchema = arrow.NewSchema([]arrow.Field{{Name: "score", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	var prevScores *profile.Profile
+	if previous != nil {
+		prevScores = previous.Scores
+	}
+	c.scores = profile.NewBuilder(c.scoreSchema, []string{"score"}, prevScores)
+	return c, nil
+}
+
+// columns are the snapshot columns the checks read.
+func (c *checks) columns() []string { return append(c.engine.Columns(), c.profiled...) }
+
+// apply checks one chunk: rejected rows go to the quarantine files, the
+// chunk is profiled, and the rows to score are returned (nil: none). It
+// does not take ownership of rec.
+func (c *checks) apply(rec arrow.Record, file string, offset int64) (arrow.Record, error) {
+	checked, err := c.engine.Apply(rec, file, offset)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if checked.Quarantine != nil {
+			checked.Quarantine.Release()
+		}
+	}()
+	err = errors.Join(c.snapshot.Add(rec), c.summary.Add(checked.Stats))
+	if err == nil && checked.Quarantine != nil {
+		err = c.writeQuarantine(checked.Quarantine)
+	}
+	if err != nil {
+		if checked.Valid != nil {
+			checked.Valid.Release()
+		}
+		return nil, err
+	}
+	return checked.Valid, nil
+}
+
+func (c *checks) writeQuarantine(rec arrow.Record) error {
+	if c.quarantine == nil {
+		if err := os.MkdirAll(c.quarantineDir, 0o755); err != nil {
+			return err
+		}
+		w, err := parquetio.NewWriter(c.quarantineDir, rec.Schema(), c.job.Output.Compression, c.job.Output.FileRows, c.mem)
+		if err != nil {
+			return err
+		}
+		c.quarantine = w
+	}
+	if err := c.quarantine.Write(rec); err != nil {
+		return fmt.Errorf("writing quarantined rows: %w", err)
+	}
+	return nil
+}
+
+// addScores profiles a chunk's scores.
+func (c *checks) addScores(score *array.Float64) error {
+	rec := array.NewRecord(c.scoreSchema, []arrow.Array{score}, int64(score.Len()))
+	defer rec.Release()
+	return c.scores.Add(rec)
+}
+
+// closeQuarantine finishes the quarantine files.
+func (c *checks) closeQuarantine() error {
+	if c.quarantine == nil {
+		return nil
+	}
+	files, err := c.quarantine.Close()
+	c.quarantine = nil
+	c.quarantined = files
+	return err
+}
+
+// close frees what a failed run leaves: open files, spilled keys.
+func (c *checks) close() {
+	if c.quarantine != nil {
+		c.quarantine.Abort()
+	}
+	c.summary.Close()
+	os.RemoveAll(c.keysDir)
+}

@@ -1,0 +1,40 @@
+package jobs
+
+import (
+	"encoding/json"
+	"os"
+
+	"github.com/batchscore/batchscore/jobs/report"
+)
+
+// previousRun finds the newest successful, published execution of a date
+// on or before this one, and its profiles: what row counts and scores are
+// compared with. Without one it returns nil and -1. The history is read
+// from the table's manifests, never from memory, so it survives restarts.
+func (e *execution) previousRun() (*runProfile, int64) {
+	paths, err := e.table.Manifests()
+	if err != nil {
+		e.log.Warn("could not list earlier runs", "err", err)
+		return nil, -1
+	}
+	for i := len(paths) - 1; i >= 0; i-- {
+		data, err := os.ReadFile(paths[i])
+		if err != nil {
+			continue
+		}
+		var m report.Manifest
+		if json.Unmarshal(data, &m) != nil || m.Status != report.StatusSucceeded || !m.Output.Published ||
+			m.LogicalDate > e.date || m.Version == e.m.Version {
+			continue
+		}
+		e.m.Validation.PreviousVersion = m.Version
+		var p runProfile
+		if data, err := os.ReadFile(e.table.RunFile(m.LogicalDate, m.Version, ".profile.json")); err == nil {
+			if json.Unmarshal(data, &p) == nil {
+				return &p, m.Counts.Read
+			}
+		}
+		return nil, m.Counts.Read
+	}
+	return nil, -1
+}

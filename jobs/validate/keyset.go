@@ -1,0 +1,147 @@
+package validate
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+)
+
+// keySet counts duplicate key hashes across a whole snapshot in bounded
+// memory. Hashes collect in memory up to limit; past it they are
+// partitioned by their top bits into bucketCount files and the buffer is
+// reused. Equal hashes always land in one bucket, so each bucket is then
+// checked on its own: load, sort, count equal neighbours. Memory stays at
+// limit + one bucket.
+//
+// Keys are compared by their 64-bit hash only. With n keys the chance of
+// any collision is about n²/2⁶⁵: 3·10⁻⁶ for 10⁷ keys, 3·10⁻⁴ for 10⁸. A
+// collision would report one duplicate that is not; that is negligible
+// and we accept it.
+type keySet struct {
+	dir     string // parent for the spill folder
+	limit   int
+	buf     []uint64
+	spill   string // spill folder, once created
+	buckets []*os.File
+	scratch []byte
+}
+
+const bucketBits = 6
+const bucketCount = 1 << bucketBits
+
+func newKeySet(dir string, limit int) *keySet {
+	return &keySet{dir: dir, limit: max(limit, 1)}
+}
+
+func (k *keySet) add(h []uint64) error {
+	k.buf = append(k.buf, h...)
+	if len(k.buf) >= k.limit {
+		return k.flush()
+	}
+	return nil
+}
+
+// flush appends the buffer, partitioned, to the bucket files.
+func (k *keySet) flush() error {
+	if len(k.buf) == 0 {
+		return nil
+	}
+	if k.spill == "" {
+		dir, err := os.MkdirTemp(k.dir, "batchscore-keys-")
+		if err != nil {
+			return err
+		}
+		k.spill = dir
+		k.buckets = make([]*os.File, bucketCount)
+		for i := range k.buckets {
+			f, err := os.CreateTemp(dir, fmt.Sprintf("bucket-%02d-", i))
+			if err != nil {
+				return err
+			}
+			k.buckets[i] = f
+		}
+	}
+	// Sorting groups each bucket's hashes into one contiguous run.
+	slices.Sort(k.buf)
+	for lo := 0; lo < len(k.buf); {
+		b := k.buf[lo] >> (64 - bucketBits)
+		hi := lo
+		for hi < len(k.buf) && k.buf[hi]>>(64-bucketBits) == b {
+			hi++
+		}
+		k.scratch = k.scratch[:0]
+		for _, h := range k.buf[lo:hi] {
+			k.scratch = binary.LittleEndian.AppendUint64(k.scratch, h)
+		}
+		if _, err := k.buckets[b].Write(k.scratch); err != nil {
+			return err
+		}
+		lo = hi
+	}
+	k.buf = k.buf[:0]
+	return nil
+}
+
+// duplicates counts the hashes equal to an earlier one.
+func (k *keySet) duplicates() (int64, error) {
+	if k.spill == "" {
+		return countDuplicates(k.buf), nil
+	}
+	if err := k.flush(); err != nil {
+		return 0, err
+	}
+	k.buf = nil
+	var dups int64
+	var bucket []uint64
+	for _, f := range k.buckets {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return 0, err
+		}
+		bucket = bucket[:0]
+		r := bufio.NewReaderSize(f, 1<<16)
+		var word [8]byte
+		for {
+			if _, err := io.ReadFull(r, word[:]); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return 0, fmt.Errorf("reading %s: %w", f.Name(), err)
+			}
+			bucket = append(bucket, binary.LittleEndian.Uint64(word[:]))
+		}
+		dups += countDuplicates(bucket)
+	}
+	return dups, nil
+}
+
+func countDuplicates(h []uint64) int64 {
+	slices.Sort(h)
+	var dups int64
+	for i := 1; i < len(h); i++ {
+		if h[i] == h[i-1] {
+			dups++
+		}
+	}
+	return dups
+}
+
+// close removes the spill files.
+func (k *keySet) close() error {
+	var errs []error
+	for _, f := range k.buckets {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	k.buckets = nil
+	if k.spill != "" {
+		errs = append(errs, os.RemoveAll(k.spill))
+		k.spill = ""
+	}
+	k.buf = nil
+	return errors.Join(errs...)
+}

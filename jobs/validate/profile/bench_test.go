@@ -1,0 +1,75 @@
+package profile
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// benchChunk is a run's chunk: 65,536 rows of 30 float64 columns.
+func benchChunk(b *testing.B) arrow.Record {
+	r := rand.New(rand.NewPCG(1, 2))
+	cols := make([][]float64, 30)
+	for i := range cols {
+		cols[i] = make([]float64, 65536)
+		for j := range cols[i] {
+			cols[i][j] = r.NormFloat64()*float64(i+1) + float64(i)
+		}
+	}
+	rec := floatRecord(b, memory.DefaultAllocator, cols, nil)
+	// floatRecord names columns by one rune: fine for 30 (x0…xM).
+	return rec
+}
+
+// BenchmarkAdd profiles a 65,536-row × 30-float64-column chunk: without a
+// baseline (sketch only), and with a baseline's decile edges (exact
+// histograms too, as every run with a baseline does).
+func BenchmarkAdd(b *testing.B) {
+	rec := benchChunk(b)
+	defer rec.Release()
+	baseline := NewBuilder(rec.Schema(), nil, nil)
+	if err := baseline.Add(rec); err != nil {
+		b.Fatal(err)
+	}
+	base := baseline.Profile()
+	for _, tc := range []struct {
+		name string
+		bins *Profile
+	}{{"sketch", nil}, {"baseline-bins", base}} {
+		b.Run(tc.name, func(b *testing.B) {
+			bl := NewBuilder(rec.Schema(), nil, tc.bins)
+			for range 20 { // past the exact phase: the steady state of a long run
+				if err := bl.Add(rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if err := bl.Add(rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+			rows := float64(b.N) * float64(rec.NumRows())
+			b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/(rows*30), "ns/value")
+		})
+	}
+}
+
+func BenchmarkProfile(b *testing.B) {
+	rec := benchChunk(b)
+	defer rec.Release()
+	bl := NewBuilder(rec.Schema(), nil, nil)
+	for range 20 {
+		if err := bl.Add(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		_ = bl.Profile()
+	}
+	_ = fmt.Sprint()
+}

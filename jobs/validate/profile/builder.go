@@ -1,0 +1,285 @@
+package profile
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// Option tunes a Builder.
+type Option func(*Builder)
+
+// WithFixedBins counts column's histogram exactly in n equal-width bins
+// over [lo, hi], whatever the baseline says: 20 bins over [0, 1] suit a
+// score column, and the next run's drift compares like with like.
+func WithFixedBins(column string, lo, hi float64, n int) Option {
+	return func(b *Builder) {
+		if n < 1 || !(lo < hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+			b.err = fmt.Errorf("profile: fixed bins for %s: need n >= 1 and lo < hi, finite (got %d over [%v, %v])", column, n, lo, hi)
+			return
+		}
+		b.fixed[column] = newEqualBins(lo, hi, n)
+	}
+}
+
+// Builder profiles Arrow records. It is not safe for concurrent use:
+// give each goroutine its own Builder (with the same arguments) and Merge
+// them at the end.
+type Builder struct {
+	rows  int64
+	cols  []*colState
+	fixed map[string]*binner
+	err   error // a bad argument to NewBuilder, returned by every Add
+}
+
+// NewBuilder profiles the named columns of schema (nil: every column of a
+// supported type). When bins is non-nil (a baseline), numeric histograms
+// are counted exactly on the baseline's edges and categorical columns
+// report the baseline's top values, so that drift compares like with
+// like. A named column that is missing or of an unsupported type makes
+// every Add fail.
+func NewBuilder(schema *arrow.Schema, columns []string, bins *Profile, opts ...Option) *Builder {
+	b := &Builder{fixed: map[string]*binner{}}
+	for _, o := range opts {
+		o(b)
+	}
+	if columns == nil {
+		for _, f := range schema.Fields() {
+			if columnType(f.Type) != "" {
+				columns = append(columns, f.Name)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i, name := range columns {
+		idx := schema.FieldIndices(name)
+		switch {
+		case seen[name]:
+			b.setErr(fmt.Errorf("profile: column %q is named twice", name))
+			continue
+		case len(idx) == 0:
+			b.setErr(fmt.Errorf("profile: column %q is not in the schema", name))
+			continue
+		}
+		seen[name] = true
+		f := schema.Field(idx[0])
+		typ := columnType(f.Type)
+		if typ == "" {
+			b.setErr(fmt.Errorf("profile: column %q has type %s, which is not profiled", name, f.Type))
+			continue
+		}
+		c := newColState(name, typ, f.Type, uint64(i+1))
+		if bn := b.fixed[name]; bn != nil && c.isNumeric() {
+			c.bins = bn
+		} else if bc := bins.Column(name); bc != nil && c.isNumeric() && bc.numeric() && bc.Histogram != nil {
+			c.bins = newEdgeBins(bc.Histogram.Edges)
+		} else if bc != nil && !c.isNumeric() {
+			for _, t := range bc.Top {
+				c.wantTop = append(c.wantTop, t.Value)
+			}
+		}
+		if c.bins != nil {
+			c.hist = make([]int64, c.bins.n())
+		}
+		b.cols = append(b.cols, c)
+	}
+	return b
+}
+
+func (b *Builder) setErr(err error) {
+	if b.err == nil {
+		b.err = err
+	}
+}
+
+// columnType maps an Arrow type to a profile type, or "" if unsupported.
+func columnType(t arrow.DataType) string {
+	switch t.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
+		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+		return TypeInt
+	case arrow.FLOAT32, arrow.FLOAT64:
+		return TypeFloat
+	case arrow.BOOL:
+		return TypeBool
+	case arrow.STRING, arrow.LARGE_STRING:
+		return TypeString
+	case arrow.DATE32, arrow.DATE64:
+		return TypeDate
+	case arrow.TIMESTAMP:
+		return TypeTimestamp
+	}
+	return ""
+}
+
+// Add profiles one record. Its columns are found by name and must have
+// the types of the schema given to NewBuilder; other columns are ignored.
+func (b *Builder) Add(rec arrow.Record) error {
+	if b.err != nil {
+		return b.err
+	}
+	sc := rec.Schema()
+	for _, c := range b.cols {
+		idx := sc.FieldIndices(c.name)
+		if len(idx) == 0 {
+			return fmt.Errorf("profile: record has no column %q", c.name)
+		}
+		arr := rec.Column(idx[0])
+		if !arrow.TypeEqual(arr.DataType(), c.dtype) {
+			return fmt.Errorf("profile: column %q is %s, want %s", c.name, arr.DataType(), c.dtype)
+		}
+		c.add(arr)
+	}
+	b.rows += rec.NumRows()
+	return nil
+}
+
+// Merge adds o's profile to b's. Both must profile the same columns with
+// the same bins. o is unchanged and can be dropped.
+func (b *Builder) Merge(o *Builder) error {
+	if b.err != nil {
+		return b.err
+	}
+	if o.err != nil {
+		return o.err
+	}
+	if len(o.cols) != len(b.cols) {
+		return fmt.Errorf("profile: merging builders of %d and %d columns", len(b.cols), len(o.cols))
+	}
+	for i, c := range b.cols {
+		oc := o.cols[i]
+		if oc.name != c.name || !arrow.TypeEqual(oc.dtype, c.dtype) {
+			return fmt.Errorf("profile: merging column %q (%s) with %q (%s)", c.name, c.dtype, oc.name, oc.dtype)
+		}
+		if !c.bins.equal(oc.bins) {
+			return fmt.Errorf("profile: merging column %q with different histogram bins", c.name)
+		}
+	}
+	for i, c := range b.cols {
+		c.merge(o.cols[i])
+	}
+	b.rows += o.rows
+	return nil
+}
+
+// Profile summarises what was added so far; the Builder can go on.
+func (b *Builder) Profile() *Profile {
+	p := &Profile{Version: FormatVersion, Rows: b.rows, Columns: make([]*Column, 0, len(b.cols))}
+	for _, c := range b.cols {
+		p.Columns = append(p.Columns, c.column())
+	}
+	return p
+}
+
+func (c *colState) column() *Column {
+	col := &Column{Name: c.name, Type: c.typ, Count: c.count, Nulls: c.nulls, NaN: c.nan, Inf: c.inf}
+	if c.isNumeric() {
+		c.numericSummary(col)
+	} else {
+		c.categorySummary(col)
+	}
+	return col
+}
+
+func ptr(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func (c *colState) numericSummary(col *Column) {
+	if c.n > 0 {
+		col.Min, col.Max, col.Mean = ptr(c.min), ptr(c.max), ptr(c.mean)
+		std := 0.0
+		if c.n > 1 {
+			std = math.Sqrt(c.m2 / float64(c.n-1))
+		}
+		col.Std = ptr(std)
+		v := c.sk.view()
+		for _, p := range QuantileProbs {
+			q, _ := v.quantile(p)
+			col.Quantiles = append(col.Quantiles, Quantile{P: p, Value: min(max(q, c.min), c.max)})
+		}
+		if c.bins == nil {
+			col.Histogram = estimatedHistogram(v, c.min, c.max)
+		}
+	}
+	if c.bins != nil {
+		col.Histogram = &Histogram{
+			Edges:  c.bins.edgeList(),
+			Counts: slices.Clone(c.hist),
+			Below:  c.below,
+			Above:  c.above,
+		}
+	}
+	if data, err := json.Marshal(c.sk); err == nil {
+		col.Sketch = data
+	}
+}
+
+// estimatedHistogram bins on the sketch's deciles (repeated values
+// collapse, so discrete columns get fewer bins) with counts from ranks.
+func estimatedHistogram(v cdf, lo, hi float64) *Histogram {
+	edges := []float64{lo}
+	for i := 1; i <= 9; i++ {
+		q, _ := v.quantile(float64(i) / 10)
+		q = min(max(q, lo), hi)
+		if q > edges[len(edges)-1] {
+			edges = append(edges, q)
+		}
+	}
+	if hi > edges[len(edges)-1] || len(edges) == 1 {
+		edges = append(edges, hi)
+	}
+	h := &Histogram{Edges: edges, Counts: make([]int64, len(edges)-1), Estimated: true}
+	total := v.total()
+	for i := range h.Counts {
+		upper := total
+		if i < len(h.Counts)-1 {
+			upper = v.less(edges[i+1])
+		}
+		h.Counts[i] = upper - v.less(edges[i])
+	}
+	return h
+}
+
+func (c *colState) categorySummary(col *Column) {
+	type kv struct {
+		v string
+		n int64
+	}
+	all := make([]kv, 0, len(c.catIdx))
+	for v, i := range c.catIdx {
+		all = append(all, kv{v, c.catN[i]})
+	}
+	if c.typ == TypeBool {
+		for v, n := range map[string]int64{"true": c.trues, "false": c.falses} {
+			if n > 0 {
+				all = append(all, kv{v, n})
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b kv) int {
+		if a.n != b.n {
+			if a.n > b.n {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.v, b.v)
+	})
+	col.Distinct, col.TopCapped = len(all), c.capped
+	var inTop int64
+	for i, e := range all {
+		if i < MaxTop || slices.Contains(c.wantTop, e.v) {
+			col.Top = append(col.Top, Category{Value: e.v, Count: e.n})
+			inTop += e.n
+		}
+	}
+	col.Other = c.count - inTop
+}

@@ -1,0 +1,202 @@
+package validate
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Result is the validation of a whole snapshot: JSON-friendly, it goes
+// into the manifest and the report.
+type Result struct {
+	Rows            int64         `json:"rows"`
+	Valid           int64         `json:"valid"`
+	Rejected        int64         `json:"rejected"`
+	Imputed         int64         `json:"imputed"`
+	Clipped         int64         `json:"clipped"`
+	InvalidFraction float64       `json:"invalid_fraction"`
+	Rules           []RuleResult  `json:"rules"`
+	Table           []TableResult `json:"table"`
+	Passed          bool          `json:"passed"`
+	Breaches        []string      `json:"breaches,omitempty"`
+}
+
+// RuleResult is one rule over the whole snapshot.
+type RuleResult struct {
+	Name               string   `json:"name"`
+	Column             string   `json:"column"`
+	Check              string   `json:"check"`
+	Action             string   `json:"action"`
+	Failed             int64    `json:"failed"`
+	Fraction           float64  `json:"fraction"`
+	MaxInvalidFraction *float64 `json:"max_invalid_fraction,omitempty"`
+	Passed             bool     `json:"passed"`
+	Samples            []Sample `json:"samples,omitempty"`
+}
+
+// TableResult is one table-level rule.
+type TableResult struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail"`
+}
+
+// DefaultSpillKeys is how many key hashes a Summary holds in memory (8 MB)
+// before it spills them to bucket files.
+const DefaultSpillKeys = 1 << 20
+
+// Summary accumulates chunk stats and runs the table rules and the quality
+// gate. Add and Finish are called from one goroutine, in chunk order.
+type Summary struct {
+	e       *Engine
+	rows    int64
+	valid   int64
+	reject  int64
+	imputed int64
+	clipped int64
+	rules   []RuleResult
+	maxDate *time.Time
+	keys    *keySet
+}
+
+// NewSummary starts a Summary; key hashes beyond DefaultSpillKeys spill
+// to files under tempDir, removed by Finish or Close.
+func (e *Engine) NewSummary(tempDir string) *Summary {
+	s := &Summary{e: e, rules: make([]RuleResult, len(e.rules))}
+	for i, r := range e.rules {
+		action := r.spec.Action
+		if action == "" {
+			action = "reject"
+		}
+		s.rules[i] = RuleResult{Name: r.name, Column: r.column, Check: r.spec.Check, Action: action, MaxInvalidFraction: r.spec.MaxInvalidFraction}
+	}
+	if len(e.unique) > 0 {
+		s.keys = newKeySet(tempDir, DefaultSpillKeys)
+	}
+	return s
+}
+
+// Add adds one chunk's stats.
+func (s *Summary) Add(c ChunkStats) error {
+	if len(c.Rules) != len(s.rules) {
+		return fmt.Errorf("chunk stats have %d rules, the engine %d", len(c.Rules), len(s.rules))
+	}
+	s.rows += c.Rows
+	s.valid += c.Valid
+	s.reject += c.Rejected
+	s.imputed += c.Imputed
+	s.clipped += c.Clipped
+	for i, r := range c.Rules {
+		s.rules[i].Failed += r.Failed
+		if room := s.e.sampleRows - len(s.rules[i].Samples); room > 0 && len(r.Samples) > 0 {
+			s.rules[i].Samples = append(s.rules[i].Samples, r.Samples[:min(room, len(r.Samples))]...)
+		}
+	}
+	if c.MaxDate != nil && (s.maxDate == nil || c.MaxDate.After(*s.maxDate)) {
+		t := *c.MaxDate
+		s.maxDate = &t
+	}
+	if s.keys != nil {
+		if err := s.keys.add(c.KeyHashes); err != nil {
+			return fmt.Errorf("keeping unique keys: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close removes the Summary's temporary files; Finish calls it. Safe to
+// call more than once.
+func (s *Summary) Close() error {
+	if s.keys == nil {
+		return nil
+	}
+	return s.keys.close()
+}
+
+// Finish runs the table rules (prevRows < 0: no previous run) and the
+// quality gate. It always returns the Result; when the gate fails the
+// error wraps ErrGate and lists every breach.
+func (s *Summary) Finish(prevRows int64) (Result, error) {
+	v := s.e.v
+	res := Result{Rows: s.rows, Valid: s.valid, Rejected: s.reject, Imputed: s.imputed, Clipped: s.clipped, Rules: s.rules}
+	res.InvalidFraction = fraction(s.reject, s.rows)
+	if res.InvalidFraction > v.MaxInvalidFraction {
+		res.Breaches = append(res.Breaches, fmt.Sprintf("%d of %d rows rejected (%.4g), above max_invalid_fraction %g", s.reject, s.rows, res.InvalidFraction, v.MaxInvalidFraction))
+	}
+	for i := range res.Rules {
+		r := &res.Rules[i]
+		r.Fraction = fraction(r.Failed, s.rows)
+		r.Passed = r.MaxInvalidFraction == nil || r.Fraction <= *r.MaxInvalidFraction
+		if !r.Passed {
+			res.Breaches = append(res.Breaches, fmt.Sprintf("rule %s: %d of %d rows failed (%.4g), above its max_invalid_fraction %g", r.Name, r.Failed, s.rows, r.Fraction, *r.MaxInvalidFraction))
+		}
+	}
+	table := func(name string, passed bool, format string, args ...any) {
+		t := TableResult{Name: name, Passed: passed, Detail: fmt.Sprintf(format, args...)}
+		res.Table = append(res.Table, t)
+		if !passed {
+			res.Breaches = append(res.Breaches, name+": "+t.Detail)
+		}
+	}
+	var errs []error
+	t := v.Table
+	if t.MinRows != nil {
+		table("min_rows", s.rows >= *t.MinRows, "%d rows, at least %d required", s.rows, *t.MinRows)
+	}
+	if t.MaxRows != nil {
+		table("max_rows", s.rows <= *t.MaxRows, "%d rows, at most %d allowed", s.rows, *t.MaxRows)
+	}
+	if t.MaxRowChangePct != nil {
+		if prevRows < 0 {
+			table("max_row_change_pct", true, "no previous successful run to compare with")
+		} else {
+			change := 0.0
+			switch {
+			case prevRows > 0:
+				change = 100 * float64(s.rows-prevRows) / float64(prevRows)
+			case s.rows > 0:
+				change = math.Inf(1)
+			}
+			table("max_row_change_pct", math.Abs(change) <= *t.MaxRowChangePct, "%d rows against %d in the previous run (%+.2f%%, at most ±%g%%)", s.rows, prevRows, change, *t.MaxRowChangePct)
+		}
+	}
+	if s.keys != nil {
+		name := "unique:" + strings.Join(t.Unique, ",")
+		dups, err := s.keys.duplicates()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("checking %s: %w", name, err))
+			table(name, false, "could not be checked: %v", err)
+		} else {
+			table(name, dups == 0, "%d duplicate keys (rows whose key repeats an earlier row's) in %d rows", dups, s.rows)
+		}
+	}
+	if f := t.Freshness; f != nil {
+		name := "freshness:" + f.Column
+		oldest := civilDay(s.e.logical) - int64(f.MaxAgeDays)
+		switch {
+		case s.maxDate == nil:
+			table(name, false, "no non-null value in %s", f.Column)
+		default:
+			newest := civilDay(*s.maxDate)
+			table(name, newest >= oldest, "newest %s is %s, %d days before the logical date %s (at most %d)",
+				f.Column, s.maxDate.Format(time.DateOnly), civilDay(s.e.logical)-newest, s.e.logical.Format(time.DateOnly), f.MaxAgeDays)
+		}
+	}
+	if err := s.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	res.Passed = len(res.Breaches) == 0
+	if !res.Passed {
+		errs = append([]error{fmt.Errorf("%w: %s", ErrGate, strings.Join(res.Breaches, "; "))}, errs...)
+	}
+	return res, errors.Join(errs...)
+}
+
+func fraction(n, of int64) float64 {
+	if of == 0 {
+		return 0
+	}
+	return float64(n) / float64(of)
+}

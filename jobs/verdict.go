@@ -1,0 +1,67 @@
+package jobs
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/jobs/validate"
+	"github.com/batchscore/batchscore/jobs/validate/profile"
+)
+
+// verdict is what the checks concluded about a snapshot.
+type verdict struct {
+	result     validate.Result
+	today      *profile.Profile
+	scores     *profile.Profile
+	drift      []profile.ColumnDrift
+	scoreDrift *profile.ColumnDrift
+	breaches   []string // of the gate: rules, table rules, drift
+	warnings   []string
+}
+
+// conclude runs the table rules, the quality gate and the drift checks.
+// It always returns the verdict; the error wraps validate.ErrGate and
+// lists every breach.
+func (c *checks) conclude(prevRows int64, scored bool) (*verdict, error) {
+	v := &verdict{today: c.snapshot.Profile()}
+	res, gateErr := c.summary.Finish(prevRows)
+	v.result = res
+	breaches := []string{}
+	if gateErr != nil {
+		breaches = append(breaches, res.Breaches...)
+	}
+	thresholds := c.job.Validation.Drift
+	if c.baseline != nil {
+		v.drift = profile.Compare(c.baseline, v.today)
+		for _, d := range v.drift {
+			v.check(&breaches, thresholds.FeaturePSI, d.PSI, "PSI of "+d.Column)
+			v.check(&breaches, thresholds.OutOfRange, d.OutOfRange, "share of "+d.Column+" outside the training range")
+		}
+	}
+	if scored {
+		v.scores = c.scores.Profile()
+		if c.previous != nil && c.previous.Scores != nil {
+			if d, ok := profile.ScoreDrift(c.previous.Scores, v.scores, "score"); ok {
+				v.scoreDrift = &d
+				v.check(&breaches, thresholds.ScorePSI, d.PSI, "PSI of the scores against the previous run")
+			}
+		}
+	}
+	v.breaches = breaches
+	if len(breaches) > 0 {
+		return v, fmt.Errorf("%w: %s", validate.ErrGate, strings.Join(breaches, "; "))
+	}
+	return v, nil
+}
+
+// check records a warning above t.Warn and a breach above t.Gate (a gate
+// of 0 never fires).
+func (v *verdict) check(breaches *[]string, t spec.Threshold, value float64, what string) {
+	switch {
+	case t.Gate > 0 && value > t.Gate:
+		*breaches = append(*breaches, fmt.Sprintf("%s is %.3g, above the gate %g", what, value, t.Gate))
+	case t.Warn > 0 && value > t.Warn:
+		v.warnings = append(v.warnings, fmt.Sprintf("%s is %.3g, above the warning level %g", what, value, t.Warn))
+	}
+}
