@@ -6,6 +6,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/jobs/validate"
 	"github.com/batchscore/batchscore/scoring"
 	"github.com/batchscore/batchscore/scoring/onnx"
 )
@@ -41,7 +42,8 @@ func ExitCode(err error) int {
 		errors.Is(err, scoring.ErrSignature), errors.Is(err, onnx.ErrNoModel):
 		return ExitUsage
 	case errors.Is(err, scoring.ErrBadInput), errors.Is(err, parquetio.ErrSchema),
-		errors.Is(err, ErrEmpty):
+		errors.Is(err, ErrEmpty), errors.Is(err, validate.ErrSchema),
+		errors.Is(err, validate.ErrFailRule), errors.Is(err, validate.ErrGate):
 		return ExitDataQuality
 	}
 	return ExitFailure

@@ -171,7 +171,10 @@ func (p *Profile) Save(path string) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	_, err = tmp.Write(append(data, '\n'))
+	err = tmp.Chmod(0o644) // a baseline is shared, like the data it describes
+	if err == nil {
+		_, err = tmp.Write(append(data, '\n'))
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}
