@@ -81,6 +81,7 @@ job() { # job <config> <name> <snapshot tag>
 	sed -e "s#^\(  parquet: \).*#\1$OUT/snap-$tag/snapshot_date={{ .Date }}/*.parquet#" \
 		-e "s#^\(  path: \)\.\./#\1$ROOT/#" \
 		-e "s#^\(  table: \).*#\1$OUT/tables/$name#" \
+		-e "s#^\(  baseline: \)\.\./#\1$ROOT/#" \
 		"$cfg" >"$OUT/jobs/$name.yaml"
 	grep -q "$OUT/snap-$tag" "$OUT/jobs/$name.yaml" && grep -q "$OUT/tables/$name" "$OUT/jobs/$name.yaml" ||
 		{ echo "bench: could not rewrite the paths of $cfg" >&2; exit 1; }
@@ -89,12 +90,17 @@ job configs/churn_nightly.yaml gbm-2m 2m
 job configs/churn_logreg.yaml logreg-2m 2m
 job configs/churn_nightly.yaml gbm-1m 1m
 job configs/churn_nightly.yaml gbm-4m 4m
+# The same GBM job without its validation section: what rules, profiles
+# and drift cost end to end.
+sed -e '/^validation:/,$d' -e "s#/tables/gbm-2m#/tables/gbm-2m-nochecks#" "$OUT/jobs/gbm-2m.yaml" >"$OUT/jobs/gbm-2m-nochecks.yaml"
 
 # --- test binaries ----------------------------------------------------------
 mkdir -p "$OUT/bin"
 log "building benchmark binaries"
 $GO test -c -o "$OUT/bin/onnx.test" ./scoring/onnx
 $GO test -c -o "$OUT/bin/parquetio.test" ./io/parquetio
+$GO test -c -o "$OUT/bin/validate.test" ./jobs/validate
+$GO test -c -o "$OUT/bin/profile.test" ./jobs/validate/profile
 
 # e2e <name> <round>: one bin/batchscore run, timed.
 e2e() {
@@ -123,7 +129,12 @@ for r in $(seq 1 "$ROUNDS"); do
 	log "round $r/$ROUNDS: Parquet alone"
 	BATCHSCORE_BENCH_SNAPSHOT="$SNAP2M" BATCHSCORE_BENCH_OUT="$OUT" "$OUT/bin/parquetio.test" -test.run '^$' \
 		-test.bench '^Benchmark(Fingerprint|Read|ReadWrite)$' -test.benchtime 1x >"$RES/parquet-$r.txt"
-	for name in gbm-2m logreg-2m; do
+	log "round $r/$ROUNDS: validation and profiling alone"
+	{
+		(cd "$ROOT/jobs/validate" && "$OUT/bin/validate.test" -test.run '^$' -test.bench '^BenchmarkApply$' -test.benchtime 2s)
+		(cd "$ROOT/jobs/validate/profile" && "$OUT/bin/profile.test" -test.run '^$' -test.bench '^BenchmarkAdd$' -test.benchtime 2s)
+	} >"$RES/checks-$r.txt"
+	for name in gbm-2m gbm-2m-nochecks logreg-2m; do
 		log "round $r/$ROUNDS: end to end $name"
 		e2e "$name" "$r"
 	done

@@ -101,6 +101,7 @@ def main():
     res = sys.argv[1]
     ort = collect_bench(res, "ort")
     pq = collect_bench(res, "parquet")
+    checks = collect_bench(res, "checks")
     e2e = collect_e2e(res)
     p = print
 
@@ -132,10 +133,18 @@ def main():
             p(f"| {name} | {fmt_rate(best(v, 'rows/s')['rows/s'])} | {fmt_rate(med(v, 'rows/s'))} "
               f"| {fmt_rate(max(x.get('rows/cpu-s', 0) for x in v))} |")
 
+    if checks:
+        p("\n## Validation and profiling alone (one 65,536-row chunk, 30 float64 columns)\n")
+        p("| benchmark | best rows/s | median rows/s |")
+        p("|---|---:|---:|")
+        for name in sorted(checks):
+            v = checks[name]
+            p(f"| {name} | {fmt_rate(best(v, 'rows/s')['rows/s'])} | {fmt_rate(med(v, 'rows/s'))} |")
+
     p("\n## End to end: bin/batchscore run (whole process, /usr/bin/time -v)\n")
     p("| job | rows | best wall s | median wall s | best rows/s | CPU s (best round) | rows/CPU-s | peak RSS MiB (median / max) | stages of the best round (s) |")
     p("|---|---:|---:|---:|---:|---:|---:|---:|---|")
-    order = ["gbm-2m", "logreg-2m", "gbm-1m", "gbm-4m"]
+    order = ["gbm-2m", "gbm-2m-nochecks", "logreg-2m", "gbm-1m", "gbm-4m"]
     for job in order + sorted(set(e2e) - set(order)):
         if job not in e2e:
             continue
@@ -159,6 +168,10 @@ def main():
         rc = max(x["rows_cpu_s"] for x in e) / max(x.get("rows/cpu-s", 0) for x in o)
         aim = f"≥ {GBM_AIM} ({'met' if rb >= GBM_AIM else 'NOT met'})" if model == "gbm" else "(I/O bound; see BENCHMARKS.md)"
         p(f"| end-to-end / ORT-alone, {model} | {rb:.2f} | {rm:.2f} | {rc:.2f} | {aim} |")
+    if "gbm-2m" in e2e and "gbm-2m-nochecks" in e2e:
+        a, n = e2e["gbm-2m"], e2e["gbm-2m-nochecks"]
+        p(f"| with checks / without, gbm end to end | {best(a, 'rows_s')['rows_s'] / best(n, 'rows_s')['rows_s']:.2f} "
+          f"| {med(a, 'rows_s') / med(n, 'rows_s'):.2f} | {max(x['rows_cpu_s'] for x in a) / max(x['rows_cpu_s'] for x in n):.2f} | (cost of rules, profiles, drift) |")
     if "gbm-1m" in e2e and "gbm-4m" in e2e:
         r1 = statistics.median(x["rss_kb"] for x in e2e["gbm-1m"])
         r4 = statistics.median(x["rss_kb"] for x in e2e["gbm-4m"])
