@@ -96,6 +96,9 @@ func (c *checks) apply(rec arrow.Record, file string, offset int64) (arrow.Recor
 		if checked.Quarantine != nil {
 			checked.Quarantine.Release()
 		}
+		if checked.Marks != nil {
+			checked.Marks.Release()
+		}
 	}()
 	err = errors.Join(c.snapshot.Add(rec), c.summary.Add(checked.Stats))
 	if err == nil && checked.Quarantine != nil {
@@ -107,7 +110,22 @@ func (c *checks) apply(rec arrow.Record, file string, offset int64) (arrow.Recor
 		}
 		return nil, err
 	}
-	return checked.Valid, nil
+	if checked.Marks == nil {
+		return checked.Valid, nil
+	}
+	return withColumn(checked.Valid, flagsColumn, checked.Marks), nil
+}
+
+// flagsColumn carries a row's marks from the checks to the result writer,
+// which publishes them as the flags column.
+const flagsColumn = "_flags"
+
+// withColumn returns rec with one more column, releasing rec.
+func withColumn(rec arrow.Record, name string, col arrow.Array) arrow.Record {
+	defer rec.Release()
+	fields := append(append([]arrow.Field(nil), rec.Schema().Fields()...), arrow.Field{Name: name, Type: col.DataType()})
+	cols := append(append([]arrow.Array(nil), rec.Columns()...), col)
+	return array.NewRecord(arrow.NewSchema(fields, nil), cols, rec.NumRows())
 }
 
 func (c *checks) writeQuarantine(rec arrow.Record) error {

@@ -19,10 +19,11 @@ type outputBuilder struct {
 	schema    *arrow.Schema
 	keys      []string
 	hasLabel  bool
+	hasFlags  bool
 	constants []arrow.Array // score_date, run_id, model_version
 }
 
-func newOutputBuilder(src *arrow.Schema, keys []string, b *scoring.Binding, date, runID, modelVersion string, chunkRows int, mem memory.Allocator) (*outputBuilder, error) {
+func newOutputBuilder(src *arrow.Schema, keys []string, b *scoring.Binding, flags bool, date, runID, modelVersion string, chunkRows int, mem memory.Allocator) (*outputBuilder, error) {
 	var fields []arrow.Field
 	for _, k := range keys {
 		idx := src.FieldIndices(k)
@@ -35,6 +36,9 @@ func newOutputBuilder(src *arrow.Schema, keys []string, b *scoring.Binding, date
 	fields = append(fields, arrow.Field{Name: "score", Type: arrow.PrimitiveTypes.Float64})
 	if b.Label != nil {
 		fields = append(fields, arrow.Field{Name: "label", Type: b.LabelType()})
+	}
+	if flags {
+		fields = append(fields, arrow.Field{Name: "flags", Type: arrow.BinaryTypes.String})
 	}
 	fields = append(fields,
 		arrow.Field{Name: "score_date", Type: arrow.FixedWidthTypes.Date32},
@@ -60,6 +64,7 @@ func newOutputBuilder(src *arrow.Schema, keys []string, b *scoring.Binding, date
 		schema:    arrow.NewSchema(fields, nil),
 		keys:      keys,
 		hasLabel:  b.Label != nil,
+		hasFlags:  flags,
 		constants: []arrow.Array{dates.NewArray(), runs.NewArray(), versions.NewArray()},
 	}, nil
 }
@@ -78,6 +83,13 @@ func (o *outputBuilder) build(s scoring.Scored) (arrow.Record, error) {
 	cols = append(cols, s.Score)
 	if o.hasLabel {
 		cols = append(cols, s.Label)
+	}
+	if o.hasFlags {
+		idx := s.Record.Schema().FieldIndices(flagsColumn)
+		if len(idx) == 0 {
+			return nil, fmt.Errorf("%s: the checks' marks are missing", s.File)
+		}
+		cols = append(cols, s.Record.Column(idx[0]))
 	}
 	var slices []arrow.Array
 	for _, c := range o.constants {

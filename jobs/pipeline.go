@@ -26,7 +26,7 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 	if binding == nil {
 		return nil, e.checkOnly(ctx, src, c)
 	}
-	out, err := newOutputBuilder(src.Schema(), job.Output.Keys, binding, e.date, e.m.RunID, e.m.Model.Version, job.Scoring.ChunkRows, mem)
+	out, err := newOutputBuilder(src.Schema(), job.Output.Keys, binding, c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, job.Scoring.ChunkRows, mem)
 	if err != nil {
 		return nil, err
 	}

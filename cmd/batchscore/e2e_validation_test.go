@@ -187,3 +187,44 @@ func TestProfileCommand(t *testing.T) {
 		t.Errorf("profile without --out: exit %d, want 2", res.code)
 	}
 }
+
+// An imputed row is scored, counted and flagged in the published table.
+func TestImputedRowsAreScoredAndFlagged(t *testing.T) {
+	tmp := t.TempDir()
+	table := filepath.Join(tmp, "scores")
+	dir := copySamples(t, filepath.Join(tmp, "src"), date20)
+	rewriteSnapshot(t, dir, func(name string, rec arrow.Record) arrow.Record {
+		if name != "part-00000.parquet" {
+			return nil
+		}
+		col := float64Column(t, rec, "satisfaction_score")
+		arr := mapFloat64(t, col, array.NewFloat64Builder(memory.DefaultAllocator), func(b *array.Float64Builder, i int, v float64) {
+			if i == 7 {
+				b.AppendNull()
+			} else {
+				b.Append(v)
+			}
+		})
+		return replaceColumn(t, rec, "satisfaction_score", arr, arrow.PrimitiveTypes.Float64)
+	})
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: filepath.Join(tmp, "src", "snapshot_date={{ .Date }}", "*.parquet")})
+	res := bs(t, "run", job, "--date", date20, "--json")
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	m := parseManifest(t, []byte(res.stdout))
+	if m.Counts.Imputed != 1 || m.Counts.Written != 2000 || m.Counts.Quarantined != 0 {
+		t.Errorf("counts %+v, want 1 imputed of 2000 written", m.Counts)
+	}
+	tbl := readParquet(t, filepath.Join(m.Output.Path, "part-00000.parquet"))
+	flags := column(t, tbl, "flags").(*array.String)
+	for i := 0; i < flags.Len(); i++ {
+		want := ""
+		if i == 7 {
+			want = "not_null:satisfaction_score"
+		}
+		if flags.Value(i) != want {
+			t.Errorf("row %d flagged %q, want %q", i, flags.Value(i), want)
+		}
+	}
+}

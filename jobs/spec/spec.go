@@ -96,4 +96,4 @@ func defaultJob() Job {
 }
 
 // ReservedColumns are written by batchscore into every result row.
-var ReservedColumns = []string{"score", "label", "score_date", "run_id", "model_version"}
+var ReservedColumns = []string{"score", "label", "flags", "score_date", "run_id", "model_version"}

@@ -1,11 +1,15 @@
 package validate
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/jobs/spec"
 )
@@ -185,5 +189,48 @@ func TestSamples(t *testing.T) {
 	}
 	if len(got.Stats.KeyHashes) != 4 {
 		t.Errorf("%d key hashes", len(got.Stats.KeyHashes))
+	}
+}
+
+// Scored rows say which impute, clip and warn rules changed or doubted
+// them; rejected rows are not among them.
+func TestMarks(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	lo, hi := 0.0, 10.0
+	v := spec.Validation{MaxInvalidFraction: 1, Rules: []spec.Rule{
+		{Column: "x", Check: "range", Min: &lo, Max: &hi, Action: "clip"},
+		{Column: "x", Check: "finite"},
+		{Name: "big", Column: "x", Check: "range", Max: &lo, Action: "warn"},
+	}}
+	schema := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Float64, Nullable: true}}, nil)
+	e, err := New(v, schema, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), nil, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Marks() {
+		t.Fatal("an engine with clip and warn rules must mark")
+	}
+	b := array.NewFloat64Builder(mem)
+	b.AppendValues([]float64{-1, 5, math.NaN(), 20, 0}, nil)
+	col := b.NewArray()
+	b.Release()
+	rec := array.NewRecord(schema, []arrow.Array{col}, 5)
+	col.Release()
+	defer rec.Release()
+	c, err := e.Apply(rec, "f.parquet", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	got := c.Marks.(*array.String)
+	want := []string{"range:x", "big", "range:x,big", ""} // the NaN row is rejected
+	if got.Len() != len(want) || c.Valid.NumRows() != int64(len(want)) {
+		t.Fatalf("%d marks for %d valid rows, want %d", got.Len(), c.Valid.NumRows(), len(want))
+	}
+	for i, w := range want {
+		if got.Value(i) != w {
+			t.Errorf("row %d marked %q, want %q", i, got.Value(i), w)
+		}
 	}
 }

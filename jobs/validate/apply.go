@@ -26,7 +26,12 @@ type Checked struct {
 	// _source_row (int64, the absolute row in the file). nil if none.
 	// Caller releases.
 	Quarantine arrow.Record
-	Stats      ChunkStats
+	// Marks, when the engine Marks, holds for each row of Valid the reason
+	// codes of the impute, clip and warn rules it failed, joined by ","
+	// ("" for none): scored rows say what was changed or doubted. Caller
+	// releases.
+	Marks arrow.Array
+	Stats ChunkStats
 }
 
 // Release releases both records; safe on a zero Checked.
@@ -38,6 +43,10 @@ func (c *Checked) Release() {
 	if c.Quarantine != nil {
 		c.Quarantine.Release()
 		c.Quarantine = nil
+	}
+	if c.Marks != nil {
+		c.Marks.Release()
+		c.Marks = nil
 	}
 }
 
@@ -160,6 +169,9 @@ func (e *Engine) Apply(rec arrow.Record, file string, offset int64) (Checked, er
 	if stats.Valid > 0 {
 		if out.Valid, err = e.valid(rec, cols, all, nw, reject, stats); err != nil {
 			return Checked{}, err
+		}
+		if e.Marks() {
+			out.Marks = e.marks(all, nw, reject, n, stats)
 		}
 	}
 	if stats.Rejected > 0 {
@@ -339,6 +351,47 @@ func popcountN(b []uint64, n int) int {
 		c += bits.OnesCount64(word)
 	}
 	return c
+}
+
+// Marks says whether the engine has rules that mark scored rows: impute,
+// clip and warn.
+func (e *Engine) Marks() bool {
+	for i := range e.rules {
+		switch e.rules[i].action {
+		case actImpute, actClip, actWarn:
+			return true
+		}
+	}
+	return false
+}
+
+// marks are the reason codes of the marking rules each kept row failed.
+func (e *Engine) marks(all []uint64, nw int, reject []uint64, n int, stats ChunkStats) arrow.Array {
+	b := array.NewStringBuilder(e.mem)
+	defer b.Release()
+	var marking []int
+	for i := range e.rules {
+		if a := e.rules[i].action; (a == actImpute || a == actClip || a == actWarn) && stats.Rules[i].Failed > 0 {
+			marking = append(marking, i)
+		}
+	}
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		if reject[i/64]&(1<<(uint(i)%64)) != 0 {
+			continue
+		}
+		sb.Reset()
+		for _, r := range marking {
+			if all[r*nw+i/64]&(1<<(uint(i)%64)) != 0 {
+				if sb.Len() > 0 {
+					sb.WriteByte(',')
+				}
+				sb.WriteString(e.rules[r].name)
+			}
+		}
+		b.Append(sb.String())
+	}
+	return b.NewArray()
 }
 
 // quarantine builds the rejected rows with their reasons and positions.
