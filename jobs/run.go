@@ -269,6 +269,9 @@ func (e *execution) openModel() (*scoring.Binding, error) {
 
 func (e *execution) openSource(ctx context.Context, binding *scoring.Binding) (*parquetio.Source, error) {
 	job := e.req.Job
+	if job.Source.SQL != nil || job.Output.SQL != nil {
+		return nil, spec.ErrorAt("source.sql", "SQL sources and sinks are parsed but not yet run by this build")
+	}
 	pattern, err := job.SourcePattern(e.req.Date)
 	if err != nil {
 		return nil, spec.ErrorAt("source.parquet", "%v", err)

@@ -17,6 +17,38 @@ var jobName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 // CronParser accepts five-field expressions and descriptors such as @daily.
 var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
+var (
+	sqlDrivers = []string{"postgres", "sqlite", "mysql"}
+	sqlTable   = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+)
+
+func (s *SQLSource) check(bad func(string, ...any) func(...string) error) error {
+	if err := checkDSN(bad, s.Driver, s.DSNEnv, s.DSNFile, "source", "sql"); err != nil {
+		return err
+	}
+	if strings.TrimSpace(s.Query) == "" {
+		return bad("is required")("source", "sql", "query")
+	}
+	if s.Timeout < 0 {
+		return bad("must be 0 (none) or more")("source", "sql", "timeout")
+	}
+	if s.Decimal != "" && s.Decimal != "float64" && s.Decimal != "decimal" {
+		return bad("%q is not float64 or decimal", s.Decimal)("source", "sql", "decimal")
+	}
+	return nil
+}
+
+// checkDSN wants a known driver and exactly one place to read the DSN from.
+func checkDSN(bad func(string, ...any) func(...string) error, driver, env, file string, at ...string) error {
+	if !slices.Contains(sqlDrivers, driver) {
+		return bad("driver %q is not one of %v", driver, sqlDrivers)(at...)
+	}
+	if (env == "") == (file == "") {
+		return bad("set exactly one of dsn_env (an environment variable) and dsn_file (a file holding the DSN); the DSN itself never goes in the job file")(at...)
+	}
+	return nil
+}
+
 var compressions = []string{"zstd", "snappy", "gzip", "none"}
 var optimizations = []string{"all", "extended", "basic", "disabled"}
 
@@ -45,8 +77,15 @@ func (j *Job) check(root *yaml.Node) error {
 	}
 	j.Location = loc
 
-	if j.Source.Parquet == "" {
-		return bad("is required (a file glob such as data/date={{ .Date }}/*.parquet)")("source", "parquet")
+	switch {
+	case j.Source.Parquet == "" && j.Source.SQL == nil:
+		return bad("set parquet (a file glob such as data/date={{ .Date }}/*.parquet) or sql")("source")
+	case j.Source.Parquet != "" && j.Source.SQL != nil:
+		return bad("set parquet or sql, not both")("source")
+	case j.Source.SQL != nil:
+		if err := j.Source.SQL.check(bad); err != nil {
+			return err
+		}
 	}
 	if _, err := j.SourcePattern(time.Date(2000, 1, 2, 0, 0, 0, 0, time.UTC)); err != nil {
 		return bad("%v", err)("source", "parquet")
@@ -58,6 +97,17 @@ func (j *Job) check(root *yaml.Node) error {
 
 	if j.Output.Table == "" {
 		return bad("is required")("output", "table")
+	}
+	if o := j.Output.SQL; o != nil {
+		if err := checkDSN(bad, o.Driver, o.DSNEnv, o.DSNFile, "output", "sql"); err != nil {
+			return err
+		}
+		if !sqlTable.MatchString(o.Table) {
+			return bad("table %q must be a plain identifier, optionally schema-qualified", o.Table)("output", "sql", "table")
+		}
+		if o.Keep < 0 {
+			return bad("must be 0 (keep all) or more")("output", "sql", "keep")
+		}
 	}
 	if len(j.Output.Keys) == 0 {
 		return bad("name at least one key column to copy into every result row")("output", "keys")

@@ -73,6 +73,7 @@ var yamlSections = map[string]string{
 	"Job": "", "Source": "source", "Model": "model", "OutputRef": "model.score or model.label",
 	"Output": "output", "Scoring": "scoring", "Validation": "validation",
 	"ColumnSchema": "validation.columns", "Rule": "validation.rules", "Impute": "validation.rules.impute",
+	"SQLSource": "source.sql", "SQLOutput": "output.sql",
 	"TableRules": "validation.table", "Freshness": "validation.table.freshness", "Drift": "validation.drift",
 	"Threshold": "validation.drift",
 }
@@ -179,4 +180,10 @@ func (j *Job) resolvePaths() {
 	j.Model.Path = abs(j.Model.Path)
 	j.Output.Table = abs(j.Output.Table)
 	j.Validation.Baseline = abs(j.Validation.Baseline)
+	if j.Source.SQL != nil {
+		j.Source.SQL.DSNFile = abs(j.Source.SQL.DSNFile)
+	}
+	if j.Output.SQL != nil {
+		j.Output.SQL.DSNFile = abs(j.Output.SQL.DSNFile)
+	}
 }

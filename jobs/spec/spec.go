@@ -4,7 +4,10 @@ package spec
 
 import (
 	"errors"
+	"fmt"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // ErrInvalid marks a job file that cannot run as written. Retrying does not
@@ -29,10 +32,44 @@ type Job struct {
 	Location *time.Location `yaml:"-"`
 }
 
-// Source says where a date's snapshot is.
+// Source says where a date's snapshot is: Parquet files or a SQL query.
 type Source struct {
 	// Parquet is a file glob; {{ .Date }} and friends are filled per run.
-	Parquet string `yaml:"parquet"`
+	Parquet string     `yaml:"parquet"`
+	SQL     *SQLSource `yaml:"sql"`
+}
+
+// SQLSource is a query whose :date (and :from, :to) parameters the driver
+// binds. The DSN comes from the environment or a file, never the job file.
+type SQLSource struct {
+	Driver  string   `yaml:"driver"` // postgres, sqlite or mysql
+	DSNEnv  string   `yaml:"dsn_env"`
+	DSNFile string   `yaml:"dsn_file"`
+	Query   string   `yaml:"query"`
+	Timeout Duration `yaml:"timeout"` // statement timeout; 0: none
+	Decimal string   `yaml:"decimal"` // numeric columns as float64 (default) or decimal
+}
+
+// SQLOutput is a versioned SQL table written alongside the Parquet one.
+type SQLOutput struct {
+	Driver  string `yaml:"driver"`
+	DSNEnv  string `yaml:"dsn_env"`
+	DSNFile string `yaml:"dsn_file"`
+	Table   string `yaml:"table"`
+	Keep    int    `yaml:"keep"` // versions kept per score_date; 0: all
+}
+
+// Duration reads "90s", "10m" and the like.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 90s or 10m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // Model names the ONNX file and how table columns feed it.
@@ -55,8 +92,9 @@ type OutputRef struct {
 
 // Output describes the result table.
 type Output struct {
-	Table string   `yaml:"table"`
-	Keys  []string `yaml:"keys"`
+	Table string     `yaml:"table"`
+	SQL   *SQLOutput `yaml:"sql"`
+	Keys  []string   `yaml:"keys"`
 	// FileRows caps the rows of one result file; larger versions get several.
 	FileRows    int64  `yaml:"file_rows"`
 	Compression string `yaml:"compression"`
