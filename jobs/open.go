@@ -1,0 +1,159 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/jobs/validate/profile"
+	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/onnx"
+)
+
+// openModel reads the model once, checks its signature against the job
+// file and opens the session the workers share.
+func (e *execution) openModel() (*scoring.Binding, error) {
+	job := e.req.Job
+	model, err := onnx.Load(job.Model.Path)
+	if errors.Is(err, onnx.ErrNoModel) {
+		return nil, fmt.Errorf("%w (model.path in %s)", err, job.File)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.m.Model.SHA256 = model.SHA256
+	e.m.Model.Version = job.Model.Version
+	if e.m.Model.Version == "" {
+		e.m.Model.Version = "sha256:" + model.SHA256[:12]
+	}
+	if e.ORTLibErr != nil {
+		return nil, e.ORTLibErr
+	}
+	if err := onnx.Init(e.ORTLib); err != nil {
+		return nil, err
+	}
+	e.m.Binary.ORTVersion = onnx.Version()
+	sig, md, err := model.Inspect()
+	if err != nil {
+		return nil, err
+	}
+	e.m.Model.Signature, e.m.Model.Metadata = &sig, md
+	binding, err := scoring.Bind(sig, job.Model)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", job.Model.Path, err)
+	}
+	sess, err := model.Open(binding, onnx.Options{
+		IntraOpThreads: job.Scoring.IntraOpThreads,
+		Optimization:   job.Scoring.Optimization,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.session = sess
+	e.log.Info("model loaded", "path", job.Model.Path, "model_version", e.m.Model.Version, "onnxruntime", e.m.Binary.ORTVersion)
+	return binding, nil
+}
+
+// openSource matches the snapshot's files, checks their footers against
+// the job and fingerprints them.
+func (e *execution) openSource(ctx context.Context, binding *scoring.Binding) (*parquetio.Source, error) {
+	job := e.req.Job
+	if job.Source.SQL != nil || job.Output.SQL != nil {
+		return nil, spec.ErrorAt("source.sql", "SQL sources and sinks are parsed but not yet run by this build")
+	}
+	pattern, err := job.SourcePattern(e.req.Date)
+	if err != nil {
+		return nil, spec.ErrorAt("source.parquet", "%v", err)
+	}
+	e.m.Source = report.Source{Kind: "parquet", Pattern: pattern}
+	src, err := parquetio.Open(pattern)
+	if err != nil {
+		return nil, err
+	}
+	e.m.Source.Files = src.Files()
+	e.m.Source.Rows = src.Rows()
+	if err := src.CheckColumns(append(append([]string(nil), job.Output.Keys...), modelColumns(job)...)); err != nil {
+		return nil, err
+	}
+	if err := checkKeyTypes(src.Schema(), job.Output.Keys, src.FirstFile()); err != nil {
+		return nil, err
+	}
+	if binding != nil {
+		if err := binding.CheckSchema(src.Schema(), src.FirstFile()); err != nil {
+			return nil, err
+		}
+	}
+	if src.Rows() == 0 {
+		return nil, fmt.Errorf("%w: %d files match %s but hold no rows", ErrEmpty, len(src.Files()), pattern)
+	}
+	fp, err := src.Fingerprint(ctx, e.workers(job))
+	if err != nil {
+		return nil, err
+	}
+	e.m.Source.Fingerprint = "sha256:" + fp
+	e.m.Source.Files = src.Files()
+	e.log.Info("snapshot opened", "files", len(src.Files()), "rows", src.Rows(), "fingerprint", e.m.Source.Fingerprint)
+	return src, nil
+}
+
+// modelColumns are the columns the job file feeds the model, known
+// without loading it.
+func modelColumns(job *spec.Job) []string {
+	var cols []string
+	for _, name := range job.Model.InputNames() {
+		cols = append(cols, job.Model.Inputs[name]...)
+	}
+	return dedupe(cols)
+}
+
+// profiledColumns are profiled on every run: the model's inputs and the
+// baseline's columns, where the snapshot has them.
+func (e *execution) profiledColumns(src *parquetio.Source) []string {
+	cols := modelColumns(e.req.Job)
+	if path := e.req.Job.Validation.Baseline; path != "" {
+		if p, err := profile.Load(path); err == nil {
+			for _, c := range p.Columns {
+				cols = append(cols, c.Name)
+			}
+		}
+	}
+	var out []string
+	for _, c := range dedupe(cols) {
+		if len(src.Schema().FieldIndices(c)) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// checkKeyTypes refuses nested key columns: result rows copy keys as flat
+// columns, and the reader projects leaf columns only.
+func checkKeyTypes(schema *arrow.Schema, keys []string, file string) error {
+	for _, k := range keys {
+		idx := schema.FieldIndices(k)
+		if len(idx) == 0 {
+			continue // CheckColumns names it
+		}
+		if _, nested := schema.Field(idx[0]).Type.(arrow.NestedType); nested {
+			return fmt.Errorf("%w: %s: key column %q is %s; keys must be flat columns (numbers, strings, dates)",
+				parquetio.ErrSchema, file, k, schema.Field(idx[0]).Type)
+		}
+	}
+	return nil
+}
+
+// runID identifies what a version was computed from: the same job file,
+// date, snapshot and model always give the same run id, which is what makes
+// rerun output byte-identical.
+func runID(job *spec.Job, date, fingerprint, modelSHA string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s", job.Name, date, fingerprint, modelSHA, job.Hash)
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
