@@ -98,6 +98,14 @@ func TestQuarantineAndQualityGate(t *testing.T) {
 	if !r.Gate.Passed || r.Books.Quarantined != 10 {
 		t.Errorf("report gate %+v, books %+v", r.Gate, r.Books)
 	}
+	// The README's reads: the scores glob leaves the quarantine out, and
+	// the quarantine reads on its own.
+	current := filepath.Join(table, "current")
+	scores := duckdb(t, "SELECT count(*) AS n FROM read_parquet("+sqlPath(filepath.Join(current, "*", "*.parquet"))+")")
+	rejected := duckdb(t, "SELECT count(*) AS n, min(_reasons) AS r FROM read_parquet("+sqlPath(filepath.Join(current, date20, "_quarantine", "*.parquet"))+")")
+	if asInt(t, scores[0]["n"]) != 1990 || asInt(t, rejected[0]["n"]) != 10 || rejected[0]["r"] != "range:monthly_charges" {
+		t.Errorf("DuckDB reads %v scores and %v quarantined rows", scores, rejected)
+	}
 	published := snapshotTable(t, table, date20)
 
 	many := filepath.Join(tmp, "many")
