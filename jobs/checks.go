@@ -37,19 +37,21 @@ type checks struct {
 	keysDir  string
 	profiled []string
 
-	quarantineDir string
+	quarantineDir string // "" in a dry run: rejected rows are counted, not written
 	quarantine    *parquetio.Writer
 	quarantined   []parquetio.WrittenFile
+	rejected      int64
 	scoreSchema   *arrow.Schema
 }
 
-// runProfile is what a run keeps for the next one to compare against.
+// runProfile is what a run keeps for the next one to compare against: its
+// scores' profile. The snapshot's profile stays out, since its extremes
+// and categories may be people's data; drift compares with the baseline.
 type runProfile struct {
-	Snapshot *profile.Profile `json:"snapshot"`
-	Scores   *profile.Profile `json:"scores,omitempty"`
+	Scores *profile.Profile `json:"scores,omitempty"`
 }
 
-func (e *execution) openChecks(src *parquetio.Source, profiled []string, previous *runProfile) (*checks, error) {
+func (e *execution) openChecks(src *parquetio.Source, previous *runProfile) (*checks, error) {
 	job := e.req.Job
 	c := &checks{job: job, mem: e.mem(), previous: previous}
 	var baseline validate.Baseline
@@ -60,6 +62,7 @@ func (e *execution) openChecks(src *parquetio.Source, profiled []string, previou
 		}
 		c.baseline, baseline = p, p
 	}
+	profiled := profiledColumns(job, src.Schema(), c.baseline)
 	engine, err := validate.New(job.Validation, src.Schema(), e.req.Date, baseline, c.mem)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.FirstFile(), err)
@@ -101,7 +104,8 @@ func (c *checks) apply(rec arrow.Record, file string, offset int64) (arrow.Recor
 		}
 	}()
 	err = errors.Join(c.snapshot.Add(rec), c.summary.Add(checked.Stats))
-	if err == nil && checked.Quarantine != nil {
+	c.rejected += checked.Stats.Rejected
+	if err == nil && checked.Quarantine != nil && c.quarantineDir != "" {
 		err = c.writeQuarantine(checked.Quarantine)
 	}
 	if err != nil {
@@ -160,7 +164,24 @@ func (c *checks) closeQuarantine() error {
 	files, err := c.quarantine.Close()
 	c.quarantine = nil
 	c.quarantined = files
-	return err
+	if err != nil {
+		return err
+	}
+	d, err := os.Open(c.quarantineDir) // the folder's entries must be durable too
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// quarantinedRows counts the rows in the quarantine files.
+func (c *checks) quarantinedRows() int64 {
+	var n int64
+	for _, f := range c.quarantined {
+		n += f.Rows
+	}
+	return n
 }
 
 // close frees what a failed run leaves: open files, spilled keys.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -34,10 +36,14 @@ func (e *execution) checkBooks(footerRows int64, scored bool) error {
 		c.Scored, c.Written = c.Valid, c.Valid
 	}
 	rules := e.verdict.result
-	if c.Read != footerRows || c.Scored != c.Valid || c.Valid != c.Read-c.Quarantined || c.Written != c.Scored+c.Fallback ||
-		rules.Rows != c.Read || rules.Valid != c.Valid {
-		return fmt.Errorf("%w: footers %d, read %d, valid %d (rules: %d of %d), quarantined %d, scored %d, written %d",
-			ErrBooks, footerRows, c.Read, c.Valid, rules.Valid, rules.Rows, c.Quarantined, c.Scored, c.Written)
+	inFiles := c.Quarantined // a dry run counts rejected rows without writing them
+	if !e.DryRun {
+		inFiles = e.checks.quarantinedRows()
+	}
+	if c.Read != footerRows || c.Read != c.Valid+c.Quarantined || c.Scored != c.Valid || c.Written != c.Scored+c.Fallback ||
+		rules.Rows != c.Read || rules.Valid != c.Valid || rules.Rejected != c.Quarantined || inFiles != c.Quarantined {
+		return fmt.Errorf("%w: footers %d, read %d, valid %d, quarantined %d (in files %d), scored %d, written %d; the rules counted %d rows, %d valid, %d rejected",
+			ErrBooks, footerRows, c.Read, c.Valid, c.Quarantined, inFiles, c.Scored, c.Written, rules.Rows, rules.Valid, rules.Rejected)
 	}
 	return nil
 }
@@ -71,9 +77,29 @@ func (e *execution) writeReport() {
 	err = rep.WriteHTML(&html)
 	m.Validation.ReportHTML = write(".report.html", html.Bytes(), err)
 	if m.Output.Published {
-		data, err := json.Marshal(runProfile{Snapshot: e.verdict.today, Scores: e.verdict.scores})
+		data, err := json.Marshal(runProfile{Scores: e.verdict.scores})
 		write(".profile.json", data, err)
 	}
+}
+
+// keepQuarantine moves the rejected rows of a run that was not published
+// next to its manifest, where on-call finds what the gate stopped on.
+func (e *execution) keepQuarantine() {
+	m := e.m
+	if len(m.Output.QuarantineFiles) == 0 {
+		return
+	}
+	dst := e.table.RunFile(e.date, m.Version, ".quarantine")
+	src := filepath.Join(e.table.Root, "_staging", m.Version, QuarantineDir)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+		err = os.Rename(src, dst)
+		if err == nil {
+			m.Output.QuarantinePath = dst
+			return
+		}
+		e.log.Warn("could not keep the quarantined rows", "err", err)
+	}
+	m.Output.QuarantineFiles = nil
 }
 
 // finish settles the manifest and writes it, last. A failed execution
@@ -93,9 +119,11 @@ func (e *execution) finish(err error) (*Result, error) {
 		m.Error = err.Error()
 	}
 	if e.staged && e.table != nil {
+		e.keepQuarantine()
 		if derr := e.table.Discard(m.Version); derr != nil {
 			e.log.Warn("could not remove staging folder", "err", derr)
 		}
+		m.Output.Files = nil // staged, never published, now gone
 	}
 	res := &Result{Manifest: m}
 	if e.table != nil && e.verdict != nil {

@@ -23,8 +23,10 @@ func (e *execution) previousRun() (*runProfile, int64) {
 			continue
 		}
 		var m report.Manifest
+		// An earlier date only: a rerun compared with its own date's
+		// earlier version would never see a re-delivered snapshot change.
 		if json.Unmarshal(data, &m) != nil || m.Status != report.StatusSucceeded || !m.Output.Published ||
-			m.LogicalDate > e.date || m.Version == e.m.Version {
+			m.LogicalDate >= e.date {
 			continue
 		}
 		e.m.Validation.PreviousVersion = m.Version

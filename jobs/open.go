@@ -115,18 +115,16 @@ func modelColumns(job *spec.Job) []string {
 
 // profiledColumns are profiled on every run: the model's inputs and the
 // baseline's columns, where the snapshot has them.
-func (e *execution) profiledColumns(src *parquetio.Source) []string {
-	cols := modelColumns(e.req.Job)
-	if path := e.req.Job.Validation.Baseline; path != "" {
-		if p, err := profile.Load(path); err == nil {
-			for _, c := range p.Columns {
-				cols = append(cols, c.Name)
-			}
+func profiledColumns(job *spec.Job, schema *arrow.Schema, baseline *profile.Profile) []string {
+	cols := modelColumns(job)
+	if baseline != nil {
+		for _, c := range baseline.Columns {
+			cols = append(cols, c.Name)
 		}
 	}
 	var out []string
 	for _, c := range dedupe(cols) {
-		if len(src.Schema().FieldIndices(c)) > 0 {
+		if len(schema.FieldIndices(c)) > 0 {
 			out = append(out, c)
 		}
 	}

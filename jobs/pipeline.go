@@ -48,11 +48,15 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 		defer close(chunks)
 		var seq int64
 		return src.Read(gctx, e.readColumns(binding, c), job.Scoring.ChunkRows, mem, func(rec arrow.Record, file string, offset int64) error {
-			read += rec.NumRows()
+			n := rec.NumRows()
 			ok, err := c.apply(rec, file, offset)
 			rec.Release()
-			if err != nil || ok == nil {
+			if err != nil {
 				return err
+			}
+			read += n
+			if ok == nil {
+				return nil
 			}
 			select {
 			case tickets <- struct{}{}:
@@ -60,11 +64,11 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 				ok.Release()
 				return gctx.Err()
 			}
-			n := ok.NumRows() // ok belongs to a worker once sent
+			kept := ok.NumRows() // ok belongs to a worker once sent
 			select {
 			case chunks <- scoring.Chunk{Seq: seq, Record: ok, File: file, Offset: offset}:
 				seq++
-				valid += n
+				valid += kept
 				return nil
 			case <-gctx.Done():
 				ok.Release()
@@ -124,7 +128,7 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 	// failed run got.
 	e.m.Counts.Read = read
 	e.m.Counts.Valid = valid
-	e.m.Counts.Quarantined = read - valid
+	e.m.Counts.Quarantined = c.rejected
 	e.m.Counts.Scored = written
 	e.m.Counts.Written = written
 	if err != nil {
@@ -143,9 +147,12 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 func (e *execution) checkOnly(ctx context.Context, src *parquetio.Source, c *checks) error {
 	var read, valid int64
 	err := src.Read(ctx, e.readColumns(nil, c), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, file string, offset int64) error {
-		read += rec.NumRows()
+		n := rec.NumRows()
 		ok, err := c.apply(rec, file, offset)
 		rec.Release()
+		if err == nil {
+			read += n
+		}
 		if ok != nil {
 			valid += ok.NumRows()
 			ok.Release()
@@ -155,7 +162,7 @@ func (e *execution) checkOnly(ctx context.Context, src *parquetio.Source, c *che
 		}
 		return err
 	})
-	e.m.Counts.Read, e.m.Counts.Valid, e.m.Counts.Quarantined = read, valid, read-valid
+	e.m.Counts.Read, e.m.Counts.Valid, e.m.Counts.Quarantined = read, valid, c.rejected
 	return err
 }
 

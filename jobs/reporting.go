@@ -20,13 +20,12 @@ func buildReport(m *report.Manifest, v *verdict, pii []string) *report.Report {
 		},
 		PII: pii,
 	}
-	if v == nil {
-		r.Notes = append(r.Notes, "the run stopped before its data was checked")
-		return r
-	}
 	res := v.result
-	r.Gate = report.Gate{Passed: res.Passed && m.ExitCode != ExitDataQuality, MaxInvalidFraction: m.Validation.MaxInvalidFraction,
-		InvalidFraction: res.InvalidFraction, Breaches: m.Validation.Breaches}
+	if v.partial {
+		r.Notes = append(r.Notes, "the run stopped before the whole snapshot was checked: counts cover the rows read until then")
+	}
+	r.Gate = report.Gate{Passed: m.Validation.Passed, MaxInvalidFraction: m.Validation.MaxInvalidFraction,
+		InvalidFraction: res.InvalidFraction, Breaches: append([]string(nil), m.Validation.Breaches...)}
 	for _, rr := range res.Rules {
 		out := report.RuleResult{Name: rr.Name, Column: rr.Column, Check: rr.Check, Action: rr.Action,
 			Failed: rr.Failed, Fraction: rr.Fraction, MaxInvalidFraction: rr.MaxInvalidFraction, Passed: rr.Passed}

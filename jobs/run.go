@@ -4,6 +4,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -124,10 +125,11 @@ type execution struct {
 	table   *table.Table
 	staged  bool
 	session scoring.Session
+	checks  *checks  // set once the rules are compiled
 	verdict *verdict // set once the data was checked
 }
 
-func (e *execution) run(ctx context.Context) error {
+func (e *execution) run(ctx context.Context) (err error) {
 	job := e.req.Job
 	t, err := table.Open(job.Output.Table)
 	if err != nil {
@@ -152,14 +154,24 @@ func (e *execution) run(ctx context.Context) error {
 		return err
 	}
 	previous, prevRows := e.previousRun()
-	checks, err := e.openChecks(src, e.profiledColumns(src), previous)
+	checks, err := e.openChecks(src, previous)
 	if err != nil {
 		return err
 	}
+	e.checks = checks
 	defer checks.close()
+	defer func() {
+		// A run that stopped while the checks streamed (a fail rule, a
+		// row the model cannot take) still reports what they saw.
+		if err != nil && e.verdict == nil && !errors.Is(err, context.Canceled) {
+			e.record(checks.stopped())
+		}
+	}()
 	e.m.Time("source", stage)
 
-	e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, e.m.Model.SHA256)
+	if !e.DryRun {
+		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, e.m.Model.SHA256)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -170,7 +182,9 @@ func (e *execution) run(ctx context.Context) error {
 		return err
 	}
 	e.staged = true
-	checks.quarantineDir = filepath.Join(dir, QuarantineDir)
+	if !e.DryRun {
+		checks.quarantineDir = filepath.Join(dir, QuarantineDir)
+	}
 	files, err := e.score(ctx, src, binding, checks, dir)
 	if err != nil {
 		return err
@@ -207,6 +221,9 @@ func (e *execution) run(ctx context.Context) error {
 	e.m.Output.Published = true
 	e.m.Output.Path = t.VersionDir(e.date, e.m.Version)
 	e.m.Output.CurrentLink = t.CurrentLink(e.date)
+	if len(e.m.Output.QuarantineFiles) > 0 {
+		e.m.Output.QuarantinePath = filepath.Join(e.m.Output.Path, QuarantineDir)
+	}
 	if err := t.SyncCurrent(); err != nil {
 		e.log.Warn("published, but syncing current/ failed", "err", err)
 	}

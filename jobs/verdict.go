@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -18,6 +19,7 @@ type verdict struct {
 	scoreDrift *profile.ColumnDrift
 	breaches   []string // of the gate: rules, table rules, drift
 	warnings   []string
+	partial    bool // the run stopped before the checks saw every row
 }
 
 // conclude runs the table rules, the quality gate and the drift checks.
@@ -27,10 +29,10 @@ func (c *checks) conclude(prevRows int64, scored bool) (*verdict, error) {
 	v := &verdict{today: c.snapshot.Profile()}
 	res, gateErr := c.summary.Finish(prevRows)
 	v.result = res
-	breaches := []string{}
-	if gateErr != nil {
-		breaches = append(breaches, res.Breaches...)
+	if gateErr != nil && !errors.Is(gateErr, validate.ErrGate) {
+		return v, gateErr // could not check: a failure to retry, not bad data
 	}
+	breaches := append([]string(nil), res.Breaches...)
 	thresholds := c.job.Validation.Drift
 	if c.baseline != nil {
 		v.drift = profile.Compare(c.baseline, v.today)
@@ -53,6 +55,13 @@ func (c *checks) conclude(prevRows int64, scored bool) (*verdict, error) {
 		return v, fmt.Errorf("%w: %s", validate.ErrGate, strings.Join(breaches, "; "))
 	}
 	return v, nil
+}
+
+// stopped is the verdict of a run that failed while the checks streamed:
+// what they counted so far, for the report and manifest to say.
+func (c *checks) stopped() *verdict {
+	res, _ := c.summary.Finish(-1)
+	return &verdict{today: c.snapshot.Profile(), result: res, breaches: res.Breaches, partial: true}
 }
 
 // check records a warning above t.Warn and a breach above t.Gate (a gate

@@ -125,6 +125,12 @@ func TestQuarantineAndQualityGate(t *testing.T) {
 	if r.Gate.Passed || len(r.Gate.Breaches) == 0 || r.Books.Quarantined != 400 {
 		t.Errorf("report gate %+v, books %+v", r.Gate, r.Books)
 	}
+	// What the gate stopped on stays next to the manifest for on-call.
+	if len(m.Output.Files) != 0 || m.Output.QuarantinePath == "" {
+		t.Errorf("manifest output: files %v, quarantine path %q", m.Output.Files, m.Output.QuarantinePath)
+	} else if kept := readParquet(t, filepath.Join(m.Output.QuarantinePath, "part-00000.parquet")); kept.NumRows() != 400 {
+		t.Errorf("kept quarantine holds %d rows, want 400", kept.NumRows())
+	}
 	if entries, _ := os.ReadDir(filepath.Join(table, "_staging")); len(entries) != 0 {
 		t.Errorf("_staging holds %d entries after a gated run", len(entries))
 	}
@@ -233,6 +239,37 @@ func TestImputedRowsAreScoredAndFlagged(t *testing.T) {
 		}
 		if flags.Value(i) != want {
 			t.Errorf("row %d flagged %q, want %q", i, flags.Value(i), want)
+		}
+	}
+}
+
+// A fail rule stops the run at its first row: exit 3, nothing published,
+// and the report says what the checks had seen; a PII column shows no values.
+func TestFailRuleAndPII(t *testing.T) {
+	tmp := t.TempDir()
+	table := filepath.Join(tmp, "scores")
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, edit: func(s string) string {
+		s = insertAfter(t, s, "  rules:", "    - {name: tenure_sane, column: tenure_months, check: range, max: 50, action: fail}")
+		return insertAfter(t, s, "    monthly_charges: {type: float}", "    household_income_k: {type: float, pii: true}")
+	}})
+	res := bs(t, "run", job, "--date", date20, "--json")
+	if res.code != 3 {
+		t.Fatalf("exit %d, want 3\n%s", res.code, res)
+	}
+	m := parseManifest(t, []byte(res.stdout))
+	if !strings.Contains(m.Error, "tenure_sane") || !strings.Contains(m.Error, "part-00000.parquet row") || m.Output.Published {
+		t.Errorf("manifest error %q, published %v", m.Error, m.Output.Published)
+	}
+	if m.Counts.Quarantined != 0 || m.Counts.Read != 0 {
+		t.Errorf("counts %+v: the failed chunk is neither read to the end nor quarantined", m.Counts)
+	}
+	r := readReport(t, m)
+	if r.Gate.Passed || len(r.Notes) == 0 || !strings.Contains(strings.Join(r.Notes, " "), "stopped") {
+		t.Errorf("report gate %+v, notes %v", r.Gate, r.Notes)
+	}
+	for _, c := range r.Columns {
+		if c.Name == "household_income_k" && (c.Min != nil || c.Max != nil || len(c.Quantiles) != 0) {
+			t.Errorf("PII column shows min %v, max %v, quantiles %v", c.Min, c.Max, c.Quantiles)
 		}
 	}
 }

@@ -97,8 +97,11 @@ type Output struct {
 	CurrentLink string                  `json:"current_link,omitempty"`
 	Published   bool                    `json:"published"`
 	Files       []parquetio.WrittenFile `json:"files,omitempty"`
-	// QuarantineFiles hold the rejected rows, in the version's _quarantine/.
+	// QuarantineFiles hold the rejected rows: in the version's _quarantine/
+	// when published, kept in QuarantinePath for on-call when the gate
+	// stopped the run.
 	QuarantineFiles []parquetio.WrittenFile `json:"quarantine_files,omitempty"`
+	QuarantinePath  string                  `json:"quarantine_path,omitempty"`
 }
 
 // Summary of the data checks; the report has the details.

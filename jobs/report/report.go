@@ -218,6 +218,8 @@ func (r *Report) Mask() {
 		if !pii[c.Name] {
 			continue
 		}
+		// Extremes and quantiles are single people's values.
+		c.Min, c.Max, c.Mean, c.Std, c.Quantiles = nil, nil, nil, nil, nil
 		for j := range c.Top {
 			if c.Top[j].Value != Masked {
 				raw = append(raw, c.Top[j].Value)

@@ -284,3 +284,21 @@ func renderHTML(r *Report) ([]byte, error) {
 	err := r.WriteHTML(&b)
 	return b.Bytes(), err
 }
+
+// A PII column's extremes and quantiles are single people's values: the
+// mask drops them, and keeps the counts.
+func TestMaskDropsPIIStatistics(t *testing.T) {
+	v := 42.0
+	r := &Report{PII: []string{"income"}, Columns: []ColumnReport{
+		{Name: "income", Count: 10, Min: &v, Max: &v, Mean: &v, Std: &v, Quantiles: []Quantile{{P: 0.5, Value: v}}},
+		{Name: "tenure", Count: 10, Min: &v},
+	}}
+	r.Mask()
+	inc := r.Columns[0]
+	if inc.Min != nil || inc.Max != nil || inc.Mean != nil || inc.Std != nil || inc.Quantiles != nil || inc.Count != 10 {
+		t.Errorf("masked PII column: %+v", inc)
+	}
+	if r.Columns[1].Min == nil {
+		t.Error("a column that is not PII lost its min")
+	}
+}

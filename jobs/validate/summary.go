@@ -166,8 +166,10 @@ func (s *Summary) Finish(prevRows int64) (Result, error) {
 		name := "unique:" + strings.Join(t.Unique, ",")
 		dups, err := s.keys.duplicates()
 		if err != nil {
+			// An I/O failure says nothing about the data: no breach, so the
+			// run fails as a retryable error rather than a data error.
 			errs = append(errs, fmt.Errorf("checking %s: %w", name, err))
-			table(name, false, "could not be checked: %v", err)
+			res.Table = append(res.Table, TableResult{Name: name, Detail: fmt.Sprintf("could not be checked: %v", err)})
 		} else {
 			table(name, dups == 0, "%d duplicate keys (rows whose key repeats an earlier row's) in %d rows", dups, s.rows)
 		}
