@@ -51,7 +51,7 @@ type runProfile struct {
 	Scores *profile.Profile `json:"scores,omitempty"`
 }
 
-func (e *execution) openChecks(src *parquetio.Source, previous *runProfile) (*checks, error) {
+func (e *execution) openChecks(src snapshot, previous *runProfile) (*checks, error) {
 	job := e.req.Job
 	c := &checks{job: job, mem: e.mem(), previous: previous}
 	var baseline validate.Baseline
@@ -65,7 +65,7 @@ func (e *execution) openChecks(src *parquetio.Source, previous *runProfile) (*ch
 	profiled := profiledColumns(job, src.Schema(), c.baseline)
 	engine, err := validate.New(job.Validation, src.Schema(), e.req.Date, baseline, c.mem)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src.FirstFile(), err)
+		return nil, fmt.Errorf("%s: %w", src.Where(), err)
 	}
 	c.engine = engine
 	c.keysDir = filepath.Join(e.table.Root, "_staging", e.m.Version+"-keys")

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/io/sqlio"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 	"github.com/batchscore/batchscore/scoring"
@@ -39,7 +40,8 @@ func ExitCode(err error) int {
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
 	case errors.Is(err, ErrUsage), errors.Is(err, spec.ErrInvalid),
-		errors.Is(err, scoring.ErrSignature), errors.Is(err, onnx.ErrNoModel):
+		errors.Is(err, scoring.ErrSignature), errors.Is(err, onnx.ErrNoModel),
+		errors.Is(err, sqlio.ErrDSN), errors.Is(err, sqlio.ErrType):
 		return ExitUsage
 	case errors.Is(err, scoring.ErrBadInput), errors.Is(err, parquetio.ErrSchema),
 		errors.Is(err, ErrEmpty), errors.Is(err, validate.ErrSchema),

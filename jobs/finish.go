@@ -28,7 +28,8 @@ func (e *execution) record(v *verdict) {
 	}
 }
 
-// checkBooks: read = valid + quarantined = the footers' rows; every valid
+// checkBooks: read = valid + quarantined = the footers' rows (when known
+// before reading, as for Parquet); every valid
 // row is scored and written (unless nothing is scored at all).
 func (e *execution) checkBooks(footerRows int64, scored bool) error {
 	c := e.m.Counts
@@ -40,7 +41,7 @@ func (e *execution) checkBooks(footerRows int64, scored bool) error {
 	if !e.DryRun {
 		inFiles = e.checks.quarantinedRows()
 	}
-	if c.Read != footerRows || c.Read != c.Valid+c.Quarantined || c.Scored != c.Valid || c.Written != c.Scored+c.Fallback ||
+	if (footerRows >= 0 && c.Read != footerRows) || c.Read != c.Valid+c.Quarantined || c.Scored != c.Valid || c.Written != c.Scored+c.Fallback ||
 		rules.Rows != c.Read || rules.Valid != c.Valid || rules.Rejected != c.Quarantined || inFiles != c.Quarantined {
 		return fmt.Errorf("%w: footers %d, read %d, valid %d, quarantined %d (in files %d), scored %d, written %d; the rules counted %d rows, %d valid, %d rejected",
 			ErrBooks, footerRows, c.Read, c.Valid, c.Quarantined, inFiles, c.Scored, c.Written, rules.Rows, rules.Valid, rules.Rejected)

@@ -61,46 +61,79 @@ func (e *execution) openModel() (*scoring.Binding, error) {
 	return binding, nil
 }
 
-// openSource matches the snapshot's files, checks their footers against
-// the job and fingerprints them.
-func (e *execution) openSource(ctx context.Context, binding *scoring.Binding) (*parquetio.Source, error) {
+// openSource opens the snapshot (Parquet files or a SQL query) and checks
+// its schema against the job before any row is read. Parquet files are
+// fingerprinted now; a query's fingerprint (its values' checksum) is known
+// once it has been read.
+func (e *execution) openSource(ctx context.Context, binding *scoring.Binding) (snapshot, error) {
 	job := e.req.Job
-	if job.Source.SQL != nil || job.Output.SQL != nil {
-		return nil, spec.ErrorAt("source.sql", "SQL sources and sinks are parsed but not yet run by this build")
+	var src snapshot
+	if q := job.Source.SQL; q != nil {
+		s, err := e.openSQL(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		src = s
+	} else {
+		p, err := e.openParquet(ctx)
+		if err != nil {
+			return nil, err
+		}
+		src = p
 	}
+	if err := e.checkSnapshot(src, binding); err != nil {
+		src.Close()
+		return nil, err
+	}
+	return src, nil
+}
+
+func (e *execution) openParquet(ctx context.Context) (parquetSnapshot, error) {
+	job := e.req.Job
 	pattern, err := job.SourcePattern(e.req.Date)
 	if err != nil {
-		return nil, spec.ErrorAt("source.parquet", "%v", err)
+		return parquetSnapshot{}, spec.ErrorAt("source.parquet", "%v", err)
 	}
 	e.m.Source = report.Source{Kind: "parquet", Pattern: pattern}
 	src, err := parquetio.Open(pattern)
 	if err != nil {
-		return nil, err
+		return parquetSnapshot{}, err
 	}
 	e.m.Source.Files = src.Files()
 	e.m.Source.Rows = src.Rows()
 	if err := src.CheckColumns(append(append([]string(nil), job.Output.Keys...), modelColumns(job)...)); err != nil {
-		return nil, err
-	}
-	if err := checkKeyTypes(src.Schema(), job.Output.Keys, src.FirstFile()); err != nil {
-		return nil, err
-	}
-	if binding != nil {
-		if err := binding.CheckSchema(src.Schema(), src.FirstFile()); err != nil {
-			return nil, err
-		}
+		return parquetSnapshot{}, err
 	}
 	if src.Rows() == 0 {
-		return nil, fmt.Errorf("%w: %d files match %s but hold no rows", ErrEmpty, len(src.Files()), pattern)
+		return parquetSnapshot{}, fmt.Errorf("%w: %d files match %s but hold no rows", ErrEmpty, len(src.Files()), pattern)
 	}
 	fp, err := src.Fingerprint(ctx, e.workers(job))
 	if err != nil {
-		return nil, err
+		return parquetSnapshot{}, err
 	}
 	e.m.Source.Fingerprint = "sha256:" + fp
 	e.m.Source.Files = src.Files()
 	e.log.Info("snapshot opened", "files", len(src.Files()), "rows", src.Rows(), "fingerprint", e.m.Source.Fingerprint)
-	return src, nil
+	return parquetSnapshot{src}, nil
+}
+
+// checkSnapshot holds the snapshot's columns to the job: keys present and
+// flat, model inputs present with types their inputs take.
+func (e *execution) checkSnapshot(src snapshot, binding *scoring.Binding) error {
+	job := e.req.Job
+	schema := src.Schema()
+	for _, c := range append(append([]string(nil), job.Output.Keys...), modelColumns(job)...) {
+		if len(schema.FieldIndices(c)) == 0 {
+			return fmt.Errorf("%w: %s: column %q is missing", parquetio.ErrSchema, src.Where(), c)
+		}
+	}
+	if err := checkKeyTypes(schema, job.Output.Keys, src.Where()); err != nil {
+		return err
+	}
+	if binding != nil {
+		return binding.CheckSchema(schema, src.Where())
+	}
+	return nil
 }
 
 // modelColumns are the columns the job file feeds the model, known

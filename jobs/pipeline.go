@@ -19,7 +19,7 @@ import (
 // Rules and profiles run in the reader goroutine as each chunk streams by;
 // only the rows they pass go on to be scored. A dry run (no binding)
 // stops there.
-func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *scoring.Binding, c *checks, dir string) ([]parquetio.WrittenFile, error) {
+func (e *execution) score(ctx context.Context, src snapshot, binding *scoring.Binding, c *checks, dir string) ([]parquetio.WrittenFile, error) {
 	job := e.req.Job
 	mem := e.mem()
 	workers := e.workers(job)
@@ -144,7 +144,7 @@ func (e *execution) score(ctx context.Context, src *parquetio.Source, binding *s
 
 // checkOnly streams the snapshot through the checks alone (batchscore
 // validate): nothing is scored or written but the quarantine files.
-func (e *execution) checkOnly(ctx context.Context, src *parquetio.Source, c *checks) error {
+func (e *execution) checkOnly(ctx context.Context, src snapshot, c *checks) error {
 	var read, valid int64
 	err := src.Read(ctx, e.readColumns(nil, c), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, file string, offset int64) error {
 		n := rec.NumRows()

@@ -5,6 +5,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/batchscore/batchscore/io/sqlio"
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
@@ -125,8 +127,9 @@ type execution struct {
 	table   *table.Table
 	staged  bool
 	session scoring.Session
-	checks  *checks  // set once the rules are compiled
-	verdict *verdict // set once the data was checked
+	sink    *sqlio.Sink // the SQL table written alongside, if any
+	checks  *checks     // set once the rules are compiled
+	verdict *verdict    // set once the data was checked
 }
 
 func (e *execution) run(ctx context.Context) (err error) {
@@ -153,6 +156,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	defer src.Close()
 	previous, prevRows := e.previousRun()
 	checks, err := e.openChecks(src, previous)
 	if err != nil {
@@ -170,6 +174,9 @@ func (e *execution) run(ctx context.Context) (err error) {
 	e.m.Time("source", stage)
 
 	if !e.DryRun {
+		// A query's values are known only once read: its run id stands
+		// for the query text and parameters, the manifest's fingerprint
+		// for the values too.
 		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, e.m.Model.SHA256)
 	}
 	if err := ctx.Err(); err != nil {
@@ -201,6 +208,13 @@ func (e *execution) run(ctx context.Context) (err error) {
 	if gateErr != nil {
 		return gateErr
 	}
+	if s, ok := src.(sqlSnapshot); ok {
+		e.m.Source.Rows = s.Source.Rows()
+		e.m.Source.Fingerprint = s.Fingerprint()
+	}
+	if e.m.Counts.Read == 0 {
+		return fmt.Errorf("%w: %s returned no rows", ErrEmpty, src.Where())
+	}
 	if err := e.checkBooks(src.Rows(), binding != nil); err != nil {
 		return err
 	}
@@ -211,8 +225,18 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return nil // the staged quarantine files go with the staging folder
 	}
 
+	var load *sqlio.Load
+	if job.Output.SQL != nil {
+		if load, err = e.loadSQL(ctx, dir); err != nil {
+			return err
+		}
+		defer e.sink.Close()
+		defer load.Abort(context.Background()) // nothing once published
+	}
+
 	// From here on the run no longer listens to cancellation: publishing
-	// is two renames, and stopping between them gains nothing.
+	// is two renames (and a short SQL transaction), and stopping between
+	// them gains nothing.
 	stage = time.Now()
 	if err := t.Publish(e.date, e.m.Version); err != nil {
 		return err
@@ -226,6 +250,11 @@ func (e *execution) run(ctx context.Context) (err error) {
 	}
 	if err := t.SyncCurrent(); err != nil {
 		e.log.Warn("published, but syncing current/ failed", "err", err)
+	}
+	if load != nil {
+		if err := e.publishSQL(context.Background(), load); err != nil {
+			return err
+		}
 	}
 	e.m.Time("publish", stage)
 	return nil

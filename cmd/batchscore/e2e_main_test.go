@@ -20,6 +20,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/batchscore/batchscore/io/sqlio/pgtest"
 	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
@@ -74,7 +75,7 @@ func buildAndRun(m *testing.M) int {
 			return 1
 		}
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // runs the tests, then stops the PostgreSQL server they shared
 	// Every background run and reader a test started must be gone.
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

@@ -35,7 +35,12 @@ func (p *progressLine) update(done, total int64) {
 	if rate > 0 && total >= done {
 		eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
-	pct := 100 * float64(done) / float64(max(total, 1))
+	if total <= 0 { // a query: the total is known only at the end
+		fmt.Fprintf(p.w, "\r\033[K%d rows  %.0f rows/s", done, rate)
+		p.drawn = true
+		return
+	}
+	pct := 100 * float64(done) / float64(total)
 	fmt.Fprintf(p.w, "\r\033[K%d/%d rows (%.0f%%)  %.0f rows/s  ETA %s", done, total, pct, rate, eta)
 	p.drawn = true
 }

@@ -69,11 +69,14 @@ type Model struct {
 
 // Source fingerprints the snapshot.
 type Source struct {
-	Kind        string           `json:"kind"`
-	Pattern     string           `json:"pattern"`
-	Files       []parquetio.File `json:"files,omitempty"`
-	Rows        int64            `json:"rows"`
-	Fingerprint string           `json:"fingerprint,omitempty"`
+	Kind        string            `json:"kind"` // parquet or sql
+	Pattern     string            `json:"pattern,omitempty"`
+	Driver      string            `json:"driver,omitempty"`
+	Query       string            `json:"query,omitempty"`
+	Params      map[string]string `json:"params,omitempty"`
+	Files       []parquetio.File  `json:"files,omitempty"`
+	Rows        int64             `json:"rows"`
+	Fingerprint string            `json:"fingerprint,omitempty"`
 }
 
 // Counts balance: read = valid + quarantined; valid = scored + fallback.
@@ -102,6 +105,16 @@ type Output struct {
 	// stopped the run.
 	QuarantineFiles []parquetio.WrittenFile `json:"quarantine_files,omitempty"`
 	QuarantinePath  string                  `json:"quarantine_path,omitempty"`
+	// SQL is the SQL table written alongside, when the job has one.
+	SQL *SQLOutput `json:"sql,omitempty"`
+}
+
+// SQLOutput is a version loaded into a SQL table; never the DSN.
+type SQLOutput struct {
+	Driver    string `json:"driver"`
+	Table     string `json:"table"`
+	Rows      int64  `json:"rows"`
+	Published bool   `json:"published"`
 }
 
 // Summary of the data checks; the report has the details.
