@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -94,6 +98,20 @@ func TestSQLSourceFromPostgres(t *testing.T) {
 	}
 	if strings.Contains(res.stdout+res.stderr, password) || strings.Contains(res.stdout, "127.0.0.1") {
 		t.Error("the DSN leaked into the output")
+	}
+	// Nor into any file the run left: manifests, reports, profiles, results.
+	err := filepath.WalkDir(table, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err == nil && bytes.Contains(data, []byte(password)) {
+			t.Errorf("%s holds the DSN's password", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	m := parseManifest(t, []byte(res.stdout))
 	if m.Source.Kind != "sql" || m.Source.Rows != 2000 || !strings.HasPrefix(m.Source.Fingerprint, "sha256:") || m.Source.Params["date"] != date20 {
