@@ -197,7 +197,9 @@ func (c *pgColumn) bind(fb array.Builder, m *pgtype.Map) {
 		return
 	}
 	size := map[kind]int{kInt16: 2, kInt32: 4, kInt64: 8, kFloat32: 4, kFloat64: 8, kBool: 1, kDate: 4, kTimestamp: 8, kTimestampTZ: 8}
-	if c.format != pgx.BinaryFormatCode || (size[c.kind] == 0 && c.kind != kText) {
+	// Text types carry the same UTF-8 bytes in text and binary format (pgx
+	// asks for text), so they take the fast path either way.
+	if (c.format != pgx.BinaryFormatCode && c.kind != kText) || (size[c.kind] == 0 && c.kind != kText) {
 		c.add = func(raw []byte) error {
 			if null(raw) {
 				return nil

@@ -11,7 +11,11 @@
 #   4. bin/batchscore run end to end on the 2M snapshot, both models, under
 #      /usr/bin/time -v (wall, CPU, peak RSS);
 #   5. peak RSS of the GBM job on 1M and 4M rows;
-#   6. a summary table with the ratios.
+#   6. the SQL side (testdata/bench/sql.sh): a throwaway PostgreSQL 15 with
+#      the 2M snapshot, batchscore's source and sink against psql \copy,
+#      flat memory on a 10M-row query, the GBM job with source.sql; prints
+#      "skipped: no PostgreSQL" without PostgreSQL 15;
+#   7. a summary table with the ratios.
 #
 # The machine is shared and noisy, so every measurement is taken in each of
 # BENCH_ROUNDS rounds (default 3), interleaved, and the summary reports the
@@ -21,7 +25,7 @@
 #
 # Settings (environment): BENCH_ROUNDS, BENCH_OUT (default out/bench),
 # BENCH_ORT_TIME (go benchtime of the ORT benchmarks, default 3s),
-# BENCH_SKIP_RSS=1 (skip step 5), BATCHSCORE_ORT_LIB (the Makefile sets it).
+# BENCH_SKIP_RSS=1 (skip step 5), BENCH_SKIP_SQL=1 (skip step 6), BATCHSCORE_ORT_LIB (the Makefile sets it).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -147,6 +151,13 @@ for r in $(seq 1 "$ROUNDS"); do
 	echo "round $r end   $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RES/load.txt"
 done
 
-# --- 6. summary -------------------------------------------------------------
+# --- 6. SQL ------------------------------------------------------------------
+# Its own rounds, after these: the server lives only while sql.sh runs.
+if [ "${BENCH_SKIP_SQL:-}" != 1 ]; then
+	log "SQL: testdata/bench/sql.sh"
+	BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" GO="$GO" "$ROOT/testdata/bench/sql.sh" | tee "$RES/sql.log"
+fi
+
+# --- 7. summary -------------------------------------------------------------
 "$PY" "$ROOT/testdata/bench/summarize.py" "$RES" | tee "$RES/summary.md"
 log "raw results: $RES (also $OUT/results/latest)"

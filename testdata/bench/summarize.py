@@ -16,6 +16,7 @@ import statistics
 import sys
 
 GBM_AIM = 0.85
+SQL_AIM = 0.5
 
 
 def bench_lines(path):
@@ -179,9 +180,70 @@ def main():
         m4 = max(x["rss_kb"] for x in e2e["gbm-4m"])
         ok = "met" if r4 / r1 <= 1.15 else "NOT met"
         p(f"| peak RSS 4M / 1M rows, gbm | {m4 / m1:.2f} (max/max) | {r4 / r1:.2f} | – | ~1.0 ({ok}) |")
+    sql_section(res, e2e)
     bad = [f"{j} round {i + 1}: {x['status']}" for j, v in e2e.items() for i, x in enumerate(v) if x["status"] != "succeeded"]
     if bad:
         p("\nRuns that did not succeed: " + "; ".join(bad))
+
+
+def psql_times(res, what):
+    """[wall seconds] of sql-psql<what>-<r>.time (/usr/bin/time -f '%e %U %S')."""
+    out = []
+    for p in sorted(glob.glob(os.path.join(res, f"sql-psql{what}-*.time"))):
+        out.append(float(open(p).read().split()[0]))
+    return out
+
+
+def sql_section(res, e2e):
+    """testdata/bench/sql.sh: SQL source and sink against psql \\copy."""
+    read, write, flat = (collect_bench(res, f"sql-{k}") for k in ("read", "write", "flat"))
+    if not read and not write:
+        return
+    p = print
+    rows = 2_000_000
+    if os.path.exists(os.path.join(res, "sql-rows.txt")):
+        rows = int(open(os.path.join(res, "sql-rows.txt")).read())
+    p("\n## SQL: local PostgreSQL 15 (testdata/bench/sql.sh)\n")
+    for name in ("sql-server.txt", "sql-load.txt"):
+        if os.path.exists(os.path.join(res, name)):
+            for line in open(os.path.join(res, name)):
+                p("    " + line.rstrip())
+    p("\n| measurement | best rows/s | median rows/s | rounds |")
+    p("|---|---:|---:|---:|")
+    lines = []
+    for label, what, go in [("read 2M × 36 cols", "read", read.get("BenchmarkPGRead")),
+                            ("write 2M result rows", "write", write.get("BenchmarkPGWrite"))]:
+        ps = [rows / t for t in psql_times(res, what)]
+        if ps:
+            p(f"| psql \\copy, {label} (the limit) | {fmt_rate(max(ps))} | {fmt_rate(statistics.median(ps))} | {len(ps)} |")
+        if go:
+            p(f"| batchscore, {label} | {fmt_rate(best(go, 'rows/s')['rows/s'])} | {fmt_rate(med(go, 'rows/s'))} | {len(go)} |")
+        if ps and go:
+            lines.append((label, best(go, "rows/s")["rows/s"] / max(ps), med(go, "rows/s") / statistics.median(ps)))
+    for job in ("sql-gbm-2m", "sql-gbm-2m-parquet"):
+        if job in e2e:
+            v = e2e[job]
+            p(f"| bin/batchscore run {job} | {fmt_rate(best(v, 'rows_s')['rows_s'])} | {fmt_rate(med(v, 'rows_s'))} | {len(v)} |")
+    if flat:
+        p("\n| streamed query | peak HeapInuse MiB (median / max) | median rows/s |")
+        p("|---|---:|---:|")
+        for name in sorted(flat, key=lambda n: int(re.sub(r"\D", "", n) or 0)):
+            v = flat[name]
+            peaks = [x["peak-heap-MiB"] for x in v]
+            p(f"| {name} | {statistics.median(peaks):.1f} / {max(peaks):.1f} | {fmt_rate(med(v, 'rows/s'))} |")
+    p("\n| SQL ratio | best/best | median/median | aim |")
+    p("|---|---:|---:|---|")
+    for label, rb, rm in lines:
+        p(f"| batchscore / psql, {label} | {rb:.2f} | {rm:.2f} | ≥ {SQL_AIM} ({'met' if rm >= SQL_AIM else 'NOT met'}) |")
+    k1, k10 = "BenchmarkPGFlat/rows=1000000", "BenchmarkPGFlat/rows=10000000"
+    if k1 in flat and k10 in flat:
+        a = statistics.median(x["peak-heap-MiB"] for x in flat[k1])
+        b = statistics.median(x["peak-heap-MiB"] for x in flat[k10])
+        p(f"| peak heap 10M / 1M rows | – | {b / a:.2f} | ~1.0 ({'met' if b / a <= 1.5 else 'NOT met'}) |")
+    if "sql-gbm-2m" in e2e and "sql-gbm-2m-parquet" in e2e:
+        s, q = e2e["sql-gbm-2m"], e2e["sql-gbm-2m-parquet"]
+        p(f"| end to end, SQL source / Parquet source | {best(s, 'rows_s')['rows_s'] / best(q, 'rows_s')['rows_s']:.2f} "
+          f"| {med(s, 'rows_s') / med(q, 'rows_s'):.2f} | (no aim) |")
 
 
 if __name__ == "__main__":
