@@ -18,6 +18,7 @@ const (
 	ExitFailure     = 1
 	ExitUsage       = 2
 	ExitDataQuality = 3
+	ExitLocked      = 4
 	ExitInterrupted = 130
 )
 
@@ -39,6 +40,8 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
+	case errors.Is(err, ErrLocked):
+		return ExitLocked
 	case errors.Is(err, ErrUsage), errors.Is(err, spec.ErrInvalid),
 		errors.Is(err, scoring.ErrSignature), errors.Is(err, onnx.ErrNoModel),
 		errors.Is(err, sqlio.ErrDSN), errors.Is(err, sqlio.ErrType):

@@ -108,6 +108,15 @@ func (e *execution) keepQuarantine() {
 func (e *execution) finish(err error) (*Result, error) {
 	m := e.m
 	m.FinishedAt = time.Now().UTC()
+	if errors.Is(err, errAlreadyCurrent) {
+		// Nothing ran: no version, no manifest; the current one stands.
+		m.Status, m.ExitCode = report.StatusAlreadyCurrent, ExitOK
+		current, _ := e.table.Current(e.date)
+		m.Output.Path = e.table.VersionDir(e.date, current)
+		m.Output.CurrentLink = e.table.CurrentLink(e.date)
+		e.log.Info("already current: same snapshot, model and job file", "current", current, "run_id", m.RunID)
+		return &Result{Manifest: m, AlreadyCurrent: true}, nil
+	}
 	m.ExitCode = ExitCode(err)
 	switch {
 	case err == nil:

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 
 	"github.com/batchscore/batchscore/jobs/report"
@@ -39,4 +40,23 @@ func (e *execution) previousRun() (*runProfile, int64) {
 		return nil, m.Counts.Read
 	}
 	return nil, -1
+}
+
+// errAlreadyCurrent ends an execution whose date is already current with
+// the same run id: same job file, snapshot and model. It is a success.
+var errAlreadyCurrent = errors.New("already current")
+
+// alreadyCurrent says whether the date's current version has this run id.
+// A query's run id does not cover its values, so SQL sources always run.
+func (e *execution) alreadyCurrent() bool {
+	version, err := e.table.Current(e.date)
+	if err != nil || version == "" {
+		return false
+	}
+	data, err := os.ReadFile(e.table.ManifestPath(e.date, version))
+	if err != nil {
+		return false
+	}
+	var m report.Manifest
+	return json.Unmarshal(data, &m) == nil && m.RunID == e.m.RunID && m.Status == report.StatusSucceeded
 }

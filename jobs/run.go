@@ -53,12 +53,17 @@ type Request struct {
 	Job     *spec.Job
 	Date    time.Time
 	Trigger string
+	// Force makes a new version even when the current one came from the
+	// same snapshot, model and job file.
+	Force bool
 }
 
 // Result is what an execution left: its manifest and where it was written.
 type Result struct {
 	Manifest     *report.Manifest
 	ManifestPath string
+	// AlreadyCurrent: nothing ran, the date's current version stands.
+	AlreadyCurrent bool
 }
 
 // Run executes one request. It always returns a manifest once the job file
@@ -138,6 +143,15 @@ func (e *execution) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if !e.DryRun {
+		// One execution of a (job, date) at a time, whoever launched it. A
+		// launcher that finds it taken leaves no manifest: it did not run.
+		lock, err := lockDate(t.Root, e.date, e.m.Version)
+		if err != nil {
+			return err
+		}
+		defer lock.release()
+	}
 	e.table = t
 
 	stage := time.Now()
@@ -178,6 +192,9 @@ func (e *execution) run(ctx context.Context) (err error) {
 		// for the query text and parameters, the manifest's fingerprint
 		// for the values too.
 		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, e.m.Model.SHA256)
+		if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() {
+			return errAlreadyCurrent
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err

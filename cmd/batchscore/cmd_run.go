@@ -17,6 +17,7 @@ type runFlags struct {
 	json    bool
 	workers int
 	trigger string
+	force   bool
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -32,10 +33,15 @@ in the job's time zone. Logs go to stderr; with --json the run manifest is
 printed to stdout when the run ends, whether it succeeded or not. Nothing is
 read from stdin.
 
-Exit codes: 0 success; 1 failure (I/O, model, runtime); 2 usage or job-file
-error, missing model or model signature mismatch; 3 the snapshot does not
-match what the job expects (missing column, wrong type, null input, no rows):
-nothing was published; 130 interrupted (SIGINT/SIGTERM): nothing was published.`,
+A date whose current version came from the same snapshot, model and job file
+is not run again ("already current", exit 0) unless --force. Two executions
+of the same job and date never run at once: the second exits 4.
+
+Exit codes: 0 success or already current; 1 failure (I/O, model, runtime,
+database); 2 usage or job-file error, missing model or model signature
+mismatch; 3 the data failed its checks or cannot be scored: nothing was
+published; 4 another execution of this job and date is running; 130
+interrupted (SIGINT/SIGTERM): nothing was published.`,
 		Example: `  batchscore run configs/churn_nightly.yaml --date 2026-11-20
   batchscore run configs/churn_nightly.yaml --date 2026-11-20 --json > manifest.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
@@ -48,6 +54,7 @@ nothing was published; 130 interrupted (SIGINT/SIGTERM): nothing was published.`
 	fl.BoolVar(&f.json, "json", false, "print the run manifest as JSON on stdout when the run ends")
 	fl.IntVar(&f.workers, "workers", 0, "scoring goroutines, overriding scoring.workers (0: the job file decides)")
 	fl.StringVar(&f.trigger, "trigger", jobs.TriggerManual, "who started this run, recorded in the manifest: manual, schedule or backfill")
+	fl.BoolVar(&f.force, "force", false, "make a new version even if the date is already current with the same snapshot, model and job file")
 	return cmd
 }
 
@@ -80,7 +87,7 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 		progress = newProgressLine(os.Stderr)
 		runner.Progress = progress.update
 	}
-	res, err := runner.Run(cmd.Context(), jobs.Request{Job: job, Date: date, Trigger: f.trigger})
+	res, err := runner.Run(cmd.Context(), jobs.Request{Job: job, Date: date, Trigger: f.trigger, Force: f.force})
 	if progress != nil {
 		progress.done()
 	}
@@ -117,6 +124,10 @@ func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
 	m := res.Manifest
 	out := cmd.OutOrStdout()
 	switch {
+	case res.AlreadyCurrent:
+		fmt.Fprintf(out, "%s %s: already current (run %s): same snapshot, model and job file; nothing to do (--force makes a new version)\n", m.Job, m.LogicalDate, m.RunID)
+		fmt.Fprintf(out, "  current:  %s\n", m.Output.CurrentLink)
+		return
 	case m.Trigger == jobs.TriggerValidate && m.ExitCode == 0:
 		fmt.Fprintf(out, "%s %s: the snapshot passes its checks (%d rows, %d would be quarantined)\n", m.Job, m.LogicalDate, m.Counts.Read, m.Counts.Quarantined)
 	case m.Output.Published:

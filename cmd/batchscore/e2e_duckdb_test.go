@@ -70,7 +70,7 @@ func TestDuckDBReadsTheTable(t *testing.T) {
 	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table})
 	var runID20 string
 	for _, date := range []string{date19, date20, date20} {
-		res := bs(t, "run", job, "--date", date, "--json")
+		res := bs(t, "run", job, "--date", date, "--json", "--force")
 		if res.code != 0 {
 			t.Fatalf("run %s failed\n%s", date, res)
 		}

@@ -316,7 +316,7 @@ func TestRerunIsDeterministic(t *testing.T) {
 	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, chunkRows: 97})
 	var ms []*report.Manifest
 	for _, workers := range []string{"1", "2"} {
-		res := bs(t, "run", job, "--date", date20, "--json", "--workers", workers)
+		res := bs(t, "run", job, "--date", date20, "--json", "--workers", workers, "--force")
 		if res.code != 0 {
 			t.Fatalf("run with %s workers failed\n%s", workers, res)
 		}

@@ -16,6 +16,9 @@ const (
 	StatusSucceeded   = "succeeded"
 	StatusFailed      = "failed"
 	StatusInterrupted = "interrupted"
+	// StatusAlreadyCurrent: the date's current version came from the same
+	// snapshot, model and job file; nothing was run or written.
+	StatusAlreadyCurrent = "already_current"
 )
 
 // Manifest is the record of one execution, written last, whatever its end.

@@ -1,0 +1,63 @@
+package jobs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// ErrLocked marks a (job, date) that another execution is running.
+var ErrLocked = errors.New("another execution of this job and date is running")
+
+// lockHolder is written into the lock file so that the next launcher can
+// say who holds it.
+type lockHolder struct {
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	Version string    `json:"version"`
+	Since   time.Time `json:"since"`
+}
+
+// dateLock is an exclusive flock on <table>/_locks/<date>.lock. The kernel
+// drops it when the holder exits, however it exits, so a crash cannot leave
+// it stuck; the file itself stays and only names the last holder.
+type dateLock struct{ f *os.File }
+
+func lockDate(root, date, version string) (*dateLock, error) {
+	dir := filepath.Join(root, "_locks")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, date+".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		defer f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			var h lockHolder
+			data, _ := os.ReadFile(f.Name())
+			if json.Unmarshal(data, &h) == nil && h.PID != 0 {
+				return nil, fmt.Errorf("%w: held by pid %d on %s since %s (version %s)",
+					ErrLocked, h.PID, h.Host, h.Since.Format(time.RFC3339), h.Version)
+			}
+			return nil, ErrLocked
+		}
+		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	host, _ := os.Hostname()
+	data, _ := json.Marshal(lockHolder{Host: host, PID: os.Getpid(), Version: version, Since: time.Now().UTC()})
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt(data, 0)
+	}
+	return &dateLock{f: f}, nil
+}
+
+func (l *dateLock) release() {
+	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	l.f.Close()
+}
