@@ -32,12 +32,25 @@ var (
 	ErrBooks = errors.New("row counts do not balance")
 )
 
+// CodeError is an error that carries its exit code, for outcomes no single
+// sentinel describes (a backfill's mixed results).
+type CodeError struct {
+	Code int
+	Err  error
+}
+
+func (e *CodeError) Error() string { return e.Err.Error() }
+func (e *CodeError) Unwrap() error { return e.Err }
+
 // ExitCode maps an error to the process exit code. It is the one place
 // where that mapping lives; the CLI and the manifest both use it.
 func ExitCode(err error) int {
+	var coded *CodeError
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &coded):
+		return coded.Code
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
 	case errors.Is(err, ErrLocked):

@@ -18,12 +18,13 @@ type runFlags struct {
 	workers int
 	trigger string
 	force   bool
+	backfillFlags
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
 	f := &runFlags{}
 	cmd := &cobra.Command{
-		Use:   "run JOB.yaml [--date YYYY-MM-DD]",
+		Use:   "run JOB.yaml [--date YYYY-MM-DD | --from YYYY-MM-DD --to YYYY-MM-DD]",
 		Short: "Score one logical date and publish a new version of the result table",
 		Long: `run scores the snapshot of one logical date with the job's model and publishes
 a new immutable version of the result table, then points current/<date> at it.
@@ -32,6 +33,14 @@ The logical date defaults to the day of the schedule's most recent fire time
 in the job's time zone. Logs go to stderr; with --json the run manifest is
 printed to stdout when the run ends, whether it succeeded or not. Nothing is
 read from stdin.
+
+With --from and --to, run backfills every logical date of the range that the
+schedule has (a weekly job backfills weekly), --parallel dates at a time,
+oldest first (or --backwards). By default it skips dates already current and
+dates whose last execution failed (--reprocess failed reruns those, all
+reruns everything); a failed date does not stop the others; it ends with a
+table of dates and outcomes. Run again with the same flags, it carries on
+where it stopped. --dry-run prints the plan and touches nothing.
 
 A date whose current version came from the same snapshot, model and job file
 is not run again ("already current", exit 0) unless --force. Two executions
@@ -43,7 +52,9 @@ mismatch; 3 the data failed its checks or cannot be scored: nothing was
 published; 4 another execution of this job and date is running; 130
 interrupted (SIGINT/SIGTERM): nothing was published.`,
 		Example: `  batchscore run configs/churn_nightly.yaml --date 2026-11-20
-  batchscore run configs/churn_nightly.yaml --date 2026-11-20 --json > manifest.json`,
+  batchscore run configs/churn_nightly.yaml --date 2026-11-20 --json > manifest.json
+  batchscore run configs/churn_nightly.yaml --from 2025-01-01 --to 2025-06-30 --parallel 2
+  batchscore run configs/churn_nightly.yaml --from 2025-01-01 --to 2025-06-30 --dry-run`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runJob(cmd, g, f, args[0])
@@ -54,6 +65,7 @@ interrupted (SIGINT/SIGTERM): nothing was published.`,
 	fl.BoolVar(&f.json, "json", false, "print the run manifest as JSON on stdout when the run ends")
 	fl.IntVar(&f.workers, "workers", 0, "scoring goroutines, overriding scoring.workers (0: the job file decides)")
 	fl.StringVar(&f.trigger, "trigger", jobs.TriggerManual, "who started this run, recorded in the manifest: manual, schedule or backfill")
+	f.backfillFlags.add(cmd)
 	fl.BoolVar(&f.force, "force", false, "make a new version even if the date is already current with the same snapshot, model and job file")
 	return cmd
 }
@@ -75,13 +87,19 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 	if err != nil {
 		return err
 	}
+	if f.backfillFlags.set() && f.date != "" {
+		return fmt.Errorf("%w: --date and --from/--to exclude each other", jobs.ErrUsage)
+	}
 	date, err := logicalDate(job, f.date)
-	if err != nil {
+	if err != nil && !f.backfillFlags.set() {
 		return err
 	}
 	// A missing library fails the run inside Run, so that it leaves a manifest.
 	lib, libErr := resolveORTLib(g.ortLib)
 	runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log, Workers: f.workers}
+	if f.backfillFlags.set() {
+		return backfill(cmd, runner, job, &f.backfillFlags, f.json)
+	}
 	var progress *progressLine
 	if stderrIsTerminal() {
 		progress = newProgressLine(os.Stderr)

@@ -87,3 +87,33 @@ func (j *Job) LastFire(now time.Time) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("schedule %q has not fired in the last two years: pass --date", j.Schedule)
 }
+
+// FireDates lists the logical dates in [from, to] on which the schedule
+// fires, in its time zone: a weekly job has weekly dates. Without a
+// schedule every day counts.
+func (j *Job) FireDates(from, to time.Time) ([]time.Time, error) {
+	if to.Before(from) {
+		return nil, fmt.Errorf("--to %s is before --from %s", to.Format(DateLayout), from.Format(DateLayout))
+	}
+	var out []time.Time
+	if j.Schedule == "" {
+		for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+			out = append(out, d)
+		}
+		return out, nil
+	}
+	sched, err := CronParser.Parse("TZ=UTC " + j.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("%w: schedule %q: %v", ErrInvalid, j.Schedule, err)
+	}
+	// Wall-clock times written as UTC, as in LastFire.
+	end := to.AddDate(0, 0, 1)
+	for t := sched.Next(from.Add(-time.Second)); !t.IsZero() && t.Before(end); t = sched.Next(t) {
+		y, m, d := t.Date()
+		day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		if len(out) == 0 || !out[len(out)-1].Equal(day) {
+			out = append(out, day)
+		}
+	}
+	return out, nil
+}

@@ -191,3 +191,38 @@ func TestLastFireErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestFireDates(t *testing.T) {
+	day := func(s string) time.Time { d, _ := ParseDate(s); return d }
+	tests := []struct {
+		name, schedule string
+		from, to       string
+		want           []string
+	}{
+		{"daily", "0 2 * * *", "2026-02-26", "2026-03-02", []string{"2026-02-26", "2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"}},
+		{"weekly on mondays", "0 6 * * 1", "2026-11-01", "2026-11-20", []string{"2026-11-02", "2026-11-09", "2026-11-16"}},
+		{"hourly counts each day once", "0 * * * *", "2026-11-19", "2026-11-20", []string{"2026-11-19", "2026-11-20"}},
+		{"no schedule: every day", "", "2026-11-19", "2026-11-20", []string{"2026-11-19", "2026-11-20"}},
+		{"one day", "@daily", "2026-11-20", "2026-11-20", []string{"2026-11-20"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := &Job{Name: "j", Schedule: tc.schedule, Location: time.UTC}
+			got, err := j.FireDates(day(tc.from), day(tc.to))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s []string
+			for _, d := range got {
+				s = append(s, d.Format(DateLayout))
+			}
+			if strings.Join(s, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("FireDates = %v, want %v", s, tc.want)
+			}
+		})
+	}
+	j := &Job{Name: "j", Schedule: "@daily", Location: time.UTC}
+	if _, err := j.FireDates(day("2026-11-20"), day("2026-11-19")); err == nil {
+		t.Error("--to before --from accepted")
+	}
+}

@@ -1,0 +1,192 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/spec"
+)
+
+// Reprocess policies of a backfill, as Airflow's backfill names them.
+const (
+	ReprocessNone   = "none"   // run dates never run; skip current and failed ones
+	ReprocessFailed = "failed" // also rerun dates whose last execution failed
+	ReprocessAll    = "all"    // run every date, making new versions (--force)
+)
+
+// Backfill is a range of logical dates to run.
+type Backfill struct {
+	Job       *spec.Job
+	From, To  time.Time
+	Parallel  int
+	Backwards bool
+	Reprocess string
+}
+
+// PlannedDate is one date of a backfill and what will happen to it.
+type PlannedDate struct {
+	Date   time.Time `json:"-"`
+	Day    string    `json:"date"`
+	Run    bool      `json:"run"`
+	Reason string    `json:"reason"`
+}
+
+// DateOutcome is what happened to one date.
+type DateOutcome struct {
+	PlannedDate
+	Status   string `json:"status"` // skipped, succeeded, already_current, failed, interrupted
+	ExitCode int    `json:"exit_code"`
+	Version  string `json:"version,omitempty"`
+	Rows     int64  `json:"rows"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Plan says which dates of the range run and why, from the table's run
+// history (never from memory), so that a backfill run again with the same
+// flags carries on where it stopped.
+func Plan(b Backfill) ([]PlannedDate, error) {
+	if !slices.Contains([]string{ReprocessNone, ReprocessFailed, ReprocessAll}, b.Reprocess) {
+		return nil, fmt.Errorf("%w: --reprocess %q: want none, failed or all", ErrUsage, b.Reprocess)
+	}
+	dates, err := b.Job.FireDates(b.From, b.To)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if b.Backwards {
+		slices.Reverse(dates)
+	}
+	t := &table.Table{Root: b.Job.Output.Table}
+	history := lastStatus(t)
+	plan := make([]PlannedDate, len(dates))
+	for i, d := range dates {
+		day := d.Format(spec.DateLayout)
+		p := PlannedDate{Date: d, Day: day}
+		current, _ := t.Current(day)
+		last := history[day]
+		switch {
+		case b.Reprocess == ReprocessAll:
+			p.Run, p.Reason = true, "--reprocess all"
+		case current != "":
+			p.Reason = "current (version " + current + ")"
+		case last == "":
+			p.Run, p.Reason = true, "never run"
+		case b.Reprocess == ReprocessFailed:
+			p.Run, p.Reason = true, "last execution "+last
+		default:
+			p.Reason = "last execution " + last + " (--reprocess failed reruns it)"
+		}
+		plan[i] = p
+	}
+	return plan, nil
+}
+
+// lastStatus maps each date to the status of its newest execution that
+// was not a dry run.
+func lastStatus(t *table.Table) map[string]string {
+	out := map[string]string{}
+	paths, err := t.Manifests()
+	if err != nil {
+		return out
+	}
+	for _, p := range paths { // oldest first: later ones overwrite
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var m report.Manifest
+		if json.Unmarshal(data, &m) == nil && m.Trigger != TriggerValidate {
+			out[filepath.Base(filepath.Dir(p))] = m.Status
+		}
+	}
+	return out
+}
+
+// RunBackfill runs the planned dates, Parallel at a time, in plan order.
+// A failed date does not stop the others; cancellation stops starting new
+// ones and interrupts those running.
+func (r *Runner) RunBackfill(ctx context.Context, b Backfill, plan []PlannedDate) []DateOutcome {
+	out := make([]DateOutcome, len(plan))
+	sem := make(chan struct{}, max(b.Parallel, 1))
+	var wg sync.WaitGroup
+	for i, p := range plan {
+		out[i] = DateOutcome{PlannedDate: p, Status: "skipped"}
+		if !p.Run {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			out[i].Status, out[i].ExitCode, out[i].Error = report.StatusInterrupted, ExitInterrupted, "not started: interrupted"
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res, err := r.Run(ctx, Request{Job: b.Job, Date: p.Date, Trigger: TriggerBackfill, Force: b.Reprocess == ReprocessAll})
+			o := &out[i]
+			o.ExitCode = ExitCode(err)
+			if res != nil {
+				m := res.Manifest
+				o.Status, o.Version, o.Rows = m.Status, m.Version, m.Counts.Written
+				if res.AlreadyCurrent {
+					o.Version = ""
+				}
+			}
+			if err != nil {
+				o.Error = err.Error()
+				if o.Status == "" {
+					o.Status = report.StatusFailed
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// BackfillError carries a backfill's exit code: 0 when every date that ran
+// succeeded; otherwise the code the failed dates share, or 1 when they
+// differ (130 if any was interrupted).
+func BackfillError(outcomes []DateOutcome) error {
+	code := backfillCode(outcomes)
+	if code == ExitOK {
+		return nil
+	}
+	failed := 0
+	for _, o := range outcomes {
+		if o.ExitCode != ExitOK {
+			failed++
+		}
+	}
+	return &CodeError{Code: code, Err: fmt.Errorf("%d of %d dates failed", failed, len(outcomes))}
+}
+
+func backfillCode(outcomes []DateOutcome) int {
+	codes := map[int]bool{}
+	for _, o := range outcomes {
+		if o.ExitCode != ExitOK {
+			codes[o.ExitCode] = true
+		}
+	}
+	switch len(codes) {
+	case 0:
+		return ExitOK
+	case 1:
+		for c := range codes {
+			return c
+		}
+	}
+	if codes[ExitInterrupted] {
+		return ExitInterrupted
+	}
+	return ExitFailure
+}
