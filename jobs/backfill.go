@@ -2,10 +2,7 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -92,18 +89,10 @@ func Plan(b Backfill) ([]PlannedDate, error) {
 // was not a dry run.
 func lastStatus(t *table.Table) map[string]string {
 	out := map[string]string{}
-	paths, err := t.Manifests()
-	if err != nil {
-		return out
-	}
-	for _, p := range paths { // oldest first: later ones overwrite
-		data, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		var m report.Manifest
-		if json.Unmarshal(data, &m) == nil && m.Trigger != TriggerValidate {
-			out[filepath.Base(filepath.Dir(p))] = m.Status
+	ms, _ := readManifests(t)
+	for _, m := range ms { // oldest first: later ones overwrite
+		if m.Trigger != TriggerValidate {
+			out[m.LogicalDate] = m.Status
 		}
 	}
 	return out

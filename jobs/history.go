@@ -4,30 +4,68 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
+	"time"
 
+	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/spec"
 )
 
-// previousRun finds the newest successful, published execution of a date
-// on or before this one, and its profiles: what row counts and scores are
-// compared with. Without one it returns nil and -1. The history is read
-// from the table's manifests, never from memory, so it survives restarts.
-func (e *execution) previousRun() (*runProfile, int64) {
-	paths, err := e.table.Manifests()
+// readManifests reads a table's manifests, oldest date and version first;
+// unreadable ones are left out. The run history lives there, never in
+// memory, so it survives restarts.
+func readManifests(t *table.Table) ([]*report.Manifest, error) {
+	paths, err := t.Manifests()
 	if err != nil {
-		e.log.Warn("could not list earlier runs", "err", err)
-		return nil, -1
+		return nil, err
 	}
-	for i := len(paths) - 1; i >= 0; i-- {
-		data, err := os.ReadFile(paths[i])
+	out := make([]*report.Manifest, 0, len(paths))
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
 		if err != nil {
 			continue
 		}
 		var m report.Manifest
+		if json.Unmarshal(data, &m) == nil {
+			out = append(out, &m)
+		}
+	}
+	return out, nil
+}
+
+// History lists a job's executions, newest first.
+func History(job *spec.Job) ([]*report.Manifest, error) {
+	ms, err := readManifests(&table.Table{Root: job.Output.Table})
+	slices.Reverse(ms)
+	return ms, err
+}
+
+// LastSuccess is when the newest successful, published run finished.
+func LastSuccess(history []*report.Manifest) time.Time {
+	var last time.Time
+	for _, m := range history {
+		if m.Status == report.StatusSucceeded && m.Output.Published && m.FinishedAt.After(last) {
+			last = m.FinishedAt
+		}
+	}
+	return last
+}
+
+// previousRun finds the newest successful, published execution of an
+// earlier date, and its profiles: what row counts and scores are compared
+// with. Without one it returns nil and -1.
+func (e *execution) previousRun() (*runProfile, int64) {
+	ms, err := readManifests(e.table)
+	if err != nil {
+		e.log.Warn("could not list earlier runs", "err", err)
+		return nil, -1
+	}
+	for i := len(ms) - 1; i >= 0; i-- {
+		m := ms[i]
 		// An earlier date only: a rerun compared with its own date's
 		// earlier version would never see a re-delivered snapshot change.
-		if json.Unmarshal(data, &m) != nil || m.Status != report.StatusSucceeded || !m.Output.Published ||
-			m.LogicalDate >= e.date {
+		if m.Status != report.StatusSucceeded || !m.Output.Published || m.LogicalDate >= e.date {
 			continue
 		}
 		e.m.Validation.PreviousVersion = m.Version

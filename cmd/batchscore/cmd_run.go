@@ -19,6 +19,8 @@ type runFlags struct {
 	trigger string
 	force   bool
 	backfillFlags
+	metricsFile string
+	pushgateway string
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -66,6 +68,8 @@ interrupted (SIGINT/SIGTERM): nothing was published.`,
 	fl.IntVar(&f.workers, "workers", 0, "scoring goroutines, overriding scoring.workers (0: the job file decides)")
 	fl.StringVar(&f.trigger, "trigger", jobs.TriggerManual, "who started this run, recorded in the manifest: manual, schedule or backfill")
 	f.backfillFlags.add(cmd)
+	fl.StringVar(&f.metricsFile, "metrics-file", "", "write the run's metrics here in the node_exporter textfile format (*.prom)")
+	fl.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway URL")
 	fl.BoolVar(&f.force, "force", false, "make a new version even if the date is already current with the same snapshot, model and job file")
 	return cmd
 }
@@ -109,6 +113,7 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 	if progress != nil {
 		progress.done()
 	}
+	exportMetrics(log, job, res, f.metricsFile, f.pushgateway)
 	f.report(cmd, res)
 	if err != nil {
 		return &alreadyReported{err}

@@ -44,7 +44,8 @@ const (
 	padLeft        = 58
 	padRight       = 12
 	padTop         = 30
-	padBottom      = 70
+	padBottom      = 70 // room for labels rotated by 35°
+	padBottomFlat  = 40
 	maxBins        = 60
 	maxXLabels     = 20
 	binLabelChars  = 16
@@ -57,10 +58,18 @@ func newChart(label, xTitle, aName, bName string, bins []Bin) *chart {
 		omitted = len(bins) - maxBins
 		bins = bins[:maxBins]
 	}
-	c := &chart{W: chartW, H: chartH, Label: label, XTitle: xTitle, YTitle: "share of rows",
+	rotate := len(bins) > 6
+	h := chartH
+	if !rotate { // short labels, written flat, need less room below
+		h -= padBottom - padBottomFlat
+	}
+	c := &chart{W: chartW, H: h, Label: label, XTitle: xTitle, YTitle: "share of rows",
 		A: aName, B: bName, Omitted: omitted}
 	left, top := float64(padLeft), float64(padTop)
-	right, bottom := float64(chartW-padRight), float64(chartH-padBottom)
+	right, bottom := float64(chartW-padRight), float64(h-padBottom)
+	if !rotate {
+		bottom = float64(h - padBottomFlat)
+	}
 	plotW, plotH := right-left, bottom-top
 	c.Left, c.Top, c.Right, c.Bottom = fx(left), fx(top), fx(right), fx(bottom)
 	c.XTitleX = fx(left + plotW/2)
@@ -84,7 +93,6 @@ func newChart(label, xTitle, aName, bName string, bins []Bin) *chart {
 	}
 	gw := plotW / float64(len(bins))
 	every := (len(bins) + maxXLabels - 1) / maxXLabels
-	rotate := len(bins) > 6
 	for i, b := range bins {
 		gx := left + float64(i)*gw
 		ah := share(b.Baseline) / ceil * plotH

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs"
+	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/spec"
+)
+
+func newRunsCommand() *cobra.Command {
+	var asJSON bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "runs JOB.yaml",
+		Short: "List a job's executions, newest first",
+		Long: `runs lists the executions recorded in the job's table (its manifests): the
+logical date, version, run id, trigger, status and exit code, rows read,
+scored and quarantined, duration, model version, and whether the version is
+the date's current one.`,
+		Example: `  batchscore runs configs/churn_nightly.yaml
+  batchscore runs configs/churn_nightly.yaml --json --limit 5`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			job, err := spec.Load(args[0])
+			if err != nil {
+				return err
+			}
+			history, err := jobs.History(job)
+			if err != nil {
+				return err
+			}
+			if limit > 0 && len(history) > limit {
+				history = history[:limit]
+			}
+			current := currentVersions(job, history)
+			if asJSON {
+				type row struct {
+					*report.Manifest
+					Current bool `json:"current"`
+				}
+				rows := make([]row, len(history))
+				for i, m := range history {
+					rows[i] = row{m, current[m.Version]}
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "DATE\tVERSION\tRUN ID\tTRIGGER\tSTATUS\tEXIT\tREAD\tSCORED\tQUARANTINED\tSECONDS\tMODEL\tCURRENT")
+			for _, m := range history {
+				mark := ""
+				if current[m.Version] {
+					mark = "*"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%s\t%s\n", m.LogicalDate, m.Version, m.RunID, m.Trigger,
+					m.Status, m.ExitCode, m.Counts.Read, m.Counts.Scored, m.Counts.Quarantined,
+					m.FinishedAt.Sub(m.StartedAt).Seconds(), m.Model.Version, mark)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the manifests as a JSON list")
+	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many executions (0: all)")
+	return cmd
+}
+
+func currentVersions(job *spec.Job, history []*report.Manifest) map[string]bool {
+	t := &table.Table{Root: job.Output.Table}
+	out := map[string]bool{}
+	for _, m := range history {
+		if v, err := t.Current(m.LogicalDate); err == nil && v == m.Version {
+			out[v] = true
+		}
+	}
+	return out
+}
+
+func newShowCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show JOB.yaml VERSION|RUN_ID",
+		Short: "Print one execution's manifest in a readable form",
+		Long: `show finds an execution of the job by its version id or its run id (a
+unique prefix is enough; a run id shared by several executions picks the
+newest) and prints its manifest: what ran, how it ended, what it read and
+wrote, and where the report is. --json prints the manifest itself.`,
+		Example: `  batchscore show configs/churn_nightly.yaml 20261122T003803.550Z-b9fb382f37
+  batchscore show configs/churn_nightly.yaml 7ddd5301 --json`,
+		Args: usageArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			job, err := spec.Load(args[0])
+			if err != nil {
+				return err
+			}
+			history, err := jobs.History(job)
+			if err != nil {
+				return err
+			}
+			var found []*report.Manifest
+			for _, m := range history {
+				if strings.HasPrefix(m.Version, args[1]) || (m.RunID != "" && strings.HasPrefix(m.RunID, args[1])) {
+					found = append(found, m)
+				}
+			}
+			versions := map[string]bool{}
+			for _, m := range found {
+				versions[m.Version] = true
+			}
+			switch {
+			case len(found) == 0:
+				return fmt.Errorf("%w: no execution of %s has version or run id %q", jobs.ErrUsage, job.Name, args[1])
+			case len(versions) > 1 && !allSameRun(found):
+				return fmt.Errorf("%w: %q matches %d executions; give more of the id", jobs.ErrUsage, args[1], len(found))
+			}
+			m := found[0] // newest first
+			if asJSON {
+				data, err := m.JSON()
+				if err != nil {
+					return err
+				}
+				_, err = cmd.OutOrStdout().Write(data)
+				return err
+			}
+			printManifest(cmd, m, currentVersions(job, found)[m.Version])
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the manifest as JSON")
+	return cmd
+}
+
+func allSameRun(ms []*report.Manifest) bool {
+	for _, m := range ms[1:] {
+		if m.RunID == "" || m.RunID != ms[0].RunID {
+			return false
+		}
+	}
+	return true
+}
+
+func printManifest(cmd *cobra.Command, m *report.Manifest, current bool) {
+	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+	row := func(k string, format string, args ...any) { fmt.Fprintf(w, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
+	row("job", "%s (%s)", m.Job, m.JobFile)
+	row("logical date", "%s", m.LogicalDate)
+	row("version", "%s (current: %v)", m.Version, current)
+	row("run id", "%s", m.RunID)
+	row("trigger", "%s", m.Trigger)
+	row("status", "%s, exit %d", m.Status, m.ExitCode)
+	if m.Error != "" {
+		row("error", "%s", m.Error)
+	}
+	row("started", "%s (%.1f s)", m.StartedAt.Format("2006-01-02 15:04:05Z07:00"), m.FinishedAt.Sub(m.StartedAt).Seconds())
+	for _, s := range m.Stages {
+		row("  "+s.Name, "%.2f s", s.Seconds)
+	}
+	row("model", "%s (version %s, sha256 %.12s)", m.Model.Path, m.Model.Version, m.Model.SHA256)
+	switch m.Source.Kind {
+	case "sql":
+		row("source", "%s query, %d rows, %s", m.Source.Driver, m.Source.Rows, m.Source.Fingerprint)
+	default:
+		row("source", "%s: %d files, %d rows, %s", m.Source.Pattern, len(m.Source.Files), m.Source.Rows, m.Source.Fingerprint)
+	}
+	c := m.Counts
+	row("rows", "read %d, valid %d, quarantined %d, imputed %d, scored %d, written %d", c.Read, c.Valid, c.Quarantined, c.Imputed, c.Scored, c.Written)
+	row("gate", "passed %v, invalid fraction %.4g (at most %g)", m.Validation.Passed, m.Validation.InvalidFraction, m.Validation.MaxInvalidFraction)
+	for _, b := range m.Validation.Breaches {
+		row("  breach", "%s", b)
+	}
+	if m.Output.Published {
+		row("published", "%s (%d files)", m.Output.Path, len(m.Output.Files))
+	}
+	if m.Output.QuarantinePath != "" {
+		row("quarantine", "%s", m.Output.QuarantinePath)
+	}
+	if m.Validation.ReportHTML != "" {
+		row("report", "%s", m.Validation.ReportHTML)
+	}
+	w.Flush()
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/batchscore/batchscore/jobs"
+	"github.com/batchscore/batchscore/jobs/spec"
+)
+
+// exportMetrics writes a finished run's metrics where the flags say: a
+// node_exporter textfile (replaced atomically) and a Pushgateway. Failing
+// to export is logged; it does not change the run's exit code.
+func exportMetrics(log *slog.Logger, job *spec.Job, res *jobs.Result, file, gateway string) {
+	if file == "" && gateway == "" {
+		return
+	}
+	history, _ := jobs.History(job)
+	data := res.Manifest.Metrics(jobs.LastSuccess(history))
+	if file != "" {
+		if err := writeTextfile(file, data); err != nil {
+			log.Warn("could not write the metrics file", "path", file, "err", err)
+		}
+	}
+	if gateway != "" {
+		if err := push(gateway, job.Name, data); err != nil {
+			log.Warn("could not push metrics", "err", err)
+		}
+	}
+}
+
+func writeTextfile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path) // node_exporter never reads half a file
+}
+
+// push replaces the job's group on a Prometheus Pushgateway.
+func push(gateway, job string, data []byte) error {
+	u, err := url.Parse(gateway)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("--pushgateway %q is not a URL such as http://pushgateway:9091", gateway)
+	}
+	u = u.JoinPath("metrics", "job", "batchscore", "batchscore_job", job)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "text/plain; version=0.0.4")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("pushgateway %s answered %s", u.Host, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Metrics renders a run's manifest in the Prometheus text format, for a
+// node_exporter textfile or a Pushgateway: rows by outcome, duration by
+// stage, exit code, and the last success (lastSuccess, when known, is the
+// newest successful run's finish time, so a failed run does not reset it).
+func (m *Manifest) Metrics(lastSuccess time.Time) []byte {
+	var b strings.Builder
+	job := labelValue(m.Job)
+	metric := func(name, help, typ string) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	metric("batchscore_rows", "Rows of the last run by outcome.", "gauge")
+	rows := map[string]int64{
+		"read": m.Counts.Read, "valid": m.Counts.Valid, "quarantined": m.Counts.Quarantined,
+		"imputed": m.Counts.Imputed, "scored": m.Counts.Scored, "written": m.Counts.Written,
+	}
+	for _, k := range sortedKeys(rows) {
+		fmt.Fprintf(&b, "batchscore_rows{job=%q,outcome=%q} %d\n", job, k, rows[k])
+	}
+	metric("batchscore_stage_duration_seconds", "Duration of each stage of the last run.", "gauge")
+	for _, s := range m.Stages {
+		fmt.Fprintf(&b, "batchscore_stage_duration_seconds{job=%q,stage=%q} %g\n", job, labelValue(s.Name), s.Seconds)
+	}
+	metric("batchscore_run_duration_seconds", "Duration of the last run.", "gauge")
+	fmt.Fprintf(&b, "batchscore_run_duration_seconds{job=%q} %g\n", job, m.FinishedAt.Sub(m.StartedAt).Seconds())
+	metric("batchscore_exit_code", "Exit code of the last run.", "gauge")
+	fmt.Fprintf(&b, "batchscore_exit_code{job=%q,status=%q} %d\n", job, m.Status, m.ExitCode)
+	metric("batchscore_last_run_timestamp_seconds", "When the last run finished.", "gauge")
+	fmt.Fprintf(&b, "batchscore_last_run_timestamp_seconds{job=%q} %d\n", job, m.FinishedAt.Unix())
+	if !lastSuccess.IsZero() {
+		metric("batchscore_last_success_timestamp_seconds", "When the last successful run finished.", "gauge")
+		fmt.Fprintf(&b, "batchscore_last_success_timestamp_seconds{job=%q} %d\n", job, lastSuccess.Unix())
+	}
+	return []byte(b.String())
+}
+
+// labelValue keeps a label printable: %q escapes the rest.
+func labelValue(s string) string { return strings.ToValidUTF8(s, "?") }
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
