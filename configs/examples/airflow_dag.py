@@ -3,21 +3,33 @@
 batchscore's exit codes tell Airflow what to do:
   0    success, or the date is already current (a no-op): the task succeeds
   1    I/O, database, runtime failure: retry
-  2    job-file or model error: do not retry, fix the job file
-  3    the data failed its checks (report and manifest say why): do not retry
+  2    job-file or model error: fail without retrying, fix the job file
+  3    the data failed its checks (report and manifest say why): fail without retrying
   4    another execution of the same job and date is running: retry later
   130  interrupted: retry
 A rerun of a date that already succeeded is a no-op, so Airflow's retries and
-`airflow tasks clear` are safe; `batchscore run --from/--to` backfills
-outside Airflow too.
+`airflow tasks clear` are safe.
 """
+import subprocess
 from datetime import datetime, timedelta
 
 from airflow import DAG
-from airflow.exceptions import AirflowFailException
-from airflow.operators.bash import BashOperator
+from airflow.exceptions import AirflowException, AirflowFailException
+from airflow.operators.python import PythonOperator
 
-NO_RETRY = {2, 3}
+JOB = "/opt/batchscore/configs/churn_nightly.yaml"
+
+
+def score(ds, **_):
+    code = subprocess.run(
+        ["batchscore", "run", JOB, "--date", ds, "--trigger", "schedule"],
+        stdin=subprocess.DEVNULL,
+    ).returncode
+    if code in (2, 3):
+        raise AirflowFailException(f"batchscore exited {code}: fix the job file or the data; not retrying")
+    if code != 0:
+        raise AirflowException(f"batchscore exited {code}: will retry")
+
 
 with DAG(
     dag_id="churn_nightly",
@@ -27,14 +39,4 @@ with DAG(
     max_active_runs=2,
     default_args={"retries": 3, "retry_delay": timedelta(minutes=10)},
 ) as dag:
-    score = BashOperator(
-        task_id="score",
-        bash_command=(
-            "batchscore run /opt/batchscore/configs/churn_nightly.yaml "
-            "--date {{ ds }} --trigger schedule --json > /tmp/churn_{{ ds }}.json; "
-            "code=$?; "
-            # Exit 99 is Airflow's skip code; map 2 and 3 to a failure that is not retried.
-            "if [ $code -eq 2 ] || [ $code -eq 3 ]; then exit 99; fi; exit $code"
-        ),
-        skip_on_exit_code=None,
-    )
+    PythonOperator(task_id="score", python_callable=score)
