@@ -71,6 +71,12 @@ func (j *Job) check(root *yaml.Node) error {
 			return bad("%q is not a cron expression: %v", j.Schedule, err)("schedule")
 		}
 	}
+	if j.Overlap != "skip" && j.Overlap != "queue" {
+		return bad("%q is not skip or queue", j.Overlap)("overlap")
+	}
+	if j.Catchup != nil && *j.Catchup < 0 {
+		return bad("must be 0 (none) or more")("catchup")
+	}
 	loc, err := time.LoadLocation(j.Timezone)
 	if err != nil || j.Timezone == "Local" {
 		return bad("unknown time zone %q", j.Timezone)("timezone")

@@ -16,9 +16,14 @@ var ErrInvalid = errors.New("invalid job file")
 
 // Job is one job file. Field docs are the README's job-file reference.
 type Job struct {
-	Name       string     `yaml:"name"`
-	Schedule   string     `yaml:"schedule"`
-	Timezone   string     `yaml:"timezone"`
+	Name     string `yaml:"name"`
+	Schedule string `yaml:"schedule"`
+	Timezone string `yaml:"timezone"`
+	// Overlap says what `batchscore serve` does when a fire comes while the
+	// previous run of the job still runs: skip it or queue it.
+	Overlap string `yaml:"overlap"`
+	// Catchup is how many missed fires `serve` runs when it starts.
+	Catchup    *int       `yaml:"catchup"`
 	Source     Source     `yaml:"source"`
 	Model      Model      `yaml:"model"`
 	Output     Output     `yaml:"output"`
@@ -123,6 +128,7 @@ const (
 func defaultJob() Job {
 	return Job{
 		Timezone: DefaultTimezone,
+		Overlap:  "skip",
 		Output:   Output{FileRows: DefaultFileRows, Compression: DefaultCompression},
 		Scoring: Scoring{
 			ChunkRows:      DefaultChunkRows,
