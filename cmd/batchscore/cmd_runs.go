@@ -148,7 +148,9 @@ func allSameRun(ms []*report.Manifest) bool {
 
 func printManifest(cmd *cobra.Command, m *report.Manifest, current bool) {
 	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-	row := func(k string, format string, args ...any) { fmt.Fprintf(w, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
+	row := func(k string, format string, args ...any) {
+		fmt.Fprintf(w, "%s\t%s\n", k, fmt.Sprintf(format, args...))
+	}
 	row("job", "%s (%s)", m.Job, m.JobFile)
 	row("logical date", "%s", m.LogicalDate)
 	row("version", "%s (current: %v)", m.Version, current)

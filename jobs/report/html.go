@@ -29,6 +29,7 @@ const (
 	htmlTextChars       = 2000 // a note, breach or detail
 	htmlErrorChars      = 8000
 	htmlOmittedNames    = 50 // names listed of the columns not charted
+	htmlWarnings        = 10 // lines of the summary at the top
 	htmlSampleListChars = 80
 )
 
@@ -69,6 +70,7 @@ type page struct {
 	StatusClass  string // ok, warn, bad
 	Warnings     []string
 	WarningsMore int
+	WarningCount int
 	BooksOK      bool
 	Rules        []pageRule
 	RulesMore    int
@@ -174,7 +176,8 @@ func newPage(r *Report) *page {
 	if !p.BooksOK {
 		warnings = append(warnings, "the books do not balance")
 	}
-	p.Warnings, p.WarningsMore = capList(warnings, HTMLListItems)
+	p.Warnings, p.WarningsMore = capList(warnings, htmlWarnings)
+	p.WarningCount = len(warnings)
 	p.StatusLabel, p.StatusClass = r.Status, "warn"
 	switch r.Status {
 	case StatusFailed:
