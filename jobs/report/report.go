@@ -218,8 +218,11 @@ func (r *Report) Mask() {
 		if !pii[c.Name] {
 			continue
 		}
-		// Extremes and quantiles are single people's values.
-		c.Min, c.Max, c.Mean, c.Std, c.Quantiles = nil, nil, nil, nil, nil
+		// Extremes and quantiles are single people's values. (Only write
+		// when there is something to drop: a masked report is read-only.)
+		if c.Min != nil || c.Max != nil || c.Mean != nil || c.Std != nil || c.Quantiles != nil {
+			c.Min, c.Max, c.Mean, c.Std, c.Quantiles = nil, nil, nil, nil, nil
+		}
 		for j := range c.Top {
 			if c.Top[j].Value != Masked {
 				raw = append(raw, c.Top[j].Value)
