@@ -1,0 +1,136 @@
+package schedule
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Handler serves:
+//
+//   - /healthz: 200 and JSON {"status":"ok","jobs":[...],"load_errors":{job:err}};
+//     a job file that failed to load does not make the daemon unhealthy
+//     (its old version keeps running) but is listed;
+//   - /metrics: the Prometheus text exposition format;
+//   - /runs: JSON list of the recent runs, newest first, at most MaxRuns.
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", d.serveHealth)
+	mux.HandleFunc("GET /metrics", d.serveMetrics)
+	mux.HandleFunc("GET /runs", d.serveRuns)
+	return mux
+}
+
+// Health is the body of /healthz.
+type Health struct {
+	Status     string            `json:"status"`
+	Jobs       []string          `json:"jobs"`
+	LoadErrors map[string]string `json:"load_errors"`
+}
+
+func (d *Daemon) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	d.mu.Lock()
+	h := Health{Status: "ok", Jobs: slices.Sorted(maps.Keys(d.jobs)), LoadErrors: maps.Clone(d.loadErrs)}
+	d.mu.Unlock()
+	writeJSON(w, h)
+}
+
+func (d *Daemon) serveRuns(w http.ResponseWriter, _ *http.Request) {
+	d.mu.Lock()
+	runs := d.stats.recent()
+	d.mu.Unlock()
+	writeJSON(w, runs)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (d *Daemon) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	d.mu.Lock()
+	text := d.metricsText()
+	d.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_, _ = w.Write([]byte(text))
+}
+
+// metricsText writes the metrics in the Prometheus text format, sorted so
+// that the output is stable. d.mu is held.
+func (d *Daemon) metricsText() string {
+	var b strings.Builder
+	family := func(name, typ, help string) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	sample := func(name string, value float64, labels ...string) {
+		b.WriteString(name)
+		if len(labels) > 0 {
+			b.WriteByte('{')
+			for i := 0; i < len(labels); i += 2 {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, "%s=\"%s\"", labels[i], escapeLabel(labels[i+1]))
+			}
+			b.WriteByte('}')
+		}
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatFloat(value, 'g', -1, 64))
+		b.WriteByte('\n')
+	}
+	s := &d.stats
+	pairs := func(m map[labelPair]int64) []labelPair {
+		keys := slices.Collect(maps.Keys(m))
+		slices.SortFunc(keys, func(a, b labelPair) int {
+			if c := strings.Compare(a.job, b.job); c != 0 {
+				return c
+			}
+			return strings.Compare(a.value, b.value)
+		})
+		return keys
+	}
+
+	family("batchscore_runs_total", "counter", "Runs the scheduler finished, by job and status.")
+	for _, k := range pairs(s.total) {
+		sample("batchscore_runs_total", float64(s.total[k]), "job", k.job, "status", k.value)
+	}
+	family("batchscore_skipped_fires_total", "counter", "Scheduled fires not run, by job and reason (overlap, queue_full).")
+	for _, k := range pairs(s.drops) {
+		sample("batchscore_skipped_fires_total", float64(s.drops[k]), "job", k.job, "reason", k.value)
+	}
+	family("batchscore_last_success_timestamp_seconds", "gauge", "When the job's last successful run (exit code 0) finished, in Unix seconds.")
+	for _, job := range slices.Sorted(maps.Keys(s.lastSuccess)) {
+		sample("batchscore_last_success_timestamp_seconds", float64(s.lastSuccess[job].UnixNano())/1e9, "job", job)
+	}
+	family("batchscore_running", "gauge", "Runs of the job in progress (0 or 1).")
+	names := map[string]bool{}
+	for n := range d.jobs {
+		names[n] = true
+	}
+	for n, v := range s.running {
+		if v > 0 {
+			names[n] = true
+		}
+	}
+	for _, job := range slices.Sorted(maps.Keys(names)) {
+		sample("batchscore_running", float64(s.running[job]), "job", job)
+	}
+	family("batchscore_run_duration_seconds", "gauge", "Duration of the job's last finished run.")
+	for _, job := range slices.Sorted(maps.Keys(s.lastDur)) {
+		sample("batchscore_run_duration_seconds", s.lastDur[job].Seconds(), "job", job)
+	}
+	family("batchscore_job_load_errors", "gauge", "Job files that failed to load at the last reload (their old version, if any, keeps running).")
+	sample("batchscore_job_load_errors", float64(len(d.loadErrs)))
+	return b.String()
+}
+
+// escapeLabel escapes a label value as the text format wants.
+func escapeLabel(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}
