@@ -192,6 +192,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 		// for the query text and parameters, the manifest's fingerprint
 		// for the values too.
 		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, e.m.Model.SHA256)
+		e.log = e.log.With("run_id", e.m.RunID)
 		if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() {
 			return errAlreadyCurrent
 		}

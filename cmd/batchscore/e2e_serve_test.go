@@ -100,10 +100,29 @@ func TestServeRunsAndStopsCleanly(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if resp, err := client.Get(base + "/healthz"); err != nil || resp.StatusCode != 200 {
-		t.Errorf("/healthz: %v %v", err, resp)
-	} else {
+	// SIGHUP with a broken job file: reported in /healthz, the jobs go on.
+	broken := filepath.Join(jobs, "quick.yaml")
+	if err := os.WriteFile(broken, []byte("name: quick\nbogus: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	var health struct {
+		Jobs       []string          `json:"jobs"`
+		LoadErrors map[string]string `json:"load_errors"`
+	}
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		resp, err := client.Get(base + "/healthz")
+		if err != nil {
+			continue
+		}
+		json.NewDecoder(resp.Body).Decode(&health)
 		resp.Body.Close()
+		if len(health.LoadErrors) > 0 {
+			break
+		}
+	}
+	if len(health.LoadErrors) != 1 || len(health.Jobs) != 2 {
+		t.Errorf("after a broken reload /healthz says jobs %v, load errors %v; want both jobs kept and one error", health.Jobs, health.LoadErrors)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
