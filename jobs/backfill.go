@@ -14,7 +14,7 @@ import (
 
 // Reprocess policies of a backfill, as Airflow's backfill names them.
 const (
-	ReprocessNone   = "none"   // run dates never run; skip current and failed ones
+	ReprocessNone   = "none"   // run dates not already current; skip failed ones
 	ReprocessFailed = "failed" // also rerun dates whose last execution failed
 	ReprocessAll    = "all"    // run every date, making new versions (--force)
 )
@@ -71,14 +71,20 @@ func Plan(b Backfill) ([]PlannedDate, error) {
 		switch {
 		case b.Reprocess == ReprocessAll:
 			p.Run, p.Reason = true, "--reprocess all"
+		case last == report.StatusFailed && b.Reprocess == ReprocessFailed:
+			p.Run, p.Reason = true, "last execution failed"
+		case last == report.StatusFailed:
+			p.Reason = "last execution failed (--reprocess failed reruns it)"
+		case last == report.StatusInterrupted:
+			p.Run, p.Reason = true, "last execution interrupted"
 		case current != "":
-			p.Reason = "current (version " + current + ")"
+			// Already current only if snapshot, model and job file are
+			// unchanged: the run checks, and is a no-op when they are.
+			p.Run, p.Reason = true, "current (version "+current+"); runs only if the snapshot, model or job file changed"
 		case last == "":
 			p.Run, p.Reason = true, "never run"
-		case b.Reprocess == ReprocessFailed:
-			p.Run, p.Reason = true, "last execution "+last
 		default:
-			p.Reason = "last execution " + last + " (--reprocess failed reruns it)"
+			p.Run, p.Reason = true, "last execution "+last
 		}
 		plan[i] = p
 	}
@@ -132,9 +138,6 @@ func (r *Runner) RunBackfill(ctx context.Context, b Backfill, plan []PlannedDate
 			}
 			if err != nil {
 				o.Error = err.Error()
-				if o.Status == "" {
-					o.Status = report.StatusFailed
-				}
 			}
 		}()
 	}

@@ -94,6 +94,17 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 	log.Info("run started", "trigger", req.Trigger)
 
 	e := &execution{Runner: r, req: req, date: date, m: m, log: log}
+	if !r.DryRun {
+		// One execution of a (job, date) at a time, whoever launched it,
+		// held until its manifest is written. A launcher that finds it
+		// taken leaves no manifest: it did not run.
+		lock, err := lockDate(job.Output.Table, date, m.Version)
+		if err != nil {
+			log.Error("run not started", "exit_code", ExitCode(err), "err", err)
+			return &Result{Manifest: m}, err
+		}
+		defer lock.release()
+	}
 	err := guard("running", func() error { return e.run(ctx) })()
 	return e.finish(err)
 }
@@ -142,15 +153,6 @@ func (e *execution) run(ctx context.Context) (err error) {
 	t, err := table.Open(job.Output.Table)
 	if err != nil {
 		return err
-	}
-	if !e.DryRun {
-		// One execution of a (job, date) at a time, whoever launched it. A
-		// launcher that finds it taken leaves no manifest: it did not run.
-		lock, err := lockDate(t.Root, e.date, e.m.Version)
-		if err != nil {
-			return err
-		}
-		defer lock.release()
 	}
 	e.table = t
 

@@ -91,8 +91,15 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 	if err != nil {
 		return err
 	}
-	if f.backfillFlags.set() && f.date != "" {
-		return fmt.Errorf("%w: --date and --from/--to exclude each other", jobs.ErrUsage)
+	if f.backfillFlags.set() {
+		switch {
+		case f.date != "":
+			return fmt.Errorf("%w: --date runs one date; --from/--to (and --dry-run) plan a backfill", jobs.ErrUsage)
+		case f.force:
+			return fmt.Errorf("%w: a backfill reruns current dates with --reprocess all, not --force", jobs.ErrUsage)
+		case f.metricsFile != "" || f.pushgateway != "":
+			return fmt.Errorf("%w: --metrics-file and --pushgateway export one run; a backfill's runs are in its table", jobs.ErrUsage)
+		}
 	}
 	date, err := logicalDate(job, f.date)
 	if err != nil && !f.backfillFlags.set() {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/batchscore/batchscore/jobs"
+	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/schedule"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
@@ -55,7 +55,7 @@ format) and /runs (recent runs as JSON).`,
 			runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log}
 			d := schedule.New(schedule.Options{Run: runFunc(runner), History: lastDate, Logger: log, Grace: grace})
 			if err := loadJobs(d, dir, log); err != nil {
-				return err
+				return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -119,7 +119,9 @@ func lastDate(job *spec.Job) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	for _, m := range history {
-		if m.Trigger == jobs.TriggerValidate {
+		// A run the daemon itself interrupted (a stop outlasting --grace)
+		// did not happen: catch-up must run that date again.
+		if m.Trigger == jobs.TriggerValidate || m.Status == report.StatusInterrupted {
 			continue
 		}
 		if d, err := spec.ParseDate(m.LogicalDate); err == nil {
@@ -158,8 +160,8 @@ func loadJobs(d *schedule.Daemon, dir string, log *slog.Logger) error {
 		d.SetPolicy(job.Name, schedule.Policy{Overlap: job.Overlap, Catchup: catchup})
 		loaded = append(loaded, job)
 	}
-	if len(loaded) == 0 && len(errs) == 0 {
-		return errors.New("no job files with a schedule in " + dir)
+	if len(loaded) == 0 {
+		return fmt.Errorf("no job file with a schedule loaded from %s (%d failed)", dir, len(errs))
 	}
 	d.Load(loaded, errs)
 	return nil

@@ -64,16 +64,29 @@ func TestBackfill(t *testing.T) {
 		}
 	}
 
+	// Run again: the failed date is skipped, the others are already
+	// current (same snapshot, model and job file), so nothing changes.
+	versions := listDir(t, filepath.Join(table, "versions", "2026-11-20"))
 	again := bs(t, append([]string{"run", job, "--json"}, span...)...)
 	if again.code != 0 {
 		t.Fatalf("resumed backfill: exit %d\n%s", again.code, again)
 	}
 	for d, o := range outcomes(t, again) {
-		if o.Status != "skipped" {
-			t.Errorf("resumed backfill ran %s: %+v", d, o)
+		want := "already_current"
+		if d == "2026-11-17" {
+			want = "skipped"
+		}
+		if o.Status != want {
+			t.Errorf("resumed backfill, %s: %+v, want %s", d, o, want)
 		}
 	}
+	if after := listDir(t, filepath.Join(table, "versions", "2026-11-20")); len(after) != len(versions) {
+		t.Errorf("the resumed backfill made versions: %v, before %v", after, versions)
+	}
 
+	if res := bs(t, append([]string{"run", job, "--force"}, span...)...); res.code != 2 {
+		t.Errorf("--force with a backfill: exit %d, want 2", res.code)
+	}
 	retry := bs(t, append([]string{"run", job, "--reprocess", "failed"}, span...)...)
 	if retry.code != 1 || !strings.Contains(retry.stdout, "2026-11-17") || !strings.Contains(retry.stdout, "4 dates, 1 failed") {
 		t.Errorf("--reprocess failed: exit %d\n%s", retry.code, retry.stdout)

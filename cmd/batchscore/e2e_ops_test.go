@@ -39,7 +39,7 @@ func TestRunsShowAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`batchscore_rows{job="churn_nightly",outcome="written"} 2000`, `batchscore_exit_code{job="churn_nightly",status="succeeded"} 0`, "batchscore_last_success_timestamp_seconds{"} {
+	for _, want := range []string{`batchscore_rows{batchscore_job="churn_nightly",outcome="written"} 2000`, `batchscore_exit_code{batchscore_job="churn_nightly",status="succeeded"} 0`, "batchscore_last_success_timestamp_seconds{"} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("metrics file lacks %q:\n%s", want, data)
 		}

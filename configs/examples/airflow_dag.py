@@ -1,4 +1,9 @@
-"""Airflow DAG running batchscore for each logical date ({{ ds }}).
+"""Airflow DAG running batchscore for each scheduled date.
+
+batchscore's logical date is the day of the fire time (cron, the daemon and
+the Kubernetes example agree). Airflow 2's cron timetable makes {{ ds }} the
+start of the data interval, the day before; the DAG passes the end of the
+interval instead, which is the fire date on Airflow 2 and 3 alike.
 
 batchscore's exit codes tell Airflow what to do:
   0    success, or the date is already current (a no-op): the task succeeds
@@ -20,9 +25,10 @@ from airflow.operators.python import PythonOperator
 JOB = "/opt/batchscore/configs/churn_nightly.yaml"
 
 
-def score(ds, **_):
+def score(data_interval_end, **_):
+    date = data_interval_end.strftime("%Y-%m-%d")
     code = subprocess.run(
-        ["batchscore", "run", JOB, "--date", ds, "--trigger", "schedule"],
+        ["batchscore", "run", JOB, "--date", date, "--trigger", "schedule"],
         stdin=subprocess.DEVNULL,
     ).returncode
     if code in (2, 3):

@@ -17,29 +17,35 @@ func (m *Manifest) Metrics(lastSuccess time.Time) []byte {
 	metric := func(name, help, typ string) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
+	if m.Status != StatusAlreadyCurrent { // a no-op has no rows: zeros would read as an empty run
+		m.rowMetrics(&b, job, metric)
+	}
+	metric("batchscore_run_duration_seconds", "Duration of the last run.", "gauge")
+	fmt.Fprintf(&b, "batchscore_run_duration_seconds{batchscore_job=%q} %g\n", job, m.FinishedAt.Sub(m.StartedAt).Seconds())
+	metric("batchscore_exit_code", "Exit code of the last run.", "gauge")
+	fmt.Fprintf(&b, "batchscore_exit_code{batchscore_job=%q,status=%q} %d\n", job, m.Status, m.ExitCode)
+	metric("batchscore_last_run_timestamp_seconds", "When the last run finished.", "gauge")
+	fmt.Fprintf(&b, "batchscore_last_run_timestamp_seconds{batchscore_job=%q} %d\n", job, m.FinishedAt.Unix())
+	if !lastSuccess.IsZero() {
+		metric("batchscore_last_success_timestamp_seconds", "When the last successful run finished.", "gauge")
+		fmt.Fprintf(&b, "batchscore_last_success_timestamp_seconds{batchscore_job=%q} %d\n", job, lastSuccess.Unix())
+	}
+	return []byte(b.String())
+}
+
+func (m *Manifest) rowMetrics(b *strings.Builder, job string, metric func(name, help, typ string)) {
 	metric("batchscore_rows", "Rows of the last run by outcome.", "gauge")
 	rows := map[string]int64{
 		"read": m.Counts.Read, "valid": m.Counts.Valid, "quarantined": m.Counts.Quarantined,
 		"imputed": m.Counts.Imputed, "scored": m.Counts.Scored, "written": m.Counts.Written,
 	}
 	for _, k := range sortedKeys(rows) {
-		fmt.Fprintf(&b, "batchscore_rows{job=%q,outcome=%q} %d\n", job, k, rows[k])
+		fmt.Fprintf(b, "batchscore_rows{batchscore_job=%q,outcome=%q} %d\n", job, k, rows[k])
 	}
 	metric("batchscore_stage_duration_seconds", "Duration of each stage of the last run.", "gauge")
 	for _, s := range m.Stages {
-		fmt.Fprintf(&b, "batchscore_stage_duration_seconds{job=%q,stage=%q} %g\n", job, labelValue(s.Name), s.Seconds)
+		fmt.Fprintf(b, "batchscore_stage_duration_seconds{batchscore_job=%q,stage=%q} %g\n", job, labelValue(s.Name), s.Seconds)
 	}
-	metric("batchscore_run_duration_seconds", "Duration of the last run.", "gauge")
-	fmt.Fprintf(&b, "batchscore_run_duration_seconds{job=%q} %g\n", job, m.FinishedAt.Sub(m.StartedAt).Seconds())
-	metric("batchscore_exit_code", "Exit code of the last run.", "gauge")
-	fmt.Fprintf(&b, "batchscore_exit_code{job=%q,status=%q} %d\n", job, m.Status, m.ExitCode)
-	metric("batchscore_last_run_timestamp_seconds", "When the last run finished.", "gauge")
-	fmt.Fprintf(&b, "batchscore_last_run_timestamp_seconds{job=%q} %d\n", job, m.FinishedAt.Unix())
-	if !lastSuccess.IsZero() {
-		metric("batchscore_last_success_timestamp_seconds", "When the last successful run finished.", "gauge")
-		fmt.Fprintf(&b, "batchscore_last_success_timestamp_seconds{job=%q} %d\n", job, lastSuccess.Unix())
-	}
-	return []byte(b.String())
 }
 
 // labelValue keeps a label printable: %q escapes the rest.

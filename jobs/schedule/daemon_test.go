@@ -72,10 +72,10 @@ func TestOverlap(t *testing.T) {
 		want    []string
 		dropped string // the skipped-fires sample
 	}{
-		{"skip", OverlapSkip, []string{"2026-01-02", "2026-01-05"}, `batchscore_skipped_fires_total{job="daily",reason="overlap"} 2`},
-		{"default is skip", "", []string{"2026-01-02", "2026-01-05"}, `batchscore_skipped_fires_total{job="daily",reason="overlap"} 2`},
+		{"skip", OverlapSkip, []string{"2026-01-02", "2026-01-05"}, `batchscore_skipped_fires_total{batchscore_job="daily",reason="overlap"} 2`},
+		{"default is skip", "", []string{"2026-01-02", "2026-01-05"}, `batchscore_skipped_fires_total{batchscore_job="daily",reason="overlap"} 2`},
 		// One waits behind the running one; the next finds the queue full.
-		{"queue", OverlapQueue, []string{"2026-01-02", "2026-01-03", "2026-01-05"}, `batchscore_skipped_fires_total{job="daily",reason="queue_full"} 1`},
+		{"queue", OverlapQueue, []string{"2026-01-02", "2026-01-03", "2026-01-05"}, `batchscore_skipped_fires_total{batchscore_job="daily",reason="queue_full"} 1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,7 +245,7 @@ func TestPanicIsAFailedRun(t *testing.T) {
 		t.Errorf("next run recorded as %+v", r)
 	}
 	m := h.metrics()
-	for _, line := range []string{`batchscore_runs_total{job="p",status="failed"} 1`, `batchscore_runs_total{job="p",status="succeeded"} 1`} {
+	for _, line := range []string{`batchscore_runs_total{batchscore_job="p",status="failed"} 1`, `batchscore_runs_total{batchscore_job="p",status="succeeded"} 1`} {
 		if !strings.Contains(m, line+"\n") {
 			t.Errorf("metrics lack %s", line)
 		}

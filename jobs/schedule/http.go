@@ -25,7 +25,8 @@ func (d *Daemon) Handler() http.Handler {
 	return mux
 }
 
-// Health is the body of /healthz.
+// Health is the body of /healthz: status "ok", or "degraded" while a job
+// file fails to load.
 type Health struct {
 	Status     string            `json:"status"`
 	Jobs       []string          `json:"jobs"`
@@ -36,6 +37,14 @@ func (d *Daemon) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	d.mu.Lock()
 	h := Health{Status: "ok", Jobs: slices.Sorted(maps.Keys(d.jobs)), LoadErrors: maps.Clone(d.loadErrs)}
 	d.mu.Unlock()
+	if h.Jobs == nil {
+		h.Jobs = []string{}
+	}
+	if len(h.LoadErrors) > 0 {
+		// Still serving 200: the loaded jobs run. The status tells on-call
+		// that a job file is broken and its job runs an older version.
+		h.Status = "degraded"
+	}
 	writeJSON(w, h)
 }
 
@@ -98,15 +107,15 @@ func (d *Daemon) metricsText() string {
 
 	family("batchscore_runs_total", "counter", "Runs the scheduler finished, by job and status.")
 	for _, k := range pairs(s.total) {
-		sample("batchscore_runs_total", float64(s.total[k]), "job", k.job, "status", k.value)
+		sample("batchscore_runs_total", float64(s.total[k]), "batchscore_job", k.job, "status", k.value)
 	}
 	family("batchscore_skipped_fires_total", "counter", "Scheduled fires not run, by job and reason (overlap, queue_full).")
 	for _, k := range pairs(s.drops) {
-		sample("batchscore_skipped_fires_total", float64(s.drops[k]), "job", k.job, "reason", k.value)
+		sample("batchscore_skipped_fires_total", float64(s.drops[k]), "batchscore_job", k.job, "reason", k.value)
 	}
 	family("batchscore_last_success_timestamp_seconds", "gauge", "When the job's last successful run (exit code 0) finished, in Unix seconds.")
 	for _, job := range slices.Sorted(maps.Keys(s.lastSuccess)) {
-		sample("batchscore_last_success_timestamp_seconds", float64(s.lastSuccess[job].UnixNano())/1e9, "job", job)
+		sample("batchscore_last_success_timestamp_seconds", float64(s.lastSuccess[job].UnixNano())/1e9, "batchscore_job", job)
 	}
 	family("batchscore_running", "gauge", "Runs of the job in progress (0 or 1).")
 	names := map[string]bool{}
@@ -119,11 +128,11 @@ func (d *Daemon) metricsText() string {
 		}
 	}
 	for _, job := range slices.Sorted(maps.Keys(names)) {
-		sample("batchscore_running", float64(s.running[job]), "job", job)
+		sample("batchscore_running", float64(s.running[job]), "batchscore_job", job)
 	}
 	family("batchscore_run_duration_seconds", "gauge", "Duration of the job's last finished run.")
 	for _, job := range slices.Sorted(maps.Keys(s.lastDur)) {
-		sample("batchscore_run_duration_seconds", s.lastDur[job].Seconds(), "job", job)
+		sample("batchscore_run_duration_seconds", s.lastDur[job].Seconds(), "batchscore_job", job)
 	}
 	family("batchscore_job_load_errors", "gauge", "Job files that failed to load at the last reload (their old version, if any, keeps running).")
 	sample("batchscore_job_load_errors", float64(len(d.loadErrs)))

@@ -46,8 +46,11 @@ func (h *harness) health() Health {
 	h.t.Helper()
 	code, _, body := h.get("/healthz")
 	var out Health
-	if code != http.StatusOK || json.Unmarshal([]byte(body), &out) != nil || out.Status != "ok" {
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &out) != nil {
 		h.t.Fatalf("/healthz: %d %s", code, body)
+	}
+	if want := map[bool]string{true: "degraded", false: "ok"}[len(out.LoadErrors) > 0]; out.Status != want {
+		h.t.Errorf("/healthz status %q with %d load errors, want %q", out.Status, len(out.LoadErrors), want)
 	}
 	return out
 }
@@ -90,13 +93,13 @@ func TestHTTP(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`batchscore_runs_total{job="bad",status="failed"} 2`,
-		`batchscore_runs_total{job="good",status="succeeded"} 2`,
-		`batchscore_runs_total{job="slow",status="succeeded"} 1`,
-		`batchscore_running{job="slow"} 1`,
-		`batchscore_running{job="good"} 0`,
-		`batchscore_last_success_timestamp_seconds{job="good"} 1.7673156e+09`, // 2026-01-02T01:00Z
-		`batchscore_run_duration_seconds{job="good"} 0`,
+		`batchscore_runs_total{batchscore_job="bad",status="failed"} 2`,
+		`batchscore_runs_total{batchscore_job="good",status="succeeded"} 2`,
+		`batchscore_runs_total{batchscore_job="slow",status="succeeded"} 1`,
+		`batchscore_running{batchscore_job="slow"} 1`,
+		`batchscore_running{batchscore_job="good"} 0`,
+		`batchscore_last_success_timestamp_seconds{batchscore_job="good"} 1.7673156e+09`, // 2026-01-02T01:00Z
+		`batchscore_run_duration_seconds{batchscore_job="good"} 0`,
 		`batchscore_job_load_errors 1`,
 		"# TYPE batchscore_runs_total counter",
 		"# TYPE batchscore_running gauge",
@@ -105,7 +108,7 @@ func TestHTTP(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-	if strings.Contains(body, `batchscore_last_success_timestamp_seconds{job="bad"}`) {
+	if strings.Contains(body, `batchscore_last_success_timestamp_seconds{batchscore_job="bad"}`) {
 		t.Error("a failed job has a last success")
 	}
 
@@ -135,7 +138,7 @@ func TestHTTP(t *testing.T) {
 
 	code, _, body = h.get("/healthz")
 	var health map[string]any
-	if code != http.StatusOK || json.Unmarshal([]byte(body), &health) != nil || health["status"] != "ok" {
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &health) != nil || health["status"] != "degraded" {
 		t.Fatalf("/healthz: %d %s", code, body)
 	}
 	if errs, _ := health["load_errors"].(map[string]any); errs["broken"] != `broken.yaml: "schedule": bad` {
