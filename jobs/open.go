@@ -57,7 +57,11 @@ func (e *execution) openModel() (*scoring.Binding, error) {
 		return nil, err
 	}
 	e.session = sess
+	e.m.Model.Rewrites = sess.Rewrites()
 	e.log.Info("model loaded", "path", job.Model.Path, "model_version", e.m.Model.Version, "onnxruntime", e.m.Binary.ORTVersion)
+	for _, r := range e.m.Model.Rewrites {
+		e.log.Info("model rewritten in memory", "rewrite", r)
+	}
 	return binding, nil
 }
 

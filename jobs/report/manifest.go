@@ -68,6 +68,9 @@ type Model struct {
 	Version   string             `json:"version,omitempty"`
 	Signature *scoring.Signature `json:"signature,omitempty"`
 	Metadata  any                `json:"metadata,omitempty"`
+	// Rewrites lists how the graph scored differs from the file, e.g. a
+	// ZipMap output read as the probability tensor that fed it.
+	Rewrites []string `json:"rewrites,omitempty"`
 }
 
 // Source fingerprints the snapshot.

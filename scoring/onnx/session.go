@@ -18,6 +18,9 @@ type Options struct {
 	IntraOpThreads int
 	// Optimization is all, extended, basic or disabled.
 	Optimization string
+	// keepZipMap scores ZipMap outputs through sequence decoding instead
+	// of rewriting them to tensors (tests and benchmarks compare the two).
+	keepZipMap bool
 }
 
 var optimizationLevels = map[string]ort.GraphOptimizationLevel{
@@ -32,6 +35,10 @@ var optimizationLevels = map[string]ort.GraphOptimizationLevel{
 type Session struct {
 	s       *ort.DynamicAdvancedSession
 	outputs []scoring.Port
+	// classKeys[i] names the columns of output i where a ZipMap was
+	// rewritten to a tensor (see zipmap.go); nil elsewhere.
+	classKeys [][]int64
+	rewrites  []string
 }
 
 // Open makes a session for the inputs and outputs of a binding.
@@ -58,20 +65,52 @@ func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 	for i, in := range b.Inputs {
 		inputs[i] = in.Name
 	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(m.data, inputs, b.Outputs, so)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrModel, m.Path, err)
-	}
 	ports := map[string]scoring.Port{b.Score.Port.Name: b.Score.Port}
 	if b.Label != nil {
 		ports[b.Label.Port.Name] = b.Label.Port
 	}
-	outputs := make([]scoring.Port, len(b.Outputs))
-	for i, name := range b.Outputs {
-		outputs[i] = ports[name]
+	data, zipMaps := m.data, []zipMapRewrite(nil)
+	if !opts.keepZipMap {
+		var sequences []string
+		for _, name := range b.Outputs {
+			if ports[name].Kind == scoring.KindSequence {
+				sequences = append(sequences, name)
+			}
+		}
+		data, zipMaps, err = rewriteZipMap(m.data, sequences)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path, err)
+		}
 	}
-	return &Session{s: s, outputs: outputs}, nil
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, inputs, b.Outputs, so)
+	if err != nil && zipMaps != nil {
+		// ONNX Runtime refused the rewritten graph: score the model as it is.
+		zipMaps = nil
+		s, err = ort.NewDynamicAdvancedSessionWithONNXData(m.data, inputs, b.Outputs, so)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrModel, m.Path, err)
+	}
+	sess := &Session{s: s, outputs: make([]scoring.Port, len(b.Outputs)), classKeys: make([][]int64, len(b.Outputs))}
+	for i, name := range b.Outputs {
+		sess.outputs[i] = ports[name]
+		for _, z := range zipMaps {
+			if z.Output == name {
+				sess.outputs[i] = scoring.Port{Name: name, Kind: scoring.KindTensor, Elem: scoring.Float,
+					Shape: []int64{-1, int64(len(z.Keys))}}
+				sess.classKeys[i] = z.Keys
+			}
+		}
+	}
+	for _, z := range zipMaps {
+		sess.rewrites = append(sess.rewrites, z.String())
+	}
+	return sess, nil
 }
+
+// Rewrites describes how the graph ONNX Runtime runs differs from the
+// model file, one line per change; nil when it is the file as is.
+func (s *Session) Rewrites() []string { return s.rewrites }
 
 // Close releases the session.
 func (s *Session) Close() error { return s.s.Destroy() }
@@ -108,6 +147,9 @@ func (s *Session) Run(_ context.Context, inputs []scoring.Tensor) ([]scoring.Out
 		o, err := decodeValue(v)
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", s.outputs[i].Name, err)
+		}
+		if k := s.classKeys[i]; k != nil {
+			o.ClassKeys = k // a rewritten ZipMap: columns are these classes
 		}
 		outs[i] = o
 	}

@@ -1,0 +1,23 @@
+package onnx
+
+// Hooks for the package's external tests.
+
+// KeepZipMap returns opts with the ZipMap rewrite turned off.
+func KeepZipMap(opts Options) Options {
+	opts.keepZipMap = true
+	return opts
+}
+
+// RewriteZipMap runs the rewrite; keys[i] are the classes of rewritten
+// output names[i].
+func RewriteZipMap(data []byte, outputs []string) (out []byte, names []string, keys [][]int64, err error) {
+	out, rw, err := rewriteZipMap(data, outputs)
+	for _, r := range rw {
+		names = append(names, r.Output)
+		keys = append(keys, r.Keys)
+	}
+	return out, names, keys, err
+}
+
+// ModelFromBytes is a Model of bytes that are not in a file.
+func ModelFromBytes(data []byte) *Model { return &Model{Path: "(bytes)", data: data} }
