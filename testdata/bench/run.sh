@@ -15,7 +15,12 @@
 #      the 2M snapshot, batchscore's source and sink against psql \copy,
 #      flat memory on a 10M-row query, the GBM job with source.sql; prints
 #      "skipped: no PostgreSQL" without PostgreSQL 15;
-#   7. a summary table with the ratios.
+#   7. the sklearn peer (testdata/bench/sklearn_peer.py, Debian's
+#      python3-sklearn): the same GBM retrained and pickled, predict_proba on
+#      the 2M snapshot's rows from an in-memory float32 array, one process on
+#      half the rows and two processes on a half each, in one call per process
+#      and in 8,192-row calls; prints "skipped" without python3-sklearn;
+#   8. a summary table with the ratios.
 #
 # The machine is shared and noisy, so every measurement is taken in each of
 # BENCH_ROUNDS rounds (default 3), interleaved, and the summary reports the
@@ -25,7 +30,8 @@
 #
 # Settings (environment): BENCH_ROUNDS, BENCH_OUT (default out/bench),
 # BENCH_ORT_TIME (go benchtime of the ORT benchmarks, default 3s),
-# BENCH_SKIP_RSS=1 (skip step 5), BENCH_SKIP_SQL=1 (skip step 6), BATCHSCORE_ORT_LIB (the Makefile sets it).
+# BENCH_SKIP_RSS=1 (skip step 5), BENCH_SKIP_SQL=1 (skip step 6),
+# BENCH_SKIP_PEER=1 (skip step 7), BATCHSCORE_ORT_LIB (the Makefile sets it).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -98,6 +104,19 @@ job configs/churn_nightly.yaml gbm-4m 4m
 # and drift cost end to end.
 sed -e '/^validation:/,$d' -e "s#/tables/gbm-2m#/tables/gbm-2m-nochecks#" "$OUT/jobs/gbm-2m.yaml" >"$OUT/jobs/gbm-2m-nochecks.yaml"
 
+# --- the sklearn peer: model and array, made once ----------------------------
+PEER=
+if [ "${BENCH_SKIP_PEER:-}" = 1 ]; then
+	log "sklearn peer: skipped (BENCH_SKIP_PEER=1)"
+elif ! "$PY" -c 'import sklearn, onnx, numpy' 2>/dev/null; then
+	log "sklearn peer: skipped: $PY cannot import sklearn/onnx/numpy (apt-get install python3-sklearn python3-onnx)"
+	echo "skipped: no python3-sklearn" >"$RES/peer-skipped.txt"
+else
+	log "sklearn peer: model and 2M-row array (out/bench/peer, reused while the stamps match)"
+	"$PY" testdata/bench/sklearn_peer.py --out "$OUT" --prepare
+	PEER=1
+fi
+
 # --- test binaries ----------------------------------------------------------
 mkdir -p "$OUT/bin"
 log "building benchmark binaries"
@@ -148,6 +167,10 @@ for r in $(seq 1 "$ROUNDS"); do
 			e2e "$name" "$r"
 		done
 	fi
+	if [ -n "$PEER" ]; then
+		log "round $r/$ROUNDS: sklearn peer"
+		"$PY" testdata/bench/sklearn_peer.py --out "$OUT" --json "$RES/peer-$r.json" >/dev/null
+	fi
 	echo "round $r end   $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RES/load.txt"
 done
 
@@ -158,6 +181,6 @@ if [ "${BENCH_SKIP_SQL:-}" != 1 ]; then
 	BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" GO="$GO" "$ROOT/testdata/bench/sql.sh" | tee "$RES/sql.log"
 fi
 
-# --- 7. summary -------------------------------------------------------------
+# --- 8. summary -------------------------------------------------------------
 "$PY" "$ROOT/testdata/bench/summarize.py" "$RES" | tee "$RES/summary.md"
 log "raw results: $RES (also $OUT/results/latest)"

@@ -5,7 +5,8 @@ Usage: summarize.py RESULTS_DIR
 
 Reads ort-<r>.txt, parquet-<r>.txt (go test -bench output), e2e-<job>-<r>.time
 (/usr/bin/time -v), e2e-<job>-<r>.json (run manifests), machine.txt and
-load.txt; prints tables and the ratios. "best" is the round with the highest
+load.txt, peer-<r>.json (testdata/bench/sklearn_peer.py); prints tables and
+the ratios. "best" is the round with the highest
 rows/s (the lowest wall time); "median" is over the rounds.
 """
 import glob
@@ -17,6 +18,7 @@ import sys
 
 GBM_AIM = 0.85
 SQL_AIM = 0.5
+PEER_AIM = 1.2  # issue 8: end to end >= 1.2 x the two-process sklearn peer
 
 
 def bench_lines(path):
@@ -180,10 +182,56 @@ def main():
         m4 = max(x["rss_kb"] for x in e2e["gbm-4m"])
         ok = "met" if r4 / r1 <= 1.15 else "NOT met"
         p(f"| peak RSS 4M / 1M rows, gbm | {m4 / m1:.2f} (max/max) | {r4 / r1:.2f} | – | ~1.0 ({ok}) |")
+    peer_section(res, ort, e2e)
     sql_section(res, e2e)
     bad = [f"{j} round {i + 1}: {x['status']}" for j, v in e2e.items() for i, x in enumerate(v) if x["status"] != "succeeded"]
     if bad:
         p("\nRuns that did not succeed: " + "; ".join(bad))
+
+
+def peer_section(res, ort, e2e):
+    """testdata/bench/sklearn_peer.py: sklearn predict_proba on the same rows."""
+    p = print
+    if os.path.exists(os.path.join(res, "peer-skipped.txt")):
+        p("\n## sklearn peer: skipped (no python3-sklearn; apt-get install python3-sklearn)")
+        return
+    runs = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(res, "peer-*.json")))]
+    if not runs:
+        return
+    p("\n## sklearn peer (predict_proba on an in-memory float32 array of the 2M snapshot's features)\n")
+    p("    sklearn %s, numpy %s, python %s; %s" % (runs[0]["sklearn"], runs[0]["numpy"], runs[0]["python"], runs[0]["model"]))
+    p("\n| run | processes | rows | calls | best rows/s | median rows/s | best rows/CPU-s |")
+    p("|---|---:|---:|---|---:|---:|---:|")
+    keys = [k for k in ("one", "one_chunked", "pair", "pair_chunked") if k in runs[0]]
+    for k in keys:
+        v = [r[k] for r in runs]
+        calls = "%d rows each" % v[0]["chunk"] if v[0].get("chunk") else "one per process"
+        p(f"| {k} | {v[0]['processes']} | {v[0]['rows']:,} | {calls} | {fmt_rate(best(v, 'rows_s')['rows_s'])} "
+          f"| {fmt_rate(med(v, 'rows_s'))} | {fmt_rate(max(x['rows_cpu_s'] for x in v))} |")
+    p("\n| ratio | best/best | median/median | per CPU-second | aim |")
+    p("|---|---:|---:|---:|---|")
+    for job in ("gbm-2m", "gbm-2m-nochecks"):
+        if job not in e2e:
+            continue
+        e = e2e[job]
+        for k, what in (("pair", "two processes, one call each"), ("pair_chunked", "two processes, chunked calls")):
+            if k not in runs[0]:
+                continue
+            v = [r[k] for r in runs]
+            rb = best(e, "rows_s")["rows_s"] / best(v, "rows_s")["rows_s"]
+            rm = med(e, "rows_s") / med(v, "rows_s")
+            rc = max(x["rows_cpu_s"] for x in e) / max(x["rows_cpu_s"] for x in v)
+            aim = f"≥ {PEER_AIM} ({'met' if rm >= PEER_AIM else 'NOT met'})" if job == "gbm-2m" else "(no validation)"
+            p(f"| end-to-end {job} / sklearn peer, {what} | {rb:.2f} | {rm:.2f} | {rc:.2f} | {aim} |")
+    key = "BenchmarkORT/gbm"
+    if key in ort:
+        o = ort[key]
+        for k in ("pair", "pair_chunked"):
+            if k in runs[0]:
+                v = [r[k] for r in runs]
+                p(f"| ORT alone (2 goroutines × 1 thread) / sklearn {k} | {best(o, 'rows/s')['rows/s'] / best(v, 'rows_s')['rows_s']:.2f} "
+                  f"| {med(o, 'rows/s') / med(v, 'rows_s'):.2f} "
+                  f"| {max(x.get('rows/cpu-s', 0) for x in o) / max(x['rows_cpu_s'] for x in v):.2f} | (per core: model runtime only) |")
 
 
 def psql_times(res, what):
