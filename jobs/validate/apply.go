@@ -375,6 +375,10 @@ func (e *Engine) marks(all []uint64, nw int, reject []uint64, n int, stats Chunk
 			marking = append(marking, i)
 		}
 	}
+	if len(marking) == 0 { // the usual chunk: nothing to say about any row
+		b.AppendEmptyValues(n - int(stats.Rejected))
+		return b.NewArray()
+	}
 	var sb strings.Builder
 	for i := 0; i < n; i++ {
 		if reject[i/64]&(1<<(uint(i)%64)) != 0 {
