@@ -3,11 +3,13 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/scoring"
 )
 
@@ -41,15 +43,23 @@ func (e *execution) score(ctx context.Context, src snapshot, binding *scoring.Bi
 	tickets := make(chan struct{}, workers+2)
 	scorer := &scoring.Scorer{Session: e.session, Binding: binding, Mem: mem}
 	var read, valid, written int64
+	var busy struct{ reader, checks, wait, write time.Duration } // each owned by one goroutine
 	total := src.Rows()
+	begin := time.Now()
+	defer func() {
+		e.recordBusy(time.Since(begin), workers, busy.reader-busy.checks-busy.wait, busy.checks, time.Duration(scorer.Busy.Load()), busy.write)
+	}()
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(guard("reading", func() error {
 		defer close(chunks)
+		defer func(t time.Time) { busy.reader = time.Since(t) }(time.Now())
 		var seq int64
 		return src.Read(gctx, e.readColumns(binding, c), job.Scoring.ChunkRows, mem, func(rec arrow.Record, file string, offset int64) error {
 			n := rec.NumRows()
+			t := time.Now()
 			ok, err := c.apply(rec, file, offset)
+			busy.checks += time.Since(t)
 			rec.Release()
 			if err != nil {
 				return err
@@ -58,6 +68,8 @@ func (e *execution) score(ctx context.Context, src snapshot, binding *scoring.Bi
 			if ok == nil {
 				return nil
 			}
+			t = time.Now()
+			defer func() { busy.wait += time.Since(t) }() // blocked on the workers: not busy
 			select {
 			case tickets <- struct{}{}:
 			case <-gctx.Done():
@@ -98,11 +110,13 @@ func (e *execution) score(ctx context.Context, src snapshot, binding *scoring.Bi
 					break
 				}
 				delete(pending, next)
+				t := time.Now()
 				if err := c.addScores(ready.Score); err != nil {
 					ready.Release()
 					return err
 				}
 				n, err := e.write(w, out, ready)
+				busy.write += time.Since(t)
 				if err != nil {
 					return err
 				}
@@ -140,6 +154,24 @@ func (e *execution) score(ctx context.Context, src snapshot, binding *scoring.Bi
 		return nil, err
 	}
 	return files, nil
+}
+
+// recordBusy puts into the manifest how busy each stage was, as a share of
+// the pipeline's wall time (scoring's over its workers): the stage nearest
+// 1.0 bounds the run.
+func (e *execution) recordBusy(wall time.Duration, workers int, read, checks, score, write time.Duration) {
+	share := func(d time.Duration, n int) float64 {
+		if wall <= 0 {
+			return 0
+		}
+		return d.Seconds() / wall.Seconds() / float64(n)
+	}
+	e.m.Busy = []report.Busy{
+		{Stage: "read", Seconds: read.Seconds(), Share: share(read, 1)},
+		{Stage: "checks", Seconds: checks.Seconds(), Share: share(checks, 1)},
+		{Stage: "score", Seconds: score.Seconds(), Share: share(score, workers), Workers: workers},
+		{Stage: "write", Seconds: write.Seconds(), Share: share(write, 1)},
+	}
 }
 
 // checkOnly streams the snapshot through the checks alone (batchscore

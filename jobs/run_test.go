@@ -96,6 +96,9 @@ func TestRunBalancesAndLeaksNothing(t *testing.T) {
 	if _, err := os.Stat(res.ManifestPath); err != nil {
 		t.Error(err)
 	}
+	if len(m.Busy) != 4 || m.Busy[2].Stage != "score" || m.Busy[2].Seconds <= 0 || m.Busy[2].Share <= 0 || m.Busy[2].Share > 1.5 {
+		t.Errorf("busy times %+v", m.Busy)
+	}
 	// Output order is input order: customer ids come out as they went in.
 	ids := readColumn(t, filepath.Join(m.Output.Path, "part-00000.parquet"), "customer_id")
 	for i := 1; i < len(ids); i++ {

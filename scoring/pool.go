@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -45,6 +47,9 @@ type Scorer struct {
 	Session Session
 	Binding *Binding
 	Mem     memory.Allocator
+	// Busy adds up the time workers spend scoring (tensors, model,
+	// decoding), in nanoseconds, summed over workers.
+	Busy atomic.Int64
 }
 
 // Pool runs workers goroutines that score chunks from in and send them to
@@ -97,6 +102,8 @@ func (s *Scorer) Pool(ctx context.Context, workers int, in <-chan Chunk, out cha
 }
 
 func (s *Scorer) score(ctx context.Context, c Chunk, buf *tensorBuffers) (Scored, error) {
+	start := time.Now()
+	defer func() { s.Busy.Add(int64(time.Since(start))) }()
 	n := int(c.Record.NumRows())
 	inputs, err := s.Binding.tensors(c.Record, buf)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/batchscore/batchscore/jobs"
+	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -21,6 +23,7 @@ type runFlags struct {
 	backfillFlags
 	metricsFile string
 	pushgateway string
+	verbose     bool
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -68,6 +71,7 @@ interrupted (SIGINT/SIGTERM): nothing was published.`,
 	fl.IntVar(&f.workers, "workers", 0, "scoring goroutines, overriding scoring.workers (0: the job file decides)")
 	fl.StringVar(&f.trigger, "trigger", jobs.TriggerManual, "who started this run, recorded in the manifest: manual, schedule or backfill")
 	f.backfillFlags.add(cmd)
+	fl.BoolVar(&f.verbose, "verbose", false, "also print how long each stage took and how busy it kept its goroutines (what bounds the run)")
 	fl.StringVar(&f.metricsFile, "metrics-file", "", "write the run's metrics here in the node_exporter textfile format (*.prom)")
 	fl.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway URL")
 	fl.BoolVar(&f.force, "force", false, "make a new version even if the date is already current with the same snapshot, model and job file")
@@ -175,5 +179,23 @@ func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
 	}
 	if res.ManifestPath != "" {
 		fmt.Fprintf(out, "  manifest: %s\n", res.ManifestPath)
+	}
+	if f.verbose {
+		printBusy(out, m)
+	}
+}
+
+// printBusy shows the stages' times and how busy each kept its goroutines:
+// the one nearest 100% is what bounds the run.
+func printBusy(out io.Writer, m *report.Manifest) {
+	for _, s := range m.Stages {
+		fmt.Fprintf(out, "  stage %-18s %7.2f s\n", s.Name, s.Seconds)
+	}
+	for _, b := range m.Busy {
+		who := "1 goroutine"
+		if b.Workers > 0 {
+			who = fmt.Sprintf("%d workers", b.Workers)
+		}
+		fmt.Fprintf(out, "  busy  %-18s %7.2f s  %3.0f%% of %s\n", b.Stage, b.Seconds, 100*b.Share, who)
 	}
 }

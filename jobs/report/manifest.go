@@ -35,6 +35,7 @@ type Manifest struct {
 	StartedAt   time.Time `json:"started_at"`
 	FinishedAt  time.Time `json:"finished_at"`
 	Stages      []Stage   `json:"stages"`
+	Busy        []Busy    `json:"busy,omitempty"`
 	Binary      Binary    `json:"binary"`
 	ConfigHash  string    `json:"config_hash"`
 	Model       Model     `json:"model"`
@@ -48,6 +49,16 @@ type Manifest struct {
 type Stage struct {
 	Name    string  `json:"name"`
 	Seconds float64 `json:"seconds"`
+}
+
+// Busy is how much of the pipeline's wall time a stage spent working
+// (reading excludes waiting for the workers; scoring is summed over its
+// workers, and Share divides by them): the stage nearest 1.0 bounds the run.
+type Busy struct {
+	Stage   string  `json:"stage"`
+	Seconds float64 `json:"seconds"`
+	Share   float64 `json:"share"`
+	Workers int     `json:"workers,omitempty"`
 }
 
 // Binary names the program that ran.
