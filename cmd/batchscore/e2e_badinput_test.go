@@ -66,6 +66,19 @@ func float64Column(t *testing.T, rec arrow.Record, name string) *array.Float64 {
 	return rec.Column(idx[0]).(*array.Float64)
 }
 
+// nullAt returns rec with the float64 column name set to null at row.
+func nullAt(t *testing.T, rec arrow.Record, name string, row int) arrow.Record {
+	t.Helper()
+	arr := mapFloat64(t, float64Column(t, rec, name), array.NewFloat64Builder(memory.DefaultAllocator), func(b *array.Float64Builder, i int, v float64) {
+		if i == row {
+			b.AppendNull()
+		} else {
+			b.Append(v)
+		}
+	})
+	return replaceColumn(t, rec, name, arr, arrow.PrimitiveTypes.Float64)
+}
+
 // mapFloat64 builds a new column from a float64 one, value by value;
 // emit appends to the builder b.
 func mapFloat64[B array.Builder](t *testing.T, col *array.Float64, b B, emit func(b B, i int, v float64)) arrow.Array {
@@ -190,15 +203,7 @@ func TestBadInput(t *testing.T) {
 					if name != "part-00001.parquet" {
 						return nil
 					}
-					col := float64Column(t, rec, "avg_call_minutes")
-					arr := mapFloat64(t, col, array.NewFloat64Builder(memory.DefaultAllocator), func(b *array.Float64Builder, i int, v float64) {
-						if i == 300 {
-							b.AppendNull()
-						} else {
-							b.Append(v)
-						}
-					})
-					return replaceColumn(t, rec, "avg_call_minutes", arr, arrow.PrimitiveTypes.Float64)
+					return nullAt(t, rec, "avg_call_minutes", 300)
 				})
 			},
 			want: []string{"part-00001.parquet", "row 300", `"avg_call_minutes"`, "null"},

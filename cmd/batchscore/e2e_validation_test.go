@@ -211,15 +211,7 @@ func TestImputedRowsAreScoredAndFlagged(t *testing.T) {
 		if name != "part-00000.parquet" {
 			return nil
 		}
-		col := float64Column(t, rec, "satisfaction_score")
-		arr := mapFloat64(t, col, array.NewFloat64Builder(memory.DefaultAllocator), func(b *array.Float64Builder, i int, v float64) {
-			if i == 7 {
-				b.AppendNull()
-			} else {
-				b.Append(v)
-			}
-		})
-		return replaceColumn(t, rec, "satisfaction_score", arr, arrow.PrimitiveTypes.Float64)
+		return nullAt(t, rec, "satisfaction_score", 7)
 	})
 	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: filepath.Join(tmp, "src", "snapshot_date={{ .Date }}", "*.parquet")})
 	res := bs(t, "run", job, "--date", date20, "--json")

@@ -65,9 +65,6 @@ func (s *Sink) Begin(ctx context.Context, version, scoreDate string) (*Load, err
 	return l, nil
 }
 
-// Version is the version this load writes.
-func (l *Load) Version() string { return l.version }
-
 // Rows is how many rows were written so far.
 func (l *Load) Rows() int64 { return l.rows }
 

@@ -24,21 +24,15 @@ import (
 
 // parseSchedule reads a job's schedule for wall-clock evaluation.
 func parseSchedule(job *spec.Job) (cron.Schedule, error) {
-	if job.Schedule == "" {
-		return nil, fmt.Errorf("job %s has no schedule", job.Name)
-	}
-	s, err := spec.CronParser.Parse("TZ=UTC " + job.Schedule)
+	s, err := job.WallSchedule()
 	if err != nil {
-		return nil, fmt.Errorf("job %s: schedule %q: %w", job.Name, job.Schedule, err)
+		return nil, fmt.Errorf("job %s: %w", job.Name, err)
 	}
 	return s, nil
 }
 
 // wallOf is the local wall-clock reading of t in loc, written as UTC.
-func wallOf(t time.Time, loc *time.Location) time.Time {
-	l := t.In(loc)
-	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
-}
+func wallOf(t time.Time, loc *time.Location) time.Time { return spec.WallClock(t, loc) }
 
 // instantOf is the first real instant at which loc's wall clock reads w
 // (a wall time written as UTC) or later. The zero time stays zero.
@@ -104,9 +98,6 @@ func startCursor(s cron.Schedule, loc *time.Location, now time.Time) time.Time {
 	return c
 }
 
-// maxLookback bounds how far back catch-up looks, as spec.LastFire does.
-const maxLookback = 800 * 24 * time.Hour
-
 // missedDates lists the logical dates after last (exclusive; zero: none
 // known) whose fire is due at or before now, oldest first, keeping at most
 // the newest limit of them.
@@ -115,7 +106,7 @@ func missedDates(s cron.Schedule, loc *time.Location, last, now time.Time, limit
 		return nil
 	}
 	wallNow := wallOf(now, loc)
-	from := wallNow.Add(-maxLookback)
+	from := wallNow.Add(-spec.MaxLookback)
 	if !last.IsZero() {
 		if d := dateOf(last).AddDate(0, 0, 1); d.After(from) {
 			from = d

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // DateLayout is how logical dates are written everywhere: flags, paths,
@@ -59,20 +61,21 @@ func (j *Job) LastFire(now time.Time) (time.Time, error) {
 	if j.Schedule == "" {
 		return time.Time{}, fmt.Errorf("job %s has no schedule: pass --date", j.Name)
 	}
-	sched, err := CronParser.Parse("TZ=UTC " + j.Schedule)
+	sched, err := j.WallSchedule()
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: schedule %q: %v", ErrInvalid, j.Schedule, err)
+		return time.Time{}, err
 	}
-	// Evaluate the schedule on the local wall clock, written as UTC: UTC
-	// has no DST gaps, so a 02:00 fire on the spring-forward night counts as
-	// done once the local clock reads 02:00 or later, as cron runs it.
-	local := now.In(j.Location)
-	now = time.Date(local.Year(), local.Month(), local.Day(), local.Hour(), local.Minute(), local.Second(), 0, time.UTC)
+	// A 02:00 fire on the spring-forward night counts as done once the
+	// local clock reads 02:00 or later, as cron runs it.
+	now = WallClock(now, j.Location)
 	// Search back in growing steps for a window holding a fire time, then
 	// walk forward to the last one not after now.
-	for back := time.Hour; back <= 800*24*time.Hour; back *= 2 {
+	for back := time.Hour; ; back = min(2*back, MaxLookback) {
 		t := sched.Next(now.Add(-back))
 		if t.IsZero() || t.After(now) {
+			if back == MaxLookback {
+				return time.Time{}, fmt.Errorf("schedule %q has not fired in the last two years: pass --date", j.Schedule)
+			}
 			continue
 		}
 		for {
@@ -85,7 +88,6 @@ func (j *Job) LastFire(now time.Time) (time.Time, error) {
 		y, m, d := t.Date()
 		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
 	}
-	return time.Time{}, fmt.Errorf("schedule %q has not fired in the last two years: pass --date", j.Schedule)
 }
 
 // FireDates lists the logical dates in [from, to] on which the schedule
@@ -102,11 +104,10 @@ func (j *Job) FireDates(from, to time.Time) ([]time.Time, error) {
 		}
 		return out, nil
 	}
-	sched, err := CronParser.Parse("TZ=UTC " + j.Schedule)
+	sched, err := j.WallSchedule()
 	if err != nil {
-		return nil, fmt.Errorf("%w: schedule %q: %v", ErrInvalid, j.Schedule, err)
+		return nil, err
 	}
-	// Wall-clock times written as UTC, as in LastFire.
 	end := to.AddDate(0, 0, 1)
 	for t := sched.Next(from.Add(-time.Second)); !t.IsZero() && t.Before(end); t = sched.Next(t) {
 		y, m, d := t.Date()
@@ -116,4 +117,27 @@ func (j *Job) FireDates(from, to time.Time) ([]time.Time, error) {
 		}
 	}
 	return out, nil
+}
+
+// MaxLookback bounds how far back a schedule's past fires are searched.
+const MaxLookback = 800 * 24 * time.Hour
+
+// WallSchedule parses the job's schedule for evaluation on the local wall
+// clock written as UTC (see WallClock): UTC has no DST gaps, so a fire time
+// the clock skips still exists, as cron treats it.
+func (j *Job) WallSchedule() (cron.Schedule, error) {
+	if j.Schedule == "" {
+		return nil, fmt.Errorf("%w: job %s has no schedule", ErrInvalid, j.Name)
+	}
+	s, err := CronParser.Parse("TZ=UTC " + j.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("%w: schedule %q: %v", ErrInvalid, j.Schedule, err)
+	}
+	return s, nil
+}
+
+// WallClock is the local wall-clock reading of t in loc, written as UTC.
+func WallClock(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
 }

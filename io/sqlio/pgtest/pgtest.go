@@ -125,13 +125,6 @@ func Exec(t testing.TB, dsn string, stmts ...string) {
 	}
 }
 
-// Port is the server's TCP port on 127.0.0.1 (for tests that build their
-// own connection strings, say with a password that must never be logged).
-func Port(t testing.TB) int {
-	t.Helper()
-	return shared(t).port
-}
-
 func shared(t testing.TB) *server {
 	t.Helper()
 	if !mainCalled.Load() {
