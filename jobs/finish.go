@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/batchscore/batchscore/jobs/crashpoint"
 	"github.com/batchscore/batchscore/jobs/report"
 )
 
@@ -41,10 +42,10 @@ func (e *execution) checkBooks(footerRows int64, scored bool) error {
 	if !e.DryRun {
 		inFiles = e.checks.quarantinedRows()
 	}
-	if (footerRows >= 0 && c.Read != footerRows) || c.Read != c.Valid+c.Quarantined || c.Scored != c.Valid || c.Written != c.Scored+c.Fallback ||
+	if (footerRows >= 0 && c.Read != footerRows) || c.Read != c.Valid+c.Quarantined || c.Scored+c.Fallback != c.Valid || c.Written != c.Scored+c.Fallback ||
 		rules.Rows != c.Read || rules.Valid != c.Valid || rules.Rejected != c.Quarantined || inFiles != c.Quarantined {
-		return fmt.Errorf("%w: footers %d, read %d, valid %d, quarantined %d (in files %d), scored %d, written %d; the rules counted %d rows, %d valid, %d rejected",
-			ErrBooks, footerRows, c.Read, c.Valid, c.Quarantined, inFiles, c.Scored, c.Written, rules.Rows, rules.Valid, rules.Rejected)
+		return fmt.Errorf("%w: footers %d, read %d, valid %d, quarantined %d (in files %d), scored %d, fallback %d, written %d; the rules counted %d rows, %d valid, %d rejected",
+			ErrBooks, footerRows, c.Read, c.Valid, c.Quarantined, inFiles, c.Scored, c.Fallback, c.Written, rules.Rows, rules.Valid, rules.Rejected)
 	}
 	return nil
 }
@@ -140,6 +141,7 @@ func (e *execution) finish(err error) (*Result, error) {
 		e.writeReport()
 	}
 	if e.table != nil {
+		crashpoint.Hit("manifest")
 		data, jerr := m.JSON()
 		if jerr == nil {
 			res.ManifestPath, jerr = e.table.WriteManifest(e.date, m.Version, data)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -13,63 +12,13 @@ import (
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
-	"github.com/batchscore/batchscore/scoring"
-	"github.com/batchscore/batchscore/scoring/onnx"
 )
-
-// openModel reads the model once, checks its signature against the job
-// file and opens the session the workers share.
-func (e *execution) openModel() (*scoring.Binding, error) {
-	job := e.req.Job
-	model, err := onnx.Load(job.Model.Path)
-	if errors.Is(err, onnx.ErrNoModel) {
-		return nil, fmt.Errorf("%w (model.path in %s)", err, job.File)
-	}
-	if err != nil {
-		return nil, err
-	}
-	e.m.Model.SHA256 = model.SHA256
-	e.m.Model.Version = job.Model.Version
-	if e.m.Model.Version == "" {
-		e.m.Model.Version = "sha256:" + model.SHA256[:12]
-	}
-	if e.ORTLibErr != nil {
-		return nil, e.ORTLibErr
-	}
-	if err := onnx.Init(e.ORTLib); err != nil {
-		return nil, err
-	}
-	e.m.Binary.ORTVersion = onnx.Version()
-	sig, md, err := model.Inspect()
-	if err != nil {
-		return nil, err
-	}
-	e.m.Model.Signature, e.m.Model.Metadata = &sig, md
-	binding, err := scoring.Bind(sig, job.Model)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", job.Model.Path, err)
-	}
-	sess, err := model.Open(binding, onnx.Options{
-		IntraOpThreads: job.Scoring.IntraOpThreads,
-		Optimization:   job.Scoring.Optimization,
-	})
-	if err != nil {
-		return nil, err
-	}
-	e.session = sess
-	e.m.Model.Rewrites = sess.Rewrites()
-	e.log.Info("model loaded", "path", job.Model.Path, "model_version", e.m.Model.Version, "onnxruntime", e.m.Binary.ORTVersion)
-	for _, r := range e.m.Model.Rewrites {
-		e.log.Info("model rewritten in memory", "rewrite", r)
-	}
-	return binding, nil
-}
 
 // openSource opens the snapshot (Parquet files or a SQL query) and checks
 // its schema against the job before any row is read. Parquet files are
 // fingerprinted now; a query's fingerprint (its values' checksum) is known
 // once it has been read.
-func (e *execution) openSource(ctx context.Context, binding *scoring.Binding) (snapshot, error) {
+func (e *execution) openSource(ctx context.Context, p *plan) (snapshot, error) {
 	job := e.req.Job
 	var src snapshot
 	if q := job.Source.SQL; q != nil {
@@ -85,7 +34,7 @@ func (e *execution) openSource(ctx context.Context, binding *scoring.Binding) (s
 		}
 		src = p
 	}
-	if err := e.checkSnapshot(src, binding); err != nil {
+	if err := e.checkSnapshot(src, p); err != nil {
 		src.Close()
 		return nil, err
 	}
@@ -123,7 +72,7 @@ func (e *execution) openParquet(ctx context.Context) (parquetSnapshot, error) {
 
 // checkSnapshot holds the snapshot's columns to the job: keys present and
 // flat, model inputs present with types their inputs take.
-func (e *execution) checkSnapshot(src snapshot, binding *scoring.Binding) error {
+func (e *execution) checkSnapshot(src snapshot, p *plan) error {
 	job := e.req.Job
 	schema := src.Schema()
 	for _, c := range append(append([]string(nil), job.Output.Keys...), modelColumns(job)...) {
@@ -134,8 +83,8 @@ func (e *execution) checkSnapshot(src snapshot, binding *scoring.Binding) error 
 	if err := checkKeyTypes(schema, job.Output.Keys, src.Where()); err != nil {
 		return err
 	}
-	if binding != nil {
-		return binding.CheckSchema(schema, src.Where())
+	if p != nil {
+		return p.checkSchema(schema, src.Where())
 	}
 	return nil
 }

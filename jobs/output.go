@@ -2,13 +2,11 @@ package jobs
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
-	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
 )
 
@@ -18,12 +16,14 @@ import (
 type outputBuilder struct {
 	schema    *arrow.Schema
 	keys      []string
-	hasLabel  bool
+	label     arrow.DataType // nil: no label column
+	hasSource bool
 	hasFlags  bool
+	mem       memory.Allocator
 	constants []arrow.Array // score_date, run_id, model_version
 }
 
-func newOutputBuilder(src *arrow.Schema, keys []string, b *scoring.Binding, flags bool, date, runID, modelVersion string, chunkRows int, mem memory.Allocator) (*outputBuilder, error) {
+func newOutputBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, flags bool, date, runID, modelVersion string, chunkRows int, mem memory.Allocator) (*outputBuilder, error) {
 	var fields []arrow.Field
 	for _, k := range keys {
 		idx := src.FieldIndices(k)
@@ -34,8 +34,11 @@ func newOutputBuilder(src *arrow.Schema, keys []string, b *scoring.Binding, flag
 		fields = append(fields, arrow.Field{Name: f.Name, Type: f.Type, Nullable: f.Nullable})
 	}
 	fields = append(fields, arrow.Field{Name: "score", Type: arrow.PrimitiveTypes.Float64})
-	if b.Label != nil {
-		fields = append(fields, arrow.Field{Name: "label", Type: b.LabelType()})
+	if label != nil {
+		fields = append(fields, arrow.Field{Name: "label", Type: label, Nullable: source}) // nulls only where a fallback scored
+	}
+	if source {
+		fields = append(fields, arrow.Field{Name: "score_source", Type: arrow.BinaryTypes.String})
 	}
 	if flags {
 		fields = append(fields, arrow.Field{Name: "flags", Type: arrow.BinaryTypes.String})
@@ -45,27 +48,18 @@ func newOutputBuilder(src *arrow.Schema, keys []string, b *scoring.Binding, flag
 		arrow.Field{Name: "run_id", Type: arrow.BinaryTypes.String},
 		arrow.Field{Name: "model_version", Type: arrow.BinaryTypes.String},
 	)
-	d, err := time.Parse(spec.DateLayout, date)
+	constants, err := runConstants(date, runID, modelVersion, chunkRows, mem)
 	if err != nil {
 		return nil, err
-	}
-	dates := array.NewDate32Builder(mem)
-	defer dates.Release()
-	runs := array.NewStringBuilder(mem)
-	defer runs.Release()
-	versions := array.NewStringBuilder(mem)
-	defer versions.Release()
-	for range chunkRows {
-		dates.Append(arrow.Date32FromTime(d))
-		runs.Append(runID)
-		versions.Append(modelVersion)
 	}
 	return &outputBuilder{
 		schema:    arrow.NewSchema(fields, nil),
 		keys:      keys,
-		hasLabel:  b.Label != nil,
+		label:     label,
+		hasSource: source,
 		hasFlags:  flags,
-		constants: []arrow.Array{dates.NewArray(), runs.NewArray(), versions.NewArray()},
+		mem:       mem,
+		constants: constants,
 	}, nil
 }
 
@@ -81,8 +75,20 @@ func (o *outputBuilder) build(s scoring.Scored) (arrow.Record, error) {
 		cols = append(cols, s.Record.Column(idx[0]))
 	}
 	cols = append(cols, s.Score)
-	if o.hasLabel {
-		cols = append(cols, s.Label)
+	var slices []arrow.Array
+	if o.label != nil {
+		label := s.Label
+		if label == nil { // the model failed on this chunk: a fallback scored it
+			label = array.MakeArrayOfNull(o.mem, o.label, int(n))
+			slices = append(slices, label)
+		}
+		cols = append(cols, label)
+	}
+	if o.hasSource {
+		if s.Source == nil {
+			return nil, fmt.Errorf("%s: rows from %d say nothing of what scored them", s.File, s.Offset)
+		}
+		cols = append(cols, s.Source)
 	}
 	if o.hasFlags {
 		idx := s.Record.Schema().FieldIndices(flagsColumn)
@@ -91,7 +97,6 @@ func (o *outputBuilder) build(s scoring.Scored) (arrow.Record, error) {
 		}
 		cols = append(cols, s.Record.Column(idx[0]))
 	}
-	var slices []arrow.Array
 	for _, c := range o.constants {
 		sl := array.NewSlice(c, 0, n)
 		slices = append(slices, sl)

@@ -19,35 +19,38 @@ import (
 // buffer included, so memory depends on chunk_rows and workers only.
 //
 // Rules and profiles run in the reader goroutine as each chunk streams by;
-// only the rows they pass go on to be scored. A dry run (no binding)
-// stops there.
-func (e *execution) score(ctx context.Context, src snapshot, binding *scoring.Binding, c *checks, dir string) ([]parquetio.WrittenFile, error) {
+// only the rows they pass go on to be scored. A dry run (no plan) stops
+// there.
+func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks, dir string) ([]parquetio.WrittenFile, error) {
 	job := e.req.Job
 	mem := e.mem()
 	workers := e.workers(job)
-	if binding == nil {
+	if p == nil {
 		return nil, e.checkOnly(ctx, src, c)
 	}
-	out, err := newOutputBuilder(src.Schema(), job.Output.Keys, binding, c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, job.Scoring.ChunkRows, mem)
+	out, err := newOutputBuilder(src.Schema(), job.Output.Keys, p.labelType(), p.fallback != nil, c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, job.Scoring.ChunkRows, mem)
 	if err != nil {
 		return nil, err
 	}
 	defer out.Release()
+	if err := e.openSideTables(p, src.Schema(), dir); err != nil {
+		return nil, err
+	}
 	w, err := parquetio.NewWriter(dir, out.schema, job.Output.Compression, job.Output.FileRows, mem)
 	if err != nil {
+		p.abortSideTables()
 		return nil, err
 	}
 
 	chunks := make(chan scoring.Chunk, workers)
 	scored := make(chan scoring.Scored, workers)
 	tickets := make(chan struct{}, workers+2)
-	scorer := &scoring.Scorer{Session: e.session, Binding: binding, Mem: mem}
 	var read, valid, written int64
 	var busy struct{ reader, checks, wait, write time.Duration } // each owned by one goroutine
 	total := src.Rows()
 	begin := time.Now()
 	defer func() {
-		e.recordBusy(time.Since(begin), workers, busy.reader-busy.checks-busy.wait, busy.checks, time.Duration(scorer.Busy.Load()), busy.write)
+		e.recordBusy(time.Since(begin), workers, busy.reader-busy.checks-busy.wait, busy.checks, p.busy(), busy.write)
 	}()
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -55,7 +58,7 @@ func (e *execution) score(ctx context.Context, src snapshot, binding *scoring.Bi
 		defer close(chunks)
 		defer func(t time.Time) { busy.reader = time.Since(t) }(time.Now())
 		var seq int64
-		return src.Read(gctx, e.readColumns(binding, c), job.Scoring.ChunkRows, mem, func(rec arrow.Record, file string, offset int64) error {
+		return src.Read(gctx, e.readColumns(p, c), job.Scoring.ChunkRows, mem, func(rec arrow.Record, file string, offset int64) error {
 			n := rec.NumRows()
 			t := time.Now()
 			ok, err := c.apply(rec, file, offset)
@@ -90,7 +93,7 @@ func (e *execution) score(ctx context.Context, src snapshot, binding *scoring.Bi
 	}))
 	g.Go(func() error {
 		defer close(scored)
-		return scorer.Pool(gctx, workers, chunks, scored)
+		return scoring.Pool(gctx, workers, chunks, scored, p.score)
 	})
 	g.Go(guard("writing", func() error {
 		// Reorder buffer: results arrive in any order and leave in input
@@ -112,6 +115,10 @@ func (e *execution) score(ctx context.Context, src snapshot, binding *scoring.Bi
 				delete(pending, next)
 				t := time.Now()
 				if err := c.addScores(ready.Score); err != nil {
+					ready.Release()
+					return err
+				}
+				if err := p.writeSide(ready); err != nil {
 					ready.Release()
 					return err
 				}
@@ -144,16 +151,22 @@ func (e *execution) score(ctx context.Context, src snapshot, binding *scoring.Bi
 	e.m.Counts.Valid = valid
 	e.m.Counts.Quarantined = c.rejected
 	e.m.Counts.Scored = written
+	if p.fallback != nil {
+		e.m.Counts.Fallback = p.fallback.rows.Load()
+		e.m.Counts.Scored -= e.m.Counts.Fallback
+	}
 	e.m.Counts.Written = written
 	if err != nil {
 		w.Abort()
+		p.abortSideTables()
 		return nil, err
 	}
 	files, err := w.Close()
 	if err != nil {
+		p.abortSideTables()
 		return nil, err
 	}
-	return files, nil
+	return files, p.closeSideTables()
 }
 
 // recordBusy puts into the manifest how busy each stage was, as a share of
@@ -200,10 +213,10 @@ func (e *execution) checkOnly(ctx context.Context, src snapshot, c *checks) erro
 
 // readColumns are the snapshot columns a run reads: keys, model inputs,
 // and what the checks need.
-func (e *execution) readColumns(binding *scoring.Binding, c *checks) []string {
+func (e *execution) readColumns(p *plan, c *checks) []string {
 	cols := append([]string(nil), e.req.Job.Output.Keys...)
-	if binding != nil {
-		cols = append(cols, binding.Columns()...)
+	if p != nil {
+		cols = append(cols, p.columns()...)
 	}
 	return dedupe(append(cols, c.columns()...))
 }

@@ -16,8 +16,9 @@ func buildReport(m *report.Manifest, v *verdict, pii []string) *report.Report {
 		Status: m.Status, ExitCode: m.ExitCode, Error: m.Error, GeneratedAt: time.Now().UTC(),
 		Books: report.Books{
 			Read: m.Counts.Read, Valid: m.Counts.Valid, Quarantined: m.Counts.Quarantined,
-			Imputed: m.Counts.Imputed, Clipped: m.Counts.Clipped, Scored: m.Counts.Scored, Written: m.Counts.Written,
+			Imputed: m.Counts.Imputed, Clipped: m.Counts.Clipped, Scored: m.Counts.Scored, Fallback: m.Counts.Fallback, Written: m.Counts.Written,
 		},
+		Challenger: m.Challenger, Fallback: m.Fallback, Review: m.Review,
 		PII: pii,
 	}
 	res := v.result

@@ -16,9 +16,9 @@ import (
 
 	"github.com/batchscore/batchscore/io/sqlio"
 	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/crashpoint"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
-	"github.com/batchscore/batchscore/scoring"
 )
 
 // Triggers say who started an execution.
@@ -46,6 +46,9 @@ type Runner struct {
 	// DryRun checks the data without scoring or publishing (batchscore
 	// validate): rules, profiles, drift and the report only.
 	DryRun bool
+	// RegistryModel says which version a model named by registry alias
+	// is: RegistryCurrent (default) or RegistryAsOfDate.
+	RegistryModel string
 }
 
 // Request is one execution: a job and a logical date.
@@ -142,7 +145,6 @@ type execution struct {
 	log     *slog.Logger
 	table   *table.Table
 	staged  bool
-	session scoring.Session
 	sink    *sqlio.Sink // the SQL table written alongside, if any
 	checks  *checks     // set once the rules are compiled
 	verdict *verdict    // set once the data was checked
@@ -157,22 +159,24 @@ func (e *execution) run(ctx context.Context) (err error) {
 	e.table = t
 
 	stage := time.Now()
-	var binding *scoring.Binding
+	var p *plan
 	if !e.DryRun {
 		var err error
-		if binding, err = e.openModel(); err != nil {
+		if p, err = e.openPlan(); err != nil {
 			return err
 		}
-		defer e.session.Close()
+		defer p.close()
+		defer p.record(e.m)
 		e.m.Time("model", stage)
 	}
 
 	stage = time.Now()
-	src, err := e.openSource(ctx, binding)
+	src, err := e.openSource(ctx, p)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	crashpoint.Hit("opened")
 	previous, prevRows := e.previousRun()
 	checks, err := e.openChecks(src, previous)
 	if err != nil {
@@ -180,6 +184,12 @@ func (e *execution) run(ctx context.Context) (err error) {
 	}
 	e.checks = checks
 	defer checks.close()
+	if p != nil && p.review != nil && job.Review.OutOfRange {
+		p.review.ranges = trainingRanges(checks.baseline, modelColumns(job))
+		if len(p.review.ranges) == 0 {
+			e.log.Warn("review.out_of_range: the baseline has no range for any model input")
+		}
+	}
 	defer func() {
 		// A run that stopped while the checks streamed (a fail rule, a
 		// row the model cannot take) still reports what they saw.
@@ -193,7 +203,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 		// A query's values are known only once read: its run id stands
 		// for the query text and parameters, the manifest's fingerprint
 		// for the values too.
-		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, e.m.Model.SHA256)
+		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.modelHashes(e.m))
 		e.log = e.log.With("run_id", e.m.RunID)
 		if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() {
 			return errAlreadyCurrent
@@ -212,7 +222,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 	if !e.DryRun {
 		checks.quarantineDir = filepath.Join(dir, QuarantineDir)
 	}
-	files, err := e.score(ctx, src, binding, checks, dir)
+	files, err := e.score(ctx, src, p, checks, dir)
 	if err != nil {
 		return err
 	}
@@ -220,13 +230,19 @@ func (e *execution) run(ctx context.Context) (err error) {
 	if err := checks.closeQuarantine(); err != nil {
 		return err
 	}
+	crashpoint.Hit("staged")
 	e.m.Output.QuarantineFiles = checks.quarantined
 	e.m.Time("check_score_write", stage)
 
-	v, gateErr := checks.conclude(prevRows, binding != nil)
+	v, gateErr := checks.conclude(prevRows, p != nil)
 	e.record(v)
 	if gateErr != nil {
 		return gateErr
+	}
+	if p != nil && p.fallback != nil {
+		if err := p.fallback.gate(e.m.Counts.Valid); err != nil {
+			return err
+		}
 	}
 	if s, ok := src.(sqlSnapshot); ok {
 		e.m.Source.Rows = s.Source.Rows()
@@ -235,7 +251,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 	if e.m.Counts.Read == 0 {
 		return fmt.Errorf("%w: %s returned no rows", ErrEmpty, src.Where())
 	}
-	if err := e.checkBooks(src.Rows(), binding != nil); err != nil {
+	if err := e.checkBooks(src.Rows(), p != nil); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

@@ -26,10 +26,11 @@ func (b *Binding) LabelType() arrow.DataType {
 }
 
 // decode turns the session's outputs for n rows into the score column and,
-// when bound, the label column. A NaN or infinite score is an InputError:
-// a silently wrong score is worse than none.
-func (b *Binding) decode(outs []Output, n int, mem memory.Allocator) (*array.Float64, arrow.Array, error) {
-	score, err := b.scoreColumn(outs[b.Score.Index], n, mem)
+// when bound, the label column. A NaN or infinite score is an InputError
+// unless allowNaN (a fallback replaces it): a silently wrong score is
+// worse than none.
+func (b *Binding) decode(outs []Output, n int, allowNaN bool, mem memory.Allocator) (*array.Float64, arrow.Array, error) {
+	score, err := b.scoreColumn(outs[b.Score.Index], n, allowNaN, mem)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -44,7 +45,7 @@ func (b *Binding) decode(outs []Output, n int, mem memory.Allocator) (*array.Flo
 	return score, label, nil
 }
 
-func (b *Binding) scoreColumn(out Output, n int, mem memory.Allocator) (*array.Float64, error) {
+func (b *Binding) scoreColumn(out Output, n int, allowNaN bool, mem memory.Allocator) (*array.Float64, error) {
 	name := b.Score.Port.Name
 	width, col, err := outputColumn(out, b.Score.Class, n, name)
 	if err != nil {
@@ -59,6 +60,9 @@ func (b *Binding) scoreColumn(out Output, n int, mem memory.Allocator) (*array.F
 		appendColumn(bld, out.Float64, width, col, n)
 	}
 	score := bld.NewFloat64Array()
+	if allowNaN {
+		return score, nil
+	}
 	for i, v := range score.Float64Values() {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			score.Release()
@@ -66,6 +70,41 @@ func (b *Binding) scoreColumn(out Output, n int, mem memory.Allocator) (*array.F
 		}
 	}
 	return score, nil
+}
+
+// confidence is each row's top-class probability: the largest value of
+// the score output's row, or max(p, 1-p) for a single probability.
+func (b *Binding) confidence(outs []Output, n int, mem memory.Allocator) *array.Float64 {
+	out := outs[b.Score.Index]
+	values := out.Float64
+	if out.Float32 != nil {
+		values = make([]float64, len(out.Float32))
+		for i, v := range out.Float32 {
+			values[i] = float64(v)
+		}
+	}
+	bld := array.NewFloat64Builder(mem)
+	defer bld.Release()
+	bld.Resize(n)
+	if len(values) < n {
+		return nil // not a probability output: no confidence to give
+	}
+	width := 1
+	if n > 0 {
+		width = len(values) / n
+	}
+	for i := 0; i < n; i++ {
+		row := values[i*width : (i+1)*width]
+		top := row[0]
+		if width == 1 {
+			top = max(top, 1-top)
+		}
+		for _, v := range row[1:] {
+			top = max(top, v)
+		}
+		bld.UnsafeAppend(top)
+	}
+	return bld.NewFloat64Array()
 }
 
 // appendColumn appends column col of a row-major [n,width] matrix.

@@ -27,6 +27,13 @@ type Scored struct {
 	Chunk
 	Score *array.Float64
 	Label arrow.Array
+	// Confidence is the top-class probability of each row, when asked for.
+	Confidence *array.Float64
+	// Source says what scored each row ("model", "fallback:<kind>"), when
+	// a fallback is configured.
+	Source *array.String
+	// Shadow holds a challenger's scores, when one scored the chunk.
+	Shadow *array.Float64
 }
 
 // Release drops the chunk's record and its score columns.
@@ -40,6 +47,15 @@ func (s *Scored) Release() {
 	if s.Label != nil {
 		s.Label.Release()
 	}
+	if s.Confidence != nil {
+		s.Confidence.Release()
+	}
+	if s.Source != nil {
+		s.Source.Release()
+	}
+	if s.Shadow != nil {
+		s.Shadow.Release()
+	}
 }
 
 // Scorer scores chunks with one shared session.
@@ -47,16 +63,33 @@ type Scorer struct {
 	Session Session
 	Binding *Binding
 	Mem     memory.Allocator
+	// AllowNaN leaves NaN and infinite scores in place for the caller to
+	// replace (a fallback); without it they are an InputError.
+	AllowNaN bool
+	// Confidence asks for each row's top-class probability.
+	Confidence bool
 	// Busy adds up the time workers spend scoring (tensors, model,
 	// decoding), in nanoseconds, summed over workers.
 	Busy atomic.Int64
 }
+
+// ErrInference marks a chunk the model session failed on (not its data).
+var ErrInference = errors.New("inference failed")
+
+// ScoreFunc scores one chunk; buf is the calling worker's own.
+type ScoreFunc func(ctx context.Context, c Chunk, buf *Buffers) (Scored, error)
 
 // Pool runs workers goroutines that score chunks from in and send them to
 // out, in whatever order they finish. It returns when in is closed and
 // drained, or at the first error. Chunks it takes are released or sent;
 // chunks left in in are the caller's.
 func (s *Scorer) Pool(ctx context.Context, workers int, in <-chan Chunk, out chan<- Scored) error {
+	return Pool(ctx, workers, in, out, s.ScoreChunk)
+}
+
+// Pool runs workers goroutines that score chunks from in with score and
+// send them to out, as (*Scorer).Pool does.
+func Pool(ctx context.Context, workers int, in <-chan Chunk, out chan<- Scored, score ScoreFunc) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for range workers {
 		g.Go(func() (err error) {
@@ -70,7 +103,7 @@ func (s *Scorer) Pool(ctx context.Context, workers int, in <-chan Chunk, out cha
 					err = fmt.Errorf("internal error in a scoring worker: %v", r)
 				}
 			}()
-			var buf tensorBuffers
+			var buf Buffers
 			for {
 				var c Chunk
 				var ok bool
@@ -83,7 +116,7 @@ func (s *Scorer) Pool(ctx context.Context, workers int, in <-chan Chunk, out cha
 					return nil
 				}
 				held = c.Record
-				sc, err := s.score(ctx, c, &buf)
+				sc, err := score(ctx, c, &buf)
 				held = nil
 				if err != nil {
 					c.Record.Release()
@@ -101,7 +134,9 @@ func (s *Scorer) Pool(ctx context.Context, workers int, in <-chan Chunk, out cha
 	return g.Wait()
 }
 
-func (s *Scorer) score(ctx context.Context, c Chunk, buf *tensorBuffers) (Scored, error) {
+// ScoreChunk scores one chunk with the session. The chunk's record stays
+// the caller's on error.
+func (s *Scorer) ScoreChunk(ctx context.Context, c Chunk, buf *Buffers) (Scored, error) {
 	start := time.Now()
 	defer func() { s.Busy.Add(int64(time.Since(start))) }()
 	n := int(c.Record.NumRows())
@@ -111,13 +146,17 @@ func (s *Scorer) score(ctx context.Context, c Chunk, buf *tensorBuffers) (Scored
 	}
 	outs, err := s.Session.Run(ctx, inputs)
 	if err != nil {
-		return Scored{}, fmt.Errorf("%s: rows %d-%d: %w", c.File, c.Offset, c.Offset+int64(n)-1, err)
+		return Scored{}, fmt.Errorf("%s: rows %d-%d: %w: %w", c.File, c.Offset, c.Offset+int64(n)-1, ErrInference, err)
 	}
-	score, label, err := s.Binding.decode(outs, n, s.Mem)
+	score, label, err := s.Binding.decode(outs, n, s.AllowNaN, s.Mem)
 	if err != nil {
 		return Scored{}, s.locate(c, err)
 	}
-	return Scored{Chunk: c, Score: score, Label: label}, nil
+	sc := Scored{Chunk: c, Score: score, Label: label}
+	if s.Confidence {
+		sc.Confidence = s.Binding.confidence(outs, n, s.Mem)
+	}
+	return sc, nil
 }
 
 // locate names the file and absolute row of an input error.

@@ -245,7 +245,7 @@ func TestDecodeZipMapAndNaN(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	b := &Binding{Score: OutputBinding{Port: Port{Name: "zip", Kind: "sequence"}, Class: cls(7)}}
 	zip := Output{ClassKeys: []int64{3, 7}, Float32: []float32{0.9, 0.1, 0.2, 0.8}}
-	score, _, err := b.decode([]Output{zip}, 2, mem)
+	score, _, err := b.decode([]Output{zip}, 2, false, mem)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,14 +255,14 @@ func TestDecodeZipMapAndNaN(t *testing.T) {
 	score.Release()
 
 	b.Score.Class = cls(4)
-	if _, _, err := b.decode([]Output{zip}, 2, mem); err == nil || !strings.Contains(err.Error(), "no class 4") {
+	if _, _, err := b.decode([]Output{zip}, 2, false, mem); err == nil || !strings.Contains(err.Error(), "no class 4") {
 		t.Errorf("missing class: %v", err)
 	}
 
 	b = &Binding{Score: OutputBinding{Port: Port{Name: "variable"}}}
 	nan := Output{Float32: []float32{1, float32(math.NaN())}}
 	var ie *InputError
-	if _, _, err := b.decode([]Output{nan}, 2, mem); !errors.As(err, &ie) || ie.Row != 1 {
+	if _, _, err := b.decode([]Output{nan}, 2, false, mem); !errors.As(err, &ie) || ie.Row != 1 {
 		t.Errorf("NaN score: %v, want an InputError at row 1", err)
 	}
 }
@@ -272,7 +272,7 @@ func TestTensorsFillRowMajor(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	rec := chunk(mem, 0, 4, -1)
 	defer rec.Release()
-	var buf tensorBuffers
+	var buf Buffers
 	ts, err := poolBinding(t).tensors(rec, &buf)
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +302,7 @@ func TestTensorsAcrossTiles(t *testing.T) {
 	n := 2*fillTile + 77
 	rec := chunk(mem, 5, n, -1)
 	defer rec.Release()
-	var buf tensorBuffers
+	var buf Buffers
 	ts, err := poolBinding(t).tensors(rec, &buf)
 	if err != nil {
 		t.Fatal(err)

@@ -21,8 +21,8 @@ func (e *InputError) Error() string {
 
 func (e *InputError) Unwrap() error { return ErrBadInput }
 
-// tensorBuffers are one worker's input buffers, reused chunk after chunk.
-type tensorBuffers struct {
+// Buffers are one worker's input buffers, reused chunk after chunk.
+type Buffers struct {
 	f32 [][]float32
 	f64 [][]float64
 	i64 [][]int64
@@ -38,9 +38,9 @@ func grow[T any](buf []T, n int) []T {
 
 // Tensors fills the model inputs from a chunk, row-major, one pass per
 // column. A null in a bound column is an InputError.
-func (b *Binding) tensors(rec arrow.Record, buf *tensorBuffers) ([]Tensor, error) {
+func (b *Binding) tensors(rec arrow.Record, buf *Buffers) ([]Tensor, error) {
 	n := int(rec.NumRows())
-	if buf.f32 == nil {
+	if len(buf.f32) < len(b.Inputs) { // one worker's models share its buffers
 		k := len(b.Inputs)
 		buf.f32, buf.f64, buf.i64, buf.i32 = make([][]float32, k), make([][]float64, k), make([][]int64, k), make([][]int32, k)
 	}

@@ -24,6 +24,8 @@ type runFlags struct {
 	metricsFile string
 	pushgateway string
 	verbose     bool
+	// registryModel: current or as-of-date, for models named by alias.
+	registryModel string
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -74,6 +76,7 @@ interrupted (SIGINT/SIGTERM): nothing was published.`,
 	fl.BoolVar(&f.verbose, "verbose", false, "also print how long each stage took and how busy it kept its goroutines (what bounds the run)")
 	fl.StringVar(&f.metricsFile, "metrics-file", "", "write the run's metrics here in the node_exporter textfile format (*.prom)")
 	fl.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway URL")
+	fl.StringVar(&f.registryModel, "registry-model", jobs.RegistryCurrent, "for a model named by registry alias: current (the alias today) or as-of-date (the version the alias pointed at on each logical date, from the registry log)")
 	fl.BoolVar(&f.force, "force", false, "make a new version even if the date is already current with the same snapshot, model and job file")
 	return cmd
 }
@@ -90,6 +93,9 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 	}
 	if f.workers < 0 {
 		return fmt.Errorf("%w: --workers must be 0 or more", jobs.ErrUsage)
+	}
+	if f.registryModel != jobs.RegistryCurrent && f.registryModel != jobs.RegistryAsOfDate {
+		return fmt.Errorf("%w: --registry-model %q: want %s or %s", jobs.ErrUsage, f.registryModel, jobs.RegistryCurrent, jobs.RegistryAsOfDate)
 	}
 	job, err := spec.Load(jobFile)
 	if err != nil {
@@ -111,7 +117,7 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 	}
 	// A missing library fails the run inside Run, so that it leaves a manifest.
 	lib, libErr := resolveORTLib(g.ortLib)
-	runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log, Workers: f.workers}
+	runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log, Workers: f.workers, RegistryModel: f.registryModel}
 	if f.backfillFlags.set() {
 		return backfill(cmd, runner, job, &f.backfillFlags, f.json)
 	}

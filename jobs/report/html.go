@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -84,6 +85,8 @@ type page struct {
 	NotCharted   []string
 	NotChartMore int
 	Scores       *pageScores
+	Shadow       *chart // the challenger's and champion's scores
+	Reasons      []pageCategory
 	Breaches     []string
 	Notes        []string
 	PII          []string
@@ -251,6 +254,20 @@ func newPage(r *Report) *page {
 			ps.Chart = newChart("score distribution, previous run and today", "score", "previous run", "today", s.Bins)
 		}
 		p.Scores = ps
+	}
+	if c := r.Challenger; c != nil && len(c.Histogram) > 0 {
+		bins := make([]Bin, len(c.Histogram))
+		for i, b := range c.Histogram {
+			bins[i] = Bin{Label: fixed(b.Lo, 2) + "–" + fixed(b.Hi, 2),
+				Baseline: float64(b.Champion) / float64(max(1, c.SampleRows)), Today: float64(b.Challenger) / float64(max(1, c.SampleRows))}
+		}
+		p.Shadow = newChart("champion and challenger score distributions", "score", "champion", "challenger", bins)
+	}
+	if v := r.Review; v != nil {
+		for _, reason := range slices.Sorted(maps.Keys(v.Reasons)) {
+			p.Reasons = append(p.Reasons, pageCategory{Value: clip(reason, htmlNameChars), Count: thousands(v.Reasons[reason]),
+				Share: pct(float64(v.Reasons[reason]) / float64(max(1, r.Books.Valid)))})
+		}
 	}
 	p.Breaches = clipAll(r.Gate.Breaches, htmlTextChars)
 	p.Notes = clipAll(r.Notes, htmlTextChars)

@@ -43,6 +43,10 @@ type Manifest struct {
 	Counts      Counts    `json:"counts"`
 	Output      Output    `json:"output"`
 	Validation  Summary   `json:"validation"`
+	// Set when the job file has the section.
+	Challenger *Challenger `json:"challenger,omitempty"`
+	Fallback   *Fallback   `json:"fallback,omitempty"`
+	Review     *Review     `json:"review,omitempty"`
 }
 
 // Stage is how long one part of the run took.
@@ -82,6 +86,23 @@ type Model struct {
 	// Rewrites lists how the graph scored differs from the file, e.g. a
 	// ZipMap output read as the probability tensor that fed it.
 	Rewrites []string `json:"rewrites,omitempty"`
+	// Registry says which registry entry the file came from.
+	Registry *RegistryEntry `json:"registry,omitempty"`
+	// Error says why the model could not be used (a fallback scored).
+	Error string `json:"error,omitempty"`
+}
+
+// RegistryEntry is a model resolved through a registry.
+type RegistryEntry struct {
+	Dir     string `json:"dir"`
+	Name    string `json:"name"`
+	Alias   string `json:"alias,omitempty"`
+	Version string `json:"version"`
+	// Policy says how the version was chosen: "pinned", "current" (the
+	// alias today) or "as-of-date" (the alias on the logical date, from
+	// the registry log).
+	Policy string    `json:"policy"`
+	AsOf   time.Time `json:"as_of,omitzero"`
 }
 
 // Source fingerprints the snapshot.

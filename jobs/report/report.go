@@ -46,6 +46,10 @@ type Report struct {
 	Columns []ColumnReport `json:"columns"`
 	// Scores is nil when nothing was scored (batchscore validate).
 	Scores *ScoreReport `json:"scores"`
+	// Set when the job has a challenger, a fallback, a review queue.
+	Challenger *Challenger `json:"challenger,omitempty"`
+	Fallback   *Fallback   `json:"fallback,omitempty"`
+	Review     *Review     `json:"review,omitempty"`
 	// PII names the columns whose values are masked.
 	PII   []string `json:"pii"`
 	Notes []string `json:"notes"`
@@ -60,6 +64,7 @@ type Books struct {
 	Imputed     int64 `json:"imputed"`
 	Clipped     int64 `json:"clipped"`
 	Scored      int64 `json:"scored"`
+	Fallback    int64 `json:"fallback"`
 	Written     int64 `json:"written"`
 }
 

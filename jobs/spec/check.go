@@ -97,7 +97,10 @@ func (j *Job) check(root *yaml.Node) error {
 		return bad("%v", err)("source", "parquet")
 	}
 
-	if err := j.checkModel(bad); err != nil {
+	if err := checkModel(bad, j.Model, "model"); err != nil {
+		return err
+	}
+	if err := j.checkSafety(bad); err != nil {
 		return err
 	}
 
@@ -154,35 +157,46 @@ func (j *Job) check(root *yaml.Node) error {
 	return nil
 }
 
-func (j *Job) checkModel(bad func(string, ...any) func(...string) error) error {
-	m := j.Model
-	if m.Path == "" {
-		return bad("is required")("model", "path")
+// checkModel checks a model section found at key at (model, challenger,
+// fallback.model).
+func checkModel(bad func(string, ...any) func(...string) error, m Model, at ...string) error {
+	key := func(k ...string) []string { return append(append([]string(nil), at...), k...) }
+	switch {
+	case m.Path != "" && m.Registry != "":
+		return bad("set path or registry, not both")(at...)
+	case m.Path == "" && m.Registry == "":
+		return bad("set path (an .onnx file) or registry + name + alias")(key("path")...)
+	case m.Registry != "" && m.Name == "":
+		return bad("name the model in the registry")(key("name")...)
+	case m.Registry != "" && (m.Alias == "") == (m.Version == ""):
+		return bad("set exactly one of alias (e.g. prod) and version")(key("alias")...)
+	case m.Registry == "" && (m.Name != "" || m.Alias != ""):
+		return bad("name and alias need registry")(key("registry")...)
 	}
 	if len(m.Inputs) == 0 {
-		return bad("map each model input to its table columns, e.g. features: [tenure_months, monthly_charges]")("model", "inputs")
+		return bad("map each model input to its table columns, e.g. features: [tenure_months, monthly_charges]")(key("inputs")...)
 	}
 	for _, name := range sortedKeys(m.Inputs) {
 		cols := m.Inputs[name]
 		if len(cols) == 0 {
-			return bad("input %q has no columns", name)("model", "inputs", name)
+			return bad("input %q has no columns", name)(key("inputs", name)...)
 		}
 		seen := map[string]bool{}
 		for _, c := range cols {
 			if c == "" {
-				return bad("input %q has an empty column name", name)("model", "inputs", name)
+				return bad("input %q has an empty column name", name)(key("inputs", name)...)
 			}
 			if seen[c] {
-				return bad("input %q lists column %q twice", name, c)("model", "inputs", name)
+				return bad("input %q lists column %q twice", name, c)(key("inputs", name)...)
 			}
 			seen[c] = true
 		}
 	}
 	if m.Score.Output == "" {
-		return bad("name the model output that holds the score, e.g. {output: probabilities, class: 1}")("model", "score")
+		return bad("name the model output that holds the score, e.g. {output: probabilities, class: 1}")(key("score")...)
 	}
 	if m.Label != nil && m.Label.Output == "" {
-		return bad("output is required")("model", "label")
+		return bad("output is required")(key("label")...)
 	}
 	return nil
 }

@@ -75,7 +75,8 @@ var yamlSections = map[string]string{
 	"ColumnSchema": "validation.columns", "Rule": "validation.rules", "Impute": "validation.rules.impute",
 	"SQLSource": "source.sql", "SQLOutput": "output.sql",
 	"TableRules": "validation.table", "Freshness": "validation.table.freshness", "Drift": "validation.drift",
-	"Threshold": "validation.drift",
+	"Threshold":  "validation.drift",
+	"Challenger": "challenger", "Fallback": "fallback", "Review": "review",
 }
 
 // yamlMessage turns yaml.v3's type-centric wording into the file's terms.
@@ -149,6 +150,7 @@ func (j *Job) expandEnv(root *yaml.Node) error {
 	}{
 		{&j.Source.Parquet, []string{"source", "parquet"}},
 		{&j.Model.Path, []string{"model", "path"}},
+		{&j.Model.Registry, []string{"model", "registry"}},
 		{&j.Output.Table, []string{"output", "table"}},
 		{&j.Validation.Baseline, []string{"validation", "baseline"}},
 	}
@@ -178,6 +180,13 @@ func (j *Job) resolvePaths() {
 	}
 	j.Source.Parquet = abs(j.Source.Parquet)
 	j.Model.Path = abs(j.Model.Path)
+	j.Model.Registry = abs(j.Model.Registry)
+	if c := j.Challenger; c != nil {
+		c.Path, c.Registry = abs(c.Path), abs(c.Registry)
+	}
+	if f := j.Fallback; f != nil && f.Model != nil {
+		f.Model.Path, f.Model.Registry = abs(f.Model.Path), abs(f.Model.Registry)
+	}
 	j.Output.Table = abs(j.Output.Table)
 	j.Validation.Baseline = abs(j.Validation.Baseline)
 	if j.Source.SQL != nil {

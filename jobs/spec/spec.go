@@ -29,6 +29,10 @@ type Job struct {
 	Output     Output     `yaml:"output"`
 	Scoring    Scoring    `yaml:"scoring"`
 	Validation Validation `yaml:"validation"`
+	// Challenger, Fallback and Review make model changes safe: see safety.go.
+	Challenger *Challenger `yaml:"challenger"`
+	Fallback   *Fallback   `yaml:"fallback"`
+	Review     *Review     `yaml:"review"`
 
 	// Set by Load, never by the file.
 	File     string         `yaml:"-"` // absolute path of the job file
@@ -77,9 +81,15 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Model names the ONNX file and how table columns feed it.
+// Model names the ONNX file and how table columns feed it. The file is
+// either a path or a registry entry: registry + name + alias (or version).
 type Model struct {
-	Path    string `yaml:"path"`
+	Path     string `yaml:"path"`
+	Registry string `yaml:"registry"`
+	Name     string `yaml:"name"`
+	Alias    string `yaml:"alias"`
+	// Version labels the rows (model_version); with a registry it pins
+	// the registry version instead of an alias.
 	Version string `yaml:"version"`
 	// Inputs maps each model input to the table columns that fill it, in order.
 	Inputs map[string][]string `yaml:"inputs"`
@@ -140,4 +150,4 @@ func defaultJob() Job {
 }
 
 // ReservedColumns are written by batchscore into every result row.
-var ReservedColumns = []string{"score", "label", "flags", "score_date", "run_id", "model_version"}
+var ReservedColumns = []string{"score", "label", "flags", "score_source", "score_date", "run_id", "model_version"}

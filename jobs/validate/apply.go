@@ -276,7 +276,7 @@ func (e *Engine) filter(rec arrow.Record, keep []uint64) (arrow.Record, error) {
 			cols = append(cols, out)
 			continue
 		}
-		out, err := filterArray(ctx, c, filter)
+		out, err := FilterArray(ctx, c, filter)
 		if err != nil {
 			return nil, fmt.Errorf("filtering column %q: %w", rec.Schema().Field(j).Name, err)
 		}
@@ -285,9 +285,9 @@ func (e *Engine) filter(rec arrow.Record, keep []uint64) (arrow.Record, error) {
 	return array.NewRecord(rec.Schema(), cols, int64(popcountN(keep, n))), nil
 }
 
-// filterArray is compute's filter, which has no kernel for dictionaries:
+// FilterArray is compute's filter, which has no kernel for dictionaries:
 // those filter their indices and keep their dictionary.
-func filterArray(ctx context.Context, c arrow.Array, filter arrow.Array) (arrow.Array, error) {
+func FilterArray(ctx context.Context, c arrow.Array, filter arrow.Array) (arrow.Array, error) {
 	opts := *compute.DefaultFilterOptions()
 	d, ok := c.(*array.Dictionary)
 	if !ok {

@@ -1,0 +1,323 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/scoring"
+)
+
+// ErrFallback marks rows no fallback could score, and runs with more
+// fallback rows than max_fallback_fraction: nothing is published.
+var ErrFallback = errors.New("fallback")
+
+// What made a row fall back.
+const (
+	triggerLoad      = "model_load"
+	triggerInference = "inference"
+	triggerNaN       = "nan"
+)
+
+const sourceModel = "model"
+
+// fallback scores the rows the champion could not.
+type fallback struct {
+	spec   *spec.Fallback
+	source string
+	keys   []string
+	mem    memory.Allocator
+	all    bool    // the champion did not load: every row falls back
+	model  *loaded // kind model
+	scorer *scoring.Scorer
+
+	// carry_forward reads the previous version's scores once, when a
+	// row first needs them.
+	previous     string // its folder
+	previousName string
+	once         sync.Once
+	carried      map[string]float64
+	carryErr     error
+
+	rows     atomic.Int64
+	triggers [3]atomic.Int64 // model_load, inference, nan
+	mu       sync.Mutex
+	errors   []string
+}
+
+func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
+	job := e.req.Job
+	f := &fallback{spec: job.Fallback, source: job.Fallback.Source(), keys: job.Output.Keys, mem: e.mem(), all: all}
+	if all {
+		f.note(triggerLoad, loadErr)
+	}
+	switch f.spec.Kind {
+	case spec.FallbackModel:
+		rep := &report.Model{}
+		m, err := e.loadModel(*f.spec.Model, "fallback.model", rep)
+		if err != nil {
+			return nil, fmt.Errorf("the fallback model cannot be used either: %w", err)
+		}
+		f.model = m
+		f.scorer = &scoring.Scorer{Session: m.session, Binding: m.binding, Mem: f.mem}
+	case spec.FallbackCarryForward:
+		if prev := e.previousPublished(); prev != nil {
+			f.previous, f.previousName = prev.Output.Path, prev.Version
+		}
+	}
+	return f, nil
+}
+
+// previousPublished is the newest published, successful run of an
+// earlier date: the scores a carry-forward fallback repeats.
+func (e *execution) previousPublished() *report.Manifest {
+	ms, err := readManifests(e.table)
+	if err != nil {
+		return nil
+	}
+	for i := len(ms) - 1; i >= 0; i-- {
+		m := ms[i]
+		if m.Status == report.StatusSucceeded && m.Output.Published && m.LogicalDate < e.date && m.Output.Path != "" {
+			return m
+		}
+	}
+	return nil
+}
+
+func (f *fallback) note(trigger string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.errors) < 5 && err != nil {
+		f.errors = append(f.errors, trigger+": "+err.Error())
+	}
+}
+
+// fill gives every row the model left without a score (all of them when
+// sc.Score is nil, else the NaN and infinite ones) the fallback's score,
+// and says in sc.Source which rows it scored.
+func (f *fallback) fill(ctx context.Context, sc *scoring.Scored, buf *scoring.Buffers) error {
+	n := int(sc.Record.NumRows())
+	need := make([]bool, n)
+	count, trigger := 0, triggerNaN
+	if sc.Score == nil {
+		trigger = triggerInference
+		if f.all {
+			trigger = triggerLoad
+		}
+		for i := range need {
+			need[i] = true
+		}
+		count = n
+	} else {
+		for i, v := range sc.Score.Float64Values() {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				need[i] = true
+				count++
+			}
+		}
+	}
+	if count > 0 && trigger == triggerNaN {
+		f.note(triggerNaN, fmt.Errorf("%s: %d rows from row %d have a NaN or infinite score", sc.File, count, sc.Offset))
+	}
+	values, err := f.values(ctx, sc, need, buf)
+	if err != nil {
+		return err
+	}
+	scores := array.NewFloat64Builder(f.mem)
+	defer scores.Release()
+	sources := array.NewStringBuilder(f.mem)
+	defer sources.Release()
+	scores.Reserve(n)
+	for i := 0; i < n; i++ {
+		if need[i] {
+			scores.UnsafeAppend(values[i])
+			sources.Append(f.source)
+		} else {
+			scores.UnsafeAppend(sc.Score.Value(i))
+			sources.Append(sourceModel)
+		}
+	}
+	if sc.Score != nil {
+		sc.Score.Release()
+	}
+	sc.Score = scores.NewFloat64Array()
+	sc.Source = sources.NewStringArray()
+	f.rows.Add(int64(count))
+	idx := map[string]int{triggerLoad: 0, triggerInference: 1, triggerNaN: 2}[trigger]
+	f.triggers[idx].Add(int64(count))
+	return nil
+}
+
+// values returns the fallback's score for every row in need.
+func (f *fallback) values(ctx context.Context, sc *scoring.Scored, need []bool, buf *scoring.Buffers) ([]float64, error) {
+	out := make([]float64, len(need))
+	if !slices.Contains(need, true) {
+		return out, nil
+	}
+	switch f.spec.Kind {
+	case spec.FallbackConstant:
+		for i := range out {
+			out[i] = *f.spec.Value
+		}
+	case spec.FallbackModel:
+		r, err := f.scorer.ScoreChunk(ctx, sc.Chunk, buf)
+		if err != nil {
+			return nil, fmt.Errorf("%w: the fallback model failed too: %w", ErrFallback, err)
+		}
+		copy(out, r.Score.Float64Values())
+		r.Score.Release()
+		if r.Label != nil {
+			r.Label.Release()
+		}
+	case spec.FallbackCarryForward:
+		f.once.Do(func() { f.carried, f.carryErr = f.loadCarried(ctx) })
+		if f.carryErr != nil {
+			return nil, f.carryErr
+		}
+		keys, err := keyColumns(sc.Record, f.keys)
+		if err != nil {
+			return nil, err
+		}
+		for i, ok := range need {
+			if !ok {
+				continue
+			}
+			k := keyString(keys, i)
+			v, found := f.carried[k]
+			switch {
+			case found:
+				out[i] = v
+			case f.spec.Value != nil:
+				out[i] = *f.spec.Value
+			default:
+				return nil, fmt.Errorf("%w: %s: row %d: key %s has no score in %s to carry forward, and fallback.value is not set",
+					ErrFallback, sc.File, sc.Offset+int64(i), strings.ReplaceAll(k, "\x00", ","), f.previousLabel())
+			}
+		}
+	}
+	return out, nil
+}
+
+func (f *fallback) previousLabel() string {
+	if f.previous == "" {
+		return "an earlier version (there is none)"
+	}
+	return "version " + f.previousName
+}
+
+// loadCarried reads key → score from the previous version's files.
+func (f *fallback) loadCarried(ctx context.Context) (map[string]float64, error) {
+	carried := map[string]float64{}
+	if f.previous == "" {
+		return carried, nil
+	}
+	src, err := parquetio.Open(filepath.Join(f.previous, "*.parquet"))
+	if err != nil {
+		return nil, fmt.Errorf("carry_forward: reading the previous version: %w", err)
+	}
+	cols := append(append([]string(nil), f.keys...), "score")
+	err = src.Read(ctx, cols, 65536, f.mem, func(rec arrow.Record, file string, _ int64) error {
+		defer rec.Release()
+		keys, err := keyColumns(rec, f.keys)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		idx := rec.Schema().FieldIndices("score")
+		if len(idx) == 0 {
+			return fmt.Errorf("%s: no score column", file)
+		}
+		score, ok := rec.Column(idx[0]).(*array.Float64)
+		if !ok {
+			return fmt.Errorf("%s: the score column is %s, not double", file, rec.Column(idx[0]).DataType())
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if score.IsValid(i) {
+				carried[keyString(keys, i)] = score.Value(i)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("carry_forward: %w", err)
+	}
+	return carried, nil
+}
+
+func keyColumns(rec arrow.Record, keys []string) ([]arrow.Array, error) {
+	cols := make([]arrow.Array, len(keys))
+	for i, k := range keys {
+		idx := rec.Schema().FieldIndices(k)
+		if len(idx) == 0 {
+			return nil, fmt.Errorf("key column %q is missing", k)
+		}
+		cols[i] = rec.Column(idx[0])
+	}
+	return cols, nil
+}
+
+// keyString joins a row's key values; NUL cannot appear in ValueStr of
+// the flat types keys may have.
+func keyString(cols []arrow.Array, row int) string {
+	if len(cols) == 1 {
+		return cols[0].ValueStr(row)
+	}
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = c.ValueStr(row)
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// gate fails a run with more fallback rows than max_fallback_fraction of
+// its valid rows.
+func (f *fallback) gate(valid int64) error {
+	rows := f.rows.Load()
+	if rows == 0 || valid == 0 {
+		return nil
+	}
+	if share := float64(rows) / float64(valid); share > f.spec.Limit() {
+		return fmt.Errorf("%w: %d of %d valid rows (%.4f) were scored by the %s fallback, above max_fallback_fraction %.4f",
+			ErrFallback, rows, valid, share, f.spec.Kind, f.spec.Limit())
+	}
+	return nil
+}
+
+// summary is the fallback's part of the manifest; valid is the rows the
+// fraction is of.
+func (f *fallback) summary(valid int64) *report.Fallback {
+	s := &report.Fallback{Kind: f.spec.Kind, Rows: f.rows.Load(), Limit: f.spec.Limit(), CarriedFrom: f.previousName}
+	if valid > 0 {
+		s.Fraction = float64(s.Rows) / float64(valid)
+	}
+	for i, name := range []string{triggerLoad, triggerInference, triggerNaN} {
+		if n := f.triggers[i].Load(); n > 0 {
+			if s.Triggers == nil {
+				s.Triggers = map[string]int64{}
+			}
+			s.Triggers[name] = n
+		}
+	}
+	if f.model != nil {
+		s.Model = &f.model.report
+	}
+	f.mu.Lock()
+	s.Errors = append([]string(nil), f.errors...)
+	f.mu.Unlock()
+	if f.spec.Kind != spec.FallbackCarryForward {
+		s.CarriedFrom = ""
+	}
+	return s
+}

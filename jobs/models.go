@@ -1,0 +1,91 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/onnx"
+)
+
+// loaded is a model opened for scoring: the champion, a challenger or a
+// fallback model.
+type loaded struct {
+	report  report.Model
+	binding *scoring.Binding
+	session scoring.Session
+}
+
+func (l *loaded) close() {
+	if l != nil && l.session != nil {
+		l.session.Close()
+	}
+}
+
+// loadModel reads a model once (from its path or the registry), checks
+// its signature against the job file's section at key and opens the
+// session the workers share. What is known goes into rep even on error.
+func (e *execution) loadModel(m spec.Model, key string, rep *report.Model) (*loaded, error) {
+	job := e.req.Job
+	path, wantSHA, err := e.resolveModel(m, key, rep)
+	if err != nil {
+		return nil, err
+	}
+	rep.Path = path
+	model, err := onnx.Load(path)
+	if errors.Is(err, onnx.ErrNoModel) {
+		return nil, fmt.Errorf("%w (%s in %s)", err, key, job.File)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep.SHA256 = model.SHA256
+	if err := checkRegistryHash(rep, wantSHA); err != nil {
+		return nil, err
+	}
+	if rep.Version == "" {
+		rep.Version = m.Version
+	}
+	if rep.Version == "" {
+		rep.Version = "sha256:" + model.SHA256[:12]
+	}
+	if e.ORTLibErr != nil {
+		return nil, e.ORTLibErr
+	}
+	if err := onnx.Init(e.ORTLib); err != nil {
+		return nil, err
+	}
+	e.m.Binary.ORTVersion = onnx.Version()
+	sig, md, err := model.Inspect()
+	if err != nil {
+		return nil, err
+	}
+	rep.Signature, rep.Metadata = &sig, md
+	binding, err := scoring.Bind(sig, m)
+	if err != nil {
+		return nil, fmt.Errorf("%s (%s): %w", path, key, err)
+	}
+	sess, err := model.Open(binding, onnx.Options{
+		IntraOpThreads: job.Scoring.IntraOpThreads,
+		Optimization:   job.Scoring.Optimization,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep.Rewrites = sess.Rewrites()
+	e.log.Info("model loaded", "role", key, "path", path, "model_version", rep.Version, "onnxruntime", e.m.Binary.ORTVersion)
+	for _, r := range rep.Rewrites {
+		e.log.Info("model rewritten in memory", "role", key, "rewrite", r)
+	}
+	return &loaded{report: *rep, binding: binding, session: sess}, nil
+}
+
+// fallsBack says whether a champion that failed to load with err may be
+// replaced by the fallback. A file that differs from the registry's hash
+// or a model that does not fit the job file is never papered over.
+func fallsBack(err error) bool {
+	return !errors.Is(err, errRegistryMismatch) && !errors.Is(err, scoring.ErrSignature) &&
+		!errors.Is(err, spec.ErrInvalid) && !errors.Is(err, ErrUsage)
+}

@@ -1,0 +1,66 @@
+package report
+
+import "github.com/batchscore/batchscore/io/parquetio"
+
+// Challenger statuses.
+const (
+	ChallengerCompared = "compared"
+	ChallengerFailed   = "failed"
+)
+
+// Challenger compares a challenger's scores with the champion's on the
+// same rows. It never decides the run.
+type Challenger struct {
+	Model  Model  `json:"model"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	// Rows compared: valid rows the champion itself scored.
+	Rows        int64   `json:"rows"`
+	MeanAbsDiff float64 `json:"mean_abs_diff"`
+	MaxAbsDiff  float64 `json:"max_abs_diff"`
+	// Spearman and TopDecileOverlap are computed on SampleRows rows (all
+	// of them up to a limit, a seeded reservoir sample beyond).
+	Spearman         float64 `json:"spearman"`
+	TopDecileOverlap float64 `json:"top_decile_overlap"`
+	SampleRows       int64   `json:"sample_rows"`
+	// Flipped counts rows on different sides of Threshold; Up are those
+	// the challenger puts at or above it and the champion below.
+	Threshold   float64                 `json:"threshold"`
+	Flipped     int64                   `json:"flipped"`
+	FlippedUp   int64                   `json:"flipped_up"`
+	FlippedDown int64                   `json:"flipped_down"`
+	Histogram   []ShadowBin             `json:"histogram,omitempty"`
+	Path        string                  `json:"path,omitempty"` // the shadow table's files, once published
+	Files       []parquetio.WrittenFile `json:"files,omitempty"`
+}
+
+// ShadowBin counts both models' scores in one bin [Lo, Hi).
+type ShadowBin struct {
+	Lo         float64 `json:"lo"`
+	Hi         float64 `json:"hi"`
+	Champion   int64   `json:"champion"`
+	Challenger int64   `json:"challenger"`
+}
+
+// Fallback is what scored the rows the model could not.
+type Fallback struct {
+	Kind     string  `json:"kind"`
+	Rows     int64   `json:"rows"`
+	Fraction float64 `json:"fraction"`
+	Limit    float64 `json:"max_fallback_fraction"`
+	// Triggers counts fallback rows by cause: model_load, inference, nan.
+	Triggers map[string]int64 `json:"triggers,omitempty"`
+	// CarriedFrom is the version whose scores were carried forward.
+	CarriedFrom string   `json:"carried_from,omitempty"`
+	Model       *Model   `json:"model,omitempty"`
+	Errors      []string `json:"errors,omitempty"` // the first few causes
+}
+
+// Review counts the rows routed to the review table, per reason; a row
+// with several reasons counts under each.
+type Review struct {
+	Rows    int64                   `json:"rows"`
+	Reasons map[string]int64        `json:"reasons"`
+	Path    string                  `json:"path,omitempty"`
+	Files   []parquetio.WrittenFile `json:"files,omitempty"`
+}

@@ -1,0 +1,142 @@
+package jobs
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/spec"
+)
+
+// Folders of a version that hold tables besides the scores. The leading
+// underscore keeps them out of Spark's and Hive's reads of the version.
+const (
+	ShadowDir = "_shadow"
+	ReviewDir = "_review"
+)
+
+// sideTable is a table published inside a version's folder, next to the
+// scores: the challenger's shadow scores, the review queue. Its files are
+// staged with the scores and published with them.
+type sideTable struct {
+	dir         string
+	schema      *arrow.Schema
+	compression string
+	fileRows    int64
+	mem         memory.Allocator
+	w           *parquetio.Writer
+	constants   []arrow.Array // score_date, run_id, model_version
+}
+
+// newSideTable's schema is the key columns, then cols, then score_date,
+// run_id and model_version.
+func newSideTable(dir string, src *arrow.Schema, job *spec.Job, cols []arrow.Field, date, runID, modelVersion string, mem memory.Allocator) (*sideTable, error) {
+	var fields []arrow.Field
+	for _, k := range job.Output.Keys {
+		idx := src.FieldIndices(k)
+		if len(idx) == 0 {
+			return nil, fmt.Errorf("key column %q is not in the snapshot", k)
+		}
+		f := src.Field(idx[0])
+		fields = append(fields, arrow.Field{Name: f.Name, Type: f.Type, Nullable: f.Nullable})
+	}
+	fields = append(fields, cols...)
+	fields = append(fields,
+		arrow.Field{Name: "score_date", Type: arrow.FixedWidthTypes.Date32},
+		arrow.Field{Name: "run_id", Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: "model_version", Type: arrow.BinaryTypes.String},
+	)
+	constants, err := runConstants(date, runID, modelVersion, job.Scoring.ChunkRows, mem)
+	if err != nil {
+		return nil, err
+	}
+	return &sideTable{
+		dir: dir, schema: arrow.NewSchema(fields, nil), compression: job.Output.Compression,
+		fileRows: job.Output.FileRows, mem: mem, constants: constants,
+	}, nil
+}
+
+// runConstants are score_date, run_id and model_version for chunkRows
+// rows, built once and sliced per chunk.
+func runConstants(date, runID, modelVersion string, chunkRows int, mem memory.Allocator) ([]arrow.Array, error) {
+	d, err := time.Parse(spec.DateLayout, date)
+	if err != nil {
+		return nil, err
+	}
+	dates := array.NewDate32Builder(mem)
+	defer dates.Release()
+	runs := array.NewStringBuilder(mem)
+	defer runs.Release()
+	versions := array.NewStringBuilder(mem)
+	defer versions.Release()
+	for range chunkRows {
+		dates.Append(arrow.Date32FromTime(d))
+		runs.Append(runID)
+		versions.Append(modelVersion)
+	}
+	return []arrow.Array{dates.NewArray(), runs.NewArray(), versions.NewArray()}, nil
+}
+
+// write appends rows: keys taken from rec, then cols (n rows each).
+func (t *sideTable) write(rec arrow.Record, cols []arrow.Array) error {
+	n := int64(cols[0].Len())
+	var all []arrow.Array
+	for _, f := range t.schema.Fields()[:len(t.schema.Fields())-len(cols)-3] {
+		idx := rec.Schema().FieldIndices(f.Name)
+		if len(idx) == 0 {
+			return fmt.Errorf("key column %q is missing", f.Name)
+		}
+		all = append(all, rec.Column(idx[0]))
+	}
+	all = append(all, cols...)
+	for _, c := range t.constants {
+		sl := array.NewSlice(c, 0, n)
+		defer sl.Release()
+		all = append(all, sl)
+	}
+	out := array.NewRecord(t.schema, all, n)
+	defer out.Release()
+	if t.w == nil {
+		if err := os.MkdirAll(t.dir, 0o750); err != nil {
+			return err
+		}
+		w, err := parquetio.NewWriter(t.dir, t.schema, t.compression, t.fileRows, t.mem)
+		if err != nil {
+			return err
+		}
+		t.w = w
+	}
+	return t.w.Write(out)
+}
+
+// close finishes the files; a table nothing was written to has none.
+func (t *sideTable) close() ([]parquetio.WrittenFile, error) {
+	t.release()
+	if t.w == nil {
+		return nil, nil
+	}
+	w := t.w
+	t.w = nil
+	return w.Close()
+}
+
+// abort removes what was written.
+func (t *sideTable) abort() {
+	t.release()
+	if t.w != nil {
+		t.w.Abort()
+		t.w = nil
+	}
+}
+
+func (t *sideTable) release() {
+	for _, c := range t.constants {
+		c.Release()
+	}
+	t.constants = nil
+}
