@@ -1,0 +1,84 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/scoring"
+)
+
+// flakySession fails its first call and returns NaN for row 1 after.
+type flakySession struct{ calls int }
+
+func (s *flakySession) Run(_ context.Context, in []scoring.Tensor) ([]scoring.Output, error) {
+	s.calls++
+	if s.calls == 1 {
+		return nil, errors.New("session exploded")
+	}
+	n := int(in[0].Shape[0])
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = 0.9
+	}
+	out[1] = float32(math.NaN())
+	return []scoring.Output{{Float32: out}}, nil
+}
+
+func (s *flakySession) Close() error { return nil }
+
+func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	sig := scoring.Signature{
+		Inputs:  []scoring.Port{{Name: "x", Kind: scoring.KindTensor, Elem: scoring.Float, Shape: []int64{-1, 1}}},
+		Outputs: []scoring.Port{{Name: "y", Kind: scoring.KindTensor, Elem: scoring.Float, Shape: []int64{-1}}},
+	}
+	binding, err := scoring.Bind(sig, spec.Model{Inputs: map[string][]string{"x": {"x"}}, Score: spec.OutputRef{Output: "y"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := 0.1
+	p := &plan{
+		scorer:   &scoring.Scorer{Session: &flakySession{}, Binding: binding, Mem: mem, AllowNaN: true},
+		fallback: &fallback{spec: &spec.Fallback{Kind: spec.FallbackConstant, Value: &value}, source: "fallback:constant", mem: mem},
+	}
+	chunk := func() scoring.Chunk {
+		b := array.NewFloat64Builder(mem)
+		defer b.Release()
+		b.AppendValues([]float64{1, 2, 3}, nil)
+		col := b.NewArray()
+		defer col.Release()
+		schema := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Float64}}, nil)
+		return scoring.Chunk{Record: array.NewRecord(schema, []arrow.Array{col}, 3), File: "f.parquet"}
+	}
+	var buf scoring.Buffers
+	check := func(wantScores []float64, wantSources []string) {
+		t.Helper()
+		sc, err := p.score(context.Background(), chunk(), &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sc.Release()
+		for i, w := range wantScores {
+			if got := sc.Score.Value(i); math.Abs(got-w) > 1e-6 || sc.Source.Value(i) != wantSources[i] {
+				t.Errorf("row %d: %v from %s, want %v from %s", i, got, sc.Source.Value(i), w, wantSources[i])
+			}
+		}
+	}
+	check([]float64{0.1, 0.1, 0.1}, []string{"fallback:constant", "fallback:constant", "fallback:constant"}) // inference failed
+	check([]float64{0.9, 0.1, 0.9}, []string{"model", "fallback:constant", "model"})                         // row 1 NaN
+	s := p.fallback.summary(6)
+	if s.Rows != 4 || s.Triggers[triggerInference] != 3 || s.Triggers[triggerNaN] != 1 || len(s.Errors) != 2 {
+		t.Fatalf("summary %+v", s)
+	}
+	if err := p.fallback.gate(6); err == nil || !errors.Is(err, ErrFallback) {
+		t.Fatalf("4 of 6 rows over the default limit: %v", err)
+	}
+}
