@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,8 @@ func (e *execution) openPlan() (*plan, error) {
 		return nil, err
 	default:
 		e.m.Model.Error = err.Error()
+		// Rows still say which model they were meant for.
+		e.m.Model.Version = cmp.Or(e.m.Model.Version, job.Model.Version, "unavailable")
 		e.log.Warn("model failed to load: the fallback scores every row", "fallback", job.Fallback.Kind, "err", err)
 	}
 	if job.Fallback != nil {

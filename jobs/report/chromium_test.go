@@ -88,6 +88,7 @@ func TestHTMLRendersInChromium(t *testing.T) {
 		{"succeeded", clean, color.RGBA{0x1a, 0x7f, 0x37, 0xff}},
 		{"failed", failedFixture(), color.RGBA{0xcf, 0x22, 0x2e, 0xff}},
 		{"warnings", fixture(), color.RGBA{0xbf, 0x87, 0x00, 0xff}},
+		{"challenger, fallback and review", safetyFixture(), color.RGBA{0xbf, 0x87, 0x00, 0xff}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"math"
+	"strings"
+	"testing"
 	"time"
 )
 
@@ -139,4 +141,40 @@ func huge(rules, samples, columns int) *Report {
 		r.Columns = append(r.Columns, c)
 	}
 	return r
+}
+
+// safetyFixture adds a challenger, a fallback and a review queue.
+func safetyFixture() *Report {
+	r := fixture()
+	r.Rules[2].Passed = true
+	r.Books.Fallback = 12
+	var hist []ShadowBin
+	for i := range 20 {
+		lo := float64(i) / 20
+		hist = append(hist, ShadowBin{Lo: lo, Hi: lo + 0.05, Champion: int64(200 - 9*i), Challenger: int64(180 - 8*i)})
+	}
+	r.Challenger = &Challenger{
+		Model: Model{Path: "models/churn_gbm_2026_12.onnx", Version: "gbm-2026.12"}, Status: ChallengerCompared,
+		Rows: 1978, MeanAbsDiff: 0.031, MaxAbsDiff: 0.29, Spearman: 0.94, TopDecileOverlap: 0.81, SampleRows: 1978,
+		Threshold: 0.5, Flipped: 57, FlippedUp: 31, FlippedDown: 26, Histogram: hist,
+	}
+	r.Fallback = &Fallback{Kind: "carry_forward", Rows: 12, Fraction: 0.006, Limit: 0.1,
+		Triggers: map[string]int64{"nan": 12}, CarriedFrom: "20261120T020003.551Z-81f0aa",
+		Errors: []string{"nan: part-00000.parquet: 12 rows from row 65536 have a NaN or infinite score"}}
+	r.Review = &Review{Rows: 143, Reasons: map[string]int64{"band": 120, "low_confidence": 98, "out_of_range:tenure_months": 7}}
+	return r
+}
+
+func TestHTMLSafetySections(t *testing.T) {
+	page, err := renderHTML(safetyFixture())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`id="challenger"`, "Spearman rank correlation", "0.94", "57 (31 up, 26 down)",
+		"champion and challenger score distributions", `id="fallback"`, "carry_forward", `id="review"`,
+		"out_of_range:tenure_months", "<svg"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
 }
