@@ -30,6 +30,7 @@ const (
 	triggerLoad      = "model_load"
 	triggerInference = "inference"
 	triggerNaN       = "nan"
+	triggerReused    = "reused" // rows of saved chunks: the cause was seen by the execution that saved them
 )
 
 const sourceModel = "model"
@@ -53,7 +54,7 @@ type fallback struct {
 	carryErr     error
 
 	rows     atomic.Int64
-	triggers [3]atomic.Int64 // model_load, inference, nan
+	triggers [4]atomic.Int64 // model_load, inference, nan, reused
 	mu       sync.Mutex
 	errors   []string
 }
@@ -159,6 +160,22 @@ func (f *fallback) fill(ctx context.Context, sc *scoring.Scored, buf *scoring.Bu
 	idx := map[string]int{triggerLoad: 0, triggerInference: 1, triggerNaN: 2}[trigger]
 	f.triggers[idx].Add(int64(count))
 	return nil
+}
+
+// countReused counts the fallback rows of a chunk saved by an earlier
+// execution.
+func (f *fallback) countReused(sc scoring.Scored) {
+	if sc.Source == nil {
+		return
+	}
+	var n int64
+	for i := 0; i < sc.Source.Len(); i++ {
+		if sc.Source.Value(i) != sourceModel {
+			n++
+		}
+	}
+	f.rows.Add(n)
+	f.triggers[3].Add(n)
 }
 
 // values returns the fallback's score for every row in need.
@@ -302,7 +319,7 @@ func (f *fallback) summary(valid int64) *report.Fallback {
 	if valid > 0 {
 		s.Fraction = float64(s.Rows) / float64(valid)
 	}
-	for i, name := range []string{triggerLoad, triggerInference, triggerNaN} {
+	for i, name := range []string{triggerLoad, triggerInference, triggerNaN, triggerReused} {
 		if n := f.triggers[i].Load(); n > 0 {
 			if s.Triggers == nil {
 				s.Triggers = map[string]int64{}

@@ -156,6 +156,9 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 		e.m.Counts.Scored -= e.m.Counts.Fallback
 	}
 	e.m.Counts.Written = written
+	if p.resume != nil {
+		e.m.Output.ReusedChunks = p.resume.reused.Load()
+	}
 	if err != nil {
 		w.Abort()
 		p.abortSideTables()

@@ -23,6 +23,7 @@ type plan struct {
 	fallback   *fallback
 	challenger *challenger
 	review     *reviewer
+	resume     *resume // nil: chunks are neither saved nor reused
 }
 
 // openPlan loads the champion and whatever the job adds to it. Only the
@@ -139,6 +140,14 @@ func (p *plan) labelType() arrow.DataType {
 // score is the workers' function: the champion, then the fallback for
 // what it could not score, then the challenger on the same record.
 func (p *plan) score(ctx context.Context, c scoring.Chunk, buf *scoring.Buffers) (sc scoring.Scored, err error) {
+	if p.resume != nil {
+		if sc, ok := p.resume.load(c); ok {
+			if p.fallback != nil {
+				p.fallback.countReused(sc)
+			}
+			return sc, nil
+		}
+	}
 	sc = scoring.Scored{Chunk: c}
 	if p.scorer != nil {
 		sc, err = p.scorer.ScoreChunk(ctx, c, buf)
@@ -159,6 +168,9 @@ func (p *plan) score(ctx context.Context, c scoring.Chunk, buf *scoring.Buffers)
 	}
 	if p.challenger != nil {
 		p.challenger.score(ctx, &sc, buf)
+	}
+	if p.resume != nil {
+		p.resume.save(sc)
 	}
 	return sc, nil
 }

@@ -206,7 +206,12 @@ func (e *execution) run(ctx context.Context) (err error) {
 		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.modelHashes(e.m))
 		e.log = e.log.With("run_id", e.m.RunID)
 		if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() {
+			cleanResume(t.Root, e.m.RunID)
 			return errAlreadyCurrent
+		}
+		cleanResume(t.Root, "")
+		if job.Source.SQL == nil { // a query's run id does not cover its values
+			p.resume = e.openResume()
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -293,5 +298,8 @@ func (e *execution) run(ctx context.Context) (err error) {
 		}
 	}
 	e.m.Time("publish", stage)
+	if p.resume != nil {
+		p.resume.remove()
+	}
 	return nil
 }

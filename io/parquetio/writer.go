@@ -15,7 +15,13 @@ import (
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/batchscore/batchscore/jobs/crashpoint"
 )
+
+// FileMode is the mode of every file the writer creates: result rows and
+// quarantined rows are people's data, for the table's owner and group.
+const FileMode = 0o640
 
 // WrittenFile is one finished result file.
 type WrittenFile struct {
@@ -110,12 +116,13 @@ func (w *Writer) Write(rec arrow.Record) error {
 		w.rows += n
 		off += n
 	}
+	crashpoint.Hit("staged-chunk")
 	return nil
 }
 
 func (w *Writer) start() error {
 	name := filepath.Join(w.dir, fmt.Sprintf("part-%05d.parquet", len(w.files)))
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, FileMode)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@
 // The points of a run, in the order they are reached:
 //
 //	opened           the snapshot and the model are open (jobs)
+//	checkpointed     a scored chunk was saved for resuming (jobs)
 //	staged-chunk     a chunk was handed to a staged result or quarantine file (io/parquetio)
 //	staged           every result file is closed and synced (jobs)
 //	publish-renamed  the version is renamed into versions/, current/ not yet switched (io/table)

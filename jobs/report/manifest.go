@@ -143,6 +143,9 @@ type Output struct {
 	// stopped the run.
 	QuarantineFiles []parquetio.WrittenFile `json:"quarantine_files,omitempty"`
 	QuarantinePath  string                  `json:"quarantine_path,omitempty"`
+	// ReusedChunks were scored by an earlier, killed execution of the same
+	// run id and reused after their checksums matched.
+	ReusedChunks int64 `json:"reused_chunks"`
 	// SQL is the SQL table written alongside, when the job has one.
 	SQL *SQLOutput `json:"sql,omitempty"`
 }

@@ -1,0 +1,232 @@
+package jobs
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/crashpoint"
+	"github.com/batchscore/batchscore/scoring"
+)
+
+// ResumeDir holds, per run id, the scores of every chunk scored so far:
+// an execution killed half way leaves them, and the next execution of the
+// same run id (same job file, date, snapshot and models) reuses them
+// instead of scoring those chunks again.
+const ResumeDir = "_resume"
+
+// checkpoint columns: what scoring adds to a chunk. Keys and flags come
+// from the snapshot, which is read and checked again either way.
+const (
+	ckScore      = "score"
+	ckLabel      = "label"
+	ckConfidence = "confidence"
+	ckSource     = "score_source"
+	ckShadow     = "shadow"
+)
+
+// resume saves each scored chunk and reuses the chunks a killed execution
+// of the same run id saved. Its troubles are logged, never fatal: the
+// chunk is scored afresh.
+type resume struct {
+	dir    string
+	mem    memory.Allocator
+	log    *slog.Logger
+	saved  map[int64]string // seq → sha256, from the sidecars found at start
+	reused atomic.Int64
+	off    atomic.Bool // a save failed: stop saving
+	once   sync.Once
+}
+
+// resumeMeta identifies what the chunks in a folder were scored by.
+type resumeMeta struct {
+	RunID  string `json:"run_id"`
+	Binary string `json:"binary"`
+	ORT    string `json:"onnxruntime"`
+}
+
+// openResume prepares <table>/_resume/<run id>/, reading what a killed
+// execution left there if it matches this one.
+func (e *execution) openResume() *resume {
+	dir := filepath.Join(e.table.Root, ResumeDir, e.m.RunID)
+	r := &resume{dir: dir, mem: e.mem(), log: e.log, saved: map[int64]string{}}
+	meta := resumeMeta{RunID: e.m.RunID, Binary: e.Version, ORT: e.m.Binary.ORTVersion}
+	want, _ := json.Marshal(meta)
+	got, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	if err == nil && string(got) == string(want) {
+		entries, _ := os.ReadDir(dir)
+		for _, en := range entries {
+			var seq int64
+			if _, err := fmt.Sscanf(en.Name(), "chunk-%d.sha256", &seq); err != nil || !strings.HasSuffix(en.Name(), ".sha256") {
+				continue
+			}
+			if sum, err := os.ReadFile(filepath.Join(dir, en.Name())); err == nil {
+				r.saved[seq] = strings.TrimSpace(string(sum))
+			}
+		}
+		if len(r.saved) > 0 {
+			e.log.Info("resuming: chunks scored by an earlier execution will be reused once verified", "chunks", len(r.saved), "dir", dir)
+		}
+		return r
+	}
+	// Another binary or nothing usable: start afresh.
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		r.disable(err)
+		return r
+	}
+	if err := writeFileRenamed(filepath.Join(dir, "meta.json"), want); err != nil {
+		r.disable(err)
+	}
+	return r
+}
+
+func (r *resume) disable(err error) {
+	r.once.Do(func() { r.log.Warn("scored chunks are not saved for resuming", "err", err) })
+	r.off.Store(true)
+}
+
+func (r *resume) path(seq int64, ext string) string {
+	return filepath.Join(r.dir, fmt.Sprintf("chunk-%08d.%s", seq, ext))
+}
+
+// load returns the saved scores of chunk c, verified, or false.
+func (r *resume) load(c scoring.Chunk) (scoring.Scored, bool) {
+	want, ok := r.saved[c.Seq]
+	if !ok {
+		return scoring.Scored{}, false
+	}
+	rec, err := parquetio.ReadRecordFile(r.path(c.Seq, "parquet"), want, r.mem)
+	if err != nil {
+		r.log.Warn("a saved chunk failed its check: scoring it again", "seq", c.Seq, "err", err)
+		return scoring.Scored{}, false
+	}
+	defer rec.Release()
+	if rec.NumRows() != c.Record.NumRows() {
+		r.log.Warn("a saved chunk has another row count: scoring it again", "seq", c.Seq, "saved", rec.NumRows(), "rows", c.Record.NumRows())
+		return scoring.Scored{}, false
+	}
+	sc := scoring.Scored{Chunk: c}
+	take := func(name string) arrow.Array {
+		idx := rec.Schema().FieldIndices(name)
+		if len(idx) == 0 {
+			return nil
+		}
+		a := rec.Column(idx[0])
+		a.Retain()
+		return a
+	}
+	score, _ := take(ckScore).(*array.Float64)
+	if score == nil {
+		return scoring.Scored{}, false
+	}
+	sc.Score = score
+	sc.Label = take(ckLabel)
+	if a := take(ckConfidence); a != nil {
+		sc.Confidence = a.(*array.Float64)
+	}
+	if a := take(ckSource); a != nil {
+		sc.Source = a.(*array.String)
+	}
+	if a := take(ckShadow); a != nil {
+		sc.Shadow = a.(*array.Float64)
+	}
+	r.reused.Add(1)
+	return sc, true
+}
+
+// save writes a scored chunk's scores, then its checksum: a chunk counts
+// as saved once its sidecar exists.
+func (r *resume) save(s scoring.Scored) {
+	if r.off.Load() {
+		return
+	}
+	var fields []arrow.Field
+	var cols []arrow.Array
+	add := func(name string, a arrow.Array) {
+		if a != nil {
+			fields = append(fields, arrow.Field{Name: name, Type: a.DataType(), Nullable: true})
+			cols = append(cols, a)
+		}
+	}
+	add(ckScore, s.Score)
+	if s.Label != nil {
+		add(ckLabel, s.Label)
+	}
+	if s.Confidence != nil {
+		add(ckConfidence, s.Confidence)
+	}
+	if s.Source != nil {
+		add(ckSource, s.Source)
+	}
+	if s.Shadow != nil {
+		add(ckShadow, s.Shadow)
+	}
+	rec := array.NewRecord(arrow.NewSchema(fields, nil), cols, int64(s.Score.Len()))
+	defer rec.Release()
+	sum, err := parquetio.WriteRecordFile(r.path(s.Seq, "parquet"), rec, r.mem)
+	if err == nil {
+		err = writeFileRenamed(r.path(s.Seq, "sha256"), []byte(sum+"\n"))
+	}
+	if err != nil {
+		r.disable(err)
+		return
+	}
+	crashpoint.Hit("checkpointed")
+}
+
+// remove drops the saved chunks once the version they were for is
+// published.
+func (r *resume) remove() {
+	if err := os.RemoveAll(r.dir); err != nil {
+		r.log.Warn("could not remove the saved chunks", "dir", r.dir, "err", err)
+	}
+}
+
+// writeFileRenamed writes data to path through a temporary file renamed
+// into place. Not synced: what it writes is checked when read.
+func writeFileRenamed(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// resumeKeep is how long saved chunks wait for an execution to reuse them.
+const resumeKeep = 7 * 24 * time.Hour
+
+// cleanResume removes saved chunks nobody came back for, and those of run
+// id done (a version published just before its execution was killed).
+func cleanResume(root, done string) {
+	dir := filepath.Join(root, ResumeDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, en := range entries {
+		info, err := en.Info()
+		if err == nil && (en.Name() == done || time.Since(info.ModTime()) > resumeKeep) {
+			os.RemoveAll(filepath.Join(dir, en.Name()))
+		}
+	}
+}
