@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
@@ -69,7 +70,7 @@ func (e *execution) openChecks(src snapshot, previous *runProfile) (*checks, err
 	}
 	c.engine = engine
 	c.keysDir = filepath.Join(e.table.Root, "_staging", e.m.Version+"-keys")
-	if err := os.MkdirAll(c.keysDir, 0o755); err != nil {
+	if err := os.MkdirAll(c.keysDir, table.DirMode); err != nil {
 		return nil, err
 	}
 	c.summary = engine.NewSummary(c.keysDir)
@@ -134,7 +135,7 @@ func withColumn(rec arrow.Record, name string, col arrow.Array) arrow.Record {
 
 func (c *checks) writeQuarantine(rec arrow.Record) error {
 	if c.quarantine == nil {
-		if err := os.MkdirAll(c.quarantineDir, 0o755); err != nil {
+		if err := os.MkdirAll(c.quarantineDir, table.DirMode); err != nil {
 			return err
 		}
 		w, err := parquetio.NewWriter(c.quarantineDir, rec.Schema(), c.job.Output.Compression, c.job.Output.FileRows, c.mem)

@@ -93,7 +93,7 @@ func (e *execution) keepQuarantine() {
 	}
 	dst := e.table.RunFile(e.date, m.Version, ".quarantine")
 	src := filepath.Join(e.table.Root, "_staging", m.Version, QuarantineDir)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+	if _, err := e.table.Dir("runs", e.date); err == nil {
 		err = os.Rename(src, dst)
 		if err == nil {
 			m.Output.QuarantinePath = dst
@@ -102,6 +102,23 @@ func (e *execution) keepQuarantine() {
 		e.log.Warn("could not keep the quarantined rows", "err", err)
 	}
 	m.Output.QuarantineFiles = nil
+}
+
+// writeProvisional writes the manifest as it stands before publishing,
+// with status publishing: a kill between the publish and the final
+// manifest leaves a current version whose files are still accounted for.
+func (e *execution) writeProvisional() error {
+	m := *e.m
+	m.Status = report.StatusPublishing
+	m.Output.Path = e.table.VersionDir(e.date, m.Version)
+	data, err := m.JSON()
+	if err == nil {
+		_, err = e.table.WriteManifest(e.date, m.Version, data)
+	}
+	if err != nil {
+		return fmt.Errorf("writing the provisional manifest: %w", err)
+	}
+	return nil
 }
 
 // finish settles the manifest and writes it, last. A failed execution

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/batchscore/batchscore/io/table"
 )
 
 // ErrLocked marks a (job, date) that another execution is running.
@@ -28,11 +30,16 @@ type lockHolder struct {
 type dateLock struct{ f *os.File }
 
 func lockDate(root, date, version string) (*dateLock, error) {
-	dir := filepath.Join(root, "_locks")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Through the table, so that a planted _locks symlink cannot lead the
+	// lock file outside it.
+	if err := os.MkdirAll(root, table.DirMode); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, date+".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	dir, err := (&table.Table{Root: root}).Dir("_locks")
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, date+".lock"), os.O_RDWR|os.O_CREATE, table.FileMode)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ func (e *execution) loadModel(m spec.Model, key string, rep *report.Model) (*loa
 	rep.Path = path
 	model, err := onnx.Load(path)
 	if errors.Is(err, onnx.ErrNoModel) {
-		return nil, fmt.Errorf("%w (%s in %s)", err, key, job.File)
+		return nil, fmt.Errorf("%w (%s.path in %s)", err, key, job.File)
 	}
 	if err != nil {
 		return nil, err

@@ -82,7 +82,7 @@ func (e *execution) openResume() *resume {
 	}
 	// Another binary or nothing usable: start afresh.
 	os.RemoveAll(dir)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if _, err := e.table.Dir(ResumeDir, e.m.RunID); err != nil {
 		r.disable(err)
 		return r
 	}

@@ -109,7 +109,11 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 		defer lock.release()
 	}
 	err := guard("running", func() error { return e.run(ctx) })()
-	return e.finish(err)
+	res, err := e.finish(err)
+	if e.table != nil {
+		e.table.Close() // a daemon lets go of the table at once
+	}
+	return res, err
 }
 
 func (r *Runner) logger() *slog.Logger {
@@ -279,6 +283,9 @@ func (e *execution) run(ctx context.Context) (err error) {
 	// is two renames (and a short SQL transaction), and stopping between
 	// them gains nothing.
 	stage = time.Now()
+	if err := e.writeProvisional(); err != nil {
+		return err
+	}
 	if err := t.Publish(e.date, e.m.Version); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -102,7 +103,7 @@ func (t *sideTable) write(rec arrow.Record, cols []arrow.Array) error {
 	out := array.NewRecord(t.schema, all, n)
 	defer out.Release()
 	if t.w == nil {
-		if err := os.MkdirAll(t.dir, 0o750); err != nil {
+		if err := os.MkdirAll(t.dir, table.DirMode); err != nil {
 			return err
 		}
 		w, err := parquetio.NewWriter(t.dir, t.schema, t.compression, t.fileRows, t.mem)

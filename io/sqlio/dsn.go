@@ -3,6 +3,7 @@ package sqlio
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -55,7 +56,13 @@ func redact(msg, dsn string) string {
 	}
 	msg = strings.ReplaceAll(msg, dsn, "<dsn>")
 	if pw := password(dsn); len(pw) >= 3 {
-		msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		forms := passwordForms(pw)
+		sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+		for _, form := range forms {
+			if len(form) >= 3 {
+				msg = strings.ReplaceAll(msg, form, "xxxxx")
+			}
+		}
 	}
 	return msg
 }

@@ -56,12 +56,15 @@ func dsnSecrets(d sinkDialect, dsn string) []string {
 			out = append(out, s)
 		}
 	}
+	// A DSN that no parser accepts (a bad port, a stray %) still has its
+	// password found by hand, and the DSN itself is masked whole.
+	if pw := password(dsn); len(pw) >= 3 {
+		add(dsn)
+		pws = append(pws, pw)
+	}
 	for _, pw := range pws {
-		add(pw)
-		add(url.QueryEscape(pw))
-		add(url.PathEscape(pw))
-		if un, err := url.QueryUnescape(pw); err == nil {
-			add(un)
+		for _, form := range passwordForms(pw) {
+			add(form)
 		}
 	}
 	// Longest first, so that a password containing another is masked whole.
@@ -71,6 +74,19 @@ func dsnSecrets(d sinkDialect, dsn string) []string {
 		}
 	}
 	return out
+}
+
+// passwordForms are the ways a password may be written in a DSN or shown
+// in an error: as given, URL-escaped and unescaped.
+func passwordForms(pw string) []string {
+	forms := []string{pw, url.QueryEscape(pw), url.PathEscape(pw)}
+	if un, err := url.QueryUnescape(pw); err == nil {
+		forms = append(forms, un)
+	}
+	if un, err := url.PathUnescape(pw); err == nil {
+		forms = append(forms, un)
+	}
+	return forms
 }
 
 // pgKeywordPassword finds password=... in a keyword/value DSN.

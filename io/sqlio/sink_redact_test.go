@@ -74,6 +74,28 @@ func TestRedactError(t *testing.T) {
 	}
 }
 
+// A DSN no parser accepts still gives up its password for masking, in
+// every form an error could show it.
+func TestSecretsOfUnparsableDSN(t *testing.T) {
+	tests := []struct{ dsn, shown string }{
+		{"postgres://scorer:p%40ss-w0rd@127.0.0.1:notaport/scores", "p%40ss-w0rd p@ss-w0rd"},
+		{"postgres://scorer:p%40ss-w0rd@[::1:bad/scores", "p%40ss-w0rd p@ss-w0rd"},
+		{"postgres://scorer:p%ZZss-w0rd@127.0.0.1/scores", "p%ZZss-w0rd"},
+	}
+	for _, tc := range tests {
+		inner := fmt.Sprintf("cannot parse %s (%s)", tc.dsn, tc.shown)
+		for _, d := range []sinkDialect{sinkPostgres, sinkMySQL} {
+			secrets := dsnSecrets(d, tc.dsn)
+			if msg := redactError(errors.New(inner), secrets).Error(); strings.Contains(msg, "w0rd") {
+				t.Errorf("%s: %q shows the password (secrets %q)", tc.dsn, msg, secrets)
+			}
+		}
+		if msg := redact(inner, tc.dsn); strings.Contains(msg, "w0rd") {
+			t.Errorf("source: %q shows the password", msg)
+		}
+	}
+}
+
 // TestMySQLSQL checks the statements the MySQL dialect generates; there is
 // no MySQL server in the tests.
 func TestMySQLSQL(t *testing.T) {

@@ -8,6 +8,17 @@
 //	<table>/runs/<date>/<version>.report.{json,html}       its validation report
 //	<table>/runs/<date>/<version>.profile.json             the profile of its snapshot and scores
 //	<table>/_staging/<version>/                            in progress; never read
+//	<table>/_locks/staging.lock                            shared by every open Table; see CleanStale
+//
+// Folders are made 0750 and files 0640: result rows, quarantined rows and
+// reports are people's data, for the table's owner and group only.
+//
+// Every folder the table writes into must resolve inside its root: a
+// symlink planted in the table (runs -> /elsewhere) makes the write fail
+// with ErrOutside instead of following it. The root itself may be a
+// symlink; that is the user's choice (and the way to put a table on
+// another disk: _staging and versions must share a file system anyway,
+// for the rename that publishes).
 package table
 
 import (
@@ -15,36 +26,76 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/batchscore/batchscore/jobs/crashpoint"
 )
 
-// Table is a result table rooted at a folder.
+// Modes of what the table writes. Result and quarantine files are written
+// by io/parquetio with FileMode too.
+const (
+	DirMode  fs.FileMode = 0o750
+	FileMode fs.FileMode = 0o640
+)
+
+// Table is a result table rooted at a folder. A Table made by Open holds
+// the staging area open until Close (or until it is garbage collected or
+// the process ends); a Table{Root: ...} literal can read and write
+// manifests but stages nothing.
 type Table struct {
 	Root string
+	// Stale lists what Open removed from _staging and runs/: the leftovers
+	// of executions that were killed.
+	Stale []string
+
+	users *os.File // _locks/staging.lock, held shared while open
 }
 
-// Open creates the table's folders if needed.
+// Open creates the table's folders if needed, checks that none of them
+// leads outside the table, and removes what killed executions left behind
+// when no other execution has the table open (see CleanStale).
 func Open(root string) (*Table, error) {
 	t := &Table{Root: root}
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := os.MkdirAll(root, DirMode); err != nil {
 		return nil, fmt.Errorf("result table %s: %w", root, err)
 	}
-	for _, d := range []string{t.stagingRoot(), filepath.Join(root, "versions"), filepath.Join(root, "current"), filepath.Join(root, "runs")} {
-		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("result table %s: %w", root, err)
+	for _, d := range []string{"_staging", "versions", "current", "runs", "_locks"} {
+		if _, err := t.dir(true, d); err != nil {
+			return nil, err
+		}
+	}
+	// A symlink leading outside, at the top (_resume, a folder of
+	// another package) or as a date folder, is refused now, before any
+	// work, rather than when the run has scored everything.
+	for _, d := range []string{".", "versions", "runs"} {
+		if err := t.checkEntries(d); err != nil {
+			return nil, err
 		}
 	}
 	if err := syncDir(root); err != nil {
 		return nil, fmt.Errorf("result table %s: %w", root, err)
 	}
+	if err := t.open(); err != nil {
+		return nil, fmt.Errorf("result table %s: %w", root, err)
+	}
 	return t, nil
 }
 
-func (t *Table) stagingRoot() string { return filepath.Join(t.Root, "_staging") }
+// Dir returns the folder <root>/<parts...>, made (0750) if missing, after
+// checking that no part of it is a symlink leading outside the table.
+// Other packages get the folders they keep in the table from here
+// (_locks, _resume) so that a planted symlink cannot redirect them.
+func (t *Table) Dir(parts ...string) (string, error) {
+	if err := os.MkdirAll(t.Root, DirMode); err != nil {
+		return "", fmt.Errorf("result table %s: %w", t.Root, err)
+	}
+	return t.dir(true, parts...)
+}
 
 // VersionDir is where a published version's files are.
 func (t *Table) VersionDir(date, version string) string {
@@ -94,8 +145,15 @@ func NewVersion(start time.Time) string {
 
 // Stage makes the private folder an execution writes its files into.
 func (t *Table) Stage(version string) (string, error) {
-	dir := filepath.Join(t.stagingRoot(), version)
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := checkName("version", version); err != nil {
+		return "", err
+	}
+	staging, err := t.dir(true, "_staging")
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(staging, version)
+	if err := os.Mkdir(dir, DirMode); err != nil {
 		return "", fmt.Errorf("staging %s: %w", dir, err)
 	}
 	return dir, nil
@@ -103,7 +161,14 @@ func (t *Table) Stage(version string) (string, error) {
 
 // Discard removes a staging folder after a failed execution.
 func (t *Table) Discard(version string) error {
-	return os.RemoveAll(filepath.Join(t.stagingRoot(), version))
+	if err := checkName("version", version); err != nil {
+		return err
+	}
+	staging, err := t.dir(false, "_staging")
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(staging, version))
 }
 
 // Publish moves a staged version into versions/ with one rename and then
@@ -111,26 +176,47 @@ func (t *Table) Discard(version string) error {
 // reader sees the old current version or the new one, and a version folder
 // is only ever visible complete. A crash between the two leaves a complete
 // version that is not current; the previous current one stays intact.
+//
+// Before the rename every staged folder is made at most 0750 and every
+// file at most 0640, whoever created them.
 func (t *Table) Publish(date, version string) error {
-	staged := filepath.Join(t.stagingRoot(), version)
+	if err := errors.Join(checkName("date", date), checkName("version", version)); err != nil {
+		return err
+	}
+	staging, err := t.dir(false, "_staging")
+	if err != nil {
+		return err
+	}
+	staged := filepath.Join(staging, version)
+	if fi, err := os.Lstat(staged); err != nil || !fi.IsDir() {
+		return fmt.Errorf("publishing %s: %s is not a staged folder (%v)", version, staged, err)
+	}
+	if err := restrict(staged); err != nil {
+		return fmt.Errorf("publishing %s: %w", version, err)
+	}
 	if err := syncDir(staged); err != nil {
 		return fmt.Errorf("publishing %s: %w", version, err)
 	}
-	dateDir := filepath.Join(t.Root, "versions", date)
-	if err := os.MkdirAll(dateDir, 0o755); err != nil {
+	dateDir, err := t.dir(true, "versions", date)
+	if err != nil {
 		return fmt.Errorf("publishing %s: %w", version, err)
 	}
 	if err := syncDir(filepath.Dir(dateDir)); err != nil {
 		return fmt.Errorf("publishing %s: %w", version, err)
 	}
-	final := t.VersionDir(date, version)
+	final := filepath.Join(dateDir, version)
 	if err := os.Rename(staged, final); err != nil {
 		return fmt.Errorf("publishing %s: %w", version, err)
 	}
-	if err := errors.Join(syncDir(dateDir), syncDir(t.stagingRoot())); err != nil {
+	if err := errors.Join(syncDir(dateDir), syncDir(staging)); err != nil {
 		return fmt.Errorf("publishing %s: %w", version, err)
 	}
-	return t.point(date, version)
+	crashpoint.Hit("publish-renamed")
+	if err := t.point(date, version); err != nil {
+		return err
+	}
+	crashpoint.Hit("publish-swapped")
+	return nil
 }
 
 // SyncCurrent makes the current pointers durable. Readers already see a
@@ -143,12 +229,22 @@ func (t *Table) SyncCurrent() error {
 // point swaps current/<date> to a version: a new symlink under a temporary
 // name, renamed over the old one.
 func (t *Table) point(date, version string) error {
-	link := t.CurrentLink(date)
+	current, err := t.dir(true, "current")
+	if err != nil {
+		return err
+	}
+	staging, err := t.dir(false, "_staging")
+	if err != nil {
+		return err
+	}
+	// Renaming over current/<date> replaces the link itself, wherever it
+	// pointed: nothing is written through it.
+	link := filepath.Join(current, date)
 	target := filepath.Join("..", "versions", date, version)
 	// The new link is made in _staging, where no reader looks (a leftover
 	// from a crash in current/ would match current/*/ globs), then renamed
 	// over the old one: same file system, one atomic step.
-	tmp := filepath.Join(t.stagingRoot(), "current-"+date+"-"+version)
+	tmp := filepath.Join(staging, "current-"+date+"-"+version)
 	_ = os.Remove(tmp)
 	if err := os.Symlink(target, tmp); err != nil {
 		return fmt.Errorf("pointing current at %s: %w", version, err)
@@ -161,6 +257,9 @@ func (t *Table) point(date, version string) error {
 }
 
 // Current returns the version current/<date> points at, or "" if none.
+// A link that is not ../versions/<date>/<version>, as Publish makes them,
+// was put there by someone else: it counts as none, so that the next
+// run publishes and replaces it.
 func (t *Table) Current(date string) (string, error) {
 	target, err := os.Readlink(t.CurrentLink(date))
 	if errors.Is(err, os.ErrNotExist) {
@@ -168,6 +267,9 @@ func (t *Table) Current(date string) (string, error) {
 	}
 	if err != nil {
 		return "", err
+	}
+	if filepath.Dir(target) != filepath.Join("..", "versions", date) {
+		return "", nil
 	}
 	return filepath.Base(target), nil
 }
@@ -193,29 +295,42 @@ func (t *Table) Versions(date string) ([]string, error) {
 // WriteManifest stores an execution's manifest atomically: readers see the
 // whole document or none.
 func (t *Table) WriteManifest(date, version string, data []byte) (string, error) {
-	return t.WriteRunFile(date, version, ".json", data)
+	return t.writeRunFile(date, version, ".json", data, "manifest-temp")
 }
 
 // WriteRunFile stores a manifest or one of its companions atomically.
 func (t *Table) WriteRunFile(date, version, suffix string, data []byte) (string, error) {
-	path := t.RunFile(date, version, suffix)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	point := "report-temp"
+	if suffix == ".json" {
+		point = "manifest-temp"
+	}
+	return t.writeRunFile(date, version, suffix, data, point)
+}
+
+func (t *Table) writeRunFile(date, version, suffix string, data []byte, point string) (string, error) {
+	if err := errors.Join(checkName("date", date), checkName("version", version), checkName("suffix", version+suffix)); err != nil {
 		return "", err
 	}
-	if err := syncDir(filepath.Dir(filepath.Dir(path))); err != nil {
+	dir, err := t.dir(true, "runs", date)
+	if err != nil {
 		return "", err
 	}
-	return path, writeFileAtomic(path, data)
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, version+suffix)
+	return path, writeFileAtomic(path, data, point)
 }
 
 // writeFileAtomic writes data under a temporary name, syncs it and renames
-// it into place, readable by all like the result files.
-func writeFileAtomic(path string, data []byte) error {
+// it into place, with FileMode. A crash leaves at most the temporary file
+// (.<name>.<random>.tmp), which CleanStale removes.
+func writeFileAtomic(path string, data []byte, point string) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
 	}
-	err = tmp.Chmod(0o644)
+	err = tmp.Chmod(FileMode)
 	if err == nil {
 		_, err = tmp.Write(data)
 	}
@@ -224,6 +339,7 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	err = errors.Join(err, tmp.Close())
 	if err == nil {
+		crashpoint.Hit(point)
 		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {

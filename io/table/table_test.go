@@ -327,7 +327,7 @@ func TestWriteFileAtomicFailure(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "m.json")
 	os.Mkdir(target, 0o755) // rename over a folder fails
-	if err := writeFileAtomic(target, []byte("x")); err == nil || !strings.Contains(err.Error(), target) {
+	if err := writeFileAtomic(target, []byte("x"), "manifest-temp"); err == nil || !strings.Contains(err.Error(), target) {
 		t.Fatalf("writeFileAtomic over a folder = %v, want an error naming it", err)
 	}
 	entries, _ := os.ReadDir(dir)
@@ -428,9 +428,9 @@ func TestPublishWhileReading(t *testing.T) {
 }
 
 // Nothing but the date links may ever be in current/: a leftover would
-// match the documented current/*/*.parquet glob. Manifests are readable
-// by everyone, like the result files.
-func TestPublishLeavesOnlyDateLinksAndReadableManifests(t *testing.T) {
+// match the documented current/*/*.parquet glob. Manifests are for the
+// owner and group only, like the result files.
+func TestPublishLeavesOnlyDateLinksAndPrivateManifests(t *testing.T) {
 	tb := openTable(t)
 	for range 3 {
 		v := NewVersion(time.Now())
@@ -452,8 +452,8 @@ func TestPublishLeavesOnlyDateLinksAndReadableManifests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Mode().Perm() != 0o644 {
-			t.Errorf("manifest mode %v, want 0644", st.Mode().Perm())
+		if st.Mode().Perm() != 0o640 {
+			t.Errorf("manifest mode %v, want 0640", st.Mode().Perm())
 		}
 	}
 	entries, err := os.ReadDir(filepath.Join(tb.Root, "current"))

@@ -16,6 +16,10 @@ const (
 	StatusSucceeded   = "succeeded"
 	StatusFailed      = "failed"
 	StatusInterrupted = "interrupted"
+	// StatusPublishing is written just before the version is published and
+	// replaced when the execution ends: left in place, it says the
+	// execution was killed while publishing (the files it lists are whole).
+	StatusPublishing = "publishing"
 	// StatusAlreadyCurrent: the date's current version came from the same
 	// snapshot, model and job file; nothing was run or written.
 	StatusAlreadyCurrent = "already_current"

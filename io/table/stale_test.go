@@ -1,0 +1,166 @@
+package table
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// leaveLeftovers makes what a killed execution leaves behind and returns
+// their paths relative to the root.
+func leaveLeftovers(t *testing.T, root string) []string {
+	t.Helper()
+	v := NewVersion(time.Now())
+	left := []string{
+		filepath.Join("_staging", v),
+		filepath.Join("_staging", v+"-keys"),
+		filepath.Join("_staging", "current-"+date+"-"+v),
+		filepath.Join("runs", date, "."+v+".json.123456.tmp"),
+	}
+	for _, d := range []string{left[0], left[1]} {
+		if err := os.MkdirAll(filepath.Join(root, d, "sub"), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, d, "sub", "part-00000.parquet"), []byte("half"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join("..", "versions", date, v), filepath.Join(root, left[2])); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "runs", date), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, left[3]), []byte(`{"sta`), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(left)
+	return left
+}
+
+func exists(t *testing.T, root string, rels []string) []string {
+	t.Helper()
+	var out []string
+	for _, r := range rels {
+		if _, err := os.Lstat(filepath.Join(root, r)); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestOpenRemovesLeftoversOfKilledRuns(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "scores")
+	tb, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, tb, NewVersion(time.Now()), "kept")
+	manifest, err := tb.WriteManifest(date, "v1", []byte("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.Close()
+	left := leaveLeftovers(t, root)
+
+	tb, err = Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	got := slices.Clone(tb.Stale)
+	slices.Sort(got)
+	if !slices.Equal(got, left) {
+		t.Errorf("Stale = %v, want %v", got, left)
+	}
+	if still := exists(t, root, left); len(still) > 0 {
+		t.Errorf("left behind: %v", still)
+	}
+	if readCurrent(t, tb) != "kept" {
+		t.Error("the current version changed")
+	}
+	if _, err := os.Stat(manifest); err != nil {
+		t.Errorf("a manifest was removed: %v", err)
+	}
+}
+
+// While any execution has the table open, in this process or another,
+// nothing is removed: the staging folders may be its own.
+func TestOpenKeepsStagingOfLiveExecutions(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "scores")
+	live, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := leaveLeftovers(t, root)
+
+	second, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second.Stale) != 0 {
+		t.Errorf("removed %v while another Table was open", second.Stale)
+	}
+	if n, err := (&Table{Root: root}).CleanStale(); err != nil || len(n) != 0 {
+		t.Errorf("CleanStale = %v, %v while Tables are open", n, err)
+	}
+	if still := exists(t, root, left); !slices.Equal(still, left) {
+		t.Errorf("only %v left of %v", still, left)
+	}
+	live.Close()
+	second.Close()
+
+	// Another process's hold: a separate open file description, as a
+	// process would have.
+	f, err := os.Open(filepath.Join(root, "_locks", usersLock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	third, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(third.Stale) != 0 {
+		t.Errorf("removed %v while another process held the table", third.Stale)
+	}
+	third.Close()
+	f.Close() // the process ends: the kernel drops its hold
+
+	removed, err := (&Table{Root: root}).CleanStale()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(removed)
+	if !slices.Equal(removed, left) {
+		t.Errorf("CleanStale of an idle table removed %v, want %v", removed, left)
+	}
+}
+
+// A date folder of runs/ that leads outside is neither cleaned nor
+// written: Open refuses the table.
+func TestCleanStaleSkipsOutside(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "scores")
+	tb, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.Close()
+	elsewhere := t.TempDir()
+	tmp := filepath.Join(elsewhere, ".x.json.1.tmp")
+	if err := os.WriteFile(tmp, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	plant(t, root, "runs/"+date, elsewhere)
+	if _, err := (&Table{Root: root}).CleanStale(); err == nil {
+		t.Error("CleanStale: no error for a runs/<date> leading outside")
+	}
+	if _, err := os.Stat(tmp); err != nil {
+		t.Errorf("a file outside the table was removed: %v", err)
+	}
+}
