@@ -37,7 +37,7 @@ func (m *Manifest) rowMetrics(b *strings.Builder, job string, metric func(name, 
 	metric("batchscore_rows", "Rows of the last run by outcome.", "gauge")
 	rows := map[string]int64{
 		"read": m.Counts.Read, "valid": m.Counts.Valid, "quarantined": m.Counts.Quarantined,
-		"imputed": m.Counts.Imputed, "scored": m.Counts.Scored, "written": m.Counts.Written,
+		"imputed": m.Counts.Imputed, "scored": m.Counts.Scored, "fallback": m.Counts.Fallback, "written": m.Counts.Written,
 	}
 	for _, k := range sortedKeys(rows) {
 		fmt.Fprintf(b, "batchscore_rows{batchscore_job=%q,outcome=%q} %d\n", job, k, rows[k])
