@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -78,12 +77,15 @@ func Open(pattern string) (*Source, error) {
 }
 
 func (f *File) readFooter() (err error) {
+	if err := f.checkMagic(); err != nil {
+		return err
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, r)
+			err = fmt.Errorf("%w: %s: the Parquet reader panicked on the footer: %v", ErrCorrupt, f.Path, r)
 		}
 	}()
-	pf, err := file.OpenParquetFile(f.Path, false)
+	pf, err := openParquet(f.Path)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
@@ -98,6 +100,53 @@ func (f *File) readFooter() (err error) {
 	}
 	f.Rows = pf.NumRows()
 	return nil
+}
+
+// checkMagic names a foreign or cut file as such: for a CSV, a gzipped or a
+// truncated copy arrow says "file is smaller than indicated metadata size".
+func (f *File) checkMagic() error {
+	if f.Size < 12 {
+		return fmt.Errorf("%w: %s: %d bytes is too small for a Parquet file", ErrCorrupt, f.Path, f.Size)
+	}
+	r, err := os.Open(f.Path)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
+	}
+	defer r.Close()
+	head, tail := make([]byte, 4), make([]byte, 4)
+	if _, err := r.ReadAt(head, 0); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
+	}
+	if _, err := r.ReadAt(tail, f.Size-4); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
+	}
+	isMagic := func(b []byte) bool { return string(b) == "PAR1" || string(b) == "PARE" } // PARE: encrypted footer
+	if !isMagic(head) || !isMagic(tail) {
+		return fmt.Errorf("%w: %s: not a Parquet file: no PAR1 at its start and end (truncated, or another format)", ErrCorrupt, f.Path)
+	}
+	return nil
+}
+
+// openParquet is file.OpenParquetFile without its descriptor leak: that
+// leaves the file open when the footer does not parse (or panics), one
+// descriptor per corrupt file until a long-running serve has none left.
+func openParquet(path string) (*file.Reader, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	opened := false
+	defer func() { // on a panic too
+		if !opened {
+			fh.Close()
+		}
+	}()
+	pf, err := file.NewParquetReader(fh)
+	if err != nil {
+		return nil, err
+	}
+	opened = true
+	return pf, nil
 }
 
 // staticDir is the folder part of a glob before its first wildcard.
@@ -170,10 +219,13 @@ func (s *Source) Read(ctx context.Context, cols []string, batchRows int, mem mem
 func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memory.Allocator, emit Emit) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, r)
+			err = fmt.Errorf("%w: %s: the Parquet reader panicked: %v", ErrCorrupt, f.Path, r)
 		}
 	}()
-	pf, err := file.OpenParquetFile(f.Path, false)
+	if len(cols) == 0 {
+		return fmt.Errorf("%w: %s: no columns to read", ErrSchema, f.Path)
+	}
+	pf, err := openParquet(f.Path)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
@@ -182,36 +234,58 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
-	indices := make([]int, len(cols))
-	for i, c := range cols {
-		indices[i] = pf.MetaData().Schema.ColumnIndexByName(c)
-		if indices[i] < 0 {
-			return fmt.Errorf("%w: %s: column %q is missing", ErrSchema, f.Path, c)
-		}
-	}
-	rr, err := fr.GetRecordReader(ctx, indices, nil)
+	fields, leaves, err := f.resolve(fr.Manifest, cols)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
+		return err
 	}
-	defer rr.Release()
+	if err := f.checkChunks(pf, leaves); err != nil {
+		return err
+	}
 	var offset int64
-	for rr.Next() {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rec := rr.Record()
-		rec.Retain() // the reader releases its own reference on Next
-		n := rec.NumRows()
-		if err := emit(rec, f.Path, offset); err != nil {
+	for rg := range pf.NumRowGroups() {
+		n, err := f.readRowGroup(ctx, fr, fields, leaves, rg, batchRows, mem, offset, emit)
+		if err != nil {
 			return err
 		}
 		offset += n
-	}
-	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: %s: row %d: %v", ErrCorrupt, f.Path, offset, err)
 	}
 	if offset != f.Rows {
 		return fmt.Errorf("%w: %s: read %d rows, footer says %d", ErrCorrupt, f.Path, offset, f.Rows)
 	}
 	return nil
+}
+
+// readRowGroup emits one row group's rows in batches and checks their count.
+// It asks for no more rows than the footer promises: a read past the end
+// costs every column a batch-sized buffer, for nothing.
+func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields, leaves []int, rg, batchRows int,
+	mem memory.Allocator, offset int64, emit Emit) (int64, error) {
+	readers, schema, err := f.rowGroupReaders(ctx, fr, fields, leaves, rg)
+	if err != nil {
+		return 0, err
+	}
+	defer releaseReaders(readers)
+	want := fr.ParquetReader().MetaData().RowGroup(rg).NumRows()
+	var n int64
+	for n < want {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		rec, err := nextRecord(readers, schema, int(min(int64(batchRows), want-n)), mem)
+		if err != nil {
+			return n, fmt.Errorf("%w: %s: row %d: %v", ErrCorrupt, f.Path, offset+n, err)
+		}
+		if rec == nil {
+			break
+		}
+		rows := rec.NumRows()
+		if err := emit(rec, f.Path, offset+n); err != nil {
+			return n, err
+		}
+		n += rows
+	}
+	if n != want {
+		return n, fmt.Errorf("%w: %s: row group %d: read %d rows, footer says %d", ErrCorrupt, f.Path, rg, n, want)
+	}
+	return n, nil
 }
