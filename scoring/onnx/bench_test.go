@@ -9,7 +9,9 @@ package onnx
 // 65,536 rows. The input tensors are filled once, before the clock starts,
 // from the first rows of a snapshot ($BATCHSCORE_BENCH_SNAPSHOT, a glob;
 // default: the small sample of testdata/customers, repeated to fill a
-// chunk). Every figure is reported as rows/s.
+// chunk). Every figure is reported as rows/s. Sessions come from Open, so
+// the graph is the one a run scores with, in-memory rewrites included
+// (zipmap.go, treeclassifier.go; BenchmarkTreeRewrite compares them).
 //
 //	BenchmarkORT/<model>      raw onnxruntime_go: ort tensors made once,
 //	                          outputs preallocated, Run only (the floor).
@@ -47,7 +49,7 @@ var benchModels = []struct{ name, job string }{
 }
 
 // envInt reads a positive integer setting, or def.
-func envInt(b *testing.B, name string, def int) int {
+func envInt(b testing.TB, name string, def int) int {
 	v := os.Getenv(name)
 	if v == "" {
 		return def
@@ -69,7 +71,7 @@ type benchSetup struct {
 	optimization string
 }
 
-func setup(b *testing.B, jobFile string) benchSetup {
+func setup(b testing.TB, jobFile string) benchSetup {
 	b.Helper()
 	root := onnxtest.Root(b)
 	if err := Init(onnxtest.Lib(b)); err != nil {
@@ -104,7 +106,7 @@ func setup(b *testing.B, jobFile string) benchSetup {
 
 // firstRows returns rows rows of cols: the first rows of the snapshot, the
 // snapshot repeated if it is smaller.
-func firstRows(b *testing.B, root string, cols []string, rows int) arrow.Record {
+func firstRows(b testing.TB, root string, cols []string, rows int) arrow.Record {
 	b.Helper()
 	pattern := os.Getenv("BATCHSCORE_BENCH_SNAPSHOT")
 	if pattern == "" {
@@ -153,7 +155,7 @@ func firstRows(b *testing.B, root string, cols []string, rows int) arrow.Record 
 
 // fillTensor builds one input the way the scoring pool does: row-major,
 // columns converted to the input's element type.
-func fillTensor(b *testing.B, rec arrow.Record, in scoring.InputBinding) scoring.Tensor {
+func fillTensor(b testing.TB, rec arrow.Record, in scoring.InputBinding) scoring.Tensor {
 	b.Helper()
 	n, w := int(rec.NumRows()), len(in.Columns)
 	t := scoring.Tensor{Shape: []int64{int64(n), int64(w)}}
@@ -291,38 +293,44 @@ func BenchmarkORT(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			sess, err := model.Open(s.binding, Options{IntraOpThreads: s.threads, Optimization: s.optimization})
+			runORT(b, s, model, Options{IntraOpThreads: s.threads, Optimization: s.optimization})
+		})
+	}
+}
+
+// runORT opens model for s's binding and measures raw ORT Run on it.
+func runORT(b *testing.B, s benchSetup, model *Model, opts Options) {
+	b.Helper()
+	sess, err := model.Open(s.binding, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sess.Close()
+	// Each worker owns its inputs and preallocated outputs, made
+	// once: the loop is ORT's Run and nothing else.
+	ins := make([][]ort.Value, s.workers)
+	outs := make([][]ort.Value, s.workers)
+	for w := range s.workers {
+		for _, t := range s.tensors {
+			v, err := newTensor(t)
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer sess.Close()
-			// Each worker owns its inputs and preallocated outputs, made
-			// once: the loop is ORT's Run and nothing else.
-			ins := make([][]ort.Value, s.workers)
-			outs := make([][]ort.Value, s.workers)
-			for w := range s.workers {
-				for _, t := range s.tensors {
-					v, err := newTensor(t)
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer v.Destroy()
-					ins[w] = append(ins[w], v)
-				}
-				outs[w] = make([]ort.Value, len(s.binding.Outputs))
-				if err := sess.s.Run(ins[w], outs[w]); err != nil { // allocates outputs
-					b.Fatal(err)
-				}
-				for _, v := range outs[w] {
-					if _, ok := v.(*ort.Sequence); ok {
-						b.Skip("model has a sequence output; outputs cannot be preallocated")
-					}
-					defer v.Destroy()
-				}
+			defer v.Destroy()
+			ins[w] = append(ins[w], v)
+		}
+		outs[w] = make([]ort.Value, len(s.binding.Outputs))
+		if err := sess.s.Run(ins[w], outs[w]); err != nil { // allocates outputs
+			b.Fatal(err)
+		}
+		for _, v := range outs[w] {
+			if _, ok := v.(*ort.Sequence); ok {
+				b.Skip("model has a sequence output; outputs cannot be preallocated")
 			}
-			runParallel(b, s.workers, s.rows, func(w int) error {
-				return sess.s.Run(ins[w], outs[w])
-			})
-		})
+			defer v.Destroy()
+		}
 	}
+	runParallel(b, s.workers, s.rows, func(w int) error {
+		return sess.s.Run(ins[w], outs[w])
+	})
 }

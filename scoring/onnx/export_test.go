@@ -8,6 +8,23 @@ func KeepZipMap(opts Options) Options {
 	return opts
 }
 
+// KeepTrees returns opts with the tree classifier rewrite turned off.
+func KeepTrees(opts Options) Options {
+	opts.keepTrees = true
+	return opts
+}
+
+// RewriteTreeClassifiers runs the rewrite; nodes are the names of the
+// classifiers replaced, descriptions their Rewrites lines.
+func RewriteTreeClassifiers(data []byte) (out []byte, nodes, descriptions []string, err error) {
+	out, rw, err := rewriteTreeClassifiers(data)
+	for _, r := range rw {
+		nodes = append(nodes, r.Node)
+		descriptions = append(descriptions, r.String())
+	}
+	return out, nodes, descriptions, err
+}
+
 // RewriteZipMap runs the rewrite; keys[i] are the classes of rewritten
 // output names[i].
 func RewriteZipMap(data []byte, outputs []string) (out []byte, names []string, keys [][]int64, err error) {

@@ -21,6 +21,9 @@ type Options struct {
 	// keepZipMap scores ZipMap outputs through sequence decoding instead
 	// of rewriting them to tensors (tests and benchmarks compare the two).
 	keepZipMap bool
+	// keepTrees scores binary tree classifiers as they are instead of
+	// rewriting them (see treeclassifier.go).
+	keepTrees bool
 }
 
 var optimizationLevels = map[string]ort.GraphOptimizationLevel{
@@ -89,7 +92,19 @@ func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 			return nil, fmt.Errorf("%s: %w", m.Path, err)
 		}
 	}
+	withZipMaps, trees := data, []treeRewrite(nil)
+	if !opts.keepTrees {
+		data, trees, err = rewriteTreeClassifiers(withZipMaps)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path, err)
+		}
+	}
 	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, inputs, b.Outputs, so)
+	if err != nil && trees != nil {
+		// ONNX Runtime refused the rewritten trees: keep the classifier.
+		trees = nil
+		s, err = ort.NewDynamicAdvancedSessionWithONNXData(withZipMaps, inputs, b.Outputs, so)
+	}
 	if err != nil && zipMaps != nil {
 		// ONNX Runtime refused the rewritten graph: score the model as it is.
 		zipMaps = nil
@@ -111,6 +126,9 @@ func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 	}
 	for _, z := range zipMaps {
 		sess.rewrites = append(sess.rewrites, z.String())
+	}
+	for _, t := range trees {
+		sess.rewrites = append(sess.rewrites, t.String())
 	}
 	return sess, nil
 }

@@ -41,7 +41,8 @@ func BenchmarkZipMap(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			sess, err := model.Open(binding, Options{IntraOpThreads: s.threads, Optimization: s.optimization, keepZipMap: c.keep})
+			sess, err := model.Open(binding, Options{IntraOpThreads: s.threads, Optimization: s.optimization,
+				keepZipMap: c.keep, keepTrees: true}) // the trees as the file has them (see BenchmarkTreeRewrite)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -49,7 +49,9 @@ func TestZipMapRewriteScoresTheSame(t *testing.T) {
 	if binding.Score.Port.Kind != scoring.KindSequence {
 		t.Fatalf("binding sees %s; the binding must keep the file's signature", binding.Score.Port)
 	}
-	opts := onnx.Options{IntraOpThreads: 1, Optimization: "all"}
+	// The trees stay a TreeEnsembleClassifier in both sessions: this test
+	// is about the ZipMap (treeclassifier_test.go covers both rewrites).
+	opts := onnx.KeepTrees(onnx.Options{IntraOpThreads: 1, Optimization: "all"})
 	slow, err := model.Open(binding, onnx.KeepZipMap(opts))
 	if err != nil {
 		t.Fatal(err)

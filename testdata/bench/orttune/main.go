@@ -9,6 +9,11 @@
 //
 //	go run ./testdata/bench/orttune -model M.onnx -npy out/bench/peer/snap-2m-features.npy \
 //	    -chunk 65536 -workers 2 -threads 1 -config session.intra_op.allow_spinning=0
+//
+// -arena=false and -mempattern=false turn off ORT's CPU memory arena and
+// memory pattern planning (both on by default, as in batchscore).
+// testdata/bench/orttune/tree_rewrite.sh uses it for the tree classifier
+// rewrite's settings.
 package main
 
 import (
@@ -46,10 +51,12 @@ func main() {
 	opt := flag.String("opt", "all", "graph optimization: all, extended, basic, disabled")
 	dur := flag.Duration("time", 3*time.Second, "how long to run")
 	label := flag.String("label", "", "name printed with the result")
+	arena := flag.Bool("arena", true, "CPU memory arena (SetCpuMemArena)")
+	memPattern := flag.Bool("mempattern", true, "memory pattern planning (SetMemPattern)")
 	var cfg configs
 	flag.Var(&cfg, "config", "session config entry key=value (repeatable)")
 	flag.Parse()
-	if err := run(*lib, *model, *npy, *input, strings.Split(*outputs, ","), *double, *chunk, *workers, *threads, *opt, *dur, *label, cfg); err != nil {
+	if err := run(*lib, *model, *npy, *input, strings.Split(*outputs, ","), *double, *chunk, *workers, *threads, *opt, *dur, *label, cfg, *arena, *memPattern); err != nil {
 		fmt.Fprintln(os.Stderr, "orttune:", err)
 		os.Exit(1)
 	}
@@ -96,7 +103,7 @@ var levels = map[string]ort.GraphOptimizationLevel{
 }
 
 func run(lib, model, npy, input string, outputs []string, double bool, chunk, workers, threads int,
-	opt string, dur time.Duration, label string, cfg []string) error {
+	opt string, dur time.Duration, label string, cfg []string, arena, memPattern bool) error {
 	x, n, f, err := readNpy(npy)
 	if err != nil {
 		return err
@@ -126,6 +133,12 @@ func run(lib, model, npy, input string, outputs []string, double bool, chunk, wo
 		return fmt.Errorf("-opt %q", opt)
 	}
 	if err := so.SetGraphOptimizationLevel(level); err != nil {
+		return err
+	}
+	if err := so.SetCpuMemArena(arena); err != nil {
+		return err
+	}
+	if err := so.SetMemPattern(memPattern); err != nil {
 		return err
 	}
 	for _, kv := range cfg {
@@ -208,8 +221,8 @@ func run(lib, model, npy, input string, outputs []string, double bool, chunk, wo
 	if label == "" {
 		label = model
 	}
-	fmt.Printf("orttune\t%s\tchunk=%d\tworkers=%d\tthreads=%d\topt=%s\tconfig=%s\t%.0f rows/s\t%.0f rows/cpu-s\tcalls=%d\tmean_p1_chunk0=%.6f\n",
-		label, chunk, workers, threads, opt, strings.Join(cfg, ";"), total/elapsed.Seconds(), total/cpu.Seconds(), calls.Load(), meanP1)
+	fmt.Printf("orttune\t%s\tchunk=%d\tworkers=%d\tthreads=%d\topt=%s\tarena=%t\tmempattern=%t\tconfig=%s\t%.0f rows/s\t%.0f rows/cpu-s\tcalls=%d\tmean_p1_chunk0=%.6f\n",
+		label, chunk, workers, threads, opt, arena, memPattern, strings.Join(cfg, ";"), total/elapsed.Seconds(), total/cpu.Seconds(), calls.Load(), meanP1)
 	return nil
 }
 
