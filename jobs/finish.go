@@ -164,6 +164,7 @@ func (e *execution) finish(err error) (*Result, error) {
 			res.ManifestPath, jerr = e.table.WriteManifest(e.date, m.Version, data)
 		}
 		if jerr != nil {
+			res.ManifestPath = "" // WriteManifest names the path it could not write
 			e.log.Error("could not write the run manifest", "err", jerr)
 			err = errors.Join(err, fmt.Errorf("writing manifest: %w", jerr))
 		}

@@ -68,6 +68,17 @@ func (e *execution) previousRun() (*runProfile, int64) {
 		if m.Status != report.StatusSucceeded || !m.Output.Published || m.LogicalDate >= e.date {
 			continue
 		}
+		// That date's current version, if it is one of its published
+		// runs: the last one published, which is not the highest version
+		// id when the clock was stepped back between the two.
+		if cur, err := e.table.Current(m.LogicalDate); err == nil && cur != "" && cur != m.Version {
+			for _, c := range ms[:i] {
+				if c.Version == cur && c.LogicalDate == m.LogicalDate && c.Status == report.StatusSucceeded && c.Output.Published {
+					m = c
+					break
+				}
+			}
+		}
 		e.m.Validation.PreviousVersion = m.Version
 		var p runProfile
 		if data, err := os.ReadFile(e.table.RunFile(m.LogicalDate, m.Version, ".profile.json")); err == nil {

@@ -33,7 +33,7 @@ func lockDate(root, date, version string) (*dateLock, error) {
 	// Through the table, so that a planted _locks symlink cannot lead the
 	// lock file outside it.
 	if err := os.MkdirAll(root, table.DirMode); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("result table %s: %w", root, err)
 	}
 	dir, err := (&table.Table{Root: root}).Dir("_locks")
 	if err != nil {
@@ -41,7 +41,7 @@ func lockDate(root, date, version string) (*dateLock, error) {
 	}
 	f, err := os.OpenFile(filepath.Join(dir, date+".lock"), os.O_RDWR|os.O_CREATE, table.FileMode)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("result table %s: locking the date: %w", root, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		defer f.Close()

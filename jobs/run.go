@@ -103,7 +103,12 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 		// taken leaves no manifest: it did not run.
 		lock, err := lockDate(job.Output.Table, date, m.Version)
 		if err != nil {
-			log.Error("run not started", "exit_code", ExitCode(err), "err", err)
+			// Not written (there may be nowhere to write it), but printed
+			// by --json and read by backfill: it must say how this ended,
+			// not "running" with exit code 0.
+			m.FinishedAt = time.Now().UTC()
+			m.Status, m.ExitCode, m.Error = report.StatusFailed, ExitCode(err), err.Error()
+			log.Error("run not started", "exit_code", m.ExitCode, "err", err)
 			return &Result{Manifest: m}, err
 		}
 		defer lock.release()
@@ -158,6 +163,11 @@ func (e *execution) run(ctx context.Context) (err error) {
 	job := e.req.Job
 	t, err := table.Open(job.Output.Table)
 	if err != nil {
+		// A table that cannot be opened (a versions/ that is a file, an
+		// immutable _staging) may still take the failed manifest in runs/:
+		// a Table literal writes manifests, with the same symlink checks,
+		// and stages nothing.
+		e.table = &table.Table{Root: job.Output.Table}
 		return err
 	}
 	e.table = t
@@ -241,6 +251,9 @@ func (e *execution) run(ctx context.Context) (err error) {
 	}
 	crashpoint.Hit("staged")
 	e.m.Output.QuarantineFiles = checks.quarantined
+	if err := e.verifyStaged(dir); err != nil {
+		return err
+	}
 	e.m.Time("check_score_write", stage)
 
 	v, gateErr := checks.conclude(prevRows, p != nil)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -34,7 +35,8 @@ type File struct {
 	Rows   int64  `json:"rows"`
 	SHA256 string `json:"sha256,omitempty"`
 
-	schema *arrow.Schema
+	modTime time.Time // as Open saw it: a same-size replacement changes it
+	schema  *arrow.Schema
 }
 
 // Source is the set of Parquet files a glob matched, read in name order.
@@ -64,7 +66,7 @@ func Open(pattern string) (*Source, error) {
 		if err != nil {
 			name = filepath.Base(p)
 		}
-		f := File{Path: p, Name: filepath.ToSlash(name), Size: st.Size()}
+		f := File{Path: p, Name: filepath.ToSlash(name), Size: st.Size(), modTime: st.ModTime()}
 		if err := f.readFooter(); err != nil {
 			return nil, err
 		}
@@ -224,6 +226,9 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 	}()
 	if len(cols) == 0 {
 		return fmt.Errorf("%w: %s: no columns to read", ErrSchema, f.Path)
+	}
+	if err := f.CheckUnchanged(); err != nil {
+		return err
 	}
 	pf, err := openParquet(f.Path)
 	if err != nil {

@@ -35,7 +35,8 @@ func CheckWritten(path string, want *WrittenFile) (err error) {
 		return fmt.Errorf("%w: %s: %v", ErrIncomplete, path, err)
 	}
 	if want != nil && st.Size() != want.Bytes {
-		return fmt.Errorf("%w: %s: %d bytes on disk, %d written", ErrIncomplete, path, st.Size(), want.Bytes)
+		return fmt.Errorf("%w: %s: %d bytes on disk, %d written (a write failed unreported: is the disk full, or a file size limit set?)",
+			ErrIncomplete, path, st.Size(), want.Bytes)
 	}
 	defer func() {
 		if r := recover(); r != nil {

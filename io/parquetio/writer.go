@@ -43,6 +43,7 @@ type Writer struct {
 
 	cur   *pqarrow.FileWriter
 	out   *os.File
+	sink  *stickyWriter // out, remembering its first error
 	sum   hash.Hash
 	count *countingWriter
 	rows  int64
@@ -127,7 +128,8 @@ func (w *Writer) start() error {
 		return err
 	}
 	w.out, w.sum, w.count, w.rows = f, sha256.New(), &countingWriter{}, 0
-	fw, err := pqarrow.NewFileWriter(w.schema, io.MultiWriter(f, w.sum, w.count), w.props, w.arrProps)
+	w.sink = &stickyWriter{w: f}
+	fw, err := pqarrow.NewFileWriter(w.schema, io.MultiWriter(w.sink, w.sum, w.count), w.props, w.arrProps)
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("creating %s: %w", name, err)
@@ -140,6 +142,11 @@ func (w *Writer) start() error {
 func (w *Writer) finish() error {
 	name := w.out.Name()
 	err := w.cur.Close()
+	if err == nil {
+		// arrow v17's file writer drops the error of the footer's write:
+		// the file's own record of it is what tells.
+		err = w.sink.err
+	}
 	if err == nil {
 		err = w.out.Sync()
 	}
@@ -180,6 +187,24 @@ func (w *Writer) Abort() {
 		w.out.Close()
 		w.cur = nil
 	}
+}
+
+// stickyWriter remembers the first write error, which a caller above it
+// may lose.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.err = err
+	}
+	return n, err
 }
 
 type countingWriter struct{ n int64 }

@@ -175,7 +175,9 @@ func (t *Table) Discard(version string) error {
 // points current/<date> at it with a second. Each step is atomic, so a
 // reader sees the old current version or the new one, and a version folder
 // is only ever visible complete. A crash between the two leaves a complete
-// version that is not current; the previous current one stays intact.
+// version that is not current; the previous current one stays intact. A
+// failure to switch current/ (an error, not a crash) moves the version
+// back into _staging, so that a failed run leaves nothing in versions/.
 //
 // Before the rename every staged folder is made at most 0750 and every
 // file at most 0640, whoever created them.
@@ -213,6 +215,13 @@ func (t *Table) Publish(date, version string) error {
 	}
 	crashpoint.Hit("publish-renamed")
 	if err := t.point(date, version); err != nil {
+		// current/ still shows the previous version: take this one back
+		// out of versions/, where globs over every version would find the
+		// files of a failed run, into staging, where Discard removes it.
+		if uerr := os.Rename(final, staged); uerr != nil {
+			return fmt.Errorf("%w; %s stays in versions/, not current: %v", err, version, uerr)
+		}
+		_, _ = syncDir(dateDir), syncDir(staging) // best effort: the error that matters is err
 		return err
 	}
 	crashpoint.Hit("publish-swapped")

@@ -43,8 +43,12 @@ func Init(libPath string) error {
 		}
 		ort.SetSharedLibraryPath(libPath)
 		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
-			initErr = fmt.Errorf("%w: library %s (onnxruntime_go needs ONNX Runtime %s): %v",
-				ErrRuntime, libPath, WantVersion, err)
+			hint := ""
+			if strings.Contains(err.Error(), "OrtGetApiBase") {
+				hint = " (not an ONNX Runtime library)"
+			}
+			initErr = fmt.Errorf("%w: library %s%s (onnxruntime_go needs ONNX Runtime %s): %v",
+				ErrRuntime, libPath, hint, WantVersion, strings.TrimRight(err.Error(), ": "))
 		}
 	})
 	if initErr == nil && initLib != libPath {

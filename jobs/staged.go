@@ -1,0 +1,53 @@
+package jobs
+
+import (
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+
+	"github.com/batchscore/batchscore/io/parquetio"
+)
+
+// verifyStaged reads back every Parquet file staged for this version
+// before anything is published: each must have a footer that parses, and
+// the result and quarantine files the manifest lists must have the size,
+// row count and sha256 the writer reported. A write that failed without
+// an error (see parquetio.CheckWritten) fails the run here, naming the
+// file, instead of publishing a file cut short.
+func (e *execution) verifyStaged(dir string) error {
+	listed := map[string]*parquetio.WrittenFile{}
+	for i := range e.m.Output.Files {
+		listed[e.m.Output.Files[i].Name] = &e.m.Output.Files[i]
+	}
+	for i := range e.m.Output.QuarantineFiles {
+		f := &e.m.Output.QuarantineFiles[i]
+		listed[filepath.Join(QuarantineDir, f.Name)] = f
+	}
+	seen := map[string]bool{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".parquet" {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		seen[rel] = true
+		return parquetio.CheckWritten(p, listed[rel])
+	})
+	if err != nil {
+		return fmt.Errorf("checking the staged files: %w", err)
+	}
+	var missing []string
+	for rel := range listed {
+		if !seen[rel] {
+			missing = append(missing, rel)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("checking the staged files: %w: %v written but not in %s", parquetio.ErrIncomplete, missing, dir)
+	}
+	return nil
+}
