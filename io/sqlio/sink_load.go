@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/batchscore/batchscore/jobs/crashpoint"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -164,6 +165,7 @@ func (l *Load) copy(ctx context.Context, rec arrow.Record) error {
 	if _, err := l.tx.CopyFrom(ctx, table, names, src); err != nil {
 		return l.s.errorf("version %s: copying %d rows into %s: %w", l.version, rec.NumRows(), l.s.n.Table, err)
 	}
+	crashpoint.Hit("sql-copy")
 	return nil
 }
 
@@ -230,6 +232,7 @@ func (l *Load) Publish(ctx context.Context) error {
 		return fmt.Errorf("version %s: not published after a failed write: %w", l.version, l.failed)
 	}
 	if l.tx != nil {
+		crashpoint.Hit("sql-commit")
 		err := l.tx.Commit(ctx)
 		l.tx = nil
 		l.conn.Close(context.WithoutCancel(ctx))
@@ -287,6 +290,7 @@ func (l *Load) flip(ctx context.Context) error {
 		if n != 1 {
 			return fmt.Errorf("%d registry rows updated, want 1", n)
 		}
+		crashpoint.Hit("sql-flip") // inside the transaction, before its commit
 		return nil
 	})
 	if err != nil {
