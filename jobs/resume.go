@@ -15,7 +15,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
-	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/jobs/crashpoint"
 	"github.com/batchscore/batchscore/scoring"
 )
@@ -107,7 +106,7 @@ func (r *resume) load(c scoring.Chunk) (scoring.Scored, bool) {
 	if !ok {
 		return scoring.Scored{}, false
 	}
-	rec, err := parquetio.ReadRecordFile(r.path(c.Seq, "parquet"), want, r.mem)
+	rec, err := readRecordFile(r.path(c.Seq, "arrow"), want, r.mem)
 	if err != nil {
 		r.log.Warn("a saved chunk failed its check: scoring it again", "seq", c.Seq, "err", err)
 		return scoring.Scored{}, false
@@ -175,7 +174,7 @@ func (r *resume) save(s scoring.Scored) {
 	}
 	rec := array.NewRecord(arrow.NewSchema(fields, nil), cols, int64(s.Score.Len()))
 	defer rec.Release()
-	sum, err := parquetio.WriteRecordFile(r.path(s.Seq, "parquet"), rec, r.mem)
+	sum, err := writeRecordFile(r.path(s.Seq, "arrow"), rec, r.mem)
 	if err == nil {
 		err = writeFileRenamed(r.path(s.Seq, "sha256"), []byte(sum+"\n"))
 	}

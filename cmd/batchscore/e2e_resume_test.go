@@ -59,12 +59,12 @@ func TestResumeRefusesATamperedChunk(t *testing.T) {
 	clean := onlyManifest(t, table, date20)
 	cleanFiles := readFiles(t, clean.Output.Path)
 	runWith(t, batchscore, append(ortEnv(t), "BATCHSCORE_CRASHPOINT=checkpointed:3"), "run", job, "--date", date20, "--force")
-	chunks, _ := filepath.Glob(filepath.Join(table, "_resume", clean.RunID, "chunk-*.parquet"))
+	chunks, _ := filepath.Glob(filepath.Join(table, "_resume", clean.RunID, "chunk-*.arrow"))
 	if len(chunks) == 0 {
 		t.Fatal("nothing saved")
 	}
 	for _, c := range chunks {
-		writeParquet(t, c, sampleRecord(t, date20, "part-00000.parquet")) // a valid Parquet file, the wrong one
+		writeParquet(t, c, sampleRecord(t, date20, "part-00000.parquet")) // a file of the right size class, not the one saved
 	}
 	res := bs(t, "run", job, "--date", date20, "--force")
 	if res.code != 0 {

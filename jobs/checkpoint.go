@@ -1,0 +1,99 @@
+package jobs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/ipc"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/batchscore/batchscore/io/table"
+)
+
+// writeRecordFile writes rec as an Arrow IPC stream at path (no
+// compression: a checkpoint must cost next to nothing), through a
+// temporary file renamed into place: after a killed process the file is
+// there whole or not at all. It is not synced: a reader checks the sha256
+// it returns (readRecordFile) rather than trust it after a power loss.
+func writeRecordFile(path string, rec arrow.Record, mem memory.Allocator) (string, error) {
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
+	if err := w.Write(rec); err != nil {
+		w.Close()
+		return "", err
+	}
+	if err := w.Close(); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Chmod(table.FileMode); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// readRecordFile reads a file writeRecordFile wrote, if its sha256 is
+// want: a file that changed since is refused, never half-trusted. The
+// record's buffers are copied out of the file's bytes into mem.
+func readRecordFile(path, want string, mem memory.Allocator) (rec arrow.Record, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != want {
+		return nil, fmt.Errorf("%s: sha256 %x, want %s", path, sum, want)
+	}
+	defer func() { // a file that matches its checksum but is not IPC
+		if r := recover(); r != nil {
+			rec, err = nil, fmt.Errorf("%s: unreadable checkpoint: %v", path, r)
+		}
+	}()
+	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer r.Release()
+	if !r.Next() {
+		return nil, fmt.Errorf("%s: no record: %v", path, r.Err())
+	}
+	got := r.Record()
+	// The reader's record lives in data; a copy owns its memory.
+	cols := make([]arrow.Array, got.NumCols())
+	for i := range cols {
+		c, err := array.Concatenate([]arrow.Array{got.Column(i)}, mem)
+		if err != nil {
+			for _, done := range cols[:i] {
+				done.Release()
+			}
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		cols[i] = c
+	}
+	out := array.NewRecord(got.Schema(), cols, got.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	return out, nil
+}
