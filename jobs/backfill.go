@@ -77,6 +77,8 @@ func Plan(b Backfill) ([]PlannedDate, error) {
 			p.Reason = "last execution failed (--reprocess failed reruns it)"
 		case last == report.StatusInterrupted:
 			p.Run, p.Reason = true, "last execution interrupted"
+		case last == report.StatusPublishing:
+			p.Run, p.Reason = true, "last execution was killed while publishing"
 		case current != "":
 			// Already current only if snapshot, model and job file are
 			// unchanged: the run checks, and is a no-op when they are.
