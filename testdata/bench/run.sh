@@ -132,7 +132,7 @@ elif [ "$ROWS" != 2000000 ]; then
 	echo "skipped: BENCH_ROWS=$ROWS" >"$RES/peer-skipped.txt"
 elif ! [ -x "$PY" ] || ! "$PY" -c 'import sklearn, onnx, numpy' 2>/dev/null; then
 	log "sklearn peer: skipped: $PY cannot import sklearn/onnx/numpy (apt-get install python3-sklearn python3-onnx)"
-	echo "skipped: no python3-sklearn" >"$RES/peer-skipped.txt"
+	echo "skipped: no python3-sklearn; apt-get install python3-sklearn python3-onnx" >"$RES/peer-skipped.txt"
 else
 	log "sklearn peer: model and 2M-row array (out/bench/peer, reused while the stamps match)"
 	"$PY" testdata/bench/sklearn_peer.py --out "$OUT" --prepare

@@ -192,8 +192,10 @@ def main():
 def peer_section(res, ort, e2e):
     """testdata/bench/sklearn_peer.py: sklearn predict_proba on the same rows."""
     p = print
-    if os.path.exists(os.path.join(res, "peer-skipped.txt")):
-        p("\n## sklearn peer: skipped (no python3-sklearn; apt-get install python3-sklearn)")
+    skipped = os.path.join(res, "peer-skipped.txt")
+    if os.path.exists(skipped):
+        why = open(skipped).read().strip().removeprefix("skipped: ")
+        p(f"\n## sklearn peer: skipped ({why})")
         return
     runs = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(res, "peer-*.json")))]
     if not runs:
