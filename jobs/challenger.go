@@ -118,8 +118,14 @@ func (c *challenger) summary() *report.Challenger {
 		rep.Files, rep.Path = nil, ""
 		return &rep
 	}
-	c.stats.finish(&rep)
 	return &rep
+}
+
+// finish works out the comparison once the shadow table is complete.
+func (c *challenger) finish() {
+	if c.failed() == nil {
+		c.stats.finish(&c.rep)
+	}
 }
 
 // shadowStats accumulates the comparison of two score columns.

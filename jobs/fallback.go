@@ -73,7 +73,8 @@ func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
 			return nil, fmt.Errorf("the fallback model cannot be used either: %w", err)
 		}
 		f.model = m
-		f.scorer = &scoring.Scorer{Session: m.session, Binding: m.binding, Mem: f.mem}
+		// NaN allowed: only the rows in need are held to being finite.
+		f.scorer = &scoring.Scorer{Session: m.session, Binding: m.binding, Mem: f.mem, AllowNaN: true}
 	case spec.FallbackCarryForward:
 		if prev := e.previousPublished(); prev != nil {
 			f.previous, f.previousName = prev.Output.Path, prev.Version
@@ -165,17 +166,23 @@ func (f *fallback) fill(ctx context.Context, sc *scoring.Scored, buf *scoring.Bu
 // countReused counts the fallback rows of a chunk saved by an earlier
 // execution.
 func (f *fallback) countReused(sc scoring.Scored) {
-	if sc.Source == nil {
-		return
+	n := fallbackRows(sc.Source)
+	f.rows.Add(n)
+	f.triggers[3].Add(n)
+}
+
+// fallbackRows counts the rows of a chunk a fallback scored.
+func fallbackRows(source *array.String) int64 {
+	if source == nil {
+		return 0
 	}
 	var n int64
-	for i := 0; i < sc.Source.Len(); i++ {
-		if sc.Source.Value(i) != sourceModel {
+	for i := 0; i < source.Len(); i++ {
+		if source.Value(i) != sourceModel {
 			n++
 		}
 	}
-	f.rows.Add(n)
-	f.triggers[3].Add(n)
+	return n
 }
 
 // values returns the fallback's score for every row in need.
@@ -199,6 +206,11 @@ func (f *fallback) values(ctx context.Context, sc *scoring.Scored, need []bool, 
 		if r.Label != nil {
 			r.Label.Release()
 		}
+		for i, v := range out {
+			if need[i] && (math.IsNaN(v) || math.IsInf(v, 0)) {
+				return nil, fmt.Errorf("%w: %s: row %d: the fallback model's score is %v too", ErrFallback, sc.File, sc.Offset+int64(i), v)
+			}
+		}
 	case spec.FallbackCarryForward:
 		f.once.Do(func() { f.carried, f.carryErr = f.loadCarried(ctx) })
 		if f.carryErr != nil {
@@ -206,7 +218,7 @@ func (f *fallback) values(ctx context.Context, sc *scoring.Scored, need []bool, 
 		}
 		keys, err := keyColumns(sc.Record, f.keys)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", sc.File, err)
 		}
 		for i, ok := range need {
 			if !ok {
@@ -300,8 +312,7 @@ func keyString(cols []arrow.Array, row int) string {
 
 // gate fails a run with more fallback rows than max_fallback_fraction of
 // its valid rows.
-func (f *fallback) gate(valid int64) error {
-	rows := f.rows.Load()
+func (f *fallback) gate(rows, valid int64) error {
 	if rows == 0 || valid == 0 {
 		return nil
 	}
@@ -312,10 +323,10 @@ func (f *fallback) gate(valid int64) error {
 	return nil
 }
 
-// summary is the fallback's part of the manifest; valid is the rows the
-// fraction is of.
-func (f *fallback) summary(valid int64) *report.Fallback {
-	s := &report.Fallback{Kind: f.spec.Kind, Rows: f.rows.Load(), Limit: f.spec.Limit(), CarriedFrom: f.previousName}
+// summary is the fallback's part of the manifest: rows written, and valid
+// the rows the fraction is of. The causes count rows as filled.
+func (f *fallback) summary(rows, valid int64) *report.Fallback {
+	s := &report.Fallback{Kind: f.spec.Kind, Rows: rows, Limit: f.spec.Limit(), CarriedFrom: f.previousName}
 	if valid > 0 {
 		s.Fraction = float64(s.Rows) / float64(valid)
 	}

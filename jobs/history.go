@@ -107,5 +107,14 @@ func (e *execution) alreadyCurrent() bool {
 		return false
 	}
 	var m report.Manifest
-	return json.Unmarshal(data, &m) == nil && m.RunID == e.m.RunID && m.Status == report.StatusSucceeded
+	if json.Unmarshal(data, &m) != nil || m.RunID != e.m.RunID || m.Status != report.StatusSucceeded {
+		return false
+	}
+	// Rows a fallback scored because the model failed to load or on a
+	// chunk may score with the model now: that version is not the last word.
+	if f := m.Fallback; f != nil && f.Triggers[triggerLoad]+f.Triggers[triggerInference]+f.Triggers[triggerReused] > 0 {
+		e.log.Info("the current version has fallback rows from a model failure: running again")
+		return false
+	}
+	return true
 }

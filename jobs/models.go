@@ -8,6 +8,7 @@ import (
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
 	"github.com/batchscore/batchscore/scoring/onnx"
+	"github.com/batchscore/batchscore/scoring/registry"
 )
 
 // loaded is a model opened for scoring: the champion, a challenger or a
@@ -84,8 +85,9 @@ func (e *execution) loadModel(m spec.Model, key string, rep *report.Model) (*loa
 
 // fallsBack says whether a champion that failed to load with err may be
 // replaced by the fallback. A file that differs from the registry's hash
-// or a model that does not fit the job file is never papered over.
+// or names no registry entry, or a model that does not fit the job file,
+// is never papered over.
 func fallsBack(err error) bool {
-	return !errors.Is(err, errRegistryMismatch) && !errors.Is(err, scoring.ErrSignature) &&
-		!errors.Is(err, spec.ErrInvalid) && !errors.Is(err, ErrUsage)
+	return !errors.Is(err, registry.ErrMismatch) && !errors.Is(err, registry.ErrNotFound) && !errors.Is(err, registry.ErrInvalid) &&
+		!errors.Is(err, scoring.ErrSignature) && !errors.Is(err, spec.ErrInvalid) && !errors.Is(err, ErrUsage)
 }

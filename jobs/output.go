@@ -75,7 +75,12 @@ func (o *outputBuilder) build(s scoring.Scored) (arrow.Record, error) {
 		cols = append(cols, s.Record.Column(idx[0]))
 	}
 	cols = append(cols, s.Score)
-	var slices []arrow.Array
+	var slices []arrow.Array // made here: released once the record holds them
+	defer func() {
+		for _, sl := range slices {
+			sl.Release()
+		}
+	}()
 	if o.label != nil {
 		label := s.Label
 		if label == nil { // the model failed on this chunk: a fallback scored it
@@ -102,11 +107,7 @@ func (o *outputBuilder) build(s scoring.Scored) (arrow.Record, error) {
 		slices = append(slices, sl)
 		cols = append(cols, sl)
 	}
-	rec := array.NewRecord(o.schema, cols, n)
-	for _, sl := range slices {
-		sl.Release()
-	}
-	return rec, nil
+	return array.NewRecord(o.schema, cols, n), nil
 }
 
 // Release frees the constant columns.

@@ -45,7 +45,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 	chunks := make(chan scoring.Chunk, workers)
 	scored := make(chan scoring.Scored, workers)
 	tickets := make(chan struct{}, workers+2)
-	var read, valid, written int64
+	var read, valid, written, fellBack int64
 	var busy struct{ reader, checks, wait, write time.Duration } // each owned by one goroutine
 	total := src.Rows()
 	begin := time.Now()
@@ -122,6 +122,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 					ready.Release()
 					return err
 				}
+				fellBack += fallbackRows(ready.Source) // counted as written, not as filled
 				n, err := e.write(w, out, ready)
 				busy.write += time.Since(t)
 				if err != nil {
@@ -151,10 +152,8 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 	e.m.Counts.Valid = valid
 	e.m.Counts.Quarantined = c.rejected
 	e.m.Counts.Scored = written
-	if p.fallback != nil {
-		e.m.Counts.Fallback = p.fallback.rows.Load()
-		e.m.Counts.Scored -= e.m.Counts.Fallback
-	}
+	e.m.Counts.Fallback = fellBack
+	e.m.Counts.Scored -= fellBack
 	e.m.Counts.Written = written
 	if p.resume != nil {
 		e.m.Output.ReusedChunks = p.resume.reused.Load()

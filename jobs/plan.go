@@ -3,6 +3,8 @@ package jobs
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -149,6 +151,7 @@ func (p *plan) score(ctx context.Context, c scoring.Chunk, buf *scoring.Buffers)
 		}
 	}
 	sc = scoring.Scored{Chunk: c}
+	transient := false // a failure a rerun may not repeat: not saved for resuming
 	if p.scorer != nil {
 		sc, err = p.scorer.ScoreChunk(ctx, c, buf)
 		if err != nil {
@@ -157,7 +160,10 @@ func (p *plan) score(ctx context.Context, c scoring.Chunk, buf *scoring.Buffers)
 			}
 			p.fallback.note(triggerInference, err)
 			sc = scoring.Scored{Chunk: c}
+			transient = true
 		}
+	} else {
+		transient = true // the champion did not load
 	}
 	if p.fallback != nil {
 		if err := p.fallback.fill(ctx, &sc, buf); err != nil {
@@ -168,17 +174,20 @@ func (p *plan) score(ctx context.Context, c scoring.Chunk, buf *scoring.Buffers)
 	}
 	if p.challenger != nil {
 		p.challenger.score(ctx, &sc, buf)
+		transient = transient || (p.challenger.scorer != nil && sc.Shadow == nil)
 	}
-	if p.resume != nil {
+	if p.resume != nil && !transient {
 		p.resume.save(sc)
 	}
 	return sc, nil
 }
 
-// record puts what the plan saw into the manifest.
-func (p *plan) record(m *report.Manifest) {
+// record puts what the plan saw into the manifest: while staging (final
+// false: the side tables' staged files listed) and at the end (listed
+// only if published).
+func (p *plan) record(m *report.Manifest, final bool) {
 	if p.fallback != nil {
-		m.Fallback = p.fallback.summary(m.Counts.Valid)
+		m.Fallback = p.fallback.summary(m.Counts.Fallback, m.Counts.Valid)
 	}
 	if p.challenger != nil {
 		m.Challenger = p.challenger.summary()
@@ -192,7 +201,7 @@ func (p *plan) record(m *report.Manifest) {
 			m.Review.Path = filepath.Join(m.Output.Path, ReviewDir)
 		}
 	}
-	if !m.Output.Published {
+	if final && !m.Output.Published {
 		// Staged, never published, now gone.
 		if m.Challenger != nil {
 			m.Challenger.Files = nil
@@ -204,9 +213,16 @@ func (p *plan) record(m *report.Manifest) {
 }
 
 // modelHashes identify every model that shapes a version's files, for
-// its run id: the champion's, then the challenger's and fallback's.
-func (p *plan) modelHashes(m *report.Manifest) string {
+// its run id: the champion's, then the challenger's and fallback's, and
+// the baseline's bytes (imputation and review ranges come from it).
+func (p *plan) modelHashes(m *report.Manifest, baseline string) string {
 	h := m.Model.SHA256
+	if baseline != "" {
+		if data, err := os.ReadFile(baseline); err == nil {
+			sum := sha256.Sum256(data)
+			h += "+baseline:" + hex.EncodeToString(sum[:])
+		}
+	}
 	if p.challenger != nil && p.challenger.model != nil {
 		h += "+" + p.challenger.model.report.SHA256
 	}
@@ -264,6 +280,7 @@ func (p *plan) closeSideTables() error {
 			c.table.abort()
 		} else {
 			c.rep.Files = files
+			c.finish()
 		}
 		if c.failed() != nil {
 			os.RemoveAll(c.table.dir)

@@ -3,7 +3,9 @@ package jobs
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
+	"os"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -49,15 +51,20 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 		scorer:   &scoring.Scorer{Session: &flakySession{}, Binding: binding, Mem: mem, AllowNaN: true},
 		fallback: &fallback{spec: &spec.Fallback{Kind: spec.FallbackConstant, Value: &value}, source: "fallback:constant", mem: mem},
 	}
+	var seq int64
 	chunk := func() scoring.Chunk {
+		defer func() { seq++ }()
 		b := array.NewFloat64Builder(mem)
 		defer b.Release()
 		b.AppendValues([]float64{1, 2, 3}, nil)
 		col := b.NewArray()
 		defer col.Release()
 		schema := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Float64}}, nil)
-		return scoring.Chunk{Record: array.NewRecord(schema, []arrow.Array{col}, 3), File: "f.parquet"}
+		return scoring.Chunk{Seq: seq, Record: array.NewRecord(schema, []arrow.Array{col}, 3), File: "f.parquet"}
 	}
+	// Only what a rerun would score the same way is saved for resuming:
+	// not the chunk whose inference failed.
+	p.resume = &resume{dir: t.TempDir(), mem: mem, log: slog.New(slog.DiscardHandler), saved: map[int64]string{}}
 	var buf scoring.Buffers
 	check := func(wantScores []float64, wantSources []string) {
 		t.Helper()
@@ -74,11 +81,17 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 	}
 	check([]float64{0.1, 0.1, 0.1}, []string{"fallback:constant", "fallback:constant", "fallback:constant"}) // inference failed
 	check([]float64{0.9, 0.1, 0.9}, []string{"model", "fallback:constant", "model"})                         // row 1 NaN
-	s := p.fallback.summary(6)
+	if _, err := os.Stat(p.resume.path(0, "sha256")); err == nil {
+		t.Error("a chunk the fallback scored after an inference failure was saved for resuming")
+	}
+	if _, err := os.Stat(p.resume.path(1, "sha256")); err != nil {
+		t.Errorf("a chunk the model scored (one NaN row, deterministic) was not saved: %v", err)
+	}
+	s := p.fallback.summary(p.fallback.rows.Load(), 6)
 	if s.Rows != 4 || s.Triggers[triggerInference] != 3 || s.Triggers[triggerNaN] != 1 || len(s.Errors) != 2 {
 		t.Fatalf("summary %+v", s)
 	}
-	if err := p.fallback.gate(6); err == nil || !errors.Is(err, ErrFallback) {
+	if err := p.fallback.gate(s.Rows, 6); err == nil || !errors.Is(err, ErrFallback) {
 		t.Fatalf("4 of 6 rows over the default limit: %v", err)
 	}
 }

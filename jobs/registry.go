@@ -20,8 +20,6 @@ const (
 	registryPinned   = "pinned"
 )
 
-var errRegistryMismatch = registry.ErrMismatch
-
 // resolveModel finds the model file a job section names: its path, or
 // the registry entry (recorded in rep) and the sha256 the registry holds.
 func (e *execution) resolveModel(m spec.Model, key string, rep *report.Model) (path, sha string, err error) {
@@ -39,7 +37,9 @@ func (e *execution) resolveModel(m spec.Model, key string, rep *report.Model) (p
 		res, err = reg.Resolve(m.Name, "", m.Version)
 	case e.RegistryModel == RegistryAsOfDate:
 		entry.Policy = RegistryAsOfDate
-		end := time.Date(e.req.Date.Year(), e.req.Date.Month(), e.req.Date.Day()+1, 0, 0, 0, 0, e.req.Job.Location)
+		// The last instant of the date: a promote at midnight belongs to
+		// the next one.
+		end := time.Date(e.req.Date.Year(), e.req.Date.Month(), e.req.Date.Day()+1, 0, 0, 0, 0, e.req.Job.Location).Add(-time.Nanosecond)
 		entry.AsOf = end.UTC()
 		res, err = reg.ResolveAt(m.Name, m.Alias, end)
 	default:

@@ -83,7 +83,7 @@ func (r *reviewer) route(s scoring.Scored) error {
 	for _, fr := range r.ranges {
 		idx := s.Record.Schema().FieldIndices(fr.column)
 		if len(idx) == 0 {
-			return fmt.Errorf("review: column %q is missing", fr.column)
+			return fmt.Errorf("review: %s: column %q is missing", s.File, fr.column)
 		}
 		col := s.Record.Column(idx[0])
 		for i := 0; i < n; i++ {

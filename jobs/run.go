@@ -180,7 +180,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 			return err
 		}
 		defer p.close()
-		defer p.record(e.m)
+		defer p.record(e.m, true)
 		e.m.Time("model", stage)
 	}
 
@@ -217,7 +217,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 		// A query's values are known only once read: its run id stands
 		// for the query text and parameters, the manifest's fingerprint
 		// for the values too.
-		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.modelHashes(e.m))
+		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.modelHashes(e.m, job.Validation.Baseline))
 		e.log = e.log.With("run_id", e.m.RunID)
 		if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() {
 			cleanResume(t.Root, e.m.RunID)
@@ -251,6 +251,9 @@ func (e *execution) run(ctx context.Context) (err error) {
 	}
 	crashpoint.Hit("staged")
 	e.m.Output.QuarantineFiles = checks.quarantined
+	if p != nil {
+		p.record(e.m, false)
+	}
 	if err := e.verifyStaged(dir); err != nil {
 		return err
 	}
@@ -262,7 +265,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return gateErr
 	}
 	if p != nil && p.fallback != nil {
-		if err := p.fallback.gate(e.m.Counts.Valid); err != nil {
+		if err := p.fallback.gate(e.m.Counts.Fallback, e.m.Counts.Valid); err != nil {
 			return err
 		}
 	}
@@ -296,6 +299,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 	// is two renames (and a short SQL transaction), and stopping between
 	// them gains nothing.
 	stage = time.Now()
+	p.record(e.m, false) // the provisional manifest lists the side tables too
 	if err := e.writeProvisional(); err != nil {
 		return err
 	}

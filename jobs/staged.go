@@ -24,6 +24,16 @@ func (e *execution) verifyStaged(dir string) error {
 		f := &e.m.Output.QuarantineFiles[i]
 		listed[filepath.Join(QuarantineDir, f.Name)] = f
 	}
+	if c := e.m.Challenger; c != nil {
+		for i := range c.Files {
+			listed[filepath.Join(ShadowDir, c.Files[i].Name)] = &c.Files[i]
+		}
+	}
+	if r := e.m.Review; r != nil {
+		for i := range r.Files {
+			listed[filepath.Join(ReviewDir, r.Files[i].Name)] = &r.Files[i]
+		}
+	}
 	seen := map[string]bool{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Ext(p) != ".parquet" {

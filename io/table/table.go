@@ -210,19 +210,23 @@ func (t *Table) Publish(date, version string) error {
 	if err := os.Rename(staged, final); err != nil {
 		return fmt.Errorf("publishing %s: %w", version, err)
 	}
-	if err := errors.Join(syncDir(dateDir), syncDir(staging)); err != nil {
-		return fmt.Errorf("publishing %s: %w", version, err)
-	}
-	crashpoint.Hit("publish-renamed")
-	if err := t.point(date, version); err != nil {
-		// current/ still shows the previous version: take this one back
-		// out of versions/, where globs over every version would find the
-		// files of a failed run, into staging, where Discard removes it.
+	// Should anything fail from here until current/ points at it, the
+	// version goes back out of versions/, where globs over every version
+	// would find the files of a failed run, into staging, where Discard
+	// removes it; current/ still shows the previous version.
+	undo := func(err error) error {
 		if uerr := os.Rename(final, staged); uerr != nil {
 			return fmt.Errorf("%w; %s stays in versions/, not current: %v", err, version, uerr)
 		}
 		_, _ = syncDir(dateDir), syncDir(staging) // best effort: the error that matters is err
 		return err
+	}
+	if err := errors.Join(syncDir(dateDir), syncDir(staging)); err != nil {
+		return undo(fmt.Errorf("publishing %s: %w", version, err))
+	}
+	crashpoint.Hit("publish-renamed")
+	if err := t.point(date, version); err != nil {
+		return undo(err)
 	}
 	crashpoint.Hit("publish-swapped")
 	return nil

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -147,15 +148,24 @@ func (r *Registry) mutate(change func([]*model) ([]*model, Change, bool, error))
 	if err != nil {
 		return Change{}, err
 	}
+	before, err := os.ReadFile(r.yamlPath())
+	if err != nil {
+		return Change{}, err
+	}
 	// registry.yaml first: it is what scoring reads; a crash before the
 	// log line leaves a change without its record, never the reverse.
 	if err := writeAtomic(r.yamlPath(), data); err != nil {
 		return Change{}, err
 	}
-	r.models = models
 	if err := appendLog(r.logPath(), c); err != nil {
+		// An error (not a crash): put registry.yaml back, so that the
+		// change is either whole, with its log line, or not made.
+		if uerr := writeAtomic(r.yamlPath(), before); uerr != nil {
+			return Change{}, fmt.Errorf("%w; registry.yaml keeps the change without its log line: %v", err, uerr)
+		}
 		return Change{}, err
 	}
+	r.models = models
 	return c, nil
 }
 
