@@ -53,6 +53,10 @@ type fallback struct {
 	carried      map[string]float64
 	carryErr     error
 
+	chunkRows   int
+	modelOnce   sync.Once
+	modelSource *array.String // chunkRows × "model"
+
 	rows     atomic.Int64
 	triggers [4]atomic.Int64 // model_load, inference, nan, reused
 	mu       sync.Mutex
@@ -61,7 +65,7 @@ type fallback struct {
 
 func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
 	job := e.req.Job
-	f := &fallback{spec: job.Fallback, source: job.Fallback.Source(), keys: job.Output.Keys, mem: e.mem(), all: all}
+	f := &fallback{spec: job.Fallback, source: job.Fallback.Source(), keys: job.Output.Keys, mem: e.mem(), all: all, chunkRows: job.Scoring.ChunkRows}
 	if all {
 		f.note(triggerLoad, loadErr)
 	}
@@ -131,7 +135,11 @@ func (f *fallback) fill(ctx context.Context, sc *scoring.Scored, buf *scoring.Bu
 			}
 		}
 	}
-	if count > 0 && trigger == triggerNaN {
+	if count == 0 { // the common case: the model scored every row
+		sc.Source = f.allModel(n)
+		return nil
+	}
+	if trigger == triggerNaN {
 		f.note(triggerNaN, fmt.Errorf("%s: %d rows from row %d have a NaN or infinite score", sc.File, count, sc.Offset))
 	}
 	values, err := f.values(ctx, sc, need, buf)
@@ -161,6 +169,28 @@ func (f *fallback) fill(ctx context.Context, sc *scoring.Scored, buf *scoring.Bu
 	idx := map[string]int{triggerLoad: 0, triggerInference: 1, triggerNaN: 2}[trigger]
 	f.triggers[idx].Add(int64(count))
 	return nil
+}
+
+// allModel is a score_source column of n rows the model scored, sliced
+// from one built once.
+func (f *fallback) allModel(n int) *array.String {
+	f.modelOnce.Do(func() {
+		b := array.NewStringBuilder(f.mem)
+		defer b.Release()
+		for range f.chunkRows {
+			b.Append(sourceModel)
+		}
+		f.modelSource = b.NewStringArray()
+	})
+	return array.NewSlice(f.modelSource, 0, int64(n)).(*array.String)
+}
+
+// release frees what the fallback built for the run.
+func (f *fallback) release() {
+	if f.modelSource != nil {
+		f.modelSource.Release()
+	}
+	f.model.close()
 }
 
 // countReused counts the fallback rows of a chunk saved by an earlier

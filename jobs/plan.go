@@ -72,8 +72,8 @@ func (p *plan) close() {
 		return
 	}
 	p.champion.close()
-	if p.fallback != nil && p.fallback.model != nil {
-		p.fallback.model.close()
+	if p.fallback != nil {
+		p.fallback.release()
 	}
 	if p.challenger != nil {
 		p.challenger.model.close()

@@ -16,7 +16,8 @@ import (
 	"github.com/batchscore/batchscore/scoring"
 )
 
-// flakySession fails its first call and returns NaN for row 1 after.
+// flakySession fails its first call, returns NaN for row 1 on the second,
+// and scores every row after.
 type flakySession struct{ calls int }
 
 func (s *flakySession) Run(_ context.Context, in []scoring.Tensor) ([]scoring.Output, error) {
@@ -29,7 +30,9 @@ func (s *flakySession) Run(_ context.Context, in []scoring.Tensor) ([]scoring.Ou
 	for i := range out {
 		out[i] = 0.9
 	}
-	out[1] = float32(math.NaN())
+	if s.calls == 2 {
+		out[1] = float32(math.NaN())
+	}
 	return []scoring.Output{{Float32: out}}, nil
 }
 
@@ -49,7 +52,7 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 	value := 0.1
 	p := &plan{
 		scorer:   &scoring.Scorer{Session: &flakySession{}, Binding: binding, Mem: mem, AllowNaN: true},
-		fallback: &fallback{spec: &spec.Fallback{Kind: spec.FallbackConstant, Value: &value}, source: "fallback:constant", mem: mem},
+		fallback: &fallback{spec: &spec.Fallback{Kind: spec.FallbackConstant, Value: &value}, source: "fallback:constant", mem: mem, chunkRows: 3},
 	}
 	var seq int64
 	chunk := func() scoring.Chunk {
@@ -81,6 +84,8 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 	}
 	check([]float64{0.1, 0.1, 0.1}, []string{"fallback:constant", "fallback:constant", "fallback:constant"}) // inference failed
 	check([]float64{0.9, 0.1, 0.9}, []string{"model", "fallback:constant", "model"})                         // row 1 NaN
+	check([]float64{0.9, 0.9, 0.9}, []string{"model", "model", "model"})                                     // all scored
+	defer p.fallback.release()
 	if _, err := os.Stat(p.resume.path(0, "sha256")); err == nil {
 		t.Error("a chunk the fallback scored after an inference failure was saved for resuming")
 	}
