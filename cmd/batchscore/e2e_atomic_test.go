@@ -214,25 +214,7 @@ type process struct {
 
 func startRun(t *testing.T, job, table string) *process {
 	t.Helper()
-	p := &process{waited: make(chan struct{}), oldStaging: listDir(t, filepath.Join(table, "_staging"))}
-	p.cmd = exec.Command(batchscore, "run", job, "--date", date20, "--json")
-	p.cmd.Env = ortEnv(t)
-	p.cmd.Dir = t.TempDir()
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.waited)
-	}()
-	t.Cleanup(func() {
-		if !p.exited() {
-			_ = p.cmd.Process.Kill()
-			<-p.waited
-		}
-	})
-	return p
+	return startWith(t, ortEnv(t), table, "run", job, "--date", date20, "--json")
 }
 
 func (p *process) exited() bool {
