@@ -52,7 +52,7 @@ type runProfile struct {
 	Scores *profile.Profile `json:"scores,omitempty"`
 }
 
-func (e *execution) openChecks(src snapshot, previous *runProfile) (*checks, error) {
+func (e *execution) openChecks(schema *arrow.Schema, where string, previous *runProfile) (*checks, error) {
 	job := e.req.Job
 	c := &checks{job: job, mem: e.mem(), previous: previous}
 	var baseline validate.Baseline
@@ -63,10 +63,10 @@ func (e *execution) openChecks(src snapshot, previous *runProfile) (*checks, err
 		}
 		c.baseline, baseline = p, p
 	}
-	profiled := profiledColumns(job, src.Schema(), c.baseline)
-	engine, err := validate.New(job.Validation, src.Schema(), e.req.Date, baseline, c.mem)
+	profiled := profiledColumns(job, schema, c.baseline)
+	engine, err := validate.New(job.Validation, schema, e.req.Date, baseline, c.mem)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src.Where(), err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	c.engine = engine
 	c.keysDir = filepath.Join(e.table.Root, "_staging", e.m.Version+"-keys")
@@ -75,7 +75,7 @@ func (e *execution) openChecks(src snapshot, previous *runProfile) (*checks, err
 	}
 	c.summary = engine.NewSummary(c.keysDir)
 	c.profiled = profiled
-	c.snapshot = profile.NewBuilder(src.Schema(), profiled, c.baseline)
+	c.snapshot = profile.NewBuilder(schema, profiled, c.baseline)
 	c.scoreSchema = arrow.NewSchema([]arrow.Field{{Name: "score", Type: arrow.PrimitiveTypes.Float64}}, nil)
 	var prevScores *profile.Profile
 	if previous != nil {

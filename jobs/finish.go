@@ -12,6 +12,7 @@ import (
 
 	"github.com/batchscore/batchscore/jobs/crashpoint"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/validate"
 )
 
 // record puts the checks' verdict into the manifest.
@@ -32,12 +33,11 @@ func (e *execution) record(v *verdict) {
 // checkBooks: read = valid + quarantined = the footers' rows (when known
 // before reading, as for Parquet); every valid
 // row is scored and written (unless nothing is scored at all).
-func (e *execution) checkBooks(footerRows int64, scored bool) error {
+func (e *execution) checkBooks(footerRows int64, scored bool, rules validate.Result) error {
 	c := e.m.Counts
 	if !scored {
 		c.Scored, c.Written = c.Valid, c.Valid
 	}
-	rules := e.verdict.result
 	inFiles := c.Quarantined // a dry run counts rejected rows without writing them
 	if !e.DryRun {
 		inFiles = e.checks.quarantinedRows()
@@ -137,6 +137,8 @@ func (e *execution) finish(err error) (*Result, error) {
 	}
 	m.ExitCode = ExitCode(err)
 	switch {
+	case err == nil && e.req.Shard != nil && !e.DryRun:
+		m.Status = report.StatusStaged
 	case err == nil:
 		m.Status = report.StatusSucceeded
 	case m.ExitCode == ExitInterrupted:

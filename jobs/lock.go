@@ -27,9 +27,33 @@ type lockHolder struct {
 // dateLock is an exclusive flock on <table>/_locks/<date>.lock. The kernel
 // drops it when the holder exits, however it exits, so a crash cannot leave
 // it stuck; the file itself stays and only names the last holder.
-type dateLock struct{ f *os.File }
+type dateLock struct {
+	f      *os.File
+	shared *dateLock // a shard's hold on the date's lock
+}
 
 func lockDate(root, date, version string) (*dateLock, error) {
+	return lockFile(root, date+".lock", version, syscall.LOCK_EX)
+}
+
+// lockShard takes the date's lock shared, so that the shards of one date
+// run at once but never beside a single-process run or a commit (which
+// take it exclusive), and the shard's own lock exclusive, so that a shard
+// runs once at a time.
+func lockShard(root, date, version string, s Shard) (*dateLock, error) {
+	shared, err := lockFile(root, date+".lock", version, syscall.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	own, err := lockFile(root, fmt.Sprintf("%s.shard-%d-of-%d.lock", date, s.Index, s.Count), version, syscall.LOCK_EX)
+	if err != nil {
+		shared.release()
+		return nil, err
+	}
+	return &dateLock{f: own.f, shared: shared}, nil
+}
+
+func lockFile(root, name, version string, how int) (*dateLock, error) {
 	// Through the table, so that a planted _locks symlink cannot lead the
 	// lock file outside it.
 	if err := os.MkdirAll(root, table.DirMode); err != nil {
@@ -39,11 +63,11 @@ func lockDate(root, date, version string) (*dateLock, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, date+".lock"), os.O_RDWR|os.O_CREATE, table.FileMode)
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE, table.FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("result table %s: locking the date: %w", root, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
 		defer f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			var h lockHolder
@@ -67,4 +91,7 @@ func lockDate(root, date, version string) (*dateLock, error) {
 func (l *dateLock) release() {
 	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	l.f.Close()
+	if l.shared != nil {
+		l.shared.release()
+	}
 }

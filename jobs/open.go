@@ -66,6 +66,15 @@ func (e *execution) openParquet(ctx context.Context) (parquetSnapshot, error) {
 	}
 	e.m.Source.Fingerprint = "sha256:" + fp
 	e.m.Source.Files = src.Files()
+	if s := e.req.Shard; s != nil {
+		// After the fingerprint, which covers the whole snapshot: every
+		// shard has the same run id.
+		if e.m.Shard.Parts, err = src.Shard(s.Index, s.Count); err != nil {
+			return parquetSnapshot{}, err
+		}
+		e.m.Shard.Rows = src.Rows()
+		e.log.Info("shard selected", "row_groups", len(e.m.Shard.Parts), "rows", e.m.Shard.Rows)
+	}
 	e.log.Info("snapshot opened", "files", len(src.Files()), "rows", src.Rows(), "fingerprint", e.m.Source.Fingerprint)
 	return parquetSnapshot{src}, nil
 }

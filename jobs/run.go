@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -27,6 +29,7 @@ const (
 	TriggerSchedule = "schedule"
 	TriggerBackfill = "backfill"
 	TriggerValidate = "validate" // a dry run: checked, not scored
+	TriggerCommit   = "commit"   // the shards of a sharded run published
 )
 
 // Runner runs executions. The zero value is not usable: set ORTLib.
@@ -59,6 +62,9 @@ type Request struct {
 	// Force makes a new version even when the current one came from the
 	// same snapshot, model and job file.
 	Force bool
+	// Shard, when set, runs one shard: its rows are checked, scored and
+	// staged for `batchscore commit`, and nothing is published.
+	Shard *Shard
 }
 
 // Result is what an execution left: its manifest and where it was written.
@@ -72,6 +78,27 @@ type Result struct {
 // Run executes one request. It always returns a manifest once the job file
 // was read; the error, if any, maps to an exit code with ExitCode.
 func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
+	e := r.newExecution(req)
+	if !r.DryRun {
+		// One execution of a (job, date) at a time, whoever launched it,
+		// held until its manifest is written. A launcher that finds it
+		// taken leaves no manifest: it did not run.
+		lock, err := e.lock()
+		if err != nil {
+			return e.notStarted(err)
+		}
+		defer lock.release()
+	}
+	err := guard("running", func() error { return e.run(ctx) })()
+	res, err := e.finish(err)
+	if e.table != nil {
+		e.table.Close() // a daemon lets go of the table at once
+	}
+	return res, err
+}
+
+// newExecution starts the manifest of an execution.
+func (r *Runner) newExecution(req Request) *execution {
 	log := r.logger()
 	start := time.Now()
 	job := req.Job
@@ -96,29 +123,31 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 	log = log.With("job", job.Name, "date", date, "version", m.Version)
 	log.Info("run started", "trigger", req.Trigger)
 
-	e := &execution{Runner: r, req: req, date: date, m: m, log: log}
-	if !r.DryRun {
-		// One execution of a (job, date) at a time, whoever launched it,
-		// held until its manifest is written. A launcher that finds it
-		// taken leaves no manifest: it did not run.
-		lock, err := lockDate(job.Output.Table, date, m.Version)
-		if err != nil {
-			// Not written (there may be nowhere to write it), but printed
-			// by --json and read by backfill: it must say how this ended,
-			// not "running" with exit code 0.
-			m.FinishedAt = time.Now().UTC()
-			m.Status, m.ExitCode, m.Error = report.StatusFailed, ExitCode(err), err.Error()
-			log.Error("run not started", "exit_code", m.ExitCode, "err", err)
-			return &Result{Manifest: m}, err
-		}
-		defer lock.release()
+	if s := req.Shard; s != nil {
+		m.Shard = &report.ShardRef{Index: s.Index, Count: s.Count, Version: m.Version}
+		m.Shard.Host, _ = os.Hostname()
+		log = log.With("shard", s.String())
 	}
-	err := guard("running", func() error { return e.run(ctx) })()
-	res, err := e.finish(err)
-	if e.table != nil {
-		e.table.Close() // a daemon lets go of the table at once
+	return &execution{Runner: r, req: req, date: date, m: m, log: log}
+}
+
+func (e *execution) lock() (*dateLock, error) {
+	if s := e.req.Shard; s != nil {
+		return lockShard(e.req.Job.Output.Table, e.date, e.m.Version, *s)
 	}
-	return res, err
+	return lockDate(e.req.Job.Output.Table, e.date, e.m.Version)
+}
+
+// notStarted ends an execution that could not take its lock. Its manifest
+// is not written (there may be nowhere to write it), but printed by --json
+// and read by backfill: it must say how this ended, not "running" with
+// exit code 0.
+func (e *execution) notStarted(err error) (*Result, error) {
+	m := e.m
+	m.FinishedAt = time.Now().UTC()
+	m.Status, m.ExitCode, m.Error = report.StatusFailed, ExitCode(err), err.Error()
+	e.log.Error("run not started", "exit_code", m.ExitCode, "err", err)
+	return &Result{Manifest: m}, err
 }
 
 func (r *Runner) logger() *slog.Logger {
@@ -171,6 +200,11 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return err
 	}
 	e.table = t
+	if e.req.Shard != nil {
+		if err := checkShardable(job); err != nil {
+			return err
+		}
+	}
 
 	stage := time.Now()
 	var p *plan
@@ -192,7 +226,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 	defer src.Close()
 	crashpoint.Hit("opened")
 	previous, prevRows := e.previousRun()
-	checks, err := e.openChecks(src, previous)
+	checks, err := e.openChecks(src.Schema(), src.Where(), previous)
 	if err != nil {
 		return err
 	}
@@ -219,12 +253,21 @@ func (e *execution) run(ctx context.Context) (err error) {
 		// for the values too.
 		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.modelHashes(e.m, job.Validation.Baseline))
 		e.log = e.log.With("run_id", e.m.RunID)
+		if e.req.Shard != nil {
+			seed, _ := strconv.ParseUint(e.m.RunID, 16, 64)
+			checks.engine.SetKeySeed(seed)
+		}
 		if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() {
 			cleanResume(t.Root, e.m.RunID)
+			if e.req.Shard != nil {
+				e.parkCurrent(t)
+			}
 			return errAlreadyCurrent
 		}
 		cleanResume(t.Root, "")
-		if job.Source.SQL == nil { // a query's run id does not cover its values
+		// A query's run id does not cover its values; a shard's chunks
+		// are numbered from 0 like every other shard's.
+		if job.Source.SQL == nil && e.req.Shard == nil {
 			p.resume = e.openResume()
 		}
 	}
@@ -258,6 +301,13 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return err
 	}
 	e.m.Time("check_score_write", stage)
+	if s, ok := src.(sqlSnapshot); ok {
+		e.m.Source.Rows = s.Source.Rows()
+		e.m.Source.Fingerprint = s.Fingerprint()
+	}
+	if e.req.Shard != nil && !e.DryRun {
+		return e.park(t, dir, checks, p, src.Schema(), src.Rows())
+	}
 
 	v, gateErr := checks.conclude(prevRows, p != nil)
 	e.record(v)
@@ -269,14 +319,10 @@ func (e *execution) run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if s, ok := src.(sqlSnapshot); ok {
-		e.m.Source.Rows = s.Source.Rows()
-		e.m.Source.Fingerprint = s.Fingerprint()
-	}
 	if e.m.Counts.Read == 0 {
 		return fmt.Errorf("%w: %s returned no rows", ErrEmpty, src.Where())
 	}
-	if err := e.checkBooks(src.Rows(), p != nil); err != nil {
+	if err := e.checkBooks(src.Rows(), p != nil, v.result); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -286,8 +332,22 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return nil // the staged quarantine files go with the staging folder
 	}
 
+	p.record(e.m, false) // the provisional manifest lists the side tables too
+	if err := e.publish(ctx, t, dir); err != nil {
+		return err
+	}
+	if p.resume != nil {
+		p.resume.remove()
+	}
+	return nil
+}
+
+// publish loads the SQL table (if the job has one), writes the provisional
+// manifest and publishes the staged version in dir.
+func (e *execution) publish(ctx context.Context, t *table.Table, dir string) error {
 	var load *sqlio.Load
-	if job.Output.SQL != nil {
+	if e.req.Job.Output.SQL != nil {
+		var err error
 		if load, err = e.loadSQL(ctx, dir); err != nil {
 			return err
 		}
@@ -298,8 +358,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 	// From here on the run no longer listens to cancellation: publishing
 	// is two renames (and a short SQL transaction), and stopping between
 	// them gains nothing.
-	stage = time.Now()
-	p.record(e.m, false) // the provisional manifest lists the side tables too
+	stage := time.Now()
 	if err := e.writeProvisional(); err != nil {
 		return err
 	}
@@ -322,8 +381,5 @@ func (e *execution) run(ctx context.Context) (err error) {
 		}
 	}
 	e.m.Time("publish", stage)
-	if p.resume != nil {
-		p.resume.remove()
-	}
 	return nil
 }

@@ -53,6 +53,14 @@ func (e *execution) openSQL(ctx context.Context, q *spec.SQLSource) (sqlSnapshot
 	e.m.Source.Driver = q.Driver
 	e.m.Source.Query = q.Query
 	e.m.Source.Params = map[string]string{"date": e.date}
+	if s := e.req.Shard; s != nil {
+		query, err := sqlio.ShardQuery(q.Driver, q.Query, q.ShardKey, s.Index, s.Count)
+		if err != nil {
+			return sqlSnapshot{}, fmt.Errorf("%w: %v", spec.ErrInvalid, err)
+		}
+		cfg.Query = query
+		e.m.Shard.Query = query
+	}
 	src, err := sqlio.Open(ctx, cfg, params, sqlio.WithLogger(e.log))
 	if err != nil {
 		return sqlSnapshot{}, fmt.Errorf("source.sql: %w", err)

@@ -26,6 +26,7 @@ type runFlags struct {
 	verbose     bool
 	// registryModel: current or as-of-date, for models named by alias.
 	registryModel string
+	shard         string
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -78,6 +79,7 @@ interrupted (SIGINT/SIGTERM): nothing was published.`,
 	fl.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway URL")
 	fl.StringVar(&f.registryModel, "registry-model", jobs.RegistryCurrent, "for a model named by registry alias: current (the alias today) or as-of-date (the version the alias pointed at on each logical date, from the registry log)")
 	fl.BoolVar(&f.force, "force", false, "make a new version even if the date is already current with the same snapshot, model and job file")
+	fl.StringVar(&f.shard, "shard", "", "run shard K of N (K/N, K from 0): check, score and stage only its part of the snapshot; `batchscore commit --shards N` publishes all shards as one version")
 	return cmd
 }
 
@@ -109,7 +111,17 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 			return fmt.Errorf("%w: a backfill reruns current dates with --reprocess all, not --force", jobs.ErrUsage)
 		case f.metricsFile != "" || f.pushgateway != "":
 			return fmt.Errorf("%w: --metrics-file and --pushgateway export one run; a backfill's runs are in its table", jobs.ErrUsage)
+		case f.shard != "":
+			return fmt.Errorf("%w: --shard runs part of one date: give --date, not --from/--to", jobs.ErrUsage)
 		}
+	}
+	var shard *jobs.Shard
+	if f.shard != "" {
+		s, err := jobs.ParseShard(f.shard)
+		if err != nil {
+			return err
+		}
+		shard = &s
 	}
 	date, err := logicalDate(job, f.date)
 	if err != nil && !f.backfillFlags.set() {
@@ -126,7 +138,7 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 		progress = newProgressLine(os.Stderr)
 		runner.Progress = progress.update
 	}
-	res, err := runner.Run(cmd.Context(), jobs.Request{Job: job, Date: date, Trigger: f.trigger, Force: f.force})
+	res, err := runner.Run(cmd.Context(), jobs.Request{Job: job, Date: date, Trigger: f.trigger, Force: f.force, Shard: shard})
 	if progress != nil {
 		progress.done()
 	}
@@ -168,6 +180,10 @@ func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
 		fmt.Fprintf(out, "%s %s: already current (run %s): same snapshot, model and job file; nothing to do (--force makes a new version)\n", m.Job, m.LogicalDate, m.RunID)
 		fmt.Fprintf(out, "  current:  %s\n", m.Output.CurrentLink)
 		return
+	case m.Status == report.StatusStaged:
+		fmt.Fprintf(out, "%s %s: shard %d/%d staged (%d rows, run %s); nothing is published until `batchscore commit --shards %d`\n",
+			m.Job, m.LogicalDate, m.Shard.Index, m.Shard.Count, m.Counts.Written, m.RunID, m.Shard.Count)
+		fmt.Fprintf(out, "  staged:   %s\n", m.Shard.Path)
 	case m.Trigger == jobs.TriggerValidate && m.ExitCode == 0:
 		fmt.Fprintf(out, "%s %s: the snapshot passes its checks (%d rows, %d would be quarantined)\n", m.Job, m.LogicalDate, m.Counts.Read, m.Counts.Quarantined)
 	case m.Output.Published:

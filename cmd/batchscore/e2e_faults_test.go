@@ -767,7 +767,13 @@ func TestFaultDatabaseDropsTheConnection(t *testing.T) {
 		}
 		code, stdout, stderr := p.wait(t)
 		checkFault(t, table, &before, known, result{code: code, stdout: stdout, stderr: stderr},
-			faultWant{code: 1, msgs: []string{"output.sql", "churn_scores", "terminating connection"}})
+			faultWant{code: 1, msgs: []string{"output.sql", "churn_scores"}})
+		// The server's FATAL reaches the sink first, or its next write
+		// finds the socket closed: which one depends on timing (seen under
+		// load), and both name the lost connection.
+		if !regexp.MustCompile(`terminating connection|closed network connection|connection reset|broken pipe|unexpected EOF`).MatchString(stderr) {
+			t.Errorf("the error does not say the connection was lost:\n%s", stderr)
+		}
 
 		// The SQL table's readers still see the good version, whole; the
 		// failed one left no rows and no registry entry.

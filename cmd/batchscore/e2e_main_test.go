@@ -20,6 +20,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/batchscore/batchscore/io/blob/miniotest"
 	"github.com/batchscore/batchscore/io/sqlio/pgtest"
 	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
@@ -75,7 +76,8 @@ func buildAndRun(m *testing.M) int {
 			return 1
 		}
 	}
-	code := pgtest.Main(m) // runs the tests, then stops the PostgreSQL server they shared
+	// Runs the tests, then stops the PostgreSQL and MinIO servers they shared.
+	code := miniotest.Main(runner(func() int { return pgtest.Main(m) }))
 	// Every background run and reader a test started must be gone.
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -85,6 +87,10 @@ func buildAndRun(m *testing.M) int {
 	}
 	return code
 }
+
+type runner func() int
+
+func (r runner) Run() int { return r() }
 
 // ---------------------------------------------------------------------------
 // Running the binary

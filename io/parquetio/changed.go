@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/batchscore/batchscore/io/blob"
 )
 
 // ErrChanged marks a snapshot file that is no longer the one Open found:
@@ -18,7 +20,13 @@ var ErrChanged = errors.New("snapshot file changed during the run")
 // time Open saw (the file the fingerprint hashed). Call it just before opening the file to read
 // its rows: a file replaced after that point is still read whole from the
 // descriptor already open, so what is scored matches what was hashed.
+//
+// An object (an s3:// Path) must still have the size and ETag Open listed;
+// its reads after this point are pinned to that ETag (If-Match) instead.
 func (f *File) CheckUnchanged() error {
+	if blob.IsURL(f.Path) {
+		return f.checkObjectUnchanged() // remote.go
+	}
 	st, err := os.Stat(f.Path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):

@@ -2,8 +2,8 @@ package parquetio
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
 	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -13,6 +13,8 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/metadata"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/batchscore/batchscore/io/blob"
 )
 
 // rowGroupReaders opens one reader per column over one row group, in the
@@ -29,6 +31,9 @@ func (f *File) rowGroupReaders(ctx context.Context, fr *pqarrow.FileReader, fiel
 		rdr, err := fr.GetFieldReader(ctx, fi, map[int]bool{leaves[i]: true}, []int{rg})
 		if err != nil {
 			releaseReaders(readers)
+			if errors.Is(err, blob.ErrChanged) { // an object replaced mid-read: its GETs are pinned (remote.go)
+				return nil, nil, fmt.Errorf("%w: %s: row group %d: %v", ErrChanged, f.Path, rg, err)
+			}
 			return nil, nil, fmt.Errorf("%w: %s: row group %d column %q: %v", ErrCorrupt, f.Path, rg, fr.Manifest.Fields[fi].Field.Name, err)
 		}
 		readers = append(readers, rdr)
@@ -79,7 +84,7 @@ const byteStreamSplit = parquet.Encoding(9)
 // stated size before reading it, and a lying size of a terabyte is a fatal
 // out-of-memory, which no recover catches.
 func (f *File) checkChunks(pf *file.Reader, leaves []int) error {
-	r, err := os.Open(f.Path)
+	r, err := f.open() // remote.go: pinned to the object Open listed
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
@@ -88,6 +93,7 @@ func (f *File) checkChunks(pf *file.Reader, leaves []int) error {
 	// parquet-mr before 1.2.9 left the dictionary page header out of the
 	// chunk's size (PARQUET-816); arrow pads for it, the page walk cannot.
 	walkPages := !md.WriterVersion().LessThan(metadata.Parquet816FixedVersion)
+	walks := &pageWalks{f: f, r: r} // remote.go: an object's walks run concurrently
 	for rg := range pf.NumRowGroups() {
 		meta := md.RowGroup(rg)
 		if meta.NumColumns() != md.Schema.NumColumns() {
@@ -116,13 +122,13 @@ func (f *File) checkChunks(pf *file.Reader, leaves []int) error {
 			// Encrypted headers are opaque; an empty row group's chunk is never read
 			// (arrow writes it a data page offset of 0).
 			if walkPages && cc.CryptoMetadata() == nil && meta.NumRows() > 0 {
-				if err := checkPages(r, start, start+size); err != nil {
-					return fmt.Errorf("%w: %s: row group %d column %q: %v", ErrCorrupt, f.Path, rg, col, err)
+				if err := walks.add(rg, col, start, start+size); err != nil {
+					return err
 				}
 			}
 		}
 	}
-	return nil
+	return walks.wait()
 }
 
 // nextRecord reads up to n rows of every column; nil at the end.

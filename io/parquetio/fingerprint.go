@@ -9,17 +9,25 @@ import (
 	"os"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/batchscore/batchscore/io/blob"
 )
 
 // Fingerprint hashes every file's content (workers at a time) and returns
 // one sha256 over the files' names, sizes and hashes, so that any change
-// to the snapshot changes it.
+// to the snapshot changes it. An object is not downloaded: its per-file
+// checksum is etag:<ETag> (see objectChecksum).
 func (s *Source) Fingerprint(ctx context.Context, workers int) (string, error) {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(workers, 1))
 	for i := range s.files {
 		f := &s.files[i]
 		g.Go(func() error {
+			if blob.IsURL(f.Path) {
+				sum, err := f.objectChecksum() // remote.go
+				f.SHA256 = sum
+				return err
+			}
 			sum, size, err := hashFile(ctx, f.Path)
 			if err != nil {
 				return err

@@ -13,10 +13,12 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"go.uber.org/goleak"
+
+	"github.com/batchscore/batchscore/io/blob/miniotest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(miniotest.Wrap(m)) // stops MinIO, if a test started it
 }
 
 // testSchema is the snapshot shape the tests write: a key, a feature, a label.

@@ -16,6 +16,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"github.com/batchscore/batchscore/io/blob"
 )
 
 var (
@@ -36,7 +38,12 @@ type File struct {
 	SHA256 string `json:"sha256,omitempty"`
 
 	modTime time.Time // as Open saw it: a same-size replacement changes it
+	etag    string    // an object's, as Open listed it: reads are pinned to it
 	schema  *arrow.Schema
+	// groupRows are the row groups' row counts, from the footer; groups,
+	// when not nil, are the ones a shard reads (see Shard).
+	groupRows []int64
+	groups    []int
 }
 
 // Source is the set of Parquet files a glob matched, read in name order.
@@ -47,6 +54,9 @@ type Source struct {
 // Open matches the glob and reads every file's footer, so that missing,
 // truncated and foreign files fail before any row is scored.
 func Open(pattern string) (*Source, error) {
+	if blob.IsURL(pattern) {
+		return openRemote(pattern) // remote.go
+	}
 	paths, err := filepath.Glob(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("source glob %s: %w", pattern, err)
@@ -79,7 +89,14 @@ func Open(pattern string) (*Source, error) {
 }
 
 func (f *File) readFooter() (err error) {
-	if err := f.checkMagic(); err != nil {
+	// One reader for the magic and the footer: for an object, the GET of
+	// the tail's magic fetches the footer too (blob.DefaultTailWindow).
+	fh, err := f.open()
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
+	}
+	defer fh.Close()
+	if err := f.checkMagic(fh); err != nil {
 		return err
 	}
 	defer func() {
@@ -87,11 +104,13 @@ func (f *File) readFooter() (err error) {
 			err = fmt.Errorf("%w: %s: the Parquet reader panicked on the footer: %v", ErrCorrupt, f.Path, r)
 		}
 	}()
-	pf, err := openParquet(f.Path)
+	pf, err := file.NewParquetReader(fh) // not pf.Close: that would close fh, which the deferred Close does
+	if errors.Is(err, blob.ErrChanged) {
+		return f.readErr(err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
-	defer pf.Close()
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
@@ -101,26 +120,24 @@ func (f *File) readFooter() (err error) {
 		return fmt.Errorf("%w: %s: schema: %v", ErrCorrupt, f.Path, err)
 	}
 	f.Rows = pf.NumRows()
+	for rg := range pf.NumRowGroups() {
+		f.groupRows = append(f.groupRows, pf.MetaData().RowGroup(rg).NumRows())
+	}
 	return nil
 }
 
 // checkMagic names a foreign or cut file as such: for a CSV, a gzipped or a
 // truncated copy arrow says "file is smaller than indicated metadata size".
-func (f *File) checkMagic() error {
+func (f *File) checkMagic(r fileReader) error {
 	if f.Size < 12 {
 		return fmt.Errorf("%w: %s: %d bytes is too small for a Parquet file", ErrCorrupt, f.Path, f.Size)
 	}
-	r, err := os.Open(f.Path)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
-	}
-	defer r.Close()
 	head, tail := make([]byte, 4), make([]byte, 4)
 	if _, err := r.ReadAt(head, 0); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
+		return f.readErr(err)
 	}
 	if _, err := r.ReadAt(tail, f.Size-4); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
+		return f.readErr(err)
 	}
 	isMagic := func(b []byte) bool { return string(b) == "PAR1" || string(b) == "PARE" } // PARE: encrypted footer
 	if !isMagic(head) || !isMagic(tail) {
@@ -133,7 +150,7 @@ func (f *File) checkMagic() error {
 // leaves the file open when the footer does not parse (or panics), one
 // descriptor per corrupt file until a long-running serve has none left.
 func openParquet(path string) (*file.Reader, error) {
-	fh, err := os.Open(path)
+	fh, err := openFile(path) // remote.go: a local file or an object
 	if err != nil {
 		return nil, err
 	}
@@ -163,11 +180,12 @@ func staticDir(pattern string) string {
 // Files lists the snapshot's files in read order.
 func (s *Source) Files() []File { return s.files }
 
-// Rows is the row count the footers promise.
+// Rows is the row count the footers promise for what Read reads: every
+// row, or a shard's.
 func (s *Source) Rows() int64 {
 	var n int64
 	for _, f := range s.files {
-		n += f.Rows
+		n += f.readRows()
 	}
 	return n
 }
@@ -211,6 +229,9 @@ type Emit func(rec arrow.Record, file string, offset int64) error
 // is recovered here and named, never left to crash the process.
 func (s *Source) Read(ctx context.Context, cols []string, batchRows int, mem memory.Allocator, emit Emit) error {
 	for _, f := range s.files {
+		if f.groups != nil && len(f.groups) == 0 {
+			continue // another shard's file
+		}
 		if err := f.read(ctx, cols, batchRows, mem, emit); err != nil {
 			return err
 		}
@@ -246,16 +267,26 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 	if err := f.checkChunks(pf, leaves); err != nil {
 		return err
 	}
-	var offset int64
+	if pf.NumRowGroups() != len(f.groupRows) {
+		return fmt.Errorf("%w: %s: %d row groups, %d when the run started", ErrChanged, f.Path, pf.NumRowGroups(), len(f.groupRows))
+	}
+	// offset counts every row before a group, read or not: quarantined
+	// rows name their row in the file, whichever shard read them.
+	var offset, read int64
 	for rg := range pf.NumRowGroups() {
+		if !f.reads(rg) {
+			offset += f.groupRows[rg]
+			continue
+		}
 		n, err := f.readRowGroup(ctx, fr, fields, leaves, rg, batchRows, mem, offset, emit)
 		if err != nil {
 			return err
 		}
 		offset += n
+		read += n
 	}
-	if offset != f.Rows {
-		return fmt.Errorf("%w: %s: read %d rows, footer says %d", ErrCorrupt, f.Path, offset, f.Rows)
+	if read != f.readRows() {
+		return fmt.Errorf("%w: %s: read %d rows, footer says %d", ErrCorrupt, f.Path, read, f.readRows())
 	}
 	return nil
 }

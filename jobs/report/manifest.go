@@ -23,6 +23,9 @@ const (
 	// StatusAlreadyCurrent: the date's current version came from the same
 	// snapshot, model and job file; nothing was run or written.
 	StatusAlreadyCurrent = "already_current"
+	// StatusStaged: a shard's rows are checked, scored and staged, and
+	// wait for `batchscore commit`; nothing was published.
+	StatusStaged = "staged"
 )
 
 // Manifest is the record of one execution, written last, whatever its end.
@@ -51,6 +54,26 @@ type Manifest struct {
 	Challenger *Challenger `json:"challenger,omitempty"`
 	Fallback   *Fallback   `json:"fallback,omitempty"`
 	Review     *Review     `json:"review,omitempty"`
+	// Shard is set on a shard's own manifest; Shards on the commit's,
+	// one entry per shard committed.
+	Shard  *ShardRef  `json:"shard,omitempty"`
+	Shards []ShardRef `json:"shards,omitempty"`
+}
+
+// ShardRef is one shard of a sharded run.
+type ShardRef struct {
+	Index   int    `json:"index"`
+	Count   int    `json:"count"`
+	Version string `json:"version"` // the shard execution's, its manifest's name in runs/
+	Rows    int64  `json:"rows"`    // the snapshot rows it read
+	Path    string `json:"path,omitempty"`
+	Host    string `json:"host,omitempty"`
+	// Parts are the (file, row groups) it read; Query the query it ran,
+	// for a SQL source.
+	Parts []parquetio.ShardPart `json:"parts,omitempty"`
+	Query string                `json:"query,omitempty"`
+	// Fingerprint is a SQL shard's checksum of its rows.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Stage is how long one part of the run took.

@@ -35,8 +35,13 @@ func (s *SQLSource) check(bad func(string, ...any) func(...string) error) error 
 	if s.Decimal != "" && s.Decimal != "float64" && s.Decimal != "decimal" {
 		return bad("%q is not float64 or decimal", s.Decimal)("source", "sql", "decimal")
 	}
+	if s.ShardKey != "" && !sqlColumn.MatchString(s.ShardKey) {
+		return bad("%q is not a column name (a letter or _, then letters, digits or _)", s.ShardKey)("source", "sql", "shard_key")
+	}
 	return nil
 }
+
+var sqlColumn = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // checkDSN wants a known driver and exactly one place to read the DSN from.
 func checkDSN(bad func(string, ...any) func(...string) error, driver, env, file string, at ...string) error {

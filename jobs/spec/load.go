@@ -171,9 +171,13 @@ func (j *Job) expandEnv(root *yaml.Node) error {
 	return nil
 }
 
+// isURL matches s3://bucket/... and the like: object storage, not a path
+// relative to the job file.
+var isURL = regexp.MustCompile(`^[a-z][a-z0-9+.-]*://`)
+
 func (j *Job) resolvePaths() {
 	abs := func(p string) string {
-		if p == "" || filepath.IsAbs(p) {
+		if p == "" || filepath.IsAbs(p) || isURL.MatchString(p) {
 			return p
 		}
 		return filepath.Join(j.Dir, p)

@@ -57,6 +57,9 @@ type SQLSource struct {
 	Query   string   `yaml:"query"`
 	Timeout Duration `yaml:"timeout"` // statement timeout; 0: none
 	Decimal string   `yaml:"decimal"` // numeric columns as float64 (default) or decimal
+	// ShardKey is the column a sharded run (--shard K/N) hashes to split
+	// the query's rows.
+	ShardKey string `yaml:"shard_key"`
 }
 
 // SQLOutput is a versioned SQL table written alongside the Parquet one.

@@ -84,7 +84,7 @@ type Engine struct {
 	pii        map[string]bool
 	unique     []string
 	fresh      string
-	seed       maphash.Seed
+	seed       uint64 // of the key hashes: random per run, shared by a run's shards
 	sampleRows int
 	freshAge   int
 }
@@ -113,7 +113,7 @@ func New(v spec.Validation, schema *arrow.Schema, logicalDate time.Time, baselin
 		mem:        mem,
 		pii:        map[string]bool{},
 		unique:     v.Table.Unique,
-		seed:       maphash.MakeSeed(),
+		seed:       maphash.String(maphash.MakeSeed(), "batchscore"),
 		sampleRows: v.SampleRows,
 	}
 	field := func(name string) (arrow.Field, bool) {
@@ -190,6 +190,11 @@ func New(v spec.Validation, schema *arrow.Schema, logicalDate time.Time, baselin
 	}
 	return e, nil
 }
+
+// SetKeySeed fixes the seed of the unique keys' hashes, random otherwise:
+// the shards of one run hash alike, so that their commit counts the keys
+// repeated across them. Call it before the first Apply.
+func (e *Engine) SetKeySeed(seed uint64) { e.seed = seed }
 
 // Columns lists the snapshot columns the rules and table rules read, in
 // the order they are first named; the caller adds them to what it reads.

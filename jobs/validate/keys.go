@@ -2,12 +2,12 @@ package validate
 
 import (
 	"fmt"
-	"hash/maphash"
 	"math"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/zeebo/xxh3"
 )
 
 // mix is the SplitMix64 finaliser: a cheap, well-spread 64-bit mix.
@@ -28,7 +28,7 @@ const nullTag = 0x6e756c6c6e756c6c // "nullnull": a null key part hashes as this
 func (e *Engine) keyHashes(rec arrow.Record) ([]uint64, error) {
 	n := int(rec.NumRows())
 	h := make([]uint64, n)
-	seed := maphash.String(e.seed, "batchscore")
+	seed := e.seed
 	for i := range h {
 		h[i] = seed
 	}
@@ -110,17 +110,17 @@ func (e *Engine) hashColumn(col arrow.Array, out []uint64) error {
 		}
 	case *array.String:
 		for i := range out {
-			out[i] = maphash.String(e.seed, a.Value(i))
+			out[i] = xxh3.HashStringSeed(a.Value(i), e.seed)
 		}
 	case *array.LargeString:
 		for i := range out {
-			out[i] = maphash.String(e.seed, a.Value(i))
+			out[i] = xxh3.HashStringSeed(a.Value(i), e.seed)
 		}
 	case *array.Dictionary:
 		dict := a.Dictionary()
 		entry := make([]uint64, dict.Len())
 		for k := range entry {
-			entry[k] = maphash.String(e.seed, dictString(dict, k))
+			entry[k] = xxh3.HashStringSeed(dictString(dict, k), e.seed)
 		}
 		for i := range out {
 			if a.IsValid(i) {

@@ -1,0 +1,332 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/report"
+)
+
+// Commit publishes the n shards of a date as one version: it checks that
+// every shard staged its rows and that all agree on the snapshot, model
+// and job file, merges their books, checks and profiles, applies the
+// quality gate over the whole snapshot, links their files into one staged
+// version and publishes it like a single-process run. It holds the date's
+// lock exclusive: no shard runs while it commits.
+func (r *Runner) Commit(ctx context.Context, req Request, n int) (*Result, error) {
+	if n < 1 || n > MaxShards {
+		err := fmt.Errorf("%w: --shards %d: want 1..%d", ErrUsage, n, MaxShards)
+		return r.newExecution(req).notStarted(err)
+	}
+	e := r.newExecution(req)
+	e.m.Trigger = TriggerCommit
+	lock, err := e.lock()
+	if err != nil {
+		return e.notStarted(err)
+	}
+	defer lock.release()
+	err = guard("committing", func() error { return e.commit(ctx, n) })()
+	res, err := e.finish(err)
+	if e.table != nil {
+		e.table.Close()
+	}
+	return res, err
+}
+
+func (e *execution) commit(ctx context.Context, n int) error {
+	job := e.req.Job
+	t, err := table.Open(job.Output.Table)
+	if err != nil {
+		e.table = &table.Table{Root: job.Output.Table}
+		return err
+	}
+	e.table = t
+	if e.committed(t, n) {
+		return errAlreadyCurrent
+	}
+	shards, err := e.readShards(t, n)
+	if err != nil {
+		return err
+	}
+	if err := e.unstaged(shards); err != nil {
+		if errors.Is(err, errAlreadyCurrent) {
+			e.dropShards(t, n)
+		}
+		return err
+	}
+	footerRows, err := e.mergeManifests(shards)
+	if err != nil {
+		return err
+	}
+	if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() { // a query's run id does not cover its values
+		e.dropShards(t, n)
+		return errAlreadyCurrent
+	}
+	schema, err := shards[0].schema()
+	if err != nil {
+		return err
+	}
+	previous, prevRows := e.previousRun()
+	checks, err := e.openChecks(schema, shards[0].Manifest.Source.Pattern, previous)
+	if err != nil {
+		return err
+	}
+	e.checks = checks
+	defer checks.close()
+	for k, st := range shards {
+		if err := errors.Join(
+			checks.summary.Merge(st.Summary, filepath.Join(st.dir, shardKeysFile)),
+			checks.snapshot.MergeState(st.Snapshot),
+			checks.scores.MergeState(st.Scores),
+		); err != nil {
+			return fmt.Errorf("%w: shard %d of %d: %v", ErrShards, k, n, err)
+		}
+		checks.rejected += st.Summary.Rejected
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	dir, err := t.Stage(e.m.Version)
+	if err != nil {
+		return err
+	}
+	e.staged = true
+	if err := e.linkShards(shards, dir); err != nil {
+		return err
+	}
+	checks.quarantined = e.m.Output.QuarantineFiles
+	if err := e.verifyStaged(dir); err != nil {
+		return err
+	}
+	v, gateErr := checks.conclude(prevRows, true)
+	e.record(v)
+	if gateErr != nil {
+		return gateErr
+	}
+	if job.Fallback != nil {
+		if err := (&fallback{spec: job.Fallback}).gate(e.m.Counts.Fallback, e.m.Counts.Valid); err != nil {
+			return err
+		}
+	}
+	if e.m.Counts.Read == 0 {
+		return fmt.Errorf("%w: the shards of %s read no rows", ErrEmpty, e.m.Source.Pattern)
+	}
+	if err := e.checkBooks(footerRows, true, v.result); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := e.publish(ctx, t, dir); err != nil {
+		return err
+	}
+	if r := e.m.Review; r != nil && len(r.Files) > 0 {
+		r.Path = filepath.Join(e.m.Output.Path, ReviewDir)
+	}
+	e.dropShards(t, n)
+	return nil
+}
+
+func (e *execution) dropShards(t *table.Table, n int) {
+	if err := t.DropShards(e.date, n); err != nil {
+		e.log.Warn("could not remove the shards' folders", "err", err)
+	}
+}
+
+// committed says whether a commit of n shards already published the
+// date's current version and no shard has staged since: a commit retried
+// after it succeeded (its pod lost, say) is a no-op, not a failure.
+func (e *execution) committed(t *table.Table, n int) bool {
+	dir, err := t.ShardDir(e.date, n, 0)
+	if err != nil {
+		return false
+	}
+	if _, err := os.Stat(filepath.Dir(dir)); !os.IsNotExist(err) {
+		return false
+	}
+	version, err := t.Current(e.date)
+	if err != nil || version == "" {
+		return false
+	}
+	data, err := os.ReadFile(t.ManifestPath(e.date, version))
+	var m report.Manifest
+	if err != nil || json.Unmarshal(data, &m) != nil {
+		return false
+	}
+	if m.Status != report.StatusSucceeded || m.Trigger != TriggerCommit || len(m.Shards) != n {
+		return false
+	}
+	e.m.RunID = m.RunID
+	return true
+}
+
+// mergeManifests checks that the shards agree with each other and with
+// this job file, and adds up their books in the commit's manifest. It
+// returns the snapshot rows the shards' footers promised, after checking
+// that every row group went to exactly one shard.
+func (e *execution) mergeManifests(shards []*shardState) (int64, error) {
+	first := shards[0].Manifest
+	n := len(shards)
+	m := e.m
+	if m.ConfigHash != first.ConfigHash {
+		return 0, fmt.Errorf("%w: shard 0 of %d ran with another version of %s (config %s, now %s): run the shards again",
+			ErrShards, n, m.JobFile, first.ConfigHash, m.ConfigHash)
+	}
+	m.RunID, m.Source, m.Model = first.RunID, first.Source, first.Model
+	m.Binary.ORTVersion = first.Binary.ORTVersion
+	m.Output.Files, m.Output.QuarantineFiles = nil, nil
+	sql := first.Source.Kind == "sql"
+	taken := map[string]int{} // file/row group → shard
+	var footerRows int64
+	values := sha256.New() // a query's fingerprint: its shards' values
+	for k, st := range shards {
+		s := st.Manifest
+		for _, d := range []struct{ what, got, want string }{
+			{"run id", s.RunID, first.RunID},
+			{"snapshot fingerprint", s.Source.Fingerprint, first.Source.Fingerprint},
+			{"model sha256", s.Model.SHA256, first.Model.SHA256},
+			{"job file", s.ConfigHash, first.ConfigHash},
+		} {
+			if sql && d.what == "snapshot fingerprint" {
+				continue // each shard's checksum is of its own rows
+			}
+			if d.got != d.want {
+				return 0, fmt.Errorf("%w: shard %d of %d has %s %s, shard 0 %s: the snapshot, model or job file changed between them; run shard %d (or all) again",
+					ErrShards, k, n, d.what, d.got, d.want, k)
+			}
+		}
+		if s.Shard == nil || s.Shard.Index != k || s.Shard.Count != n || s.Status != report.StatusStaged {
+			return 0, fmt.Errorf("%w: %s holds no staged shard %d of %d", ErrShards, st.dir, k, n)
+		}
+		var rows int64
+		for _, p := range s.Shard.Parts {
+			for _, rg := range p.RowGroups {
+				key := fmt.Sprintf("%s#%d", p.File, rg)
+				if other, dup := taken[key]; dup {
+					return 0, fmt.Errorf("%w: row group %d of %s was read by shards %d and %d", ErrShards, rg, p.File, other, k)
+				}
+				taken[key] = k
+			}
+			rows += p.Rows
+		}
+		if sql {
+			rows = s.Counts.Read // no footers: the hash split is checked by the database
+			fmt.Fprintf(values, "%d\x00%s\n", k, s.Shard.Fingerprint)
+		}
+		if rows != s.Shard.Rows || s.Counts.Read != rows {
+			return 0, fmt.Errorf("%w: shard %d of %d: its parts hold %d rows, it read %d", ErrShards, k, n, rows, s.Counts.Read)
+		}
+		footerRows += rows
+		c := &m.Counts
+		c.Read += s.Counts.Read
+		c.Valid += s.Counts.Valid
+		c.Quarantined += s.Counts.Quarantined
+		c.Scored += s.Counts.Scored
+		c.Fallback += s.Counts.Fallback
+		c.Written += s.Counts.Written
+		m.Fallback = mergeFallback(m.Fallback, s.Fallback)
+		m.Review = mergeReview(m.Review, s.Review)
+		ref := *s.Shard
+		ref.Parts = nil // in the shard's own manifest
+		m.Shards = append(m.Shards, ref)
+	}
+	if sql {
+		m.Source.Rows = footerRows
+		m.Source.Fingerprint = "sha256:" + hex.EncodeToString(values.Sum(nil))
+		footerRows = -1 // nothing to hold the books to but their own sums
+	} else if footerRows != first.Source.Rows {
+		return 0, fmt.Errorf("%w: the %d shards read %d rows of the snapshot's %d", ErrShards, n, footerRows, first.Source.Rows)
+	}
+	if f := m.Fallback; f != nil && m.Counts.Valid > 0 {
+		f.Fraction = float64(f.Rows) / float64(m.Counts.Valid)
+	}
+	return footerRows, nil
+}
+
+func mergeFallback(into, s *report.Fallback) *report.Fallback {
+	if s == nil {
+		return into
+	}
+	if into == nil {
+		c := *s
+		c.Triggers = map[string]int64{}
+		c.Rows, c.Errors = 0, nil
+		into = &c
+	}
+	into.Rows += s.Rows
+	for k, v := range s.Triggers {
+		into.Triggers[k] += v
+	}
+	if len(into.Errors) < 5 {
+		into.Errors = append(into.Errors, s.Errors[:min(len(s.Errors), 5-len(into.Errors))]...)
+	}
+	return into
+}
+
+func mergeReview(into, s *report.Review) *report.Review {
+	if s == nil {
+		return into
+	}
+	if into == nil {
+		into = &report.Review{Reasons: map[string]int64{}}
+	}
+	into.Rows += s.Rows
+	for k, v := range s.Reasons {
+		into.Reasons[k] += v
+	}
+	return into
+}
+
+// linkShards hard-links every shard's result, quarantine and review files
+// into the staged version dir, numbered on in shard order: the version
+// reads like one run's, and the shards keep their files until the version
+// is published, so that a failed commit can be retried.
+func (e *execution) linkShards(shards []*shardState, dir string) error {
+	m := e.m
+	var review []parquetio.WrittenFile
+	for _, st := range shards {
+		s := st.Manifest
+		for _, set := range []struct {
+			sub  string
+			from []parquetio.WrittenFile
+			to   *[]parquetio.WrittenFile
+		}{
+			{"", s.Output.Files, &m.Output.Files},
+			{QuarantineDir, s.Output.QuarantineFiles, &m.Output.QuarantineFiles},
+			{ReviewDir, reviewFiles(s), &review},
+		} {
+			for _, f := range set.from {
+				name := fmt.Sprintf("part-%05d.parquet", len(*set.to))
+				src, dst := filepath.Join(st.dir, set.sub, f.Name), filepath.Join(dir, set.sub, name)
+				if err := os.MkdirAll(filepath.Dir(dst), table.DirMode); err != nil {
+					return err
+				}
+				if err := os.Link(src, dst); err != nil {
+					return fmt.Errorf("%w: linking %s: %v", ErrShards, src, err)
+				}
+				f.Name = name
+				*set.to = append(*set.to, f)
+			}
+		}
+	}
+	if m.Review != nil {
+		m.Review.Files = review
+	}
+	return nil
+}
+
+func reviewFiles(m *report.Manifest) []parquetio.WrittenFile {
+	if m.Review == nil {
+		return nil
+	}
+	return m.Review.Files
+}
