@@ -60,7 +60,11 @@ func Plan(b Backfill) ([]PlannedDate, error) {
 	if b.Backwards {
 		slices.Reverse(dates)
 	}
-	t := &table.Table{Root: b.Job.Output.Table}
+	t, err := table.Mirror(b.Job.Output.Table)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
 	history := lastStatus(t)
 	plan := make([]PlannedDate, len(dates))
 	for i, d := range dates {

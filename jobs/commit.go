@@ -45,10 +45,13 @@ func (e *execution) commit(ctx context.Context, n int) error {
 	job := e.req.Job
 	t, err := table.Open(job.Output.Table)
 	if err != nil {
-		e.table = &table.Table{Root: job.Output.Table}
+		e.table = failedTable(job.Output.Table)
 		return err
 	}
 	e.table = t
+	if err := t.PullShards(e.date, n, shardStateFile); err != nil {
+		return err
+	}
 	if e.committed(t, n) {
 		return errAlreadyCurrent
 	}

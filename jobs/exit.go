@@ -6,6 +6,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/sqlio"
+	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 	"github.com/batchscore/batchscore/scoring"
@@ -54,7 +55,7 @@ func ExitCode(err error) int {
 		return coded.Code
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.Is(err, ErrLocked):
+	case errors.Is(err, ErrLocked), errors.Is(err, table.ErrConcurrent):
 		return ExitLocked
 	case errors.Is(err, ErrUsage), errors.Is(err, spec.ErrInvalid),
 		errors.Is(err, scoring.ErrSignature), errors.Is(err, onnx.ErrNoModel),

@@ -132,6 +132,7 @@ func (e *execution) finish(err error) (*Result, error) {
 		current, _ := e.table.Current(e.date)
 		m.Output.Path = e.table.VersionDir(e.date, current)
 		m.Output.CurrentLink = e.table.CurrentLink(e.date)
+		m.Output.URL, m.Output.CurrentURL = e.table.Location("versions", e.date, current), e.table.PointerLocation(e.date)
 		e.log.Info("already current: same snapshot, model and job file", "current", current, "run_id", m.RunID)
 		return &Result{Manifest: m, AlreadyCurrent: true}, nil
 	}

@@ -36,7 +36,12 @@ func readManifests(t *table.Table) ([]*report.Manifest, error) {
 
 // History lists a job's executions, newest first.
 func History(job *spec.Job) ([]*report.Manifest, error) {
-	ms, err := readManifests(&table.Table{Root: job.Output.Table})
+	t, err := table.Mirror(job.Output.Table)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	ms, err := readManifests(t)
 	slices.Reverse(ms)
 	return ms, err
 }

@@ -54,6 +54,12 @@ func lockShard(root, date, version string, s Shard) (*dateLock, error) {
 }
 
 func lockFile(root, name, version string, how int) (*dateLock, error) {
+	// A table on object storage is locked in its local work folder: the
+	// pointer's conditional write guards it across machines.
+	root, err := table.LocalRoot(root)
+	if err != nil {
+		return nil, err
+	}
 	// Through the table, so that a planted _locks symlink cannot lead the
 	// lock file outside it.
 	if err := os.MkdirAll(root, table.DirMode); err != nil {

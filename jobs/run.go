@@ -196,10 +196,13 @@ func (e *execution) run(ctx context.Context) (err error) {
 		// immutable _staging) may still take the failed manifest in runs/:
 		// a Table literal writes manifests, with the same symlink checks,
 		// and stages nothing.
-		e.table = &table.Table{Root: job.Output.Table}
+		e.table = failedTable(job.Output.Table)
 		return err
 	}
 	e.table = t
+	if err := checkRemote(job); err != nil {
+		return err
+	}
 	if e.req.Shard != nil {
 		if err := checkShardable(job); err != nil {
 			return err
@@ -369,6 +372,7 @@ func (e *execution) publish(ctx context.Context, t *table.Table, dir string) err
 	e.m.Output.Published = true
 	e.m.Output.Path = t.VersionDir(e.date, e.m.Version)
 	e.m.Output.CurrentLink = t.CurrentLink(e.date)
+	e.m.Output.URL, e.m.Output.CurrentURL = t.Location("versions", e.date, e.m.Version), t.PointerLocation(e.date)
 	if len(e.m.Output.QuarantineFiles) > 0 {
 		e.m.Output.QuarantinePath = filepath.Join(e.m.Output.Path, QuarantineDir)
 	}

@@ -108,7 +108,7 @@ func (e *execution) park(t *table.Table, dir string, c *checks, p *plan, schema 
 	if err != nil {
 		return fmt.Errorf("writing the shard's state: %w", err)
 	}
-	path, err := t.ParkShard(e.m.Version, e.date, e.req.Shard.Count, e.req.Shard.Index)
+	path, err := t.ParkShard(e.m.Version, e.date, e.req.Shard.Count, e.req.Shard.Index, shardStateFile)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func (e *execution) parkCurrent(t *table.Table) {
 			err = writeSynced(filepath.Join(dir, shardStateFile), data)
 		}
 		if err == nil {
-			_, err = t.ParkShard(e.m.Version, e.date, e.req.Shard.Count, e.req.Shard.Index)
+			_, err = t.ParkShard(e.m.Version, e.date, e.req.Shard.Count, e.req.Shard.Index, shardStateFile)
 		}
 		if err != nil {
 			t.Discard(e.m.Version)

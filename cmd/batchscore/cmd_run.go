@@ -188,8 +188,13 @@ func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
 		fmt.Fprintf(out, "%s %s: the snapshot passes its checks (%d rows, %d would be quarantined)\n", m.Job, m.LogicalDate, m.Counts.Read, m.Counts.Quarantined)
 	case m.Output.Published:
 		fmt.Fprintf(out, "%s %s: published version %s (%d rows, run %s)\n", m.Job, m.LogicalDate, m.Version, m.Counts.Written, m.RunID)
-		fmt.Fprintf(out, "  results:  %s\n", m.Output.Path)
-		fmt.Fprintf(out, "  current:  %s\n", m.Output.CurrentLink)
+		if m.Output.URL != "" { // a table on object storage; Path is this machine's work copy
+			fmt.Fprintf(out, "  results:  %s\n", m.Output.URL)
+			fmt.Fprintf(out, "  current:  %s\n", m.Output.CurrentURL)
+		} else {
+			fmt.Fprintf(out, "  results:  %s\n", m.Output.Path)
+			fmt.Fprintf(out, "  current:  %s\n", m.Output.CurrentLink)
+		}
 		if m.Counts.Quarantined > 0 {
 			fmt.Fprintf(out, "  quarantine: %d rows in %s\n", m.Counts.Quarantined, filepath.Join(m.Output.Path, jobs.QuarantineDir))
 		}

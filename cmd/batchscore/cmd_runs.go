@@ -73,8 +73,12 @@ the date's current one.`,
 }
 
 func currentVersions(job *spec.Job, history []*report.Manifest) map[string]bool {
-	t := &table.Table{Root: job.Output.Table}
 	out := map[string]bool{}
+	t, err := table.Mirror(job.Output.Table) // History pulled it just before
+	if err != nil {
+		return out
+	}
+	defer t.Close()
 	for _, m := range history {
 		if v, err := t.Current(m.LogicalDate); err == nil && v == m.Version {
 			out[v] = true

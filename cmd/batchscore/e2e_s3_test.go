@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +13,8 @@ import (
 
 	"github.com/batchscore/batchscore/io/blob"
 	"github.com/batchscore/batchscore/io/blob/miniotest"
+	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/io/table"
 )
 
 // uploadSnapshot copies a local snapshot's files under prefix/ in a fresh
@@ -95,4 +100,128 @@ func TestSnapshotOnS3(t *testing.T) {
 	if _, rows := versionRows(t, c.Output.Path); !slices.Equal(strip(rows), want) {
 		t.Fatalf("the commit of 2 S3 shards differs from the local run")
 	}
+}
+
+// remoteTable is a table URL in a fresh bucket; workDir makes the next
+// commands run as on a machine of their own.
+func remoteTable(t *testing.T) string {
+	bucketURL := miniotest.Bucket(t)
+	base, query, _ := strings.Cut(bucketURL, "?")
+	return base + "/tables/churn_scores?" + query
+}
+
+func workDir(t *testing.T) string { return "BATCHSCORE_WORK_DIR=" + t.TempDir() }
+
+// readPointer reads a date's current pointer from the bucket.
+func readPointer(t *testing.T, url, date string) (table.Pointer, []string) {
+	t.Helper()
+	bucketURL, key, _ := blob.Split(url)
+	ctx := context.Background()
+	b, err := blob.Open(ctx, bucketURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var p table.Pointer
+	data, err := b.ReadAll(ctx, key+"/current/"+date+".json")
+	if err == nil {
+		err = json.Unmarshal(data, &p)
+	}
+	if err != nil && !errors.Is(err, blob.ErrNotFound) {
+		t.Fatal(err)
+	}
+	objs, err := b.List(ctx, key+"/versions/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range objs {
+		keys = append(keys, strings.TrimPrefix(o.Key, key+"/"))
+	}
+	return p, keys
+}
+
+// A result table on S3 (MinIO): the version's files go up first, the
+// pointer current/<date>.json last. A run killed between the two leaves
+// the previous version current; another machine (work folder) sees the
+// table's history, is "already current" on a rerun, and shards on
+// separate machines commit from a third.
+func TestTableOnS3(t *testing.T) {
+	url := remoteTable(t)
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: url, source: shardSnapshot(t)})
+	env := func(extra ...string) []string { return append(append(ortEnv(t), workDir(t)), extra...) }
+
+	res := runWith(t, batchscore, env(), "run", job, "--date", date20, "--json")
+	if res.code != 0 {
+		t.Fatalf("run: %s", res)
+	}
+	first := parseManifest(t, []byte(res.stdout))
+	p, keys := readPointer(t, url, date20)
+	if p.Version != first.Version || first.Output.URL != p.Path || first.Output.CurrentURL == "" {
+		t.Fatalf("pointer %+v, manifest output %+v", p, first.Output)
+	}
+	for _, f := range p.Files {
+		if !slices.Contains(keys, "versions/"+date20+"/"+first.Version+"/"+f) {
+			t.Errorf("the pointer names %s, which is not in the bucket", f)
+		}
+	}
+	// The published rows, read back from the bucket.
+	got := bucketRows(t, p.Path)
+	if got != first.Counts.Written {
+		t.Errorf("%d rows in the bucket's version, the manifest says %d", got, first.Counts.Written)
+	}
+
+	// Another machine: the same snapshot, model and job file are current.
+	if res := runWith(t, batchscore, env(), "run", job, "--date", date20); res.code != 0 || !strings.Contains(res.stdout, "already current") {
+		t.Errorf("rerun on another machine: %s", res)
+	}
+
+	// Killed after the upload, before the pointer: the pointer stays.
+	killed := runWith(t, batchscore, env("BATCHSCORE_CRASHPOINT=publish-uploaded"), "run", job, "--date", date20, "--force")
+	if killed.code != -1 {
+		t.Fatalf("not killed at publish-uploaded: %s", killed)
+	}
+	if p2, keys := readPointer(t, url, date20); p2.Version != first.Version || len(keys) <= len(p.Files) {
+		t.Errorf("after the kill the pointer names %s (want %s); %d objects under versions/", p2.Version, first.Version, len(keys))
+	}
+	if res := runWith(t, batchscore, env(), "run", job, "--date", date20, "--force", "--json"); res.code != 0 {
+		t.Fatalf("run after the kill: %s", res)
+	} else if m := parseManifest(t, []byte(res.stdout)); readPointerVersion(t, url) != m.Version {
+		t.Errorf("the pointer does not name the new version %s", m.Version)
+	}
+
+	// Shards on two machines, the commit on a third.
+	for k := range 2 {
+		if res := runWith(t, batchscore, env(), "run", job, "--date", date20, "--shard", fmt.Sprintf("%d/2", k), "--force"); res.code != 0 {
+			t.Fatalf("shard %d: %s", k, res)
+		}
+	}
+	res = runWith(t, batchscore, env(), "commit", job, "--date", date20, "--shards", "2", "--force", "--json")
+	if res.code != 0 {
+		t.Fatalf("commit: %s", res)
+	}
+	c := parseManifest(t, []byte(res.stdout))
+	if readPointerVersion(t, url) != c.Version || c.Counts != first.Counts {
+		t.Errorf("commit %s (counts %+v); first run counts %+v", c.Version, c.Counts, first.Counts)
+	}
+	if n := bucketRows(t, c.Output.URL); n != first.Counts.Written {
+		t.Errorf("the committed version holds %d rows in the bucket", n)
+	}
+}
+
+func readPointerVersion(t *testing.T, url string) string {
+	p, _ := readPointer(t, url, date20)
+	return p.Version
+}
+
+// bucketRows counts the rows of a version folder's part files in the
+// bucket, through parquetio's S3 reader.
+func bucketRows(t *testing.T, folderURL string) int64 {
+	t.Helper()
+	base, query, _ := strings.Cut(folderURL, "?")
+	src, err := parquetio.Open(base + "/part-*.parquet?" + query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src.Rows()
 }

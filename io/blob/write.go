@@ -74,3 +74,24 @@ func (b *Bucket) WriteIfMatch(ctx context.Context, key string, data []byte, etag
 	}
 	return nil
 }
+
+// Download streams the object at key into a new file at localPath (made
+// with mode perm), synced; a failed download leaves no file.
+func (b *Bucket) Download(ctx context.Context, key, localPath string, perm os.FileMode) (err error) {
+	f, err := os.OpenFile(localPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return fmt.Errorf("downloading %s: %w", b.URL(key), err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(localPath)
+		}
+	}()
+	if err := b.b.Download(ctx, key, f, nil); err != nil {
+		return b.wrap("download", key, err)
+	}
+	return f.Sync()
+}

@@ -1,6 +1,7 @@
 package table
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -27,8 +28,9 @@ func (t *Table) ShardDir(date string, n, k int) (string, error) {
 // ParkShard moves a staged folder to shard k of n's place, replacing what
 // an earlier attempt of the shard left there. A crash between the two
 // renames leaves the shard missing, which the commit names: the shard is
-// run again.
-func (t *Table) ParkShard(version, date string, n, k int) (string, error) {
+// run again. For a remote table the folder is uploaded too, the file named
+// last after the others: the commit takes a shard whose last file is there.
+func (t *Table) ParkShard(version, date string, n, k int, last string) (string, error) {
 	if err := errors.Join(checkName("date", date), checkName("version", version)); err != nil {
 		return "", err
 	}
@@ -58,7 +60,19 @@ func (t *Table) ParkShard(version, date string, n, k int) (string, error) {
 	if err := os.Rename(staged, dst); err != nil {
 		return "", fmt.Errorf("parking shard %d of %d: %w", k, n, err)
 	}
-	return dst, errors.Join(syncDir(parent), syncDir(staging))
+	if err := errors.Join(syncDir(parent), syncDir(staging)); err != nil {
+		return "", err
+	}
+	if t.remote != nil {
+		if err := t.dropRemoteShard(date, n, k); err != nil {
+			return "", fmt.Errorf("parking shard %d of %d: %w", k, n, err)
+		}
+		if _, err := t.upload(context.Background(), dst, last); err != nil {
+			return "", fmt.Errorf("parking shard %d of %d: %w", k, n, err)
+		}
+		return t.Location("_shards", date, "of-"+strconv.Itoa(n), "shard-"+strconv.Itoa(k)), nil
+	}
+	return dst, nil
 }
 
 // DropShards removes a date's shard folders of n, once committed.
@@ -74,5 +88,8 @@ func (t *Table) DropShards(date string, n int) error {
 		return err
 	}
 	os.Remove(dir) // only when empty: other counts' shards may still wait
+	if t.remote != nil {
+		return t.dropRemoteShards(date, n)
+	}
 	return nil
 }

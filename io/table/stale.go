@@ -56,6 +56,10 @@ func (t *Table) open() error {
 // Close gives up the Table's hold on the staging area, so that another
 // execution may clean it. Published files and manifests stay.
 func (t *Table) Close() error {
+	if t.remote != nil {
+		t.remote.bucket.Close()
+		t.remote = nil
+	}
 	if t.users == nil {
 		return nil
 	}

@@ -53,13 +53,32 @@ type Table struct {
 	// of executions that were killed.
 	Stale []string
 
-	users *os.File // _locks/staging.lock, held shared while open
+	users  *os.File // _locks/staging.lock, held shared while open
+	remote *remote  // set when the root is an object URL (remote.go)
 }
 
 // Open creates the table's folders if needed, checks that none of them
 // leads outside the table, and removes what killed executions left behind
 // when no other execution has the table open (see CleanStale).
+//
+// For an object URL (s3://bucket/prefix?...) the Table works in a local
+// folder (LocalRoot) and mirrors it to the bucket: see remote.go.
 func Open(root string) (*Table, error) {
+	if IsRemote(root) {
+		local, err := LocalRoot(root)
+		if err != nil {
+			return nil, err
+		}
+		t, err := Open(local)
+		if err != nil {
+			return nil, err
+		}
+		if err := t.attach(root); err != nil {
+			t.Close()
+			return nil, err
+		}
+		return t, nil
+	}
 	t := &Table{Root: root}
 	if err := os.MkdirAll(root, DirMode); err != nil {
 		return nil, fmt.Errorf("result table %s: %w", root, err)
@@ -225,6 +244,12 @@ func (t *Table) Publish(date, version string) error {
 		return undo(fmt.Errorf("publishing %s: %w", version, err))
 	}
 	crashpoint.Hit("publish-renamed")
+	if t.remote != nil {
+		if err := t.publishRemote(date, version, final); err != nil {
+			t.unpublishRemote(date, version)
+			return undo(err)
+		}
+	}
 	if err := t.point(date, version); err != nil {
 		return undo(err)
 	}
@@ -332,7 +357,15 @@ func (t *Table) writeRunFile(date, version, suffix string, data []byte, point st
 		return "", err
 	}
 	path := filepath.Join(dir, version+suffix)
-	return path, writeFileAtomic(path, data, point)
+	if err := writeFileAtomic(path, data, point); err != nil {
+		return path, err
+	}
+	if t.remote != nil {
+		if err := t.uploadRunFile(date, version+suffix, path); err != nil {
+			return path, fmt.Errorf("writing %s: %w", t.Location("runs", date, version+suffix), err)
+		}
+	}
+	return path, nil
 }
 
 // writeFileAtomic writes data under a temporary name, syncs it and renames

@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/batchscore/batchscore/io/blob/miniotest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(miniotest.Wrap(m))
 }
 
 const date = "2026-11-20"

@@ -159,12 +159,16 @@ type Counts struct {
 
 // Output says what was published.
 type Output struct {
-	Table       string                  `json:"table"`
-	Version     string                  `json:"version"`
-	Path        string                  `json:"path,omitempty"`
-	CurrentLink string                  `json:"current_link,omitempty"`
-	Published   bool                    `json:"published"`
-	Files       []parquetio.WrittenFile `json:"files,omitempty"`
+	Table       string `json:"table"`
+	Version     string `json:"version"`
+	Path        string `json:"path,omitempty"`
+	CurrentLink string `json:"current_link,omitempty"`
+	Published   bool   `json:"published"`
+	// URL and CurrentURL are the version folder and the date's pointer
+	// object when the table is on object storage.
+	URL        string                  `json:"url,omitempty"`
+	CurrentURL string                  `json:"current_url,omitempty"`
+	Files      []parquetio.WrittenFile `json:"files,omitempty"`
 	// QuarantineFiles hold the rejected rows: in the version's _quarantine/
 	// when published, kept in QuarantinePath for on-call when the gate
 	// stopped the run.

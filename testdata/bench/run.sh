@@ -20,7 +20,10 @@
 #      the 2M snapshot's rows from an in-memory float32 array, one process on
 #      half the rows and two processes on a half each, in one call per process
 #      and in 8,192-row calls; prints "skipped" without python3-sklearn;
-#   8. a summary table with the ratios.
+#   8. sharded runs (testdata/bench/shards.sh), after the rounds, in rounds of
+#      their own: the gbm-2m job as one process against 2 (and 4) shard
+#      processes with --workers 1 plus batchscore commit; wall, CPU, rows/s;
+#   9. a summary table with the ratios.
 #
 # The machine is shared and noisy, so every measurement is taken in each of
 # BENCH_ROUNDS rounds (default 3), interleaved, and the summary reports the
@@ -35,6 +38,7 @@
 # benchmarks, default 3s), BENCH_CHECKS_TIME (of the validation and
 # profiling benchmarks, default 2s), BENCH_SKIP_RSS=1 (skip step 5),
 # BENCH_SKIP_SQL=1 (skip step 6), BENCH_SKIP_PEER=1 (skip step 7),
+# BENCH_SKIP_SHARDS=1 (skip step 8; BENCH_SHARDS_SKIP_4=1 skips its 4 shards),
 # BATCHSCORE_ORT_LIB (the Makefile sets it).
 #
 # Without /usr/bin/python3 there is no peer and no summary; without
@@ -205,7 +209,15 @@ if [ "${BENCH_SKIP_SQL:-}" != 1 ]; then
 	BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" GO="$GO" "$ROOT/testdata/bench/sql.sh" | tee "$RES/sql.log"
 fi
 
-# --- 8. summary -------------------------------------------------------------
+# --- 8. sharded runs ---------------------------------------------------------
+# Its own rounds too, on the same snapshot and job file; the table goes to
+# shards.md, and into the summary.
+if [ "${BENCH_SKIP_SHARDS:-}" != 1 ]; then
+	log "sharded runs: testdata/bench/shards.sh"
+	BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/shards.sh"
+fi
+
+# --- 9. summary -------------------------------------------------------------
 if [ -n "$SUMMARY" ]; then
 	"$PY" "$ROOT/testdata/bench/summarize.py" "$RES" | tee "$RES/summary.md"
 else

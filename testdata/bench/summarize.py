@@ -2,12 +2,13 @@
 """Summarize a testdata/bench/run.sh results folder as a Markdown report.
 
 Usage: summarize.py RESULTS_DIR
+       summarize.py --shards RESULTS_DIR   (only the sharded runs' table)
 
 Reads ort-<r>.txt, parquet-<r>.txt (go test -bench output), e2e-<job>-<r>.time
 (/usr/bin/time -v), e2e-<job>-<r>.json (run manifests), machine.txt and
-load.txt, peer-<r>.json (testdata/bench/sklearn_peer.py); prints tables and
-the ratios. "best" is the round with the highest
-rows/s (the lowest wall time); "median" is over the rounds.
+load.txt, peer-<r>.json (testdata/bench/sklearn_peer.py), shards-<variant>-<r>.*
+(testdata/bench/shards.sh); prints tables and the ratios. "best" is the round
+with the highest rows/s (the lowest wall time); "median" is over the rounds.
 """
 import glob
 import json
@@ -184,6 +185,7 @@ def main():
         p(f"| peak RSS 4M / 1M rows, gbm | {m4 / m1:.2f} (max/max) | {r4 / r1:.2f} | – | ~1.0 ({ok}) |")
     peer_section(res, ort, e2e)
     sql_section(res, e2e)
+    shards_section(res)
     bad = [f"{j} round {i + 1}: {x['status']}" for j, v in e2e.items() for i, x in enumerate(v) if x["status"] != "succeeded"]
     if bad:
         p("\nRuns that did not succeed: " + "; ".join(bad))
@@ -296,5 +298,119 @@ def sql_section(res, e2e):
           f"| {med(s, 'rows_s') / med(q, 'rows_s'):.2f} | (no aim) |")
 
 
+def collect_shards(res):
+    """{variant: [per-round dict]} from testdata/bench/shards.sh's files.
+
+    Variant "one" is one process (shards-one-<r>.*); "sN" is N shard
+    processes (shards-sN-<r>-k<K>.*) and their commit (shards-sN-<r>-commit.*).
+    shards-<variant>-<r>.wall holds start, end of the shards and end of the
+    commit (epoch seconds)."""
+    runs = {}
+    walls = glob.glob(os.path.join(res, "shards-*-*.wall"))
+    for p in sorted(walls, key=lambda p: int(re.search(r"-(\d+)\.wall$", p).group(1))):
+        m = re.match(r"shards-(one|s\d+)-(\d+)\.wall$", os.path.basename(p))
+        if not m:
+            continue
+        variant = m.group(1)
+        w = {k: float(v) for k, v in (kv.split("=") for kv in open(p).read().split())}
+        base = p[: -len(".wall")]
+        if variant == "one":
+            procs, commit = [base], None
+        else:
+            procs = sorted((f[: -len(".json")] for f in glob.glob(base + "-k*.json")),
+                           key=lambda b: int(b.rsplit("-k", 1)[1]))
+            commit = base + "-commit"
+        t = {"round": int(m.group(2)), "wall": w["end"] - w["start"],
+             "shards_wall": w["shards_end"] - w["start"], "processes": len(procs)}
+        t["commit_wall"] = w["end"] - w["shards_end"] if commit else 0.0
+        cpu, commit_cpu, rss = 0.0, 0.0, 0
+        for b in procs + ([commit] if commit else []):
+            if not os.path.exists(b + ".time"):
+                cpu = float("nan")
+                continue
+            tm = parse_time(b + ".time")
+            c = tm.get("user", 0) + tm.get("sys", 0)
+            cpu += c
+            if b == commit:
+                commit_cpu = c
+            rss = max(rss, tm.get("rss_kb", 0))
+        mans = [json.load(open(b + ".json")) for b in procs]
+        final = json.load(open(commit + ".json")) if commit else mans[0]
+        t["rows"] = final["counts"]["written"]
+        t["status"] = final["status"]
+        t["proc_status"] = [x["status"] for x in mans]
+        t["proc_rows"] = sum(x["counts"]["written"] for x in mans)
+        t["workers"] = max(x.get("binary", {}).get("workers", 0) for x in mans)
+        # The source stage is where each process fingerprints the snapshot
+        # (all of it, whatever its shard).
+        src = [next((st["seconds"] for st in x.get("stages", []) if st["name"] == "source"), 0.0) for x in mans]
+        t["source_s"] = statistics.mean(src) if src else 0.0
+        t["cpu"], t["commit_cpu"], t["rss_kb"] = cpu, commit_cpu, rss
+        t["rows_s"] = t["rows"] / t["wall"]
+        t["rows_cpu_s"] = t["rows"] / cpu if cpu else 0.0
+        runs.setdefault(variant, []).append(t)
+    return runs
+
+
+def shards_section(res, alone=False):
+    """testdata/bench/shards.sh: one process against N shard processes + commit.
+
+    alone: the section by itself (summarize.py --shards), with the load of
+    its rounds."""
+    runs = collect_shards(res)
+    if not runs:
+        return
+    p = print
+    p("\n## Sharded runs: gbm-2m as one process against N shard processes + commit (testdata/bench/shards.sh)\n")
+    p("Wall: from starting the process(es) to the end of the commit. CPU: user + system of all the "
+      "processes (shards and commit). Source: the source stage of each process (it fingerprints the "
+      "whole snapshot), mean over its processes.\n")
+    p("| variant | processes × workers | rows | best wall s | median wall s | best rows/s | median rows/s "
+      "| shards phase s (median) | commit wall s (median / max) | commit CPU s (median) | CPU s (median) "
+      "| best rows/CPU-s | source stage s (median) | peak RSS MiB per process (max) |")
+    p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    order = ["one"] + sorted((v for v in runs if v != "one"), key=lambda v: int(v[1:]))
+    labels = {"one": "one process, default workers"}
+    for v in order:
+        if v not in runs:
+            continue
+        x = runs[v]
+        b = best(x, "rows_s")
+        label = labels.get(v, f"{v[1:]} shards, --workers 1, + commit")
+        pw = f"1 × {b['workers']}" if v == "one" else f"{b['processes']} × {b['workers']} + commit"
+        commit = "–" if v == "one" else f"{med(x, 'commit_wall'):.2f} / {max(r['commit_wall'] for r in x):.2f}"
+        ccpu = "–" if v == "one" else f"{med(x, 'commit_cpu'):.2f}"
+        p(f"| {label} | {pw} | {b['rows']:,} | {b['wall']:.2f} | {med(x, 'wall'):.2f} | {fmt_rate(b['rows_s'])} "
+          f"| {fmt_rate(med(x, 'rows_s'))} | {med(x, 'shards_wall'):.2f} | {commit} | {ccpu} | {med(x, 'cpu'):.2f} "
+          f"| {fmt_rate(max(r['rows_cpu_s'] for r in x))} | {med(x, 'source_s'):.2f} | {max(r['rss_kb'] for r in x) / 1024:.0f} |")
+    if "one" in runs:
+        o = runs["one"]
+        p("\n| ratio | best/best | median/median | CPU s, median/median |")
+        p("|---|---:|---:|---:|")
+        for v in order[1:]:
+            x = runs[v]
+            p(f"| rows/s, {v[1:]} shards / one process | {best(x, 'rows_s')['rows_s'] / best(o, 'rows_s')['rows_s']:.2f} "
+              f"| {med(x, 'rows_s') / med(o, 'rows_s'):.2f} | {med(x, 'cpu') / med(o, 'cpu'):.2f} |")
+    bad = []
+    for v, x in runs.items():
+        for r in x:
+            if r["status"] != "succeeded" or any(s != ("succeeded" if v == "one" else "staged") for s in r["proc_status"]):
+                bad.append(f"{v} round {r['round']}: {r['status']} ({', '.join(r['proc_status'])})")
+            elif v != "one" and r["proc_rows"] != r["rows"]:
+                bad.append(f"{v} round {r['round']}: shards wrote {r['proc_rows']:,} rows, the commit {r['rows']:,}")
+    if bad:
+        p("\nSharded runs that did not succeed or do not add up: " + "; ".join(bad))
+    if alone:
+        load = os.path.join(res, "load.txt")
+        lines = [x.rstrip() for x in open(load) if x.startswith("shards ")] if os.path.exists(load) else []
+        if lines:
+            p("\nLoad average (1, 5, 15 min) around each round:\n")
+            for line in lines:
+                p("    " + line)
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--shards":
+        shards_section(sys.argv[2], alone=True)
+    else:
+        main()

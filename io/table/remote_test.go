@@ -1,0 +1,132 @@
+package table
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/batchscore/batchscore/io/blob"
+	"github.com/batchscore/batchscore/io/blob/miniotest"
+)
+
+// openRemote opens the table at url with its own work folder, as a run
+// on another machine would.
+func openRemote(t *testing.T, url string) *Table {
+	t.Helper()
+	t.Setenv("BATCHSCORE_WORK_DIR", t.TempDir())
+	tb, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tb.Close() })
+	return tb
+}
+
+func pointerOf(t *testing.T, url, date string) (*Pointer, []string) {
+	t.Helper()
+	bucketURL, key, _ := blob.Split(url)
+	b, err := blob.Open(context.Background(), bucketURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	data, err := b.ReadAll(context.Background(), key+"/current/"+date+".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Pointer
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := b.List(context.Background(), key+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range objs {
+		keys = append(keys, strings.TrimPrefix(o.Key, key+"/"))
+	}
+	return &p, keys
+}
+
+// A version published to a table on S3 is uploaded, then named by the
+// date's pointer; another machine's Table sees it current; of two
+// machines publishing from the same pointer, the second gets
+// ErrConcurrent and changes nothing.
+func TestRemotePublish(t *testing.T) {
+	bucketURL := miniotest.Bucket(t)
+	base, query, _ := strings.Cut(bucketURL, "?")
+	url := base + "/tables/churn?" + query
+
+	a := openRemote(t, url)
+	if IsRemote(a.Root) || a.URL() != url || !strings.HasPrefix(a.Root, filepath.Clean(os.Getenv("BATCHSCORE_WORK_DIR"))) {
+		t.Fatalf("work folder %s for %s", a.Root, a.URL())
+	}
+	publish(t, a, "v1", "one")
+	if _, err := a.WriteManifest(date, "v1", []byte(`{"version":"v1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	p, keys := pointerOf(t, url, date)
+	if p.Version != "v1" || len(p.Files) != 1 || p.Files[0] != "part-00000.parquet" || !strings.Contains(p.Path, "tables/churn/versions/"+date+"/v1") {
+		t.Errorf("pointer %+v", p)
+	}
+	for _, want := range []string{"versions/" + date + "/v1/part-00000.parquet", "runs/" + date + "/v1.json", "current/" + date + ".json"} {
+		if !contains(keys, want) {
+			t.Errorf("%s is not in the bucket: %v", want, keys)
+		}
+	}
+
+	// Two other machines read the table; both would publish v2/v3.
+	b := openRemote(t, url)
+	c := openRemote(t, url)
+	for _, tb := range []*Table{b, c} {
+		if v, err := tb.Current(date); err != nil || v != "v1" {
+			t.Fatalf("another machine sees current %q (%v), want v1", v, err)
+		}
+		if _, err := tb.Manifests(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(t, b, "v2", "two")
+	stageFiles(t, c, "v3", map[string][]byte{"part-00000.parquet": []byte("three")})
+	err := c.Publish(date, "v3")
+	if !errors.Is(err, ErrConcurrent) {
+		t.Fatalf("the second publisher: %v, want ErrConcurrent", err)
+	}
+	if p, keys := pointerOf(t, url, date); p.Version != "v2" || hasPrefix(keys, "versions/"+date+"/v3/") {
+		t.Errorf("after the lost race the pointer names %s; v3 objects left: %v", p.Version, hasPrefix(keys, "versions/"+date+"/v3/"))
+	}
+	if v, _ := c.Current(date); v != "v1" {
+		t.Errorf("the loser's local current is %s, want v1 (as it was)", v)
+	}
+	if vs, _ := c.Versions(date); contains(vs, "v3") {
+		t.Error("the loser's v3 stayed in its versions/")
+	}
+	// The winner publishes again: its Table knows the pointer it wrote.
+	publish(t, b, "v4", "four")
+	if p, _ := pointerOf(t, url, date); p.Version != "v4" {
+		t.Errorf("pointer %s, want v4", p.Version)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefix(list []string, prefix string) bool {
+	for _, x := range list {
+		if strings.HasPrefix(x, prefix) {
+			return true
+		}
+	}
+	return false
+}
