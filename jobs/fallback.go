@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
@@ -81,7 +82,12 @@ func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
 		f.scorer = &scoring.Scorer{Session: m.session, Binding: m.binding, Mem: f.mem, AllowNaN: true}
 	case spec.FallbackCarryForward:
 		if prev := e.previousPublished(); prev != nil {
+			// A table on object storage: the bucket's copy, which every
+			// machine reads, not the work folder of the one that wrote it.
 			f.previous, f.previousName = prev.Output.Path, prev.Version
+			if prev.Output.URL != "" {
+				f.previous = prev.Output.URL
+			}
 		}
 	}
 	return f, nil
@@ -277,13 +283,25 @@ func (f *fallback) previousLabel() string {
 	return "version " + f.previousName
 }
 
+// filesIn is the glob of a version folder's result files, a local path or
+// an object URL (whose query stays last).
+func filesIn(folder string) string {
+	if base, query, ok := strings.Cut(folder, "?"); ok && table.IsRemote(folder) {
+		return base + "/*.parquet?" + query
+	}
+	if table.IsRemote(folder) {
+		return folder + "/*.parquet"
+	}
+	return filepath.Join(folder, "*.parquet")
+}
+
 // loadCarried reads key → score from the previous version's files.
 func (f *fallback) loadCarried(ctx context.Context) (map[string]float64, error) {
 	carried := map[string]float64{}
 	if f.previous == "" {
 		return carried, nil
 	}
-	src, err := parquetio.Open(filepath.Join(f.previous, "*.parquet"))
+	src, err := parquetio.Open(filesIn(f.previous))
 	if err != nil {
 		return nil, fmt.Errorf("carry_forward: reading the previous version: %w", err)
 	}

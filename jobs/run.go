@@ -200,9 +200,6 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return err
 	}
 	e.table = t
-	if err := checkRemote(job); err != nil {
-		return err
-	}
 	if e.req.Shard != nil {
 		if err := checkShardable(job); err != nil {
 			return err

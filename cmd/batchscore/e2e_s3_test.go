@@ -11,6 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
 	"github.com/batchscore/batchscore/io/blob"
 	"github.com/batchscore/batchscore/io/blob/miniotest"
 	"github.com/batchscore/batchscore/io/parquetio"
@@ -224,4 +228,69 @@ func bucketRows(t *testing.T, folderURL string) int64 {
 		t.Fatal(err)
 	}
 	return src.Rows()
+}
+
+// bucketScores reads key → score of a version folder in the bucket.
+func bucketScores(t *testing.T, folderURL string) map[int64]float64 {
+	t.Helper()
+	base, query, _ := strings.Cut(folderURL, "?")
+	src, err := parquetio.Open(base + "/part-*.parquet?" + query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int64]float64{}
+	err = src.Read(context.Background(), []string{"customer_id", "score"}, 4096, memory.DefaultAllocator, func(rec arrow.Record, _ string, _ int64) error {
+		defer rec.Release()
+		ids, scores := rec.Column(0).(*array.Int64), rec.Column(1).(*array.Float64)
+		for i := 0; i < ids.Len(); i++ {
+			out[ids.Value(i)] = scores.Value(i)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// carry_forward on a table in the bucket, run on another machine than the
+// version it carries: the scores come from the bucket's copy.
+func TestCarryForwardOnS3(t *testing.T) {
+	url := remoteTable(t)
+	fallback := "fallback:\n  kind: carry_forward\n  value: 0.5\n  max_fallback_fraction: 1\n"
+	good := writeJob(t, "churn_nightly.yaml", jobOpts{table: url, edit: appendSection(fallback)})
+	res := runWith(t, batchscore, append(ortEnv(t), workDir(t)), "run", good, "--date", date19, "--json")
+	if res.code != 0 {
+		t.Fatalf("run %s: %s", date19, res)
+	}
+	yesterday := parseManifest(t, []byte(res.stdout))
+
+	corrupt := filepath.Join(t.TempDir(), "churn_gbm.onnx")
+	if err := os.WriteFile(corrupt, []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	broken := writeJob(t, "churn_nightly.yaml", jobOpts{table: url, model: corrupt, edit: appendSection(fallback)})
+	res = runWith(t, batchscore, append(ortEnv(t), workDir(t)), "run", broken, "--date", date20, "--json")
+	if res.code != 0 {
+		t.Fatalf("carry-forward run on another machine: %s", res)
+	}
+	m := parseManifest(t, []byte(res.stdout))
+	if f := m.Fallback; f == nil || f.CarriedFrom != yesterday.Version || f.Triggers["model_load"] != m.Counts.Valid {
+		t.Fatalf("fallback %+v, want every row carried from %s", m.Fallback, yesterday.Version)
+	}
+	before, after := bucketScores(t, yesterday.Output.URL), bucketScores(t, m.Output.URL)
+	carried := 0
+	for id, score := range after {
+		if want, ok := before[id]; ok {
+			carried++
+			if score != want {
+				t.Fatalf("customer %d: %v, yesterday %v", id, score, want)
+			}
+		} else if score != 0.5 {
+			t.Fatalf("customer %d: %v, want the default 0.5", id, score)
+		}
+	}
+	if carried == 0 {
+		t.Fatal("no score was carried: the test proves nothing")
+	}
 }
