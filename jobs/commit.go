@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/table"
@@ -20,7 +22,9 @@ import (
 // and job file, merges their books, checks and profiles, applies the
 // quality gate over the whole snapshot, links their files into one staged
 // version and publishes it like a single-process run. It holds the date's
-// lock exclusive: no shard runs while it commits.
+// lock exclusive, so no shard runs beside it on this machine; across
+// machines (a table on object storage) the orchestrator runs it after the
+// shards.
 func (r *Runner) Commit(ctx context.Context, req Request, n int) (*Result, error) {
 	if n < 1 || n > MaxShards {
 		err := fmt.Errorf("%w: --shards %d: want 1..%d", ErrUsage, n, MaxShards)
@@ -69,7 +73,7 @@ func (e *execution) commit(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() { // a query's run id does not cover its values
+	if !e.force(shards) && job.Source.SQL == nil && e.alreadyCurrent() { // a query's run id does not cover its values
 		e.dropShards(t, n)
 		return errAlreadyCurrent
 	}
@@ -92,7 +96,6 @@ func (e *execution) commit(ctx context.Context, n int) error {
 		); err != nil {
 			return fmt.Errorf("%w: shard %d of %d: %v", ErrShards, k, n, err)
 		}
-		checks.rejected += st.Summary.Rejected
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -110,20 +113,11 @@ func (e *execution) commit(ctx context.Context, n int) error {
 	if err := e.verifyStaged(dir); err != nil {
 		return err
 	}
-	v, gateErr := checks.conclude(prevRows, true)
-	e.record(v)
-	if gateErr != nil {
-		return gateErr
-	}
+	var fb *fallback
 	if job.Fallback != nil {
-		if err := (&fallback{spec: job.Fallback}).gate(e.m.Counts.Fallback, e.m.Counts.Valid); err != nil {
-			return err
-		}
+		fb = &fallback{spec: job.Fallback}
 	}
-	if e.m.Counts.Read == 0 {
-		return fmt.Errorf("%w: the shards of %s read no rows", ErrEmpty, e.m.Source.Pattern)
-	}
-	if err := e.checkBooks(footerRows, true, v.result); err != nil {
+	if err := e.settle(checks, prevRows, footerRows, true, fb, "the shards of "+e.m.Source.Pattern); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -168,6 +162,14 @@ func (e *execution) committed(t *table.Table, n int) bool {
 	if m.Status != report.StatusSucceeded || m.Trigger != TriggerCommit || len(m.Shards) != n {
 		return false
 	}
+	// Shards that ran for the date after that commit (and failed, since
+	// none is staged) mean the commit is not the last word.
+	ms, _ := readManifests(t)
+	for _, s := range ms {
+		if s.LogicalDate == e.date && s.Shard != nil && s.Shard.Count == n && s.StartedAt.After(m.FinishedAt) {
+			return false
+		}
+	}
 	e.m.RunID = m.RunID
 	return true
 }
@@ -183,6 +185,10 @@ func (e *execution) mergeManifests(shards []*shardState) (int64, error) {
 	if m.ConfigHash != first.ConfigHash {
 		return 0, fmt.Errorf("%w: shard 0 of %d ran with another version of %s (config %s, now %s): run the shards again",
 			ErrShards, n, m.JobFile, first.ConfigHash, m.ConfigHash)
+	}
+	baseline, err := baselineSHA(e.req.Job)
+	if err != nil {
+		return 0, err
 	}
 	m.RunID, m.Source, m.Model = first.RunID, first.Source, first.Model
 	m.Binary.ORTVersion = first.Binary.ORTVersion
@@ -210,6 +216,15 @@ func (e *execution) mergeManifests(shards []*shardState) (int64, error) {
 		if s.Shard == nil || s.Shard.Index != k || s.Shard.Count != n || s.Status != report.StatusStaged {
 			return 0, fmt.Errorf("%w: %s holds no staged shard %d of %d", ErrShards, st.dir, k, n)
 		}
+		if !bytes.Equal(st.Schema, shards[0].Schema) {
+			return 0, fmt.Errorf("%w: shard %d of %d read columns of other names or types than shard 0: run the shards again", ErrShards, k, n)
+		}
+		if st.Baseline != baseline {
+			return 0, fmt.Errorf("%w: %s changed since shard %d of %d ran: its drift was binned on the old one; run the shards again", ErrShards, e.req.Job.Validation.Baseline, k, n)
+		}
+		if m.Model.Error == "" && s.Model.Error != "" {
+			m.Model.Error = s.Model.Error // a fallback scored that shard
+		}
 		var rows int64
 		for _, p := range s.Shard.Parts {
 			for _, rg := range p.RowGroups {
@@ -222,7 +237,10 @@ func (e *execution) mergeManifests(shards []*shardState) (int64, error) {
 			rows += p.Rows
 		}
 		if sql {
-			rows = s.Counts.Read // no footers: the hash split is checked by the database
+			// No footers to hold the split to: every row in exactly one
+			// shard rests on the query giving the same rows to every
+			// shard (see README, "Sharded runs").
+			rows = s.Counts.Read
 			fmt.Fprintf(values, "%d\x00%s\n", k, s.Shard.Fingerprint)
 		}
 		if rows != s.Shard.Rows || s.Counts.Read != rows {
@@ -249,8 +267,11 @@ func (e *execution) mergeManifests(shards []*shardState) (int64, error) {
 	} else if footerRows != first.Source.Rows {
 		return 0, fmt.Errorf("%w: the %d shards read %d rows of the snapshot's %d", ErrShards, n, footerRows, first.Source.Rows)
 	}
-	if f := m.Fallback; f != nil && m.Counts.Valid > 0 {
-		f.Fraction = float64(f.Rows) / float64(m.Counts.Valid)
+	if f := m.Fallback; f != nil {
+		f.Fraction = 0
+		if m.Counts.Valid > 0 {
+			f.Fraction = float64(f.Rows) / float64(m.Counts.Valid)
+		}
 	}
 	return footerRows, nil
 }
@@ -308,6 +329,9 @@ func (e *execution) linkShards(shards []*shardState, dir string) error {
 			{ReviewDir, reviewFiles(s), &review},
 		} {
 			for _, f := range set.from {
+				if f.Name != filepath.Base(f.Name) || !strings.HasSuffix(f.Name, ".parquet") || strings.HasPrefix(f.Name, ".") {
+					return fmt.Errorf("%w: %s lists a file %q that is not a part file of its folder", ErrShards, filepath.Join(st.dir, shardStateFile), f.Name)
+				}
 				name := fmt.Sprintf("part-%05d.parquet", len(*set.to))
 				src, dst := filepath.Join(st.dir, set.sub, f.Name), filepath.Join(dir, set.sub, name)
 				if err := os.MkdirAll(filepath.Dir(dst), table.DirMode); err != nil {

@@ -85,8 +85,10 @@ func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
 			// A table on object storage: the bucket's copy, which every
 			// machine reads, not the work folder of the one that wrote it.
 			f.previous, f.previousName = prev.Output.Path, prev.Version
-			if prev.Output.URL != "" {
-				f.previous = prev.Output.URL
+			// Only the table's own folder for that version: a manifest
+			// pulled from the bucket names no other place to read.
+			if want := e.table.Location("versions", prev.LogicalDate, prev.Version); prev.Output.URL != "" && prev.Output.URL == want {
+				f.previous = want
 			}
 		}
 	}

@@ -24,7 +24,8 @@ type lockHolder struct {
 	Since   time.Time `json:"since"`
 }
 
-// dateLock is an exclusive flock on <table>/_locks/<date>.lock. The kernel
+// dateLock is a flock on <table>/_locks/<date>.lock (exclusive; shared for
+// a shard, which also holds its own shard lock exclusive). The kernel
 // drops it when the holder exits, however it exits, so a crash cannot leave
 // it stuck; the file itself stays and only names the last holder.
 type dateLock struct {

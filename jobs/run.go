@@ -309,20 +309,11 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return e.park(t, dir, checks, p, src.Schema(), src.Rows())
 	}
 
-	v, gateErr := checks.conclude(prevRows, p != nil)
-	e.record(v)
-	if gateErr != nil {
-		return gateErr
+	var fb *fallback
+	if p != nil {
+		fb = p.fallback
 	}
-	if p != nil && p.fallback != nil {
-		if err := p.fallback.gate(e.m.Counts.Fallback, e.m.Counts.Valid); err != nil {
-			return err
-		}
-	}
-	if e.m.Counts.Read == 0 {
-		return fmt.Errorf("%w: %s returned no rows", ErrEmpty, src.Where())
-	}
-	if err := e.checkBooks(src.Rows(), p != nil, v.result); err != nil {
+	if err := e.settle(checks, prevRows, src.Rows(), p != nil, fb, src.Where()); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -340,6 +331,26 @@ func (e *execution) run(ctx context.Context) (err error) {
 		p.resume.remove()
 	}
 	return nil
+}
+
+// settle concludes the checks over everything staged: the table rules,
+// the quality gate and drift, the fallback's limit, and the books against
+// footerRows (-1: unknown). Single runs and commits share it.
+func (e *execution) settle(c *checks, prevRows, footerRows int64, scored bool, fb *fallback, where string) error {
+	v, gateErr := c.conclude(prevRows, scored)
+	e.record(v)
+	if gateErr != nil {
+		return gateErr
+	}
+	if fb != nil {
+		if err := fb.gate(e.m.Counts.Fallback, e.m.Counts.Valid); err != nil {
+			return err
+		}
+	}
+	if e.m.Counts.Read == 0 {
+		return fmt.Errorf("%w: %s returned no rows", ErrEmpty, where)
+	}
+	return e.checkBooks(footerRows, scored, v.result)
 }
 
 // publish loads the SQL table (if the job has one), writes the provisional

@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +57,10 @@ type shardState struct {
 	Snapshot *profile.State        `json:"snapshot_profile"`
 	Scores   *profile.State        `json:"scores_profile"`
 	Schema   []byte                `json:"schema"` // Arrow IPC
+	// Baseline is the sha256 of the baseline file the shard's profiles
+	// were binned on; Forced, whether it ran with --force.
+	Baseline string `json:"baseline_sha256,omitempty"`
+	Forced   bool   `json:"forced,omitempty"`
 
 	dir string
 }
@@ -83,7 +89,10 @@ func (e *execution) park(t *table.Table, dir string, c *checks, p *plan, schema 
 	if err := e.checkBooks(footerRows, true, rules); err != nil {
 		return err
 	}
-	st := shardState{Summary: sum}
+	st := shardState{Summary: sum, Forced: e.req.Force}
+	if st.Baseline, err = baselineSHA(e.req.Job); err != nil {
+		return err
+	}
 	if st.Snapshot, err = c.snapshot.State(); err != nil {
 		return err
 	}
@@ -131,7 +140,7 @@ func (e *execution) parkCurrent(t *table.Table) {
 		}
 		m := *e.m
 		m.Status = report.StatusAlreadyCurrent
-		data, err := json.Marshal(shardState{Manifest: &m})
+		data, err := json.Marshal(shardState{Manifest: &m, Forced: e.req.Force})
 		if err == nil {
 			err = writeSynced(filepath.Join(dir, shardStateFile), data)
 		}
@@ -164,7 +173,7 @@ func (e *execution) unstaged(shards []*shardState) error {
 		return nil
 	}
 	e.m.RunID = shards[0].Manifest.RunID
-	if len(current) == len(shards) && same && !e.req.Force && e.alreadyCurrent() {
+	if len(current) == len(shards) && same && !e.force(shards) && e.alreadyCurrent() {
 		return errAlreadyCurrent
 	}
 	return fmt.Errorf("%w: shard %s of %d found %s already current and staged nothing: run it with --force, then commit again",
@@ -205,6 +214,29 @@ func (e *execution) readShards(t *table.Table, n int) ([]*shardState, error) {
 	return states, nil
 }
 
+// force is --force on the commit or on every shard: shards forced to make
+// a new version are not thrown away by a commit that forgot the flag.
+func (e *execution) force(shards []*shardState) bool {
+	all := len(shards) > 0
+	for _, st := range shards {
+		all = all && st.Forced
+	}
+	return e.req.Force || all
+}
+
+// baselineSHA is the sha256 of the job's baseline file, "" without one.
+func baselineSHA(job *spec.Job) (string, error) {
+	if job.Validation.Baseline == "" {
+		return "", nil
+	}
+	data, err := os.ReadFile(job.Validation.Baseline)
+	if err != nil {
+		return "", spec.ErrorAt("validation.baseline", "%v", err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 // ErrShards marks shards that are missing or disagree: nothing is
 // published; the shards named are to be run again.
 var ErrShards = errors.New("shards not ready")
@@ -242,4 +274,21 @@ func writeSynced(path string, data []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+// checkShardKey holds a query's shard key to types whose text form, which
+// the database hashes, does not depend on session settings (time zones,
+// float digits): integers, strings and dates.
+func checkShardKey(schema *arrow.Schema, key string) error {
+	idx := schema.FieldIndices(key)
+	if len(idx) == 0 {
+		return spec.ErrorAt("source.sql.shard_key", "the query has no column %q", key)
+	}
+	switch t := schema.Field(idx[0]).Type; t.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
+		arrow.STRING, arrow.LARGE_STRING, arrow.DATE32, arrow.DATE64:
+		return nil
+	default:
+		return spec.ErrorAt("source.sql.shard_key", "column %q is %s: a shard key must be an integer, a string or a date", key, t)
+	}
 }

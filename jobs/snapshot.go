@@ -65,5 +65,11 @@ func (e *execution) openSQL(ctx context.Context, q *spec.SQLSource) (sqlSnapshot
 	if err != nil {
 		return sqlSnapshot{}, fmt.Errorf("source.sql: %w", err)
 	}
+	if e.req.Shard != nil {
+		if err := checkShardKey(src.Schema(), q.ShardKey); err != nil {
+			src.Close()
+			return sqlSnapshot{}, err
+		}
+	}
 	return sqlSnapshot{src}, nil
 }

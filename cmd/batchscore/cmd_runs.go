@@ -74,7 +74,7 @@ the date's current one.`,
 
 func currentVersions(job *spec.Job, history []*report.Manifest) map[string]bool {
 	out := map[string]bool{}
-	t, err := table.Mirror(job.Output.Table) // History pulled it just before
+	t, err := table.Mirror(job.Output.Table)
 	if err != nil {
 		return out
 	}

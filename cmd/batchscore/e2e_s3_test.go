@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -194,13 +193,25 @@ func TestTableOnS3(t *testing.T) {
 		t.Errorf("the pointer does not name the new version %s", m.Version)
 	}
 
-	// Shards on two machines, the commit on a third.
-	for k := range 2 {
-		if res := runWith(t, batchscore, env(), "run", job, "--date", date20, "--shard", fmt.Sprintf("%d/2", k), "--force"); res.code != 0 {
-			t.Fatalf("shard %d: %s", k, res)
-		}
+	// Shards on two machines, the commit on a third; first with shard 1
+	// not run yet.
+	before := readPointerVersion(t, url)
+	if res := runWith(t, batchscore, env(), "run", job, "--date", date20, "--shard", "0/2", "--force"); res.code != 0 {
+		t.Fatalf("shard 0: %s", res)
 	}
-	res = runWith(t, batchscore, env(), "commit", job, "--date", date20, "--shards", "2", "--force", "--json")
+	if keys := bucketKeys(t, url, "_shards/"); len(keys) == 0 {
+		t.Fatal("shard 0 uploaded nothing to _shards/")
+	}
+	if res := runWith(t, batchscore, env(), "commit", job, "--date", date20, "--shards", "2", "--force"); res.code != 1 || !strings.Contains(res.stdout, "shard 1 of 2") {
+		t.Fatalf("commit with shard 1 missing from the bucket: want exit 1 naming it, got %s", res)
+	}
+	if readPointerVersion(t, url) != before {
+		t.Fatal("a commit with a shard missing moved the pointer")
+	}
+	if res := runWith(t, batchscore, env(), "run", job, "--date", date20, "--shard", "1/2", "--force"); res.code != 0 {
+		t.Fatalf("shard 1: %s", res)
+	}
+	res = runWith(t, batchscore, env(), "commit", job, "--date", date20, "--shards", "2", "--json")
 	if res.code != 0 {
 		t.Fatalf("commit: %s", res)
 	}
@@ -211,6 +222,29 @@ func TestTableOnS3(t *testing.T) {
 	if n := bucketRows(t, c.Output.URL); n != first.Counts.Written {
 		t.Errorf("the committed version holds %d rows in the bucket", n)
 	}
+	if keys := bucketKeys(t, url, "_shards/"); len(keys) != 0 {
+		t.Errorf("the bucket still holds %d shard objects after the commit: %v", len(keys), keys)
+	}
+}
+
+// bucketKeys lists the table's keys under prefix.
+func bucketKeys(t *testing.T, url, prefix string) []string {
+	t.Helper()
+	bucketURL, key, _ := blob.Split(url)
+	b, err := blob.Open(context.Background(), bucketURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	objs, err := b.List(context.Background(), key+"/"+prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range objs {
+		keys = append(keys, o.Key)
+	}
+	return keys
 }
 
 func readPointerVersion(t *testing.T, url string) string {

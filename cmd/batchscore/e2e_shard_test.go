@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -106,17 +108,60 @@ func onlyCommit(t *testing.T, table string) *report.Manifest {
 	return out
 }
 
+// reportChecks is what a version's report says of the rules and table
+// rules, as text: failures per rule, each table rule's verdict and detail.
+func reportChecks(t *testing.T, table, version string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(table, "runs", date20, version+".report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Rules []struct {
+			Name    string
+			Failed  int64
+			Samples []struct {
+				File string
+				Row  int64
+			}
+		}
+		Table []struct {
+			Name   string
+			Passed bool
+			Detail string
+		}
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%+v\n%+v", rep.Rules, rep.Table)
+}
+
 // Four shards run at once, one of them killed mid-way: a commit before it
 // is retried publishes nothing and names it; after the retry the commit
 // publishes a version whose rows, scores and order equal a single-process
 // run's over the same snapshot.
 func TestShardsCommitAsOneRun(t *testing.T) {
 	table := filepath.Join(t.TempDir(), "scores")
-	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: shardSnapshot(t), chunkRows: 20000})
+	// A review queue and a fallback: their sections and side tables are
+	// merged too.
+	sections := "review:\n  band: [0.3, 0.6]\n  min_confidence: 0.6\n  out_of_range: true\nfallback:\n  kind: constant\n  value: 0.5\n"
+	// Rules tightened so that rows are rejected, clipped and sampled in
+	// every shard.
+	tighten := func(s string) string {
+		s = appendSection(sections)(s)
+		s = strings.Replace(s, "{column: monthly_charges, check: range, min: 0, max: 1000}", "{column: monthly_charges, check: range, min: 0, max: 100}", 1)
+		s = strings.Replace(s, "{column: tenure_months, check: range, min: 0, max: 600, action: clip}", "{column: tenure_months, check: range, min: 0, max: 24, action: clip}", 1)
+		return strings.Replace(s, "max_invalid_fraction: 0.01", "max_invalid_fraction: 0.5", 1)
+	}
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: shardSnapshot(t), chunkRows: 20000, edit: tighten})
 	if res := bs(t, "run", job, "--date", date20); res.code != 0 {
 		t.Fatalf("single-process run: %s", res)
 	}
 	single := onlyManifest(t, table, date20)
+	if single.Counts.Quarantined == 0 || single.Counts.Clipped == 0 {
+		t.Fatalf("the tightened rules rejected %d and clipped %d rows: the test proves less than it says", single.Counts.Quarantined, single.Counts.Clipped)
+	}
 	wantCols, wantRows := versionRows(t, single.Output.Path)
 	before := snapshotTable(t, table, date20)
 
@@ -178,6 +223,31 @@ func TestShardsCommitAsOneRun(t *testing.T) {
 	}
 	if currentVersion(t, table, date20) != m.Version {
 		t.Errorf("current/%s is not the committed version", date20)
+	}
+	// Side tables, sections and the report agree with the single run's.
+	for _, sub := range []string{"_review", "_quarantine"} {
+		var got, want []string
+		if listDir(t, filepath.Join(single.Output.Path, sub)) != nil {
+			_, want = versionRows(t, filepath.Join(single.Output.Path, sub))
+		}
+		if listDir(t, filepath.Join(m.Output.Path, sub)) != nil {
+			_, got = versionRows(t, filepath.Join(m.Output.Path, sub))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %d rows, single run %d, or other rows", sub, len(got), len(want))
+		}
+		if sub == "_review" && len(want) == 0 {
+			t.Error("no row was routed to review: the test proves nothing")
+		}
+	}
+	if m.Review == nil || single.Review == nil || m.Review.Rows != single.Review.Rows || fmt.Sprint(m.Review.Reasons) != fmt.Sprint(single.Review.Reasons) {
+		t.Errorf("review %+v, single run %+v", m.Review, single.Review)
+	}
+	if m.Fallback == nil || m.Fallback.Rows != 0 || m.Fallback.Kind != "constant" || m.Fallback.Fraction != 0 {
+		t.Errorf("fallback %+v", m.Fallback)
+	}
+	if got, want := reportChecks(t, table, m.Version), reportChecks(t, table, single.Version); got != want {
+		t.Errorf("the commit's report checks:\n%s\nthe single run's:\n%s", got, want)
 	}
 	if left := listDir(t, filepath.Join(table, "_shards")); len(left) != 0 {
 		t.Errorf("_shards holds %v after the commit", left)
@@ -335,4 +405,50 @@ func TestSQLShards(t *testing.T) {
 	if n != m.Counts.Written || version != m.Version {
 		t.Errorf("churn_scores_current holds %d rows of version %s; want %d of %s", n, version, m.Counts.Written, m.Version)
 	}
+}
+
+// Shards run beside each other, never beside a single run or a commit of
+// their date, and each shard once at a time: exit 4 otherwise. The locks
+// are held here as the other executions would hold them.
+func TestShardLocks(t *testing.T) {
+	table := filepath.Join(t.TempDir(), "scores")
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table})
+	hold := func(name string, how int) func() {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(table, "_locks"), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(filepath.Join(table, "_locks", name), os.O_RDWR|os.O_CREATE, 0o640)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
+			t.Fatal(err)
+		}
+		return func() { f.Close() }
+	}
+	expect := func(code int, args ...string) {
+		t.Helper()
+		if res := bs(t, args...); res.code != code {
+			t.Errorf("%v: want exit %d, got %s", args, code, res)
+		}
+	}
+	shard0 := []string{"run", job, "--date", date20, "--shard", "0/2"}
+	shard1 := []string{"run", job, "--date", date20, "--shard", "1/2"}
+
+	release := hold(date20+".lock", syscall.LOCK_EX) // a single run or a commit
+	expect(4, shard0...)
+	release()
+
+	release = hold(date20+".lock", syscall.LOCK_SH) // a shard running
+	expect(4, "run", job, "--date", date20)
+	expect(4, "commit", job, "--date", date20, "--shards", "2")
+	expect(0, shard1...) // shards run side by side
+	release()
+
+	release = hold(date20+".shard-0-of-2.lock", syscall.LOCK_EX) // shard 0 running elsewhere
+	expect(4, shard0...)
+	release()
+	expect(0, shard0...)
+	expect(0, "commit", job, "--date", date20, "--shards", "2")
 }

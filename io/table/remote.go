@@ -37,7 +37,12 @@ import (
 // through the pointer never sees a partial version; a crash before the
 // pointer leaves the previous one current; two executions that raced
 // from different machines cannot both publish: the second gets
-// ErrConcurrent and publishes nothing.
+// ErrConcurrent and publishes nothing. A lost response to the pointer's
+// PUT is settled by reading the pointer back.
+//
+// Locks (flock) hold on one machine only: across machines the pointer's
+// condition is the guard, after both did the work, and shards and their
+// commit rely on the orchestrator to run the commit after the shards.
 
 // ErrConcurrent marks a publish that lost the race for a date's pointer:
 // another execution published the date while this one ran.
@@ -171,8 +176,8 @@ func (t *Table) pull(ctx context.Context) error {
 			continue
 		}
 		local := filepath.Join(t.Root, filepath.FromSlash(rel))
-		if fi, err := os.Stat(local); err == nil && fi.Size() == o.Size {
-			continue
+		if fi, err := os.Stat(local); err == nil && fi.Size() == o.Size && !o.ModTime.After(fi.ModTime()) {
+			continue // the same, or this machine's own newer copy
 		}
 		data, err := r.bucket.ReadAll(ctx, o.Key)
 		if err != nil {
@@ -236,6 +241,13 @@ func (r *remote) setETag(date, etag string) {
 	r.mu.Unlock()
 }
 
+// forget drops a date's ETag after a write whose outcome was not read
+// back: a later publish from this Table then fails its condition rather
+// than replace a pointer it never saw.
+func (r *remote) forget(date string) {
+	r.setETag(date, "unknown")
+}
+
 func (r *remote) etag(date string) (string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -278,13 +290,17 @@ func (t *Table) upload(ctx context.Context, dir, last string) ([]string, error) 
 }
 
 // publishRemote uploads a version already renamed into versions/ and then
-// writes the date's pointer, conditionally on the ETag this Table saw.
-func (t *Table) publishRemote(date, version, dir string) error {
+// writes the date's pointer, conditionally on the ETag this Table saw when
+// it pulled (none seen: If-None-Match, the date's first version). It
+// returns written true once the pointer names the version, even with an
+// error after that; with written false the caller may take the version's
+// objects back.
+func (t *Table) publishRemote(date, version, dir string) (written bool, err error) {
 	ctx := context.Background()
 	r := t.remote
 	files, err := t.upload(ctx, dir, "")
 	if err != nil {
-		return fmt.Errorf("publishing %s to %s: %w", version, blob.Redact(r.url), err)
+		return false, fmt.Errorf("publishing %s to %s: %w", version, blob.Redact(r.url), err)
 	}
 	crashpoint.Hit("publish-uploaded")
 	data, err := json.MarshalIndent(Pointer{
@@ -292,35 +308,48 @@ func (t *Table) publishRemote(date, version, dir string) error {
 		Manifest: t.Location("runs", date, version+".json"), Files: files, Written: time.Now().UTC(),
 	}, "", "  ")
 	if err != nil {
-		return err
+		return false, err
 	}
 	key := r.prefix + "current/" + date + ".json"
-	expected, seen := r.etag(date)
-	if !seen {
-		// Not pulled yet (a Table that did not exist when opened): now.
-		if _, expected, err = t.readPointer(ctx, date); err != nil {
-			return err
-		}
-	}
+	expected, _ := r.etag(date) // "" when the pull saw no pointer: this is the first version
 	if expected == "" {
 		err = r.bucket.WriteIfAbsent(ctx, key, data)
 	} else {
 		err = r.bucket.WriteIfMatch(ctx, key, data, expected)
 	}
-	if errors.Is(err, blob.ErrExists) || errors.Is(err, blob.ErrChanged) || errors.Is(err, blob.ErrNotFound) {
-		return fmt.Errorf("publishing %s: %w: %s changed since this run read it; nothing was published by this run", version, ErrConcurrent, t.PointerLocation(date))
+	// The pointer as the store has it now decides, not the error alone: a
+	// PUT that reached the store but whose response was lost is retried by
+	// the SDK and fails its own condition.
+	p, etag, rerr := t.readPointer(ctx, date)
+	switch {
+	case rerr == nil && p != nil && p.Version == version:
+		r.setETag(date, etag)
+		return true, nil
+	case err == nil && rerr != nil:
+		// Written, but not confirmed: the next publish reads it again.
+		r.forget(date)
+		return true, nil
+	case err == nil:
+		// Replaced already by another writer: ours was current a moment.
+		r.forget(date)
+		return true, nil
+	case rerr != nil:
+		// Neither the write nor the check answered: whether the pointer
+		// names this version is unknown, so its objects stay.
+		r.forget(date)
+		return true, fmt.Errorf("publishing %s: writing %s: %w (and reading it back: %v)", version, t.PointerLocation(date), err, rerr)
+	case errors.Is(err, blob.ErrExists) || errors.Is(err, blob.ErrChanged) || errors.Is(err, blob.ErrNotFound):
+		return false, fmt.Errorf("publishing %s: %w: %s names %s since this run read it; nothing was published by this run", version, ErrConcurrent, t.PointerLocation(date), pointerVersion(p))
+	default:
+		return false, fmt.Errorf("publishing %s: writing %s: %w", version, t.PointerLocation(date), err)
 	}
-	if err != nil {
-		return fmt.Errorf("publishing %s: writing %s: %w", version, t.PointerLocation(date), err)
+}
+
+func pointerVersion(p *Pointer) string {
+	if p == nil {
+		return "no version"
 	}
-	if attrs, err := r.bucket.Attributes(ctx, key); err == nil {
-		r.setETag(date, attrs.ETag)
-	} else {
-		r.mu.Lock()
-		delete(r.etags, date) // read again before the next publish
-		r.mu.Unlock()
-	}
-	return nil
+	return p.Version
 }
 
 // unpublishRemote removes the objects of a version whose pointer was
@@ -374,6 +403,9 @@ func (t *Table) PullShards(date string, n int, last string) error {
 		}
 		for _, o := range objs {
 			rel := strings.TrimPrefix(o.Key, prefix)
+			if rel == "" || strings.HasSuffix(rel, "/") {
+				continue // a folder marker some tools write
+			}
 			dst := filepath.Join(local, filepath.FromSlash(rel))
 			if !strings.HasPrefix(dst, local+string(filepath.Separator)) || strings.Contains(rel, "..") {
 				return fmt.Errorf("%s: %q leads outside the shard's folder", t.Location(strings.TrimPrefix(prefix, r.prefix)), rel)
@@ -403,6 +435,11 @@ func (t *Table) dropRemote(prefix string) error {
 	if err != nil {
 		return err
 	}
+	// A shard's state file goes first: a commit listing meanwhile sees the
+	// shard missing, not complete with files gone.
+	sort.SliceStable(objs, func(i, j int) bool {
+		return strings.HasSuffix(objs[i].Key, "/_shard.json") && !strings.HasSuffix(objs[j].Key, "/_shard.json")
+	})
 	var errs []error
 	for _, o := range objs {
 		if err := t.remote.bucket.Delete(ctx, o.Key); err != nil && !errors.Is(err, blob.ErrNotFound) {

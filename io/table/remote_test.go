@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/batchscore/batchscore/io/blob"
@@ -129,4 +131,54 @@ func hasPrefix(list []string, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// Two machines that both found no pointer for a date: the first version
+// wins, the second gets ErrConcurrent, and the winner's objects stay.
+func TestRemoteFirstVersionRace(t *testing.T) {
+	bucketURL := miniotest.Bucket(t)
+	base, query, _ := strings.Cut(bucketURL, "?")
+	url := base + "/t?" + query
+	a, b := openRemote(t, url), openRemote(t, url)
+	publish(t, a, "v1", "one")
+	stageFiles(t, b, "v2", map[string][]byte{"part-00000.parquet": []byte("two")})
+	if err := b.Publish(date, "v2"); !errors.Is(err, ErrConcurrent) {
+		t.Fatalf("the second first version: %v, want ErrConcurrent", err)
+	}
+	p, keys := pointerOf(t, url, date)
+	if p.Version != "v1" || !contains(keys, "versions/"+date+"/v1/part-00000.parquet") || hasPrefix(keys, "versions/"+date+"/v2/") {
+		t.Errorf("pointer %s, objects %v", p.Version, keys)
+	}
+}
+
+// The pointer's PUT reaches the store but its response is lost (a 503):
+// the SDK retries, the retry fails its own condition, and the publish must
+// still count as done, its objects kept, since the pointer names them.
+func TestRemoteLostPointerResponse(t *testing.T) {
+	bucketURL := miniotest.Bucket(t)
+	var lost atomic.Int32
+	proxied, _ := miniotest.FaultProxy(t, bucketURL, func(resp *http.Response) bool {
+		r := resp.Request
+		return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/current/"+date+".json") &&
+			resp.StatusCode == http.StatusOK && lost.Add(1) == 1
+	})
+	base, query, _ := strings.Cut(proxied, "?")
+	url := base + "/t?" + query
+	a := openRemote(t, url)
+	publish(t, a, "v1", "one")
+	if lost.Load() < 1 {
+		t.Fatal("no pointer response was lost: the test proves nothing")
+	}
+	p, keys := pointerOf(t, url, date)
+	if p.Version != "v1" || !contains(keys, "versions/"+date+"/v1/part-00000.parquet") {
+		t.Fatalf("pointer %s, objects %v", p.Version, keys)
+	}
+	if v, _ := a.Current(date); v != "v1" {
+		t.Errorf("local current %q", v)
+	}
+	// The Table knows the pointer it wrote: it publishes again.
+	publish(t, a, "v2", "two")
+	if p, _ := pointerOf(t, url, date); p.Version != "v2" {
+		t.Errorf("pointer %s, want v2", p.Version)
+	}
 }

@@ -245,10 +245,19 @@ func (t *Table) Publish(date, version string) error {
 	}
 	crashpoint.Hit("publish-renamed")
 	if t.remote != nil {
-		if err := t.publishRemote(date, version, final); err != nil {
+		written, err := t.publishRemote(date, version, final)
+		switch {
+		case err != nil && !written:
 			t.unpublishRemote(date, version)
 			return undo(err)
+		case err != nil:
+			return err // the pointer may name it: it stays, here and there
 		}
+		// The bucket's pointer names it: published. The local link is
+		// this machine's mirror, set again by the next Open if it fails.
+		_ = t.point(date, version)
+		crashpoint.Hit("publish-swapped")
+		return nil
 	}
 	if err := t.point(date, version); err != nil {
 		return undo(err)
@@ -282,8 +291,9 @@ func (t *Table) point(date, version string) error {
 	// The new link is made in _staging, where no reader looks (a leftover
 	// from a crash in current/ would match current/*/ globs), then renamed
 	// over the old one: same file system, one atomic step.
-	tmp := filepath.Join(staging, "current-"+date+"-"+version)
-	_ = os.Remove(tmp)
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:]) // two processes may point the same date (a pull and a publish)
+	tmp := filepath.Join(staging, "current-"+date+"-"+version+"-"+hex.EncodeToString(suffix[:]))
 	if err := os.Symlink(target, tmp); err != nil {
 		return fmt.Errorf("pointing current at %s: %w", version, err)
 	}

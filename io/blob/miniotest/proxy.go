@@ -1,6 +1,7 @@
 package miniotest
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +32,14 @@ func (t *Traffic) Reset() { t.gets.Store(0); t.getBytes.Store(0) }
 // does. The proxy stops when the test ends.
 func Proxy(t testing.TB, bucketURL string) (string, *Traffic) {
 	t.Helper()
+	return FaultProxy(t, bucketURL, nil)
+}
+
+// FaultProxy is Proxy with a fault: when fault says so for a response the
+// server gave, the client gets a 503 Service Unavailable instead, though
+// the server did what was asked (a lost response).
+func FaultProxy(t testing.TB, bucketURL string, fault func(*http.Response) bool) (string, *Traffic) {
+	t.Helper()
 	s := shared(t)
 	target, err := url.Parse(s.endpoint)
 	if err != nil {
@@ -45,6 +54,15 @@ func Proxy(t testing.TB, bucketURL string) (string, *Traffic) {
 		},
 		Transport: transport,
 		ModifyResponse: func(resp *http.Response) error {
+			if fault != nil && fault(resp) {
+				resp.Body.Close()
+				resp.StatusCode, resp.Status = http.StatusServiceUnavailable, "503 Service Unavailable"
+				body := "<Error><Code>ServiceUnavailable</Code><Message>injected by miniotest</Message></Error>"
+				resp.Body = io.NopCloser(strings.NewReader(body))
+				resp.ContentLength = int64(len(body))
+				resp.Header.Set("Content-Length", fmt.Sprint(len(body)))
+				resp.Header.Del("ETag")
+			}
 			if resp.Request.Method == http.MethodGet {
 				tr.gets.Add(1)
 				resp.Body = countingBody{resp.Body, &tr.getBytes}
