@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -193,25 +195,33 @@ func TestTableOnS3(t *testing.T) {
 		t.Errorf("the pointer does not name the new version %s", m.Version)
 	}
 
-	// Shards on two machines, the commit on a third; first with shard 1
-	// not run yet.
+	// 4 shards, each on a machine of its own, shard 2 killed mid-way; the
+	// commit on yet another machine.
 	before := readPointerVersion(t, url)
-	if res := runWith(t, batchscore, env(), "run", job, "--date", date20, "--shard", "0/2", "--force"); res.code != 0 {
-		t.Fatalf("shard 0: %s", res)
+	shard := func(k int, extra ...string) result {
+		return runWith(t, batchscore, env(extra...), "run", job, "--date", date20, "--shard", strconv.Itoa(k)+"/4", "--force")
+	}
+	for _, k := range []int{0, 1, 3} {
+		if res := shard(k); res.code != 0 {
+			t.Fatalf("shard %d: %s", k, res)
+		}
+	}
+	if res := shard(2, "BATCHSCORE_CRASHPOINT=staged-chunk:1"); res.code != -1 {
+		t.Fatalf("shard 2 was not killed: %s", res)
 	}
 	if keys := bucketKeys(t, url, "_shards/"); len(keys) == 0 {
-		t.Fatal("shard 0 uploaded nothing to _shards/")
+		t.Fatal("the shards uploaded nothing to _shards/")
 	}
-	if res := runWith(t, batchscore, env(), "commit", job, "--date", date20, "--shards", "2", "--force"); res.code != 1 || !strings.Contains(res.stdout, "shard 1 of 2") {
-		t.Fatalf("commit with shard 1 missing from the bucket: want exit 1 naming it, got %s", res)
+	if res := runWith(t, batchscore, env(), "commit", job, "--date", date20, "--shards", "4", "--force"); res.code != 1 || !strings.Contains(res.stdout, "shard 2 of 4") {
+		t.Fatalf("commit with shard 2 missing from the bucket: want exit 1 naming it, got %s", res)
 	}
 	if readPointerVersion(t, url) != before {
 		t.Fatal("a commit with a shard missing moved the pointer")
 	}
-	if res := runWith(t, batchscore, env(), "run", job, "--date", date20, "--shard", "1/2", "--force"); res.code != 0 {
-		t.Fatalf("shard 1: %s", res)
+	if res := shard(2); res.code != 0 {
+		t.Fatalf("shard 2 retried: %s", res)
 	}
-	res = runWith(t, batchscore, env(), "commit", job, "--date", date20, "--shards", "2", "--json")
+	res = runWith(t, batchscore, env(), "commit", job, "--date", date20, "--shards", "4", "--json")
 	if res.code != 0 {
 		t.Fatalf("commit: %s", res)
 	}
@@ -219,8 +229,8 @@ func TestTableOnS3(t *testing.T) {
 	if readPointerVersion(t, url) != c.Version || c.Counts != first.Counts {
 		t.Errorf("commit %s (counts %+v); first run counts %+v", c.Version, c.Counts, first.Counts)
 	}
-	if n := bucketRows(t, c.Output.URL); n != first.Counts.Written {
-		t.Errorf("the committed version holds %d rows in the bucket", n)
+	if got, want := bucketScores(t, c.Output.URL), bucketScores(t, first.Output.URL); !maps.Equal(got, want) || len(got) != int(first.Counts.Written) {
+		t.Errorf("the committed version's %d keys and scores differ from the single run's %d", len(got), len(want))
 	}
 	if keys := bucketKeys(t, url, "_shards/"); len(keys) != 0 {
 		t.Errorf("the bucket still holds %d shard objects after the commit: %v", len(keys), keys)
