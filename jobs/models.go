@@ -71,12 +71,13 @@ func (e *execution) loadModel(m spec.Model, key string, rep *report.Model) (*loa
 	sess, err := model.Open(binding, onnx.Options{
 		IntraOpThreads: job.Scoring.IntraOpThreads,
 		Optimization:   job.Scoring.Optimization,
+		Engine:         job.Scoring.Engine,
 	})
 	if err != nil {
 		return nil, err
 	}
-	rep.Rewrites = sess.Rewrites()
-	e.log.Info("model loaded", "role", key, "path", path, "model_version", rep.Version, "onnxruntime", e.m.Binary.ORTVersion)
+	rep.Rewrites, rep.Engine = sess.Rewrites(), sess.Engine()
+	e.log.Info("model loaded", "role", key, "path", path, "model_version", rep.Version, "engine", rep.Engine)
 	for _, r := range rep.Rewrites {
 		e.log.Info("model rewritten in memory", "role", key, "rewrite", r)
 	}
@@ -89,5 +90,6 @@ func (e *execution) loadModel(m spec.Model, key string, rep *report.Model) (*loa
 // is never papered over.
 func fallsBack(err error) bool {
 	return !errors.Is(err, registry.ErrMismatch) && !errors.Is(err, registry.ErrNotFound) && !errors.Is(err, registry.ErrInvalid) &&
-		!errors.Is(err, scoring.ErrSignature) && !errors.Is(err, spec.ErrInvalid) && !errors.Is(err, ErrUsage)
+		!errors.Is(err, scoring.ErrSignature) && !errors.Is(err, spec.ErrInvalid) && !errors.Is(err, ErrUsage) &&
+		!errors.Is(err, onnx.ErrNotNative)
 }

@@ -113,6 +113,9 @@ type Model struct {
 	// Rewrites lists how the graph scored differs from the file, e.g. a
 	// ZipMap output read as the probability tensor that fed it.
 	Rewrites []string `json:"rewrites,omitempty"`
+	// Engine says what scored the model: the native tree engine, or ONNX
+	// Runtime and why the native engine did not.
+	Engine string `json:"engine,omitempty"`
 	// Registry says which registry entry the file came from.
 	Registry *RegistryEntry `json:"registry,omitempty"`
 	// Error says why the model could not be used (a fallback scored).

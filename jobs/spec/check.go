@@ -57,6 +57,8 @@ func checkDSN(bad func(string, ...any) func(...string) error, driver, env, file 
 var compressions = []string{"zstd", "snappy", "gzip", "none"}
 var optimizations = []string{"all", "extended", "basic", "disabled"}
 
+var engines = []string{"auto", "native", "onnxruntime"}
+
 // check validates the decoded job and names the first offending key.
 func (j *Job) check(root *yaml.Node) error {
 	bad := func(format string, args ...any) func(path ...string) error {
@@ -158,6 +160,8 @@ func (j *Job) check(root *yaml.Node) error {
 		return bad("must be 0 (ONNX Runtime decides) or more")("scoring", "intra_op_threads")
 	case !slices.Contains(optimizations, j.Scoring.Optimization):
 		return bad("%q is not one of %v", j.Scoring.Optimization, optimizations)("scoring", "graph_optimization")
+	case !slices.Contains(engines, j.Scoring.Engine):
+		return bad("%q is not one of %v", j.Scoring.Engine, engines)("scoring", "engine")
 	}
 	return nil
 }

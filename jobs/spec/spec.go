@@ -124,6 +124,8 @@ type Scoring struct {
 	ChunkRows      int    `yaml:"chunk_rows"`
 	IntraOpThreads int    `yaml:"intra_op_threads"`
 	Optimization   string `yaml:"graph_optimization"`
+	// Engine is auto, native or onnxruntime (scoring/onnx/native.go).
+	Engine string `yaml:"engine"`
 }
 
 // Defaults, in one place.
@@ -134,6 +136,7 @@ const (
 	DefaultCompression    = "zstd"
 	DefaultIntraOpThreads = 1
 	DefaultOptimization   = "all"
+	DefaultEngine         = "auto"
 )
 
 // defaultJob is what a job file starts from; the YAML is decoded over it,
@@ -147,6 +150,7 @@ func defaultJob() Job {
 			ChunkRows:      DefaultChunkRows,
 			IntraOpThreads: DefaultIntraOpThreads,
 			Optimization:   DefaultOptimization,
+			Engine:         DefaultEngine,
 		},
 		Validation: defaultValidation(),
 	}

@@ -12,6 +12,9 @@ import (
 
 // Options are the session settings batchscore sets on purpose.
 type Options struct {
+	// Engine is EngineAuto, EngineNative or EngineONNXRuntime; empty means
+	// ONNX Runtime (see native.go).
+	Engine string
 	// IntraOpThreads per Run call; 0 lets ONNX Runtime use every core.
 	// On 2 cores, two workers sharing a session with one thread each
 	// measured faster than one worker with two threads.
@@ -33,19 +36,86 @@ var optimizationLevels = map[string]ort.GraphOptimizationLevel{
 	"disabled": ort.GraphOptimizationLevelDisableAll,
 }
 
-// Session is a loaded model shared by all workers; ONNX Runtime allows
-// concurrent Run calls on one session.
+// Session is a loaded model shared by all workers: an ONNX Runtime
+// session, which allows concurrent Run calls, or the native tree engine.
 type Session struct {
 	s       *ort.DynamicAdvancedSession
+	native  *nativeTrees
 	outputs []scoring.Port
 	// classKeys[i] names the columns of output i where a ZipMap was
 	// rewritten to a tensor (see zipmap.go); nil elsewhere.
 	classKeys [][]int64
 	rewrites  []string
+	engine    string
 }
 
 // Open makes a session for the inputs and outputs of a binding.
 func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
+	ports := map[string]scoring.Port{b.Score.Port.Name: b.Score.Port}
+	if b.Label != nil {
+		ports[b.Label.Port.Name] = b.Label.Port
+	}
+	data, zipMaps, err := m.data, []zipMapRewrite(nil), error(nil)
+	if !opts.keepZipMap {
+		var sequences []string
+		for _, name := range b.Outputs {
+			if ports[name].Kind == scoring.KindSequence {
+				sequences = append(sequences, name)
+			}
+		}
+		data, zipMaps, err = rewriteZipMap(m.data, sequences)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path, err)
+		}
+	}
+	declined := ""
+	if opts.Engine == EngineAuto || opts.Engine == EngineNative {
+		native, err := openNative(data, b, zipMaps, opts)
+		if err == nil {
+			sess := &Session{native: native, engine: native.String()}
+			for _, z := range zipMaps {
+				sess.rewrites = append(sess.rewrites, z.String())
+			}
+			return sess, nil
+		}
+		if opts.Engine == EngineNative {
+			return nil, fmt.Errorf("%s: scoring.engine is native: %w", m.Path, err)
+		}
+		declined = "; native engine declined: " + err.Error()
+	}
+	withZipMaps, trees := data, []treeRewrite(nil)
+	if !opts.keepTrees {
+		data, trees, err = rewriteTreeClassifiers(withZipMaps)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path, err)
+		}
+	}
+	sess, err := openORT(data, b, zipMaps, opts)
+	if err != nil && trees != nil {
+		// ONNX Runtime refused the rewritten trees: keep the classifier.
+		trees = nil
+		sess, err = openORT(withZipMaps, b, zipMaps, opts)
+	}
+	if err != nil && zipMaps != nil {
+		// ONNX Runtime refused the rewritten graph: score the model as it is.
+		zipMaps = nil
+		sess, err = openORT(m.data, b, nil, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrModel, m.Path, err)
+	}
+	for _, z := range zipMaps {
+		sess.rewrites = append(sess.rewrites, z.String())
+	}
+	for _, t := range trees {
+		sess.rewrites = append(sess.rewrites, t.String())
+	}
+	sess.engine = "onnxruntime " + Version() + declined
+	return sess, nil
+}
+
+// openORT makes an ONNX Runtime session on model bytes data.
+func openORT(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts Options) (*Session, error) {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("%w: session options: %v", ErrRuntime, err)
@@ -75,43 +145,13 @@ func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 	for i, in := range b.Inputs {
 		inputs[i] = in.Name
 	}
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, inputs, b.Outputs, so)
+	if err != nil {
+		return nil, err
+	}
 	ports := map[string]scoring.Port{b.Score.Port.Name: b.Score.Port}
 	if b.Label != nil {
 		ports[b.Label.Port.Name] = b.Label.Port
-	}
-	data, zipMaps := m.data, []zipMapRewrite(nil)
-	if !opts.keepZipMap {
-		var sequences []string
-		for _, name := range b.Outputs {
-			if ports[name].Kind == scoring.KindSequence {
-				sequences = append(sequences, name)
-			}
-		}
-		data, zipMaps, err = rewriteZipMap(m.data, sequences)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Path, err)
-		}
-	}
-	withZipMaps, trees := data, []treeRewrite(nil)
-	if !opts.keepTrees {
-		data, trees, err = rewriteTreeClassifiers(withZipMaps)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Path, err)
-		}
-	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, inputs, b.Outputs, so)
-	if err != nil && trees != nil {
-		// ONNX Runtime refused the rewritten trees: keep the classifier.
-		trees = nil
-		s, err = ort.NewDynamicAdvancedSessionWithONNXData(withZipMaps, inputs, b.Outputs, so)
-	}
-	if err != nil && zipMaps != nil {
-		// ONNX Runtime refused the rewritten graph: score the model as it is.
-		zipMaps = nil
-		s, err = ort.NewDynamicAdvancedSessionWithONNXData(m.data, inputs, b.Outputs, so)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrModel, m.Path, err)
 	}
 	sess := &Session{s: s, outputs: make([]scoring.Port, len(b.Outputs)), classKeys: make([][]int64, len(b.Outputs))}
 	for i, name := range b.Outputs {
@@ -124,24 +164,30 @@ func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 			}
 		}
 	}
-	for _, z := range zipMaps {
-		sess.rewrites = append(sess.rewrites, z.String())
-	}
-	for _, t := range trees {
-		sess.rewrites = append(sess.rewrites, t.String())
-	}
 	return sess, nil
 }
+
+// Engine says what scores the model and, for ONNX Runtime under
+// EngineAuto, why the native engine did not.
+func (s *Session) Engine() string { return s.engine }
 
 // Rewrites describes how the graph ONNX Runtime runs differs from the
 // model file, one line per change; nil when it is the file as is.
 func (s *Session) Rewrites() []string { return s.rewrites }
 
 // Close releases the session.
-func (s *Session) Close() error { return s.s.Destroy() }
+func (s *Session) Close() error {
+	if s.native != nil {
+		return nil
+	}
+	return s.s.Destroy()
+}
 
 // Run scores one chunk. Inputs are in binding order.
-func (s *Session) Run(_ context.Context, inputs []scoring.Tensor) ([]scoring.Output, error) {
+func (s *Session) Run(ctx context.Context, inputs []scoring.Tensor) ([]scoring.Output, error) {
+	if s.native != nil {
+		return s.native.Run(ctx, inputs)
+	}
 	values := make([]ort.Value, len(inputs))
 	defer destroyAll(values)
 	for i, t := range inputs {

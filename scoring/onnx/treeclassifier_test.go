@@ -182,6 +182,7 @@ type treeSpec struct {
 	duplicateLeaf bool // weight leaf 1 of tree 0 twice
 	extraAttr     bool // an attribute the rewrite does not know
 	castInput     bool // X is double and Cast to float before the trees
+	castLabel     bool // a graph output label_f: the label Cast to float
 }
 
 func binaryTree() treeSpec {
@@ -297,6 +298,11 @@ func (s treeSpec) model() []byte {
 	}
 	node = pbStr(node, 7, "ai.onnx.ml")
 	graph = pbMsg(graph, 1, node)
+	if s.castLabel {
+		cast := pbStr(pbStr(pbStr(pbStr(nil, 1, "label"), 2, "label_f"), 3, "cast_label"), 4, "Cast")
+		cast = pbMsg(cast, 5, pbVarint(pbVarint(pbStr(nil, 1, "to"), 3, 1), 20, 2))
+		graph = pbMsg(graph, 1, cast)
+	}
 	graph = pbStr(graph, 2, "trees_only")
 	graph = pbMsg(graph, 11, pbMsg(pbStr(nil, 1, "X"), 2, tensorType(s.input, -1, 2)))
 	labelType := uint64(7)
@@ -305,6 +311,9 @@ func (s treeSpec) model() []byte {
 	}
 	graph = pbMsg(graph, 12, pbMsg(pbStr(nil, 1, "label"), 2, tensorType(labelType, -1)))
 	graph = pbMsg(graph, 12, pbMsg(pbStr(nil, 1, "probabilities"), 2, tensorType(1, -1, 2)))
+	if s.castLabel {
+		graph = pbMsg(graph, 12, pbMsg(pbStr(nil, 1, "label_f"), 2, tensorType(1, -1)))
+	}
 
 	var model []byte
 	model = pbVarint(model, 1, 8) // ir_version

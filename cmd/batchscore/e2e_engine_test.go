@@ -1,0 +1,85 @@
+package main
+
+import (
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// withEngine sets scoring.engine in a job file.
+func withEngine(engine string) func(string) string {
+	return func(text string) string {
+		return strings.Replace(text, "scoring:\n", "scoring:\n  engine: "+engine+"\n", 1)
+	}
+}
+
+// TestEngines runs the GBM job on the native engine (the default) and on
+// ONNX Runtime: the same rows and labels, scores within float rounding of
+// ONNX Runtime's (its graph computes the logistic with MLAS's
+// approximation), and the manifest says which engine scored. A model the
+// native engine declines runs on ONNX Runtime under auto and fails with
+// exit 2, publishing nothing, under native.
+func TestEngines(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	results := map[string]resultRows{}
+	for _, engine := range []string{"auto", "onnxruntime"} {
+		table := filepath.Join(dir, engine)
+		job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, chunkRows: 700,
+			edit: func(s string) string { return strings.Replace(s, "engine: auto", "engine: "+engine, 1) }})
+		res := bs(t, "run", job, "--date", date20, "--json")
+		if res.code != 0 {
+			t.Fatalf("engine %s: run failed\n%s", engine, res)
+		}
+		m := parseManifest(t, []byte(res.stdout))
+		checkSucceededManifest(t, m, table, date20, 2000)
+		want := map[string]string{"auto": "native (batchscore's Go tree evaluator)", "onnxruntime": "onnxruntime 1.24.1"}[engine]
+		if !strings.HasPrefix(m.Model.Engine, want) || strings.Contains(m.Model.Engine, "declined") {
+			t.Errorf("engine %s: manifest model.engine %q, want %q…", engine, m.Model.Engine, want)
+		}
+		if !strings.Contains(res.stderr, `"engine":"`+want) {
+			t.Errorf("engine %s: the model loaded log line does not name the engine\n%s", engine, clip(res.stderr))
+		}
+		results[engine] = readResults(t, filepath.Join(table, "current", date20))
+	}
+	native, ort := results["auto"], results["onnxruntime"]
+	if !slices.Equal(native.ids, ort.ids) || !slices.Equal(native.labels, ort.labels) {
+		t.Fatalf("native and ONNX Runtime tables differ in rows or labels")
+	}
+	worst := 0.0
+	for i := range native.scores {
+		worst = max(worst, math.Abs(native.scores[i]-ort.scores[i]))
+	}
+	if worst > 1e-6 {
+		t.Errorf("max |native - ONNX Runtime| score = %g > 1e-6", worst)
+	}
+	t.Logf("2000 rows, labels identical, max |native - ONNX Runtime| = %.2g", worst)
+
+	// The logistic regression is no tree ensemble.
+	table := filepath.Join(dir, "logreg")
+	job := writeJob(t, "churn_logreg.yaml", jobOpts{table: table, edit: withEngine("auto")})
+	res := bs(t, "run", job, "--date", date20, "--json")
+	if res.code != 0 {
+		t.Fatalf("logreg under auto failed\n%s", res)
+	}
+	if m := parseManifest(t, []byte(res.stdout)); !strings.HasPrefix(m.Model.Engine, "onnxruntime") ||
+		!strings.Contains(m.Model.Engine, "native engine declined") {
+		t.Errorf("logreg under auto: model.engine %q", m.Model.Engine)
+	}
+	table = filepath.Join(dir, "logreg-native")
+	job = writeJob(t, "churn_logreg.yaml", jobOpts{table: table, edit: withEngine("native")})
+	res = bs(t, "run", job, "--date", date20, "--json")
+	if res.code != 2 {
+		t.Fatalf("logreg under native: exit %d, want 2\n%s", res.code, res)
+	}
+	m := parseManifest(t, []byte(res.stdout))
+	if m.Status != "failed" || m.ExitCode != 2 || !strings.Contains(m.Error, "scoring.engine is native") ||
+		!strings.Contains(m.Error, "churn_logreg.onnx") {
+		t.Errorf("logreg under native: status %s exit %d error %q", m.Status, m.ExitCode, m.Error)
+	}
+	if v := currentVersion(t, table, date20); v != "" {
+		t.Errorf("a failed run published %s", v)
+	}
+}

@@ -1,0 +1,283 @@
+package onnx
+
+// The native engine: tree ensembles scored by scoring/trees in Go instead
+// of by ONNX Runtime, about 3–4 times the rows per CPU-second on the GBM
+// (BENCHMARKS.md, "Native tree engine").
+//
+// A model is scored natively only when all of this holds, otherwise ONNX
+// Runtime scores it and Session.Engine says why:
+//
+//   - scoring/trees compiles its tree node (binary classifiers and
+//     single-target regressors, the cases it reproduces bit for bit);
+//   - the job feeds one input, the node's own float [N,F] graph input;
+//   - every output the job reads is one of the node's outputs, directly or
+//     through Identity nodes (a rewritten ZipMap is one) or Casts to the
+//     type the output already has;
+//   - on probe rows aimed at the model's thresholds (trees.Probe), every
+//     such output equals ONNX Runtime's, bit for bit, with the model as it
+//     is (no tree rewrite) and one intra-op thread.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/trees"
+)
+
+// Engines a job may ask for.
+const (
+	EngineAuto        = "auto"        // native when the model qualifies, else ONNX Runtime
+	EngineONNXRuntime = "onnxruntime" // always ONNX Runtime
+	EngineNative      = "native"      // native or an error
+)
+
+// ErrNotNative marks a model the native engine declined.
+var ErrNotNative = errors.New("native engine cannot score this model")
+
+const (
+	probeRows = 4096
+	probeSeed = 0x62617463 // fixed: every run and shard probes the same rows
+)
+
+// nativeTrees is a tree ensemble with the job's outputs mapped onto it.
+type nativeTrees struct {
+	e *trees.Ensemble
+	// outputs[i] is the node output (0: label or Y, 1: probabilities)
+	// behind the job's i-th output; keys the ZipMap classes of column j.
+	outputs []int
+	keys    [][]int64
+}
+
+// openNative compiles data's tree node for b or says why not. data is the
+// model after the ZipMap rewrite.
+func openNative(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts Options) (*nativeTrees, error) {
+	e, err := trees.Load(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotNative, err)
+	}
+	if len(b.Inputs) != 1 || b.Inputs[0].Name != e.Input || b.Inputs[0].Rank != 2 || b.Inputs[0].Elem != scoring.Float {
+		return nil, fmt.Errorf("%w: the job must feed exactly the tree node's input %s as float [N,F]", ErrNotNative, e.Input)
+	}
+	outs, err := nodeOutputs(data, e, b.Outputs)
+	if err != nil {
+		return nil, err
+	}
+	n := &nativeTrees{e: e, outputs: outs, keys: make([][]int64, len(b.Outputs))}
+	for i, name := range b.Outputs {
+		for _, z := range zipMaps {
+			if z.Output == name {
+				n.keys[i] = z.Keys
+			}
+		}
+	}
+	if err := n.probe(data, b, opts); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *nativeTrees) String() string {
+	return fmt.Sprintf("native (batchscore's Go tree evaluator): %s; matched ONNX Runtime %s bit for bit on %d probe rows",
+		n.e, Version(), probeRows)
+}
+
+// nodeOutputs maps each wanted graph output to the tree node output it
+// passes on unchanged.
+func nodeOutputs(data []byte, e *trees.Ensemble, want []string) ([]int, error) {
+	producers, err := graphProducers(data)
+	if err != nil {
+		return nil, err
+	}
+	outs := make([]int, len(want))
+	for i, name := range want {
+		at := -1
+		for hops := 0; at < 0 && hops < 16; hops++ {
+			for j, o := range e.Outputs {
+				if o == name {
+					at = j
+				}
+			}
+			if at >= 0 {
+				break
+			}
+			p, ok := producers[name]
+			if !ok || !p.passThrough {
+				return nil, fmt.Errorf("%w: output %s is not the tree node's own output", ErrNotNative, want[i])
+			}
+			name = p.input
+		}
+		if at < 0 {
+			return nil, fmt.Errorf("%w: output %s is not the tree node's own output", ErrNotNative, want[i])
+		}
+		elem := uint64(onnxFloat)
+		if e.Op == trees.Classifier && at == 0 {
+			elem = onnxInt64
+		}
+		if producers.castsTo(want[i], elem) {
+			return nil, fmt.Errorf("%w: output %s changes type on its way from the tree node", ErrNotNative, want[i])
+		}
+		outs[i] = at
+	}
+	return outs, nil
+}
+
+// producer is the node making a value: passThrough when it is an Identity
+// or a Cast (cast to type to) of its single input.
+type producer struct {
+	input       string
+	passThrough bool
+	to          uint64
+}
+
+type producerMap map[string]producer
+
+// castsTo says whether a Cast to another type than to sits on the chain
+// ending at name; a Cast to to itself passes the value on unchanged.
+func (m producerMap) castsTo(name string, to uint64) bool {
+	for hops := 0; hops < 16; hops++ {
+		p, ok := m[name]
+		if !ok || !p.passThrough {
+			return false
+		}
+		if p.to != 0 && p.to != to {
+			return true
+		}
+		name = p.input
+	}
+	return false
+}
+
+func graphProducers(data []byte) (producerMap, error) {
+	bad := func(err error) (producerMap, error) {
+		return nil, fmt.Errorf("%w: reading the ONNX protobuf: %v", ErrModel, err)
+	}
+	model, err := parseFields(data)
+	if err != nil {
+		return bad(err)
+	}
+	m := producerMap{}
+	for _, f := range model {
+		if f.num != 7 || f.typ != protowire.BytesType {
+			continue
+		}
+		graph, err := parseFields(f.val)
+		if err != nil {
+			return bad(err)
+		}
+		for _, g := range graph {
+			if g.num != 1 || g.typ != protowire.BytesType {
+				continue
+			}
+			n, err := parseNode(g.val)
+			if err != nil {
+				return bad(err)
+			}
+			defaultDomain := n.domain == "" || n.domain == "ai.onnx"
+			p := producer{passThrough: defaultDomain && len(n.inputs) == 1 && (n.opType == identityOp || n.opType == "Cast")}
+			if p.passThrough {
+				p.input = n.inputs[0]
+			}
+			if p.passThrough && n.opType == "Cast" {
+				if p.to, err = castTo(g.val); err != nil {
+					return bad(err)
+				}
+			}
+			for _, o := range n.outputs {
+				m[o] = p
+			}
+		}
+	}
+	return m, nil
+}
+
+// Run scores one chunk: inputs[0] is [rows, width] float32.
+func (n *nativeTrees) Run(_ context.Context, inputs []scoring.Tensor) ([]scoring.Output, error) {
+	if len(inputs) != 1 || len(inputs[0].Shape) != 2 || inputs[0].Float32 == nil {
+		return nil, fmt.Errorf("%w: native engine takes one float [N,F] tensor", scoring.ErrBadInput)
+	}
+	x, rows, width := inputs[0].Float32, int(inputs[0].Shape[0]), int(inputs[0].Shape[1])
+	score := make([]float32, rows)
+	var label []int64
+	var prob []float32
+	if n.e.Op == trees.Regressor {
+		if err := n.e.Scores(x, width, score); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, at := range n.outputs {
+			if at == 0 && label == nil {
+				label = make([]int64, rows)
+			}
+			if at == 1 && prob == nil {
+				prob = make([]float32, 2*rows)
+			}
+		}
+		if err := n.e.Classify(x, width, score, label, prob); err != nil {
+			return nil, err
+		}
+	}
+	outs := make([]scoring.Output, len(n.outputs))
+	for i, at := range n.outputs {
+		switch {
+		case n.e.Op == trees.Regressor:
+			outs[i] = scoring.Output{Float32: score}
+		case at == 0:
+			outs[i] = scoring.Output{Int64: label}
+		default:
+			outs[i] = scoring.Output{Float32: prob, ClassKeys: n.keys[i]}
+		}
+	}
+	return outs, nil
+}
+
+// probe compares the native outputs with ONNX Runtime's on rows aimed at
+// the model's splits.
+func (n *nativeTrees) probe(data []byte, b *scoring.Binding, opts Options) error {
+	width := b.Inputs[0].Columns
+	x := n.e.Probe(probeRows, len(width), probeSeed)
+	in := []scoring.Tensor{{Shape: []int64{probeRows, int64(len(width))}, Float32: x}}
+	opts.IntraOpThreads = 1 // the native sums are ONNX Runtime's at one thread
+	ref, err := openORT(data, b, nil, opts)
+	if err != nil {
+		return fmt.Errorf("%w: ONNX Runtime for the probe: %v", ErrNotNative, err)
+	}
+	want, err := ref.Run(context.Background(), in)
+	ref.Close()
+	if err != nil {
+		return fmt.Errorf("%w: ONNX Runtime on the probe rows: %v", ErrNotNative, err)
+	}
+	got, err := n.Run(context.Background(), in)
+	if err != nil {
+		return fmt.Errorf("%w: probe: %v", ErrNotNative, err)
+	}
+	for i := range want {
+		if err := sameOutput(want[i], got[i]); err != nil {
+			return fmt.Errorf("%w: output %s differs from ONNX Runtime's on probe rows: %v", ErrNotNative, b.Outputs[i], err)
+		}
+	}
+	return nil
+}
+
+// sameOutput compares two outputs bit for bit (any NaN equals any NaN).
+func sameOutput(want, got scoring.Output) error {
+	if len(want.Float32) != len(got.Float32) || len(want.Int64) != len(got.Int64) || want.Strings != nil || want.Float64 != nil {
+		return fmt.Errorf("shape or type: %d/%d floats, %d/%d ints", len(want.Float32), len(got.Float32), len(want.Int64), len(got.Int64))
+	}
+	for i, w := range want.Float32 {
+		g := got.Float32[i]
+		if math.Float32bits(w) != math.Float32bits(g) && !(w != w && g != g) {
+			return fmt.Errorf("value %d: ONNX Runtime %g, native %g", i, w, g)
+		}
+	}
+	for i, w := range want.Int64 {
+		if got.Int64[i] != w {
+			return fmt.Errorf("value %d: ONNX Runtime %d, native %d", i, w, got.Int64[i])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,401 @@
+// Package trees scores ONNX tree ensembles in Go, compiled, with the
+// results ONNX Runtime 1.24 gives to the bit.
+//
+// It reads the one ai.onnx.ml TreeEnsembleClassifier or
+// TreeEnsembleRegressor node of a model (Load), checks that it is a case the
+// package reproduces exactly, and compiles its trees into flat arrays. The
+// evaluator then follows ORT's CPU kernel (tree_ensemble_common.h,
+// tree_ensemble_aggregator.h, ml_common.h) operation for operation:
+//
+//   - each split compares the float32 feature with the float32 threshold
+//     under the node's mode (BRANCH_LEQ, _LT, _GTE, _GT, _EQ, _NEQ); a NaN
+//     feature compares false (true for _NEQ), unless the node's
+//     nodes_missing_value_tracks_true is 1, which sends NaN to the true
+//     child;
+//   - a row's score is 0, plus each tree's leaf weight in float32, trees in
+//     the order their first node is listed, plus the base value (AVERAGE
+//     divides the sum by the number of trees first);
+//   - a binary classifier (two int64 labels, every weight in class 0) with
+//     a negative weight somewhere labels a row classlabels[1] when the
+//     score is > 0 and writes probabilities [ComputeLogistic(-s),
+//     ComputeLogistic(s)] under LOGISTIC, [-s, s] under NONE; with no
+//     negative weight ORT labels by score > 0.5 and writes [1-s, s] under
+//     either (ml_common.h, write_scores). ComputeLogistic is reproduced
+//     with glibc's expf (logistic.go).
+//
+// These equal ORT's with one intra-op thread (batchscore's setting). With
+// more threads ORT splits the trees between threads for calls of more than
+// 50 rows (and for single rows of more than 80 trees) and adds the partial
+// sums afterwards, which can round differently in the last bit.
+//
+// What is refused (ErrUnsupported) rather than approximated: multi-class
+// and string-label classifiers; weights in another class or target than 0;
+// PROBIT, SOFTMAX and SOFTMAX_ZERO; regressors with n_targets other than
+// 1, MIN or MAX, or a post_transform; more than one base value; a leaf
+// weighted twice; weights on a branch node; trees whose nodes are not
+// listed together, or not all reached exactly once from the tree's first
+// listed node (ORT 1.24 reads such listings its own way); missing-value
+// lists of another length than the nodes'; double or external tensors; an
+// input that is not a float [N,F] graph input; more than one tree node,
+// or ai.onnx.ml's opset-5 TreeEnsemble; ai.onnx.ml opsets other than 1 to
+// 4; attributes the package does not know. Malformed models, which ORT
+// refuses too (a leaf without a weight, a child outside its tree, a node
+// listed twice, attribute lists of different lengths), give ErrModel.
+package trees
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+var (
+	// ErrUnsupported marks a valid model this package does not reproduce
+	// exactly: score it with ONNX Runtime.
+	ErrUnsupported = errors.New("tree ensemble not supported")
+	// ErrModel marks bytes that are not a well-formed ONNX tree model.
+	ErrModel = errors.New("not a readable ONNX tree model")
+	// ErrInput marks an input or output buffer of the wrong size.
+	ErrInput = errors.New("bad input")
+)
+
+// Kinds of ensemble.
+const (
+	Classifier = "TreeEnsembleClassifier"
+	Regressor  = "TreeEnsembleRegressor"
+)
+
+const mlDomain = "ai.onnx.ml"
+
+// Ensemble is a compiled tree node. It is read-only after Load, and its
+// methods may be called from many goroutines at once.
+type Ensemble struct {
+	Op      string   // Classifier or Regressor
+	Node    string   // the node's name
+	Input   string   // the graph input the node reads
+	Outputs []string // the node's outputs: label, probabilities (classifier) or Y
+	// Width is the input's second dimension as the graph declares it,
+	// -1 if it does not say.
+	Width int
+	// Features is the number of input columns the node needs: ORT's
+	// highest nodes_featureids (of any node, leaves included) plus one.
+	Features int
+	Trees    int
+	Nodes    int // nodes listed
+	Depth    int // deepest leaf reachable, root at depth 0
+	// PostTransform is NONE or LOGISTIC; Aggregate is SUM or AVERAGE
+	// (regressor; a classifier sums).
+	PostTransform string
+	Aggregate     string
+	Base          float32 // the base value, 0 without one
+	hasBase       bool
+	Labels        [2]int64 // classlabels_int64s (classifier)
+	// Positive is true when no class weight is negative: ORT then labels
+	// by score > 0.5 and writes [1-s, s] whatever PostTransform says.
+	Positive bool
+	// OtherOps lists the graph's other nodes (op types), which this
+	// package does not evaluate: a ZipMap or Cast after the classifier,
+	// say. The caller decides whether the node's outputs are enough.
+	OtherOps []string
+	// Layout says how the trees were compiled (see compile.go).
+	Layout string
+
+	c compiled
+}
+
+// Load reads a model's tree node and compiles it. A model this package
+// does not reproduce exactly gives an error wrapping ErrUnsupported;
+// malformed bytes an error wrapping ErrModel.
+func Load(model []byte) (*Ensemble, error) {
+	g, mlOpset, err := readGraph(model)
+	if err != nil {
+		return nil, err
+	}
+	var tree *node
+	var others []string
+	for i := range g.nodes {
+		n := &g.nodes[i]
+		switch {
+		case n.domain == mlDomain && (n.op == Classifier || n.op == Regressor):
+			if tree != nil {
+				return nil, fmt.Errorf("%w: more than one tree ensemble node (%q and %q)", ErrUnsupported, tree.name, n.name)
+			}
+			tree = n
+		case n.domain == mlDomain && n.op == "TreeEnsemble":
+			return nil, fmt.Errorf("%w: ai.onnx.ml TreeEnsemble (opset 5) node %q", ErrUnsupported, n.name)
+		default:
+			others = append(others, n.op)
+		}
+	}
+	if tree == nil {
+		return nil, fmt.Errorf("%w: no TreeEnsembleClassifier or TreeEnsembleRegressor node", ErrUnsupported)
+	}
+	if mlOpset < 1 || mlOpset > 4 {
+		return nil, fmt.Errorf("%w: ai.onnx.ml opset %d (the package knows 1 to 4)", ErrUnsupported, mlOpset)
+	}
+	full, err := parseNode(tree.raw, true)
+	if err != nil {
+		if errors.Is(err, ErrUnsupported) {
+			return nil, fmt.Errorf("node %q: %w", tree.name, err)
+		}
+		return nil, fmt.Errorf("%w: node %q: %v", ErrModel, tree.name, err)
+	}
+	if len(full.inputs) != 1 {
+		return nil, fmt.Errorf("%w: node %q has %d inputs", ErrModel, tree.name, len(full.inputs))
+	}
+	in, ok := g.inputs[full.inputs[0]]
+	switch {
+	case !ok || g.initializers[full.inputs[0]]:
+		return nil, fmt.Errorf("%w: node %q reads %q, which is not a graph input (another node computes it)",
+			ErrUnsupported, tree.name, full.inputs[0])
+	case in.elem != tensorFloat:
+		return nil, fmt.Errorf("%w: input %q has element type %d; only float (1) is compiled", ErrUnsupported, in.name, in.elem)
+	case in.ranks && len(in.shape) != 2:
+		return nil, fmt.Errorf("%w: input %q has rank %d; only [N,F] is compiled", ErrUnsupported, in.name, len(in.shape))
+	}
+	e := &Ensemble{Op: full.op, Node: full.name, Input: in.name, Outputs: full.outputs, Width: -1, OtherOps: others}
+	if in.ranks {
+		e.Width = int(in.shape[1])
+	}
+	if err := e.compile(full.attrs); err != nil {
+		return nil, fmt.Errorf("node %q: %w", tree.name, err)
+	}
+	if e.Width >= 0 && e.Width < e.Features {
+		return nil, fmt.Errorf("%w: node %q uses feature %d but input %q has %d columns", ErrModel, e.Node, e.Features-1, e.Input, e.Width)
+	}
+	return e, nil
+}
+
+func (e *Ensemble) String() string {
+	s := fmt.Sprintf("%s %q: %d trees, %d nodes, depth %d, %d features, %s", e.Op, e.Node, e.Trees, e.Nodes, e.Depth, e.Features, e.PostTransform)
+	if e.Op == Regressor {
+		s += ", " + e.Aggregate
+	} else {
+		rule := "score > 0"
+		if e.Positive {
+			rule = "score > 0.5"
+		}
+		s += fmt.Sprintf(", labels %d/%d by %s", e.Labels[0], e.Labels[1], rule)
+	}
+	return s + ", " + e.Layout
+}
+
+// check validates a call's buffers: x is rows×width, row-major.
+func (e *Ensemble) check(x []float32, width, rows int) error {
+	switch {
+	case width < e.Features:
+		return fmt.Errorf("%w: %d columns, the trees read column %d", ErrInput, width, e.Features-1)
+	case e.Width >= 0 && width != e.Width:
+		return fmt.Errorf("%w: %d columns, the model's input has %d", ErrInput, width, e.Width)
+	case len(x) != rows*width:
+		return fmt.Errorf("%w: %d values for %d rows of %d", ErrInput, len(x), rows, width)
+	}
+	return nil
+}
+
+// Scores writes each row's score to out (one per row, len(x)/width rows):
+// for a regressor its output Y, for a classifier its raw score (the
+// weights' sum plus the base value) before any post_transform.
+func (e *Ensemble) Scores(x []float32, width int, out []float32) error {
+	if err := e.check(x, width, len(out)); err != nil {
+		return err
+	}
+	e.c.sums(x, width, out)
+	if e.Op == Regressor {
+		// ORT's FinalizeScores1: AVERAGE divides by n_trees_ (a size_t,
+		// converted to float), then both add origin_ (the base value, or
+		// 0 without one).
+		if e.Aggregate == "AVERAGE" {
+			n := float32(e.Trees)
+			for i := range out {
+				out[i] /= n
+			}
+		}
+		for i := range out {
+			out[i] += e.Base
+		}
+		return nil
+	}
+	e.addBase(out)
+	return nil
+}
+
+// addBase adds a classifier's base value as ORT's FinalizeScores does:
+// only when the node has one (adding 0 would turn -0 into +0).
+func (e *Ensemble) addBase(score []float32) {
+	if !e.hasBase {
+		return
+	}
+	for i := range score {
+		score[i] += e.Base
+	}
+}
+
+// Classify writes a binary classifier's outputs as ORT does: label[i] and
+// prob[2i], prob[2i+1] for row i. score receives the raw scores and must
+// hold one float per row; label or prob may be nil when not wanted.
+func (e *Ensemble) Classify(x []float32, width int, score []float32, label []int64, prob []float32) error {
+	if e.Op != Classifier {
+		return fmt.Errorf("%w: %s is a regressor", ErrInput, e.Node)
+	}
+	n := len(score)
+	if err := e.check(x, width, n); err != nil {
+		return err
+	}
+	if label != nil && len(label) != n || prob != nil && len(prob) != 2*n {
+		return fmt.Errorf("%w: %d rows, %d labels, %d probabilities", ErrInput, n, len(label), len(prob))
+	}
+	e.c.sums(x, width, score)
+	e.addBase(score)
+	e.finish(score, label, prob)
+	return nil
+}
+
+// finish derives labels and probabilities from raw scores.
+func (e *Ensemble) finish(score []float32, label []int64, prob []float32) {
+	l0, l1 := e.Labels[0], e.Labels[1]
+	if e.Positive {
+		// write_scores cases 0 and 1: [1-s, s], label by s > 0.5.
+		for i, s := range score {
+			if label != nil {
+				label[i] = l0
+				if s > 0.5 {
+					label[i] = l1
+				}
+			}
+			if prob != nil {
+				prob[2*i], prob[2*i+1] = 1-s, s
+			}
+		}
+		return
+	}
+	logistic := e.PostTransform == "LOGISTIC"
+	for i, s := range score {
+		if label != nil {
+			label[i] = l0
+			if s > 0 {
+				label[i] = l1
+			}
+		}
+		if prob == nil {
+			continue
+		}
+		if logistic {
+			// [ComputeLogistic(-s), ComputeLogistic(s)]: both take
+			// expf(-|s|).
+			ex := expfFMA(-abs32(s))
+			prob[2*i], prob[2*i+1] = logisticFrom(-s, ex), logisticFrom(s, ex)
+		} else {
+			prob[2*i], prob[2*i+1] = -s, s
+		}
+	}
+}
+
+// abs32 is fabsf: the sign bit cleared.
+func abs32(x float32) float32 {
+	return math.Float32frombits(math.Float32bits(x) &^ (1 << 31))
+}
+
+// graph is what Load needs of the main graph.
+type graph struct {
+	nodes        []node
+	inputs       map[string]valueInfo
+	initializers map[string]bool
+}
+
+func readGraph(model []byte) (graph, int64, error) {
+	g := graph{inputs: map[string]valueInfo{}, initializers: map[string]bool{}}
+	bad := func(err error) (graph, int64, error) {
+		return g, 0, fmt.Errorf("%w: %v", ErrModel, err)
+	}
+	top, err := fields(model)
+	if err != nil {
+		return bad(err)
+	}
+	var graphBytes []byte
+	graphs := 0
+	mlOpset := int64(0)
+	for _, f := range top {
+		switch {
+		case f.num == 7 && f.typ == protowire.BytesType:
+			graphBytes = f.val
+			graphs++
+		case f.num == 8 && f.typ == protowire.BytesType:
+			fs, err := fields(f.val)
+			if err != nil {
+				return bad(err)
+			}
+			domain, version := "", int64(0)
+			for _, d := range fs {
+				switch {
+				case d.num == 1 && d.typ == protowire.BytesType:
+					domain = string(d.val)
+				case d.num == 2 && d.typ == protowire.VarintType:
+					version = int64(d.v)
+				}
+			}
+			if domain == mlDomain {
+				mlOpset = version
+			}
+		}
+	}
+	if graphs != 1 {
+		return bad(fmt.Errorf("%d graphs", graphs))
+	}
+	gfs, err := fields(graphBytes)
+	if err != nil {
+		return bad(err)
+	}
+	for _, f := range gfs {
+		if f.typ != protowire.BytesType {
+			continue
+		}
+		switch f.num {
+		case 1:
+			n, err := parseNode(f.val, false)
+			if err != nil {
+				return bad(err)
+			}
+			g.nodes = append(g.nodes, n)
+		case 5:
+			ts, err := fields(f.val)
+			if err != nil {
+				return bad(err)
+			}
+			for _, t := range ts {
+				if t.num == 8 && t.typ == protowire.BytesType {
+					g.initializers[string(t.val)] = true
+				}
+			}
+		case 15:
+			// SparseTensorProto: values (1) is a TensorProto whose name
+			// is the initializer's.
+			ts, err := fields(f.val)
+			if err != nil {
+				return bad(err)
+			}
+			for _, t := range ts {
+				if t.num == 1 && t.typ == protowire.BytesType {
+					vs, err := fields(t.val)
+					if err != nil {
+						return bad(err)
+					}
+					for _, v := range vs {
+						if v.num == 8 && v.typ == protowire.BytesType {
+							g.initializers[string(v.val)] = true
+						}
+					}
+				}
+			}
+		case 11:
+			v, err := parseValueInfo(f.val)
+			if err != nil {
+				return bad(err)
+			}
+			g.inputs[v.name] = v
+		}
+	}
+	return g, mlOpset, nil
+}
