@@ -18,9 +18,12 @@ package onnx
 //	BenchmarkSession/<model>  this package's Session.Run on prebuilt
 //	                          scoring.Tensors: what the scoring pool calls,
 //	                          with its per-call tensor wrapping and output copy.
+//	BenchmarkNative/<model>   Session.Run on the native tree engine
+//	                          (native.go); skipped for models it declines.
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -277,6 +280,30 @@ func BenchmarkSession(b *testing.B) {
 			if _, err := sess.Run(ctx, s.tensors); err != nil {
 				b.Fatal(err)
 			}
+			runParallel(b, s.workers, s.rows, func(int) error {
+				_, err := sess.Run(ctx, s.tensors)
+				return err
+			})
+		})
+	}
+}
+
+func BenchmarkNative(b *testing.B) {
+	for _, m := range benchModels {
+		b.Run(m.name, func(b *testing.B) {
+			s := setup(b, m.job)
+			model, err := Load(s.path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sess, err := model.Open(s.binding, Options{Engine: EngineNative, IntraOpThreads: s.threads, Optimization: s.optimization})
+			if errors.Is(err, ErrNotNative) {
+				b.Skip(err)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
 			runParallel(b, s.workers, s.rows, func(int) error {
 				_, err := sess.Run(ctx, s.tensors)
 				return err

@@ -4,12 +4,14 @@
 #
 #   1. snapshots of 1M, 2M and 4M rows (bin/gensnapshot) under out/bench/,
 #      reused when the stamp says they were made with the same flags;
-#   2. ONNX Runtime alone on prebuilt tensors (scoring/onnx BenchmarkORT,
-#      BenchmarkSession), GBM and logistic model;
+#   2. the model runtimes alone on prebuilt tensors: ONNX Runtime
+#      (scoring/onnx BenchmarkORT, BenchmarkSession) and the native tree
+#      engine (BenchmarkNative), GBM and logistic model;
 #   3. the Parquet side alone (io/parquetio BenchmarkFingerprint,
 #      BenchmarkRead, BenchmarkReadWrite) on the 2M snapshot;
 #   4. bin/batchscore run end to end on the 2M snapshot, both models, under
-#      /usr/bin/time -v (wall, CPU, peak RSS);
+#      /usr/bin/time -v (wall, CPU, peak RSS); the GBM also with
+#      scoring.engine: onnxruntime (gbm-2m-ort);
 #   5. peak RSS of the GBM job on 1M and 4M rows;
 #   6. the SQL side (testdata/bench/sql.sh): a throwaway PostgreSQL 15 with
 #      the 2M snapshot, batchscore's source and sink against psql \copy,
@@ -126,6 +128,9 @@ job configs/churn_nightly.yaml gbm-4m 4m
 # The same GBM job without its validation section: what rules, profiles
 # and drift cost end to end.
 sed -e '/^validation:/,$d' -e "s#/tables/gbm-2m#/tables/gbm-2m-nochecks#" "$OUT/jobs/gbm-2m.yaml" >"$OUT/jobs/gbm-2m-nochecks.yaml"
+# The same GBM job on ONNX Runtime instead of the native tree engine.
+sed -e "s#^\(  engine: \).*#\1onnxruntime#" -e "s#/tables/gbm-2m#/tables/gbm-2m-ort#" "$OUT/jobs/gbm-2m.yaml" >"$OUT/jobs/gbm-2m-ort.yaml"
+grep -q "engine: onnxruntime" "$OUT/jobs/gbm-2m-ort.yaml" || { echo "bench: configs/churn_nightly.yaml has no scoring.engine line" >&2; exit 1; }
 
 # --- the sklearn peer: model and array, made once ----------------------------
 PEER=
@@ -176,7 +181,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	echo "round $r start $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RES/load.txt"
 	log "round $r/$ROUNDS: ONNX Runtime alone"
 	BATCHSCORE_BENCH_SNAPSHOT="$SNAP2M" "$OUT/bin/onnx.test" -test.run '^$' \
-		-test.bench '^Benchmark(ORT|Session)$' -test.benchtime "$ORT_TIME" >"$RES/ort-$r.txt"
+		-test.bench '^Benchmark(ORT|Session|Native)$' -test.benchtime "$ORT_TIME" >"$RES/ort-$r.txt"
 	log "round $r/$ROUNDS: Parquet alone"
 	BATCHSCORE_BENCH_SNAPSHOT="$SNAP2M" BATCHSCORE_BENCH_OUT="$OUT" "$OUT/bin/parquetio.test" -test.run '^$' \
 		-test.bench '^Benchmark(Fingerprint|Read|ReadWrite)$' -test.benchtime 1x >"$RES/parquet-$r.txt"
@@ -185,7 +190,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		(cd "$ROOT/jobs/validate" && "$OUT/bin/validate.test" -test.run '^$' -test.bench '^BenchmarkApply$' -test.benchtime "$CHECKS_TIME")
 		(cd "$ROOT/jobs/validate/profile" && "$OUT/bin/profile.test" -test.run '^$' -test.bench '^BenchmarkAdd$' -test.benchtime "$CHECKS_TIME")
 	} >"$RES/checks-$r.txt"
-	for name in gbm-2m gbm-2m-nochecks logreg-2m; do
+	for name in gbm-2m gbm-2m-nochecks gbm-2m-ort logreg-2m; do
 		log "round $r/$ROUNDS: end to end $name"
 		e2e "$name" "$r"
 	done
