@@ -204,12 +204,13 @@ func (e *execution) mergeManifests(shards []*shardState) (int64, error) {
 			{"snapshot fingerprint", s.Source.Fingerprint, first.Source.Fingerprint},
 			{"model sha256", s.Model.SHA256, first.Model.SHA256},
 			{"job file", s.ConfigHash, first.ConfigHash},
+			{"scoring engine", s.Model.Engine, first.Model.Engine},
 		} {
 			if sql && d.what == "snapshot fingerprint" {
 				continue // each shard's checksum is of its own rows
 			}
 			if d.got != d.want {
-				return 0, fmt.Errorf("%w: shard %d of %d has %s %s, shard 0 %s: the snapshot, model or job file changed between them; run shard %d (or all) again",
+				return 0, fmt.Errorf("%w: shard %d of %d has %s %s, shard 0 %s: the snapshot, model, job file or scoring engine changed between them; run shard %d (or all) again",
 					ErrShards, k, n, d.what, d.got, d.want, k)
 			}
 		}

@@ -68,11 +68,18 @@ func (e *execution) loadModel(m spec.Model, key string, rep *report.Model) (*loa
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", path, key, err)
 	}
+	engine := job.Scoring.Engine
+	if engine == onnx.EngineNative && key != "model" {
+		engine = onnx.EngineAuto // native is required of the champion only
+	}
 	sess, err := model.Open(binding, onnx.Options{
 		IntraOpThreads: job.Scoring.IntraOpThreads,
 		Optimization:   job.Scoring.Optimization,
-		Engine:         job.Scoring.Engine,
+		Engine:         engine,
 	})
+	if errors.Is(err, onnx.ErrNotNative) {
+		return nil, fmt.Errorf("%w (%s, scoring.engine in %s)", err, key, job.File)
+	}
 	if err != nil {
 		return nil, err
 	}

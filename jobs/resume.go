@@ -53,6 +53,7 @@ type resumeMeta struct {
 	RunID  string `json:"run_id"`
 	Binary string `json:"binary"`
 	ORT    string `json:"onnxruntime"`
+	Engine string `json:"engine,omitempty"` // saved scores are this engine's
 }
 
 // openResume prepares <table>/_resume/<run id>/, reading what a killed
@@ -60,7 +61,7 @@ type resumeMeta struct {
 func (e *execution) openResume() *resume {
 	dir := filepath.Join(e.table.Root, ResumeDir, e.m.RunID)
 	r := &resume{dir: dir, mem: e.mem(), log: e.log, saved: map[int64]string{}}
-	meta := resumeMeta{RunID: e.m.RunID, Binary: e.Version, ORT: e.m.Binary.ORTVersion}
+	meta := resumeMeta{RunID: e.m.RunID, Binary: e.Version, ORT: e.m.Binary.ORTVersion, Engine: e.m.Model.Engine}
 	want, _ := json.Marshal(meta)
 	got, err := os.ReadFile(filepath.Join(dir, "meta.json"))
 	if err == nil && string(got) == string(want) {

@@ -76,7 +76,7 @@ func TestEngines(t *testing.T) {
 	}
 	m := parseManifest(t, []byte(res.stdout))
 	if m.Status != "failed" || m.ExitCode != 2 || !strings.Contains(m.Error, "scoring.engine is native") ||
-		!strings.Contains(m.Error, "churn_logreg.onnx") {
+		!strings.Contains(m.Error, "churn_logreg.onnx") || !strings.Contains(m.Error, "(model, scoring.engine in "+job+")") {
 		t.Errorf("logreg under native: status %s exit %d error %q", m.Status, m.ExitCode, m.Error)
 	}
 	if v := currentVersion(t, table, date20); v != "" {

@@ -9,9 +9,10 @@ package onnx
 // 65,536 rows. The input tensors are filled once, before the clock starts,
 // from the first rows of a snapshot ($BATCHSCORE_BENCH_SNAPSHOT, a glob;
 // default: the small sample of testdata/customers, repeated to fill a
-// chunk). Every figure is reported as rows/s. Sessions come from Open, so
-// the graph is the one a run scores with, in-memory rewrites included
-// (zipmap.go, treeclassifier.go; BenchmarkTreeRewrite compares them).
+// chunk). Every figure is reported as rows/s. Sessions come from Open with
+// scoring.engine onnxruntime, so the graph is the one a run on ONNX Runtime
+// scores with, in-memory rewrites included (zipmap.go, treeclassifier.go;
+// BenchmarkTreeRewrite compares them); BenchmarkNative is the native engine.
 //
 //	BenchmarkORT/<model>      raw onnxruntime_go: ort tensors made once,
 //	                          outputs preallocated, Run only (the floor).
@@ -303,7 +304,11 @@ func BenchmarkNative(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			defer sess.Close()
 			ctx := context.Background()
+			if _, err := sess.Run(ctx, s.tensors); err != nil {
+				b.Fatal(err)
+			}
 			runParallel(b, s.workers, s.rows, func(int) error {
 				_, err := sess.Run(ctx, s.tensors)
 				return err

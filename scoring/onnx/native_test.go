@@ -155,6 +155,23 @@ func TestNativeEngineHandMade(t *testing.T) {
 		t.Errorf("engine onnxruntime: %q", e)
 	}
 	s.Close()
+
+	// The score alone, no label bound; and a chunk of no rows.
+	scoreOnly := treeBinding(t, model, "probabilities", "")
+	s, err = model.Open(scoreOnly, onnx.Options{Engine: onnx.EngineNative})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want, _ := ref.Run(context.Background(), in)
+	got, err := s.Run(context.Background(), in)
+	if err != nil || len(got) != 1 || sameBits(want[0].Float32, got[0].Float32) >= 0 {
+		t.Errorf("score only: %v %v, ONNX Runtime %v", got, err, want[0].Float32)
+	}
+	got, err = s.Run(context.Background(), []scoring.Tensor{{Shape: []int64{0, 2}}})
+	if err != nil || len(got) != 1 || len(got[0].Float32) != 0 {
+		t.Errorf("no rows: %v %v", got, err)
+	}
 }
 
 func treeBinding(t *testing.T, model *onnx.Model, score, label string) *scoring.Binding {

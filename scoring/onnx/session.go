@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -71,12 +72,19 @@ func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 	declined := ""
 	if opts.Engine == EngineAuto || opts.Engine == EngineNative {
 		native, err := openNative(data, b, zipMaps, opts)
+		if errors.Is(err, ErrRuntime) {
+			return nil, err
+		}
 		if err == nil {
 			sess := &Session{native: native, engine: native.String()}
 			for _, z := range zipMaps {
 				sess.rewrites = append(sess.rewrites, z.String())
 			}
 			return sess, nil
+		}
+		if opts.Engine == EngineNative && errors.Is(err, ErrModel) {
+			// A broken model, not a job setting: exit 1, and a fallback may score.
+			return nil, fmt.Errorf("%w: %s: %v", ErrModel, m.Path, err)
 		}
 		if opts.Engine == EngineNative {
 			return nil, fmt.Errorf("%s: scoring.engine is native: %w", m.Path, err)
@@ -91,6 +99,9 @@ func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 		}
 	}
 	sess, err := openORT(data, b, zipMaps, opts)
+	if errors.Is(err, ErrRuntime) {
+		return nil, err
+	}
 	if err != nil && trees != nil {
 		// ONNX Runtime refused the rewritten trees: keep the classifier.
 		trees = nil
