@@ -24,7 +24,10 @@ the metadata the model carries (producer, graph, version, custom keys).
 Each input is fed from table columns under model.inputs in the job file: an
 input of shape [N,F] takes F columns, an input of shape [N,1] or [N] one.
 The score comes from a float output: [N,C] with a class, [N] or [N,1] as is,
-or a ZipMap sequence of maps with the class as the key.`,
+or a ZipMap sequence of maps with the class as the key.
+
+The last line says whether the native tree engine can score the model
+(scoring.engine in the job file; README "Scoring engines"), or why not.`,
 		Example: `  batchscore inspect testdata/models/churn_gbm.onnx
   batchscore inspect testdata/models/churn_gbm.onnx --json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
@@ -45,10 +48,16 @@ or a ZipMap sequence of maps with the class as the key.`,
 				return err
 			}
 			sum := model.SHA256
+			native, ok := model.NativeTrees()
 			if asJSON {
-				return printInspectJSON(cmd.OutOrStdout(), args[0], sum, sig, md)
+				return printInspectJSON(cmd.OutOrStdout(), args[0], sum, sig, md, native, ok)
 			}
 			printInspect(cmd.OutOrStdout(), args[0], sum, sig, md)
+			if ok {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nnative engine: yes: %s\n", native)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nnative engine: no (ONNX Runtime scores it): %s\n", native)
+			}
 			return nil
 		},
 	}
@@ -56,10 +65,11 @@ or a ZipMap sequence of maps with the class as the key.`,
 	return cmd
 }
 
-func printInspectJSON(w io.Writer, path, sum string, sig scoring.Signature, md onnx.Metadata) error {
+func printInspectJSON(w io.Writer, path, sum string, sig scoring.Signature, md onnx.Metadata, native string, nativeOK bool) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(map[string]any{"path": path, "sha256": sum, "signature": sig, "metadata": md})
+	return enc.Encode(map[string]any{"path": path, "sha256": sum, "signature": sig, "metadata": md,
+		"native_engine": map[string]any{"eligible": nativeOK, "detail": native}})
 }
 
 func printInspect(w io.Writer, path, sum string, sig scoring.Signature, md onnx.Metadata) {

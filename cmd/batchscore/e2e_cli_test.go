@@ -55,15 +55,17 @@ func TestCLI(t *testing.T) {
 				"outputs:\n  label: int64[N]\n  probabilities: float[N,2]\n",
 				"producer:    batchscore build_models.py", "graph:       churn_gbm", "version:     1",
 				"model_name = churn_gbm\n", "positive_class = 1\n", "features = tenure_months,age,",
+				"native engine: yes: TreeEnsembleClassifier", "200 trees", "a job scores it natively when it feeds features as float [N,F]",
 			},
 		},
 		{
 			name: "inspect zipmap", args: []string{"inspect", modelPath(t, "churn_gbm_zipmap.onnx")},
-			out: []string{"float_input: float[N,30]", "output_label: int64[N]", "output_probability: sequence"},
+			out: []string{"float_input: float[N,30]", "output_label: int64[N]", "output_probability: sequence", "native engine: yes: "},
 		},
 		{
 			name: "inspect per-column inputs", args: []string{"inspect", modelPath(t, "churn_logreg.onnx")},
-			out: []string{"  tenure_months: int64[N,1]\n", "  monthly_charges: float[N,1]\n", "  months_to_contract_end: float[N,1]\n"},
+			out: []string{"  tenure_months: int64[N,1]\n", "  monthly_charges: float[N,1]\n", "  months_to_contract_end: float[N,1]\n",
+				"native engine: no (ONNX Runtime scores it): tree ensemble not supported: no TreeEnsembleClassifier"},
 		},
 		{
 			name: "inspect double input", args: []string{"inspect", modelPath(t, "ltv_linear.onnx")},
@@ -176,6 +178,10 @@ func TestInspectJSON(t *testing.T) {
 			Version  int64             `json:"version"`
 			Custom   map[string]string `json:"custom"`
 		} `json:"metadata"`
+		Native struct {
+			Eligible bool   `json:"eligible"`
+			Detail   string `json:"detail"`
+		} `json:"native_engine"`
 	}
 	dec := json.NewDecoder(strings.NewReader(res.stdout))
 	var raw json.RawMessage
@@ -190,6 +196,9 @@ func TestInspectJSON(t *testing.T) {
 	}
 	if doc.Path != gbm || doc.SHA256 != fileSHA(t, gbm) {
 		t.Errorf("path %q sha256 %q", doc.Path, doc.SHA256)
+	}
+	if !doc.Native.Eligible || !strings.Contains(doc.Native.Detail, "200 trees") {
+		t.Errorf("native_engine %+v, want eligible with 200 trees", doc.Native)
 	}
 	in := doc.Signature.Inputs
 	if len(in) != 1 || in[0].Name != "features" || in[0].Kind != "tensor" || in[0].Elem != "float" ||

@@ -89,6 +89,18 @@ func openNative(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts O
 	return n, nil
 }
 
+// NativeTrees says whether the native engine can compile the model's tree
+// node, and describes the node or why not. Whether a job then scores with
+// it also depends on the job's binding and the probe (see Open).
+func (m *Model) NativeTrees() (string, bool) {
+	e, err := trees.Load(m.data)
+	if err != nil {
+		return err.Error(), false
+	}
+	return fmt.Sprintf("%s; a job scores it natively when it feeds %s as float [N,F] and reads the node's outputs (%s), directly or through a ZipMap, Identity or same-type Cast",
+		e, e.Input, strings.Join(e.Outputs, ", ")), true
+}
+
 func (n *nativeTrees) String() string {
 	return fmt.Sprintf("native (batchscore's Go tree evaluator): %s; matched ONNX Runtime %s bit for bit on %d probe rows",
 		n.e, Version(), probeRows)
