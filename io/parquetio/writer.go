@@ -48,6 +48,9 @@ type Writer struct {
 	count *countingWriter
 	rows  int64
 	files []WrittenFile
+	// broken is set when arrow's writer panicked: cur must not be used,
+	// not even closed.
+	broken error
 }
 
 var codecs = map[string]compress.Compression{
@@ -91,6 +94,9 @@ func NewWriter(dir string, schema *arrow.Schema, compression string, fileRows in
 
 // Write appends a record, splitting it where a file fills up.
 func (w *Writer) Write(rec arrow.Record) error {
+	if w.broken != nil {
+		return w.broken
+	}
 	for off := int64(0); off < rec.NumRows(); {
 		if w.cur != nil && w.rows >= w.fileRows {
 			if err := w.finish(); err != nil {
@@ -107,7 +113,7 @@ func (w *Writer) Write(rec arrow.Record) error {
 		if off != 0 || n != rec.NumRows() {
 			part = rec.NewSlice(off, off+n)
 		}
-		err := w.cur.Write(part)
+		err := w.writeRecord(part)
 		if part != rec {
 			part.Release()
 		}
@@ -119,6 +125,36 @@ func (w *Writer) Write(rec arrow.Record) error {
 	}
 	crashpoint.Hit("staged-chunk")
 	return nil
+}
+
+// writeRecord is arrow's Write, which in v17 can panic after a failed
+// write to the file (rowGroupWriter.Close reads a page its flush already
+// released): the file's own write error, such as EFBIG or ENOSPC, is then
+// the cause to report.
+func (w *Writer) writeRecord(rec arrow.Record) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = w.sink.err
+			if err == nil {
+				err = fmt.Errorf("arrow's Parquet writer failed: %v", r)
+			}
+			w.broken = fmt.Errorf("writing %s: %w", w.out.Name(), err)
+		}
+	}()
+	return w.cur.Write(rec)
+}
+
+// closeFile is arrow's Close, with the same guard as writeRecord.
+func (w *Writer) closeFile() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = w.sink.err
+			if err == nil {
+				err = fmt.Errorf("arrow's Parquet writer failed: %v", r)
+			}
+		}
+	}()
+	return w.cur.Close()
 }
 
 func (w *Writer) start() error {
@@ -141,7 +177,7 @@ func (w *Writer) start() error {
 // finish closes the current file and makes it durable.
 func (w *Writer) finish() error {
 	name := w.out.Name()
-	err := w.cur.Close()
+	err := w.closeFile()
 	if err == nil {
 		// arrow v17's file writer drops the error of the footer's write:
 		// the file's own record of it is what tells.
@@ -172,6 +208,9 @@ func (w *Writer) Close() ([]WrittenFile, error) {
 			return nil, err
 		}
 	}
+	if w.broken != nil {
+		return nil, w.broken
+	}
 	if w.cur != nil {
 		if err := w.finish(); err != nil {
 			return nil, err
@@ -183,7 +222,9 @@ func (w *Writer) Close() ([]WrittenFile, error) {
 // Abort closes an open file without finishing it; the caller removes the folder.
 func (w *Writer) Abort() {
 	if w.cur != nil {
-		_ = w.cur.Close() // frees its buffers; the file is discarded anyway
+		if w.broken == nil {
+			_ = w.cur.Close() // frees its buffers; the file is discarded anyway
+		}
 		w.out.Close()
 		w.cur = nil
 	}
