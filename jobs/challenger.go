@@ -113,6 +113,9 @@ func (c *challenger) write(s scoring.Scored) {
 // summary is the comparison for the manifest and report.
 func (c *challenger) summary() *report.Challenger {
 	rep := c.rep
+	if c.model != nil {
+		rep.Model.Engine = c.model.engine()
+	}
 	if err := c.failed(); err != nil {
 		rep.Status, rep.Error = report.ChallengerFailed, err.Error()
 		rep.Files, rep.Path = nil, ""

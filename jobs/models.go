@@ -19,6 +19,15 @@ type loaded struct {
 	session scoring.Session
 }
 
+// engine is the session's engine now: a native engine that disagreed with
+// ONNX Runtime on the first chunk has handed over to it.
+func (l *loaded) engine() string {
+	if s, ok := l.session.(interface{ Engine() string }); ok {
+		return s.Engine()
+	}
+	return l.report.Engine
+}
+
 func (l *loaded) close() {
 	if l != nil && l.session != nil {
 		l.session.Close()

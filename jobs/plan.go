@@ -186,6 +186,9 @@ func (p *plan) score(ctx context.Context, c scoring.Chunk, buf *scoring.Buffers)
 // false: the side tables' staged files listed) and at the end (listed
 // only if published).
 func (p *plan) record(m *report.Manifest, final bool) {
+	if p.champion != nil {
+		m.Model.Engine = p.champion.engine() // the first chunk can change it
+	}
 	if p.fallback != nil {
 		m.Fallback = p.fallback.summary(m.Counts.Fallback, m.Counts.Valid)
 	}

@@ -38,3 +38,7 @@ func RewriteZipMap(data []byte, outputs []string) (out []byte, names []string, k
 
 // ModelFromBytes is a Model of bytes that are not in a file.
 func ModelFromBytes(data []byte) *Model { return &Model{Path: "(bytes)", data: data} }
+
+// SkewNative makes a native session's outputs wrong by d from now on, as a
+// native engine that disagreed with ONNX Runtime would be.
+func SkewNative(s *Session, d float32) { s.native.skew = d }

@@ -16,6 +16,12 @@ package onnx
 //   - on probe rows aimed at the model's thresholds (trees.Probe), every
 //     such output equals ONNX Runtime's, bit for bit, with the model as it
 //     is (no tree rewrite) and one intra-op thread.
+//
+// The first chunk of real rows is checked the same way before any native
+// output leaves Run: its first rows go through that ONNX Runtime session
+// too, while other workers wait. Should they differ, the session scores
+// every chunk with ONNX Runtime from then on and Engine says so: a wrong
+// score is never written.
 
 import (
 	"context"
@@ -23,6 +29,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -43,6 +51,7 @@ var ErrNotNative = errors.New("native engine cannot score this model")
 const (
 	nativeORT = "1.24." // the release whose kernels scoring/trees follows
 	probeRows = 4096
+	checkRows = 4096       // of the first real chunk, checked against ONNX Runtime
 	probeSeed = 0x62617463 // fixed: every run and shard probes the same rows
 )
 
@@ -53,6 +62,16 @@ type nativeTrees struct {
 	// behind the job's i-th output; keys the ZipMap classes of column j.
 	outputs []int
 	keys    [][]int64
+	names   []string // the job's outputs, for messages
+
+	// ref is ONNX Runtime on the same bytes at one thread: the reference
+	// for the first chunk, closed once that matched, kept when it did not.
+	ref      *Session
+	checked  sync.Once
+	useORT   atomic.Bool
+	mismatch string // why useORT was set; read after checked
+	// skew, set by tests only, makes the native outputs wrong.
+	skew float32
 }
 
 // openNative compiles data's tree node for b or says why not. data is the
@@ -75,7 +94,7 @@ func openNative(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts O
 	if err != nil {
 		return nil, err
 	}
-	n := &nativeTrees{e: e, outputs: outs, keys: make([][]int64, len(b.Outputs))}
+	n := &nativeTrees{e: e, outputs: outs, keys: make([][]int64, len(b.Outputs)), names: b.Outputs}
 	for i, name := range b.Outputs {
 		for _, z := range zipMaps {
 			if z.Output == name {
@@ -102,8 +121,12 @@ func (m *Model) NativeTrees() (string, bool) {
 }
 
 func (n *nativeTrees) String() string {
-	return fmt.Sprintf("native (batchscore's Go tree evaluator): %s; matched ONNX Runtime %s bit for bit on %d probe rows",
+	s := fmt.Sprintf("native (batchscore's Go tree evaluator): %s; matched ONNX Runtime %s bit for bit on %d probe rows",
 		n.e, Version(), probeRows)
+	if n.useORT.Load() {
+		s = "onnxruntime " + Version() + " (one intra-op thread, the model as it is): " + n.mismatch + "; " + s
+	}
+	return s
 }
 
 // nodeOutputs maps each wanted graph output to the tree node output it
@@ -215,8 +238,64 @@ func graphProducers(data []byte) (producerMap, error) {
 	return m, nil
 }
 
-// Run scores one chunk: inputs[0] is [rows, width] float32.
-func (n *nativeTrees) Run(_ context.Context, inputs []scoring.Tensor) ([]scoring.Output, error) {
+// Run scores one chunk, natively once the first chunk matched ONNX Runtime.
+func (n *nativeTrees) Run(ctx context.Context, inputs []scoring.Tensor) ([]scoring.Output, error) {
+	var err error
+	if len(inputs) == 1 && len(inputs[0].Shape) == 2 && inputs[0].Shape[0] > 0 {
+		n.checked.Do(func() { err = n.checkFirst(ctx, inputs) })
+	}
+	if err != nil {
+		return nil, err
+	}
+	if n.useORT.Load() {
+		return n.ref.Run(ctx, inputs)
+	}
+	return n.run(inputs)
+}
+
+// checkFirst compares the first rows of the first chunk with ONNX
+// Runtime's outputs for them.
+func (n *nativeTrees) checkFirst(ctx context.Context, inputs []scoring.Tensor) error {
+	rows, width := min(inputs[0].Shape[0], checkRows), inputs[0].Shape[1]
+	head := []scoring.Tensor{{Shape: []int64{rows, width}, Float32: inputs[0].Float32[:rows*width]}}
+	want, err := n.ref.Run(ctx, head)
+	if err == nil {
+		var got []scoring.Output
+		if got, err = n.run(head); err == nil {
+			return n.compareFirst(want, got)
+		}
+	}
+	// Unchecked, the native engine scores nothing: ONNX Runtime goes on.
+	n.mismatch = fmt.Sprintf("the first chunk could not be checked against ONNX Runtime (%v), so ONNX Runtime scored every row", err)
+	n.useORT.Store(true)
+	return err
+}
+
+// compareFirst settles the engine from the first chunk's outputs.
+func (n *nativeTrees) compareFirst(want, got []scoring.Output) error {
+	for i := range want {
+		if err := sameOutput(want[i], got[i]); err != nil {
+			n.mismatch = fmt.Sprintf("the native engine's output %s differed from ONNX Runtime's on the first chunk (%v), so ONNX Runtime scored every row", n.names[i], err)
+			n.useORT.Store(true)
+			return nil
+		}
+	}
+	n.ref.Close()
+	n.ref = nil
+	return nil
+}
+
+// close releases the reference session if it is still open.
+func (n *nativeTrees) close() error {
+	n.checked.Do(func() {}) // no Run can start the check any more
+	if n.ref != nil {
+		return n.ref.Close()
+	}
+	return nil
+}
+
+// run scores inputs natively: inputs[0] is [rows, width] float32.
+func (n *nativeTrees) run(inputs []scoring.Tensor) ([]scoring.Output, error) {
 	if len(inputs) != 1 || len(inputs[0].Shape) != 2 || inputs[0].Float32 == nil && inputs[0].Shape[0] != 0 {
 		return nil, errors.New("native engine: the binding gave other than one float [N,F] tensor")
 	}
@@ -241,6 +320,14 @@ func (n *nativeTrees) Run(_ context.Context, inputs []scoring.Tensor) ([]scoring
 			return nil, err
 		}
 	}
+	if n.skew != 0 {
+		for i := range prob {
+			prob[i] += n.skew
+		}
+		for i := range score {
+			score[i] += n.skew
+		}
+	}
 	outs := make([]scoring.Output, len(n.outputs))
 	for i, at := range n.outputs {
 		switch {
@@ -262,7 +349,7 @@ func (n *nativeTrees) probe(data []byte, b *scoring.Binding, opts Options) error
 	x := n.e.Probe(probeRows, len(width), probeSeed)
 	in := []scoring.Tensor{{Shape: []int64{probeRows, int64(len(width))}, Float32: x}}
 	opts.IntraOpThreads = 1 // the native sums are ONNX Runtime's at one thread
-	ref, err := openORT(data, b, nil, opts)
+	ref, err := openORT(data, b, n.zipMaps(), opts)
 	if errors.Is(err, ErrRuntime) {
 		return err
 	}
@@ -270,20 +357,35 @@ func (n *nativeTrees) probe(data []byte, b *scoring.Binding, opts Options) error
 		return fmt.Errorf("%w: %w: ONNX Runtime for the probe: %v", ErrNotNative, ErrModel, err)
 	}
 	want, err := ref.Run(context.Background(), in)
-	ref.Close()
 	if err != nil {
+		ref.Close()
 		return fmt.Errorf("%w: %w: ONNX Runtime on the probe rows: %v", ErrNotNative, ErrModel, err)
 	}
-	got, err := n.Run(context.Background(), in)
+	got, err := n.run(in)
 	if err != nil {
+		ref.Close()
 		return fmt.Errorf("%w: probe: %v", ErrNotNative, err)
 	}
 	for i := range want {
 		if err := sameOutput(want[i], got[i]); err != nil {
+			ref.Close()
 			return fmt.Errorf("%w: output %s differs from ONNX Runtime's on probe rows: %v", ErrNotNative, b.Outputs[i], err)
 		}
 	}
+	n.ref = ref
 	return nil
+}
+
+// zipMaps are the ZipMap rewrites behind the job's outputs, so that the
+// reference session returns the same class keys as the native engine.
+func (n *nativeTrees) zipMaps() []zipMapRewrite {
+	var z []zipMapRewrite
+	for i, k := range n.keys {
+		if k != nil {
+			z = append(z, zipMapRewrite{Output: n.names[i], Keys: k})
+		}
+	}
+	return z
 }
 
 // sameOutput compares two outputs bit for bit (any NaN equals any NaN).

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/batchscore/batchscore/jobs/spec"
@@ -252,5 +253,64 @@ func TestNativeEngineDeclines(t *testing.T) {
 				t.Errorf("engine native: %v, want ErrNotNative naming %q", err, tc.why)
 			}
 		})
+	}
+}
+
+// TestNativeEngineChecksFirstChunk: a native engine whose outputs were
+// wrong (skewed by a test hook after the probe) is caught on the first
+// chunk of real rows, before any of its outputs leave Run: every worker,
+// the first included, gets ONNX Runtime's outputs, and Engine says why.
+// A correct engine stays native after that check.
+func TestNativeEngineChecksFirstChunk(t *testing.T) {
+	if err := onnx.Init(onnxtest.Lib(t)); err != nil {
+		t.Fatal(err)
+	}
+	root := onnxtest.Root(t)
+	model, binding, features := bindFile(t, "churn_gbm.onnx", "features", "probabilities", "label")
+	in := []scoring.Tensor{sampleTensor(t, filepath.Join(root, "testdata", "customers", "snapshot_date=2026-11-20", "*.parquet"), features)}
+	ref, err := model.Open(binding, onnx.KeepTrees(onnx.Options{IntraOpThreads: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	want, err := ref.Run(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, skew := range []float32{0, 1e-3} {
+		s, err := model.Open(binding, onnx.Options{Engine: onnx.EngineAuto, IntraOpThreads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		onnx.SkewNative(s, skew)
+		var wg sync.WaitGroup
+		outs := make([][]scoring.Output, 4)
+		errs := make([]error, 4)
+		for w := range outs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outs[w], errs[w] = s.Run(context.Background(), in)
+			}()
+		}
+		wg.Wait()
+		for w, got := range outs {
+			if errs[w] != nil {
+				t.Fatalf("skew %g, worker %d: %v", skew, w, errs[w])
+			}
+			if i := sameBits(want[0].Float32, got[0].Float32); i >= 0 || !slices.Equal(want[1].Int64, got[1].Int64) {
+				t.Errorf("skew %g, worker %d: probability %d is %v, ONNX Runtime's %v", skew, w, i, got[0].Float32[max(i, 0)], want[0].Float32[max(i, 0)])
+			}
+		}
+		e := s.Engine()
+		switch {
+		case skew == 0 && !strings.HasPrefix(e, "native"):
+			t.Errorf("a correct engine left native after the first chunk: %q", e)
+		case skew != 0 && (!strings.HasPrefix(e, "onnxruntime") || !strings.Contains(e, "differed from ONNX Runtime's on the first chunk")):
+			t.Errorf("skewed engine: %q, want ONNX Runtime and why", e)
+		}
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
 	}
 }

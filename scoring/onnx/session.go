@@ -179,8 +179,14 @@ func openORT(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts Opti
 }
 
 // Engine says what scores the model and, for ONNX Runtime under
-// EngineAuto, why the native engine did not.
-func (s *Session) Engine() string { return s.engine }
+// EngineAuto, why the native engine did not. It can change once, at the
+// first Run (see native.go).
+func (s *Session) Engine() string {
+	if s.native != nil {
+		return s.native.String()
+	}
+	return s.engine
+}
 
 // Rewrites describes how the graph ONNX Runtime runs differs from the
 // model file, one line per change; nil when it is the file as is.
@@ -189,7 +195,7 @@ func (s *Session) Rewrites() []string { return s.rewrites }
 // Close releases the session.
 func (s *Session) Close() error {
 	if s.native != nil {
-		return nil
+		return s.native.close()
 	}
 	return s.s.Destroy()
 }
