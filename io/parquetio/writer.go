@@ -131,30 +131,31 @@ func (w *Writer) Write(rec arrow.Record) error {
 // write to the file (rowGroupWriter.Close reads a page its flush already
 // released): the file's own write error, such as EFBIG or ENOSPC, is then
 // the cause to report.
-func (w *Writer) writeRecord(rec arrow.Record) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = w.sink.err
-			if err == nil {
-				err = fmt.Errorf("arrow's Parquet writer failed: %v", r)
-			}
-			w.broken = fmt.Errorf("writing %s: %w", w.out.Name(), err)
-		}
-	}()
-	return w.cur.Write(rec)
+func (w *Writer) writeRecord(rec arrow.Record) error {
+	panicked, err := w.guardArrow(func() error { return w.cur.Write(rec) })
+	if panicked {
+		w.broken = fmt.Errorf("writing %s: %w", w.out.Name(), err)
+	}
+	return err
 }
 
 // closeFile is arrow's Close, with the same guard as writeRecord.
-func (w *Writer) closeFile() (err error) {
+func (w *Writer) closeFile() error {
+	_, err := w.guardArrow(w.cur.Close)
+	return err
+}
+
+// guardArrow runs fn, turning a panic into the file's write error.
+func (w *Writer) guardArrow(fn func() error) (panicked bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = w.sink.err
+			panicked, err = true, w.sink.err
 			if err == nil {
 				err = fmt.Errorf("arrow's Parquet writer failed: %v", r)
 			}
 		}
 	}()
-	return w.cur.Close()
+	return false, fn()
 }
 
 func (w *Writer) start() error {

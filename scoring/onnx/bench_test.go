@@ -263,33 +263,12 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func BenchmarkSession(b *testing.B) {
-	for _, m := range benchModels {
-		b.Run(m.name, func(b *testing.B) {
-			s := setup(b, m.job)
-			model, err := Load(s.path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sess, err := model.Open(s.binding, Options{IntraOpThreads: s.threads, Optimization: s.optimization})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer sess.Close()
-			ctx := context.Background()
-			// One warm-up call: the first Run allocates ORT's arenas.
-			if _, err := sess.Run(ctx, s.tensors); err != nil {
-				b.Fatal(err)
-			}
-			runParallel(b, s.workers, s.rows, func(int) error {
-				_, err := sess.Run(ctx, s.tensors)
-				return err
-			})
-		})
-	}
-}
+func BenchmarkSession(b *testing.B) { benchSessions(b, EngineONNXRuntime) }
+func BenchmarkNative(b *testing.B)  { benchSessions(b, EngineNative) }
 
-func BenchmarkNative(b *testing.B) {
+// benchSessions measures Session.Run on each model with engine; a model
+// the engine declines is skipped.
+func benchSessions(b *testing.B, engine string) {
 	for _, m := range benchModels {
 		b.Run(m.name, func(b *testing.B) {
 			s := setup(b, m.job)
@@ -297,7 +276,7 @@ func BenchmarkNative(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			sess, err := model.Open(s.binding, Options{Engine: EngineNative, IntraOpThreads: s.threads, Optimization: s.optimization})
+			sess, err := model.Open(s.binding, Options{Engine: engine, IntraOpThreads: s.threads, Optimization: s.optimization})
 			if errors.Is(err, ErrNotNative) {
 				b.Skip(err)
 			}
@@ -306,6 +285,8 @@ func BenchmarkNative(b *testing.B) {
 			}
 			defer sess.Close()
 			ctx := context.Background()
+			// One warm-up call: the first Run allocates ORT's arenas (and
+			// makes the native engine's first-chunk check).
 			if _, err := sess.Run(ctx, s.tensors); err != nil {
 				b.Fatal(err)
 			}

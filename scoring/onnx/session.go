@@ -47,7 +47,7 @@ type Session struct {
 	// rewritten to a tensor (see zipmap.go); nil elsewhere.
 	classKeys [][]int64
 	rewrites  []string
-	engine    string
+	engine    string // ONNX Runtime sessions; a native one asks native
 }
 
 // Open makes a session for the inputs and outputs of a binding.
@@ -76,7 +76,7 @@ func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 			return nil, err
 		}
 		if err == nil {
-			sess := &Session{native: native, engine: native.String()}
+			sess := &Session{native: native}
 			for _, z := range zipMaps {
 				sess.rewrites = append(sess.rewrites, z.String())
 			}
