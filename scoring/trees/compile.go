@@ -401,6 +401,10 @@ type treeSet struct {
 const (
 	maxCompleteDepth = 10
 	maxPadding       = 8 // padded nodes per listed node
+	// The x <= t kernel copies each block of rows up to the last feature
+	// it reads: past this many columns (512 KiB a call) the truth-table
+	// kernel is used instead.
+	maxLEQFeatures = 1024
 )
 
 func (t treeSet) build() compiled {
@@ -409,7 +413,7 @@ func (t treeSet) build() compiled {
 	// (false for every x, as x <= NaN is).
 	allLEQ := !t.tablesOnly
 	for i, m := range t.masks {
-		if !t.leaf[i] && m != maskLEQ && m != 0 {
+		if !t.leaf[i] && (m != maskLEQ && m != 0 || t.feat[i] >= maxLEQFeatures) {
 			allLEQ = false
 		}
 	}
@@ -448,7 +452,9 @@ func (t treeSet) build() compiled {
 	}
 	if allLEQ {
 		for i := range c.nodes {
-			c.nodes[i].fm &= featMask // the LEQ kernel indexes with fm as it is
+			f := c.nodes[i].fm & featMask
+			c.feats = max(c.feats, int(f)+1)
+			c.nodes[i].fm = f * 4 * block
 		}
 	}
 	return c

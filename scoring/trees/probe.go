@@ -19,17 +19,17 @@ var probeSpecials = []float32{
 // model. The same seed gives the same rows.
 func (e *Ensemble) Probe(rows, width int, seed uint64) []float32 {
 	byFeature := make([][]float32, max(width, e.Features))
-	add := func(fm uint32, t float32) {
-		if f := int(fm & featMask); f < len(byFeature) {
+	add := func(f int, t float32) {
+		if f < len(byFeature) {
 			byFeature[f] = append(byFeature[f], t)
 		}
 	}
 	for _, n := range e.c.nodes {
-		add(n.fm, n.t)
+		add(e.c.feature(n), n.t)
 	}
 	for _, n := range e.c.walk {
 		if n.fm&leafFlag == 0 {
-			add(n.fm, n.t)
+			add(int(n.fm&featMask), n.t)
 		}
 	}
 	r := rand.New(rand.NewPCG(seed, uint64(e.Nodes)))

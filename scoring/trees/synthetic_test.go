@@ -94,9 +94,9 @@ func TestChurnCornerRowsMatchORT(t *testing.T) {
 	}
 	base, rows := customers(t)
 	// The thresholds each feature is split on.
-	byFeature := map[uint32][]float32{}
+	byFeature := map[int][]float32{}
 	for _, n := range e.c.nodes {
-		byFeature[n.fm] = append(byFeature[n.fm], n.t)
+		byFeature[e.c.feature(n)] = append(byFeature[e.c.feature(n)], n.t)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	const n = 20000
@@ -105,7 +105,7 @@ func TestChurnCornerRowsMatchORT(t *testing.T) {
 		row := append([]float32(nil), base[(i%rows)*30:(i%rows+1)*30]...)
 		for range 1 + r.IntN(8) {
 			j := r.IntN(30)
-			if th := byFeature[uint32(j)]; len(th) > 0 && r.IntN(3) > 0 {
+			if th := byFeature[j]; len(th) > 0 && r.IntN(3) > 0 {
 				v := pick(r, th)
 				switch r.IntN(3) {
 				case 1:
@@ -124,5 +124,51 @@ func TestChurnCornerRowsMatchORT(t *testing.T) {
 	t.Log(d)
 	if !d.zero() {
 		t.Error(d)
+	}
+}
+
+// TestWideModelsMatchORT: x <= t models whose splits read columns past
+// maxLEQFeatures compile to the truth-table kernel instead of the
+// transposed one, and still match ONNX Runtime.
+func TestWideModelsMatchORT(t *testing.T) {
+	initORT(t)
+	wide := 0
+	for seed := range 20 {
+		r := rand.New(rand.NewPCG(uint64(seed), 13))
+		var s spec
+		for s.width == 0 || len(s.trees) == 0 {
+			s = genSpec(r, genOptions{maxDepth: 4, maxTrees: 6})
+		}
+		narrow := s.width
+		s.width = maxLEQFeatures + narrow
+		for _, tr := range s.trees {
+			for i := range tr.nodes {
+				n := &tr.nodes[i]
+				if n.mode == "LEAF" {
+					continue
+				}
+				n.mode, n.tracks = "BRANCH_LEQ", false
+				if n.feat == 0 {
+					n.feat = maxLEQFeatures // the wide column
+				}
+			}
+		}
+		rows := 1 + r.IntN(300)
+		x := genRows(r, s, rows)
+		model := s.model()
+		e, err := Load(model)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if e.c.layout == layoutLEQ && e.c.feats > maxLEQFeatures {
+			t.Fatalf("seed %d: splits on %d columns compiled to the transposed kernel", seed, e.c.feats)
+		}
+		wide += b2i(e.c.layout == layoutMask)
+		if d := compareORT(t, model, x, rows, s.width); !d.zero() {
+			t.Errorf("seed %d (%v): %v", seed, e, d)
+		}
+	}
+	if wide == 0 {
+		t.Error("no model compiled to the truth-table kernel")
 	}
 }
