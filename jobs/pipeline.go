@@ -18,9 +18,9 @@ import (
 // error cancels the rest. Tickets bound the chunks alive at once, reorder
 // buffer included, so memory depends on chunk_rows and workers only.
 //
-// Rules and profiles run in the reader goroutine as each chunk streams by;
-// only the rows they pass go on to be scored. A dry run (no plan) stops
-// there.
+// Rules and profiles run in a goroutine after the reader's as each chunk
+// streams by; only the rows they pass go on to be scored. A dry run (no
+// plan) stops there.
 func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks, dir string) ([]parquetio.WrittenFile, error) {
 	job := e.req.Job
 	mem := e.mem()
@@ -42,37 +42,52 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 		return nil, err
 	}
 
+	raw := make(chan rawChunk, 1)
 	chunks := make(chan scoring.Chunk, workers)
 	scored := make(chan scoring.Scored, workers)
 	tickets := make(chan struct{}, workers+2)
 	var read, valid, written, fellBack int64
-	var busy struct{ reader, checks, wait, write time.Duration } // each owned by one goroutine
+	var busy struct{ reader, readWait, checks, write time.Duration } // each owned by one goroutine
 	total := src.Rows()
 	begin := time.Now()
 	defer func() {
-		e.recordBusy(time.Since(begin), workers, busy.reader-busy.checks-busy.wait, busy.checks, p.busy(), busy.write)
+		e.recordBusy(time.Since(begin), workers, busy.reader-busy.readWait, busy.checks, p.busy(), busy.write)
 	}()
 
 	g, gctx := errgroup.WithContext(ctx)
+	// Decoding and the checks each have a goroutine: together they are
+	// more than one core's work once the trees are fast.
 	g.Go(guard("reading", func() error {
-		defer close(chunks)
+		defer close(raw)
 		defer func(t time.Time) { busy.reader = time.Since(t) }(time.Now())
-		var seq int64
 		return src.Read(gctx, e.readColumns(p, c), job.Scoring.ChunkRows, mem, func(rec arrow.Record, file string, offset int64) error {
-			n := rec.NumRows()
 			t := time.Now()
-			ok, err := c.apply(rec, file, offset)
+			defer func() { busy.readWait += time.Since(t) }() // blocked on the checks: not busy
+			select {
+			case raw <- rawChunk{rec, file, offset}:
+				return nil
+			case <-gctx.Done():
+				rec.Release()
+				return gctx.Err()
+			}
+		})
+	}))
+	g.Go(guard("checking", func() error {
+		defer close(chunks)
+		var seq int64
+		for in := range raw {
+			n := in.rec.NumRows()
+			t := time.Now()
+			ok, err := c.apply(in.rec, in.file, in.offset)
 			busy.checks += time.Since(t)
-			rec.Release()
+			in.rec.Release()
 			if err != nil {
 				return err
 			}
 			read += n
 			if ok == nil {
-				return nil
+				continue
 			}
-			t = time.Now()
-			defer func() { busy.wait += time.Since(t) }() // blocked on the workers: not busy
 			select {
 			case tickets <- struct{}{}:
 			case <-gctx.Done():
@@ -81,15 +96,15 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 			}
 			kept := ok.NumRows() // ok belongs to a worker once sent
 			select {
-			case chunks <- scoring.Chunk{Seq: seq, Record: ok, File: file, Offset: offset}:
+			case chunks <- scoring.Chunk{Seq: seq, Record: ok, File: in.file, Offset: in.offset}:
 				seq++
 				valid += kept
-				return nil
 			case <-gctx.Done():
 				ok.Release()
 				return gctx.Err()
 			}
-		})
+		}
+		return nil
 	}))
 	g.Go(func() error {
 		defer close(scored)
@@ -140,6 +155,9 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 	}))
 	err = g.Wait()
 	// Whatever a failed stage left in the channels is released here.
+	for in := range raw {
+		in.rec.Release()
+	}
 	for c := range chunks {
 		c.Record.Release()
 	}
@@ -169,6 +187,13 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 		return nil, err
 	}
 	return files, p.closeSideTables()
+}
+
+// rawChunk is a decoded batch on its way to the checks.
+type rawChunk struct {
+	rec    arrow.Record
+	file   string
+	offset int64
 }
 
 // recordBusy puts into the manifest how busy each stage was, as a share of

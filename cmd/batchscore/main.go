@@ -24,6 +24,7 @@ func main() {
 	context.AfterFunc(ctx, stop)
 	err := newRootCommand().ExecuteContext(ctx)
 	pprof.StopCPUProfile() // flushes --cpu-profile, whatever the outcome
+	writeMemProfile()
 	stop()
 	os.Exit(exitCode(err))
 }

@@ -53,6 +53,8 @@ published), 130 interrupted.`,
 	pf.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	pf.StringVar(&g.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the command to this file")
 	_ = pf.MarkHidden("cpu-profile")
+	pf.StringVar(&memProfile, "mem-profile", "", "write a Go allocation profile of the command to this file when it ends")
+	_ = pf.MarkHidden("mem-profile")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.startProfile() }
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
@@ -92,6 +94,19 @@ func (g *globalFlags) startProfile() error {
 		return fmt.Errorf("%w: --cpu-profile: %v", jobs.ErrUsage, err)
 	}
 	return pprof.StartCPUProfile(f)
+}
+
+// memProfile is --mem-profile, written by main when the command ends.
+var memProfile string
+
+func writeMemProfile() {
+	if memProfile == "" {
+		return
+	}
+	if f, err := os.Create(memProfile); err == nil {
+		_ = pprof.Lookup("allocs").WriteTo(f, 0)
+		_ = f.Close()
+	}
 }
 
 func stderrIsTerminal() bool { return term.IsTerminal(int(os.Stderr.Fd())) }
