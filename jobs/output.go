@@ -14,7 +14,8 @@ import (
 // the score and label, and three columns that are constant for a run,
 // built once and sliced per chunk.
 type outputBuilder struct {
-	schema    *arrow.Schema
+	schema    *arrow.Schema // the files'
+	recSchema *arrow.Schema // the records': constants dictionary-encoded
 	keys      []string
 	label     arrow.DataType // nil: no label column
 	hasSource bool
@@ -52,8 +53,10 @@ func newOutputBuilder(src *arrow.Schema, keys []string, label arrow.DataType, so
 	if err != nil {
 		return nil, err
 	}
+	schema := arrow.NewSchema(fields, nil)
 	return &outputBuilder{
-		schema:    arrow.NewSchema(fields, nil),
+		schema:    schema,
+		recSchema: recordSchema(schema, constants),
 		keys:      keys,
 		label:     label,
 		hasSource: source,
@@ -107,7 +110,7 @@ func (o *outputBuilder) build(s scoring.Scored) (arrow.Record, error) {
 		slices = append(slices, sl)
 		cols = append(cols, sl)
 	}
-	return array.NewRecord(o.schema, cols, n), nil
+	return array.NewRecord(o.recSchema, cols, n), nil
 }
 
 // Release frees the constant columns.

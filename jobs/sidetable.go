@@ -32,6 +32,7 @@ type sideTable struct {
 	mem         memory.Allocator
 	w           *parquetio.Writer
 	constants   []arrow.Array // score_date, run_id, model_version
+	recSchema   *arrow.Schema // the records': constants dictionary-encoded
 }
 
 // newSideTable's schema is the key columns, then cols, then score_date,
@@ -56,14 +57,16 @@ func newSideTable(dir string, src *arrow.Schema, job *spec.Job, cols []arrow.Fie
 	if err != nil {
 		return nil, err
 	}
+	schema := arrow.NewSchema(fields, nil)
 	return &sideTable{
-		dir: dir, schema: arrow.NewSchema(fields, nil), compression: job.Output.Compression,
-		fileRows: job.Output.FileRows, mem: mem, constants: constants,
+		dir: dir, schema: schema, compression: job.Output.Compression,
+		fileRows: job.Output.FileRows, mem: mem, constants: constants, recSchema: recordSchema(schema, constants),
 	}, nil
 }
 
 // runConstants are score_date, run_id and model_version for chunkRows
-// rows, built once and sliced per chunk.
+// rows, built once and sliced per chunk. The strings are
+// dictionary-encoded: the writer puts their indices in as they are.
 func runConstants(date, runID, modelVersion string, chunkRows int, mem memory.Allocator) ([]arrow.Array, error) {
 	d, err := time.Parse(spec.DateLayout, date)
 	if err != nil {
@@ -71,16 +74,36 @@ func runConstants(date, runID, modelVersion string, chunkRows int, mem memory.Al
 	}
 	dates := array.NewDate32Builder(mem)
 	defer dates.Release()
-	runs := array.NewStringBuilder(mem)
-	defer runs.Release()
-	versions := array.NewStringBuilder(mem)
-	defer versions.Release()
 	for range chunkRows {
 		dates.Append(arrow.Date32FromTime(d))
-		runs.Append(runID)
-		versions.Append(modelVersion)
 	}
-	return []arrow.Array{dates.NewArray(), runs.NewArray(), versions.NewArray()}, nil
+	return []arrow.Array{dates.NewArray(), constantString(runID, chunkRows, mem), constantString(modelVersion, chunkRows, mem)}, nil
+}
+
+// constantString is n rows of s as a one-entry dictionary.
+func constantString(s string, n int, mem memory.Allocator) arrow.Array {
+	values := array.NewStringBuilder(mem)
+	defer values.Release()
+	values.Append(s)
+	dict := values.NewArray()
+	defer dict.Release()
+	indices := array.NewInt32Builder(mem)
+	defer indices.Release()
+	indices.AppendValues(make([]int32, n), nil)
+	idx := indices.NewArray()
+	defer idx.Release()
+	typ := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	return array.NewDictionaryArray(typ, idx, dict)
+}
+
+// recordSchema is a file schema whose last columns are typed as the
+// constants: the shape of the records written to it.
+func recordSchema(file *arrow.Schema, constants []arrow.Array) *arrow.Schema {
+	fields := file.Fields()
+	for i, c := range constants {
+		fields[len(fields)-len(constants)+i].Type = c.DataType()
+	}
+	return arrow.NewSchema(fields, nil)
 }
 
 // write appends rows: keys taken from rec, then cols (n rows each).
@@ -100,7 +123,7 @@ func (t *sideTable) write(rec arrow.Record, cols []arrow.Array) error {
 		defer sl.Release()
 		all = append(all, sl)
 	}
-	out := array.NewRecord(t.schema, all, n)
+	out := array.NewRecord(t.recSchema, all, n)
 	defer out.Release()
 	if t.w == nil {
 		if err := os.MkdirAll(t.dir, table.DirMode); err != nil {

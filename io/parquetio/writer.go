@@ -132,11 +132,50 @@ func (w *Writer) Write(rec arrow.Record) error {
 // released): the file's own write error, such as EFBIG or ENOSPC, is then
 // the cause to report.
 func (w *Writer) writeRecord(rec arrow.Record) error {
-	panicked, err := w.guardArrow(func() error { return w.cur.Write(rec) })
+	panicked, err := w.guardArrow(func() error { return w.writeRowGroup(rec) })
 	if panicked {
 		w.broken = fmt.Errorf("writing %s: %w", w.out.Name(), err)
 	}
 	return err
+}
+
+// writeRowGroup writes rec as one row group. A column the record carries
+// dictionary-encoded, where the file's schema has the dictionary's value
+// type, goes in by its indices: a run's constant strings are not hashed
+// row by row (measured: 0.4 CPU-s of 6.5 for 2M rows).
+func (w *Writer) writeRowGroup(rec arrow.Record) error {
+	if rec.Schema().Equal(w.schema) {
+		return w.cur.Write(rec)
+	}
+	if err := sameColumns(rec.Schema(), w.schema); err != nil {
+		return err
+	}
+	w.cur.NewRowGroup()
+	for _, col := range rec.Columns() {
+		if err := w.cur.WriteColumnData(col); err != nil {
+			_ = w.cur.Close() // as arrow's Write does: a later Close of the half-written group would crash
+			return err
+		}
+	}
+	return nil
+}
+
+// sameColumns accepts a record schema that is the file's but for columns
+// dictionary-encoded over the file's type.
+func sameColumns(rec, file *arrow.Schema) error {
+	if rec.NumFields() != file.NumFields() {
+		return fmt.Errorf("record has %d columns, the file %d", rec.NumFields(), file.NumFields())
+	}
+	for i, f := range rec.Fields() {
+		want, typ := file.Field(i), f.Type
+		if d, ok := typ.(*arrow.DictionaryType); ok {
+			typ = d.ValueType
+		}
+		if f.Name != want.Name || !arrow.TypeEqual(typ, want.Type) {
+			return fmt.Errorf("record column %d is %s %s, the file's %s %s", i, f.Name, f.Type, want.Name, want.Type)
+		}
+	}
+	return nil
 }
 
 // closeFile is arrow's Close, with the same guard as writeRecord.
@@ -224,7 +263,7 @@ func (w *Writer) Close() ([]WrittenFile, error) {
 func (w *Writer) Abort() {
 	if w.cur != nil {
 		if w.broken == nil {
-			_ = w.cur.Close() // frees its buffers; the file is discarded anyway
+			_, _ = w.guardArrow(w.cur.Close) // frees its buffers; the file is discarded anyway
 		}
 		w.out.Close()
 		w.cur = nil

@@ -12,8 +12,12 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/metadata"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
 
 // writeAll writes records of the given sizes (ids counting up from 0)
@@ -274,5 +278,122 @@ func TestNewWriterFileRows(t *testing.T) {
 		if _, err := NewWriter(t.TempDir(), testSchema, "zstd", n, memory.DefaultAllocator); err == nil {
 			t.Errorf("NewWriter(fileRows=%d) accepted", n)
 		}
+	}
+}
+
+// TestWriterDictionaryColumns: a string column the records carry
+// dictionary-encoded (a run's constants) is written by its indices. The
+// file says string, reads back as the same values as a plain column, is
+// dictionary-encoded, and has its statistics; a record whose columns are
+// not the file's is refused.
+func TestWriterDictionaryColumns(t *testing.T) {
+	mem := checkedAlloc(t)
+	fields := append(testSchema.Fields(), arrow.Field{Name: "c", Type: arrow.BinaryTypes.String})
+	schema := arrow.NewSchema(fields, nil)
+	dictType := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	recFields := append(testSchema.Fields(), arrow.Field{Name: "c", Type: dictType})
+	recSchema := arrow.NewSchema(recFields, nil)
+
+	values := array.NewStringBuilder(mem)
+	values.Append("run-1")
+	dict := values.NewArray()
+	values.Release()
+	defer dict.Release()
+	indices := array.NewInt32Builder(mem)
+	indices.AppendValues(make([]int32, 7), nil)
+	idx := indices.NewArray()
+	indices.Release()
+	defer idx.Release()
+	constant := array.NewDictionaryArray(dictType, idx, dict)
+	defer constant.Release()
+
+	dir := t.TempDir()
+	w, err := NewWriter(dir, schema, "zstd", 10, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var start int64
+	for _, n := range []int64{7, 7, 7, 4} {
+		base := makeRecord(mem, start, n)
+		c := array.NewSlice(constant, 0, n)
+		rec := array.NewRecord(recSchema, append(base.Columns(), c), n)
+		err := w.Write(rec)
+		rec.Release()
+		c.Release()
+		base.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		start += n
+	}
+	base := makeRecord(mem, 0, 1)
+	c := array.NewSlice(constant, 0, 1)
+	wrong := array.NewRecord(arrow.NewSchema(append(testSchema.Fields(), arrow.Field{Name: "d", Type: dictType}), nil),
+		append(base.Columns(), c), 1)
+	if err := w.Write(wrong); err == nil || !strings.Contains(err.Error(), "record column 3 is d") {
+		t.Errorf("a record with another column: %v", err)
+	}
+	wrong.Release()
+	c.Release()
+	base.Release()
+	files, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int64
+	for _, f := range files {
+		path := filepath.Join(dir, f.Name)
+		pf, err := file.OpenParquetFile(path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rg := range pf.NumRowGroups() {
+			chunk, err := pf.MetaData().RowGroup(rg).ColumnChunk(3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(chunk.Encodings(), parquet.Encodings.RLEDict) {
+				t.Errorf("%s row group %d: column c encodings %v, want dictionary", f.Name, rg, chunk.Encodings())
+			}
+			stats, err := chunk.Statistics()
+			if err != nil || stats == nil || !stats.HasMinMax() {
+				t.Errorf("%s row group %d: column c has no min/max (%v)", f.Name, rg, err)
+			} else if mn := string(stats.(*metadata.ByteArrayStatistics).Min()); mn != "run-1" {
+				t.Errorf("%s row group %d: column c min %q", f.Name, rg, mn)
+			}
+		}
+		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tbl, err := fr.ReadTable(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tbl.Schema().Field(3).Type; !arrow.TypeEqual(got, arrow.BinaryTypes.String) {
+			t.Errorf("%s: column c reads back as %s", f.Name, got)
+		}
+		for _, ch := range tbl.Column(3).Data().Chunks() {
+			s := ch.(*array.String)
+			for i := range s.Len() {
+				if s.Value(i) != "run-1" {
+					t.Fatalf("%s: column c row %d is %q", f.Name, i, s.Value(i))
+				}
+			}
+		}
+		ids := tbl.Column(0).Data().Chunks()
+		for _, ch := range ids {
+			for _, id := range ch.(*array.Int64).Int64Values() {
+				if id != rows {
+					t.Fatalf("%s: id %d at row %d", f.Name, id, rows)
+				}
+				rows++
+			}
+		}
+		tbl.Release()
+		pf.Close()
+	}
+	if rows != 25 {
+		t.Errorf("read %d rows, wrote 25", rows)
 	}
 }
