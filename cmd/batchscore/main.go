@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	_ "time/tzdata" // job time zones must not depend on the host's tz database
@@ -22,6 +23,7 @@ func main() {
 	// After the first signal, the next one gets the default behaviour and
 	// ends the process: a second Ctrl-C must work even if a model call hangs.
 	context.AfterFunc(ctx, stop)
+	setGCPercent()
 	err := newRootCommand().ExecuteContext(ctx)
 	pprof.StopCPUProfile() // flushes --cpu-profile, whatever the outcome
 	writeMemProfile()
@@ -46,3 +48,13 @@ type alreadyReported struct{ err error }
 
 func (a *alreadyReported) Error() string { return a.err.Error() }
 func (a *alreadyReported) Unwrap() error { return a.err }
+
+// setGCPercent makes the heap goal 1.5× the live heap, not Go's 2×, unless
+// GOGC is set: a run's heap grows once to its peak, and the page faults of
+// that fresh memory cost more than the extra collections (gbm-2m: 95 k
+// faults against 118 k, 3-5 % faster).
+func setGCPercent() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(50)
+	}
+}
