@@ -2,8 +2,10 @@ package validate
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -49,5 +51,56 @@ func TestKeySetExportImport(t *testing.T) {
 		for _, k := range []*keySet{a, b, merged} {
 			k.close()
 		}
+	}
+}
+
+// TestSortHashes: the radix sort orders like slices.Sort, on random hashes,
+// hashes sharing their top bytes (one spill bucket), and short inputs.
+func TestSortHashes(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 255, 256, 1000, 100_000} {
+		for _, mask := range []uint64{^uint64(0), 1<<58 - 1, 0xffff} {
+			h := make([]uint64, n)
+			for i := range h {
+				h[i] = r.Uint64() & mask
+				if i > 0 && r.IntN(10) == 0 {
+					h[i] = h[r.IntN(i)] // duplicates
+				}
+			}
+			want := slices.Sorted(slices.Values(h))
+			sortHashes(h)
+			if !slices.Equal(h, want) {
+				t.Fatalf("%d hashes, mask %x: not sorted like slices.Sort", n, mask)
+			}
+		}
+	}
+}
+
+// TestKeySetSpillsMany: 300,000 hashes through a 50,000-hash buffer (six
+// spills into every bucket) with 897 repeats planted count 897.
+func TestKeySetSpillsMany(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	k := newKeySet(t.TempDir(), 50_000)
+	defer k.close()
+	seen := make([]uint64, 0, 300_000)
+	for len(seen) < 300_000 {
+		chunk := make([]uint64, 1000)
+		for i := range chunk {
+			chunk[i] = r.Uint64()
+			if len(seen) > 0 && i%300 == 299 { // three a chunk but the first
+				chunk[i] = seen[r.IntN(len(seen))]
+			}
+		}
+		seen = append(seen, chunk...)
+		if err := k.add(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dups, err := k.duplicates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := countDuplicates(slices.Clone(seen)); dups != want || want != 897 {
+		t.Errorf("%d duplicates, want %d (897 planted)", dups, want)
 	}
 }
