@@ -59,6 +59,18 @@ func BenchmarkAdd(b *testing.B) {
 	}
 }
 
+// BenchmarkFirstChunk profiles a run's first chunk into a new builder:
+// every value goes into the sketches one by one (the exact phase).
+func BenchmarkFirstChunk(b *testing.B) {
+	rec := benchChunk(b)
+	defer rec.Release()
+	for b.Loop() {
+		if err := NewBuilder(rec.Schema(), nil, nil).Add(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkProfile(b *testing.B) {
 	rec := benchChunk(b)
 	defer rec.Release()

@@ -29,6 +29,9 @@ type kll struct {
 	levels [][]float64
 	rng    uint64 // splitmix64 state: deterministic, so profiles repeat
 	n      int64  // total weight
+	// Compaction scratch, reused: allocating per compaction was most of
+	// the cost of the exact phase. spare is a former level's buffer.
+	up, spare []float64
 }
 
 func newKLL(seed uint64) *kll {
@@ -45,8 +48,24 @@ func (s *kll) random() uint64 {
 
 func (s *kll) capacity(h int) int {
 	depth := len(s.levels) - h - 1
-	return int(math.Ceil(float64(s.k)*math.Pow(2.0/3.0, float64(depth)))) + 1
+	if s.k == sketchK && depth < len(capacities) {
+		return capacities[depth]
+	}
+	return levelCapacity(s.k, depth)
 }
+
+func levelCapacity(k, depth int) int {
+	return int(math.Ceil(float64(k)*math.Pow(2.0/3.0, float64(depth)))) + 1
+}
+
+// capacities caches levelCapacity(sketchK, depth): math.Pow on every
+// compaction check was a tenth of profiling's time.
+var capacities = func() (c [64]int) {
+	for d := range c {
+		c[d] = levelCapacity(sketchK, d)
+	}
+	return c
+}()
 
 func (s *kll) size() int {
 	n := 0
@@ -83,7 +102,7 @@ func (s *kll) addSorted(h int, vs []float64) {
 		return
 	}
 	s.grow(h)
-	s.levels[h] = mergeSorted(s.levels[h], vs)
+	s.levels[h] = s.mergeInto(s.levels[h], vs)
 	s.n += int64(len(vs)) << h
 	s.compress()
 }
@@ -112,23 +131,34 @@ func (s *kll) compact(h int) {
 	if h == 0 {
 		slices.Sort(l)
 	}
-	var keep []float64
-	if len(l)%2 == 1 { // the odd one out stays, at its weight
-		keep, l = []float64{l[len(l)-1]}, l[:len(l)-1]
+	odd := len(l)%2 == 1 // the odd one out stays, at its weight
+	var last float64
+	if odd {
+		last, l = l[len(l)-1], l[:len(l)-1]
 	}
-	up := make([]float64, 0, len(l)/2)
+	up := s.up[:0]
 	for i := int(s.random() & 1); i < len(l); i += 2 {
 		up = append(up, l[i])
 	}
-	s.levels[h+1] = mergeSorted(s.levels[h+1], up)
-	s.levels[h] = append(l[:0], keep...)
+	s.up = up
+	s.levels[h+1] = s.mergeInto(s.levels[h+1], up)
+	s.levels[h] = l[:0]
+	if odd {
+		s.levels[h] = append(s.levels[h], last)
+	}
 }
 
-func mergeSorted(a, b []float64) []float64 {
-	if len(a) == 0 {
-		return append([]float64(nil), b...)
-	}
-	out := make([]float64, 0, len(a)+len(b))
+// mergeInto returns a and b merged in order, in the spare buffer; a's
+// buffer becomes the spare, so a must be a level that the result replaces.
+func (s *kll) mergeInto(a, b []float64) []float64 {
+	out := mergeSorted(s.spare[:0], a, b)
+	s.spare = a[:0]
+	return out
+}
+
+// mergeSorted appends a and b, merged in order, to out.
+func mergeSorted(out, a, b []float64) []float64 {
+	out = slices.Grow(out, len(a)+len(b))
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		if b[j] < a[i] {
@@ -148,7 +178,7 @@ func (s *kll) merge(o *kll) {
 	s.grow(len(o.levels) - 1)
 	s.levels[0] = append(s.levels[0], o.levels[0]...)
 	for h := 1; h < len(o.levels); h++ {
-		s.levels[h] = mergeSorted(s.levels[h], o.levels[h])
+		s.levels[h] = s.mergeInto(s.levels[h], o.levels[h])
 	}
 	s.n += o.n
 	s.compress()
