@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -84,4 +85,26 @@ func BenchmarkProfile(b *testing.B) {
 		_ = bl.Profile()
 	}
 	_ = fmt.Sprint()
+}
+
+// BenchmarkStrings profiles a 65,536-row string column of three
+// categories taking turns.
+func BenchmarkStrings(b *testing.B) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	sb := array.NewStringBuilder(memory.DefaultAllocator)
+	names := []string{"month_to_month", "one_year", "two_year"}
+	for i := range 65536 {
+		sb.Append(names[(i*7919)%3])
+	}
+	arr := sb.NewArray()
+	sb.Release()
+	rec := array.NewRecord(schema, []arrow.Array{arr}, int64(arr.Len()))
+	arr.Release()
+	defer rec.Release()
+	bl := NewBuilder(schema, nil, nil)
+	for b.Loop() {
+		if err := bl.Add(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

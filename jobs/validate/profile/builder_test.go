@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -317,5 +318,43 @@ func TestBuilderErrors(t *testing.T) {
 	b := NewBuilder(schema, nil, nil, WithFixedBins("x0", 0, 1, 20))
 	if err := a.Merge(b); err == nil {
 		t.Error("merged builders with different bins")
+	}
+}
+
+// TestCategoriesInterleaved: twelve categories in random order with nulls,
+// over two chunks, are counted exactly (the first eight met in a chunk
+// take the fast path, the rest the map).
+func TestCategoriesInterleaved(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	r := rand.New(rand.NewPCG(8, 9))
+	want := map[string]int64{}
+	b := NewBuilder(schema, nil, nil)
+	for range 2 {
+		sb := array.NewStringBuilder(memory.DefaultAllocator)
+		for range 5000 {
+			if r.IntN(10) == 0 {
+				sb.AppendNull()
+				continue
+			}
+			v := fmt.Sprintf("cat-%d", r.IntN(12))
+			want[v]++
+			sb.Append(v)
+		}
+		arr := sb.NewArray()
+		sb.Release()
+		rec := array.NewRecord(schema, []arrow.Array{arr}, int64(arr.Len()))
+		arr.Release()
+		if err := b.Add(rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+	}
+	c := b.Profile().Columns[0]
+	got := map[string]int64{}
+	for _, x := range c.Top {
+		got[x.Value] = x.Count
+	}
+	if !reflect.DeepEqual(got, want) || c.Other != 0 || c.Distinct != 12 {
+		t.Errorf("counts %v other %d distinct %d, want %v", got, c.Other, c.Distinct, want)
 	}
 }
