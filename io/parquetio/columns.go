@@ -142,13 +142,8 @@ func nextRecord(readers []*pqarrow.ColumnReader, schema *arrow.Schema, n int, me
 		}
 	}()
 	for i, r := range readers {
-		chunked, err := r.NextBatch(int64(n))
-		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", schema.Field(i).Name, err)
-		}
-		cols[i], err = single(chunked, mem)
-		chunked.Release()
-		if err != nil {
+		var err error
+		if cols[i], err = nextBatch(r, n, mem); err != nil {
 			return nil, fmt.Errorf("column %q: %w", schema.Field(i).Name, err)
 		}
 		// Columns that disagree on the row count would make NewRecord panic.
@@ -160,6 +155,22 @@ func nextRecord(readers []*pqarrow.ColumnReader, schema *arrow.Schema, n int, me
 		return nil, nil
 	}
 	return array.NewRecord(schema, cols, -1), nil
+}
+
+// nextBatch is one column's next rows. A panic in the decoder (a corrupt
+// page can cause one) becomes an error, so the caller can name the column.
+func nextBatch(r *pqarrow.ColumnReader, n int, mem memory.Allocator) (col arrow.Array, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			col, err = nil, fmt.Errorf("the Parquet reader panicked: %v", p)
+		}
+	}()
+	chunked, err := r.NextBatch(int64(n))
+	if err != nil {
+		return nil, err
+	}
+	defer chunked.Release()
+	return single(chunked, mem)
 }
 
 func single(c *arrow.Chunked, mem memory.Allocator) (arrow.Array, error) {

@@ -534,3 +534,65 @@ func fieldsOf(s *arrow.Schema) string {
 	}
 	return b.String()
 }
+
+// TestReadWideCorruptColumn: a corrupted compressed page, on which the
+// zstd decoder panics, fails the read with ErrCorrupt naming the file and
+// the column.
+func TestReadWideCorruptColumn(t *testing.T) {
+	fields := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}
+	for i := range 10 {
+		fields = append(fields, arrow.Field{Name: fmt.Sprintf("x%d", i), Type: arrow.PrimitiveTypes.Float64})
+	}
+	schema := arrow.NewSchema(fields, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	for r := range 20000 {
+		b.Field(0).(*array.Int64Builder).Append(int64(r))
+		for c := 1; c < len(fields); c++ {
+			b.Field(c).(*array.Float64Builder).Append(float64((r * c) % 37))
+		}
+	}
+	rec := b.NewRecord()
+	b.Release()
+	path := filepath.Join(t.TempDir(), "wide.parquet")
+	writeParquet(t, path, fileOpts{schema: schema, codec: compress.Codecs.Zstd}, rec)
+	rec.Release()
+
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := pf.MetaData().RowGroup(0).ColumnChunk(4) // x3
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, size := cc.DataPageOffset(), cc.TotalCompressedSize()
+	pf.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := start + size/2; i < start+size-4; i++ {
+		data[i] ^= 0x5a
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	src, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range fields {
+		names = append(names, f.Name)
+	}
+	mem := checkedAlloc(t)
+	err = src.Read(context.Background(), names, 4096, mem, func(rec arrow.Record, _ string, _ int64) error {
+		rec.Release()
+		return nil
+	})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), `"x3"`) {
+		t.Fatalf("read of a corrupted column: %v", err)
+	}
+	t.Log(err)
+}
