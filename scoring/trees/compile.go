@@ -426,7 +426,7 @@ func (t treeSet) build() compiled {
 		c.layout = layoutLEQ
 	}
 	c.nodes = make([]cnode, c.trees*c.inner)
-	c.leaves = make([]float32, c.trees*(c.inner+1))
+	c.leaves = make([]float32, c.trees*(c.inner+1), c.trees*(c.inner+1)+8) // leqAVX2 reads 8 past the last tree's
 	for k, r := range t.roots {
 		nodes := c.nodes[k*c.inner : (k+1)*c.inner]
 		leaves := c.leaves[k*(c.inner+1) : (k+1)*(c.inner+1)]

@@ -60,3 +60,52 @@ func (e *Ensemble) treeSet(t *testing.T, s spec) treeSet {
 	}
 	return got
 }
+
+// TestAVX2MatchesScalar: the AVX2 x <= t kernel and the scalar one give
+// the same sums, bit for bit, on x <= t models of depth 1 to 4 (every
+// split LEQ, untracked), rows of every count (the groups of eight, the
+// rows left over, several blocks) and corner values.
+func TestAVX2MatchesScalar(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("this CPU has no AVX2: the scalar kernel is the only one")
+	}
+	defer func(v bool) { hasAVX2 = v }(hasAVX2)
+	checked := map[int]int{}
+	for seed := range 400 {
+		r := rand.New(rand.NewPCG(uint64(seed), 17))
+		s := genSpec(r, genOptions{maxDepth: 4, maxTrees: 12})
+		for _, tr := range s.trees {
+			for i := range tr.nodes {
+				if n := &tr.nodes[i]; n.mode != "LEAF" {
+					n.mode, n.tracks = "BRANCH_LEQ", false
+				}
+			}
+		}
+		e, err := Load(s.model())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.c.layout != layoutLEQ || e.c.depth == 0 {
+			continue
+		}
+		rows := r.IntN(400)
+		x := genRows(r, s, rows)
+		scalar, vector := make([]float32, rows), make([]float32, rows)
+		hasAVX2 = false
+		e.c.sums(x, s.width, scalar)
+		hasAVX2 = true
+		e.c.sums(x, s.width, vector)
+		for i := range rows {
+			if !sameFloat(vector[i], scalar[i]) {
+				t.Fatalf("seed %d, depth %d, %d trees: row %d sums %v with AVX2, %v without", seed, e.c.depth, e.c.trees, i, vector[i], scalar[i])
+			}
+		}
+		checked[e.c.depth]++
+	}
+	for d := 1; d <= 4; d++ {
+		if checked[d] == 0 {
+			t.Errorf("no model of depth %d checked (%v)", d, checked)
+		}
+	}
+	t.Logf("models checked by depth: %v", checked)
+}
