@@ -71,6 +71,9 @@ type compiled struct {
 func (c *compiled) describe() string {
 	switch c.layout {
 	case layoutLEQ:
+		if hasAVX2 && c.depth <= 4 {
+			return fmt.Sprintf("complete depth %d, x <= t (AVX2)", c.depth)
+		}
 		return fmt.Sprintf("complete depth %d, x <= t", c.depth)
 	case layoutMask:
 		return fmt.Sprintf("complete depth %d, truth tables", c.depth)
