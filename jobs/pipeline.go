@@ -42,7 +42,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 		return nil, err
 	}
 
-	raw := make(chan rawChunk, 1)
+	raw := make(chan rawChunk) // unbuffered: a chunk less in flight, measured no slower
 	chunks := make(chan scoring.Chunk, workers)
 	scored := make(chan scoring.Scored, workers)
 	tickets := make(chan struct{}, workers+2)
