@@ -20,6 +20,7 @@ import sys
 GBM_AIM = 0.9  # issue 8: end to end >= 0.9 x ONNX Runtime alone on prebuilt tensors
 SQL_AIM = 0.5
 PEER_AIM = 1.2  # issue 8: end to end >= 1.2 x the two-process sklearn peer
+LOGREG_AIM = 0.7  # issue 8: the logistic job end to end >= 0.7 x the read -> write pass
 
 
 def bench_lines(path):
@@ -185,6 +186,13 @@ def main():
         elif job == "logreg-2m":
             aim = "(I/O bound; see BENCHMARKS.md)"
         p(f"| end-to-end {what} | {rb:.2f} | {rm:.2f} | {rc:.2f} | {aim} |")
+    if "logreg-2m" in e2e and "BenchmarkReadWrite" in pq:
+        e, v = e2e["logreg-2m"], pq["BenchmarkReadWrite"]
+        rb = best(e, "rows_s")["rows_s"] / best(v, "rows/s")["rows/s"]
+        rm = med(e, "rows_s") / med(v, "rows/s")
+        rc = max(x["rows_cpu_s"] for x in e) / max(x.get("rows/cpu-s", 0) for x in v)
+        p(f"| end-to-end logreg / read → write pass (BenchmarkReadWrite) | {rb:.2f} | {rm:.2f} | {rc:.2f} "
+          f"| ≥ {LOGREG_AIM} (best/best {'met' if rb >= LOGREG_AIM else 'NOT met'}, median {'met' if rm >= LOGREG_AIM else 'NOT met'}) |")
     if "gbm-2m" in e2e and "gbm-2m-ort" in e2e:
         a, o = e2e["gbm-2m"], e2e["gbm-2m-ort"]
         p(f"| native engine / ONNX Runtime, gbm end to end | {best(a, 'rows_s')['rows_s'] / best(o, 'rows_s')['rows_s']:.2f} "
@@ -198,8 +206,8 @@ def main():
         r4 = statistics.median(x["rss_kb"] for x in e2e["gbm-4m"])
         m1 = max(x["rss_kb"] for x in e2e["gbm-1m"])
         m4 = max(x["rss_kb"] for x in e2e["gbm-4m"])
-        ok = "met" if r4 / r1 <= 1.15 else "NOT met"
-        p(f"| peak RSS 4M / 1M rows, gbm | {m4 / m1:.2f} (max/max) | {r4 / r1:.2f} | – | ~1.0 ({ok}) |")
+        ok = "met" if r4 / r1 <= 1.25 else "NOT met"
+        p(f"| peak RSS 4M / 1M rows, gbm | {m4 / m1:.2f} (max/max) | {r4 / r1:.2f} | – | ≤ 1.25 at 4M ({ok}; issue 8 asks it of 10M rows: BENCHMARKS.md) |")
     peer_section(res, ort, e2e)
     sql_section(res, e2e)
     shards_section(res)
@@ -242,7 +250,8 @@ def peer_section(res, ort, e2e):
             rb = best(e, "rows_s")["rows_s"] / best(v, "rows_s")["rows_s"]
             rm = med(e, "rows_s") / med(v, "rows_s")
             rc = max(x["rows_cpu_s"] for x in e) / max(x["rows_cpu_s"] for x in v)
-            aim = {"gbm-2m": f"≥ {PEER_AIM} ({'met' if rm >= PEER_AIM else 'NOT met'})",
+            verdict = lambda r: "met" if r >= PEER_AIM else "NOT met"
+            aim = {"gbm-2m": f"≥ {PEER_AIM} (best/best {verdict(rb)}, median {verdict(rm)})",
                    "gbm-2m-nochecks": "(no validation)", "gbm-2m-ort": "(ONNX Runtime engine)"}[job]
             p(f"| end-to-end {job} / sklearn peer, {what} | {rb:.2f} | {rm:.2f} | {rc:.2f} | {aim} |")
     for key, name in (("BenchmarkORT/gbm", "ORT"), ("BenchmarkNative/gbm", "native engine")):
