@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 
@@ -103,9 +105,13 @@ func writeMemProfile() {
 	if memProfile == "" {
 		return
 	}
-	if f, err := os.Create(memProfile); err == nil {
-		_ = pprof.Lookup("allocs").WriteTo(f, 0)
-		_ = f.Close()
+	runtime.GC() // the profile shows the heap as of the last collection
+	f, err := os.Create(memProfile)
+	if err == nil {
+		err = errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "batchscore: --mem-profile: %v\n", err)
 	}
 }
 

@@ -168,11 +168,12 @@ func sameColumns(rec, file *arrow.Schema) error {
 	}
 	for i, f := range rec.Fields() {
 		want, typ := file.Field(i), f.Type
-		if d, ok := typ.(*arrow.DictionaryType); ok {
-			typ = d.ValueType
+		if d, ok := typ.(*arrow.DictionaryType); ok && !arrow.TypeEqual(typ, want.Type) {
+			typ = d.ValueType // a key read as a dictionary stays one in the file too
 		}
-		if f.Name != want.Name || !arrow.TypeEqual(typ, want.Type) {
-			return fmt.Errorf("record column %d is %s %s, the file's %s %s", i, f.Name, f.Type, want.Name, want.Type)
+		if f.Name != want.Name || !arrow.TypeEqual(typ, want.Type) || f.Nullable != want.Nullable {
+			return fmt.Errorf("record column %d is %s %s (nullable %v), the file's %s %s (nullable %v)",
+				i, f.Name, f.Type, f.Nullable, want.Name, want.Type, want.Nullable)
 		}
 	}
 	return nil

@@ -397,3 +397,47 @@ func TestWriterDictionaryColumns(t *testing.T) {
 		t.Errorf("read %d rows, wrote 25", rows)
 	}
 }
+
+// TestWriterDictionaryKey: a key column read as a dictionary (a pandas
+// categorical) is a dictionary in the file too; records carrying it, and
+// a constant dictionary column over a string one, are written.
+func TestWriterDictionaryKey(t *testing.T) {
+	mem := checkedAlloc(t)
+	dictType := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	file := arrow.NewSchema([]arrow.Field{{Name: "k", Type: dictType}, {Name: "c", Type: arrow.BinaryTypes.String}}, nil)
+	rec := arrow.NewSchema([]arrow.Field{{Name: "k", Type: dictType}, {Name: "c", Type: dictType}}, nil)
+	dictOf := func(values []string, idx []int32) arrow.Array {
+		vb := array.NewStringBuilder(mem)
+		defer vb.Release()
+		vb.AppendValues(values, nil)
+		d := vb.NewArray()
+		defer d.Release()
+		ib := array.NewInt32Builder(mem)
+		defer ib.Release()
+		ib.AppendValues(idx, nil)
+		i := ib.NewArray()
+		defer i.Release()
+		return array.NewDictionaryArray(dictType, i, d)
+	}
+	k := dictOf([]string{"a", "b", "c"}, []int32{0, 1, 2, 1})
+	defer k.Release()
+	c := dictOf([]string{"run-1"}, []int32{0, 0, 0, 0})
+	defer c.Release()
+	r := array.NewRecord(rec, []arrow.Array{k, c}, 4)
+	defer r.Release()
+	dir := t.TempDir()
+	w, err := NewWriter(dir, file, "zstd", 100, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(r); err != nil {
+		t.Fatalf("a record with a dictionary key: %v", err)
+	}
+	files, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 || files[0].Rows != 4 {
+		t.Fatalf("files %+v", files)
+	}
+}

@@ -15,7 +15,8 @@ import (
 // partitioned by their top bits into bucketCount files and the buffer is
 // reused. Equal hashes always land in one bucket, so each bucket is then
 // checked on its own: load, sort, count equal neighbours. Memory stays at
-// limit + one bucket.
+// limit hashes, plus a write buffer as large while spilling, or one bucket
+// and its sort's scratch while counting.
 //
 // Keys are compared by their 64-bit hash only. With n keys the chance of
 // any collision is about n²/2⁶⁵: 3·10⁻⁶ for 10⁷ keys, 3·10⁻⁴ for 10⁸. A
@@ -93,14 +94,14 @@ func (k *keySet) flush() error {
 // duplicates counts the hashes equal to an earlier one.
 func (k *keySet) duplicates() (int64, error) {
 	if k.spill == "" {
-		return countDuplicates(k.buf), nil
+		return countDuplicates(k.buf, nil), nil
 	}
 	if err := k.flush(); err != nil {
 		return 0, err
 	}
-	k.buf = nil
+	k.buf, k.scratch = nil, nil
 	var dups int64
-	var bucket []uint64
+	var bucket, tmp []uint64 // reused: one bucket and the sort's scratch
 	for _, f := range k.buckets {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return 0, err
@@ -117,13 +118,15 @@ func (k *keySet) duplicates() (int64, error) {
 			}
 			bucket = append(bucket, binary.LittleEndian.Uint64(word[:]))
 		}
-		dups += countDuplicates(bucket)
+		tmp = slices.Grow(tmp[:0], len(bucket))
+		dups += countDuplicates(bucket, tmp)
 	}
 	return dups, nil
 }
 
-func countDuplicates(h []uint64) int64 {
-	sortHashes(h)
+// countDuplicates sorts h, with tmp as scratch when it is large enough.
+func countDuplicates(h, tmp []uint64) int64 {
+	sortHashes(h, tmp)
 	var dups int64
 	for i := 1; i < len(h); i++ {
 		if h[i] == h[i-1] {
@@ -136,12 +139,15 @@ func countDuplicates(h []uint64) int64 {
 // sortHashes sorts h: a least-significant-byte radix sort, eight counting
 // passes (fewer when a byte is the same in every hash), about 6x faster
 // than slices.Sort on random 64-bit hashes.
-func sortHashes(h []uint64) {
+func sortHashes(h, tmp []uint64) {
 	if len(h) < 256 {
 		slices.Sort(h)
 		return
 	}
-	src, dst := h, make([]uint64, len(h))
+	if cap(tmp) < len(h) {
+		tmp = make([]uint64, len(h))
+	}
+	src, dst := h, tmp[:len(h)]
 	for shift := 0; shift < 64; shift += 8 {
 		var at [256]int
 		for _, v := range src {

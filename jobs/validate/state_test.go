@@ -68,7 +68,7 @@ func TestSortHashes(t *testing.T) {
 				}
 			}
 			want := slices.Sorted(slices.Values(h))
-			sortHashes(h)
+			sortHashes(h, nil)
 			if !slices.Equal(h, want) {
 				t.Fatalf("%d hashes, mask %x: not sorted like slices.Sort", n, mask)
 			}
@@ -100,7 +100,7 @@ func TestKeySetSpillsMany(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := countDuplicates(slices.Clone(seen)); dups != want || want != 897 {
+	if want := countDuplicates(slices.Clone(seen), nil); dups != want || want != 897 {
 		t.Errorf("%d duplicates, want %d (897 planted)", dups, want)
 	}
 }

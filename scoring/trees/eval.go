@@ -71,7 +71,7 @@ type compiled struct {
 func (c *compiled) describe() string {
 	switch c.layout {
 	case layoutLEQ:
-		if hasAVX2 && c.depth <= 4 {
+		if hasAVX2 && c.depth >= 1 && c.depth <= 4 {
 			return fmt.Sprintf("complete depth %d, x <= t (AVX2)", c.depth)
 		}
 		return fmt.Sprintf("complete depth %d, x <= t", c.depth)
