@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -31,12 +32,27 @@ func (b *Bucket) Upload(ctx context.Context, key, localPath string) error {
 // WriteIfAbsent writes data to key unless an object is there already, in
 // one request the store decides (S3's If-None-Match: *): of two writers
 // racing, one gets ErrExists and the object is the other's.
+//
+// A store may refuse a large body before reading it and close the
+// connection (MinIO does), so the refusal arrives as a reset: a large
+// write asks first whether the key is taken, and a failed write looks at
+// what is there. Equal bytes could be this write's own, landed with its
+// answer lost: that stays the write's error, for the caller to settle.
 func (b *Bucket) WriteIfAbsent(ctx context.Context, key string, data []byte) error {
+	exists := fmt.Errorf("writing %s: %w", b.URL(key), ErrExists)
+	if len(data) > 1<<20 {
+		if taken, err := b.b.Exists(ctx, key); err == nil && taken {
+			return exists
+		}
+	}
 	err := b.b.WriteAll(ctx, key, data, &gcblob.WriterOptions{IfNotExist: true})
 	if gcerrors.Code(err) == gcerrors.FailedPrecondition {
-		return fmt.Errorf("writing %s: %w", b.URL(key), ErrExists)
+		return exists
 	}
 	if err != nil {
+		if got, rerr := b.b.ReadAll(ctx, key); rerr == nil && !bytes.Equal(got, data) {
+			return exists
+		}
 		return b.wrap("writing", key, err)
 	}
 	return nil
