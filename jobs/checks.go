@@ -138,7 +138,8 @@ func (c *checks) writeQuarantine(rec arrow.Record) error {
 		if err := os.MkdirAll(c.quarantineDir, table.DirMode); err != nil {
 			return err
 		}
-		w, err := parquetio.NewWriter(c.quarantineDir, rec.Schema(), c.job.Output.Compression, c.job.Output.FileRows, c.mem)
+		w, err := parquetio.NewWriter(c.quarantineDir, rec.Schema(), c.job.Output.Compression, c.job.Output.FileRows, c.mem,
+			parquetio.CompressionLevel(c.job.Output.CompressionLevel))
 		if err != nil {
 			return err
 		}

@@ -36,7 +36,8 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 	if err := e.openSideTables(p, src.Schema(), dir); err != nil {
 		return nil, err
 	}
-	w, err := parquetio.NewWriter(dir, out.schema, job.Output.Compression, job.Output.FileRows, mem)
+	w, err := parquetio.NewWriter(dir, out.schema, job.Output.Compression, job.Output.FileRows, mem,
+		parquetio.CompressionLevel(job.Output.CompressionLevel))
 	if err != nil {
 		p.abortSideTables()
 		return nil, err

@@ -28,6 +28,7 @@ type sideTable struct {
 	dir         string
 	schema      *arrow.Schema
 	compression string
+	level       int
 	fileRows    int64
 	mem         memory.Allocator
 	w           *parquetio.Writer
@@ -59,7 +60,7 @@ func newSideTable(dir string, src *arrow.Schema, job *spec.Job, cols []arrow.Fie
 	}
 	schema := arrow.NewSchema(fields, nil)
 	return &sideTable{
-		dir: dir, schema: schema, compression: job.Output.Compression,
+		dir: dir, schema: schema, compression: job.Output.Compression, level: job.Output.CompressionLevel,
 		fileRows: job.Output.FileRows, mem: mem, constants: constants, recSchema: recordSchema(schema, constants),
 	}, nil
 }
@@ -129,7 +130,7 @@ func (t *sideTable) write(rec arrow.Record, cols []arrow.Array) error {
 		if err := os.MkdirAll(t.dir, table.DirMode); err != nil {
 			return err
 		}
-		w, err := parquetio.NewWriter(t.dir, t.schema, t.compression, t.fileRows, t.mem)
+		w, err := parquetio.NewWriter(t.dir, t.schema, t.compression, t.fileRows, t.mem, parquetio.CompressionLevel(t.level))
 		if err != nil {
 			return err
 		}

@@ -60,11 +60,27 @@ var codecs = map[string]compress.Compression{
 	"none":   compress.Codecs.Uncompressed,
 }
 
+// DefaultZstdLevel is the zstd level result files get unless the job
+// says otherwise: level 1 wrote gbm-2m's results with 0.15 CPU-s less than
+// arrow's default (level 3), 4 % of the run, for files 5 % larger.
+const DefaultZstdLevel = 1
+
+// WriterOption tunes NewWriter.
+type WriterOption func(*writerConfig)
+
+type writerConfig struct{ level int }
+
+// CompressionLevel is the codec's level (zstd 1-22, gzip 1-9); 0 keeps the
+// default: DefaultZstdLevel for zstd, the codec's own for gzip.
+func CompressionLevel(level int) WriterOption {
+	return func(c *writerConfig) { c.level = level }
+}
+
 // NewWriter prepares a writer; files are created on the first Write.
 // Only string columns (the per-run constants, string keys) are dictionary
 // encoded: scores and numeric keys rarely repeat, and measured here their
 // dictionaries cost write time and made files larger.
-func NewWriter(dir string, schema *arrow.Schema, compression string, fileRows int64, mem memory.Allocator) (*Writer, error) {
+func NewWriter(dir string, schema *arrow.Schema, compression string, fileRows int64, mem memory.Allocator, options ...WriterOption) (*Writer, error) {
 	codec, ok := codecs[compression]
 	if !ok {
 		return nil, fmt.Errorf("unknown compression %q", compression)
@@ -72,11 +88,21 @@ func NewWriter(dir string, schema *arrow.Schema, compression string, fileRows in
 	if fileRows < 1 {
 		return nil, fmt.Errorf("rows per file must be positive, not %d", fileRows)
 	}
+	var cfg writerConfig
+	for _, o := range options {
+		o(&cfg)
+	}
+	if cfg.level == 0 && codec == compress.Codecs.Zstd {
+		cfg.level = DefaultZstdLevel
+	}
 	opts := []parquet.WriterProperty{
 		parquet.WithCompression(codec),
 		parquet.WithAllocator(mem),
 		parquet.WithMaxRowGroupLength(1 << 30),
 		parquet.WithStats(true),
+	}
+	if cfg.level != 0 {
+		opts = append(opts, parquet.WithCompressionLevel(cfg.level))
 	}
 	for _, f := range schema.Fields() {
 		if f.Type.ID() != arrow.STRING {

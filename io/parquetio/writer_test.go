@@ -441,3 +441,59 @@ func TestWriterDictionaryKey(t *testing.T) {
 		t.Fatalf("files %+v", files)
 	}
 }
+
+// TestWriterCompressionLevel: zstd without a level is DefaultZstdLevel,
+// byte for byte; another level writes other bytes that read back the same.
+func TestWriterCompressionLevel(t *testing.T) {
+	mem := checkedAlloc(t)
+	write := func(level int) []byte {
+		dir := t.TempDir()
+		w, err := NewWriter(dir, testSchema, "zstd", 1000, mem, CompressionLevel(level))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := makeRecord(mem, 0, 500)
+		defer rec.Release()
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		files, err := w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, files[0].Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	def, one, high := write(0), write(DefaultZstdLevel), write(19)
+	if !bytes.Equal(def, one) {
+		t.Error("zstd without a level is not level DefaultZstdLevel")
+	}
+	if bytes.Equal(def, high) {
+		t.Error("zstd level 19 wrote the same bytes as level 1")
+	}
+	path := filepath.Join(t.TempDir(), "high.parquet")
+	if err := os.WriteFile(path, high, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int64
+	err = src.Read(context.Background(), []string{"id", "x", "s"}, 100, mem, func(rec arrow.Record, _ string, _ int64) error {
+		for i, id := range rec.Column(0).(*array.Int64).Int64Values() {
+			if id != rows+int64(i) || rec.Column(1).(*array.Float64).Value(i) != xOf(id) {
+				t.Fatalf("row %d reads back as id %d", rows+int64(i), id)
+			}
+		}
+		rows += rec.NumRows()
+		rec.Release()
+		return nil
+	})
+	if err != nil || rows != 500 {
+		t.Fatalf("read %d rows: %v", rows, err)
+	}
+}

@@ -55,6 +55,22 @@ func checkDSN(bad func(string, ...any) func(...string) error, driver, env, file 
 }
 
 var compressions = []string{"zstd", "snappy", "gzip", "none"}
+
+// checkLevel says what is wrong with a compression level, if anything.
+func checkLevel(compression string, level int) string {
+	switch {
+	case level == 0:
+		return ""
+	case compression == "zstd" && (level < 1 || level > 22):
+		return fmt.Sprintf("%d is not a zstd level (1 to 22)", level)
+	case compression == "gzip" && (level < 1 || level > 9):
+		return fmt.Sprintf("%d is not a gzip level (1 to 9)", level)
+	case compression != "zstd" && compression != "gzip":
+		return fmt.Sprintf("%s has no levels (zstd and gzip do)", compression)
+	}
+	return ""
+}
+
 var optimizations = []string{"all", "extended", "basic", "disabled"}
 
 var engines = []string{"auto", "native", "onnxruntime"}
@@ -146,6 +162,9 @@ func (j *Job) check(root *yaml.Node) error {
 	}
 	if !slices.Contains(compressions, j.Output.Compression) {
 		return bad("%q is not one of %v", j.Output.Compression, compressions)("output", "compression")
+	}
+	if err := checkLevel(j.Output.Compression, j.Output.CompressionLevel); err != "" {
+		return bad("%s", err)("output", "compression_level")
 	}
 
 	if err := j.Validation.check(bad); err != nil {

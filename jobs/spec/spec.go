@@ -116,6 +116,8 @@ type Output struct {
 	// FileRows caps the rows of one result file; larger versions get several.
 	FileRows    int64  `yaml:"file_rows"`
 	Compression string `yaml:"compression"`
+	// CompressionLevel is zstd's (1-22) or gzip's (1-9); 0: the default.
+	CompressionLevel int `yaml:"compression_level"`
 }
 
 // Scoring tunes the worker pool and ONNX Runtime.
