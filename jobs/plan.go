@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/scoring"
@@ -26,6 +28,10 @@ type plan struct {
 	challenger *challenger
 	review     *reviewer
 	resume     *resume // nil: chunks are neither saved nor reused
+	// keep is what the writing stage reads of a scored chunk's record: the
+	// keys and the checks' marks. nil keeps every column (the review table
+	// reads features).
+	keep []string
 }
 
 // openPlan loads the champion and whatever the job adds to it. Only the
@@ -63,6 +69,8 @@ func (e *execution) openPlan() (*plan, error) {
 	}
 	if job.Review != nil {
 		p.review = &reviewer{spec: job.Review, keys: job.Output.Keys, mem: e.mem(), counts: map[string]int64{}}
+	} else {
+		p.keep = append(slices.Clone(job.Output.Keys), flagsColumn)
 	}
 	return p, nil
 }
@@ -141,7 +149,15 @@ func (p *plan) labelType() arrow.DataType {
 
 // score is the workers' function: the champion, then the fallback for
 // what it could not score, then the challenger on the same record.
-func (p *plan) score(ctx context.Context, c scoring.Chunk, buf *scoring.Buffers) (sc scoring.Scored, err error) {
+func (p *plan) score(ctx context.Context, c scoring.Chunk, buf *scoring.Buffers) (scoring.Scored, error) {
+	sc, err := p.scoreChunk(ctx, c, buf)
+	if err == nil && p.keep != nil {
+		sc.Record = keepColumns(sc.Record, p.keep)
+	}
+	return sc, err
+}
+
+func (p *plan) scoreChunk(ctx context.Context, c scoring.Chunk, buf *scoring.Buffers) (sc scoring.Scored, err error) {
 	if p.resume != nil {
 		if sc, ok := p.resume.load(c); ok {
 			if p.fallback != nil {
@@ -180,6 +196,30 @@ func (p *plan) score(ctx context.Context, c scoring.Chunk, buf *scoring.Buffers)
 		p.resume.save(sc)
 	}
 	return sc, nil
+}
+
+// keepColumns narrows a scored record to the named columns, and releases
+// the rest: a chunk waiting for the writer then holds its keys, not every
+// feature (measured: the peak heap of a long run is a full pipeline).
+// Names it lacks are left out; the writer reports them.
+func keepColumns(rec arrow.Record, names []string) arrow.Record {
+	if rec == nil {
+		return rec
+	}
+	fields := make([]arrow.Field, 0, len(names))
+	cols := make([]arrow.Array, 0, len(names))
+	for _, n := range names {
+		if idx := rec.Schema().FieldIndices(n); len(idx) > 0 {
+			fields = append(fields, rec.Schema().Field(idx[0]))
+			cols = append(cols, rec.Column(idx[0]))
+		}
+	}
+	if len(cols) == int(rec.NumCols()) {
+		return rec
+	}
+	out := array.NewRecord(arrow.NewSchema(fields, nil), cols, rec.NumRows())
+	rec.Release()
+	return out
 }
 
 // record puts what the plan saw into the manifest: while staging (final

@@ -100,3 +100,39 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 		t.Fatalf("4 of 6 rows over the default limit: %v", err)
 	}
 }
+
+// A scored chunk waiting for the writer keeps its keys and marks only: the
+// features' buffers go back as soon as it is scored.
+func TestKeepColumnsReleasesTheRest(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	column := func(vals ...float64) arrow.Array {
+		b := array.NewFloat64Builder(mem)
+		defer b.Release()
+		b.AppendValues(vals, nil)
+		return b.NewArray()
+	}
+	key := column(1, 2, 3)
+	keyBytes := mem.CurrentAlloc()
+	feature := column(4, 5, 6)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "x", Type: arrow.PrimitiveTypes.Float64},
+	}, nil)
+	rec := array.NewRecord(schema, []arrow.Array{key, feature}, 3)
+	key.Release()
+	feature.Release()
+
+	kept := keepColumns(rec, []string{"id", flagsColumn})
+	defer kept.Release()
+	if kept.NumCols() != 1 || kept.ColumnName(0) != "id" || kept.NumRows() != 3 {
+		t.Fatalf("kept %v", kept.Schema())
+	}
+	if got := kept.Column(0).(*array.Float64).Float64Values(); got[2] != 3 {
+		t.Fatalf("id column = %v", got)
+	}
+	// Only the key's buffer is still allocated: the feature's went back.
+	if mem.CurrentAlloc() != keyBytes {
+		t.Fatalf("%d bytes still allocated, the key column has %d", mem.CurrentAlloc(), keyBytes)
+	}
+}

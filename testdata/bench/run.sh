@@ -2,7 +2,7 @@
 # make bench: throughput and memory of batchscore against its limits, in one
 # run on one machine. See BENCHMARKS.md for what each figure means.
 #
-#   1. snapshots of 1M, 2M and 4M rows (bin/gensnapshot) under out/bench/,
+#   1. snapshots of 1M, 2M and 10M rows (bin/gensnapshot) under out/bench/,
 #      reused when the stamp says they were made with the same flags;
 #   2. the model runtimes alone on prebuilt tensors: ONNX Runtime
 #      (scoring/onnx BenchmarkORT, BenchmarkSession) and the native tree
@@ -12,7 +12,7 @@
 #   4. bin/batchscore run end to end on the 2M snapshot, both models, under
 #      /usr/bin/time -v (wall, CPU, peak RSS); the GBM also with
 #      scoring.engine: onnxruntime (gbm-2m-ort);
-#   5. peak RSS of the GBM job on 1M and 4M rows;
+#   5. peak RSS of the GBM job on 1M and 10M rows (the 10M / 1M);
 #   6. the SQL side (testdata/bench/sql.sh): a throwaway PostgreSQL 15 with
 #      the 2M snapshot, batchscore's source and sink against psql \copy,
 #      flat memory on a 10M-row query, the GBM job with source.sql; prints
@@ -103,7 +103,7 @@ snap() {
 snap 2m "$ROWS" $(((ROWS + 499999) / 500000))
 if [ "${BENCH_SKIP_RSS:-}" != 1 ]; then
 	snap 1m 1000000 2
-	snap 4m 4000000 8
+	snap 10m 10000000 20
 fi
 SNAP2M="$OUT/snap-2m/snapshot_date=$DATE/*.parquet"
 
@@ -124,7 +124,7 @@ job() { # job <config> <name> <snapshot tag>
 job configs/churn_nightly.yaml gbm-2m 2m
 job configs/churn_logreg.yaml logreg-2m 2m
 job configs/churn_nightly.yaml gbm-1m 1m
-job configs/churn_nightly.yaml gbm-4m 4m
+job configs/churn_nightly.yaml gbm-10m 10m
 # The same GBM job without its validation section: what rules, profiles
 # and drift cost end to end.
 sed -e '/^validation:/,$d' -e "s#/tables/gbm-2m#/tables/gbm-2m-nochecks#" "$OUT/jobs/gbm-2m.yaml" >"$OUT/jobs/gbm-2m-nochecks.yaml"
@@ -195,7 +195,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		e2e "$name" "$r"
 	done
 	if [ "${BENCH_SKIP_RSS:-}" != 1 ]; then
-		for name in gbm-1m gbm-4m; do
+		for name in gbm-1m gbm-10m; do
 			log "round $r/$ROUNDS: end to end $name (peak RSS)"
 			e2e "$name" "$r"
 		done
