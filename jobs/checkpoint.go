@@ -1,10 +1,13 @@
 package jobs
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -22,36 +25,30 @@ import (
 // there whole or not at all. It is not synced: a reader checks the sha256
 // it returns (readRecordFile) rather than trust it after a power loss.
 func writeRecordFile(path string, rec arrow.Record, mem memory.Allocator) (string, error) {
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
-	if err := w.Write(rec); err != nil {
-		w.Close()
-		return "", err
-	}
-	if err := w.Close(); err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(buf.Bytes())
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return "", err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return "", err
+	// Streamed through the hash to the file: no copy of the chunk in memory.
+	sum := sha256.New()
+	buf := bufio.NewWriterSize(io.MultiWriter(tmp, sum), 256<<10)
+	w := ipc.NewWriter(buf, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
+	err = w.Write(rec)
+	err = errors.Join(err, w.Close())
+	if err == nil {
+		err = buf.Flush()
 	}
-	if err := tmp.Chmod(table.FileMode); err != nil {
-		tmp.Close()
-		return "", err
+	if err == nil {
+		err = tmp.Chmod(table.FileMode)
 	}
-	if err := tmp.Close(); err != nil {
+	if err = errors.Join(err, tmp.Close()); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(sum[:]), nil
+	return hex.EncodeToString(sum.Sum(nil)), nil
 }
 
 // readRecordFile reads a file writeRecordFile wrote, if its sha256 is
