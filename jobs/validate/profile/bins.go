@@ -110,9 +110,9 @@ func (b *binner) count(vals []float64, counts []int64, below, above int64) (int6
 }
 
 // orderKey maps a float64 to an int64 with the same order (for non-NaN
-// values), so that comparisons compile to conditional moves.
+// values; -0 and +0 alike), so that comparisons compile to conditional moves.
 func orderKey(x float64) int64 {
-	k := int64(math.Float64bits(x))
+	k := int64(math.Float64bits(x + 0)) // + 0 turns -0 into +0, which it equals
 	return k ^ int64(uint64(k>>63)>>1)
 }
 
