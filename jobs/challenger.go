@@ -52,7 +52,7 @@ func (e *execution) openChallenger(championLoaded bool) *challenger {
 		return c
 	}
 	c.model = m
-	c.scorer = &scoring.Scorer{Session: m.session, Binding: m.binding, Mem: e.mem()}
+	c.scorer = &scoring.Scorer{Session: m.session, Binding: m.feed, Mem: e.mem()}
 	c.stats.rng = rand.New(rand.NewPCG(1, 2))
 	return c
 }

@@ -15,7 +15,8 @@ import (
 // fallback model.
 type loaded struct {
 	report  report.Model
-	binding *scoring.Binding
+	binding *scoring.Binding // the job's, which its columns are checked against
+	feed    *scoring.Binding // what fills the session's inputs (onnx.Session.Feed)
 	session scoring.Session
 }
 
@@ -97,7 +98,7 @@ func (e *execution) loadModel(m spec.Model, key string, rep *report.Model) (*loa
 	for _, r := range rep.Rewrites {
 		e.log.Info("model rewritten in memory", "role", key, "rewrite", r)
 	}
-	return &loaded{report: *rep, binding: binding, session: sess}, nil
+	return &loaded{report: *rep, binding: binding, feed: sess.Feed(), session: sess}, nil
 }
 
 // fallsBack says whether a champion that failed to load with err may be

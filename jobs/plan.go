@@ -59,7 +59,7 @@ func (e *execution) openPlan() (*plan, error) {
 	}
 	if p.champion != nil {
 		p.scorer = &scoring.Scorer{
-			Session: champion.session, Binding: champion.binding, Mem: e.mem(),
+			Session: champion.session, Binding: champion.feed, Mem: e.mem(),
 			AllowNaN:   p.fallback != nil,
 			Confidence: job.Review != nil && job.Review.MinConfidence > 0,
 		}

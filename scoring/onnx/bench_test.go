@@ -93,11 +93,20 @@ func setup(b testing.TB, jobFile string) benchSetup {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The tensors a session is fed: one input for a Concat of them (concat.go).
+	model, err := Load(job.Model.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, feed, _, err := rewriteConcat(model.data, binding)
+	if err != nil {
+		b.Fatal(err)
+	}
 	rows := envInt(b, "BATCHSCORE_BENCH_CHUNK_ROWS", job.Scoring.ChunkRows)
 	rec := firstRows(b, root, binding.Columns(), rows)
 	defer rec.Release()
-	tensors := make([]scoring.Tensor, len(binding.Inputs))
-	for i, in := range binding.Inputs {
+	tensors := make([]scoring.Tensor, len(feed.Inputs))
+	for i, in := range feed.Inputs {
 		tensors[i] = fillTensor(b, rec, in)
 	}
 	return benchSetup{

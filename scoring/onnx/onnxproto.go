@@ -174,3 +174,23 @@ func valueType(b []byte) (string, uint64, error) {
 	})
 	return name, elem, err
 }
+
+// floatMatrixType is a TypeProto: float tensor [N,c], N unknown.
+func floatMatrixType(c int64) []byte {
+	var shape []byte
+	shape = protowire.AppendTag(shape, 1, protowire.BytesType) // dim N: unknown
+	shape = protowire.AppendBytes(shape, nil)
+	var dim []byte
+	dim = protowire.AppendTag(dim, 1, protowire.VarintType) // dim_value
+	dim = protowire.AppendVarint(dim, uint64(c))
+	shape = protowire.AppendTag(shape, 1, protowire.BytesType)
+	shape = protowire.AppendBytes(shape, dim)
+	var tensor []byte
+	tensor = protowire.AppendTag(tensor, 1, protowire.VarintType) // elem_type
+	tensor = protowire.AppendVarint(tensor, onnxFloat)
+	tensor = protowire.AppendTag(tensor, 2, protowire.BytesType) // shape
+	tensor = protowire.AppendBytes(tensor, shape)
+	var typ []byte
+	typ = protowire.AppendTag(typ, 1, protowire.BytesType) // tensor_type
+	return protowire.AppendBytes(typ, tensor)
+}

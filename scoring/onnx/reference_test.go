@@ -103,7 +103,7 @@ func TestReproducesSklearn(t *testing.T) {
 			for _, date := range []string{"2026-11-18", "2026-11-19", "2026-11-20"} {
 				ref := readReference(t, filepath.Join(models, "reference_"+date+".csv"))
 				got := scoreSnapshot(t, filepath.Join(root, "testdata", "customers", "snapshot_date="+date, "*.parquet"),
-					binding, sess, append([]string{"customer_id"}, binding.Columns()...))
+					sess.Feed(), sess, append([]string{"customer_id"}, binding.Columns()...))
 				if len(got) != len(ref) {
 					t.Fatalf("%s: scored %d rows, reference has %d", date, len(got), len(ref))
 				}

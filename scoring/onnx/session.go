@@ -28,6 +28,9 @@ type Options struct {
 	// keepTrees scores binary tree classifiers as they are instead of
 	// rewriting them (see treeclassifier.go).
 	keepTrees bool
+	// keepConcat feeds a Concat of graph inputs input by input instead of
+	// rewriting it to one input (see concat.go).
+	keepConcat bool
 }
 
 var optimizationLevels = map[string]ort.GraphOptimizationLevel{
@@ -48,15 +51,40 @@ type Session struct {
 	classKeys [][]int64
 	rewrites  []string
 	engine    string // ONNX Runtime sessions; a native one asks native
+	feed      *scoring.Binding
 }
 
 // Open makes a session for the inputs and outputs of a binding.
 func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
+	data, feed, concat, err := m.data, b, (*concatRewrite)(nil), error(nil)
+	if !opts.keepConcat {
+		if data, feed, concat, err = rewriteConcat(m.data, b); err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path, err)
+		}
+	}
+	sess, err := m.open(data, b, feed, opts)
+	if err != nil && concat != nil && !errors.Is(err, ErrRuntime) {
+		// The rewritten graph failed: score the model as it is.
+		concat = nil
+		sess, err = m.open(m.data, b, b, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if concat != nil {
+		sess.rewrites = append([]string{concat.String()}, sess.rewrites...)
+	}
+	return sess, nil
+}
+
+// open is Open on model bytes data (the file's, or rewritten by
+// rewriteConcat), fed through feed; b is the job's binding.
+func (m *Model) open(data []byte, b, feed *scoring.Binding, opts Options) (*Session, error) {
 	ports := map[string]scoring.Port{b.Score.Port.Name: b.Score.Port}
 	if b.Label != nil {
 		ports[b.Label.Port.Name] = b.Label.Port
 	}
-	data, zipMaps, err := m.data, []zipMapRewrite(nil), error(nil)
+	orig, zipMaps, err := data, []zipMapRewrite(nil), error(nil)
 	if !opts.keepZipMap {
 		var sequences []string
 		for _, name := range b.Outputs {
@@ -64,19 +92,19 @@ func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 				sequences = append(sequences, name)
 			}
 		}
-		data, zipMaps, err = rewriteZipMap(m.data, sequences)
+		data, zipMaps, err = rewriteZipMap(orig, sequences)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Path, err)
 		}
 	}
 	declined := ""
 	if opts.Engine == EngineAuto || opts.Engine == EngineNative {
-		native, err := openNative(data, b, zipMaps, opts)
+		native, err := openNative(data, feed, zipMaps, opts)
 		if errors.Is(err, ErrRuntime) {
 			return nil, err
 		}
 		if err == nil {
-			sess := &Session{native: native}
+			sess := &Session{native: native, feed: feed}
 			for _, z := range zipMaps {
 				sess.rewrites = append(sess.rewrites, z.String())
 			}
@@ -98,19 +126,19 @@ func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 			return nil, fmt.Errorf("%s: %w", m.Path, err)
 		}
 	}
-	sess, err := openORT(data, b, zipMaps, opts)
+	sess, err := openORT(data, feed, zipMaps, opts)
 	if errors.Is(err, ErrRuntime) {
 		return nil, err
 	}
 	if err != nil && trees != nil {
 		// ONNX Runtime refused the rewritten trees: keep the classifier.
 		trees = nil
-		sess, err = openORT(withZipMaps, b, zipMaps, opts)
+		sess, err = openORT(withZipMaps, feed, zipMaps, opts)
 	}
 	if err != nil && zipMaps != nil {
 		// ONNX Runtime refused the rewritten graph: score the model as it is.
 		zipMaps = nil
-		sess, err = openORT(m.data, b, nil, opts)
+		sess, err = openORT(orig, feed, nil, opts)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrModel, m.Path, err)
@@ -122,6 +150,7 @@ func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 		sess.rewrites = append(sess.rewrites, t.String())
 	}
 	sess.engine = "onnxruntime " + Version() + declined
+	sess.feed = feed
 	return sess, nil
 }
 
@@ -191,6 +220,10 @@ func (s *Session) Engine() string {
 // Rewrites describes how the graph ONNX Runtime runs differs from the
 // model file, one line per change; nil when it is the file as is.
 func (s *Session) Rewrites() []string { return s.rewrites }
+
+// Feed is the binding the session's inputs are filled through: the one
+// Open was given, or its rewrite when a Concat of inputs became one input.
+func (s *Session) Feed() *scoring.Binding { return s.feed }
 
 // Close releases the session.
 func (s *Session) Close() error {

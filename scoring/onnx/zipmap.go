@@ -361,23 +361,7 @@ func identityNode(n node) []byte {
 // tensorOutput is a ValueInfoProto with its type replaced by float [N,c];
 // its name and other fields are kept.
 func tensorOutput(valueInfo []byte, c int64) []byte {
-	var shape []byte
-	shape = protowire.AppendTag(shape, 1, protowire.BytesType) // dim N: unknown
-	shape = protowire.AppendBytes(shape, nil)
-	var dim []byte
-	dim = protowire.AppendTag(dim, 1, protowire.VarintType) // dim_value
-	dim = protowire.AppendVarint(dim, uint64(c))
-	shape = protowire.AppendTag(shape, 1, protowire.BytesType)
-	shape = protowire.AppendBytes(shape, dim)
-	var tensor []byte
-	tensor = protowire.AppendTag(tensor, 1, protowire.VarintType) // elem_type
-	tensor = protowire.AppendVarint(tensor, onnxFloat)
-	tensor = protowire.AppendTag(tensor, 2, protowire.BytesType) // shape
-	tensor = protowire.AppendBytes(tensor, shape)
-	var typ []byte
-	typ = protowire.AppendTag(typ, 1, protowire.BytesType) // tensor_type
-	typ = protowire.AppendBytes(typ, tensor)
-
+	typ := floatMatrixType(c)
 	fs, _ := parseFields(valueInfo) // parsed without error before
 	var b []byte
 	typed := false
