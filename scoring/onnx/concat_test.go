@@ -3,6 +3,7 @@ package onnx
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -394,4 +395,46 @@ func TestConcatRewriteOpensTheNativeEngine(t *testing.T) {
 	if strings.HasPrefix(kept.Engine(), "native") {
 		t.Errorf("without the rewrite: engine %q", kept.Engine())
 	}
+}
+
+// No bytes make the rewrite panic, change its input or return an error
+// that is not ErrModel; what it rewrites binds every column once.
+func FuzzConcatRewrite(f *testing.F) {
+	f.Add(concatGraph(nil))
+	f.Add(concatGraph(func(n, _, _ *[][]byte) { *n = (*n)[2:] }))
+	if data, err := os.ReadFile(filepath.Join(onnxtest.Root(f), "testdata", "models", "churn_logreg.onnx")); err == nil {
+		f.Add(data)
+	}
+	b := &scoring.Binding{Inputs: []scoring.InputBinding{
+		{Name: "a", Columns: []string{"ca"}, Elem: scoring.Int64, Rank: 2},
+		{Name: "b", Columns: []string{"cb"}, Elem: scoring.Float, Rank: 2},
+		{Name: "c", Columns: []string{"c1", "c2"}, Elem: scoring.Double, Rank: 2},
+	}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		orig := bytes.Clone(data)
+		out, feed, rw, err := rewriteConcat(data, b)
+		if !bytes.Equal(data, orig) {
+			t.Fatal("rewrite changed its input")
+		}
+		if err != nil {
+			if !errors.Is(err, ErrModel) {
+				t.Fatalf("error %v does not wrap ErrModel", err)
+			}
+			return
+		}
+		if rw == nil {
+			if feed != b || !bytes.Equal(out, data) {
+				t.Fatal("nothing rewritten but the bytes or the binding changed")
+			}
+			return
+		}
+		var cols []string
+		for _, in := range feed.Inputs {
+			cols = append(cols, in.Columns...)
+		}
+		slices.Sort(cols)
+		if !slices.Equal(cols, []string{"c1", "c2", "ca", "cb"}) || rw.Width < 1 {
+			t.Fatalf("feed %+v after %v", feed.Inputs, rw)
+		}
+	})
 }
