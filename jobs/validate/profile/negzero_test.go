@@ -2,6 +2,7 @@ package profile
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -15,18 +16,9 @@ func TestBinsCountNegativeZero(t *testing.T) {
 		below, above := b.count([]float64{negZero, 0}, got, 0, 0)
 		want := make([]int64, b.nb)
 		below2, above2 := b.count([]float64{0, 0}, want, 0, 0)
-		if below != below2 || above != above2 || !equalCounts(got, want) {
+		if below != below2 || above != above2 || !slices.Equal(got, want) {
 			t.Errorf("edges %v: -0 and 0 give %v (below %d above %d), two zeros %v (below %d above %d)",
 				edges, got, below, above, want, below2, above2)
 		}
 	}
-}
-
-func equalCounts(a, b []int64) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return len(a) == len(b)
 }
