@@ -29,6 +29,10 @@ type keySet struct {
 	spill   string // spill folder, once created
 	buckets []*os.File
 	scratch []byte
+	// counted: duplicates ran, and dups and dupErr are its answer.
+	counted bool
+	dups    int64
+	dupErr  error
 }
 
 const bucketBits = 6
@@ -93,6 +97,15 @@ func (k *keySet) flush() error {
 
 // duplicates counts the hashes equal to an earlier one.
 func (k *keySet) duplicates() (int64, error) {
+	if !k.counted {
+		k.dups, k.dupErr = k.count()
+		k.counted = true
+	}
+	return k.dups, k.dupErr
+}
+
+// count is duplicates' work; it consumes the buffer once spilled.
+func (k *keySet) count() (int64, error) {
 	if k.spill == "" {
 		return countDuplicates(k.buf, nil), nil
 	}

@@ -103,4 +103,8 @@ func TestKeySetSpillsMany(t *testing.T) {
 	if want := countDuplicates(slices.Clone(seen), nil); dups != want || want != 897 {
 		t.Errorf("%d duplicates, want %d (897 planted)", dups, want)
 	}
+	// The pipeline counts early (Summary.CountKeys) and Finish asks again.
+	if again, err := k.duplicates(); again != dups || err != nil {
+		t.Errorf("asked again: %d, %v", again, err)
+	}
 }

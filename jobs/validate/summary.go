@@ -106,6 +106,16 @@ func (s *Summary) Add(c ChunkStats) error {
 	return nil
 }
 
+// CountKeys counts the duplicate keys now, once every chunk has been
+// added, so that Finish has the answer ready: the pipeline calls it while
+// the last chunks are still being scored and written. Not for a shard,
+// whose keys State exports.
+func (s *Summary) CountKeys() {
+	if s.keys != nil {
+		_, _ = s.keys.duplicates() // Finish reports the error
+	}
+}
+
 // Close removes the Summary's temporary files; Finish calls it. Safe to
 // call more than once.
 func (s *Summary) Close() error {
