@@ -245,14 +245,14 @@ func rewriteConcat(data []byte, b *scoring.Binding) ([]byte, *scoring.Binding, *
 			continue
 		}
 		rw := &concatRewrite{Input: n.outputs[0], Inputs: inputs, Width: len(cols)}
-		return rebuildConcat(data, model, graphAt, graph, drop, inputAt, rw), bindConcat(b, rw, cols), rw, nil
+		return rebuildConcat(model, graphAt, graph, drop, inputAt, rw), bindConcat(b, rw, cols), rw, nil
 	}
 	return data, b, nil, nil
 }
 
 // rebuildConcat writes the model with the Concat and its Casts left out
 // and the Concat's output declared where the first input it replaces was.
-func rebuildConcat(data []byte, model []wireField, graphAt int, graph []wireField, drop map[int]bool,
+func rebuildConcat(model []wireField, graphAt int, graph []wireField, drop map[int]bool,
 	inputAt map[string]int, rw *concatRewrite) []byte {
 	replaced := map[int]bool{}
 	for _, in := range rw.Inputs {
@@ -277,16 +277,7 @@ func rebuildConcat(data []byte, model []wireField, graphAt int, graph []wireFiel
 			g = append(g, f.raw...)
 		}
 	}
-	out := make([]byte, 0, len(data))
-	for i, f := range model {
-		if i == graphAt {
-			out = protowire.AppendTag(out, 7, protowire.BytesType)
-			out = protowire.AppendBytes(out, g)
-			continue
-		}
-		out = append(out, f.raw...)
-	}
-	return out
+	return withGraph(model, graphAt, g)
 }
 
 // bindConcat is b with the replaced inputs made one float [N,F] input.

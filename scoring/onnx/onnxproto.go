@@ -194,3 +194,22 @@ func floatMatrixType(c int64) []byte {
 	typ = protowire.AppendTag(typ, 1, protowire.BytesType) // tensor_type
 	return protowire.AppendBytes(typ, tensor)
 }
+
+// withGraph is a ModelProto's fields, verbatim, with field graphAt (its
+// graph) replaced by g.
+func withGraph(model []wireField, graphAt int, g []byte) []byte {
+	size := len(g) + 16
+	for _, f := range model {
+		size += len(f.raw)
+	}
+	out := make([]byte, 0, size)
+	for i, f := range model {
+		if i == graphAt {
+			out = protowire.AppendTag(out, 7, protowire.BytesType)
+			out = protowire.AppendBytes(out, g)
+			continue
+		}
+		out = append(out, f.raw...)
+	}
+	return out
+}

@@ -381,16 +381,7 @@ func rewriteTreeClassifiers(data []byte) ([]byte, []treeRewrite, error) {
 		}
 		g = append(g, f.raw...)
 	}
-	out := make([]byte, 0, len(data)+1024)
-	for i, f := range model {
-		if i == graphAt {
-			out = protowire.AppendTag(out, 7, protowire.BytesType)
-			out = protowire.AppendBytes(out, g)
-			continue
-		}
-		out = append(out, f.raw...)
-	}
-	return out, rewrites, nil
+	return withGraph(model, graphAt, g), rewrites, nil
 }
 
 // regressorNodes are the nodes that replace classifier n, in topological

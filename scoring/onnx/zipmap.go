@@ -324,16 +324,7 @@ func rewriteZipMap(data []byte, outputs []string) ([]byte, []zipMapRewrite, erro
 			g = append(g, f.raw...)
 		}
 	}
-	out := make([]byte, 0, len(data)+64)
-	for i, f := range model {
-		if i == graphAt {
-			out = protowire.AppendTag(out, 7, protowire.BytesType)
-			out = protowire.AppendBytes(out, g)
-			continue
-		}
-		out = append(out, f.raw...)
-	}
-	return out, rewrites, nil
+	return withGraph(model, graphAt, g), rewrites, nil
 }
 
 func hasDuplicates(v []int64) bool {
