@@ -36,8 +36,9 @@ func grow[T any](buf []T, n int) []T {
 	return buf[:n]
 }
 
-// Tensors fills the model inputs from a chunk, row-major, one pass per
-// column. A null in a bound column is an InputError.
+// Tensors fills the model inputs from a chunk, row-major (feature-major
+// where the binding asks), one pass per column. A null in a bound column
+// is an InputError.
 func (b *Binding) tensors(rec arrow.Record, buf *Buffers) ([]Tensor, error) {
 	n := int(rec.NumRows())
 	if len(buf.f32) < len(b.Inputs) { // one worker's models share its buffers
@@ -59,7 +60,12 @@ func (b *Binding) tensors(rec arrow.Record, buf *Buffers) ([]Tensor, error) {
 		case Float:
 			buf.f32[i] = grow(buf.f32[i], n*width)
 			t.Float32 = buf.f32[i]
-			err = fillAll(t.Float32, cols, in.Columns)
+			if in.ColumnMajor && in.Rank == 2 {
+				t.ColumnMajor = true
+				err = fillColumns(t.Float32, cols, in.Columns)
+			} else {
+				err = fillAll(t.Float32, cols, in.Columns)
+			}
 		case Double:
 			buf.f64[i] = grow(buf.f64[i], n*width)
 			t.Float64 = buf.f64[i]
@@ -107,11 +113,8 @@ const fillTile = 1024
 // fillAll writes cols into the row-major matrix dst, after checking that
 // none holds a null or a type no input can take.
 func fillAll[T number](dst []T, cols []arrow.Array, names []string) error {
-	for j, col := range cols {
-		if err := checkFillable(col); err != nil {
-			err.Column = names[j]
-			return err
-		}
+	if err := checkAll(cols, names); err != nil {
+		return err
 	}
 	if len(cols) == 0 {
 		return nil
@@ -121,6 +124,30 @@ func fillAll[T number](dst []T, cols []arrow.Array, names []string) error {
 		hi := min(lo+fillTile, n)
 		for j, col := range cols {
 			fill(dst, col, j, len(cols), lo, hi)
+		}
+	}
+	return nil
+}
+
+// fillColumns writes cols one after the other into dst, feature-major,
+// after the same checks as fillAll.
+func fillColumns[T number](dst []T, cols []arrow.Array, names []string) error {
+	if err := checkAll(cols, names); err != nil {
+		return err
+	}
+	for j, col := range cols {
+		n := col.Len()
+		fill(dst[j*n:(j+1)*n], col, 0, 1, 0, n)
+	}
+	return nil
+}
+
+// checkAll says which column, if any, holds a null or a type no input can take.
+func checkAll(cols []arrow.Array, names []string) error {
+	for j, col := range cols {
+		if err := checkFillable(col); err != nil {
+			err.Column = names[j]
+			return err
 		}
 	}
 	return nil

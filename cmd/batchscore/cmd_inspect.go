@@ -48,7 +48,7 @@ The last line says whether the native tree engine can score the model
 				return err
 			}
 			sum := model.SHA256
-			native, ok := model.NativeTrees()
+			native, ok := model.Native()
 			if asJSON {
 				return printInspectJSON(cmd.OutOrStdout(), args[0], sum, sig, md, native, ok)
 			}

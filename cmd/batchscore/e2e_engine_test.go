@@ -18,9 +18,10 @@ func withEngine(engine string) func(string) string {
 // TestEngines runs the GBM job on the native engine (the default) and on
 // ONNX Runtime: the same rows and labels, scores within float rounding of
 // ONNX Runtime's (its graph computes the logistic with MLAS's
-// approximation), and the manifest says which engine scored. A model the
-// native engine declines runs on ONNX Runtime under auto and fails with
-// exit 2, publishing nothing, under native.
+// approximation), and the manifest says which engine scored. The logistic
+// model's native linear engine gives ONNX Runtime's table to the bit. A
+// model the native engine declines fails with exit 2, publishing nothing,
+// under native.
 func TestEngines(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -57,27 +58,43 @@ func TestEngines(t *testing.T) {
 	}
 	t.Logf("2000 rows, labels identical, max |native - ONNX Runtime| = %.2g", worst)
 
-	// The logistic regression is no tree ensemble.
-	table := filepath.Join(dir, "logreg")
-	job := writeJob(t, "churn_logreg.yaml", jobOpts{table: table, edit: withEngine("auto")})
+	// The logistic regression goes to the native linear engine under auto,
+	// with ONNX Runtime's bits (its Concat of 30 inputs rewritten first).
+	logreg := map[string]resultRows{}
+	for _, engine := range []string{"auto", "onnxruntime"} {
+		table := filepath.Join(dir, "logreg-"+engine)
+		job := writeJob(t, "churn_logreg.yaml", jobOpts{table: table, chunkRows: 700, edit: withEngine(engine)})
+		res := bs(t, "run", job, "--date", date20, "--json")
+		if res.code != 0 {
+			t.Fatalf("logreg under %s failed\n%s", engine, res)
+		}
+		want := map[string]string{"auto": "native (batchscore's Go linear evaluator)", "onnxruntime": "onnxruntime 1.24.1"}[engine]
+		if m := parseManifest(t, []byte(res.stdout)); !strings.HasPrefix(m.Model.Engine, want) {
+			t.Errorf("logreg under %s: model.engine %q, want %q…", engine, m.Model.Engine, want)
+		}
+		logreg[engine] = readResults(t, filepath.Join(table, "current", date20))
+	}
+	if a, o := logreg["auto"], logreg["onnxruntime"]; !slices.Equal(a.ids, o.ids) || !slices.Equal(a.labels, o.labels) || !slices.Equal(a.scores, o.scores) {
+		t.Errorf("logreg: the native linear engine's table differs from ONNX Runtime's")
+	}
+
+	// The LTV model (a LinearRegressor on a double input) is neither: it
+	// fails under native, with exit 2, publishing nothing.
+	table := filepath.Join(dir, "ltv-native")
+	job := writeJob(t, "churn_logreg.yaml", jobOpts{table: table, model: modelPath(t, "ltv_linear.onnx"), edit: func(s string) string {
+		s = withEngine("native")(s)
+		s = s[:strings.Index(s, "  inputs:\n")] + "  inputs:\n    X: [monthly_charges, avg_monthly_data_gb, satisfaction_score, household_income_k, months_to_contract_end]\n" +
+			"  score: {output: variable}\n" + s[strings.Index(s, "output:\n"):]
+		return s
+	}})
 	res := bs(t, "run", job, "--date", date20, "--json")
-	if res.code != 0 {
-		t.Fatalf("logreg under auto failed\n%s", res)
-	}
-	if m := parseManifest(t, []byte(res.stdout)); !strings.HasPrefix(m.Model.Engine, "onnxruntime") ||
-		!strings.Contains(m.Model.Engine, "native engine declined") {
-		t.Errorf("logreg under auto: model.engine %q", m.Model.Engine)
-	}
-	table = filepath.Join(dir, "logreg-native")
-	job = writeJob(t, "churn_logreg.yaml", jobOpts{table: table, edit: withEngine("native")})
-	res = bs(t, "run", job, "--date", date20, "--json")
 	if res.code != 2 {
-		t.Fatalf("logreg under native: exit %d, want 2\n%s", res.code, res)
+		t.Fatalf("ltv under native: exit %d, want 2\n%s", res.code, res)
 	}
 	m := parseManifest(t, []byte(res.stdout))
 	if m.Status != "failed" || m.ExitCode != 2 || !strings.Contains(m.Error, "scoring.engine is native") ||
-		!strings.Contains(m.Error, "churn_logreg.onnx") || !strings.Contains(m.Error, "(model, scoring.engine in "+job+")") {
-		t.Errorf("logreg under native: status %s exit %d error %q", m.Status, m.ExitCode, m.Error)
+		!strings.Contains(m.Error, "ltv_linear.onnx") || !strings.Contains(m.Error, "(model, scoring.engine in "+job+")") {
+		t.Errorf("ltv under native: status %s exit %d error %q", m.Status, m.ExitCode, m.Error)
 	}
 	if v := currentVersion(t, table, date20); v != "" {
 		t.Errorf("a failed run published %s", v)

@@ -42,3 +42,9 @@ func ModelFromBytes(data []byte) *Model { return &Model{Path: "(bytes)", data: d
 // SkewNative makes a native session's outputs wrong by d from now on, as a
 // native engine that disagreed with ONNX Runtime would be.
 func SkewNative(s *Session, d float32) { s.native.skew = d }
+
+// KeepConcat returns opts with the Concat rewrite turned off.
+func KeepConcat(opts Options) Options {
+	opts.keepConcat = true
+	return opts
+}

@@ -1,21 +1,27 @@
 package onnx
 
-// The native engine: tree ensembles scored by scoring/trees in Go instead
-// of by ONNX Runtime, about 3.5 times the rows per CPU-second on the GBM
-// (BENCHMARKS.md, "Native tree engine").
+// The native engine: tree ensembles scored by scoring/trees, and binary
+// linear classifiers by scoring/linear, in Go instead of by ONNX Runtime:
+// about 3.5 times the rows per CPU-second on the GBM (BENCHMARKS.md,
+// "Native tree engine"), and no Scaler, GEMM and logistic calls into ONNX
+// Runtime for the logistic model.
 //
 // A model is scored natively only when all of this holds, otherwise ONNX
 // Runtime scores it and Session.Engine says why:
 //
 //   - scoring/trees compiles its tree node (binary classifiers and
-//     single-target regressors, the cases it reproduces bit for bit);
-//   - the job feeds one input, the node's own float [N,F] graph input;
+//     single-target regressors, the cases it reproduces bit for bit), or
+//     scoring/linear its LinearClassifier (binary, with the Scaler feeding
+//     it from a graph input, if one does);
+//   - the job feeds one input, the node's (or Scaler's) own float [N,F]
+//     graph input;
 //   - every output the job reads is one of the node's outputs, directly or
 //     through Identity nodes (a rewritten ZipMap is one) or Casts to the
 //     type the output already has;
-//   - on probe rows aimed at the model's thresholds (trees.Probe), every
-//     such output equals ONNX Runtime's, bit for bit, with the model as it
-//     is (no tree rewrite) and one intra-op thread.
+//   - on probe rows (aimed at the model's thresholds, or spread over the
+//     sizes a linear model's features take), every such output equals ONNX
+//     Runtime's, bit for bit, with the model as it is (no tree rewrite)
+//     and one intra-op thread.
 //
 // The first chunk of real rows is checked the same way before any native
 // output leaves Run: its first rows go through that ONNX Runtime session
@@ -55,9 +61,62 @@ const (
 	probeSeed = 0x62617463 // fixed: every run and shard probes the same rows
 )
 
-// nativeTrees is a tree ensemble with the job's outputs mapped onto it.
+// nativeModel is a model the native engine scores.
+type nativeModel interface {
+	String() string
+	who() string           // the evaluator, for Engine
+	input() string         // the graph input it reads
+	nodeOutputs() []string // label (or Y), probabilities
+	regressor() bool
+	scores(x []float32, width int, out []float32) error
+	classify(x []float32, width int, label []int64, prob []float32) error
+	probe(rows, width int, seed uint64) []float32
+	// oneRowByORT: ONNX Runtime scores a one-row call with a kernel of its
+	// own, which the model does not repeat; such calls go to ONNX Runtime.
+	oneRowByORT() bool
+}
+
+// treeModel is a compiled tree ensemble.
+type treeModel struct{ e *trees.Ensemble }
+
+func (t treeModel) String() string        { return t.e.String() }
+func (t treeModel) who() string           { return "batchscore's Go tree evaluator" }
+func (t treeModel) input() string         { return t.e.Input }
+func (t treeModel) nodeOutputs() []string { return t.e.Outputs }
+func (t treeModel) regressor() bool       { return t.e.Op == trees.Regressor }
+func (t treeModel) scores(x []float32, width int, out []float32) error {
+	return t.e.Scores(x, width, out)
+}
+func (t treeModel) classify(x []float32, width int, label []int64, prob []float32) error {
+	return t.e.Classify(x, width, make([]float32, len(x)/max(width, 1)), label, prob)
+}
+func (t treeModel) probe(rows, width int, seed uint64) []float32 { return t.e.Probe(rows, width, seed) }
+func (t treeModel) oneRowByORT() bool                            { return false }
+
+// loadNative compiles data's tree node, or else its LinearClassifier.
+func loadNative(data []byte) (nativeModel, error) {
+	e, err := trees.Load(data)
+	if err == nil {
+		return treeModel{e}, nil
+	}
+	if errors.Is(err, trees.ErrModel) {
+		return nil, fmt.Errorf("%w: %w: %v", ErrNotNative, ErrModel, err)
+	}
+	l, lerr := loadLinear(data)
+	switch {
+	case lerr == nil:
+		return l, nil
+	case errors.Is(lerr, errNoLinear):
+		return nil, fmt.Errorf("%w: %v (and %v)", ErrNotNative, err, lerr)
+	case errors.Is(lerr, ErrModel):
+		return nil, fmt.Errorf("%w: %w", ErrNotNative, lerr)
+	}
+	return nil, fmt.Errorf("%w: %v", ErrNotNative, lerr)
+}
+
+// nativeTrees is a native model with the job's outputs mapped onto it.
 type nativeTrees struct {
-	e *trees.Ensemble
+	e nativeModel
 	// outputs[i] is the node output (0: label or Y, 1: probabilities)
 	// behind the job's i-th output; keys the ZipMap classes of column j.
 	outputs []int
@@ -65,7 +124,8 @@ type nativeTrees struct {
 	names   []string // the job's outputs, for messages
 
 	// ref is ONNX Runtime on the same bytes at one thread: the reference
-	// for the first chunk, closed once that matched, kept when it did not.
+	// for the first chunk, closed once that matched, kept when it did not
+	// (or for the one-row calls of a model with oneRowByORT).
 	ref      *Session
 	checked  sync.Once
 	useORT   atomic.Bool
@@ -80,15 +140,12 @@ func openNative(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts O
 	if v := Version(); !strings.HasPrefix(v, nativeORT) {
 		return nil, fmt.Errorf("%w: it reproduces ONNX Runtime %s.x, the library loaded is %s", ErrNotNative, nativeORT, v)
 	}
-	e, err := trees.Load(data)
-	if errors.Is(err, trees.ErrModel) {
-		return nil, fmt.Errorf("%w: %w: %v", ErrNotNative, ErrModel, err)
-	}
+	e, err := loadNative(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotNative, err)
+		return nil, err
 	}
-	if len(b.Inputs) != 1 || b.Inputs[0].Name != e.Input || b.Inputs[0].Rank != 2 || b.Inputs[0].Elem != scoring.Float {
-		return nil, fmt.Errorf("%w: the job must feed exactly the tree node's input %s as float [N,F]", ErrNotNative, e.Input)
+	if len(b.Inputs) != 1 || b.Inputs[0].Name != e.input() || b.Inputs[0].Rank != 2 || b.Inputs[0].Elem != scoring.Float {
+		return nil, fmt.Errorf("%w: the job must feed exactly the node's input %s as float [N,F]", ErrNotNative, e.input())
 	}
 	outs, err := nodeOutputs(data, e, b.Outputs)
 	if err != nil {
@@ -108,21 +165,23 @@ func openNative(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts O
 	return n, nil
 }
 
-// NativeTrees says whether the native engine can compile the model's tree
-// node, and describes the node or why not. Whether a job then scores with
-// it also depends on the job's binding and the probe (see Open).
-func (m *Model) NativeTrees() (string, bool) {
-	e, err := trees.Load(m.data)
+// Native says whether the native engine can compile the model's tree
+// node or LinearClassifier, and describes the node or why not, on the
+// file as it is. Whether a job then scores with it also depends on the
+// job's binding (a Concat of its columns is rewritten first) and the
+// probe (see Open).
+func (m *Model) Native() (string, bool) {
+	e, err := loadNative(m.data)
 	if err != nil {
 		return err.Error(), false
 	}
 	return fmt.Sprintf("%s; a job scores it natively when it feeds %s as float [N,F] and reads the node's outputs (%s), directly or through a ZipMap, Identity or same-type Cast",
-		e, e.Input, strings.Join(e.Outputs, ", ")), true
+		e, e.input(), strings.Join(e.nodeOutputs(), ", ")), true
 }
 
 func (n *nativeTrees) String() string {
-	s := fmt.Sprintf("native (batchscore's Go tree evaluator): %s; matched ONNX Runtime %s bit for bit on %d probe rows",
-		n.e, Version(), probeRows)
+	s := fmt.Sprintf("native (%s): %s; matched ONNX Runtime %s bit for bit on %d probe rows",
+		n.e.who(), n.e, Version(), probeRows)
 	if n.useORT.Load() {
 		s = "onnxruntime " + Version() + " (one intra-op thread, the model as it is): " + n.mismatch + "; " + s
 	}
@@ -131,7 +190,7 @@ func (n *nativeTrees) String() string {
 
 // nodeOutputs maps each wanted graph output to the tree node output it
 // passes on unchanged.
-func nodeOutputs(data []byte, e *trees.Ensemble, want []string) ([]int, error) {
+func nodeOutputs(data []byte, e nativeModel, want []string) ([]int, error) {
 	producers, err := graphProducers(data)
 	if err != nil {
 		return nil, err
@@ -140,7 +199,7 @@ func nodeOutputs(data []byte, e *trees.Ensemble, want []string) ([]int, error) {
 	for i, name := range want {
 		at := -1
 		for hops := 0; at < 0 && hops < 16; hops++ {
-			for j, o := range e.Outputs {
+			for j, o := range e.nodeOutputs() {
 				if o == name {
 					at = j
 				}
@@ -150,19 +209,19 @@ func nodeOutputs(data []byte, e *trees.Ensemble, want []string) ([]int, error) {
 			}
 			p, ok := producers[name]
 			if !ok || !p.passThrough {
-				return nil, fmt.Errorf("%w: output %s is not the tree node's own output", ErrNotNative, want[i])
+				return nil, fmt.Errorf("%w: output %s is not the node's own output", ErrNotNative, want[i])
 			}
 			name = p.input
 		}
 		if at < 0 {
-			return nil, fmt.Errorf("%w: output %s is not the tree node's own output", ErrNotNative, want[i])
+			return nil, fmt.Errorf("%w: output %s is not the node's own output", ErrNotNative, want[i])
 		}
 		elem := uint64(onnxFloat)
-		if e.Op == trees.Classifier && at == 0 {
+		if !e.regressor() && at == 0 {
 			elem = onnxInt64
 		}
 		if producers.castsTo(want[i], elem) {
-			return nil, fmt.Errorf("%w: output %s changes type on its way from the tree node", ErrNotNative, want[i])
+			return nil, fmt.Errorf("%w: output %s changes type on its way from the node", ErrNotNative, want[i])
 		}
 		outs[i] = at
 	}
@@ -247,21 +306,51 @@ func (n *nativeTrees) Run(ctx context.Context, inputs []scoring.Tensor) ([]scori
 	if err != nil {
 		return nil, err
 	}
-	if n.useORT.Load() {
+	if n.useORT.Load() || inputs[0].Shape[0] == 1 && n.e.oneRowByORT() {
+		if inputs[0].ColumnMajor {
+			inputs = []scoring.Tensor{headRows(inputs[0], inputs[0].Shape[0], false)}
+		}
 		return n.ref.Run(ctx, inputs)
 	}
 	return n.run(inputs)
 }
 
+// columnReader is a native model that reads feature-major tensors.
+type columnReader interface {
+	classifyColumns(x []float32, rows int, label []int64, prob []float32) error
+}
+
+// headRows is the first rows of the [N,F] float tensor t, copied into
+// the layout asked for (feature-major or row-major).
+func headRows(t scoring.Tensor, rows int64, columnMajor bool) scoring.Tensor {
+	n, width := t.Shape[0], t.Shape[1]
+	if !t.ColumnMajor && !columnMajor {
+		return scoring.Tensor{Shape: []int64{rows, width}, Float32: t.Float32[:rows*width]}
+	}
+	out := scoring.Tensor{Shape: []int64{rows, width}, ColumnMajor: columnMajor, Float32: make([]float32, rows*width)}
+	for i := range rows {
+		for k := range width {
+			from, to := i*width+k, i*width+k
+			if t.ColumnMajor {
+				from = k*n + i
+			}
+			if columnMajor {
+				to = k*rows + i
+			}
+			out.Float32[to] = t.Float32[from]
+		}
+	}
+	return out
+}
+
 // checkFirst compares the first rows of the first chunk with ONNX
 // Runtime's outputs for them.
 func (n *nativeTrees) checkFirst(ctx context.Context, inputs []scoring.Tensor) error {
-	rows, width := min(inputs[0].Shape[0], checkRows), inputs[0].Shape[1]
-	head := []scoring.Tensor{{Shape: []int64{rows, width}, Float32: inputs[0].Float32[:rows*width]}}
-	want, err := n.ref.Run(ctx, head)
+	rows := min(inputs[0].Shape[0], checkRows)
+	want, err := n.ref.Run(ctx, []scoring.Tensor{headRows(inputs[0], rows, false)})
 	if err == nil {
 		var got []scoring.Output
-		if got, err = n.run(head); err == nil {
+		if got, err = n.run([]scoring.Tensor{headRows(inputs[0], rows, inputs[0].ColumnMajor)}); err == nil {
 			return n.compareFirst(want, got)
 		}
 	}
@@ -280,8 +369,10 @@ func (n *nativeTrees) compareFirst(want, got []scoring.Output) error {
 			return nil
 		}
 	}
-	n.ref.Close()
-	n.ref = nil
+	if !n.e.oneRowByORT() {
+		n.ref.Close()
+		n.ref = nil
+	}
 	return nil
 }
 
@@ -299,12 +390,17 @@ func (n *nativeTrees) run(inputs []scoring.Tensor) ([]scoring.Output, error) {
 	if len(inputs) != 1 || len(inputs[0].Shape) != 2 || inputs[0].Float32 == nil && inputs[0].Shape[0] != 0 {
 		return nil, errors.New("native engine: the binding gave other than one float [N,F] tensor")
 	}
+	cr, columns := n.e.(columnReader)
+	if inputs[0].ColumnMajor && !columns {
+		inputs = []scoring.Tensor{headRows(inputs[0], inputs[0].Shape[0], false)}
+	}
 	x, rows, width := inputs[0].Float32, int(inputs[0].Shape[0]), int(inputs[0].Shape[1])
-	score := make([]float32, rows)
+	var score []float32
 	var label []int64
 	var prob []float32
-	if n.e.Op == trees.Regressor {
-		if err := n.e.Scores(x, width, score); err != nil {
+	if n.e.regressor() {
+		score = make([]float32, rows)
+		if err := n.e.scores(x, width, score); err != nil {
 			return nil, err
 		}
 	} else {
@@ -316,7 +412,11 @@ func (n *nativeTrees) run(inputs []scoring.Tensor) ([]scoring.Output, error) {
 				prob = make([]float32, 2*rows)
 			}
 		}
-		if err := n.e.Classify(x, width, score, label, prob); err != nil {
+		classify := func() error { return n.e.classify(x, width, label, prob) }
+		if inputs[0].ColumnMajor {
+			classify = func() error { return cr.classifyColumns(x, rows, label, prob) }
+		}
+		if err := classify(); err != nil {
 			return nil, err
 		}
 	}
@@ -331,7 +431,7 @@ func (n *nativeTrees) run(inputs []scoring.Tensor) ([]scoring.Output, error) {
 	outs := make([]scoring.Output, len(n.outputs))
 	for i, at := range n.outputs {
 		switch {
-		case n.e.Op == trees.Regressor:
+		case n.e.regressor():
 			outs[i] = scoring.Output{Float32: score}
 		case at == 0:
 			outs[i] = scoring.Output{Int64: label}
@@ -346,7 +446,7 @@ func (n *nativeTrees) run(inputs []scoring.Tensor) ([]scoring.Output, error) {
 // the model's splits.
 func (n *nativeTrees) probe(data []byte, b *scoring.Binding, opts Options) error {
 	width := b.Inputs[0].Columns
-	x := n.e.Probe(probeRows, len(width), probeSeed)
+	x := n.e.probe(probeRows, len(width), probeSeed)
 	in := []scoring.Tensor{{Shape: []int64{probeRows, int64(len(width))}, Float32: x}}
 	opts.IntraOpThreads = 1 // the native sums are ONNX Runtime's at one thread
 	ref, err := openORT(data, b, n.zipMaps(), opts)
