@@ -5,8 +5,8 @@
 #   1. snapshots of 1M, 2M and 10M rows (bin/gensnapshot) under out/bench/,
 #      reused when the stamp says they were made with the same flags;
 #   2. the model runtimes alone on prebuilt tensors: ONNX Runtime
-#      (scoring/onnx BenchmarkORT, BenchmarkSession) and the native tree
-#      engine (BenchmarkNative), GBM and logistic model;
+#      (scoring/onnx BenchmarkORT, BenchmarkSession) and the native engine
+#      (BenchmarkNative: trees for the GBM, linear for the logistic model);
 #   3. the Parquet side alone (io/parquetio BenchmarkFingerprint,
 #      BenchmarkRead, BenchmarkReadWrite) on the 2M snapshot;
 #   4. bin/batchscore run end to end on the 2M snapshot, both models, under
