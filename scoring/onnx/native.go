@@ -114,8 +114,8 @@ func loadNative(data []byte) (nativeModel, error) {
 	return nil, fmt.Errorf("%w: %v", ErrNotNative, lerr)
 }
 
-// nativeTrees is a native model with the job's outputs mapped onto it.
-type nativeTrees struct {
+// nativeEngine is a native model with the job's outputs mapped onto it.
+type nativeEngine struct {
 	e nativeModel
 	// outputs[i] is the node output (0: label or Y, 1: probabilities)
 	// behind the job's i-th output; keys the ZipMap classes of column j.
@@ -136,7 +136,7 @@ type nativeTrees struct {
 
 // openNative compiles data's tree node for b or says why not. data is the
 // model after the ZipMap rewrite.
-func openNative(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts Options) (*nativeTrees, error) {
+func openNative(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts Options) (*nativeEngine, error) {
 	if v := Version(); !strings.HasPrefix(v, nativeORT) {
 		return nil, fmt.Errorf("%w: it reproduces ONNX Runtime %s.x, the library loaded is %s", ErrNotNative, nativeORT, v)
 	}
@@ -151,7 +151,7 @@ func openNative(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts O
 	if err != nil {
 		return nil, err
 	}
-	n := &nativeTrees{e: e, outputs: outs, keys: make([][]int64, len(b.Outputs)), names: b.Outputs}
+	n := &nativeEngine{e: e, outputs: outs, keys: make([][]int64, len(b.Outputs)), names: b.Outputs}
 	for i, name := range b.Outputs {
 		for _, z := range zipMaps {
 			if z.Output == name {
@@ -179,7 +179,7 @@ func (m *Model) Native() (string, bool) {
 		e, e.input(), strings.Join(e.nodeOutputs(), ", ")), true
 }
 
-func (n *nativeTrees) String() string {
+func (n *nativeEngine) String() string {
 	s := fmt.Sprintf("native (%s): %s; matched ONNX Runtime %s bit for bit on %d probe rows",
 		n.e.who(), n.e, Version(), probeRows)
 	if n.useORT.Load() {
@@ -298,7 +298,7 @@ func graphProducers(data []byte) (producerMap, error) {
 }
 
 // Run scores one chunk, natively once the first chunk matched ONNX Runtime.
-func (n *nativeTrees) Run(ctx context.Context, inputs []scoring.Tensor) ([]scoring.Output, error) {
+func (n *nativeEngine) Run(ctx context.Context, inputs []scoring.Tensor) ([]scoring.Output, error) {
 	var err error
 	if len(inputs) == 1 && len(inputs[0].Shape) == 2 && inputs[0].Shape[0] > 0 {
 		n.checked.Do(func() { err = n.checkFirst(ctx, inputs) })
@@ -345,7 +345,7 @@ func headRows(t scoring.Tensor, rows int64, columnMajor bool) scoring.Tensor {
 
 // checkFirst compares the first rows of the first chunk with ONNX
 // Runtime's outputs for them.
-func (n *nativeTrees) checkFirst(ctx context.Context, inputs []scoring.Tensor) error {
+func (n *nativeEngine) checkFirst(ctx context.Context, inputs []scoring.Tensor) error {
 	rows := min(inputs[0].Shape[0], checkRows)
 	want, err := n.ref.Run(ctx, []scoring.Tensor{headRows(inputs[0], rows, false)})
 	if err == nil {
@@ -361,7 +361,7 @@ func (n *nativeTrees) checkFirst(ctx context.Context, inputs []scoring.Tensor) e
 }
 
 // compareFirst settles the engine from the first chunk's outputs.
-func (n *nativeTrees) compareFirst(want, got []scoring.Output) error {
+func (n *nativeEngine) compareFirst(want, got []scoring.Output) error {
 	for i := range want {
 		if err := sameOutput(want[i], got[i]); err != nil {
 			n.mismatch = fmt.Sprintf("the native engine's output %s differed from ONNX Runtime's on the first chunk (%v), so ONNX Runtime scored every row", n.names[i], err)
@@ -377,7 +377,7 @@ func (n *nativeTrees) compareFirst(want, got []scoring.Output) error {
 }
 
 // close releases the reference session if it is still open.
-func (n *nativeTrees) close() error {
+func (n *nativeEngine) close() error {
 	n.checked.Do(func() {}) // no Run can start the check any more
 	if n.ref != nil {
 		return n.ref.Close()
@@ -386,7 +386,7 @@ func (n *nativeTrees) close() error {
 }
 
 // run scores inputs natively: inputs[0] is [rows, width] float32.
-func (n *nativeTrees) run(inputs []scoring.Tensor) ([]scoring.Output, error) {
+func (n *nativeEngine) run(inputs []scoring.Tensor) ([]scoring.Output, error) {
 	if len(inputs) != 1 || len(inputs[0].Shape) != 2 || inputs[0].Float32 == nil && inputs[0].Shape[0] != 0 {
 		return nil, errors.New("native engine: the binding gave other than one float [N,F] tensor")
 	}
@@ -444,7 +444,7 @@ func (n *nativeTrees) run(inputs []scoring.Tensor) ([]scoring.Output, error) {
 
 // probe compares the native outputs with ONNX Runtime's on rows aimed at
 // the model's splits.
-func (n *nativeTrees) probe(data []byte, b *scoring.Binding, opts Options) error {
+func (n *nativeEngine) probe(data []byte, b *scoring.Binding, opts Options) error {
 	width := b.Inputs[0].Columns
 	x := n.e.probe(probeRows, len(width), probeSeed)
 	in := []scoring.Tensor{{Shape: []int64{probeRows, int64(len(width))}, Float32: x}}
@@ -478,7 +478,7 @@ func (n *nativeTrees) probe(data []byte, b *scoring.Binding, opts Options) error
 
 // zipMaps are the ZipMap rewrites behind the job's outputs, so that the
 // reference session returns the same class keys as the native engine.
-func (n *nativeTrees) zipMaps() []zipMapRewrite {
+func (n *nativeEngine) zipMaps() []zipMapRewrite {
 	var z []zipMapRewrite
 	for i, k := range n.keys {
 		if k != nil {

@@ -44,7 +44,7 @@ var optimizationLevels = map[string]ort.GraphOptimizationLevel{
 // session, which allows concurrent Run calls, or the native tree engine.
 type Session struct {
 	s       *ort.DynamicAdvancedSession
-	native  *nativeTrees
+	native  *nativeEngine
 	outputs []scoring.Port
 	// classKeys[i] names the columns of output i where a ZipMap was
 	// rewritten to a tensor (see zipmap.go); nil elsewhere.
