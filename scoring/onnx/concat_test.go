@@ -28,27 +28,7 @@ import (
 // the rewritten graph as through its own, on rows that include the
 // integers a float cannot hold exactly, NaN, infinities and -0.
 func TestConcatRewriteScoresTheSame(t *testing.T) {
-	if err := Init(onnxtest.Lib(t)); err != nil {
-		t.Fatal(err)
-	}
-	model, err := Load(filepath.Join(onnxtest.Root(t), "testdata", "models", "churn_logreg.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, md, err := model.Inspect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	features := strings.Split(md.Custom["features"], ",")
-	inputs := map[string][]string{}
-	for _, f := range features {
-		inputs[f] = []string{f}
-	}
-	b, err := scoring.Bind(sig, spec.Model{Inputs: inputs,
-		Score: spec.OutputRef{Output: "probabilities", Class: ptr(1)}, Label: &spec.OutputRef{Output: "label"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	model, b, features := logregBinding(t)
 	old, err := model.Open(b, Options{IntraOpThreads: 1, keepConcat: true})
 	if err != nil {
 		t.Fatal(err)

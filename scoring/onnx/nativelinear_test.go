@@ -16,8 +16,8 @@ import (
 )
 
 // logregBinding binds churn_logreg.onnx the way a job binds a DataFrame
-// model: one column per input.
-func logregBinding(t *testing.T) (*Model, *scoring.Binding) {
+// model: one column per input; features are the model's, in its order.
+func logregBinding(t *testing.T) (model *Model, b *scoring.Binding, features []string) {
 	t.Helper()
 	if err := Init(onnxtest.Lib(t)); err != nil {
 		t.Fatal(err)
@@ -30,16 +30,17 @@ func logregBinding(t *testing.T) (*Model, *scoring.Binding) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	features = strings.Split(md.Custom["features"], ",")
 	inputs := map[string][]string{}
-	for _, f := range strings.Split(md.Custom["features"], ",") {
+	for _, f := range features {
 		inputs[f] = []string{f}
 	}
-	b, err := scoring.Bind(sig, spec.Model{Inputs: inputs,
+	b, err = scoring.Bind(sig, spec.Model{Inputs: inputs,
 		Score: spec.OutputRef{Output: "probabilities", Class: ptr(1)}, Label: &spec.OutputRef{Output: "label"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return model, b
+	return model, b, features
 }
 
 // The logistic model through the native linear engine: feature-major
@@ -47,7 +48,7 @@ func logregBinding(t *testing.T) (*Model, *scoring.Binding) {
 // and without it, on chunks of every length mod 8 and rows of extremes
 // (integers a float cannot hold, NaN, infinities, -0).
 func TestNativeLinearScoresTheSame(t *testing.T) {
-	model, b := logregBinding(t)
+	model, b, _ := logregBinding(t)
 	native, err := model.Open(b, Options{Engine: EngineNative, IntraOpThreads: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +106,7 @@ func TestNativeLinearScoresTheSame(t *testing.T) {
 // A native linear engine whose outputs were wrong is caught on the first
 // chunk, and its feature-major chunks then reach ONNX Runtime row-major.
 func TestNativeLinearChecksFirstChunk(t *testing.T) {
-	model, b := logregBinding(t)
+	model, b, _ := logregBinding(t)
 	rec := concatTestRecord(b, 300)
 	defer rec.Release()
 	chunk := scoring.Chunk{Record: rec, File: "test"}
