@@ -2,7 +2,9 @@ package onnx
 
 import (
 	"context"
+	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,12 +14,13 @@ import (
 
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/linear"
 	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 // logregBinding binds churn_logreg.onnx the way a job binds a DataFrame
 // model: one column per input; features are the model's, in its order.
-func logregBinding(t *testing.T) (model *Model, b *scoring.Binding, features []string) {
+func logregBinding(t testing.TB) (model *Model, b *scoring.Binding, features []string) {
 	t.Helper()
 	if err := Init(onnxtest.Lib(t)); err != nil {
 		t.Fatal(err)
@@ -140,4 +143,27 @@ func TestNativeLinearChecksFirstChunk(t *testing.T) {
 	if e := s.Engine(); !strings.HasPrefix(e, "onnxruntime") || !strings.Contains(e, "differed from ONNX Runtime's on the first chunk") {
 		t.Errorf("skewed engine: %q", e)
 	}
+}
+
+// FuzzLoadLinear: any bytes give a linear model, errNoLinear, or an error
+// wrapping ErrModel or linear.ErrUnsupported, never a panic; a model it
+// gives scores rows of its width. The corpus holds churn_logreg.onnx after
+// the Concat rewrite (testdata/fuzz); the seed is the file as it is.
+func FuzzLoadLinear(f *testing.F) {
+	if data, err := os.ReadFile(filepath.Join(onnxtest.Root(f), "testdata", "models", "churn_logreg.onnx")); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := loadLinear(data)
+		if err != nil {
+			if !errors.Is(err, errNoLinear) && !errors.Is(err, ErrModel) && !errors.Is(err, linear.ErrUnsupported) {
+				t.Fatalf("error %v wraps none of errNoLinear, ErrModel, linear.ErrUnsupported", err)
+			}
+			return
+		}
+		w, rows := m.c.Features, 9
+		if err := m.classify(m.probe(rows, w, 1), w, make([]int64, rows), nil); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
