@@ -42,6 +42,10 @@ var (
 // MaxFeatures is the longest row MLAS sums in one block for two classes.
 const MaxFeatures = 128
 
+// CPUSupported says whether this CPU runs the kernels (AVX2 and FMA):
+// elsewhere New refuses every model.
+func CPUSupported() bool { return hasFMA }
+
 // Params are a LinearClassifier's attributes, and its Scaler's when one
 // feeds it (nil Offset and Scale without).
 type Params struct {

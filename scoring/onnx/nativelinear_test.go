@@ -51,6 +51,9 @@ func logregBinding(t testing.TB) (model *Model, b *scoring.Binding, features []s
 // and without it, on chunks of every length mod 8 and rows of extremes
 // (integers a float cannot hold, NaN, infinities, -0).
 func TestNativeLinearScoresTheSame(t *testing.T) {
+	if !linear.CPUSupported() {
+		t.Skip("no AVX2 and FMA: the linear engine declines every model here (scoring/linear TestNewRefuses)")
+	}
 	model, b, _ := logregBinding(t)
 	native, err := model.Open(b, Options{Engine: EngineNative, IntraOpThreads: 1})
 	if err != nil {
@@ -109,6 +112,9 @@ func TestNativeLinearScoresTheSame(t *testing.T) {
 // A native linear engine whose outputs were wrong is caught on the first
 // chunk, and its feature-major chunks then reach ONNX Runtime row-major.
 func TestNativeLinearChecksFirstChunk(t *testing.T) {
+	if !linear.CPUSupported() {
+		t.Skip("no AVX2 and FMA: the linear engine declines every model here")
+	}
 	model, b, _ := logregBinding(t)
 	rec := concatTestRecord(b, 300)
 	defer rec.Release()
