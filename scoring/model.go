@@ -85,7 +85,8 @@ func portNames(ports []Port) []string {
 	return names
 }
 
-// Tensor is one input, row-major. Exactly one of the slices is set.
+// Tensor is one input, row-major unless ColumnMajor. Exactly one of the
+// slices is set.
 type Tensor struct {
 	Shape []int64
 	// ColumnMajor: the values are feature-major (column j's N values at

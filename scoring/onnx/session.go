@@ -41,7 +41,7 @@ var optimizationLevels = map[string]ort.GraphOptimizationLevel{
 }
 
 // Session is a loaded model shared by all workers: an ONNX Runtime
-// session, which allows concurrent Run calls, or the native tree engine.
+// session, which allows concurrent Run calls, or the native engine.
 type Session struct {
 	s       *ort.DynamicAdvancedSession
 	native  *nativeEngine
