@@ -16,12 +16,27 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"go.uber.org/goleak"
 
+	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(releasedAll{m}) }
+
+// releasedAll fails the package when a run leaves a record read from
+// Parquet unreleased, failed runs included: its pooled buffers would stay
+// taken for the life of a batchscore serve process.
+type releasedAll struct{ goleak.TestingM }
+
+func (m releasedAll) Run() int {
+	code := m.TestingM.Run()
+	if n := parquetio.PooledBytes(); n != 0 && code == 0 {
+		fmt.Fprintf(os.Stderr, "jobs: %d bytes of Parquet read buffers were never released\n", n)
+		return 1
+	}
+	return code
+}
 
 const jobTemplate = `
 name: churn_test

@@ -18,7 +18,20 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(miniotest.Wrap(m)) // stops MinIO, if a test started it
+	goleak.VerifyTestMain(releasedAll{miniotest.Wrap(m)}) // stops MinIO, if a test started it
+}
+
+// releasedAll fails the package when a record read is never released: its
+// pooled buffers would stay taken for the life of the process.
+type releasedAll struct{ goleak.TestingM }
+
+func (m releasedAll) Run() int {
+	code := m.TestingM.Run()
+	if n := PooledBytes(); n != 0 && code == 0 {
+		fmt.Fprintf(os.Stderr, "parquetio: %d bytes of read buffers were never released\n", n)
+		return 1
+	}
+	return code
 }
 
 // testSchema is the snapshot shape the tests write: a key, a feature, a label.

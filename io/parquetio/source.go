@@ -256,7 +256,7 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem)
+	fr, err := newFileReaders(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
@@ -294,7 +294,7 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 // readRowGroup emits one row group's rows in batches and checks their count.
 // It asks for no more rows than the footer promises: a read past the end
 // costs every column a batch-sized buffer, for nothing.
-func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields, leaves []int, rg, batchRows int,
+func (f *File) readRowGroup(ctx context.Context, fr *fileReaders, fields, leaves []int, rg, batchRows int,
 	mem memory.Allocator, offset int64, emit Emit) (int64, error) {
 	readers, schema, err := f.rowGroupReaders(ctx, fr, fields, leaves, rg)
 	if err != nil {
