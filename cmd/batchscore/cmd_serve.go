@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/jobs"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/schedule"
@@ -104,6 +105,8 @@ format) and /runs (recent runs as JSON).`,
 func runFunc(runner *jobs.Runner) schedule.RunFunc {
 	return func(ctx context.Context, job *spec.Job, date time.Time, trigger string) (string, int) {
 		res, err := runner.Run(ctx, jobs.Request{Job: job, Date: date, Trigger: trigger})
+		// Between runs the daemon holds no run's peak of read buffers.
+		parquetio.ReleasePooled()
 		if res == nil {
 			return "failed", jobs.ExitCode(err)
 		}

@@ -21,6 +21,11 @@ var readPool = bufpool.New(os.Getenv("BATCHSCORE_DEBUG_POISON") == "1")
 // released: zero when every record read has been released.
 func PooledBytes() int64 { return readPool.InUse() }
 
+// ReleasePooled gives the read pool's memory back to the kernel if no
+// record read is still held, and says whether it did. batchscore serve
+// calls it after each run.
+func ReleasePooled() bool { return readPool.Release() }
+
 // fileReaders reads a file's fixed-width columns into pooled buffers and
 // the rest (strings, binary, dictionaries) with the caller's allocator: a
 // string from a column aliases its buffer, and a pooled buffer is reused

@@ -70,6 +70,9 @@ func TestReadPoolsFixedWidthColumns(t *testing.T) {
 		if got := PooledBytes(); got != 0 {
 			t.Fatalf("pass %d: %d bytes still pooled after every record was released", pass, got)
 		}
+		if !ReleasePooled() {
+			t.Fatalf("pass %d: ReleasePooled refused with every record released", pass)
+		}
 		if pass == 0 {
 			mapped = readPool.Mapped()
 		} else if readPool.Mapped() != mapped {

@@ -13,3 +13,6 @@ func mapAnon(n int) []byte {
 	_ = unix.Madvise(mem, unix.MADV_HUGEPAGE) // advice: refused, it is 4 KiB pages
 	return mem
 }
+
+// unmapPages drops mem's pages; the mapping stays, and reads zero.
+func unmapPages(mem []byte) { _ = unix.Madvise(mem, unix.MADV_DONTNEED) }

@@ -37,7 +37,10 @@ type Pool struct {
 	poison  bool
 }
 
-type region struct{ start, end uintptr }
+type region struct {
+	mem        []byte
+	start, end uintptr
+}
 
 // New returns an empty Pool. With poison, a freed buffer is overwritten
 // with 0xff bytes (a float64 NaN) until it is reused, so a read after
@@ -89,7 +92,7 @@ func (p *Pool) carve(c int) []byte {
 			return nil
 		}
 		start := uintptr(unsafe.Pointer(&mem[0]))
-		p.regions = append(p.regions, region{start, start + uintptr(len(mem))})
+		p.regions = append(p.regions, region{mem, start, start + uintptr(len(mem))})
 		p.mapped += int64(len(mem))
 		p.next = mem
 	}
@@ -152,6 +155,22 @@ func (p *Pool) Reallocate(size int, b []byte) []byte {
 	copy(nb, b)
 	p.Free(b)
 	return nb
+}
+
+// Release gives the pool's memory back to the kernel when no buffer is
+// handed out, and says whether it did. The free lists stay: a buffer
+// reused later is faulted in again, zero. A daemon calls it between runs,
+// so that it does not hold a run's peak while it waits for the next.
+func (p *Pool) Release() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.inUse != 0 {
+		return false
+	}
+	for _, r := range p.regions {
+		unmapPages(r.mem)
+	}
+	return true
 }
 
 // InUse is the number of bytes handed out and not yet freed, rounded up to
