@@ -125,7 +125,7 @@ func (r *Runner) RunBackfill(ctx context.Context, b Backfill, plan []PlannedDate
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			out[i].Status, out[i].ExitCode, out[i].Error = report.StatusInterrupted, ExitInterrupted, "not started: interrupted"
+			out[i].Status, out[i].ExitCode, out[i].Error = report.StatusInterrupted, ExitInterrupted, "not started: "+interruptedBy(ctx)
 			continue
 		}
 		wg.Add(1)
