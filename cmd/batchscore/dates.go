@@ -28,10 +28,10 @@ func parseDateFlag(flag, value string) (time.Time, error) {
 	year, _ := strconv.Atoi(m[1])
 	month, _ := strconv.Atoi(m[2])
 	if month < 1 || month > 12 {
-		return time.Time{}, fmt.Errorf("%w: %s %s is not a calendar date: there is no month %d", jobs.ErrUsage, flag, value, month)
+		return time.Time{}, fmt.Errorf("%w: %s %s is written YYYY-MM-DD but is not a calendar date: there is no month %d", jobs.ErrUsage, flag, value, month)
 	}
 	// Day 0 of the next month is the last day of this one.
 	last := time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
-	return time.Time{}, fmt.Errorf("%w: %s %s is not a calendar date: %s %d has days 1 to %d",
+	return time.Time{}, fmt.Errorf("%w: %s %s is written YYYY-MM-DD but is not a calendar date: %s %d has days 1 to %d",
 		jobs.ErrUsage, flag, value, time.Month(month), year, last)
 }

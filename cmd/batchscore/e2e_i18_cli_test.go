@@ -44,14 +44,14 @@ func TestI18CLIDates(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"run", job, "--date", "2026-02-30"}, []string{"--date 2026-02-30 is not a calendar date", "February 2026 has days 1 to 28"}},
+		{[]string{"run", job, "--date", "2026-02-30"}, []string{"--date 2026-02-30 is written YYYY-MM-DD but is not a calendar date", "February 2026 has days 1 to 28"}},
 		{[]string{"run", job, "--date", "2024-02-30"}, []string{"February 2024 has days 1 to 29"}},
-		{[]string{"run", job, "--date", "2026-13-01"}, []string{"--date 2026-13-01 is not a calendar date", "no month 13"}},
+		{[]string{"run", job, "--date", "2026-13-01"}, []string{"--date 2026-13-01 is written YYYY-MM-DD but is not a calendar date", "no month 13"}},
 		{[]string{"run", job, "--date", "2026-2-3"}, []string{`--date "2026-2-3" is not a date written YYYY-MM-DD`}},
-		{[]string{"validate", job, "--date", "2026-04-31"}, []string{"--date 2026-04-31 is not a calendar date", "April 2026 has days 1 to 30"}},
-		{[]string{"commit", job, "--date", "2026-02-29", "--shards", "2"}, []string{"--date 2026-02-29 is not a calendar date"}},
-		{[]string{"run", job, "--from", "2026-02-30", "--to", "2026-03-02"}, []string{"--from 2026-02-30 is not a calendar date"}},
-		{[]string{"run", job, "--from", "2026-02-01", "--to", "2026-02-31", "--dry-run"}, []string{"--to 2026-02-31 is not a calendar date"}},
+		{[]string{"validate", job, "--date", "2026-04-31"}, []string{"--date 2026-04-31 is written YYYY-MM-DD but is not a calendar date", "April 2026 has days 1 to 30"}},
+		{[]string{"commit", job, "--date", "2026-02-29", "--shards", "2"}, []string{"--date 2026-02-29 is written YYYY-MM-DD but is not a calendar date"}},
+		{[]string{"run", job, "--from", "2026-02-30", "--to", "2026-03-02"}, []string{"--from 2026-02-30 is written YYYY-MM-DD but is not a calendar date"}},
+		{[]string{"run", job, "--from", "2026-02-01", "--to", "2026-02-31", "--dry-run"}, []string{"--to 2026-02-31 is written YYYY-MM-DD but is not a calendar date"}},
 	}
 	for _, tc := range cases {
 		res := bs(t, tc.args...)
