@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -202,7 +203,8 @@ func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
 			fmt.Fprintf(out, "  quarantine: %d rows in %s\n", m.Counts.Quarantined, filepath.Join(m.Output.Path, jobs.QuarantineDir))
 		}
 	default:
-		fmt.Fprintf(out, "%s %s: %s (exit %d), nothing published: %s\n", m.Job, m.LogicalDate, m.Status, m.ExitCode, m.Error)
+		fmt.Fprintf(out, "%s %s: %s (exit %d), nothing published: %s\n", m.Job, m.LogicalDate, m.Status, m.ExitCode,
+			strings.TrimSuffix(m.Error, ": nothing was published"))
 	}
 	if m.Validation.ReportHTML != "" {
 		fmt.Fprintf(out, "  report:   %s\n", m.Validation.ReportHTML)
