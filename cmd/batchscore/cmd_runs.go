@@ -94,8 +94,10 @@ func newShowCommand() *cobra.Command {
 		Short: "Print one execution's manifest in a readable form",
 		Long: `show finds an execution of the job by its version id or its run id (a
 unique prefix is enough; a run id shared by several executions picks the
-newest) and prints its manifest: what ran, how it ended, what it read and
-wrote, and where the report is. --json prints the manifest itself.`,
+newest) and prints its manifest: what ran, how it ended, what it read, what
+it published or why it published nothing (failed, gated, interrupted, a
+validate, a staged shard), and where the report is. --json prints the
+manifest itself.`,
 		Example: `  batchscore show configs/churn_nightly.yaml 20261122T003803.550Z-b9fb382f37
   batchscore show configs/churn_nightly.yaml 7ddd5301 --json`,
 		Args: usageArgs(cobra.ExactArgs(2)),
