@@ -14,7 +14,7 @@ import (
 
 // Reprocess policies of a backfill, as Airflow's backfill names them.
 const (
-	ReprocessNone   = "none"   // run dates not already current; skip failed ones
+	ReprocessNone   = "none"   // run every date but failed ones; a current, unchanged one is a no-op
 	ReprocessFailed = "failed" // also rerun dates whose last execution failed
 	ReprocessAll    = "all"    // run every date, making new versions (--force)
 )
@@ -48,7 +48,8 @@ type DateOutcome struct {
 
 // Plan says which dates of the range run and why, from the table's run
 // history (never from memory), so that a backfill run again with the same
-// flags carries on where it stopped.
+// flags carries on where it stopped: the dates it finished are already
+// current. Not with ReprocessAll, which runs every date again each time.
 func Plan(b Backfill) ([]PlannedDate, error) {
 	if !slices.Contains([]string{ReprocessNone, ReprocessFailed, ReprocessAll}, b.Reprocess) {
 		return nil, fmt.Errorf("%w: --reprocess %q: want none, failed or all", ErrUsage, b.Reprocess)
@@ -125,7 +126,7 @@ func (r *Runner) RunBackfill(ctx context.Context, b Backfill, plan []PlannedDate
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			out[i].Status, out[i].ExitCode, out[i].Error = report.StatusInterrupted, ExitInterrupted, "not started: interrupted"
+			out[i].Status, out[i].ExitCode, out[i].Error = report.StatusInterrupted, ExitInterrupted, "not started: "+interruptedBy(ctx)
 			continue
 		}
 		wg.Add(1)

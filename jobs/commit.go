@@ -38,7 +38,7 @@ func (r *Runner) Commit(ctx context.Context, req Request, n int) (*Result, error
 	}
 	defer lock.release()
 	err = guard("committing", func() error { return e.commit(ctx, n) })()
-	res, err := e.finish(err)
+	res, err := e.finish(interruption(ctx, err))
 	if e.table != nil {
 		e.table.Close()
 	}

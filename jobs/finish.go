@@ -133,7 +133,7 @@ func (e *execution) finish(err error) (*Result, error) {
 		m.Output.Path = e.table.VersionDir(e.date, current)
 		m.Output.CurrentLink = e.table.CurrentLink(e.date)
 		m.Output.URL, m.Output.CurrentURL = e.table.Location("versions", e.date, current), e.table.PointerLocation(e.date)
-		e.log.Info("already current: same snapshot, model and job file", "current", current, "run_id", m.RunID)
+		e.logAlreadyCurrent(current)
 		return &Result{Manifest: m, AlreadyCurrent: true}, nil
 	}
 	m.ExitCode = ExitCode(err)
@@ -144,7 +144,7 @@ func (e *execution) finish(err error) (*Result, error) {
 		m.Status = report.StatusSucceeded
 	case m.ExitCode == ExitInterrupted:
 		m.Status = report.StatusInterrupted
-		m.Error = "interrupted: nothing was published"
+		m.Error = interruptedMessage(err)
 	default:
 		m.Status = report.StatusFailed
 		m.Error = err.Error()
@@ -172,11 +172,6 @@ func (e *execution) finish(err error) (*Result, error) {
 			err = errors.Join(err, fmt.Errorf("writing manifest: %w", jerr))
 		}
 	}
-	if err != nil {
-		e.log.Error("run failed", "exit_code", m.ExitCode, "err", err)
-	} else {
-		e.log.Info("run succeeded", "rows", m.Counts.Written, "path", m.Output.Path,
-			"seconds", m.FinishedAt.Sub(m.StartedAt).Seconds())
-	}
+	e.logOutcome(err)
 	return res, err
 }

@@ -90,7 +90,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 		defer lock.release()
 	}
 	err := guard("running", func() error { return e.run(ctx) })()
-	res, err := e.finish(err)
+	res, err := e.finish(interruption(ctx, err))
 	if e.table != nil {
 		e.table.Close() // a daemon lets go of the table at once
 	}
@@ -186,6 +186,8 @@ type execution struct {
 	sink    *sqlio.Sink // the SQL table written alongside, if any
 	checks  *checks     // set once the rules are compiled
 	verdict *verdict    // set once the data was checked
+	// runIDLogged: the logger carries run_id, so no line repeats it.
+	runIDLogged bool
 }
 
 func (e *execution) run(ctx context.Context) (err error) {
@@ -252,7 +254,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 		// for the query text and parameters, the manifest's fingerprint
 		// for the values too.
 		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.modelHashes(e.m, job.Validation.Baseline))
-		e.log = e.log.With("run_id", e.m.RunID)
+		e.log, e.runIDLogged = e.log.With("run_id", e.m.RunID), true
 		if e.req.Shard != nil {
 			seed, _ := strconv.ParseUint(e.m.RunID, 16, 64)
 			checks.engine.SetKeySeed(seed)

@@ -27,7 +27,7 @@ func (b *backfillFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&b.to, "to", "", "last logical date of a backfill, YYYY-MM-DD (with --from)")
 	fl.IntVar(&b.parallel, "parallel", 1, "dates of a backfill run at a time")
 	fl.BoolVar(&b.backwards, "backwards", false, "backfill newest date first")
-	fl.StringVar(&b.reprocess, "reprocess", jobs.ReprocessNone, "which dates a backfill runs again: none (only dates never run), failed (and dates whose last execution failed) or all (every date, new versions)")
+	fl.StringVar(&b.reprocess, "reprocess", jobs.ReprocessNone, "which dates of a backfill run: none (every date but those whose last execution failed; a date already current with the same snapshot, model and job file is a no-op), failed (those too) or all (every date, each a new version as with --force, again on every rerun)")
 	fl.BoolVar(&b.dryRun, "dry-run", false, "print the backfill's plan (which dates run and why) and touch nothing")
 }
 
@@ -41,13 +41,13 @@ func backfill(cmd *cobra.Command, runner *jobs.Runner, job *spec.Job, b *backfil
 	if b.parallel < 1 {
 		return fmt.Errorf("%w: --parallel must be 1 or more", jobs.ErrUsage)
 	}
-	from, err := spec.ParseDate(b.from)
+	from, err := parseDateFlag("--from", b.from)
 	if err != nil {
-		return fmt.Errorf("%w: --from: %v", jobs.ErrUsage, err)
+		return err
 	}
-	to, err := spec.ParseDate(b.to)
+	to, err := parseDateFlag("--to", b.to)
 	if err != nil {
-		return fmt.Errorf("%w: --to: %v", jobs.ErrUsage, err)
+		return err
 	}
 	bf := jobs.Backfill{Job: job, From: from, To: to, Parallel: b.parallel, Backwards: b.backwards, Reprocess: b.reprocess}
 	plan, err := jobs.Plan(bf)
@@ -69,6 +69,9 @@ func backfill(cmd *cobra.Command, runner *jobs.Runner, job *spec.Job, b *backfil
 		}
 	} else {
 		printOutcomes(out, outcomes)
+		if b.reprocess == jobs.ReprocessAll {
+			printCarryOn(out, outcomes)
+		}
 	}
 	if err := jobs.BackfillError(outcomes); err != nil {
 		return &alreadyReported{err} // each failure was logged, and the table says which
@@ -107,6 +110,28 @@ func printOutcomes(w io.Writer, outcomes []jobs.DateOutcome) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d dates, %d failed\n", len(outcomes), failed)
+}
+
+// printCarryOn tells how to finish a --reprocess all backfill that did not
+// finish: run again with the same flags, it would make a new version of
+// every date again, the ones it did finish included.
+func printCarryOn(w io.Writer, outcomes []jobs.DateOutcome) {
+	first, last, n := "", "", 0
+	for _, o := range outcomes {
+		if !o.Run || o.ExitCode == jobs.ExitOK {
+			continue
+		}
+		if n == 0 || o.Day < first {
+			first = o.Day
+		}
+		if n == 0 || o.Day > last {
+			last = o.Day
+		}
+		n++
+	}
+	if n > 0 {
+		fmt.Fprintf(w, "--reprocess all runs every date again each time: to carry on with the %d dates not done, run with --from %s --to %s\n", n, first, last)
+	}
 }
 
 func clipLine(s string, n int) string {

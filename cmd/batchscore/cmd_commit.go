@@ -33,7 +33,8 @@ again, then commit again. The shards' files are removed once published.
 
 Exit codes: 0 published or already current; 1 a shard is missing or disagrees,
 or another failure; 2 usage or job-file error; 3 the data failed its checks:
-nothing was published; 4 a shard or another execution of the date is running.`,
+nothing was published; 4 a shard or another execution of the date is running;
+130 interrupted (SIGINT/SIGTERM): nothing was published.`,
 		Example: `  for k in 0 1 2 3; do batchscore run job.yaml --date 2026-11-20 --shard $k/4 & done; wait
   batchscore commit job.yaml --date 2026-11-20 --shards 4`,
 		Args: usageArgs(cobra.ExactArgs(1)),

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,11 @@ The last line says whether the native tree engine can score the model
 			sig, md, err := model.Inspect()
 			if err != nil {
 				return err
+			}
+			// ONNX Runtime reports a model without model_version as
+			// INT64_MAX (its "no version"); a user wrote none, or 0.
+			if md.Version == math.MaxInt64 {
+				md.Version = 0
 			}
 			sum := model.SHA256
 			native, ok := model.Native()
@@ -91,7 +97,9 @@ func printInspect(w io.Writer, path, sum string, sig scoring.Signature, md onnx.
 	row("graph", md.GraphName)
 	row("domain", md.Domain)
 	row("description", md.Description)
-	row("version", fmt.Sprint(md.Version))
+	if md.Version != 0 { // 0: the model has no model_version
+		row("version", fmt.Sprint(md.Version))
+	}
 	keys := make([]string, 0, len(md.Custom))
 	for k := range md.Custom {
 		keys = append(keys, k)

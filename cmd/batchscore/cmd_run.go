@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,11 +45,18 @@ read from stdin.
 
 With --from and --to, run backfills every logical date of the range that the
 schedule has (a weekly job backfills weekly), --parallel dates at a time,
-oldest first (or --backwards). By default it skips dates already current and
-dates whose last execution failed (--reprocess failed reruns those, all
-reruns everything); a failed date does not stop the others; it ends with a
-table of dates and outcomes. Run again with the same flags, it carries on
-where it stopped. --dry-run prints the plan and touches nothing.
+oldest first (or --backwards). By default (--reprocess none) it skips the
+dates whose last execution failed and runs the others: a date already
+current with the same snapshot, model and job file is a no-op ("already
+current"), one whose snapshot, model or job file changed gets a new version,
+an interrupted one runs again. --reprocess failed reruns the failed dates
+too; --reprocess all makes a new version of every date. A failed date does
+not stop the others; it ends with a table of dates and outcomes. Run again
+with the same flags after an interruption, none and failed carry on where
+they stopped (what is done is already current); all starts again from the
+first date, so rerun it with --from and --to narrowed to the dates it did
+not finish (the outcome table lists them). --dry-run prints the plan, each
+date with run or skip and why, and touches nothing.
 
 A date whose current version came from the same snapshot, model and job file
 is not run again ("already current", exit 0) unless --force. Two executions
@@ -79,7 +87,7 @@ interrupted (SIGINT/SIGTERM): nothing was published.`,
 	fl.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway URL")
 	fl.StringVar(&f.registryModel, "registry-model", jobs.RegistryCurrent, "for a model named by registry alias: current (the alias today) or as-of-date (the version the alias pointed at on each logical date, from the registry log)")
 	fl.BoolVar(&f.force, "force", false, "make a new version even if the date is already current with the same snapshot, model and job file")
-	fl.StringVar(&f.shard, "shard", "", "run shard K of N (K/N, K from 0): check, score and stage only its part of the snapshot; `batchscore commit --shards N` publishes all shards as one version")
+	fl.StringVar(&f.shard, "shard", "", "run shard `K/N` (K from 0): check, score and stage only its part of the snapshot; then 'batchscore commit --shards N' publishes all shards as one version")
 	return cmd
 }
 
@@ -152,11 +160,7 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 
 func logicalDate(job *spec.Job, flag string) (time.Time, error) {
 	if flag != "" {
-		d, err := spec.ParseDate(flag)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("%w: --date: %v", jobs.ErrUsage, err)
-		}
-		return d, nil
+		return parseDateFlag("--date", flag)
 	}
 	d, err := job.LastFire(time.Now())
 	if err != nil {
@@ -199,7 +203,8 @@ func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
 			fmt.Fprintf(out, "  quarantine: %d rows in %s\n", m.Counts.Quarantined, filepath.Join(m.Output.Path, jobs.QuarantineDir))
 		}
 	default:
-		fmt.Fprintf(out, "%s %s: %s (exit %d), nothing published: %s\n", m.Job, m.LogicalDate, m.Status, m.ExitCode, m.Error)
+		fmt.Fprintf(out, "%s %s: %s (exit %d), nothing published: %s\n", m.Job, m.LogicalDate, m.Status, m.ExitCode,
+			strings.TrimSuffix(m.Error, ": nothing was published"))
 	}
 	if m.Validation.ReportHTML != "" {
 		fmt.Fprintf(out, "  report:   %s\n", m.Validation.ReportHTML)

@@ -94,8 +94,10 @@ func newShowCommand() *cobra.Command {
 		Short: "Print one execution's manifest in a readable form",
 		Long: `show finds an execution of the job by its version id or its run id (a
 unique prefix is enough; a run id shared by several executions picks the
-newest) and prints its manifest: what ran, how it ended, what it read and
-wrote, and where the report is. --json prints the manifest itself.`,
+newest) and prints its manifest: what ran, how it ended, what it read, what
+it published or why it published nothing (failed, gated, interrupted, a
+validate, a staged shard), and where the report is. --json prints the
+manifest itself.`,
 		Example: `  batchscore show configs/churn_nightly.yaml 20261122T003803.550Z-b9fb382f37
   batchscore show configs/churn_nightly.yaml 7ddd5301 --json`,
 		Args: usageArgs(cobra.ExactArgs(2)),
@@ -150,6 +152,37 @@ func allSameRun(ms []*report.Manifest) bool {
 	return true
 }
 
+// outcomeLine says what an execution left in the table: rows are
+// "written" only by one that published; others staged rows that were
+// discarded, or checked without scoring, or ran nothing.
+func outcomeLine(m *report.Manifest) string {
+	switch {
+	case m.Output.Published:
+		return fmt.Sprintf("published %d rows as version %s", m.Counts.Written, m.Version)
+	case m.Status == report.StatusAlreadyCurrent:
+		return "nothing ran: already current (same snapshot, model and job file)"
+	case m.Status == report.StatusStaged && m.Shard != nil:
+		return fmt.Sprintf("staged %d rows as shard %d/%d; nothing is published until 'batchscore commit'", m.Counts.Written, m.Shard.Index, m.Shard.Count)
+	case m.Trigger == jobs.TriggerValidate:
+		return "checked only (validate): nothing scored or published"
+	case m.Status == report.StatusPublishing:
+		return fmt.Sprintf("killed while publishing: version %s may be current (see the current column of 'batchscore runs')", m.Version)
+	case m.Status == report.StatusRunning:
+		return "unknown: the execution ended without its final manifest"
+	}
+	why := "it failed"
+	switch {
+	case m.Status == report.StatusInterrupted:
+		why = "it was interrupted"
+	case m.ExitCode == jobs.ExitDataQuality:
+		why = "the data failed its checks"
+	}
+	if m.Counts.Written > 0 {
+		return fmt.Sprintf("nothing published: %s; the %d rows it staged were discarded", why, m.Counts.Written)
+	}
+	return "nothing published: " + why
+}
+
 func printManifest(cmd *cobra.Command, m *report.Manifest, current bool) {
 	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 	row := func(k string, format string, args ...any) {
@@ -176,7 +209,8 @@ func printManifest(cmd *cobra.Command, m *report.Manifest, current bool) {
 		row("source", "%s: %d files, %d rows, %s", m.Source.Pattern, len(m.Source.Files), m.Source.Rows, m.Source.Fingerprint)
 	}
 	c := m.Counts
-	row("rows", "read %d, valid %d, quarantined %d, imputed %d, scored %d, written %d", c.Read, c.Valid, c.Quarantined, c.Imputed, c.Scored, c.Written)
+	row("rows", "read %d, valid %d, quarantined %d, imputed %d, scored %d", c.Read, c.Valid, c.Quarantined, c.Imputed, c.Scored)
+	row("outcome", "%s", outcomeLine(m))
 	row("gate", "passed %v, invalid fraction %.4g (at most %g)", m.Validation.Passed, m.Validation.InvalidFraction, m.Validation.MaxInvalidFraction)
 	for _, b := range m.Validation.Breaches {
 		row("  breach", "%s", b)

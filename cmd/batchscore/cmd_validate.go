@@ -21,8 +21,9 @@ manifest under the table's runs/<date>/. Nothing is scored and nothing is
 published; the model is not loaded.
 
 Exit codes are those of run: 0 the data passes, 3 it fails the quality gate
-(or a fail rule fired, or the schema does not match), 2 a job-file error,
-1 any other failure.`,
+(or a fail rule fired, or the schema does not match), 2 a usage or job-file
+error, 1 any other failure, 130 interrupted (SIGINT/SIGTERM). It takes no
+lock, so it never exits 4.`,
 		Example: `  batchscore validate configs/churn_nightly.yaml --date 2026-11-20`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {

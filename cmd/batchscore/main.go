@@ -1,6 +1,6 @@
-// Command batchscore runs scheduled batch scoring jobs: it reads a Parquet
-// snapshot, scores it with an ONNX model and publishes a versioned result
-// table with a run manifest.
+// Command batchscore runs scheduled batch scoring jobs: it reads a snapshot
+// (Parquet files, local or on S3, or a SQL query), scores it with an ONNX
+// model and publishes a versioned result table with a run manifest.
 package main
 
 import (
@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 	_ "time/tzdata" // job time zones must not depend on the host's tz database
 
@@ -18,17 +19,53 @@ import (
 )
 
 func main() {
-	// Signals become one context cancellation, here and nowhere else.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// After the first signal, the next one gets the default behaviour and
-	// ends the process: a second Ctrl-C must work even if a model call hangs.
-	context.AfterFunc(ctx, stop)
+	ctx, stop := signalContext()
 	setGCPercent()
-	err := newRootCommand().ExecuteContext(ctx)
+	cmd, err := newRootCommand().ExecuteContextC(ctx)
 	pprof.StopCPUProfile() // flushes --cpu-profile, whatever the outcome
 	writeMemProfile()
 	stop()
-	os.Exit(exitCode(err))
+	code := exitCode(err)
+	printJSONFailure(cmd, err, code)
+	os.Exit(code)
+}
+
+// signalContext turns SIGINT and SIGTERM into one context cancellation,
+// here and nowhere else, whose cause names the signal (jobs.Interrupted):
+// a run's manifest and log then say what stopped it. After the first
+// signal the next one gets the default behaviour and ends the process: a
+// second Ctrl-C must work even if a model call hangs.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			signal.Stop(sigs)
+			cancel(&jobs.Interrupted{Signal: signalName(sig)})
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			cancel(nil)
+		})
+	}
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
 }
 
 // exitCode is the only place the process's exit code is chosen.

@@ -27,14 +27,21 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "batchscore",
 		Short: "Run scheduled batch scoring jobs with ONNX models",
-		Long: `batchscore reads a snapshot (Parquet files), scores every row with an ONNX
-model through ONNX Runtime, and publishes a new immutable version of a result
-table with a run manifest. A job file (YAML) says what to read, which model to
-use, how columns feed it and where results go.
+		Long: `batchscore reads one logical date's snapshot (Parquet files, local or on
+S3-compatible storage, or a SQL query: postgres, mysql or sqlite), scores
+every row with an ONNX model (ONNX Runtime, or the native tree and linear
+engines), and publishes a new immutable version of a result table (Parquet,
+local or on S3, optionally a SQL table too) with a run manifest. A job file
+(YAML) says what to read, which model to use, how columns feed it and where
+results go.
 
-Exit codes: 0 success, 1 failure (I/O, model, runtime), 2 usage or job-file
-error or model signature mismatch, 3 the data failed its checks (nothing was
-published), 130 interrupted.`,
+Exit codes:
+  0    success (or already current)
+  1    failure: I/O, database, model or runtime (retry once the cause is gone)
+  2    usage or job-file error, missing model, model signature mismatch (no retry)
+  3    the data failed its checks or cannot be scored; nothing was published
+  4    locked: another execution of the same job and date is running (retry later)
+  130  interrupted (SIGINT/SIGTERM); nothing was published`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),
@@ -59,6 +66,7 @@ published), 130 interrupted.`,
 	_ = pf.MarkHidden("mem-profile")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.startProfile() }
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		flagsFailed = true
 		return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
 	})
 	root.AddCommand(newRunCommand(g), newServeCommand(g), newValidateCommand(g), newProfileCommand(), newRunsCommand(), newShowCommand(), newInspectCommand(g), newModelsCommand(g), newCommitCommand(g), newVersionCommand())

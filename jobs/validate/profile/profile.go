@@ -171,7 +171,9 @@ func (p *Profile) Save(path string) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	err = tmp.Chmod(0o644) // a baseline is shared, like the data it describes
+	// Owner and group, like the other outputs: a baseline describes data
+	// that not everyone on the machine may read.
+	err = tmp.Chmod(0o640)
 	if err == nil {
 		_, err = tmp.Write(append(data, '\n'))
 	}

@@ -1,0 +1,75 @@
+package jobs
+
+import (
+	"errors"
+
+	"github.com/batchscore/batchscore/jobs/report"
+)
+
+// The log lines that say how an execution ended: one per execution, in
+// terms of what it did (published, staged, checked, interrupted by which
+// signal), so that a log reader does not need the manifest.
+
+// logAlreadyCurrent says nothing ran. The run id is on the logger once the
+// run computed it; a commit that found its date committed adds it here.
+func (e *execution) logAlreadyCurrent(current string) {
+	args := []any{"current", current}
+	if !e.runIDLogged {
+		args = append(args, "run_id", e.m.RunID)
+	}
+	e.log.Info("already current: same snapshot, model and job file", args...)
+}
+
+// interruptedMessage is the manifest's error for an interrupted execution.
+func interruptedMessage(err error) string {
+	var sig *Interrupted
+	if errors.As(err, &sig) {
+		return sig.Error() + ": nothing was published"
+	}
+	return "interrupted: nothing was published"
+}
+
+// logOutcome writes the line that ends an execution's log.
+func (e *execution) logOutcome(err error) {
+	m := e.m
+	secs := m.FinishedAt.Sub(m.StartedAt).Seconds()
+	if e.DryRun {
+		e.logValidated(err, secs)
+		return
+	}
+	switch {
+	case m.Status == report.StatusInterrupted:
+		args := []any{"exit_code", m.ExitCode, "err", err}
+		var sig *Interrupted
+		if errors.As(err, &sig) {
+			args = append(args, "signal", sig.Signal)
+		}
+		e.log.Error("run interrupted: nothing was published", args...)
+	case err != nil:
+		e.log.Error("run failed", "exit_code", m.ExitCode, "err", err)
+	case m.Status == report.StatusStaged && m.Shard != nil:
+		e.log.Info("shard staged: nothing is published until commit", "rows", m.Counts.Written,
+			"staged", m.Shard.Path, "seconds", secs)
+	default:
+		e.log.Info("run succeeded", "rows", m.Counts.Written, "path", m.Output.Path, "seconds", secs)
+	}
+}
+
+// logValidated ends a dry run (batchscore validate): what was checked and
+// the verdict, not "rows=0 path=" of a run that publishes nothing by design.
+func (e *execution) logValidated(err error, secs float64) {
+	m := e.m
+	args := []any{"rows_checked", m.Counts.Read, "valid", m.Counts.Valid, "rejected", m.Counts.Quarantined}
+	switch {
+	case err == nil:
+		e.log.Info("validate passed: the snapshot passes its checks", append(args, "verdict", "passed", "seconds", secs)...)
+		return
+	case m.ExitCode == ExitDataQuality:
+		args = append(args, "verdict", "failed its checks")
+	case m.Status == report.StatusInterrupted:
+		args = append(args, "verdict", "interrupted")
+	default:
+		args = append(args, "verdict", "not checked")
+	}
+	e.log.Error("validate failed", append(args, "exit_code", m.ExitCode, "err", err, "seconds", secs)...)
+}
