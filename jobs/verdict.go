@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/batchscore/batchscore/jobs/numfmt"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
@@ -69,8 +70,10 @@ func (c *checks) stopped() *verdict {
 func (v *verdict) check(breaches *[]string, t spec.Threshold, value float64, what string) {
 	switch {
 	case t.Gate > 0 && value > t.Gate:
-		*breaches = append(*breaches, fmt.Sprintf("%s is %.3g, above the gate %g", what, value, t.Gate))
+		got, gate := numfmt.Pair(value, t.Gate)
+		*breaches = append(*breaches, fmt.Sprintf("%s is %s, above the gate %s", what, got, gate))
 	case t.Warn > 0 && value > t.Warn:
-		v.warnings = append(v.warnings, fmt.Sprintf("%s is %.3g, above the warning level %g", what, value, t.Warn))
+		got, warn := numfmt.Pair(value, t.Warn)
+		v.warnings = append(v.warnings, fmt.Sprintf("%s is %s, above the warning level %s", what, got, warn))
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/batchscore/batchscore/jobs/numfmt"
 )
 
 // Result is the validation of a whole snapshot: JSON-friendly, it goes
@@ -133,14 +135,16 @@ func (s *Summary) Finish(prevRows int64) (Result, error) {
 	res := Result{Rows: s.rows, Valid: s.valid, Rejected: s.reject, Imputed: s.imputed, Clipped: s.clipped, Rules: s.rules}
 	res.InvalidFraction = fraction(s.reject, s.rows)
 	if res.InvalidFraction > v.MaxInvalidFraction {
-		res.Breaches = append(res.Breaches, fmt.Sprintf("%d of %d rows rejected (%.4g), above max_invalid_fraction %g", s.reject, s.rows, res.InvalidFraction, v.MaxInvalidFraction))
+		got, limit := numfmt.Pair(res.InvalidFraction, v.MaxInvalidFraction)
+		res.Breaches = append(res.Breaches, fmt.Sprintf("%d of %d rows rejected (%s), above max_invalid_fraction %s", s.reject, s.rows, got, limit))
 	}
 	for i := range res.Rules {
 		r := &res.Rules[i]
 		r.Fraction = fraction(r.Failed, s.rows)
 		r.Passed = r.MaxInvalidFraction == nil || r.Fraction <= *r.MaxInvalidFraction
 		if !r.Passed {
-			res.Breaches = append(res.Breaches, fmt.Sprintf("rule %s: %d of %d rows failed (%.4g), above its max_invalid_fraction %g", r.Name, r.Failed, s.rows, r.Fraction, *r.MaxInvalidFraction))
+			got, limit := numfmt.Pair(r.Fraction, *r.MaxInvalidFraction)
+			res.Breaches = append(res.Breaches, fmt.Sprintf("rule %s: %d of %d rows failed (%s), above its max_invalid_fraction %s", r.Name, r.Failed, s.rows, got, limit))
 		}
 	}
 	table := func(name string, passed bool, format string, args ...any) {
@@ -169,7 +173,12 @@ func (s *Summary) Finish(prevRows int64) (Result, error) {
 			case s.rows > 0:
 				change = math.Inf(1)
 			}
-			table("max_row_change_pct", math.Abs(change) <= *t.MaxRowChangePct, "%d rows against %d in the previous run (%+.2f%%, at most ±%g%%)", s.rows, prevRows, change, *t.MaxRowChangePct)
+			size, limit := numfmt.Pair(math.Abs(change), *t.MaxRowChangePct)
+			sign := "+"
+			if change < 0 {
+				sign = "-"
+			}
+			table("max_row_change_pct", math.Abs(change) <= *t.MaxRowChangePct, "%d rows against %d in the previous run (%s%s%%, at most ±%s%%)", s.rows, prevRows, sign, size, limit)
 		}
 	}
 	if s.keys != nil {
