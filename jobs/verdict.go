@@ -65,6 +65,17 @@ func (c *checks) stopped() *verdict {
 	return &verdict{today: c.snapshot.Profile(), result: res, breaches: res.Breaches, partial: true}
 }
 
+// nullKeys is the unique rule's count of rows with a null key, nil
+// without a unique rule.
+func (v *verdict) nullKeys() *int64 {
+	for _, t := range v.result.Table {
+		if t.NullKeys != nil {
+			return t.NullKeys
+		}
+	}
+	return nil
+}
+
 // check records a warning above t.Warn and a breach above t.Gate (a gate
 // of 0 never fires).
 func (v *verdict) check(breaches *[]string, t spec.Threshold, value float64, what string) {

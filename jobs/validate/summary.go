@@ -43,6 +43,9 @@ type TableResult struct {
 	Name   string `json:"name"`
 	Passed bool   `json:"passed"`
 	Detail string `json:"detail"`
+	// NullKeys, for the unique rule, counts the rows whose key has a null
+	// part: never duplicates of each other, as in SQL's UNIQUE.
+	NullKeys *int64 `json:"null_keys,omitempty"`
 }
 
 // DefaultSpillKeys is how many key hashes a Summary holds in memory (8 MB)
@@ -58,6 +61,7 @@ type Summary struct {
 	reject  int64
 	imputed int64
 	clipped int64
+	nullKey int64 // rows whose unique key has a null part
 	rules   []RuleResult
 	maxDate *time.Time
 	keys    *keySet
@@ -90,6 +94,7 @@ func (s *Summary) Add(c ChunkStats) error {
 	s.reject += c.Rejected
 	s.imputed += c.Imputed
 	s.clipped += c.Clipped
+	s.nullKey += c.NullKeys
 	for i, r := range c.Rules {
 		s.rules[i].Failed += r.Failed
 		if room := s.e.sampleRows - len(s.rules[i].Samples); room > 0 && len(r.Samples) > 0 {
@@ -190,7 +195,13 @@ func (s *Summary) Finish(prevRows int64) (Result, error) {
 			errs = append(errs, fmt.Errorf("checking %s: %w", name, err))
 			res.Table = append(res.Table, TableResult{Name: name, Detail: fmt.Sprintf("could not be checked: %v", err)})
 		} else {
-			table(name, dups == 0, "%d duplicate keys (rows whose key repeats an earlier row's) in %d rows", dups, s.rows)
+			detail := fmt.Sprintf("%d duplicate keys (rows whose key repeats an earlier row's) in %d rows", dups, s.rows)
+			if s.nullKey > 0 {
+				detail += fmt.Sprintf("; %d rows with a null key are not compared (a null equals no key, as in SQL's UNIQUE; a not_null rule on the key decides about them)", s.nullKey)
+			}
+			table(name, dups == 0, "%s", detail)
+			nulls := s.nullKey
+			res.Table[len(res.Table)-1].NullKeys = &nulls
 		}
 	}
 	if f := t.Freshness; f != nil {
