@@ -186,6 +186,8 @@ type execution struct {
 	sink    *sqlio.Sink // the SQL table written alongside, if any
 	checks  *checks     // set once the rules are compiled
 	verdict *verdict    // set once the data was checked
+
+	baseline *jobBaseline // set once the baseline is read and checked
 }
 
 func (e *execution) run(ctx context.Context) (err error) {
@@ -206,6 +208,11 @@ func (e *execution) run(ctx context.Context) (err error) {
 		}
 	}
 
+	// Before the model and the snapshot: a baseline that cannot serve
+	// the job is the job file's error.
+	if _, err := e.openBaseline(); err != nil {
+		return err
+	}
 	stage := time.Now()
 	var p *plan
 	if !e.DryRun {

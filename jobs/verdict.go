@@ -3,6 +3,7 @@ package jobs
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/batchscore/batchscore/jobs/numfmt"
@@ -27,7 +28,7 @@ type verdict struct {
 // It always returns the verdict; the error wraps validate.ErrGate and
 // lists every breach.
 func (c *checks) conclude(prevRows int64, scored bool) (*verdict, error) {
-	v := &verdict{today: c.snapshot.Profile()}
+	v := &verdict{today: c.snapshot.Profile(), warnings: slices.Clone(c.warnings)}
 	res, gateErr := c.summary.Finish(prevRows)
 	v.result = res
 	if gateErr != nil && !errors.Is(gateErr, validate.ErrGate) {
@@ -62,7 +63,7 @@ func (c *checks) conclude(prevRows int64, scored bool) (*verdict, error) {
 // what they counted so far, for the report and manifest to say.
 func (c *checks) stopped() *verdict {
 	res, _ := c.summary.Finish(-1)
-	return &verdict{today: c.snapshot.Profile(), result: res, breaches: res.Breaches, partial: true}
+	return &verdict{today: c.snapshot.Profile(), result: res, breaches: res.Breaches, warnings: slices.Clone(c.warnings), partial: true}
 }
 
 // nullKeys is the unique rule's count of rows with a null key, nil
