@@ -2,9 +2,11 @@ package jobs
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"gopkg.in/yaml.v3"
 
 	"github.com/batchscore/batchscore/jobs/numfmt"
 	"github.com/batchscore/batchscore/jobs/spec"
@@ -32,7 +34,7 @@ func (e *execution) openBaseline() (*jobBaseline, error) {
 	if path := job.Validation.Baseline; path != "" {
 		p, err := profile.Load(path)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: validation.baseline: %v", spec.ErrInvalid, job.File, err)
+			return nil, baselineError(job, "%v", err)
 		}
 		warnings, err := checkBaseline(job, p)
 		if err != nil {
@@ -65,7 +67,7 @@ func checkBaseline(job *spec.Job, p *profile.Profile) (warnings []string, err er
 	imputes := false
 	switch {
 	case len(missing) > 0 && len(gates) > 0:
-		problems = append(problems, fmt.Sprintf("the drift gates (%s) need every model input, and it has no profile of %s: profile them, or set the gates to 0",
+		problems = append(problems, fmt.Sprintf("the drift gates (%s) compare every model input with it, and it has no profile of %s: profile the training data of these columns, or set the gates to 0",
 			strings.Join(gates, ", "), quoteList(missing)))
 	case len(missing) > 0:
 		warnings = append(warnings, fmt.Sprintf("baseline %s has no profile of the model inputs %s: their drift is not measured", v.Baseline, quoteList(missing)))
@@ -82,8 +84,8 @@ func checkBaseline(job *spec.Job, p *profile.Profile) (warnings []string, err er
 			_, ok = p.Mode(r.Column)
 		}
 		if !ok {
-			problems = append(problems, fmt.Sprintf("validation.rules[%d] (%s) imputes the %s of %q, and it has no %s of that column%s",
-				i, r.RuleName(), r.Impute.From, r.Column, r.Impute.From, absentNote(p, r.Column)))
+			problems = append(problems, fmt.Sprintf("rule %d (%s) of validation.rules imputes the %s of %q, %s",
+				i+1, r.RuleName(), r.Impute.From, r.Column, lacking(p, r.Column, r.Impute.From)))
 		}
 	}
 	if rv := job.Review; rv != nil && rv.OutOfRange {
@@ -98,11 +100,11 @@ func checkBaseline(job *spec.Job, p *profile.Profile) (warnings []string, err er
 		}
 	}
 	if len(problems) == 0 && len(inputs) > 0 && len(missing) == len(inputs) && !imputes {
-		problems = append(problems, fmt.Sprintf("it shares no column with the model inputs (%s), so drift would compare nothing: profile the training data of this model",
+		problems = append(problems, fmt.Sprintf("it shares no column with the model inputs (%s): drift would compare nothing; profile the training data of this model",
 			quoteList(inputs)))
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w: %s: validation.baseline %s: %s", spec.ErrInvalid, job.File, v.Baseline, strings.Join(problems, "; "))
+		return nil, baselineError(job, "%s does not serve this job: %s", v.Baseline, strings.Join(problems, "; "))
 	}
 	return warnings, nil
 }
@@ -170,16 +172,62 @@ func checkBaselineTypes(job *spec.Job, p *profile.Profile, schema *arrow.Schema)
 		}
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("%w: %s: validation.baseline %s does not describe this data: %s", spec.ErrInvalid, job.File, job.Validation.Baseline, strings.Join(bad, "; "))
+		return baselineError(job, "%s does not describe this snapshot: %s", job.Validation.Baseline, strings.Join(bad, "; "))
 	}
 	return nil
 }
 
-func absentNote(p *profile.Profile, column string) string {
-	if p.Column(column) == nil {
-		return " (no such column)"
+// baselineError is a job-file error about validation.baseline, naming
+// the file and the key's line.
+func baselineError(job *spec.Job, format string, args ...any) error {
+	where := "validation.baseline"
+	if line := keyLine(job.File, "validation", "baseline"); line > 0 {
+		where = fmt.Sprintf("line %d: %s", line, where)
 	}
-	return ""
+	return fmt.Errorf("%w: %s: %s: %s", spec.ErrInvalid, job.File, where, fmt.Sprintf(format, args...))
+}
+
+// keyLine finds the line of a key path in a YAML file, 0 when it cannot.
+func keyLine(file string, path ...string) int {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 {
+		return 0
+	}
+	n, line := root.Content[0], 0
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return 0
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line, n, found = n.Content[i].Line, n.Content[i+1], true
+				break
+			}
+		}
+		if !found {
+			return 0
+		}
+	}
+	return line
+}
+
+// lacking says why the baseline has no median or mode of a column.
+func lacking(p *profile.Profile, column, what string) string {
+	c := p.Column(column)
+	switch {
+	case c == nil:
+		return "and it has no such column"
+	case what == "median" && !numericProfile(c):
+		return fmt.Sprintf("and it profiles that column as %s, which has no median", c.Type)
+	case what == "mode" && numericProfile(c):
+		return fmt.Sprintf("and it profiles that column as %s, which keeps no mode (impute.from: median does)", c.Type)
+	}
+	return fmt.Sprintf("and it has no %s of that column (no values)", what)
 }
 
 // quoteList quotes names and joins them: "a", "b", "c".
