@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -33,6 +34,7 @@ type checks struct {
 	snapshot *profile.Builder
 	scores   *profile.Builder
 	baseline *profile.Profile
+	warnings []string    // the baseline's, for the verdict
 	previous *runProfile // the previous successful run's profiles, if any
 	mem      memory.Allocator
 	keysDir  string
@@ -55,16 +57,20 @@ type runProfile struct {
 func (e *execution) openChecks(schema *arrow.Schema, where string, previous *runProfile) (*checks, error) {
 	job := e.req.Job
 	c := &checks{job: job, mem: e.mem(), previous: previous}
+	b, err := e.openBaseline()
+	if err != nil {
+		return nil, err
+	}
 	var baseline validate.Baseline
-	if path := job.Validation.Baseline; path != "" {
-		p, err := profile.Load(path)
-		if err != nil {
-			return nil, spec.ErrorAt("validation.baseline", "%v", err)
-		}
-		c.baseline, baseline = p, p
+	if b.profile != nil {
+		c.baseline, baseline = b.profile, b.profile
+		c.warnings = b.warnings
+	}
+	if err := checkBaselineTypes(job, c.baseline, schema); err != nil {
+		return nil, err
 	}
 	profiled := profiledColumns(job, schema, c.baseline)
-	engine, err := validate.New(job.Validation, schema, e.req.Date, baseline, c.mem)
+	engine, err := validate.New(job.Validation, schema, e.req.Date, baseline, c.mem, validate.UsedColumns(usedColumns(job)...))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
@@ -83,6 +89,31 @@ func (e *execution) openChecks(schema *arrow.Schema, where string, previous *run
 	}
 	c.scores = profile.NewBuilder(c.scoreSchema, []string{"score"}, prevScores)
 	return c, nil
+}
+
+// usedColumns are the snapshot columns the job uses outside its rules:
+// every model's inputs, the output keys (copied into each result row) and
+// a query's shard key. validation.extra_columns: reject lets them be.
+func usedColumns(job *spec.Job) []string {
+	cols := append(slices.Clone(job.Output.Keys), modelColumns(job)...)
+	if c := job.Challenger; c != nil {
+		cols = append(cols, inputColumns(c.Model)...)
+	}
+	if f := job.Fallback; f != nil && f.Model != nil {
+		cols = append(cols, inputColumns(*f.Model)...)
+	}
+	if q := job.Source.SQL; q != nil && q.ShardKey != "" {
+		cols = append(cols, q.ShardKey)
+	}
+	return dedupe(cols)
+}
+
+func inputColumns(m spec.Model) []string {
+	var cols []string
+	for _, name := range m.InputNames() {
+		cols = append(cols, m.Inputs[name]...)
+	}
+	return cols
 }
 
 // columns are the snapshot columns the checks read.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/numfmt"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
@@ -367,8 +368,9 @@ func (f *fallback) gate(rows, valid int64) error {
 		return nil
 	}
 	if share := float64(rows) / float64(valid); share > f.spec.Limit() {
-		return fmt.Errorf("%w: %d of %d valid rows (%.4f) were scored by the %s fallback, above max_fallback_fraction %.4f",
-			ErrFallback, rows, valid, share, f.spec.Kind, f.spec.Limit())
+		got, limit := numfmt.Pair(share, f.spec.Limit())
+		return fmt.Errorf("%w: %d of %d valid rows (%s) were scored by the %s fallback, above max_fallback_fraction %s",
+			ErrFallback, rows, valid, got, f.spec.Kind, limit)
 	}
 	return nil
 }

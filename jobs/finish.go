@@ -25,6 +25,7 @@ func (e *execution) record(v *verdict) {
 	s.Breaches = v.breaches
 	s.Passed = res.Passed && len(v.breaches) == 0
 	s.Warnings = v.warnings
+	s.NullKeys = v.nullKeys()
 	for _, w := range v.warnings {
 		e.log.Warn("data check", "warning", w)
 	}

@@ -36,7 +36,7 @@ func buildReport(m *report.Manifest, v *verdict, pii []string) *report.Report {
 		r.Rules = append(r.Rules, out)
 	}
 	for _, t := range res.Table {
-		r.Table = append(r.Table, report.TableResult{Name: t.Name, Passed: t.Passed, Detail: t.Detail})
+		r.Table = append(r.Table, report.TableResult{Name: t.Name, Passed: t.Passed, Detail: t.Detail, NullKeys: t.NullKeys})
 	}
 	drift := map[string]profile.ColumnDrift{}
 	for _, d := range v.drift {

@@ -188,6 +188,8 @@ type execution struct {
 	verdict *verdict    // set once the data was checked
 	// runIDLogged: the logger carries run_id, so no line repeats it.
 	runIDLogged bool
+
+	baseline *jobBaseline // set once the baseline is read and checked
 }
 
 func (e *execution) run(ctx context.Context) (err error) {
@@ -208,6 +210,11 @@ func (e *execution) run(ctx context.Context) (err error) {
 		}
 	}
 
+	// Before the model and the snapshot: a baseline that cannot serve
+	// the job is the job file's error.
+	if _, err := e.openBaseline(); err != nil {
+		return err
+	}
 	stage := time.Now()
 	var p *plan
 	if !e.DryRun {

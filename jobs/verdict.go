@@ -3,8 +3,10 @@ package jobs
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/batchscore/batchscore/jobs/numfmt"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
@@ -26,7 +28,7 @@ type verdict struct {
 // It always returns the verdict; the error wraps validate.ErrGate and
 // lists every breach.
 func (c *checks) conclude(prevRows int64, scored bool) (*verdict, error) {
-	v := &verdict{today: c.snapshot.Profile()}
+	v := &verdict{today: c.snapshot.Profile(), warnings: slices.Clone(c.warnings)}
 	res, gateErr := c.summary.Finish(prevRows)
 	v.result = res
 	if gateErr != nil && !errors.Is(gateErr, validate.ErrGate) {
@@ -61,7 +63,18 @@ func (c *checks) conclude(prevRows int64, scored bool) (*verdict, error) {
 // what they counted so far, for the report and manifest to say.
 func (c *checks) stopped() *verdict {
 	res, _ := c.summary.Finish(-1)
-	return &verdict{today: c.snapshot.Profile(), result: res, breaches: res.Breaches, partial: true}
+	return &verdict{today: c.snapshot.Profile(), result: res, breaches: res.Breaches, warnings: slices.Clone(c.warnings), partial: true}
+}
+
+// nullKeys is the unique rule's count of rows with a null key, nil
+// without a unique rule.
+func (v *verdict) nullKeys() *int64 {
+	for _, t := range v.result.Table {
+		if t.NullKeys != nil {
+			return t.NullKeys
+		}
+	}
+	return nil
 }
 
 // check records a warning above t.Warn and a breach above t.Gate (a gate
@@ -69,8 +82,10 @@ func (c *checks) stopped() *verdict {
 func (v *verdict) check(breaches *[]string, t spec.Threshold, value float64, what string) {
 	switch {
 	case t.Gate > 0 && value > t.Gate:
-		*breaches = append(*breaches, fmt.Sprintf("%s is %.3g, above the gate %g", what, value, t.Gate))
+		got, gate := numfmt.Pair(value, t.Gate)
+		*breaches = append(*breaches, fmt.Sprintf("%s is %s, above the gate %s", what, got, gate))
 	case t.Warn > 0 && value > t.Warn:
-		v.warnings = append(v.warnings, fmt.Sprintf("%s is %.3g, above the warning level %g", what, value, t.Warn))
+		got, warn := numfmt.Pair(value, t.Warn)
+		v.warnings = append(v.warnings, fmt.Sprintf("%s is %s, above the warning level %s", what, got, warn))
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/batchscore/batchscore/jobs/numfmt"
 )
 
 // Caps of the HTML page, so that it stays small whatever the input: only
@@ -38,11 +40,15 @@ const (
 var pageSource string
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"int":  thousands,
-	"num":  num,
-	"pct":  pct,
-	"clip": clip,
-	"q":    qlabel,
+	"int": thousands,
+	"num": num,
+	"pct": pct,
+	// A share next to the threshold it is held to: never printed equal
+	// when one exceeds the other.
+	"pctvs":    numfmt.Pct,
+	"pctlimit": numfmt.PctThreshold,
+	"clip":     clip,
+	"q":        qlabel,
 	"date": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -96,6 +102,7 @@ type page struct {
 type pageRule struct {
 	RuleResult
 	Threshold   string
+	Share       string // Fraction, printed against Threshold
 	Result      string // pass, warn, fail
 	Class       string
 	SampleCols  []string
@@ -218,7 +225,7 @@ func newPage(r *Report) *page {
 	slices.SortStableFunc(byPSI, func(a, b ColumnReport) int { return -cmpPSI(a, b) })
 	for _, c := range byPSI {
 		if c.Drift != nil {
-			drift = append(drift, pageDrift{Column: c.Name, PSI: fixed(c.Drift.PSI, 3), Band: band(c.Drift), OutOfRange: pct(c.Drift.OutOfRange)})
+			drift = append(drift, pageDrift{Column: c.Name, PSI: psiText(c.Drift.PSI), Band: band(c.Drift), OutOfRange: pct(c.Drift.OutOfRange)})
 		}
 	}
 	p.Drift, p.DriftMore = capList(drift, HTMLTableRows)
@@ -247,7 +254,7 @@ func newPage(r *Report) *page {
 	if s := r.Scores; s != nil {
 		ps := &pageScores{ScoreReport: *s, PSI: "—", Band: ""}
 		if s.PSI != nil {
-			ps.PSI, ps.Band = fixed(*s.PSI, 3), scoreBand(s)
+			ps.PSI, ps.Band = psiText(*s.PSI), scoreBand(s)
 		}
 		ps.Quantiles, _ = capList(s.Quantiles, HTMLQuantiles)
 		if len(s.Bins) > 0 {
@@ -276,9 +283,9 @@ func newPage(r *Report) *page {
 }
 
 func newPageRule(x RuleResult, pii map[string]bool, perRule int) pageRule {
-	pr := pageRule{RuleResult: x, Threshold: "—", Result: "pass", Class: "ok"}
+	pr := pageRule{RuleResult: x, Threshold: "—", Share: pct(x.Fraction), Result: "pass", Class: "ok"}
 	if x.MaxInvalidFraction != nil {
-		pr.Threshold = pct(*x.MaxInvalidFraction)
+		pr.Share, pr.Threshold = numfmt.PctPair(x.Fraction, *x.MaxInvalidFraction)
 	}
 	switch {
 	case x.Passed:
@@ -335,7 +342,7 @@ func newPageColumn(c ColumnReport, masked, full bool) pageColumn {
 	pc.Name = clip(c.Name, htmlNameChars)
 	pc.Type = clip(c.Type, 40)
 	if c.Drift != nil {
-		pc.Band, pc.PSI, pc.OutOfRange = band(c.Drift), fixed(c.Drift.PSI, 3), pct(c.Drift.OutOfRange)
+		pc.Band, pc.PSI, pc.OutOfRange = band(c.Drift), psiText(c.Drift.PSI), pct(c.Drift.OutOfRange)
 	}
 	if !full {
 		return pc
@@ -382,6 +389,10 @@ func scoreBand(s *ScoreReport) string {
 	}
 	return psiBand(*s.PSI)
 }
+
+// psiText prints a PSI with the digits that place it against the band
+// edges: 0.0996 is not shown as a moderate 0.100.
+func psiText(psi float64) string { return numfmt.Value(psi, 0.1, 0.25) }
 
 func psiBand(psi float64) string {
 	switch {

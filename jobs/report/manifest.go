@@ -204,6 +204,10 @@ type Summary struct {
 	PreviousVersion    string   `json:"previous_version,omitempty"`
 	Report             string   `json:"report,omitempty"`
 	ReportHTML         string   `json:"report_html,omitempty"`
+
+	// NullKeys counts, when validation.table.unique is set, the rows whose
+	// key has a null: not duplicates of each other (SQL's UNIQUE).
+	NullKeys *int64 `json:"null_keys,omitempty"`
 }
 
 // JSON renders the manifest, indented for people.

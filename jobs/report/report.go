@@ -104,6 +104,9 @@ type TableResult struct {
 	Name   string `json:"name"`
 	Passed bool   `json:"passed"`
 	Detail string `json:"detail"`
+	// NullKeys, for uniqueness, counts the rows with a null key, which
+	// are not compared.
+	NullKeys *int64 `json:"null_keys,omitempty"`
 }
 
 // ColumnReport is one column's profile of today's snapshot and its drift.

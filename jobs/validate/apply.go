@@ -56,8 +56,10 @@ type ChunkStats struct {
 	// Rules has one entry per rule, in rule order.
 	Rules []RuleStats
 	// KeyHashes, when table.unique is set, holds a 64-bit hash of each
-	// row's key tuple, in row order, for uniqueness across chunks.
+	// row's key tuple, in row order, for uniqueness across chunks; rows
+	// whose key has a null are left out and counted in NullKeys.
 	KeyHashes []uint64
+	NullKeys  int64
 	// MaxDate, when table.freshness is set, is the newest non-null value of
 	// its column in the chunk.
 	MaxDate *time.Time
@@ -155,7 +157,7 @@ func (e *Engine) Apply(rec arrow.Record, file string, offset int64) (Checked, er
 	stats.Clipped = popcount(clipped)
 	var err error
 	if len(e.unique) > 0 {
-		if stats.KeyHashes, err = e.keyHashes(rec); err != nil {
+		if stats.KeyHashes, stats.NullKeys, err = e.keyHashes(rec); err != nil {
 			return Checked{}, err
 		}
 	}

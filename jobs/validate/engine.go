@@ -87,6 +87,16 @@ type Engine struct {
 	seed       uint64 // of the key hashes: random per run, shared by a run's shards
 	sampleRows int
 	freshAge   int
+	used       []string // columns the job reads outside the rules
+}
+
+// Option configures an Engine in New.
+type Option func(*Engine)
+
+// UsedColumns names the columns the job uses outside its rules (model
+// inputs, output keys…): validation.extra_columns: reject lets them be.
+func UsedColumns(cols ...string) Option {
+	return func(e *Engine) { e.used = append(e.used, cols...) }
 }
 
 // New compiles the rules against the snapshot's Arrow schema (from the
@@ -103,7 +113,7 @@ type Engine struct {
 //	date       date32, date64
 //	timestamp  timestamp of any unit and zone
 //	(empty)    any type
-func New(v spec.Validation, schema *arrow.Schema, logicalDate time.Time, baseline Baseline, mem memory.Allocator) (*Engine, error) {
+func New(v spec.Validation, schema *arrow.Schema, logicalDate time.Time, baseline Baseline, mem memory.Allocator, opts ...Option) (*Engine, error) {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
@@ -115,6 +125,9 @@ func New(v spec.Validation, schema *arrow.Schema, logicalDate time.Time, baselin
 		unique:     v.Table.Unique,
 		seed:       maphash.String(maphash.MakeSeed(), "batchscore"),
 		sampleRows: v.SampleRows,
+	}
+	for _, o := range opts {
+		o(e)
 	}
 	field := func(name string) (arrow.Field, bool) {
 		idx := schema.FieldIndices(name)
@@ -177,18 +190,30 @@ func New(v spec.Validation, schema *arrow.Schema, logicalDate time.Time, baselin
 		e.fresh, e.freshAge = fr.Column, fr.MaxAgeDays
 		use(fr.Column)
 	}
-	if v.ExtraColumns == "reject" {
-		var extra []string
-		for _, f := range schema.Fields() {
-			if _, declared := v.Columns[f.Name]; !declared && !slices.Contains(e.columns, f.Name) {
-				extra = append(extra, f.Name)
-			}
-		}
-		if len(extra) > 0 {
-			return nil, fmt.Errorf("%w: extra columns %q are not declared (validation.extra_columns is reject)", ErrSchema, extra)
-		}
+	if err := e.rejectExtra(schema); err != nil {
+		return nil, err
 	}
 	return e, nil
+}
+
+// rejectExtra fails, under validation.extra_columns: reject, on the
+// snapshot's columns that are neither declared nor used: by a rule, a
+// table rule, or the job (UsedColumns).
+func (e *Engine) rejectExtra(schema *arrow.Schema) error {
+	if e.v.ExtraColumns != "reject" {
+		return nil
+	}
+	var extra []string
+	for _, f := range schema.Fields() {
+		_, declared := e.v.Columns[f.Name]
+		if !declared && !slices.Contains(e.columns, f.Name) && !slices.Contains(e.used, f.Name) {
+			extra = append(extra, f.Name)
+		}
+	}
+	if len(extra) > 0 {
+		return fmt.Errorf("%w: extra columns %q are neither declared in validation.columns nor used by the model, the keys or a rule (validation.extra_columns is reject)", ErrSchema, extra)
+	}
+	return nil
 }
 
 // SetKeySeed fixes the seed of the unique keys' hashes, random otherwise:
@@ -352,13 +377,15 @@ func (e *Engine) compile(r spec.Rule, t arrow.DataType, baseline Baseline) (comp
 	return c, nil
 }
 
-// imputeText is the replacement, as text, that an impute rule writes.
+// imputeText is the replacement, as text, that an impute rule writes. A
+// baseline without the value is the job's error, not the data's: the
+// runner checks it before opening the snapshot, and so does this.
 func imputeText(r spec.Rule, baseline Baseline, t arrow.DataType) (string, error) {
 	if r.Impute.Value != nil {
 		return *r.Impute.Value, nil
 	}
 	if baseline == nil {
-		return "", fmt.Errorf("%w: rule %s imputes the %s of column %q but there is no baseline", ErrSchema, r.RuleName(), r.Impute.From, r.Column)
+		return "", fmt.Errorf("%w: rule %s imputes the %s of column %q but there is no baseline", spec.ErrInvalid, r.RuleName(), r.Impute.From, r.Column)
 	}
 	switch r.Impute.From {
 	case "median":
@@ -367,7 +394,7 @@ func imputeText(r spec.Rule, baseline Baseline, t arrow.DataType) (string, error
 		}
 		m, ok := baseline.Median(r.Column)
 		if !ok {
-			return "", fmt.Errorf("%w: rule %s: the baseline has no median for column %q", ErrSchema, r.RuleName(), r.Column)
+			return "", fmt.Errorf("%w: rule %s: the baseline has no median for column %q", spec.ErrInvalid, r.RuleName(), r.Column)
 		}
 		if isFloat(t) {
 			return strconv.FormatFloat(m, 'g', -1, 64), nil
@@ -376,7 +403,7 @@ func imputeText(r spec.Rule, baseline Baseline, t arrow.DataType) (string, error
 	case "mode":
 		m, ok := baseline.Mode(r.Column)
 		if !ok {
-			return "", fmt.Errorf("%w: rule %s: the baseline has no mode for column %q", ErrSchema, r.RuleName(), r.Column)
+			return "", fmt.Errorf("%w: rule %s: the baseline has no mode for column %q", spec.ErrInvalid, r.RuleName(), r.Column)
 		}
 		return m, nil
 	}

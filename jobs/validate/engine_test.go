@@ -54,8 +54,8 @@ func TestNewSchema(t *testing.T) {
 		{name: "unique on a missing column", v: spec.Validation{Table: spec.TableRules{Unique: []string{"ghost"}}}, wantErr: ErrSchema, wantIn: `"ghost"`},
 		{name: "freshness on a missing column", v: spec.Validation{Table: spec.TableRules{Freshness: &spec.Freshness{Column: "ghost"}}}, wantErr: ErrSchema, wantIn: `"ghost"`},
 		{name: "freshness on a number", v: spec.Validation{Table: spec.TableRules{Freshness: &spec.Freshness{Column: "id"}}}, wantErr: spec.ErrInvalid, wantIn: `"id"`},
-		{name: "impute from without a baseline", v: spec.Validation{Rules: []spec.Rule{{Column: "id", Check: "not_null", Action: "impute", Impute: &spec.Impute{From: "median"}}}}, wantErr: ErrSchema, wantIn: `"id"`},
-		{name: "impute from a baseline without the column", base: fakeBaseline{}, v: spec.Validation{Rules: []spec.Rule{{Column: "name", Check: "not_null", Action: "impute", Impute: &spec.Impute{From: "mode"}}}}, wantErr: ErrSchema, wantIn: `"name"`},
+		{name: "impute from without a baseline", v: spec.Validation{Rules: []spec.Rule{{Column: "id", Check: "not_null", Action: "impute", Impute: &spec.Impute{From: "median"}}}}, wantErr: spec.ErrInvalid, wantIn: `"id"`},
+		{name: "impute from a baseline without the column", base: fakeBaseline{}, v: spec.Validation{Rules: []spec.Rule{{Column: "name", Check: "not_null", Action: "impute", Impute: &spec.Impute{From: "mode"}}}}, wantErr: spec.ErrInvalid, wantIn: `"name"`},
 		{name: "impute timestamp constant", v: spec.Validation{Rules: []spec.Rule{{Column: "at", Check: "not_null", Action: "impute", Impute: &spec.Impute{Value: ptr("2024-06-15T10:00:00Z")}}}}},
 	}
 	for _, tt := range tests {
@@ -108,5 +108,26 @@ func TestApplyChunkSchemaDrift(t *testing.T) {
 	defer other.Release()
 	if _, err := e.Apply(other, "g", 0); !errors.Is(err, ErrSchema) {
 		t.Errorf("got %v, want ErrSchema", err)
+	}
+}
+
+// extra_columns: reject refuses the columns nobody declared or uses; the
+// job's own columns (UsedColumns) are used.
+func TestRejectExtraColumns(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "x", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "y", Type: arrow.PrimitiveTypes.Float64}, {Name: "stray", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	v := spec.Validation{ExtraColumns: "reject", Rules: []spec.Rule{{Column: "y", Check: "finite"}}}
+	_, err := New(v, schema, logical, nil, nil, UsedColumns("id", "x"))
+	if !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), `["stray"]`) {
+		t.Errorf("got %v, want ErrSchema naming only stray", err)
+	}
+	if _, err := New(v, schema, logical, nil, nil, UsedColumns("id", "x", "stray")); err != nil {
+		t.Errorf("every column used: %v", err)
+	}
+	v.ExtraColumns = "ignore"
+	if _, err := New(v, schema, logical, nil, nil); err != nil {
+		t.Errorf("ignore: %v", err)
 	}
 }

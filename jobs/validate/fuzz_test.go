@@ -167,7 +167,7 @@ func FuzzApply(f *testing.F) {
 		if valid+quarantined != int64(rows) || st.Valid != valid || st.Rejected != quarantined || st.Rows != int64(rows) {
 			t.Fatalf("rows %d valid %d quarantined %d stats %+v", rows, valid, quarantined, st)
 		}
-		if st.Imputed > st.Valid || st.Clipped > st.Valid || len(st.KeyHashes) != rows || len(st.Rules) != len(v.Rules) {
+		if st.Imputed > st.Valid || st.Clipped > st.Valid || int64(len(st.KeyHashes))+st.NullKeys != int64(rows) || len(st.Rules) != len(v.Rules) {
 			t.Fatalf("stats %+v", st)
 		}
 		for k, rs := range st.Rules {

@@ -20,12 +20,12 @@ func mix(x uint64) uint64 {
 	return x
 }
 
-const nullTag = 0x6e756c6c6e756c6c // "nullnull": a null key part hashes as this
-
-// keyHashes hashes each row's unique key tuple, one column at a time.
-// Integers hash by value whatever their width, so int32 and int64 files of
-// one snapshot agree; a null is a value of its own.
-func (e *Engine) keyHashes(rec arrow.Record) ([]uint64, error) {
+// keyHashes hashes each row's unique key tuple, one column at a time, and
+// counts the rows whose key has a null part. Integers hash by value
+// whatever their width, so int32 and int64 files of one snapshot agree.
+// As in SQL's UNIQUE, a key with a null is equal to no other key: its row
+// gets no hash, and a not_null rule on the key decides about it.
+func (e *Engine) keyHashes(rec arrow.Record) ([]uint64, int64, error) {
 	n := int(rec.NumRows())
 	h := make([]uint64, n)
 	seed := e.seed
@@ -33,19 +33,23 @@ func (e *Engine) keyHashes(rec arrow.Record) ([]uint64, error) {
 		h[i] = seed
 	}
 	part := make([]uint64, n)
+	var null []bool // rows with a null key part; nil while there is none
 	for _, k := range e.unique {
 		idx := rec.Schema().FieldIndices(k)
 		if len(idx) == 0 {
-			return nil, fmt.Errorf("%w: unique key column %q is missing from this chunk", ErrSchema, k)
+			return nil, 0, fmt.Errorf("%w: unique key column %q is missing from this chunk", ErrSchema, k)
 		}
 		col := rec.Column(idx[0])
 		if err := e.hashColumn(col, part); err != nil {
-			return nil, fmt.Errorf("unique key column %q: %w", k, err)
+			return nil, 0, fmt.Errorf("unique key column %q: %w", k, err)
 		}
 		if col.NullN() > 0 {
+			if null == nil {
+				null = make([]bool, n)
+			}
 			for i := range part {
 				if col.IsNull(i) {
-					part[i] = nullTag
+					null[i] = true
 				}
 			}
 		}
@@ -53,7 +57,16 @@ func (e *Engine) keyHashes(rec arrow.Record) ([]uint64, error) {
 			h[i] = mix(h[i]*0x9e3779b97f4a7c15 ^ mix(p^seed))
 		}
 	}
-	return h, nil
+	if null == nil {
+		return h, 0, nil
+	}
+	kept := h[:0]
+	for i, v := range h {
+		if !null[i] {
+			kept = append(kept, v)
+		}
+	}
+	return kept, int64(n - len(kept)), nil
 }
 
 func hashInts[T ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64](vals []T, out []uint64) {

@@ -22,13 +22,14 @@ type SummaryState struct {
 	Rules    []RuleResult `json:"rules"`
 	MaxDate  *time.Time   `json:"max_date,omitempty"`
 	Keys     int64        `json:"keys"` // hashes in the keys file
+	NullKeys int64        `json:"null_keys,omitempty"`
 }
 
 // State returns the counts and writes the unique keys' hashes (8 bytes
 // each, little endian) to keysPath, when the rules have unique keys.
 func (s *Summary) State(keysPath string) (SummaryState, error) {
 	st := SummaryState{Rows: s.rows, Valid: s.valid, Rejected: s.reject, Imputed: s.imputed, Clipped: s.clipped,
-		Rules: s.rules, MaxDate: s.maxDate}
+		Rules: s.rules, MaxDate: s.maxDate, NullKeys: s.nullKey}
 	if s.keys == nil {
 		return st, nil
 	}
@@ -55,7 +56,7 @@ func (s *Summary) Merge(st SummaryState, keysPath string) error {
 	if len(st.Rules) != len(s.rules) {
 		return fmt.Errorf("a shard checked %d rules, the job file has %d", len(st.Rules), len(s.rules))
 	}
-	stats := ChunkStats{Rows: st.Rows, Valid: st.Valid, Rejected: st.Rejected, Imputed: st.Imputed, Clipped: st.Clipped, MaxDate: st.MaxDate}
+	stats := ChunkStats{Rows: st.Rows, Valid: st.Valid, Rejected: st.Rejected, Imputed: st.Imputed, Clipped: st.Clipped, MaxDate: st.MaxDate, NullKeys: st.NullKeys}
 	for i, r := range st.Rules {
 		if r.Name != s.rules[i].Name {
 			return fmt.Errorf("a shard's rule %d is %s, the job file's %s", i, r.Name, s.rules[i].Name)

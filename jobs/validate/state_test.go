@@ -2,11 +2,16 @@ package validate
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/batchscore/batchscore/jobs/spec"
 )
 
 // Keys exported by two shards' sets, spilled or not, and imported into one
@@ -106,5 +111,43 @@ func TestKeySetSpillsMany(t *testing.T) {
 	// The pipeline counts early (Summary.CountKeys) and Finish asks again.
 	if again, err := k.duplicates(); again != dups || err != nil {
 		t.Errorf("asked again: %d, %v", again, err)
+	}
+}
+
+// Shards carry their null keys to the commit, which reports their sum.
+func TestSummaryStateCarriesNullKeys(t *testing.T) {
+	mem := checkedMem(t)
+	merged := (*Summary)(nil)
+	dir := t.TempDir()
+	for i, ids := range [][]any{{1, nil, 2}, {nil, nil, 1}} {
+		rec := record(col{"id", build(t, mem, arrow.PrimitiveTypes.Int64, ids...)})
+		e := newEngine(t, spec.Validation{MaxInvalidFraction: 1, Table: spec.TableRules{Unique: []string{"id"}}}, rec.Schema(), nil, mem)
+		e.SetKeySeed(7)
+		s := e.NewSummary(dir)
+		got, err := e.Apply(rec, "f", 0)
+		rec.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Release()
+		if err := s.Add(got.Stats); err != nil {
+			t.Fatal(err)
+		}
+		keys := filepath.Join(dir, fmt.Sprintf("keys-%d", i))
+		st, err := s.State(keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if merged == nil {
+			merged = e.NewSummary(dir)
+		}
+		if err := merged.Merge(st, keys); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, _ := merged.Finish(-1)
+	if u := res.Table[0]; u.NullKeys == nil || *u.NullKeys != 3 || u.Passed {
+		t.Errorf("merged unique check %+v: want 3 null keys and the repeated 1 a duplicate", u)
 	}
 }

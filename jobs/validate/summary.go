@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/batchscore/batchscore/jobs/numfmt"
 )
 
 // Result is the validation of a whole snapshot: JSON-friendly, it goes
@@ -41,6 +43,9 @@ type TableResult struct {
 	Name   string `json:"name"`
 	Passed bool   `json:"passed"`
 	Detail string `json:"detail"`
+	// NullKeys, for the unique rule, counts the rows whose key has a null
+	// part: never duplicates of each other, as in SQL's UNIQUE.
+	NullKeys *int64 `json:"null_keys,omitempty"`
 }
 
 // DefaultSpillKeys is how many key hashes a Summary holds in memory (8 MB)
@@ -56,6 +61,7 @@ type Summary struct {
 	reject  int64
 	imputed int64
 	clipped int64
+	nullKey int64 // rows whose unique key has a null part
 	rules   []RuleResult
 	maxDate *time.Time
 	keys    *keySet
@@ -88,6 +94,7 @@ func (s *Summary) Add(c ChunkStats) error {
 	s.reject += c.Rejected
 	s.imputed += c.Imputed
 	s.clipped += c.Clipped
+	s.nullKey += c.NullKeys
 	for i, r := range c.Rules {
 		s.rules[i].Failed += r.Failed
 		if room := s.e.sampleRows - len(s.rules[i].Samples); room > 0 && len(r.Samples) > 0 {
@@ -133,14 +140,16 @@ func (s *Summary) Finish(prevRows int64) (Result, error) {
 	res := Result{Rows: s.rows, Valid: s.valid, Rejected: s.reject, Imputed: s.imputed, Clipped: s.clipped, Rules: s.rules}
 	res.InvalidFraction = fraction(s.reject, s.rows)
 	if res.InvalidFraction > v.MaxInvalidFraction {
-		res.Breaches = append(res.Breaches, fmt.Sprintf("%d of %d rows rejected (%.4g), above max_invalid_fraction %g", s.reject, s.rows, res.InvalidFraction, v.MaxInvalidFraction))
+		got, limit := numfmt.Pair(res.InvalidFraction, v.MaxInvalidFraction)
+		res.Breaches = append(res.Breaches, fmt.Sprintf("%d of %d rows rejected (%s), above max_invalid_fraction %s", s.reject, s.rows, got, limit))
 	}
 	for i := range res.Rules {
 		r := &res.Rules[i]
 		r.Fraction = fraction(r.Failed, s.rows)
 		r.Passed = r.MaxInvalidFraction == nil || r.Fraction <= *r.MaxInvalidFraction
 		if !r.Passed {
-			res.Breaches = append(res.Breaches, fmt.Sprintf("rule %s: %d of %d rows failed (%.4g), above its max_invalid_fraction %g", r.Name, r.Failed, s.rows, r.Fraction, *r.MaxInvalidFraction))
+			got, limit := numfmt.Pair(r.Fraction, *r.MaxInvalidFraction)
+			res.Breaches = append(res.Breaches, fmt.Sprintf("rule %s: %d of %d rows failed (%s), above its max_invalid_fraction %s", r.Name, r.Failed, s.rows, got, limit))
 		}
 	}
 	table := func(name string, passed bool, format string, args ...any) {
@@ -169,7 +178,12 @@ func (s *Summary) Finish(prevRows int64) (Result, error) {
 			case s.rows > 0:
 				change = math.Inf(1)
 			}
-			table("max_row_change_pct", math.Abs(change) <= *t.MaxRowChangePct, "%d rows against %d in the previous run (%+.2f%%, at most ±%g%%)", s.rows, prevRows, change, *t.MaxRowChangePct)
+			size, limit := numfmt.Pair(math.Abs(change), *t.MaxRowChangePct)
+			sign := "+"
+			if change < 0 {
+				sign = "-"
+			}
+			table("max_row_change_pct", math.Abs(change) <= *t.MaxRowChangePct, "%d rows against %d in the previous run (%s%s%%, at most ±%s%%)", s.rows, prevRows, sign, size, limit)
 		}
 	}
 	if s.keys != nil {
@@ -181,7 +195,13 @@ func (s *Summary) Finish(prevRows int64) (Result, error) {
 			errs = append(errs, fmt.Errorf("checking %s: %w", name, err))
 			res.Table = append(res.Table, TableResult{Name: name, Detail: fmt.Sprintf("could not be checked: %v", err)})
 		} else {
-			table(name, dups == 0, "%d duplicate keys (rows whose key repeats an earlier row's) in %d rows", dups, s.rows)
+			detail := fmt.Sprintf("%d duplicate keys (rows whose key repeats an earlier row's) in %d rows", dups, s.rows)
+			if s.nullKey > 0 {
+				detail += fmt.Sprintf("; %d rows with a null key are not compared (a null equals no key, as in SQL's UNIQUE; a not_null rule on the key decides about them)", s.nullKey)
+			}
+			table(name, dups == 0, "%s", detail)
+			nulls := s.nullKey
+			res.Table[len(res.Table)-1].NullKeys = &nulls
 		}
 	}
 	if f := t.Freshness; f != nil {

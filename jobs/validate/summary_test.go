@@ -89,11 +89,15 @@ func TestUnique(t *testing.T) {
 		chunks [][]any // id values per chunk; ids are (string, int) pairs
 		limit  int
 		dups   int64
+		nulls  int64 // rows with a null key part
 	}{
 		{name: "unique in memory", chunks: [][]any{{"a", 1, "b", 1}, {"a", 2, "c", 1}}, limit: 100},
 		{name: "duplicate within a chunk", chunks: [][]any{{"a", 1, "a", 1, "a", 1}}, limit: 100, dups: 2},
 		{name: "duplicate across chunks", chunks: [][]any{{"a", 1, "b", 2}, {"c", 3}, {"b", 2}}, limit: 100, dups: 1},
-		{name: "null keys are values", chunks: [][]any{{nil, 1}, {nil, 1}, {nil, 2}}, limit: 100, dups: 1},
+		// As in SQL's UNIQUE, a key with a null equals no other key.
+		{name: "null keys are not duplicates", chunks: [][]any{{nil, 1}, {nil, 1}, {nil, 2}}, limit: 100, nulls: 3},
+		{name: "only null keys", chunks: [][]any{{nil, nil, nil, nil}, {nil, nil}}, limit: 100, nulls: 3},
+		{name: "a null part in either column", chunks: [][]any{{"a", nil, "a", nil, nil, 1, "a", 1}, {"a", 1}}, limit: 1, dups: 1, nulls: 3},
 		{name: "duplicate across the spill threshold", chunks: [][]any{{"a", 1, "b", 2}, {"c", 3, "d", 4}, {"a", 1, "e", 5}, {"b", 2}}, limit: 2, dups: 2},
 		{name: "spill every chunk, no duplicates", chunks: [][]any{{"a", 1, "b", 2}, {"c", 3}, {"a", 2}}, limit: 1},
 	}
@@ -135,6 +139,12 @@ func TestUnique(t *testing.T) {
 			}
 			if want := itoa(tt.dups) + " duplicate keys"; !strings.HasPrefix(res.Table[0].Detail, want) {
 				t.Errorf("detail %q, want %q…", res.Table[0].Detail, want)
+			}
+			if n := res.Table[0].NullKeys; n == nil || *n != tt.nulls {
+				t.Errorf("null keys %v, want %d", n, tt.nulls)
+			}
+			if said := strings.Contains(res.Table[0].Detail, itoa(tt.nulls)+" rows with a null key"); said != (tt.nulls > 0) {
+				t.Errorf("detail %q: says the %d null keys: %v", res.Table[0].Detail, tt.nulls, said)
 			}
 			left, _ := os.ReadDir(tmp)
 			if len(left) != 0 {
