@@ -10,6 +10,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs"
+	"github.com/batchscore/batchscore/jobs/numfmt"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
@@ -211,7 +212,8 @@ func printManifest(cmd *cobra.Command, m *report.Manifest, current bool) {
 	c := m.Counts
 	row("rows", "read %d, valid %d, quarantined %d, imputed %d, scored %d", c.Read, c.Valid, c.Quarantined, c.Imputed, c.Scored)
 	row("outcome", "%s", outcomeLine(m))
-	row("gate", "passed %v, invalid fraction %.4g (at most %g)", m.Validation.Passed, m.Validation.InvalidFraction, m.Validation.MaxInvalidFraction)
+	frac, limit := numfmt.Pair(m.Validation.InvalidFraction, m.Validation.MaxInvalidFraction)
+	row("gate", "passed %v, invalid fraction %s (at most %s)", m.Validation.Passed, frac, limit)
 	for _, b := range m.Validation.Breaches {
 		row("  breach", "%s", b)
 	}
