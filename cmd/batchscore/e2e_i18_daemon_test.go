@@ -421,3 +421,33 @@ func TestI18DaemonNoOpMetrics(t *testing.T) {
 		t.Errorf("runs_total{status=already_current} %v, want >= 2 (%v)", n, got)
 	}
 }
+
+// The same for `run --metrics-file`: a rerun found already current keeps
+// the duration of the run that published, and says exit 0, already_current.
+func TestI18DaemonNoOpMetricsFile(t *testing.T) {
+	table := filepath.Join(t.TempDir(), "scores")
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table})
+	prom := filepath.Join(t.TempDir(), "batchscore.prom")
+	for i := range 2 {
+		if res := bs(t, "run", job, "--date", date20, "--metrics-file", prom); res.code != 0 || (i == 1) != strings.Contains(res.stdout, "already current") {
+			t.Fatalf("run %d: %s", i+1, res)
+		}
+	}
+	var work float64
+	for _, m := range manifests(t, table, date20) {
+		if m.Status == "succeeded" {
+			work = m.FinishedAt.Sub(m.StartedAt).Seconds()
+		}
+	}
+	data := string(mustRead(t, prom))
+	m := regexp.MustCompile(`(?m)^batchscore_run_duration_seconds\{batchscore_job="churn_nightly"\} (\S+)$`).FindStringSubmatch(data)
+	if m == nil {
+		t.Fatalf("no run duration in\n%s", data)
+	}
+	if d, _ := strconv.ParseFloat(m[1], 64); d < work-1e-6 || d > work+1e-6 {
+		t.Errorf("run_duration_seconds %v after a no-op, want the publishing run's %v", d, work)
+	}
+	if !strings.Contains(data, `batchscore_exit_code{batchscore_job="churn_nightly",status="already_current"} 0`) {
+		t.Errorf("the no-op's exit code and status are not exported:\n%s", data)
+	}
+}
