@@ -43,9 +43,9 @@ run history on disk.
 Two job files that declare the same name are both refused. SIGHUP reloads
 the job files: a file that fails to load is reported and the job keeps its
 previous version; a removed file stops its job, and a folder left with
-nothing to run makes /healthz say degraded. SIGTERM or SIGINT stops scheduling, lets
-running jobs finish for --grace, then cancels them (nothing half-published)
-and exits 0.
+nothing to run makes /healthz say degraded. SIGTERM or SIGINT stops
+scheduling, lets running jobs finish for --grace, then cancels them (nothing
+half-published) and exits 0.
 
 HTTP on --listen (loopback by default): /healthz, /metrics (Prometheus text
 format) and /runs (recent runs as JSON).`,

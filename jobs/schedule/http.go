@@ -27,7 +27,7 @@ func (d *Daemon) Handler() http.Handler {
 }
 
 // Health is the body of /healthz: status "ok", or "degraded" while a job
-// file fails to load.
+// file fails to load or the jobs folder left nothing to schedule.
 type Health struct {
 	Status     string            `json:"status"`
 	Jobs       []string          `json:"jobs"`
