@@ -312,6 +312,13 @@ func TestI18DaemonLastFileRemoved(t *testing.T) {
 		t.Errorf("after putting the file back: %+v", h)
 	}
 	s.waitFor("a run after the file came back", 30*time.Second, func() bool { return len(s.runs()) > settled })
+	// A folder that is gone (unmounted) says nothing about which jobs are
+	// meant: they keep running, and /healthz says why it is degraded.
+	must(t, os.Rename(dir, dir+".moved"))
+	h = s.reload("the missing folder to be reported", func(h healthBody) bool { return len(h.LoadErrors) > 0 })
+	if h.Status != "degraded" || strings.Join(h.Jobs, ",") != "every" || !strings.Contains(h.LoadErrors[dir], "jobs folder "+dir+" does not exist") {
+		t.Errorf("after the folder went away: %+v", h)
+	}
 	s.stop()
 }
 
