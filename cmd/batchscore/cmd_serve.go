@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,10 +40,12 @@ the job's overlap policy skips or queues it. On start, fires missed while
 the daemon was down are run, up to the job's catchup count, found from the
 run history on disk.
 
-SIGHUP reloads the job files: a file that fails to load is reported and the
-job keeps its previous version. SIGTERM or SIGINT stops scheduling, lets
-running jobs finish for --grace, then cancels them (nothing half-published)
-and exits 0.
+Two job files that declare the same name are both refused. SIGHUP reloads
+the job files: a file that fails to load is reported and the job keeps its
+previous version; a removed file stops its job, and a folder left with
+nothing to run makes /healthz say degraded. SIGTERM or SIGINT stops
+scheduling, lets running jobs finish for --grace, then cancels them (nothing
+half-published) and exits 0.
 
 HTTP on --listen (loopback by default): /healthz, /metrics (Prometheus text
 format) and /runs (recent runs as JSON).`,
@@ -75,9 +82,7 @@ format) and /runs (recent runs as JSON).`,
 					select {
 					case <-hup:
 						log.Info("reloading job files", "dir", dir)
-						if err := loadJobs(d, dir, log); err != nil {
-							log.Error("reload failed; the jobs keep running as they were", "err", err)
-						}
+						reloadJobs(d, dir, log)
 					case <-ctx.Done():
 						return
 					}
@@ -114,58 +119,183 @@ func runFunc(runner *jobs.Runner) schedule.RunFunc {
 	}
 }
 
-// lastDate is the newest logical date a job has an execution for, from its
-// manifests: where catch-up starts.
+// lastDate is the logical date catch-up starts after, from the job's
+// manifests: the newest date with a successful execution (succeeded, or
+// found already current). A date after it whose executions all failed or
+// were interrupted is missed, and catch-up runs it again. A job that has
+// executions but no success yet catches up from its oldest date (the day
+// before it is returned). ok=false: it never ran.
 func lastDate(job *spec.Job) (time.Time, bool) {
 	history, err := jobs.History(job)
 	if err != nil {
 		return time.Time{}, false
 	}
-	for _, m := range history {
-		// A run the daemon itself interrupted (a stop outlasting --grace)
-		// did not happen: catch-up must run that date again.
-		if m.Trigger == jobs.TriggerValidate || m.Status == report.StatusInterrupted {
+	var oldest time.Time
+	for _, m := range history { // newest date first
+		if m.Trigger == jobs.TriggerValidate {
 			continue
 		}
-		if d, err := spec.ParseDate(m.LogicalDate); err == nil {
+		d, err := spec.ParseDate(m.LogicalDate)
+		if err != nil {
+			continue
+		}
+		if m.Status == report.StatusSucceeded || m.Status == report.StatusAlreadyCurrent {
 			return d, true
 		}
+		if oldest.IsZero() || d.Before(oldest) {
+			oldest = d
+		}
 	}
-	return time.Time{}, false
+	if oldest.IsZero() {
+		return time.Time{}, false
+	}
+	return oldest.AddDate(0, 0, -1), true
 }
 
-// loadJobs (re)loads the folder's job files into the daemon; a file that
-// does not load is passed on by path, so its job keeps its old version.
-func loadJobs(d *schedule.Daemon, dir string, log *slog.Logger) error {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		return err
+// jobFiles lists the folder's *.yaml files, sorted. A missing or
+// unreadable folder is an error: serve must not read it as "no jobs".
+func jobFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("jobs folder %s does not exist", dir)
+	case err != nil && errors.Is(err, syscall.ENOTDIR):
+		return nil, fmt.Errorf("--jobs %s is a file, not a folder of job files", dir)
+	case err != nil:
+		return nil, fmt.Errorf("cannot read the jobs folder: %w", err)
+	}
+	var paths []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".yaml") {
+			paths = append(paths, filepath.Join(dir, e.Name()))
+		}
 	}
 	sort.Strings(paths)
-	var loaded []*spec.Job
+	return paths, nil
+}
+
+// readJobs loads the job files of a folder. errs holds the files that did
+// not load, by absolute path; two files that declare the same job name are
+// both errors, since picking one would be a guess. Jobs without a schedule
+// are left out.
+func readJobs(paths []string, log *slog.Logger) ([]*spec.Job, map[string]error) {
+	var all []*spec.Job
 	errs := map[string]error{}
+	byName := map[string][]*spec.Job{}
 	for _, p := range paths {
+		abs, _ := filepath.Abs(p)
 		job, err := spec.Load(p)
 		if err != nil {
-			abs, _ := filepath.Abs(p)
 			errs[abs] = err
 			log.Error("job file not loaded", "file", p, "err", err)
 			continue
 		}
-		if job.Schedule == "" {
-			log.Warn("job has no schedule; serve leaves it alone", "job", job.Name, "file", p)
+		all = append(all, job)
+		byName[job.Name] = append(byName[job.Name], job)
+	}
+	var loaded []*spec.Job
+	for _, job := range all {
+		if same := byName[job.Name]; len(same) > 1 {
+			errs[job.File] = duplicateName(job, same)
+			log.Error("job file not loaded", "file", job.File, "err", errs[job.File])
 			continue
 		}
+		if job.Schedule == "" {
+			log.Warn("job has no schedule; serve leaves it alone", "job", job.Name, "file", job.File)
+			continue
+		}
+		loaded = append(loaded, job)
+	}
+	return loaded, errs
+}
+
+// duplicateName names the job file, the line of its name and the other
+// files that declare the same name.
+func duplicateName(job *spec.Job, same []*spec.Job) error {
+	var others []string
+	for _, o := range same {
+		if o != job {
+			others = append(others, o.File)
+		}
+	}
+	where := "name"
+	if line := topKeyLine(job.File, "name"); line > 0 {
+		where = fmt.Sprintf("line %d: name", line)
+	}
+	return fmt.Errorf("%s: %w: %s: job name %q is also declared by %s: each job needs its own name (or move one file out of the folder); none of them is loaded",
+		job.File, spec.ErrInvalid, where, job.Name, strings.Join(others, ", "))
+}
+
+// topKeyLine is the line of a top-level key of a YAML file, 0 if not found.
+func topKeyLine(path, key string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, key+":") {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// loadJobs loads the folder's job files into the daemon at start. Nothing
+// with a schedule to run is an error: serve refuses to start.
+func loadJobs(d *schedule.Daemon, dir string, log *slog.Logger) error {
+	paths, err := jobFiles(dir)
+	if err != nil {
+		return err
+	}
+	loaded, errs := readJobs(paths, log)
+	if len(loaded) == 0 {
+		return noJobs(dir, len(paths), errs)
+	}
+	setPolicies(d, loaded)
+	d.Load(loaded, errs)
+	return nil
+}
+
+// reloadJobs applies the folder as it is now (SIGHUP). A removed file
+// stops its job, and a folder left with nothing to run stops them all and
+// says so in /healthz; a folder that cannot be read changes nothing.
+func reloadJobs(d *schedule.Daemon, dir string, log *slog.Logger) {
+	paths, err := jobFiles(dir)
+	if err != nil {
+		d.LoadFailed(dir, err)
+		return
+	}
+	loaded, errs := readJobs(paths, log)
+	if len(loaded) == 0 {
+		err := noJobs(dir, len(paths), errs)
+		log.Error("reload left nothing to schedule", "err", err)
+		errs[dir] = err
+	}
+	setPolicies(d, loaded)
+	d.Load(loaded, errs)
+}
+
+func noJobs(dir string, files int, errs map[string]error) error {
+	if files == 0 {
+		return fmt.Errorf("no job file (*.yaml) in %s: nothing to schedule", dir)
+	}
+	msgs := make([]string, 0, len(errs))
+	for _, f := range slices.Sorted(maps.Keys(errs)) {
+		msgs = append(msgs, errs[f].Error())
+	}
+	detail := ""
+	if len(msgs) > 0 {
+		detail = ": " + strings.Join(msgs, "; ")
+	}
+	return fmt.Errorf("no job file with a schedule loaded from %s (%d of %d failed)%s", dir, len(errs), files, detail)
+}
+
+func setPolicies(d *schedule.Daemon, loaded []*spec.Job) {
+	for _, job := range loaded {
 		catchup := 1
 		if job.Catchup != nil {
 			catchup = *job.Catchup
 		}
 		d.SetPolicy(job.Name, schedule.Policy{Overlap: job.Overlap, Catchup: catchup})
-		loaded = append(loaded, job)
 	}
-	if len(loaded) == 0 {
-		return fmt.Errorf("no job file with a schedule loaded from %s (%d failed)", dir, len(errs))
-	}
-	d.Load(loaded, errs)
-	return nil
 }

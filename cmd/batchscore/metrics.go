@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/batchscore/batchscore/jobs"
+	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -23,7 +24,11 @@ func exportMetrics(log *slog.Logger, job *spec.Job, res *jobs.Result, file, gate
 		return
 	}
 	history, _ := jobs.History(job)
-	data := res.Manifest.Metrics(jobs.LastSuccess(history))
+	m := res.Manifest
+	if res.AlreadyCurrent {
+		m = noOpMetrics(m, history)
+	}
+	data := m.Metrics(jobs.LastSuccess(history))
 	if file != "" {
 		if err := writeTextfile(file, data); err != nil {
 			log.Warn("could not write the metrics file", "path", file, "err", err)
@@ -79,4 +84,19 @@ func push(gateway, job string, data []byte) error {
 		return fmt.Errorf("pushgateway %s answered %s", u.Host, resp.Status)
 	}
 	return nil
+}
+
+// noOpMetrics is what an already-current no-op exports: its own end, exit
+// code and status, but the duration of the run that made the date current,
+// as the daemon's /metrics does. The textfile is replaced whole, so a
+// duration left out would vanish rather than stay.
+func noOpMetrics(m *report.Manifest, history []*report.Manifest) *report.Manifest {
+	for _, h := range history { // newest first
+		if h.LogicalDate == m.LogicalDate && h.RunID == m.RunID && h.Status == report.StatusSucceeded && h.Output.Published {
+			c := *m
+			c.StartedAt = c.FinishedAt.Add(-h.FinishedAt.Sub(h.StartedAt))
+			return &c
+		}
+	}
+	return m
 }

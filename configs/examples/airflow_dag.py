@@ -14,6 +14,12 @@ batchscore's exit codes tell Airflow what to do:
   130  interrupted: retry
 A rerun of a date that already succeeded is a no-op, so Airflow's retries and
 `airflow tasks clear` are safe.
+
+The job file is churn_nightly_s3.yaml from this folder, installed on every
+worker as JOB with its model and baseline (the worker image). Its snapshot
+and result table are on S3: a task may run on any worker, and a retry on
+another one sees the same history. A local table would be on whichever
+worker ran the task, and "already current" would not hold.
 """
 import subprocess
 from datetime import datetime, timedelta
@@ -22,7 +28,7 @@ from airflow import DAG
 from airflow.exceptions import AirflowException, AirflowFailException
 from airflow.operators.python import PythonOperator
 
-JOB = "/opt/batchscore/configs/churn_nightly.yaml"
+JOB = "/opt/batchscore/jobs/churn_nightly_s3.yaml"
 
 
 def score(data_interval_end, **_):

@@ -3,8 +3,10 @@
 Dynamic task mapping runs `batchscore run --shard K/4` once per shard
 (map_index K), each on its own worker; the commit task runs when all
 succeeded and publishes the shards as one version. Shards publish nothing:
-a reader sees the previous version until the commit's single step. Workers
-must share the result table's file system (NFSv4 or another with flock).
+a reader sees the previous version until the commit's single step. The job
+file is churn_nightly_s3.yaml from this folder (see airflow_dag.py): with
+the table on S3, each shard uploads what it staged and the commit, on any
+worker, downloads it, so workers share nothing but the bucket.
 
 Exit codes, as for single runs: 0 success or already current; 1, 4 and 130
 retry; 2 and 3 fail without retrying. A retried shard redoes the same rows
@@ -19,7 +21,7 @@ from airflow import DAG
 from airflow.decorators import task
 from airflow.exceptions import AirflowException, AirflowFailException
 
-JOB = "/opt/batchscore/configs/churn_nightly.yaml"
+JOB = "/opt/batchscore/jobs/churn_nightly_s3.yaml"
 SHARDS = 4
 
 

@@ -73,9 +73,10 @@ func (p Policy) Validate() error {
 // called from several goroutines at once, never twice at once for a job.
 type RunFunc func(ctx context.Context, job *spec.Job, date time.Time, trigger string) (status string, exitCode int)
 
-// History reports, from the run history on disk (not memory), the newest
-// logical date of a job that has an execution of any status; ok=false if
-// none. It may be called concurrently.
+// History reports, from the run history on disk (not memory), the logical
+// date catch-up starts after: fire dates after last are missed. ok=false
+// when the job never ran: nothing is known to be missed. It may be called
+// concurrently.
 type History func(job *spec.Job) (last time.Time, ok bool)
 
 // Options configure a Daemon.
@@ -178,7 +179,10 @@ func (d *Daemon) policy(job string) Policy {
 	return p
 }
 
-// Load replaces the job set (SIGHUP). Jobs are keyed by Name. errs holds
+// Load replaces the job set (SIGHUP). Jobs are keyed by Name; two jobs
+// with one name are both refused (an error each, keyed by file), never one
+// chosen: a job already scheduled from one of those files keeps its old
+// version. errs holds
 // the files that failed to load, keyed by job name, or by file path
 // (matched against Job.File) when the name could not be read; a nil entry
 // means loaded. A job whose entry is an error keeps its old version
@@ -200,12 +204,15 @@ func (d *Daemon) Load(jobs []*spec.Job, errs map[string]error) {
 			failed[k] = err
 		}
 	}
+	for file, err := range duplicateNames(jobs) {
+		failed[file] = err
+	}
 	seen := map[string]bool{}
 	for _, j := range jobs {
 		if j == nil {
 			continue
 		}
-		if failed[j.Name] != nil {
+		if failed[j.Name] != nil || failed[j.File] != nil {
 			continue
 		}
 		if j.Location == nil {
@@ -285,6 +292,42 @@ func (d *Daemon) Load(jobs []*spec.Job, errs map[string]error) {
 	case d.wake <- struct{}{}:
 	default:
 	}
+}
+
+// LoadFailed reports that the job set could not be read at all (its
+// folder is missing or unreadable): that says nothing about which jobs
+// are meant to run, so every job keeps its current version, and the error
+// is listed under key in /healthz (degraded) until a Load succeeds.
+func (d *Daemon) LoadFailed(key string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	errs := maps.Clone(d.loadErrs)
+	errs[key] = err.Error()
+	d.loadErrs = errs
+	d.log.Error("jobs not reloaded: every job keeps its current version", "jobs", key, "err", err)
+}
+
+// duplicateNames finds the jobs that share a name with another, keyed by
+// file. Which of them was meant is a guess the daemon does not make.
+func duplicateNames(jobs []*spec.Job) map[string]error {
+	files := map[string][]string{}
+	for _, j := range jobs {
+		if j != nil {
+			files[j.Name] = append(files[j.Name], j.File)
+		}
+	}
+	out := map[string]error{}
+	for name, fs := range files {
+		if len(fs) < 2 {
+			continue
+		}
+		for i, f := range fs {
+			others := slices.Delete(slices.Clone(fs), i, i+1)
+			out[f] = fmt.Errorf("%s: job name %q is also declared by %s: a job name must be unique; none of them is loaded",
+				f, name, strings.Join(others, ", "))
+		}
+	}
+	return out
 }
 
 func (d *Daemon) byFile(file string) *jobState {
@@ -384,7 +427,7 @@ func (d *Daemon) catchUp() {
 		}
 		for _, date := range dates {
 			d.log.Info("catching up a missed date", "job", t.job.Name, "date", date.Format(spec.DateLayout),
-				"last_run_date", last.Format(spec.DateLayout))
+				"after", last.Format(spec.DateLayout))
 			d.dispatch(t.st, pendingRun{date: date, catchup: true})
 		}
 		d.mu.Unlock()

@@ -14,7 +14,8 @@ import (
 //
 //   - /healthz: 200 and JSON {"status":"ok","jobs":[...],"load_errors":{job:err}};
 //     a job file that failed to load does not make the daemon unhealthy
-//     (its old version keeps running) but is listed;
+//     (its old version keeps running) but is listed and the status is
+//     "degraded"; so is a folder that left nothing to schedule;
 //   - /metrics: the Prometheus text exposition format;
 //   - /runs: JSON list of the recent runs, newest first, at most MaxRuns.
 func (d *Daemon) Handler() http.Handler {
@@ -26,7 +27,7 @@ func (d *Daemon) Handler() http.Handler {
 }
 
 // Health is the body of /healthz: status "ok", or "degraded" while a job
-// file fails to load.
+// file fails to load or the jobs folder left nothing to schedule.
 type Health struct {
 	Status     string            `json:"status"`
 	Jobs       []string          `json:"jobs"`
@@ -113,7 +114,7 @@ func (d *Daemon) metricsText() string {
 	for _, k := range pairs(s.drops) {
 		sample("batchscore_skipped_fires_total", float64(s.drops[k]), "batchscore_job", k.job, "reason", k.value)
 	}
-	family("batchscore_last_success_timestamp_seconds", "gauge", "When the job's last successful run (exit code 0) finished, in Unix seconds.")
+	family("batchscore_last_success_timestamp_seconds", "gauge", "When the job's last successful run (exit code 0, not an already-current no-op) finished, in Unix seconds.")
 	for _, job := range slices.Sorted(maps.Keys(s.lastSuccess)) {
 		sample("batchscore_last_success_timestamp_seconds", float64(s.lastSuccess[job].UnixNano())/1e9, "batchscore_job", job)
 	}
@@ -130,11 +131,11 @@ func (d *Daemon) metricsText() string {
 	for _, job := range slices.Sorted(maps.Keys(names)) {
 		sample("batchscore_running", float64(s.running[job]), "batchscore_job", job)
 	}
-	family("batchscore_run_duration_seconds", "gauge", "Duration of the job's last finished run.")
+	family("batchscore_run_duration_seconds", "gauge", "Duration of the job's last finished run that was not an already-current no-op.")
 	for _, job := range slices.Sorted(maps.Keys(s.lastDur)) {
 		sample("batchscore_run_duration_seconds", s.lastDur[job].Seconds(), "batchscore_job", job)
 	}
-	family("batchscore_job_load_errors", "gauge", "Job files that failed to load at the last reload (their old version, if any, keeps running).")
+	family("batchscore_job_load_errors", "gauge", "Job files (or the jobs folder) that failed to load at the last reload (their old version, if any, keeps running).")
 	sample("batchscore_job_load_errors", float64(len(d.loadErrs)))
 	return b.String()
 }

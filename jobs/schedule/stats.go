@@ -7,6 +7,9 @@ const (
 	StatusRunning   = "running"
 	StatusSucceeded = "succeeded"
 	StatusFailed    = "failed"
+	// StatusAlreadyCurrent is a run that found its date already current
+	// and did nothing (equals report.StatusAlreadyCurrent).
+	StatusAlreadyCurrent = "already_current"
 )
 
 // MaxRuns is how many runs /runs remembers.
@@ -61,6 +64,11 @@ func (s *stats) finish(r *RunRecord, status string, code int, now time.Time) {
 	r.Status, r.ExitCode, r.Finished = status, code, &now
 	s.running[r.Job]--
 	s.total[labelPair{r.Job, status}]++
+	// A no-op says nothing of how long the job takes or when its results
+	// last changed: it leaves both gauges to the run that did the work.
+	if status == StatusAlreadyCurrent {
+		return
+	}
 	s.lastDur[r.Job] = now.Sub(r.Started)
 	if code == 0 {
 		s.lastSuccess[r.Job] = now
