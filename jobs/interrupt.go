@@ -12,9 +12,17 @@ import (
 // so every check for cancellation (and ExitCode's 130) still holds.
 type Interrupted struct {
 	Signal string // SIGINT or SIGTERM
+	// Reason replaces the message when no signal of ours cancelled the
+	// run: serve's grace period ran out, say.
+	Reason string
 }
 
-func (e *Interrupted) Error() string { return "interrupted by " + e.Signal }
+func (e *Interrupted) Error() string {
+	if e.Reason != "" {
+		return e.Reason
+	}
+	return "interrupted by " + e.Signal
+}
 
 // Is makes an Interrupted a context.Canceled.
 func (e *Interrupted) Is(target error) bool { return target == context.Canceled }
@@ -30,8 +38,12 @@ func interruption(ctx context.Context, err error) error {
 	if errors.As(err, &sig) {
 		return err
 	}
-	if errors.As(context.Cause(ctx), &sig) {
+	cause := context.Cause(ctx)
+	if errors.As(cause, &sig) {
 		return sig
+	}
+	if cause != nil && !errors.Is(cause, context.Canceled) {
+		return &Interrupted{Reason: cause.Error()} // the daemon's grace period, say
 	}
 	return fmt.Errorf("interrupted: %w", err)
 }

@@ -41,7 +41,7 @@ func (e *execution) logOutcome(err error) {
 	case m.Status == report.StatusInterrupted:
 		args := []any{"exit_code", m.ExitCode, "err", err}
 		var sig *Interrupted
-		if errors.As(err, &sig) {
+		if errors.As(err, &sig) && sig.Signal != "" {
 			args = append(args, "signal", sig.Signal)
 		}
 		e.log.Error("run interrupted: nothing was published", args...)

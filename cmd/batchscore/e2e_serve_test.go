@@ -134,6 +134,10 @@ func TestServeRunsAndStopsCleanly(t *testing.T) {
 	for _, m := range manifests(t, table, today) {
 		if m.Trigger == "schedule" && m.Status == "interrupted" && !m.Output.Published {
 			interrupted = true
+			// The manifest says why: the signal and the grace period.
+			if !strings.Contains(m.Error, "SIGTERM") || !strings.Contains(m.Error, "--grace") {
+				t.Errorf("interrupted run's error %q names neither SIGTERM nor --grace", m.Error)
+			}
 		}
 	}
 	if !interrupted {

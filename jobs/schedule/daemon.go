@@ -355,8 +355,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.started = true
 	// Runs outlive ctx by the grace period: their context is cancelled by
 	// stop, not by the caller's signal.
-	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRuns()
+	runCtx, cancelRuns := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelRuns(nil)
 	d.runCtx = runCtx
 	d.mu.Unlock()
 	select { // the first iteration sees every Load made before Run
@@ -381,7 +381,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return d.stop(cancelRuns)
+			return d.stop(ctx, cancelRuns)
 		case <-timer:
 		case <-d.wake:
 		}

@@ -108,7 +108,7 @@ func (d *Daemon) runOne(parent context.Context, job *spec.Job, date time.Time) (
 }
 
 // stop ends Run: no new runs, grace for running ones, then cancel.
-func (d *Daemon) stop(cancelRuns context.CancelFunc) error {
+func (d *Daemon) stop(ctx context.Context, cancelRuns context.CancelCauseFunc) error {
 	d.mu.Lock()
 	d.stopping = true
 	for _, st := range d.jobs {
@@ -129,7 +129,8 @@ func (d *Daemon) stop(cancelRuns context.CancelFunc) error {
 	case <-done:
 	case <-d.clock.After(d.opts.Grace):
 		d.log.Warn("grace period over: cancelling running jobs", "grace", d.opts.Grace.String())
-		cancelRuns()
+		// The cause reaches the run's manifest and log: say why it ended.
+		cancelRuns(fmt.Errorf("serve was stopped (%v) and its --grace period of %s ran out", context.Cause(ctx), d.opts.Grace))
 		<-done
 	}
 	d.log.Info("scheduler stopped")
