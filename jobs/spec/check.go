@@ -29,9 +29,6 @@ func (s *SQLSource) check(bad func(string, ...any) func(...string) error) error 
 	if strings.TrimSpace(s.Query) == "" {
 		return bad("is required")("source", "sql", "query")
 	}
-	if s.Timeout < 0 {
-		return bad("must be 0 (none) or more")("source", "sql", "timeout")
-	}
 	if s.Decimal != "" && s.Decimal != "float64" && s.Decimal != "decimal" {
 		return bad("%q is not float64 or decimal", s.Decimal)("source", "sql", "decimal")
 	}
@@ -97,9 +94,6 @@ func (j *Job) check(root *yaml.Node) error {
 	if j.Overlap != "skip" && j.Overlap != "queue" {
 		return bad("%q is not skip or queue", j.Overlap)("overlap")
 	}
-	if j.Catchup != nil && *j.Catchup < 0 {
-		return bad("must be 0 (none) or more")("catchup")
-	}
 	loc, err := time.LoadLocation(j.Timezone)
 	if err != nil || j.Timezone == "Local" {
 		return bad("unknown time zone %q", j.Timezone)("timezone")
@@ -137,9 +131,6 @@ func (j *Job) check(root *yaml.Node) error {
 		if !sqlTable.MatchString(o.Table) {
 			return bad("table %q must be a plain identifier, optionally schema-qualified", o.Table)("output", "sql", "table")
 		}
-		if o.Keep < 0 {
-			return bad("must be 0 (keep all) or more")("output", "sql", "keep")
-		}
 	}
 	if len(j.Output.Keys) == 0 {
 		return bad("name at least one key column to copy into every result row")("output", "keys")
@@ -157,9 +148,6 @@ func (j *Job) check(root *yaml.Node) error {
 		}
 		seen[k] = true
 	}
-	if j.Output.FileRows < 1 {
-		return bad("must be positive")("output", "file_rows")
-	}
 	if !slices.Contains(compressions, j.Output.Compression) {
 		return bad("%q is not one of %v", j.Output.Compression, compressions)("output", "compression")
 	}
@@ -171,12 +159,6 @@ func (j *Job) check(root *yaml.Node) error {
 		return err
 	}
 	switch {
-	case j.Scoring.Workers < 0:
-		return bad("must be 0 (one per core) or more")("scoring", "workers")
-	case j.Scoring.ChunkRows < 1 || j.Scoring.ChunkRows > 16<<20:
-		return bad("must be between 1 and %d", 16<<20)("scoring", "chunk_rows")
-	case j.Scoring.IntraOpThreads < 0:
-		return bad("must be 0 (ONNX Runtime decides) or more")("scoring", "intra_op_threads")
 	case !slices.Contains(optimizations, j.Scoring.Optimization):
 		return bad("%q is not one of %v", j.Scoring.Optimization, optimizations)("scoring", "graph_optimization")
 	case !slices.Contains(engines, j.Scoring.Engine):

@@ -38,6 +38,14 @@ func Load(path string) (*Job, error) {
 // are resolved against.
 func Parse(data []byte, dir string) (*Job, error) {
 	job := defaultJob()
+	// Numbers and strings are checked on the YAML tree first: decoding
+	// would truncate 0.9 into an int and drop an empty value silently.
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) == nil {
+		if err := checkFields(&root); err != nil {
+			return nil, err
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&job); err != nil {
@@ -50,8 +58,6 @@ func Parse(data []byte, dir string) (*Job, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: line %d: a job file holds one YAML document", ErrInvalid, extra.Line)
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root) // cannot fail where Decode did not
 
 	sum := sha256.Sum256(data)
 	job.Hash = hex.EncodeToString(sum[:])
