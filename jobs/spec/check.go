@@ -68,6 +68,40 @@ func checkLevel(compression string, level int) string {
 	return ""
 }
 
+// fireHorizon is how far ahead a schedule must fire at least once: eight
+// years hold two leap days, so 29 February passes and 30 February does not.
+const fireHorizon = 8 * 366 * 24 * time.Hour
+
+// checkSchedule says what is wrong with a schedule, if anything: not a
+// cron expression, a TZ= prefix, an @every under a minute, or an
+// expression no date matches.
+func checkSchedule(expr string) string {
+	if expr == "" {
+		return ""
+	}
+	if strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ=") {
+		return "set the time zone with the timezone key, not in the expression"
+	}
+	sched, err := CronParser.Parse("TZ=UTC " + expr)
+	if err != nil {
+		return fmt.Sprintf("%q is not a cron expression: %v", expr, err)
+	}
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
+		if d, _ := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(expr, "@every"))); d < time.Minute {
+			return fmt.Sprintf("%q: @every needs a duration of at least 1m (cron runs to the minute); got %v", expr, every.Delay)
+		}
+		return ""
+	}
+	// robfig/cron gives up five years ahead, so step through the horizon.
+	start := time.Now().UTC()
+	for t := start; t.Before(start.Add(fireHorizon)); t = t.Add(4 * 365 * 24 * time.Hour) {
+		if !sched.Next(t).IsZero() {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%q never fires: no date matches it (e.g. 30 February)", expr)
+}
+
 var optimizations = []string{"all", "extended", "basic", "disabled"}
 
 var engines = []string{"auto", "native", "onnxruntime"}
@@ -80,23 +114,23 @@ func (j *Job) check(root *yaml.Node) error {
 	switch {
 	case j.Name == "":
 		return bad("is required")("name")
+	case strings.HasPrefix(j.Name, "."):
+		return bad("%q starts with a dot: the name becomes a folder and file name, so dot-only and leading-dot names (., .., .hidden) are refused; start with a letter, digit or '_'", j.Name)("name")
 	case !jobName.MatchString(j.Name):
-		return bad("%q may hold only letters, digits, '_', '.' and '-'", j.Name)("name")
+		return bad("%q may hold only letters, digits, '_', '.' and '-', and must start with a letter, digit or '_' (the name becomes a folder and file name)", j.Name)("name")
 	}
-	if j.Schedule != "" {
-		if strings.HasPrefix(j.Schedule, "TZ=") || strings.HasPrefix(j.Schedule, "CRON_TZ=") {
-			return bad("set the time zone with the timezone key, not in the expression")("schedule")
-		}
-		if _, err := CronParser.Parse(j.Schedule); err != nil {
-			return bad("%q is not a cron expression: %v", j.Schedule, err)("schedule")
-		}
+	if err := checkSchedule(j.Schedule); err != "" {
+		return bad("%s", err)("schedule")
 	}
 	if j.Overlap != "skip" && j.Overlap != "queue" {
 		return bad("%q is not skip or queue", j.Overlap)("overlap")
 	}
+	if strings.EqualFold(j.Timezone, "Local") {
+		return bad("%q is refused on purpose: the logical date must not depend on the host's clock settings; name the zone, e.g. UTC or Europe/Berlin", j.Timezone)("timezone")
+	}
 	loc, err := time.LoadLocation(j.Timezone)
-	if err != nil || j.Timezone == "Local" {
-		return bad("unknown time zone %q", j.Timezone)("timezone")
+	if err != nil {
+		return bad("unknown time zone %q: give an IANA name such as UTC or Europe/Berlin", j.Timezone)("timezone")
 	}
 	j.Location = loc
 

@@ -246,15 +246,15 @@ func walkMap(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag) er
 func describe(n *yaml.Node) string {
 	switch {
 	case n.Kind == yaml.MappingNode:
-		return "a mapping"
+		return "is a mapping"
 	case n.Kind == yaml.SequenceNode:
-		return "a list"
+		return "is a list"
 	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
 		return fmt.Sprintf("%q is quoted text", n.Value)
 	case n.ShortTag() == "!!bool":
 		return fmt.Sprintf("%s is a boolean", n.Value)
 	}
-	return fmt.Sprintf("%q", n.Value)
+	return fmt.Sprintf("%q is text", n.Value)
 }
 
 func checkNumber(n *yaml.Node, key string, tag reflect.StructTag, integer bool) error {
@@ -275,7 +275,7 @@ func checkNumber(n *yaml.Node, key string, tag reflect.StructTag, integer bool) 
 	}
 	isNum := n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float")
 	if !isNum {
-		return fieldError(n, key, "%s is not %s; %s", describe(n), what, r.allowed())
+		return fieldError(n, key, "%s, not %s; %s", describe(n), what, r.allowed())
 	}
 	v, ok := yamlNumber(n)
 	if !ok {
@@ -284,14 +284,14 @@ func checkNumber(n *yaml.Node, key string, tag reflect.StructTag, integer bool) 
 	if v.IsInf() {
 		return fieldError(n, key, "%s is not a finite number; %s", n.Value, r.allowed())
 	}
-	if integer && n.ShortTag() != "!!int" {
-		if !v.IsInt() {
-			return fieldError(n, key, "%s has a fraction; %s", n.Value, r.allowed())
-		}
-		return fieldError(n, key, "write %s as a plain whole number; %s", n.Value, r.allowed())
+	if integer && !v.IsInt() {
+		return fieldError(n, key, "%s has a fraction; %s", n.Value, r.allowed())
 	}
 	if !r.contains(v) {
 		return fieldError(n, key, "%s is out of range; %s", n.Value, r.allowed())
+	}
+	if integer && n.ShortTag() != "!!int" {
+		return fieldError(n, key, "write %s as a plain whole number; %s", n.Value, r.allowed())
 	}
 	return nil
 }
@@ -332,7 +332,7 @@ func checkBool(n *yaml.Node, key string) error {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
 		return nil
 	}
-	return fieldError(n, key, "%s is not true or false", describe(n))
+	return fieldError(n, key, "%s, not true or false", describe(n))
 }
 
 // Kinds of string fields.
@@ -351,7 +351,7 @@ func checkString(n *yaml.Node, key, kind string) error {
 		return fmt.Errorf("%w: %s: field has no kind", ErrInvalid, key)
 	}
 	if n.Kind != yaml.ScalarNode {
-		return fieldError(n, key, "is %s; give a single value", describe(n))
+		return fieldError(n, key, "%s; give a single value", describe(n))
 	}
 	if kind == KindText {
 		return nil
@@ -368,7 +368,7 @@ func checkString(n *yaml.Node, key, kind string) error {
 
 func checkDuration(n *yaml.Node, key string) error {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
-		return fieldError(n, key, "%s is not a duration such as 90s or 10m", describe(n))
+		return fieldError(n, key, "%s, not a duration such as 90s or 10m", describe(n))
 	}
 	d, err := time.ParseDuration(n.Value)
 	if err != nil {
