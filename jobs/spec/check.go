@@ -43,7 +43,7 @@ var sqlColumn = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 // checkDSN wants a known driver and exactly one place to read the DSN from.
 func checkDSN(bad func(string, ...any) func(...string) error, driver, env, file string, at ...string) error {
 	if !slices.Contains(sqlDrivers, driver) {
-		return bad("driver %q is not one of %v", driver, sqlDrivers)(at...)
+		return bad("driver %q is not one of %v", driver, sqlDrivers)(append(slices.Clone(at), "driver")...)
 	}
 	if (env == "") == (file == "") {
 		return bad("set exactly one of dsn_env (an environment variable) and dsn_file (a file holding the DSN); the DSN itself never goes in the job file")(at...)

@@ -232,6 +232,9 @@ func walkMap(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag) er
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && tag.Get("keys") == KindColumn && (k.Value == "" || k.ShortTag() == "!!null") {
+			return fieldError(k, key, "a key is empty: give a column name")
+		}
 		if err := checkString(k, key, tag.Get("keys")); err != nil {
 			return err
 		}

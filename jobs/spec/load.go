@@ -106,7 +106,7 @@ func yamlMessage(err error) string {
 // keyError names a key of the file and, when found, its line.
 func keyError(root *yaml.Node, format string, args ...any) func(path ...string) error {
 	return func(path ...string) error {
-		where := strings.Join(path, ".")
+		where := displayKey(path)
 		if line := lineOf(root, path...); line > 0 {
 			where = fmt.Sprintf("line %d: %s", line, where)
 		}
@@ -114,8 +114,22 @@ func keyError(root *yaml.Node, format string, args ...any) func(path ...string) 
 	}
 }
 
+// displayKey joins a key path; an element "[3]" (the third item of a
+// list) follows its list without a dot.
+func displayKey(path []string) string {
+	var b strings.Builder
+	for i, p := range path {
+		if i > 0 && !strings.HasPrefix(p, "[") {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
 // lineOf finds the line of a key path in the decoded document, or the
-// deepest ancestor present; 0 when nothing matches.
+// deepest ancestor present; 0 when nothing matches. "[3]" steps into the
+// third item of a list.
 func lineOf(root *yaml.Node, path ...string) int {
 	n := root
 	if n == nil {
@@ -126,6 +140,15 @@ func lineOf(root *yaml.Node, path ...string) int {
 	}
 	line := 0
 	for _, key := range path {
+		var item int
+		if _, err := fmt.Sscanf(key, "[%d]", &item); err == nil && n.Kind == yaml.SequenceNode {
+			if item < 1 || item > len(n.Content) {
+				return line
+			}
+			n = n.Content[item-1]
+			line = n.Line
+			continue
+		}
 		if n.Kind != yaml.MappingNode {
 			return line
 		}

@@ -131,12 +131,12 @@ func (v *Validation) check(bad func(string, ...any) func(...string) error) error
 	}
 	for name, c := range v.Columns {
 		if !slices.Contains(ColumnTypes, c.Type) {
-			return bad("type %q is not one of %v", c.Type, ColumnTypes[1:])(at("columns", name)...)
+			return bad("type %q is not one of %v", c.Type, ColumnTypes[1:])(at("columns", name, "type")...)
 		}
 	}
 	seen := map[string]bool{}
 	for i, r := range v.Rules {
-		key := at("rules")
+		key := at("rules", fmt.Sprintf("[%d]", i+1))
 		if err := r.check(i, bad, key); err != nil {
 			return err
 		}
@@ -148,25 +148,27 @@ func (v *Validation) check(bad func(string, ...any) func(...string) error) error
 	if f := v.Table.Freshness; f != nil && f.Column == "" {
 		return bad("needs a column")(at("table", "freshness")...)
 	}
-	for _, r := range v.Rules {
+	for i, r := range v.Rules {
 		if r.Impute != nil && r.Impute.From != "" && v.Baseline == "" {
-			return bad("rule %s imputes from the baseline: set validation.baseline", r.RuleName())(at("rules")...)
+			return bad("rule %s imputes from the baseline: set validation.baseline", r.RuleName())(at("rules", fmt.Sprintf("[%d]", i+1), "impute", "from")...)
 		}
 	}
 	return nil
 }
 
 func (r Rule) check(i int, bad func(string, ...any) func(...string) error, key []string) error {
-	fail := func(format string, args ...any) error {
-		return bad("rule %d (%s): %s", i+1, r.RuleName(), fmt.Sprintf(format, args...))(key...)
+	// failAt names the rule's key field, so that the line is the field's.
+	failAt := func(field []string, format string, args ...any) error {
+		return bad("rule %d (%s): %s", i+1, r.RuleName(), fmt.Sprintf(format, args...))(append(slices.Clone(key), field...)...)
 	}
+	fail := func(format string, args ...any) error { return failAt(nil, format, args...) }
 	switch {
 	case r.Column == "":
 		return fail("column is required")
 	case !slices.Contains(RuleChecks, r.Check):
-		return fail("check %q is not one of %v", r.Check, RuleChecks)
+		return failAt([]string{"check"}, "check %q is not one of %v", r.Check, RuleChecks)
 	case r.Action != "" && !slices.Contains(RuleActions, r.Action):
-		return fail("action %q is not one of %v", r.Action, RuleActions)
+		return failAt([]string{"action"}, "action %q is not one of %v", r.Action, RuleActions)
 	}
 	switch r.Check {
 	case "range":
@@ -174,7 +176,7 @@ func (r Rule) check(i int, bad func(string, ...any) func(...string) error, key [
 			return fail("range needs min, max or both")
 		}
 		if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
-			return fail("min %v is above max %v", *r.Min, *r.Max)
+			return failAt([]string{"min"}, "min %v is above max %v", *r.Min, *r.Max)
 		}
 	case "allowed":
 		if len(r.Values) == 0 {
@@ -184,9 +186,12 @@ func (r Rule) check(i int, bad func(string, ...any) func(...string) error, key [
 		if r.MinLength == nil && r.MaxLength == nil {
 			return fail("length needs min_length, max_length or both")
 		}
+		if r.MinLength != nil && r.MaxLength != nil && *r.MinLength > *r.MaxLength {
+			return failAt([]string{"min_length"}, "min_length %d is above max_length %d", *r.MinLength, *r.MaxLength)
+		}
 	case "pattern":
 		if _, err := regexp.Compile(r.Pattern); err != nil || r.Pattern == "" {
-			return fail("pattern %q is not a regular expression", r.Pattern)
+			return failAt([]string{"pattern"}, "pattern %q is not a regular expression", r.Pattern)
 		}
 	case "date_range":
 		if r.MaxDaysAfter == nil && r.MaxDaysBefore == nil {
@@ -203,7 +208,7 @@ func (r Rule) check(i int, bad func(string, ...any) func(...string) error, key [
 			return fail("impute needs exactly one of impute.value or impute.from")
 		}
 		if r.Impute.From != "" && r.Impute.From != "median" && r.Impute.From != "mode" {
-			return fail("impute.from %q is not median or mode", r.Impute.From)
+			return failAt([]string{"impute", "from"}, "impute.from %q is not median or mode", r.Impute.From)
 		}
 	}
 	return nil
