@@ -122,9 +122,9 @@ type step struct {
 }
 
 type leafNode struct {
-	steps []step
-	key   string // as messages write it
-	mapKey bool  // the leaf is the key of a mapping entry, not a value
+	steps  []step
+	key    string // as messages write it
+	mapKey bool   // the leaf is the key of a mapping entry, not a value
 }
 
 // leafNodes lists the scalar values (and the keys of maps of columns or
