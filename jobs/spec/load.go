@@ -69,6 +69,7 @@ func Parse(data []byte, dir string) (*Job, error) {
 		return nil, err
 	}
 	job.resolvePaths()
+	job.root = &root
 	return &job, nil
 }
 
@@ -228,4 +229,14 @@ func (j *Job) resolvePaths() {
 	if j.Output.SQL != nil {
 		j.Output.SQL.DSNFile = abs(j.Output.SQL.DSNFile)
 	}
+}
+
+// KeyError words an error about a key of the job file that is found after
+// loading (against the model, say): the file, the key's line and the key.
+func (j *Job) KeyError(key string, format string, args ...any) error {
+	where := key
+	if line := lineOf(j.root, strings.Split(key, ".")...); line > 0 {
+		where = fmt.Sprintf("line %d: %s", line, key)
+	}
+	return fmt.Errorf("%w: %s: %s: %s", ErrInvalid, j.File, where, fmt.Sprintf(format, args...))
 }

@@ -39,6 +39,7 @@ type Job struct {
 	Dir      string         `yaml:"-"` // folder that relative paths are resolved against
 	Hash     string         `yaml:"-"` // sha256 of the file's bytes
 	Location *time.Location `yaml:"-"`
+	root     *yaml.Node     // the file's YAML tree, for KeyError's lines
 }
 
 // Source says where a date's snapshot is: Parquet files or a SQL query.
