@@ -146,7 +146,7 @@ func otherCases() []specCase {
 		{name: "name leading dots", edit: set("name: churn_nightly", "name: ..evil"), line: "name:", key: "name", want: []string{`"..evil" starts with a dot`, "leading-dot names"}},
 		{name: "timezone Local", edit: set("timezone: UTC", "timezone: Local"), line: "timezone:", key: "timezone", want: []string{"refused on purpose", "must not depend on the host"}},
 		{name: "30 February", edit: set(`schedule: "0 2 * * *"`, `schedule: "0 0 30 2 *"`), line: "schedule:", key: "schedule", want: []string{"never fires"}},
-		{name: "every 10s", edit: set(`schedule: "0 2 * * *"`, `schedule: "@every 10s"`), line: "schedule:", key: "schedule", want: []string{"at least 1m"}},
+		{name: "every -1h", edit: set(`schedule: "0 2 * * *"`, `schedule: "@every -1h"`), line: "schedule:", key: "schedule", want: []string{"at least 1s"}},
 	}
 }
 

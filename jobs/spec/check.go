@@ -73,7 +73,7 @@ func checkLevel(compression string, level int) string {
 const fireHorizon = 8 * 366 * 24 * time.Hour
 
 // checkSchedule says what is wrong with a schedule, if anything: not a
-// cron expression, a TZ= prefix, an @every under a minute, or an
+// cron expression, a TZ= prefix, an @every under a second, or an
 // expression no date matches.
 func checkSchedule(expr string) string {
 	if expr == "" {
@@ -87,8 +87,9 @@ func checkSchedule(expr string) string {
 		return fmt.Sprintf("%q is not a cron expression: %v", expr, err)
 	}
 	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
-		if d, _ := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(expr, "@every"))); d < time.Minute {
-			return fmt.Sprintf("%q: @every needs a duration of at least 1m (cron runs to the minute); got %v", expr, every.Delay)
+		// robfig/cron turns anything under a second, -1h too, into 1s.
+		if d, _ := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(expr, "@every"))); d < time.Second {
+			return fmt.Sprintf("%q: @every needs a duration of at least 1s, e.g. @every 6h (it would run every %v)", expr, every.Delay)
 		}
 		return ""
 	}

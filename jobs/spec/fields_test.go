@@ -374,7 +374,7 @@ func TestLeapDayAndNeverFiringSchedules(t *testing.T) {
 		ok   bool
 	}{
 		{"0 0 29 2 *", true}, {"0 0 30 2 *", false}, {"0 0 31 4 *", false}, {"0 0 31 * *", true},
-		{"@every 1h", true}, {"@every 1m", true}, {"@every 59s", false}, {"@every 0s", false}, {"@yearly", true},
+		{"@every 1h", true}, {"@every 1s", true}, {"@every 500ms", false}, {"@every 0s", false}, {"@every -1h", false}, {"@yearly", true},
 		{"0 0 31 2,4 *", false}, {"0 0 31 2,5 *", true},
 	} {
 		got := checkSchedule(tt.expr)
