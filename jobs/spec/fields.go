@@ -181,7 +181,7 @@ func walkStruct(n *yaml.Node, t reflect.Type, key string) error {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Value == "<<" && k.ShortTag() == "!!merge" {
-			if err := walkStruct(resolveAlias(v), t, key); err != nil {
+			if err := walkMerge(v, func(m *yaml.Node) error { return walkStruct(m, t, key) }); err != nil {
 				return err
 			}
 			continue
@@ -191,6 +191,20 @@ func walkStruct(n *yaml.Node, t reflect.Type, key string) error {
 			continue // the decoder names the unknown key
 		}
 		if err := walkField(v, f.Type, joinKey(key, k.Value), f.Tag); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walkMerge walks the mapping (or list of mappings) of a "<<" merge key.
+func walkMerge(v *yaml.Node, walk func(*yaml.Node) error) error {
+	v = resolveAlias(v)
+	if v.Kind != yaml.SequenceNode {
+		return walk(v)
+	}
+	for _, m := range v.Content {
+		if err := walk(resolveAlias(m)); err != nil {
 			return err
 		}
 	}
@@ -224,6 +238,7 @@ func fieldByName(t reflect.Type, name string) (reflect.StructField, bool) {
 }
 
 func walkMap(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag) error {
+	n = resolveAlias(n)
 	if n.ShortTag() == "!!null" {
 		return fieldError(n, key, "is empty: give a mapping, e.g. {name: value}, or remove the key")
 	}
@@ -232,6 +247,12 @@ func walkMap(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag) er
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if k.Value == "<<" && k.ShortTag() == "!!merge" {
+			if err := walkMerge(v, func(m *yaml.Node) error { return walkMap(m, t, key, tag) }); err != nil {
+				return err
+			}
+			continue
+		}
 		if k.Kind == yaml.ScalarNode && tag.Get("keys") == KindColumn && (k.Value == "" || k.ShortTag() == "!!null") {
 			return fieldError(k, key, "a key is empty: give a column name")
 		}

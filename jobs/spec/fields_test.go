@@ -383,3 +383,27 @@ func TestLeapDayAndNeverFiringSchedules(t *testing.T) {
 		}
 	}
 }
+
+// Anchors, aliases and merge keys are checked like values written out.
+func TestFieldsThroughAliasesAndMerges(t *testing.T) {
+	tests := []struct {
+		name, extra, want string
+	}{
+		{name: "anchored section", extra: "scoring: &d {workers: 1}\n", want: ""},
+		{name: "merged fraction", extra: "scoring:\n  <<: [{chunk_rows: 2.5}]\n", want: "scoring.chunk_rows: 2.5 has a fraction"},
+		{name: "aliased fraction", extra: "catchup: &c 0.5\n", want: "catchup: 0.5 has a fraction"},
+		{name: "merged columns", extra: "validation:\n  columns:\n    <<: {a: {type: int}}\n    b: {type: float}\n", want: ""},
+		{name: "merged empty column", extra: "validation:\n  columns:\n    <<: {\"\": {type: int}}\n", want: "a key is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(minimalJob+tt.extra), "/d")
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatal(err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
