@@ -120,7 +120,27 @@ func checkFields(root *yaml.Node) error {
 		}
 		root = root.Content[0]
 	}
-	return walkField(root, reflect.TypeOf(Job{}), "", "")
+	w := &walker{budget: maxWalk}
+	return w.field(root, reflect.TypeOf(Job{}), "", "", 0)
+}
+
+// maxWalk bounds the values visited: aliases and merge keys can make a
+// small file stand for a huge (or, with a merge of itself, endless) tree.
+const (
+	maxWalk   = 100_000
+	maxMerges = 8
+)
+
+// walker walks the YAML tree with the Go type it decodes into.
+type walker struct{ budget int }
+
+// spend counts one node visited; false once the budget is spent.
+func (w *walker) spend(n *yaml.Node, key string) error {
+	w.budget--
+	if w.budget < 0 {
+		return fieldError(n, key, "the file expands to more than %d values through aliases or merge keys", maxWalk)
+	}
+	return nil
 }
 
 func joinKey(prefix, key string) string {
@@ -130,9 +150,10 @@ func joinKey(prefix, key string) string {
 	return prefix + "." + key
 }
 
-func walkField(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag) error {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
+func (w *walker) field(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag, merges int) error {
+	n = resolveAlias(n)
+	if err := w.spend(n, key); err != nil {
+		return err
 	}
 	if t == durationType {
 		return checkDuration(n, key)
@@ -142,9 +163,9 @@ func walkField(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag) 
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		return walkStruct(n, t, key)
+		return w.structure(n, t, key, merges)
 	case reflect.Map:
-		return walkMap(n, t, key, tag)
+		return w.mapping(n, t, key, tag, merges)
 	case reflect.Slice:
 		if n.ShortTag() == "!!null" {
 			return fieldError(n, key, "is empty: give a list, e.g. [a, b], or remove the key")
@@ -153,7 +174,7 @@ func walkField(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag) 
 			return fieldError(n, key, "must be a list, e.g. [a, b]")
 		}
 		for i, el := range n.Content {
-			if err := walkField(el, t.Elem(), fmt.Sprintf("%s[%d]", key, i+1), tag); err != nil {
+			if err := w.field(el, t.Elem(), fmt.Sprintf("%s[%d]", key, i+1), tag, 0); err != nil {
 				return err
 			}
 		}
@@ -168,7 +189,7 @@ func walkField(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag) 
 	return fmt.Errorf("%w: %s: field of type %s has no check", ErrInvalid, key, t)
 }
 
-func walkStruct(n *yaml.Node, t reflect.Type, key string) error {
+func (w *walker) structure(n *yaml.Node, t reflect.Type, key string, merges int) error {
 	if n.ShortTag() == "!!null" {
 		return nil // an empty section: yaml.v3 leaves it as it was
 	}
@@ -181,7 +202,7 @@ func walkStruct(n *yaml.Node, t reflect.Type, key string) error {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Value == "<<" && k.ShortTag() == "!!merge" {
-			if err := walkMerge(v, func(m *yaml.Node) error { return walkStruct(m, t, key) }); err != nil {
+			if err := w.merge(v, key, merges, func(m *yaml.Node) error { return w.structure(m, t, key, merges+1) }); err != nil {
 				return err
 			}
 			continue
@@ -190,16 +211,19 @@ func walkStruct(n *yaml.Node, t reflect.Type, key string) error {
 		if !ok {
 			continue // the decoder names the unknown key
 		}
-		if err := walkField(v, f.Type, joinKey(key, k.Value), f.Tag); err != nil {
+		if err := w.field(v, f.Type, joinKey(key, k.Value), f.Tag, 0); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// walkMerge walks the mapping (or list of mappings) of a "<<" merge key.
-func walkMerge(v *yaml.Node, walk func(*yaml.Node) error) error {
+// merge walks the mapping (or list of mappings) of a "<<" merge key.
+func (w *walker) merge(v *yaml.Node, key string, merges int, walk func(*yaml.Node) error) error {
 	v = resolveAlias(v)
+	if merges >= maxMerges {
+		return fieldError(v, key, "merge keys (<<) nest more than %d deep or merge a mapping into itself", maxMerges)
+	}
 	if v.Kind != yaml.SequenceNode {
 		return walk(v)
 	}
@@ -237,7 +261,7 @@ func fieldByName(t reflect.Type, name string) (reflect.StructField, bool) {
 	return reflect.StructField{}, false
 }
 
-func walkMap(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag) error {
+func (w *walker) mapping(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag, merges int) error {
 	n = resolveAlias(n)
 	if n.ShortTag() == "!!null" {
 		return fieldError(n, key, "is empty: give a mapping, e.g. {name: value}, or remove the key")
@@ -248,7 +272,7 @@ func walkMap(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag) er
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Value == "<<" && k.ShortTag() == "!!merge" {
-			if err := walkMerge(v, func(m *yaml.Node) error { return walkMap(m, t, key, tag) }); err != nil {
+			if err := w.merge(v, key, merges, func(m *yaml.Node) error { return w.mapping(m, t, key, tag, merges+1) }); err != nil {
 				return err
 			}
 			continue
@@ -259,7 +283,7 @@ func walkMap(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag) er
 		if err := checkString(k, key, tag.Get("keys")); err != nil {
 			return err
 		}
-		if err := walkField(v, t.Elem(), joinKey(key, k.Value), tag); err != nil {
+		if err := w.field(v, t.Elem(), joinKey(key, k.Value), tag, 0); err != nil {
 			return err
 		}
 	}

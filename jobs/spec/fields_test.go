@@ -393,6 +393,8 @@ func TestFieldsThroughAliasesAndMerges(t *testing.T) {
 		{name: "merged fraction", extra: "scoring:\n  <<: [{chunk_rows: 2.5}]\n", want: "scoring.chunk_rows: 2.5 has a fraction"},
 		{name: "aliased fraction", extra: "catchup: &c 0.5\n", want: "catchup: 0.5 has a fraction"},
 		{name: "merged columns", extra: "validation:\n  columns:\n    <<: {a: {type: int}}\n    b: {type: float}\n", want: ""},
+		{name: "merge of itself", extra: "scoring: &s\n  <<: *s\n", want: "merge a mapping into itself"},
+		{name: "merge of itself in a map", extra: "validation:\n  columns: &c\n    <<: *c\n", want: "merge a mapping into itself"},
 		{name: "merged empty column", extra: "validation:\n  columns:\n    <<: {\"\": {type: int}}\n", want: "a key is empty"},
 	}
 	for _, tt := range tests {
