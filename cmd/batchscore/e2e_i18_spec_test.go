@@ -146,6 +146,7 @@ func otherCases() []specCase {
 		{name: "name leading dots", edit: set("name: churn_nightly", "name: ..evil"), line: "name:", key: "name", want: []string{`"..evil" starts with a dot`, "leading-dot names"}},
 		{name: "timezone Local", edit: set("timezone: UTC", "timezone: Local"), line: "timezone:", key: "timezone", want: []string{"refused on purpose", "must not depend on the host"}},
 		{name: "30 February", edit: set(`schedule: "0 2 * * *"`, `schedule: "0 0 30 2 *"`), line: "schedule:", key: "schedule", want: []string{"never fires"}},
+		{name: "merge of itself", edit: set("scoring:\n", "scoring: &s\n  <<: *s\n"), line: "scoring: &s", key: "scoring", want: []string{"merge a mapping into itself"}},
 		{name: "every -1h", edit: set(`schedule: "0 2 * * *"`, `schedule: "@every -1h"`), line: "schedule:", key: "schedule", want: []string{"at least 1s"}},
 	}
 }
