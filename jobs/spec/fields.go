@@ -121,7 +121,7 @@ func checkFields(root *yaml.Node) error {
 		root = root.Content[0]
 	}
 	w := &walker{budget: maxWalk}
-	return w.field(root, reflect.TypeOf(Job{}), "", "", 0)
+	return w.field(root, reflect.TypeOf(Job{}), "", "")
 }
 
 // maxWalk bounds the values visited: aliases and merge keys can make a
@@ -134,7 +134,7 @@ const (
 // walker walks the YAML tree with the Go type it decodes into.
 type walker struct{ budget int }
 
-// spend counts one node visited; false once the budget is spent.
+// spend counts one node visited and refuses once the budget is spent.
 func (w *walker) spend(n *yaml.Node, key string) error {
 	w.budget--
 	if w.budget < 0 {
@@ -150,7 +150,7 @@ func joinKey(prefix, key string) string {
 	return prefix + "." + key
 }
 
-func (w *walker) field(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag, merges int) error {
+func (w *walker) field(n *yaml.Node, t reflect.Type, key string, tag reflect.StructTag) error {
 	n = resolveAlias(n)
 	if err := w.spend(n, key); err != nil {
 		return err
@@ -163,9 +163,9 @@ func (w *walker) field(n *yaml.Node, t reflect.Type, key string, tag reflect.Str
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		return w.structure(n, t, key, merges)
+		return w.structure(n, t, key, 0)
 	case reflect.Map:
-		return w.mapping(n, t, key, tag, merges)
+		return w.mapping(n, t, key, tag, 0)
 	case reflect.Slice:
 		if n.ShortTag() == "!!null" {
 			return fieldError(n, key, "is empty: give a list, e.g. [a, b], or remove the key")
@@ -174,7 +174,7 @@ func (w *walker) field(n *yaml.Node, t reflect.Type, key string, tag reflect.Str
 			return fieldError(n, key, "must be a list, e.g. [a, b]")
 		}
 		for i, el := range n.Content {
-			if err := w.field(el, t.Elem(), fmt.Sprintf("%s[%d]", key, i+1), tag, 0); err != nil {
+			if err := w.field(el, t.Elem(), fmt.Sprintf("%s[%d]", key, i+1), tag); err != nil {
 				return err
 			}
 		}
@@ -211,7 +211,7 @@ func (w *walker) structure(n *yaml.Node, t reflect.Type, key string, merges int)
 		if !ok {
 			continue // the decoder names the unknown key
 		}
-		if err := w.field(v, f.Type, joinKey(key, k.Value), f.Tag, 0); err != nil {
+		if err := w.field(v, f.Type, joinKey(key, k.Value), f.Tag); err != nil {
 			return err
 		}
 	}
@@ -283,7 +283,7 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, key string, tag reflect.S
 		if err := checkString(k, key, tag.Get("keys")); err != nil {
 			return err
 		}
-		if err := w.field(v, t.Elem(), joinKey(key, k.Value), tag, 0); err != nil {
+		if err := w.field(v, t.Elem(), joinKey(key, k.Value), tag); err != nil {
 			return err
 		}
 	}
