@@ -3,6 +3,7 @@ package jobs
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
@@ -78,6 +79,9 @@ func (e *execution) loadModel(m spec.Model, key string, rep *report.Model) (*loa
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", path, key, err)
 	}
+	if err := checkZipMapClass(model, binding.Score, key, job); err != nil {
+		return nil, err
+	}
 	engine := job.Scoring.Engine
 	if engine == onnx.EngineNative && key != "model" {
 		engine = onnx.EngineAuto // native is required of the champion only
@@ -109,4 +113,19 @@ func fallsBack(err error) bool {
 	return !errors.Is(err, registry.ErrMismatch) && !errors.Is(err, registry.ErrNotFound) && !errors.Is(err, registry.ErrInvalid) &&
 		!errors.Is(err, scoring.ErrSignature) && !errors.Is(err, spec.ErrInvalid) && !errors.Is(err, ErrUsage) &&
 		!errors.Is(err, onnx.ErrNotNative)
+}
+
+// checkZipMapClass refuses, at load, a score class that the model's ZipMap
+// output does not have; otherwise the first chunk would find it, after the
+// snapshot was opened.
+func checkZipMapClass(model *onnx.Model, ob scoring.OutputBinding, key string, job *spec.Job) error {
+	if ob.Port.Kind != scoring.KindSequence || ob.Class == nil {
+		return nil
+	}
+	classes, ok := model.ZipMapClasses(ob.Port.Name)
+	if !ok || slices.Contains(classes, *ob.Class) {
+		return nil
+	}
+	return job.KeyError(key+".score.class", "%d is not a class of output %s (a ZipMap); its classes are %v",
+		*ob.Class, ob.Port.Name, classes)
 }

@@ -29,9 +29,6 @@ func (s *SQLSource) check(bad func(string, ...any) func(...string) error) error 
 	if strings.TrimSpace(s.Query) == "" {
 		return bad("is required")("source", "sql", "query")
 	}
-	if s.Timeout < 0 {
-		return bad("must be 0 (none) or more")("source", "sql", "timeout")
-	}
 	if s.Decimal != "" && s.Decimal != "float64" && s.Decimal != "decimal" {
 		return bad("%q is not float64 or decimal", s.Decimal)("source", "sql", "decimal")
 	}
@@ -46,7 +43,7 @@ var sqlColumn = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 // checkDSN wants a known driver and exactly one place to read the DSN from.
 func checkDSN(bad func(string, ...any) func(...string) error, driver, env, file string, at ...string) error {
 	if !slices.Contains(sqlDrivers, driver) {
-		return bad("driver %q is not one of %v", driver, sqlDrivers)(at...)
+		return bad("driver %q is not one of %v", driver, sqlDrivers)(append(slices.Clone(at), "driver")...)
 	}
 	if (env == "") == (file == "") {
 		return bad("set exactly one of dsn_env (an environment variable) and dsn_file (a file holding the DSN); the DSN itself never goes in the job file")(at...)
@@ -71,6 +68,41 @@ func checkLevel(compression string, level int) string {
 	return ""
 }
 
+// fireHorizon is how far ahead a schedule must fire at least once: eight
+// years hold two leap days, so 29 February passes and 30 February does not.
+const fireHorizon = 8 * 366 * 24 * time.Hour
+
+// checkSchedule says what is wrong with a schedule, if anything: not a
+// cron expression, a TZ= prefix, an @every under a second, or an
+// expression no date matches.
+func checkSchedule(expr string) string {
+	if expr == "" {
+		return ""
+	}
+	if strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ=") {
+		return "set the time zone with the timezone key, not in the expression"
+	}
+	sched, err := CronParser.Parse("TZ=UTC " + expr)
+	if err != nil {
+		return fmt.Sprintf("%q is not a cron expression: %v", expr, err)
+	}
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
+		// robfig/cron turns anything under a second, -1h too, into 1s.
+		if d, _ := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(expr, "@every"))); d < time.Second {
+			return fmt.Sprintf("%q: @every needs a duration of at least 1s, e.g. @every 6h (it would run every %v)", expr, every.Delay)
+		}
+		return ""
+	}
+	// robfig/cron gives up five years ahead, so step through the horizon.
+	start := time.Now().UTC()
+	for t := start; t.Before(start.Add(fireHorizon)); t = t.Add(4 * 365 * 24 * time.Hour) {
+		if !sched.Next(t).IsZero() {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%q never fires: no date matches it (e.g. 30 February)", expr)
+}
+
 var optimizations = []string{"all", "extended", "basic", "disabled"}
 
 var engines = []string{"auto", "native", "onnxruntime"}
@@ -83,26 +115,23 @@ func (j *Job) check(root *yaml.Node) error {
 	switch {
 	case j.Name == "":
 		return bad("is required")("name")
+	case strings.HasPrefix(j.Name, "."):
+		return bad("%q starts with a dot: the name becomes a folder and file name, so dot-only and leading-dot names (., .., .hidden) are refused; start with a letter, digit or '_'", j.Name)("name")
 	case !jobName.MatchString(j.Name):
-		return bad("%q may hold only letters, digits, '_', '.' and '-'", j.Name)("name")
+		return bad("%q may hold only letters, digits, '_', '.' and '-', and must start with a letter, digit or '_' (the name becomes a folder and file name)", j.Name)("name")
 	}
-	if j.Schedule != "" {
-		if strings.HasPrefix(j.Schedule, "TZ=") || strings.HasPrefix(j.Schedule, "CRON_TZ=") {
-			return bad("set the time zone with the timezone key, not in the expression")("schedule")
-		}
-		if _, err := CronParser.Parse(j.Schedule); err != nil {
-			return bad("%q is not a cron expression: %v", j.Schedule, err)("schedule")
-		}
+	if err := checkSchedule(j.Schedule); err != "" {
+		return bad("%s", err)("schedule")
 	}
 	if j.Overlap != "skip" && j.Overlap != "queue" {
 		return bad("%q is not skip or queue", j.Overlap)("overlap")
 	}
-	if j.Catchup != nil && *j.Catchup < 0 {
-		return bad("must be 0 (none) or more")("catchup")
+	if strings.EqualFold(j.Timezone, "Local") {
+		return bad("%q is refused on purpose: the logical date must not depend on the host's clock settings; name the zone, e.g. UTC or Europe/Berlin", j.Timezone)("timezone")
 	}
 	loc, err := time.LoadLocation(j.Timezone)
-	if err != nil || j.Timezone == "Local" {
-		return bad("unknown time zone %q", j.Timezone)("timezone")
+	if err != nil {
+		return bad("unknown time zone %q: give an IANA name such as UTC or Europe/Berlin", j.Timezone)("timezone")
 	}
 	j.Location = loc
 
@@ -137,9 +166,6 @@ func (j *Job) check(root *yaml.Node) error {
 		if !sqlTable.MatchString(o.Table) {
 			return bad("table %q must be a plain identifier, optionally schema-qualified", o.Table)("output", "sql", "table")
 		}
-		if o.Keep < 0 {
-			return bad("must be 0 (keep all) or more")("output", "sql", "keep")
-		}
 	}
 	if len(j.Output.Keys) == 0 {
 		return bad("name at least one key column to copy into every result row")("output", "keys")
@@ -157,9 +183,6 @@ func (j *Job) check(root *yaml.Node) error {
 		}
 		seen[k] = true
 	}
-	if j.Output.FileRows < 1 {
-		return bad("must be positive")("output", "file_rows")
-	}
 	if !slices.Contains(compressions, j.Output.Compression) {
 		return bad("%q is not one of %v", j.Output.Compression, compressions)("output", "compression")
 	}
@@ -171,12 +194,6 @@ func (j *Job) check(root *yaml.Node) error {
 		return err
 	}
 	switch {
-	case j.Scoring.Workers < 0:
-		return bad("must be 0 (one per core) or more")("scoring", "workers")
-	case j.Scoring.ChunkRows < 1 || j.Scoring.ChunkRows > 16<<20:
-		return bad("must be between 1 and %d", 16<<20)("scoring", "chunk_rows")
-	case j.Scoring.IntraOpThreads < 0:
-		return bad("must be 0 (ONNX Runtime decides) or more")("scoring", "intra_op_threads")
 	case !slices.Contains(optimizations, j.Scoring.Optimization):
 		return bad("%q is not one of %v", j.Scoring.Optimization, optimizations)("scoring", "graph_optimization")
 	case !slices.Contains(engines, j.Scoring.Engine):

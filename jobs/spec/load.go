@@ -38,6 +38,14 @@ func Load(path string) (*Job, error) {
 // are resolved against.
 func Parse(data []byte, dir string) (*Job, error) {
 	job := defaultJob()
+	// Numbers and strings are checked on the YAML tree first: decoding
+	// would truncate 0.9 into an int and drop an empty value silently.
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) == nil {
+		if err := checkFields(&root); err != nil {
+			return nil, err
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&job); err != nil {
@@ -50,8 +58,6 @@ func Parse(data []byte, dir string) (*Job, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: line %d: a job file holds one YAML document", ErrInvalid, extra.Line)
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root) // cannot fail where Decode did not
 
 	sum := sha256.Sum256(data)
 	job.Hash = hex.EncodeToString(sum[:])
@@ -63,6 +69,7 @@ func Parse(data []byte, dir string) (*Job, error) {
 		return nil, err
 	}
 	job.resolvePaths()
+	job.root = &root
 	return &job, nil
 }
 
@@ -100,7 +107,7 @@ func yamlMessage(err error) string {
 // keyError names a key of the file and, when found, its line.
 func keyError(root *yaml.Node, format string, args ...any) func(path ...string) error {
 	return func(path ...string) error {
-		where := strings.Join(path, ".")
+		where := displayKey(path)
 		if line := lineOf(root, path...); line > 0 {
 			where = fmt.Sprintf("line %d: %s", line, where)
 		}
@@ -108,8 +115,22 @@ func keyError(root *yaml.Node, format string, args ...any) func(path ...string) 
 	}
 }
 
+// displayKey joins a key path; an element "[3]" (the third item of a
+// list) follows its list without a dot.
+func displayKey(path []string) string {
+	var b strings.Builder
+	for i, p := range path {
+		if i > 0 && !strings.HasPrefix(p, "[") {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
 // lineOf finds the line of a key path in the decoded document, or the
-// deepest ancestor present; 0 when nothing matches.
+// deepest ancestor present; 0 when nothing matches. "[3]" steps into the
+// third item of a list.
 func lineOf(root *yaml.Node, path ...string) int {
 	n := root
 	if n == nil {
@@ -120,6 +141,15 @@ func lineOf(root *yaml.Node, path ...string) int {
 	}
 	line := 0
 	for _, key := range path {
+		var item int
+		if _, err := fmt.Sscanf(key, "[%d]", &item); err == nil && n.Kind == yaml.SequenceNode {
+			if item < 1 || item > len(n.Content) {
+				return line
+			}
+			n = n.Content[item-1]
+			line = n.Line
+			continue
+		}
 		if n.Kind != yaml.MappingNode {
 			return line
 		}
@@ -199,4 +229,14 @@ func (j *Job) resolvePaths() {
 	if j.Output.SQL != nil {
 		j.Output.SQL.DSNFile = abs(j.Output.SQL.DSNFile)
 	}
+}
+
+// KeyError words an error about a key of the job file that is found after
+// loading (against the model, say): the file, the key's line and the key.
+func (j *Job) KeyError(key string, format string, args ...any) error {
+	where := key
+	if line := lineOf(j.root, strings.Split(key, ".")...); line > 0 {
+		where = fmt.Sprintf("line %d: %s", line, key)
+	}
+	return fmt.Errorf("%w: %s: %s: %s", ErrInvalid, j.File, where, fmt.Sprintf(format, args...))
 }

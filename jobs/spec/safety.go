@@ -6,7 +6,7 @@ type Challenger struct {
 	Model `yaml:",inline"`
 	// Threshold is where a score becomes a decision; the report counts
 	// the rows whose decision the challenger would flip. Default 0.5.
-	Threshold *float64 `yaml:"threshold"`
+	Threshold *float64 `yaml:"threshold" range:","`
 }
 
 // DefaultThreshold is a challenger's decision threshold when unset.
@@ -30,14 +30,14 @@ const (
 // Fallback says what a row gets when the model cannot score it: the model
 // failed to load, a chunk's inference failed, or its score is NaN.
 type Fallback struct {
-	Kind string `yaml:"kind"`
+	Kind string `yaml:"kind" kind:"enum"`
 	// Value is the constant; for carry_forward, what a key with no
 	// earlier score gets (unset: such a row fails the run).
-	Value *float64 `yaml:"value"`
+	Value *float64 `yaml:"value" range:","`
 	Model *Model   `yaml:"model"`
 	// MaxFraction gates the run: more fallback rows than this share of
 	// the valid rows and nothing is published (exit 3).
-	MaxFraction *float64 `yaml:"max_fallback_fraction"`
+	MaxFraction *float64 `yaml:"max_fallback_fraction" range:"0,1"`
 }
 
 // DefaultMaxFallbackFraction gates a run when max_fallback_fraction is unset.
@@ -58,9 +58,9 @@ func (f *Fallback) Source() string { return "fallback:" + f.Kind }
 // and published.
 type Review struct {
 	// Band is an uncertainty band [low, high], edges included.
-	Band []float64 `yaml:"band"`
+	Band []float64 `yaml:"band" range:","`
 	// MinConfidence sends rows whose top-class probability is under it.
-	MinConfidence float64 `yaml:"min_confidence"`
+	MinConfidence float64 `yaml:"min_confidence" range:"0,1"`
 	// OutOfRange sends rows with a feature outside the baseline's range.
 	OutOfRange bool `yaml:"out_of_range"`
 }
@@ -97,16 +97,10 @@ func (j *Job) checkSafety(bad func(string, ...any) func(...string) error) error 
 		if f.Kind != FallbackModel && f.Model != nil {
 			return bad("only kind: model takes a model")("fallback", "model")
 		}
-		if l := f.Limit(); l < 0 || l > 1 {
-			return bad("must be between 0 and 1")("fallback", "max_fallback_fraction")
-		}
 	}
 	if r := j.Review; r != nil {
 		if r.Band != nil && (len(r.Band) != 2 || r.Band[0] > r.Band[1]) {
 			return bad("give [low, high] with low <= high, e.g. [0.45, 0.55]")("review", "band")
-		}
-		if r.MinConfidence < 0 || r.MinConfidence > 1 {
-			return bad("must be between 0 and 1")("review", "min_confidence")
 		}
 		if r.OutOfRange && j.Validation.Baseline == "" {
 			return bad("needs validation.baseline: the training range comes from it")("review", "out_of_range")

@@ -11,70 +11,70 @@ import (
 type Validation struct {
 	// MaxInvalidFraction is the quality gate over all rows: above it the
 	// run fails with exit 3 and nothing is published.
-	MaxInvalidFraction float64                 `yaml:"max_invalid_fraction"`
-	ExtraColumns       string                  `yaml:"extra_columns"` // ignore or reject
-	Columns            map[string]ColumnSchema `yaml:"columns"`
+	MaxInvalidFraction float64                 `yaml:"max_invalid_fraction" range:"0,1"`
+	ExtraColumns       string                  `yaml:"extra_columns" kind:"enum"` // ignore or reject
+	Columns            map[string]ColumnSchema `yaml:"columns" keys:"column"`
 	Rules              []Rule                  `yaml:"rules"`
 	Table              TableRules              `yaml:"table"`
-	Baseline           string                  `yaml:"baseline"` // profile JSON from `batchscore profile`
+	Baseline           string                  `yaml:"baseline" kind:"path"` // profile JSON from `batchscore profile`
 	Drift              Drift                   `yaml:"drift"`
 	// SampleRows caps the offending rows shown per rule in the report.
-	SampleRows int `yaml:"sample_rows"`
+	SampleRows int `yaml:"sample_rows" range:"0,10000"`
 }
 
 // ColumnSchema declares what a column must be.
 type ColumnSchema struct {
-	Type     string `yaml:"type"`     // int, float, bool, string, date, timestamp; empty: any
-	Required *bool  `yaml:"required"` // default true for declared columns
-	PII      bool   `yaml:"pii"`      // masked in reports and samples
+	Type     string `yaml:"type" kind:"enum"` // int, float, bool, string, date, timestamp; empty: any
+	Required *bool  `yaml:"required"`         // default true for declared columns
+	PII      bool   `yaml:"pii"`              // masked in reports and samples
 }
 
 // Rule is one per-row check on one column, with what to do about a row
 // that fails it.
 type Rule struct {
-	Name   string `yaml:"name"` // the reason code; default <check>:<column>
-	Column string `yaml:"column"`
-	Check  string `yaml:"check"` // not_null, range, finite, allowed, length, pattern, date_range
+	Name   string `yaml:"name" kind:"text"` // the reason code; default <check>:<column>
+	Column string `yaml:"column" kind:"column"`
+	Check  string `yaml:"check" kind:"enum"` // not_null, range, finite, allowed, length, pattern, date_range
 	// range: bounds, inclusive.
-	Min *float64 `yaml:"min"`
-	Max *float64 `yaml:"max"`
+	Min *float64 `yaml:"min" range:","`
+	Max *float64 `yaml:"max" range:","`
 	// allowed: the set of values, written as text.
-	Values []string `yaml:"values"`
+	Values []string `yaml:"values" kind:"text"`
 	// length: bounds on a string's length in characters.
-	MinLength *int `yaml:"min_length"`
-	MaxLength *int `yaml:"max_length"`
+	MinLength *int `yaml:"min_length" range:"0,"`
+	MaxLength *int `yaml:"max_length" range:"0,"`
 	// pattern: a regular expression the whole string must match.
-	Pattern string `yaml:"pattern"`
+	Pattern string `yaml:"pattern" kind:"text"`
 	// date_range: bounds relative to the logical date, in days.
-	MaxDaysAfter  *int `yaml:"max_days_after"`  // 0: not after the logical date
-	MaxDaysBefore *int `yaml:"max_days_before"` // e.g. 36500: not older than a century
+	MaxDaysAfter  *int `yaml:"max_days_after" range:"0,1000000"`  // 0: not after the logical date
+	MaxDaysBefore *int `yaml:"max_days_before" range:"0,1000000"` // e.g. 36500: not older than a century
 	// Action: reject (default), impute, clip, warn or fail.
-	Action string  `yaml:"action"`
+	Action string  `yaml:"action" kind:"enum"`
 	Impute *Impute `yaml:"impute"`
 	// MaxInvalidFraction gates this rule on its own.
-	MaxInvalidFraction *float64 `yaml:"max_invalid_fraction"`
+	MaxInvalidFraction *float64 `yaml:"max_invalid_fraction" range:"0,1"`
 }
 
 // Impute says what replaces a value that fails an impute rule.
 type Impute struct {
-	Value *string `yaml:"value"` // a constant, written as text
-	From  string  `yaml:"from"`  // median or mode of the baseline
+	Value *string `yaml:"value" kind:"text"` // a constant, written as text
+	From  string  `yaml:"from" kind:"enum"`  // median or mode of the baseline
 }
 
 // TableRules are checked over the whole snapshot.
 type TableRules struct {
-	MinRows *int64 `yaml:"min_rows"`
-	MaxRows *int64 `yaml:"max_rows"`
+	MinRows *int64 `yaml:"min_rows" range:"0,"`
+	MaxRows *int64 `yaml:"max_rows" range:"0,"`
 	// MaxRowChangePct bounds the change against the previous successful run.
-	MaxRowChangePct *float64   `yaml:"max_row_change_pct"`
-	Unique          []string   `yaml:"unique"`
+	MaxRowChangePct *float64   `yaml:"max_row_change_pct" range:"0,"`
+	Unique          []string   `yaml:"unique" kind:"column"`
 	Freshness       *Freshness `yaml:"freshness"`
 }
 
 // Freshness bounds the age of the newest value of a date column.
 type Freshness struct {
-	Column     string `yaml:"column"`
-	MaxAgeDays int    `yaml:"max_age_days"`
+	Column     string `yaml:"column" kind:"column"`
+	MaxAgeDays int    `yaml:"max_age_days" range:"0,1000000"`
 }
 
 // Drift sets thresholds; 0 means "never" for a gate.
@@ -86,8 +86,8 @@ type Drift struct {
 
 // Threshold warns above Warn and fails the run (exit 3) above Gate.
 type Threshold struct {
-	Warn float64 `yaml:"warn"`
-	Gate float64 `yaml:"gate"`
+	Warn float64 `yaml:"warn" range:"0,"`
+	Gate float64 `yaml:"gate" range:"0,"`
 }
 
 // Checks and actions.
@@ -126,20 +126,17 @@ func (r Rule) RuleName() string {
 
 func (v *Validation) check(bad func(string, ...any) func(...string) error) error {
 	at := func(path ...string) []string { return append([]string{"validation"}, path...) }
-	if v.MaxInvalidFraction < 0 || v.MaxInvalidFraction > 1 {
-		return bad("must be between 0 and 1")(at("max_invalid_fraction")...)
-	}
 	if v.ExtraColumns != "ignore" && v.ExtraColumns != "reject" {
 		return bad("%q is not ignore or reject", v.ExtraColumns)(at("extra_columns")...)
 	}
 	for name, c := range v.Columns {
 		if !slices.Contains(ColumnTypes, c.Type) {
-			return bad("type %q is not one of %v", c.Type, ColumnTypes[1:])(at("columns", name)...)
+			return bad("type %q is not one of %v", c.Type, ColumnTypes[1:])(at("columns", name, "type")...)
 		}
 	}
 	seen := map[string]bool{}
 	for i, r := range v.Rules {
-		key := at("rules")
+		key := at("rules", fmt.Sprintf("[%d]", i+1))
 		if err := r.check(i, bad, key); err != nil {
 			return err
 		}
@@ -148,38 +145,30 @@ func (v *Validation) check(bad func(string, ...any) func(...string) error) error
 		}
 		seen[r.RuleName()] = true
 	}
-	if f := v.Table.Freshness; f != nil && (f.Column == "" || f.MaxAgeDays < 0) {
-		return bad("needs a column and max_age_days of 0 or more")(at("table", "freshness")...)
+	if f := v.Table.Freshness; f != nil && f.Column == "" {
+		return bad("needs a column")(at("table", "freshness")...)
 	}
-	for _, t := range []Threshold{v.Drift.FeaturePSI, v.Drift.OutOfRange, v.Drift.ScorePSI} {
-		if t.Warn < 0 || t.Gate < 0 {
-			return bad("thresholds must be 0 or more")(at("drift")...)
-		}
-	}
-	for _, r := range v.Rules {
+	for i, r := range v.Rules {
 		if r.Impute != nil && r.Impute.From != "" && v.Baseline == "" {
-			return bad("rule %s imputes from the baseline: set validation.baseline", r.RuleName())(at("rules")...)
+			return bad("rule %s imputes from the baseline: set validation.baseline", r.RuleName())(at("rules", fmt.Sprintf("[%d]", i+1), "impute", "from")...)
 		}
-	}
-	if v.SampleRows < 0 {
-		return bad("must be 0 or more")(at("sample_rows")...)
 	}
 	return nil
 }
 
 func (r Rule) check(i int, bad func(string, ...any) func(...string) error, key []string) error {
-	fail := func(format string, args ...any) error {
-		return bad("rule %d (%s): %s", i+1, r.RuleName(), fmt.Sprintf(format, args...))(key...)
+	// failAt names the rule's key field, so that the line is the field's.
+	failAt := func(field []string, format string, args ...any) error {
+		return bad("rule %d (%s): %s", i+1, r.RuleName(), fmt.Sprintf(format, args...))(append(slices.Clone(key), field...)...)
 	}
+	fail := func(format string, args ...any) error { return failAt(nil, format, args...) }
 	switch {
 	case r.Column == "":
 		return fail("column is required")
 	case !slices.Contains(RuleChecks, r.Check):
-		return fail("check %q is not one of %v", r.Check, RuleChecks)
+		return failAt([]string{"check"}, "check %q is not one of %v", r.Check, RuleChecks)
 	case r.Action != "" && !slices.Contains(RuleActions, r.Action):
-		return fail("action %q is not one of %v", r.Action, RuleActions)
-	case r.MaxInvalidFraction != nil && (*r.MaxInvalidFraction < 0 || *r.MaxInvalidFraction > 1):
-		return fail("max_invalid_fraction must be between 0 and 1")
+		return failAt([]string{"action"}, "action %q is not one of %v", r.Action, RuleActions)
 	}
 	switch r.Check {
 	case "range":
@@ -187,7 +176,7 @@ func (r Rule) check(i int, bad func(string, ...any) func(...string) error, key [
 			return fail("range needs min, max or both")
 		}
 		if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
-			return fail("min %v is above max %v", *r.Min, *r.Max)
+			return failAt([]string{"min"}, "min %v is above max %v", *r.Min, *r.Max)
 		}
 	case "allowed":
 		if len(r.Values) == 0 {
@@ -197,9 +186,12 @@ func (r Rule) check(i int, bad func(string, ...any) func(...string) error, key [
 		if r.MinLength == nil && r.MaxLength == nil {
 			return fail("length needs min_length, max_length or both")
 		}
+		if r.MinLength != nil && r.MaxLength != nil && *r.MinLength > *r.MaxLength {
+			return failAt([]string{"min_length"}, "min_length %d is above max_length %d", *r.MinLength, *r.MaxLength)
+		}
 	case "pattern":
 		if _, err := regexp.Compile(r.Pattern); err != nil || r.Pattern == "" {
-			return fail("pattern %q is not a regular expression", r.Pattern)
+			return failAt([]string{"pattern"}, "pattern %q is not a regular expression", r.Pattern)
 		}
 	case "date_range":
 		if r.MaxDaysAfter == nil && r.MaxDaysBefore == nil {
@@ -216,7 +208,7 @@ func (r Rule) check(i int, bad func(string, ...any) func(...string) error, key [
 			return fail("impute needs exactly one of impute.value or impute.from")
 		}
 		if r.Impute.From != "" && r.Impute.From != "median" && r.Impute.From != "mode" {
-			return fail("impute.from %q is not median or mode", r.Impute.From)
+			return failAt([]string{"impute", "from"}, "impute.from %q is not median or mode", r.Impute.From)
 		}
 	}
 	return nil
