@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -101,8 +102,9 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 	default:
 		return fmt.Errorf("%w: --trigger %q: want manual, schedule or backfill", jobs.ErrUsage, f.trigger)
 	}
-	if f.workers < 0 {
-		return fmt.Errorf("%w: --workers must be 0 or more", jobs.ErrUsage)
+	if f.workers < 0 || f.workers > spec.MaxWorkers() {
+		return fmt.Errorf("%w: --workers %d: allowed: 0 (the job file decides) to %d (%d per core; this machine has %d cores)",
+			jobs.ErrUsage, f.workers, spec.MaxWorkers(), spec.WorkersPerCore, runtime.NumCPU())
 	}
 	if f.registryModel != jobs.RegistryCurrent && f.registryModel != jobs.RegistryAsOfDate {
 		return fmt.Errorf("%w: --registry-model %q: want %s or %s", jobs.ErrUsage, f.registryModel, jobs.RegistryCurrent, jobs.RegistryAsOfDate)

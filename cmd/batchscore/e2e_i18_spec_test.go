@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -227,5 +228,23 @@ func TestI18SpecZipMapClassCheckedAtModelLoad(t *testing.T) {
 	}
 	if strings.Contains(msgs, "no_snapshot") {
 		t.Errorf("the snapshot was looked at before the model was checked:\n%s", msgs)
+	}
+}
+
+// The --workers flag has the job file's cap: above it is exit 2 naming the
+// cap, and the table is untouched.
+func TestI18SpecWorkersFlagCapped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: filepath.Join(dir, "scores")})
+	res := bs(t, "run", job, "--date", date20, "--workers", strconv.Itoa(spec.MaxWorkers()+1))
+	if res.code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", res.code, res)
+	}
+	if want := fmt.Sprintf("to %d (%d per core", spec.MaxWorkers(), spec.WorkersPerCore); !strings.Contains(res.messages(), want) {
+		t.Errorf("the error does not say %q:\n%s", want, res.messages())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "scores")); err == nil {
+		t.Errorf("a refused --workers wrote into the table")
 	}
 }
