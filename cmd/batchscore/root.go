@@ -61,7 +61,7 @@ published), 130 interrupted.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
 	})
-	root.AddCommand(newRunCommand(g), newServeCommand(g), newValidateCommand(g), newProfileCommand(), newRunsCommand(), newShowCommand(), newInspectCommand(g), newModelsCommand(g), newCommitCommand(g), newVersionCommand())
+	root.AddCommand(newRunCommand(g), newServeCommand(g), newValidateCommand(g), newProfileCommand(), newRunsCommand(), newShowCommand(), newInspectCommand(g), newModelsCommand(g), newCommitCommand(g), newReownCommand(g), newVersionCommand())
 	return root
 }
 
