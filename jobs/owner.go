@@ -15,32 +15,26 @@ import (
 // claim makes sure the job's result table (and its SQL table) belong to
 // it before anything is written: the first job to run against a table
 // records its name there, another job is refused (exit 2). A dry run
-// checks and records nothing.
+// checks the Parquet table (whose history it reads and where it writes
+// its manifest) and records nothing; it never touches the SQL table.
 func (e *execution) claim(ctx context.Context, t *table.Table) error {
 	job := e.req.Job
 	if e.DryRun {
-		if err := t.CheckOwner(job.Name, job.File); err != nil {
-			return err
-		}
-	} else {
-		c, err := t.Own(job.Name, job.File, false)
-		if err != nil {
-			return err
-		}
-		logClaim(e.log, t.Name(), c.Claimed, c.Adopted, "")
+		return t.CheckOwner(job.Name, job.File)
 	}
-	if job.Output.SQL == nil {
-		return nil
-	}
-	action := sqlio.OwnClaim
-	if e.DryRun {
-		action = sqlio.OwnCheck
-	}
-	c, err := ownSQL(ctx, job, action)
+	c, err := t.Own(job.Name, job.File, false)
 	if err != nil {
 		return err
 	}
-	logClaim(e.log, "SQL table "+job.Output.SQL.Table, c.Claimed, c.Adopted, "")
+	logClaim(e.log, t.Name(), c.Claimed, c.Adopted, "")
+	if job.Output.SQL == nil {
+		return nil
+	}
+	sc, err := ownSQL(ctx, job, sqlio.OwnClaim)
+	if err != nil {
+		return err
+	}
+	logClaim(e.log, "SQL table "+job.Output.SQL.Table, sc.Claimed, sc.Adopted, "")
 	return nil
 }
 
@@ -52,7 +46,11 @@ func ownSQL(ctx context.Context, job *spec.Job, action sqlio.OwnAction) (sqlio.S
 	}
 	c, err := sqlio.OwnSink(ctx, sqlio.SinkConfig{Driver: o.Driver, DSN: dsn, Table: o.Table}, job.Name, job.File, action)
 	if err != nil {
-		return c, fmt.Errorf("output.sql: %w", err)
+		where := "dsn_file " + o.DSNFile
+		if o.DSNEnv != "" {
+			where = "dsn_env $" + o.DSNEnv
+		}
+		return c, fmt.Errorf("output.sql (%s): %w", where, err)
 	}
 	return c, nil
 }

@@ -292,8 +292,20 @@ func TestI18TableOnS3(t *testing.T) {
 		t.Errorf("pointer %+v: want locations relative to the table", p)
 	}
 	folder, manifest := p.Resolve(url)
-	if got := bucketRows(t, folder); got == 0 {
+	rows := bucketRows(t, folder)
+	if rows == 0 {
 		t.Errorf("no rows under %s", folder)
+	}
+	// The README's DuckDB recipe, on a copy of the bucket's objects (the
+	// pointer's relative locations resolve under any root).
+	if os.Getenv("BATCHSCORE_DUCKDB_NODE_MODULES") != "" {
+		local := copyBucket(t, url)
+		sql := strings.ReplaceAll(readmeSnippet(t, "SET VARIABLE t = ", "read_parquet(getvariable('files'));"), "s3://scores/churn_scores", local)
+		sql = strings.ReplaceAll(sql, "2026-11-20", date20)
+		sql = strings.Replace(sql, "SELECT * FROM read_parquet", "SELECT count(*) AS n FROM read_parquet", 1)
+		if got := duckdb(t, sql); len(got) != 1 || asInt(t, got[0]["n"]) != rows {
+			t.Errorf("DuckDB through the pointer read %v rows, the version has %d", got, rows)
+		}
 	}
 	if keys := bucketKeys(t, url, "_owner.json"); len(keys) != 1 {
 		t.Errorf("no owner object: %v", keys)
@@ -309,4 +321,54 @@ func TestI18TableOnS3(t *testing.T) {
 	if v := readPointerVersion(t, url); v != p.Version {
 		t.Errorf("the pointer names %s after the refused run, want %s", v, p.Version)
 	}
+}
+
+// readmeSnippet is the README's text from the line holding first to the
+// line holding last, unindented.
+func readmeSnippet(t *testing.T, first, last string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if len(out) == 0 && !strings.Contains(line, first) {
+			continue
+		}
+		out = append(out, strings.TrimSpace(line))
+		if strings.Contains(line, last) {
+			return strings.Join(out, "\n")
+		}
+	}
+	t.Fatalf("README.md has no snippet from %q to %q", first, last)
+	return ""
+}
+
+// copyBucket downloads every object of the table at url into a new
+// folder, keys kept: the bucket as a reader sees it.
+func copyBucket(t *testing.T, url string) string {
+	t.Helper()
+	bucketURL, prefix, _ := blob.Split(url)
+	ctx := context.Background()
+	b, err := blob.Open(ctx, bucketURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	objs, err := b.List(ctx, prefix+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, o := range objs {
+		dst := filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(o.Key, prefix+"/")))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Download(ctx, o.Key, dst, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }

@@ -106,7 +106,8 @@ func connectSink(ctx context.Context, cfg SinkConfig) (*Sink, error) {
 	case sinkPostgres:
 		pc, err := pgx.ParseConfig(cfg.DSN)
 		if err != nil {
-			return nil, s.errorf("output table %s: the DSN is not a valid PostgreSQL connection string: %w", table, err)
+			// pgx quotes the string it could not parse: keep its text out.
+			return nil, fmt.Errorf("%w: output table %s: not a valid PostgreSQL connection string", ErrDSN, table)
 		}
 		if pc.RuntimeParams["application_name"] == "" {
 			pc.RuntimeParams["application_name"] = "batchscore"
