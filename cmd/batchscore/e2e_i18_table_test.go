@@ -321,6 +321,20 @@ func TestI18TableOnS3(t *testing.T) {
 	if v := readPointerVersion(t, url); v != p.Version {
 		t.Errorf("the pointer names %s after the refused run, want %s", v, p.Version)
 	}
+	refused(t, "runs", runWith(t, batchscore, append(ortEnv(t), workDir(t)), "runs", b), base)
+
+	// Renamed on purpose, from a third machine: the bucket's owner object
+	// changes, and every machine sees it.
+	if res := runWith(t, batchscore, append(ortEnv(t), workDir(t)), "reown", b); res.code != 0 || !strings.Contains(res.stdout, `now to job "churn_other"`) {
+		t.Fatalf("reown: %s", res)
+	}
+	if res := runWith(t, batchscore, append(ortEnv(t), workDir(t)), "runs", b, "--json"); res.code != 0 || !strings.Contains(res.stdout, `"job": "churn_nightly"`) {
+		t.Errorf("runs after reown on another machine: %s", res)
+	}
+	refused2 := runWith(t, batchscore, env, "run", a, "--date", date20, "--force")
+	if refused2.code != 2 || !strings.Contains(refused2.messages(), `"churn_other"`) {
+		t.Errorf("the old name on the first machine after reown: %s", refused2)
+	}
 }
 
 // readmeSnippet is the README's text from the line holding first to the
