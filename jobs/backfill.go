@@ -66,6 +66,9 @@ func Plan(b Backfill) ([]PlannedDate, error) {
 		return nil, err
 	}
 	defer t.Close()
+	if err := t.CheckOwner(b.Job.Name, b.Job.File); err != nil {
+		return nil, err
+	}
 	history := lastStatus(t)
 	plan := make([]PlannedDate, len(dates))
 	for i, d := range dates {

@@ -53,6 +53,9 @@ func (e *execution) commit(ctx context.Context, n int) error {
 		return err
 	}
 	e.table = t
+	if err := e.claim(ctx, t); err != nil {
+		return err
+	}
 	if err := t.PullShards(e.date, n, shardStateFile); err != nil {
 		return err
 	}

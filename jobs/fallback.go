@@ -88,7 +88,10 @@ func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
 			f.previous, f.previousName = prev.Output.Path, prev.Version
 			// Only the table's own folder for that version: a manifest
 			// pulled from the bucket names no other place to read.
-			if want := e.table.Location("versions", prev.LogicalDate, prev.Version); prev.Output.URL != "" && prev.Output.URL == want {
+			// Its URL is recorded without the query (older manifests:
+			// with the writer's); it is read with this table's.
+			if want := e.table.Location("versions", prev.LogicalDate, prev.Version); prev.Output.URL != "" &&
+				(prev.Output.URL == want || prev.Output.URL == e.table.ReaderURL("versions", prev.LogicalDate, prev.Version)) {
 				f.previous = want
 			}
 		}

@@ -68,6 +68,9 @@ func (e *execution) writeReport() {
 		if err == nil {
 			var path string
 			if path, err = e.table.WriteRunFile(e.date, m.Version, suffix, data); err == nil {
+				if u := e.table.ReaderURL("runs", e.date, m.Version+suffix); u != "" {
+					return u // uploaded: where every machine finds it
+				}
 				return path
 			}
 		}
@@ -133,7 +136,7 @@ func (e *execution) finish(err error) (*Result, error) {
 		current, _ := e.table.Current(e.date)
 		m.Output.Path = e.table.VersionDir(e.date, current)
 		m.Output.CurrentLink = e.table.CurrentLink(e.date)
-		m.Output.URL, m.Output.CurrentURL = e.table.Location("versions", e.date, current), e.table.PointerLocation(e.date)
+		m.Output.URL, m.Output.CurrentURL = e.table.ReaderURL("versions", e.date, current), e.table.ReaderURL("current", e.date+".json")
 		e.logAlreadyCurrent(current)
 		return &Result{Manifest: m, AlreadyCurrent: true}, nil
 	}
@@ -157,6 +160,11 @@ func (e *execution) finish(err error) (*Result, error) {
 		}
 		m.Output.Files = nil // staged, never published, now gone
 	}
+	if e.table != nil && !e.DryRun && m.RunID != "" && (m.ExitCode == ExitUsage || m.ExitCode == ExitDataQuality) {
+		// The same run id would stop the same way: its saved chunks only
+		// take space. Kept for exit 1 and 130, where resuming is the point.
+		cleanResume(e.table.Root, m.RunID)
+	}
 	res := &Result{Manifest: m}
 	if e.table != nil && e.verdict != nil {
 		e.writeReport()
@@ -166,6 +174,7 @@ func (e *execution) finish(err error) (*Result, error) {
 		data, jerr := m.JSON()
 		if jerr == nil {
 			res.ManifestPath, jerr = e.table.WriteManifest(e.date, m.Version, data)
+			res.ManifestURL = e.table.ReaderURL("runs", e.date, m.Version+".json")
 		}
 		if jerr != nil {
 			res.ManifestPath = "" // WriteManifest names the path it could not write

@@ -31,16 +31,20 @@ func readManifests(t *table.Table) ([]*report.Manifest, error) {
 			out = append(out, &m)
 		}
 	}
-	return out, nil
+	return ownedManifests(t, out), nil
 }
 
-// History lists a job's executions, newest first.
+// History lists a job's executions, newest first. A table that belongs
+// to another job is an error (ErrOwner): its runs are not this job's.
 func History(job *spec.Job) ([]*report.Manifest, error) {
 	t, err := table.Mirror(job.Output.Table)
 	if err != nil {
 		return nil, err
 	}
 	defer t.Close()
+	if err := t.CheckOwner(job.Name, job.File); err != nil {
+		return nil, err
+	}
 	ms, err := readManifests(t)
 	slices.Reverse(ms)
 	return ms, err

@@ -71,6 +71,9 @@ type Request struct {
 type Result struct {
 	Manifest     *report.Manifest
 	ManifestPath string
+	// ManifestURL is the manifest's object URL (without the query) when
+	// the table is on object storage: where readers find it.
+	ManifestURL string
 	// AlreadyCurrent: nothing ran, the date's current version stands.
 	AlreadyCurrent bool
 }
@@ -208,6 +211,9 @@ func (e *execution) run(ctx context.Context) (err error) {
 		if err := checkShardable(job); err != nil {
 			return err
 		}
+	}
+	if err := e.claim(ctx, t); err != nil {
+		return err
 	}
 
 	// Before the model and the snapshot: a baseline that cannot serve
@@ -389,7 +395,7 @@ func (e *execution) publish(ctx context.Context, t *table.Table, dir string) err
 	e.m.Output.Published = true
 	e.m.Output.Path = t.VersionDir(e.date, e.m.Version)
 	e.m.Output.CurrentLink = t.CurrentLink(e.date)
-	e.m.Output.URL, e.m.Output.CurrentURL = t.Location("versions", e.date, e.m.Version), t.PointerLocation(e.date)
+	e.m.Output.URL, e.m.Output.CurrentURL = t.ReaderURL("versions", e.date, e.m.Version), t.ReaderURL("current", e.date+".json")
 	if len(e.m.Output.QuarantineFiles) > 0 {
 		e.m.Output.QuarantinePath = filepath.Join(e.m.Output.Path, QuarantineDir)
 	}

@@ -184,7 +184,11 @@ func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
 	switch {
 	case res.AlreadyCurrent:
 		fmt.Fprintf(out, "%s %s: already current (run %s): same snapshot, model and job file; nothing to do (--force makes a new version)\n", m.Job, m.LogicalDate, m.RunID)
-		fmt.Fprintf(out, "  current:  %s\n", m.Output.CurrentLink)
+		current := m.Output.CurrentLink
+		if m.Output.CurrentURL != "" {
+			current = m.Output.CurrentURL
+		}
+		fmt.Fprintf(out, "  current:  %s\n", current)
 		return
 	case m.Status == report.StatusStaged:
 		fmt.Fprintf(out, "%s %s: shard %d/%d staged (%d rows, run %s); nothing is published until `batchscore commit --shards %d`\n",
@@ -201,8 +205,11 @@ func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
 			fmt.Fprintf(out, "  results:  %s\n", m.Output.Path)
 			fmt.Fprintf(out, "  current:  %s\n", m.Output.CurrentLink)
 		}
-		if m.Counts.Quarantined > 0 {
-			fmt.Fprintf(out, "  quarantine: %d rows in %s\n", m.Counts.Quarantined, filepath.Join(m.Output.Path, jobs.QuarantineDir))
+		if where := filepath.Join(m.Output.Path, jobs.QuarantineDir); m.Counts.Quarantined > 0 {
+			if m.Output.URL != "" {
+				where = m.Output.URL + "/" + jobs.QuarantineDir
+			}
+			fmt.Fprintf(out, "  quarantine: %d rows in %s\n", m.Counts.Quarantined, where)
 		}
 	default:
 		fmt.Fprintf(out, "%s %s: %s (exit %d), nothing published: %s\n", m.Job, m.LogicalDate, m.Status, m.ExitCode,
@@ -211,7 +218,10 @@ func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
 	if m.Validation.ReportHTML != "" {
 		fmt.Fprintf(out, "  report:   %s\n", m.Validation.ReportHTML)
 	}
-	if res.ManifestPath != "" {
+	switch { // uploaded with the table: where every machine finds it
+	case res.ManifestURL != "":
+		fmt.Fprintf(out, "  manifest: %s\n", res.ManifestURL)
+	case res.ManifestPath != "":
 		fmt.Fprintf(out, "  manifest: %s\n", res.ManifestPath)
 	}
 	if f.verbose {

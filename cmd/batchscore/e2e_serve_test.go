@@ -35,7 +35,10 @@ func TestServeRunsAndStopsCleanly(t *testing.T) {
 	noChecks := func(s string) string { // the snapshots differ in size on purpose
 		return removeLine(t, s, "    max_row_change_pct: 50")
 	}
-	first := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: filepath.Join(small, "snapshot_date={{ .Date }}", "*.parquet"), edit: noChecks})
+	// Named as the daemon's job below: a table belongs to one job.
+	first := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: filepath.Join(small, "snapshot_date={{ .Date }}", "*.parquet"), edit: func(s string) string {
+		return strings.Replace(noChecks(s), "name: churn_nightly", "name: churn", 1)
+	}})
 	if res := bs(t, "run", first, "--date", today); res.code != 0 {
 		t.Fatal(res)
 	}

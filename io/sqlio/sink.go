@@ -54,6 +54,37 @@ type Sink struct {
 // missing, extra or differently typed column) is an error naming the
 // column: the sink never alters a table.
 func OpenSink(ctx context.Context, cfg SinkConfig, schema *arrow.Schema) (*Sink, error) {
+	d, _, err := sinkDriver(cfg.Driver)
+	if err != nil {
+		return nil, err
+	}
+	table, err := ParseIdent(cfg.Table)
+	if err != nil {
+		return nil, fmt.Errorf("output table: %w", err)
+	}
+	if cfg.Keep < 0 {
+		return nil, fmt.Errorf("output table %s: keep %d: want 0 (all) or more", table, cfg.Keep)
+	}
+	cols, err := resultColumns(d, schema)
+	if err != nil {
+		return nil, fmt.Errorf("output table %s: %w", table, err)
+	}
+	s, err := connectSink(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.schema, s.cols, s.keep = schema, cols, cfg.Keep
+	s.dateCol, s.runCol, s.modCol = fieldOf(schema, "score_date"), fieldOf(schema, "run_id"), fieldOf(schema, "model_version")
+	if err := s.ensure(ctx); err != nil {
+		s.db.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connectSink checks the table's name and connects: a Sink that can run
+// statements but knows no result columns yet.
+func connectSink(ctx context.Context, cfg SinkConfig) (*Sink, error) {
 	d, driver, err := sinkDriver(cfg.Driver)
 	if err != nil {
 		return nil, err
@@ -65,29 +96,18 @@ func OpenSink(ctx context.Context, cfg SinkConfig, schema *arrow.Schema) (*Sink,
 	if len(table.Name)+maxSuffix > 63 {
 		return nil, fmt.Errorf("output table %q: at most %d characters, so that %s%s fits", table, 63-maxSuffix, table.Name, suffixCurrentIdx)
 	}
-	if cfg.Keep < 0 {
-		return nil, fmt.Errorf("output table %s: keep %d: want 0 (all) or more", table, cfg.Keep)
-	}
-	cols, err := resultColumns(d, schema)
-	if err != nil {
-		return nil, fmt.Errorf("output table %s: %w", table, err)
-	}
 	s := &Sink{
 		d:       d,
-		n:       sinkNames{Table: table, Runs: table.WithSuffix(suffixRuns), View: table.WithSuffix(suffixCurrent), d: d},
-		schema:  schema,
-		cols:    cols,
-		keep:    cfg.Keep,
+		n:       sinkNames{Table: table, Runs: table.WithSuffix(suffixRuns), View: table.WithSuffix(suffixCurrent), Owner: table.WithSuffix(suffixOwner), d: d},
 		secrets: dsnSecrets(d, cfg.DSN),
-		dateCol: fieldOf(schema, "score_date"),
-		runCol:  fieldOf(schema, "run_id"),
-		modCol:  fieldOf(schema, "model_version"),
+		dateCol: -1, runCol: -1, modCol: -1,
 	}
 	switch d {
 	case sinkPostgres:
 		pc, err := pgx.ParseConfig(cfg.DSN)
 		if err != nil {
-			return nil, s.errorf("output table %s: the DSN is not a valid PostgreSQL connection string: %w", table, err)
+			// pgx quotes the string it could not parse: keep its text out.
+			return nil, fmt.Errorf("%w: output table %s: not a valid PostgreSQL connection string", ErrDSN, table)
 		}
 		if pc.RuntimeParams["application_name"] == "" {
 			pc.RuntimeParams["application_name"] = "batchscore"
@@ -110,10 +130,6 @@ func OpenSink(ctx context.Context, cfg SinkConfig, schema *arrow.Schema) (*Sink,
 	if err := s.db.ping(ctx); err != nil {
 		s.db.close()
 		return nil, s.errorf("connecting to %s database: %w", d, err)
-	}
-	if err := s.ensure(ctx); err != nil {
-		s.db.close()
-		return nil, err
 	}
 	return s, nil
 }

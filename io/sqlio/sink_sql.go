@@ -58,6 +58,7 @@ const (
 // the longest suffix must fit the 63-character limit.
 const (
 	suffixRuns       = "_runs"
+	suffixOwner      = "_owner"
 	suffixCurrent    = "_current"
 	suffixVersionIdx = "_version_idx"
 	suffixCurrentIdx = "_runs_cur_idx"
@@ -228,8 +229,8 @@ func catalogOf(d sinkDialect, ddl string) string {
 
 // sinkNames are the quoted names of a result table's objects.
 type sinkNames struct {
-	Table, Runs, View Ident
-	d                 sinkDialect
+	Table, Runs, View, Owner Ident
+	d                        sinkDialect
 }
 
 func (n sinkNames) q(s string) string { return quoteName(n.d, s) }

@@ -48,13 +48,37 @@ import (
 // another execution published the date while this one ran.
 var ErrConcurrent = errors.New("another execution published this date meanwhile")
 
-// Pointer is the content of current/<date>.json.
+// Pointer is the content of current/<date>.json. Path and Manifest are
+// relative to the table (the prefix that holds current/), so that a
+// reader behind another endpoint finds them in its own view of the
+// bucket; pointers written before were absolute URLs, with the writer's
+// query, and Resolve reads both.
 type Pointer struct {
 	Version  string    `json:"version"`
-	Path     string    `json:"path"`     // the version folder's URL
-	Manifest string    `json:"manifest"` // its manifest's URL
+	Path     string    `json:"path"`     // the version folder: versions/<date>/<version>
+	Manifest string    `json:"manifest"` // its manifest: runs/<date>/<version>.json
 	Files    []string  `json:"files"`    // every file of the version, relative to Path
 	Written  time.Time `json:"written"`
+}
+
+// Resolve returns the URLs of the pointer's version folder and manifest
+// under the table at tableURL (s3://bucket/prefix, with or without a
+// query, which the results keep). An absolute location (an older
+// pointer's) is taken with the table's query in place of its own.
+func (p Pointer) Resolve(tableURL string) (folder, manifest string) {
+	base, query, _ := strings.Cut(tableURL, "?")
+	resolve := func(loc string) string {
+		if blob.IsURL(loc) {
+			loc, _, _ = strings.Cut(loc, "?")
+		} else {
+			loc = strings.TrimSuffix(base, "/") + "/" + strings.TrimPrefix(loc, "/")
+		}
+		if query != "" {
+			loc += "?" + query
+		}
+		return loc
+	}
+	return resolve(p.Path), resolve(p.Manifest)
 }
 
 type remote struct {
@@ -123,13 +147,24 @@ func (t *Table) URL() string {
 	return t.remote.url
 }
 
-// Location is where readers find a path of the table: its object URL for
-// a remote table (none: "").
+// Location is the object URL of a path of the table, with the table's
+// query (endpoint, region), as this machine reaches it; "" for a local
+// table.
 func (t *Table) Location(rel ...string) string {
 	if t.remote == nil {
 		return ""
 	}
 	return blob.Join(t.remote.bucketURL, t.remote.prefix+path.Join(rel...))
+}
+
+// ReaderURL is where readers find a path of the table: s3://bucket/key,
+// without the query, since the endpoint is the writer's view of the store
+// and every reader brings its own; "" for a local table.
+func (t *Table) ReaderURL(rel ...string) string {
+	if t.remote == nil {
+		return ""
+	}
+	return blob.Redact(t.Location(rel...))
 }
 
 // PointerLocation is the object URL of a date's current pointer.
@@ -211,7 +246,7 @@ func (t *Table) pull(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return t.pullOwner()
 }
 
 func (t *Table) readPointer(ctx context.Context, date string) (*Pointer, string, error) {
@@ -304,8 +339,8 @@ func (t *Table) publishRemote(date, version, dir string) (written bool, err erro
 	}
 	crashpoint.Hit("publish-uploaded")
 	data, err := json.MarshalIndent(Pointer{
-		Version: version, Path: t.Location("versions", date, version),
-		Manifest: t.Location("runs", date, version+".json"), Files: files, Written: time.Now().UTC(),
+		Version: version, Path: path.Join("versions", date, version),
+		Manifest: path.Join("runs", date, version+".json"), Files: files, Written: time.Now().UTC(),
 	}, "", "  ")
 	if err != nil {
 		return false, err

@@ -73,8 +73,11 @@ func TestRemotePublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, keys := pointerOf(t, url, date)
-	if p.Version != "v1" || len(p.Files) != 1 || p.Files[0] != "part-00000.parquet" || !strings.Contains(p.Path, "tables/churn/versions/"+date+"/v1") {
-		t.Errorf("pointer %+v", p)
+	if p.Version != "v1" || len(p.Files) != 1 || p.Files[0] != "part-00000.parquet" || p.Path != "versions/"+date+"/v1" || p.Manifest != "runs/"+date+"/v1.json" {
+		t.Errorf("pointer %+v: want locations relative to the table", p)
+	}
+	if folder, manifest := p.Resolve(base + "/tables/churn"); folder != base+"/tables/churn/versions/"+date+"/v1" || manifest != base+"/tables/churn/runs/"+date+"/v1.json" {
+		t.Errorf("the pointer resolves to %s and %s", folder, manifest)
 	}
 	for _, want := range []string{"versions/" + date + "/v1/part-00000.parquet", "runs/" + date + "/v1.json", "current/" + date + ".json"} {
 		if !contains(keys, want) {
@@ -180,5 +183,19 @@ func TestRemoteLostPointerResponse(t *testing.T) {
 	publish(t, a, "v2", "two")
 	if p, _ := pointerOf(t, url, date); p.Version != "v2" {
 		t.Errorf("pointer %s, want v2", p.Version)
+	}
+}
+
+// Pointers written before locations were relative hold absolute URLs with
+// the writer's query: they resolve with the reader's query instead.
+func TestPointerResolveOld(t *testing.T) {
+	p := Pointer{Path: "s3://b/t/versions/d/v?endpoint=http://writer:9000&region=x", Manifest: "s3://b/t/runs/d/v.json?endpoint=http://writer:9000"}
+	folder, manifest := p.Resolve("s3://b/t?endpoint=http://reader:9000")
+	if folder != "s3://b/t/versions/d/v?endpoint=http://reader:9000" || manifest != "s3://b/t/runs/d/v.json?endpoint=http://reader:9000" {
+		t.Errorf("old pointer resolves to %s, %s", folder, manifest)
+	}
+	p = Pointer{Path: "versions/d/v", Manifest: "runs/d/v.json"}
+	if folder, _ := p.Resolve("s3://b/t/"); folder != "s3://b/t/versions/d/v" {
+		t.Errorf("relative pointer resolves to %s", folder)
 	}
 }

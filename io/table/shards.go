@@ -70,7 +70,7 @@ func (t *Table) ParkShard(version, date string, n, k int, last string) (string, 
 		if _, err := t.upload(context.Background(), dst, last); err != nil {
 			return "", fmt.Errorf("parking shard %d of %d: %w", k, n, err)
 		}
-		return t.Location("_shards", date, "of-"+strconv.Itoa(n), "shard-"+strconv.Itoa(k)), nil
+		return t.ReaderURL("_shards", date, "of-"+strconv.Itoa(n), "shard-"+strconv.Itoa(k)), nil
 	}
 	return dst, nil
 }
