@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -27,6 +28,8 @@ type Buffers struct {
 	f64 [][]float64
 	i64 [][]int64
 	i32 [][]int32
+	// nonFinite counts the last chunk's non-finite inputs per column.
+	nonFinite nonFiniteTally
 }
 
 func grow[T any](buf []T, n int) []T {
@@ -45,6 +48,7 @@ func (b *Binding) tensors(rec arrow.Record, buf *Buffers) ([]Tensor, error) {
 		k := len(b.Inputs)
 		buf.f32, buf.f64, buf.i64, buf.i32 = make([][]float32, k), make([][]float64, k), make([][]int64, k), make([][]int32, k)
 	}
+	clear(buf.nonFinite)
 	out := make([]Tensor, len(b.Inputs))
 	for i, in := range b.Inputs {
 		width := len(in.Columns)
@@ -62,22 +66,22 @@ func (b *Binding) tensors(rec arrow.Record, buf *Buffers) ([]Tensor, error) {
 			t.Float32 = buf.f32[i]
 			if in.ColumnMajor && in.Rank == 2 {
 				t.ColumnMajor = true
-				err = fillColumns(t.Float32, cols, in.Columns)
+				err = fillColumns(t.Float32, cols, in.Columns, buf)
 			} else {
-				err = fillAll(t.Float32, cols, in.Columns)
+				err = fillAll(t.Float32, cols, in.Columns, buf)
 			}
 		case Double:
 			buf.f64[i] = grow(buf.f64[i], n*width)
 			t.Float64 = buf.f64[i]
-			err = fillAll(t.Float64, cols, in.Columns)
+			err = fillAll(t.Float64, cols, in.Columns, buf)
 		case Int64:
 			buf.i64[i] = grow(buf.i64[i], n*width)
 			t.Int64 = buf.i64[i]
-			err = fillAll(t.Int64, cols, in.Columns)
+			err = fillAll(t.Int64, cols, in.Columns, buf)
 		case Int32:
 			buf.i32[i] = grow(buf.i32[i], n*width)
 			t.Int32 = buf.i32[i]
-			err = fillAll(t.Int32, cols, in.Columns)
+			err = fillAll(t.Int32, cols, in.Columns, buf)
 		default:
 			err = fmt.Errorf("%w: input %s has element type %s", ErrSignature, in.Name, in.Elem)
 		}
@@ -111,8 +115,9 @@ type number interface {
 const fillTile = 1024
 
 // fillAll writes cols into the row-major matrix dst, after checking that
-// none holds a null or a type no input can take.
-func fillAll[T number](dst []T, cols []arrow.Array, names []string) error {
+// none holds a null or a type no input can take, and counts into buf the
+// values that are not finite in dst.
+func fillAll[T number](dst []T, cols []arrow.Array, names []string, buf *Buffers) error {
 	if err := checkAll(cols, names); err != nil {
 		return err
 	}
@@ -123,21 +128,32 @@ func fillAll[T number](dst []T, cols []arrow.Array, names []string) error {
 	for lo := 0; lo < n; lo += fillTile {
 		hi := min(lo+fillTile, n)
 		for j, col := range cols {
-			fill(dst, col, j, len(cols), lo, hi)
+			if n, bad := fill(dst, col, j, len(cols), lo, hi); bad {
+				buf.countNonFinite(names[j], n)
+			}
 		}
 	}
 	return nil
 }
 
+func (buf *Buffers) countNonFinite(column string, n NonFinite) {
+	if buf.nonFinite == nil {
+		buf.nonFinite = nonFiniteTally{}
+	}
+	buf.nonFinite[column] = buf.nonFinite[column].Add(n)
+}
+
 // fillColumns writes cols one after the other into dst, feature-major,
 // after the same checks as fillAll.
-func fillColumns[T number](dst []T, cols []arrow.Array, names []string) error {
+func fillColumns[T number](dst []T, cols []arrow.Array, names []string, buf *Buffers) error {
 	if err := checkAll(cols, names); err != nil {
 		return err
 	}
 	for j, col := range cols {
 		n := col.Len()
-		fill(dst[j*n:(j+1)*n], col, 0, 1, 0, n)
+		if nf, bad := fill(dst[j*n:(j+1)*n], col, 0, 1, 0, n); bad {
+			buf.countNonFinite(names[j], nf)
+		}
 	}
 	return nil
 }
@@ -169,13 +185,27 @@ func checkFillable(col arrow.Array) *InputError {
 	return &InputError{Reason: fmt.Sprintf("type %s cannot feed a model input", col.DataType())}
 }
 
-// fill writes rows [lo,hi) of col into column j of the row-major matrix dst.
-func fill[T number](dst []T, col arrow.Array, j, width, lo, hi int) {
+// fill writes rows [lo,hi) of col into column j of the row-major matrix
+// dst, and counts a float column's values that are not finite in dst
+// while they are in cache.
+func fill[T number](dst []T, col arrow.Array, j, width, lo, hi int) (NonFinite, bool) {
 	switch a := col.(type) {
 	case *array.Float64:
-		strided(dst, a.Float64Values()[lo:hi], j, width, lo)
+		src := a.Float64Values()[lo:hi]
+		var zero T
+		_, toFloat32 := any(zero).(float32)
+		limit := float64Inf
+		if toFloat32 {
+			limit = float32InfFrom64
+		}
+		if stridedFloat64(dst, src, j, width, lo, limit) {
+			return nonFinite64(src, toFloat32)
+		}
 	case *array.Float32:
-		strided(dst, a.Float32Values()[lo:hi], j, width, lo)
+		src := a.Float32Values()[lo:hi]
+		if stridedFloat32(dst, src, j, width, lo) {
+			return nonFinite32(src)
+		}
 	case *array.Int64:
 		strided(dst, a.Int64Values()[lo:hi], j, width, lo)
 	case *array.Int32:
@@ -201,6 +231,7 @@ func fill[T number](dst []T, col arrow.Array, j, width, lo, hi int) {
 			dst[i*width+j] = v
 		}
 	}
+	return NonFinite{}, false
 }
 
 // strided writes src, rows lo.. of a column, into column j of dst.
@@ -215,4 +246,94 @@ func strided[T number, S ~float32 | ~float64 | ~int64 | ~int32 | ~int16 | ~int8 
 	for i, v := range src {
 		d[i*width+j] = T(v)
 	}
+}
+
+// stridedFloat64 is strided for a double column, and says whether a value
+// reaches limit (bits, sign cleared: see anyFrom64).
+func stridedFloat64[T number](dst []T, src []float64, j, width, lo int, limit uint64) bool {
+	bits := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(src))), len(src))
+	const sign = 1 << 63
+	bias := sign - limit
+	var a, b, c, e uint64
+	i := 0
+	if width == 1 {
+		d := dst[lo : lo+len(src)]
+		for ; i+4 <= len(src); i += 4 {
+			q, p, o := src[i:i+4:i+4], bits[i:i+4:i+4], d[i:i+4:i+4]
+			o[0], o[1], o[2], o[3] = T(q[0]), T(q[1]), T(q[2]), T(q[3])
+			a |= p[0]&^sign + bias
+			b |= p[1]&^sign + bias
+			c |= p[2]&^sign + bias
+			e |= p[3]&^sign + bias
+		}
+		for ; i < len(src); i++ {
+			d[i] = T(src[i])
+			a |= bits[i]&^sign + bias
+		}
+		return (a|b|c|e)&sign != 0
+	}
+	d := dst[lo*width : (lo+len(src))*width]
+	// The fill and the test in one loop, the test in four lanes.
+	for ; i+4 <= len(src); i += 4 {
+		q, p := src[i:i+4:i+4], bits[i:i+4:i+4]
+		k := i*width + j
+		d[k], d[k+width], d[k+2*width], d[k+3*width] = T(q[0]), T(q[1]), T(q[2]), T(q[3])
+		a |= p[0]&^sign + bias
+		b |= p[1]&^sign + bias
+		c |= p[2]&^sign + bias
+		e |= p[3]&^sign + bias
+	}
+	for ; i < len(src); i++ {
+		d[i*width+j] = T(src[i])
+		a |= bits[i]&^sign + bias
+	}
+	return (a|b|c|e)&sign != 0
+}
+
+// stridedFloat32 is stridedFloat64 for a float column.
+func stridedFloat32[T number](dst []T, src []float32, j, width, lo int) bool {
+	strided(dst, src, j, width, lo)
+	return anyFrom32(unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(src))), len(src)))
+}
+
+// anyFrom64 says whether a value's bits, sign cleared, reach limit: with
+// bias added such a value carries into the top bit. The values are read
+// as integers (no move from a float register), OR-ed in four independent
+// lanes, over a tile the fill has just read into cache: a running max
+// over the floats measured as slow as the fill itself.
+func anyFrom64(bits []uint64, limit uint64) bool {
+	const sign = 1 << 63
+	bias := sign - limit
+	var a, b, c, d uint64
+	i := 0
+	for ; i+4 <= len(bits); i += 4 {
+		q := bits[i : i+4 : i+4]
+		a |= q[0]&^sign + bias
+		b |= q[1]&^sign + bias
+		c |= q[2]&^sign + bias
+		d |= q[3]&^sign + bias
+	}
+	for _, v := range bits[i:] {
+		a |= v&^sign + bias
+	}
+	return (a|b|c|d)&sign != 0
+}
+
+// anyFrom32 is anyFrom64 for floats, against their own infinity.
+func anyFrom32(bits []uint32) bool {
+	const sign = 1 << 31
+	bias := uint32(sign - float32Inf)
+	var a, b, c, d uint32
+	i := 0
+	for ; i+4 <= len(bits); i += 4 {
+		q := bits[i : i+4 : i+4]
+		a |= q[0]&^sign + bias
+		b |= q[1]&^sign + bias
+		c |= q[2]&^sign + bias
+		d |= q[3]&^sign + bias
+	}
+	for _, v := range bits[i:] {
+		a |= v&^sign + bias
+	}
+	return (a|b|c|d)&sign != 0
 }
