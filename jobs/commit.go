@@ -256,11 +256,11 @@ func (e *execution) mergeManifests(shards []*shardState) (int64, error) {
 		c.Scored += s.Counts.Scored
 		c.Fallback += s.Counts.Fallback
 		c.Written += s.Counts.Written
-		for col, nf := range s.Counts.NonFiniteInputs {
-			if c.NonFiniteInputs == nil {
-				c.NonFiniteInputs = map[string]scoring.NonFinite{}
+		for col, nf := range s.NonFiniteInputs {
+			if m.NonFiniteInputs == nil {
+				m.NonFiniteInputs = map[string]scoring.NonFinite{}
 			}
-			c.NonFiniteInputs[col] = c.NonFiniteInputs[col].Add(nf)
+			m.NonFiniteInputs[col] = m.NonFiniteInputs[col].Add(nf)
 		}
 		m.Fallback = mergeFallback(m.Fallback, s.Fallback)
 		m.Review = mergeReview(m.Review, s.Review)

@@ -230,7 +230,7 @@ func (p *plan) record(m *report.Manifest, final bool) {
 		m.Model.Engine = p.champion.engine() // the first chunk can change it
 	}
 	if p.scorer != nil {
-		m.Counts.NonFiniteInputs = p.scorer.NonFinite()
+		m.NonFiniteInputs = p.scorer.NonFinite()
 	}
 	if p.fallback != nil {
 		m.Fallback = p.fallback.summary(m.Counts.Fallback, m.Counts.Valid)

@@ -22,7 +22,7 @@ func buildReport(m *report.Manifest, v *verdict, pii []string) *report.Report {
 			Imputed: m.Counts.Imputed, Clipped: m.Counts.Clipped, Scored: m.Counts.Scored, Fallback: m.Counts.Fallback, Written: m.Counts.Written,
 		},
 		Challenger: m.Challenger, Fallback: m.Fallback, Review: m.Review,
-		NonFinite: nonFiniteInputs(m.Counts.NonFiniteInputs),
+		NonFinite: nonFiniteInputs(m.NonFiniteInputs),
 		PII:       pii,
 	}
 	res := v.result

@@ -50,7 +50,9 @@ func hiveSnapshot(t *testing.T) string {
 	return root
 }
 
-func tableOf(rec arrow.Record) arrow.Table { return array.NewTableFromRecords(rec.Schema(), []arrow.Record{rec}) }
+func tableOf(rec arrow.Record) arrow.Table {
+	return array.NewTableFromRecords(rec.Schema(), []arrow.Record{rec})
+}
 
 func dropColumns(rec arrow.Record, names ...string) arrow.Record {
 	var fields []arrow.Field
