@@ -298,9 +298,9 @@ func TestI18HiveMatchesDuckDB(t *testing.T) {
 	}
 }
 
-// The same partitioned snapshot on S3 (MinIO).
+// The same partitioned snapshot on S3 (MinIO). Not parallel: the bucket
+// sets the environment.
 func TestI18HivePartitionsOnS3(t *testing.T) {
-	t.Parallel()
 	root := hiveSnapshot(t)
 	bucketURL := miniotest.Bucket(t)
 	ctx := context.Background()

@@ -11,7 +11,8 @@ package parquetio
 // names with WithPartitionRoot (a job's source template, whose {{ .Date }}
 // folder changes from run to run). Each key=value folder is a column of
 // every row of the file: typed date (YYYY-MM-DD) when every file's value
-// is one, int64 when every value is an integer, else string; a type the
+// is one, int64 when every value is an integer (without leading zeros or
+// a plus sign), else string; a type the
 // caller declares (WithPartitionTypes) wins, and a value that does not
 // parse as it is an error naming the file. Folders without '=' are
 // ignored. Spark's __HIVE_DEFAULT_PARTITION__ is null. Values are
@@ -198,7 +199,8 @@ func (s *Source) typePartitions(declared map[string]arrow.DataType) error {
 }
 
 // inferType is the type of partition column i: date when every non-null
-// value is YYYY-MM-DD, int64 when every one is an integer, else string.
+// value is YYYY-MM-DD, int64 when every one is an integer written as
+// int64 writes it, else string.
 func (s *Source) inferType(i int) arrow.DataType {
 	dates, ints := true, true
 	for _, f := range s.files {
@@ -209,7 +211,9 @@ func (s *Source) inferType(i int) arrow.DataType {
 		if _, err := time.Parse(time.DateOnly, p.raw); err != nil || len(p.raw) != len(time.DateOnly) {
 			dates = false
 		}
-		if _, err := strconv.ParseInt(p.raw, 10, 64); err != nil {
+		// Only as written back: 010 stays a string (a code's leading
+		// zero), as DuckDB keeps it.
+		if v, err := strconv.ParseInt(p.raw, 10, 64); err != nil || strconv.FormatInt(v, 10) != p.raw {
 			ints = false
 		}
 	}

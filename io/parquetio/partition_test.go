@@ -104,6 +104,21 @@ func TestPartitionTypes(t *testing.T) {
 	if rows[0][0] != "010" {
 		t.Errorf("k = %s, want 010 as written", rows[0][0])
 	}
+	// Leading zeros: a string, as written, unless declared int.
+	one := t.TempDir()
+	writeRows(t, filepath.Join(one, "k=010", "p.parquet"), 0, 2, fileOpts{})
+	if src, err = Open(filepath.Join(one, "*", "*.parquet")); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := readText(t, src, []string{"k"}, 10); rows[0][0] != "010" {
+		t.Errorf("k=010 read as %s, want the string 010", rows[0][0])
+	}
+	if src, err = Open(filepath.Join(one, "*", "*.parquet"), WithPartitionTypes(map[string]arrow.DataType{"k": arrow.PrimitiveTypes.Int64})); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := readText(t, src, []string{"k"}, 10); rows[0][0] != "10" {
+		t.Errorf("k=010 declared int read as %s, want 10", rows[0][0])
+	}
 	// Declared int: the date folder does not parse, named.
 	_, err = Open(glob, WithPartitionTypes(map[string]arrow.DataType{"k": arrow.PrimitiveTypes.Int64}))
 	if !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "k=2026-11-20") || !strings.Contains(err.Error(), "declared") {
