@@ -214,4 +214,3 @@ func TestPartitionFingerprint(t *testing.T) {
 		t.Error("a renamed partition folder kept the fingerprint")
 	}
 }
-
