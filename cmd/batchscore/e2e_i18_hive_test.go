@@ -201,7 +201,10 @@ func TestI18HivePartitions(t *testing.T) {
 	t.Run("renamed folder changes the run id", func(t *testing.T) {
 		copyRoot := hiveSnapshot(t)
 		source := filepath.Join(copyRoot, "snapshot_date={{ .Date }}", "*", "*.parquet")
-		job := hiveJob(t, filepath.Join(t.TempDir(), "t"), source, nil)
+		// Declared int: num_products=01 is 1 (undeclared, a string).
+		job := hiveJob(t, filepath.Join(t.TempDir(), "t"), source, func(s string) string {
+			return strings.Replace(s, "    snapshot_date: {type: date}", "    snapshot_date: {type: date}\n    num_products: {type: int}", 1)
+		})
 		first := bs(t, "run", job, "--date", date20, "--json")
 		if first.code != 0 {
 			t.Fatalf("first run: %s", first)
