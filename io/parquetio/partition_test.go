@@ -214,3 +214,30 @@ func TestPartitionFingerprint(t *testing.T) {
 		t.Error("a renamed partition folder kept the fingerprint")
 	}
 }
+
+// A folder the glob fixes is not in the files' names, but as a partition
+// (a job's template root) its value is in the fingerprint.
+func TestPartitionFingerprintFixedFolder(t *testing.T) {
+	dir := t.TempDir()
+	for _, day := range []string{"2026-11-20", "2026-11-21"} {
+		writeRows(t, filepath.Join(dir, "day="+day, "p.parquet"), 0, 3, fileOpts{})
+	}
+	fp := func(day string, opts ...Option) string {
+		src, err := Open(filepath.Join(dir, "day="+day, "*.parquet"), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := src.Fingerprint(context.Background(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	root := WithPartitionRoot(filepath.Join(dir, "day="))
+	if fp("2026-11-20") != fp("2026-11-21") {
+		t.Fatal("without partitions, the same bytes under the same names should fingerprint alike")
+	}
+	if fp("2026-11-20", root) == fp("2026-11-21", root) {
+		t.Error("the partition value is not in the fingerprint")
+	}
+}
