@@ -23,6 +23,13 @@ import (
 func hiveSnapshot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
+	writeHive(t, root)
+	return root
+}
+
+// writeHive writes hiveSnapshot's files under root.
+func writeHive(t *testing.T, root string) {
+	t.Helper()
 	ctx := compute.WithAllocator(context.Background(), memory.DefaultAllocator)
 	for _, part := range []string{"part-00000.parquet", "part-00001.parquet"} {
 		rec := sampleRecord(t, date20, part)
@@ -47,7 +54,6 @@ func hiveSnapshot(t *testing.T) string {
 			out.Release()
 		}
 	}
-	return root
 }
 
 func tableOf(rec arrow.Record) arrow.Table {
@@ -281,15 +287,29 @@ func TestI18HiveMatchesDuckDB(t *testing.T) {
 	if !duckdbAvailable() {
 		t.Skip("DuckDB for Node is not installed")
 	}
-	root := hiveSnapshot(t)
+	// feed=007: a zero-padded code, which both keep as a string.
+	root := t.TempDir()
+	writeHive(t, filepath.Join(root, "feed=007"))
 	table := filepath.Join(t.TempDir(), "hive")
-	job := hiveJob(t, table, filepath.Join(root, "snapshot_date={{ .Date }}", "*", "*.parquet"), nil)
+	job := hiveJob(t, table, filepath.Join(root, "*", "snapshot_date={{ .Date }}", "*", "*.parquet"), func(s string) string {
+		return strings.Replace(s, "keys: [customer_id, snapshot_date, num_products]", "keys: [customer_id, snapshot_date, num_products, feed]", 1)
+	})
 	if res := bs(t, "run", job, "--date", date20); res.code != 0 {
 		t.Fatalf("run: %s", res)
 	}
-	got := keyValues(t, onlyManifest(t, table, date20).Output.Path)
-	rows := duckdb(t, "SELECT customer_id, CAST(snapshot_date AS VARCHAR) AS d, typeof(snapshot_date) AS td, num_products, typeof(num_products) AS tn FROM read_parquet("+
-		sqlPath(filepath.Join(root, "*", "*", "*.parquet"))+", hive_partitioning=true)")
+	dir := onlyManifest(t, table, date20).Output.Path
+	got := keyValues(t, dir)
+	feeds := map[int64]string{}
+	paths, _ := filepath.Glob(filepath.Join(dir, "part-*.parquet"))
+	for _, p := range paths {
+		tbl := readParquet(t, p)
+		ids, feed := column(t, tbl, "customer_id").(*array.Int64), column(t, tbl, "feed")
+		for i := range ids.Len() {
+			feeds[ids.Value(i)] = feed.DataType().String() + ":" + feed.ValueStr(i)
+		}
+	}
+	rows := duckdb(t, "SELECT customer_id, CAST(snapshot_date AS VARCHAR) AS d, typeof(snapshot_date) AS td, num_products, typeof(num_products) AS tn, feed, typeof(feed) AS tf FROM read_parquet("+
+		sqlPath(filepath.Join(root, "*", "*", "*", "*.parquet"))+", hive_partitioning=true)")
 	if len(rows) != len(got) {
 		t.Fatalf("DuckDB reads %d rows, batchscore published %d", len(rows), len(got))
 	}
@@ -297,6 +317,9 @@ func TestI18HiveMatchesDuckDB(t *testing.T) {
 		id := asInt(t, r["customer_id"])
 		if want := fmt.Sprintf("%v|%v", r["d"], r["num_products"]); got[id] != want || r["td"] != "DATE" || r["tn"] != "BIGINT" {
 			t.Fatalf("customer %d: batchscore %s, DuckDB %s (%v, %v)", id, got[id], want, r["td"], r["tn"])
+		}
+		if want := fmt.Sprintf("utf8:%v", r["feed"]); feeds[id] != want || r["tf"] != "VARCHAR" {
+			t.Fatalf("customer %d: batchscore feed %s, DuckDB %s (%v)", id, feeds[id], want, r["tf"])
 		}
 	}
 }
