@@ -3,6 +3,7 @@ package scoring
 import (
 	"math"
 	"sync"
+	"unsafe"
 )
 
 // NonFinite counts one column's model inputs that are not finite numbers
@@ -112,4 +113,76 @@ func (t *nonFiniteTotals) snapshot() map[string]NonFinite {
 		out[c] = n
 	}
 	return out
+}
+
+// stridedFloat64 is strided for a double column, and says whether a value
+// reaches limit: its bits, sign cleared, plus sign-limit carry into the
+// top bit. The test is integer work on the values read as integers (no
+// move out of a float register), in four independent lanes, in the fill's
+// own loop: a second pass over the values, even so, cost as much as the
+// fill itself.
+func stridedFloat64[T number](dst []T, src []float64, j, width, lo int, limit uint64) bool {
+	bits := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(src))), len(src))
+	const sign = 1 << 63
+	bias := sign - limit
+	var a, b, c, e uint64
+	i := 0
+	if width == 1 {
+		d := dst[lo : lo+len(src)]
+		for ; i+4 <= len(src); i += 4 {
+			q, p, o := src[i:i+4:i+4], bits[i:i+4:i+4], d[i:i+4:i+4]
+			o[0], o[1], o[2], o[3] = T(q[0]), T(q[1]), T(q[2]), T(q[3])
+			a |= p[0]&^sign + bias
+			b |= p[1]&^sign + bias
+			c |= p[2]&^sign + bias
+			e |= p[3]&^sign + bias
+		}
+		for ; i < len(src); i++ {
+			d[i] = T(src[i])
+			a |= bits[i]&^sign + bias
+		}
+		return (a|b|c|e)&sign != 0
+	}
+	d := dst[lo*width : (lo+len(src))*width]
+	// The fill and the test in one loop, the test in four lanes.
+	for ; i+4 <= len(src); i += 4 {
+		q, p := src[i:i+4:i+4], bits[i:i+4:i+4]
+		k := i*width + j
+		d[k], d[k+width], d[k+2*width], d[k+3*width] = T(q[0]), T(q[1]), T(q[2]), T(q[3])
+		a |= p[0]&^sign + bias
+		b |= p[1]&^sign + bias
+		c |= p[2]&^sign + bias
+		e |= p[3]&^sign + bias
+	}
+	for ; i < len(src); i++ {
+		d[i*width+j] = T(src[i])
+		a |= bits[i]&^sign + bias
+	}
+	return (a|b|c|e)&sign != 0
+}
+
+// stridedFloat32 is stridedFloat64 for a float column.
+func stridedFloat32[T number](dst []T, src []float32, j, width, lo int) bool {
+	strided(dst, src, j, width, lo)
+	return anyFrom32(unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(src))), len(src)))
+}
+
+// anyFrom32 says whether a float is NaN or infinite, as stridedFloat64
+// tests (a float column is rare enough for a second pass).
+func anyFrom32(bits []uint32) bool {
+	const sign = 1 << 31
+	bias := uint32(sign - float32Inf)
+	var a, b, c, d uint32
+	i := 0
+	for ; i+4 <= len(bits); i += 4 {
+		q := bits[i : i+4 : i+4]
+		a |= q[0]&^sign + bias
+		b |= q[1]&^sign + bias
+		c |= q[2]&^sign + bias
+		d |= q[3]&^sign + bias
+	}
+	for _, v := range bits[i:] {
+		a |= v&^sign + bias
+	}
+	return (a|b|c|d)&sign != 0
 }

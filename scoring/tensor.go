@@ -2,7 +2,6 @@ package scoring
 
 import (
 	"fmt"
-	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -246,94 +245,4 @@ func strided[T number, S ~float32 | ~float64 | ~int64 | ~int32 | ~int16 | ~int8 
 	for i, v := range src {
 		d[i*width+j] = T(v)
 	}
-}
-
-// stridedFloat64 is strided for a double column, and says whether a value
-// reaches limit (bits, sign cleared: see anyFrom64).
-func stridedFloat64[T number](dst []T, src []float64, j, width, lo int, limit uint64) bool {
-	bits := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(src))), len(src))
-	const sign = 1 << 63
-	bias := sign - limit
-	var a, b, c, e uint64
-	i := 0
-	if width == 1 {
-		d := dst[lo : lo+len(src)]
-		for ; i+4 <= len(src); i += 4 {
-			q, p, o := src[i:i+4:i+4], bits[i:i+4:i+4], d[i:i+4:i+4]
-			o[0], o[1], o[2], o[3] = T(q[0]), T(q[1]), T(q[2]), T(q[3])
-			a |= p[0]&^sign + bias
-			b |= p[1]&^sign + bias
-			c |= p[2]&^sign + bias
-			e |= p[3]&^sign + bias
-		}
-		for ; i < len(src); i++ {
-			d[i] = T(src[i])
-			a |= bits[i]&^sign + bias
-		}
-		return (a|b|c|e)&sign != 0
-	}
-	d := dst[lo*width : (lo+len(src))*width]
-	// The fill and the test in one loop, the test in four lanes.
-	for ; i+4 <= len(src); i += 4 {
-		q, p := src[i:i+4:i+4], bits[i:i+4:i+4]
-		k := i*width + j
-		d[k], d[k+width], d[k+2*width], d[k+3*width] = T(q[0]), T(q[1]), T(q[2]), T(q[3])
-		a |= p[0]&^sign + bias
-		b |= p[1]&^sign + bias
-		c |= p[2]&^sign + bias
-		e |= p[3]&^sign + bias
-	}
-	for ; i < len(src); i++ {
-		d[i*width+j] = T(src[i])
-		a |= bits[i]&^sign + bias
-	}
-	return (a|b|c|e)&sign != 0
-}
-
-// stridedFloat32 is stridedFloat64 for a float column.
-func stridedFloat32[T number](dst []T, src []float32, j, width, lo int) bool {
-	strided(dst, src, j, width, lo)
-	return anyFrom32(unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(src))), len(src)))
-}
-
-// anyFrom64 says whether a value's bits, sign cleared, reach limit: with
-// bias added such a value carries into the top bit. The values are read
-// as integers (no move from a float register), OR-ed in four independent
-// lanes, over a tile the fill has just read into cache: a running max
-// over the floats measured as slow as the fill itself.
-func anyFrom64(bits []uint64, limit uint64) bool {
-	const sign = 1 << 63
-	bias := sign - limit
-	var a, b, c, d uint64
-	i := 0
-	for ; i+4 <= len(bits); i += 4 {
-		q := bits[i : i+4 : i+4]
-		a |= q[0]&^sign + bias
-		b |= q[1]&^sign + bias
-		c |= q[2]&^sign + bias
-		d |= q[3]&^sign + bias
-	}
-	for _, v := range bits[i:] {
-		a |= v&^sign + bias
-	}
-	return (a|b|c|d)&sign != 0
-}
-
-// anyFrom32 is anyFrom64 for floats, against their own infinity.
-func anyFrom32(bits []uint32) bool {
-	const sign = 1 << 31
-	bias := uint32(sign - float32Inf)
-	var a, b, c, d uint32
-	i := 0
-	for ; i+4 <= len(bits); i += 4 {
-		q := bits[i : i+4 : i+4]
-		a |= q[0]&^sign + bias
-		b |= q[1]&^sign + bias
-		c |= q[2]&^sign + bias
-		d |= q[3]&^sign + bias
-	}
-	for _, v := range bits[i:] {
-		a |= v&^sign + bias
-	}
-	return (a|b|c|d)&sign != 0
 }

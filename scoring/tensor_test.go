@@ -152,3 +152,38 @@ func threadCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// A float column's NaN and infinities are counted too, and the boundary
+// of float32's range is exact: MaxFloat32 plus just under half its last
+// place stays finite, plus half becomes +Inf.
+func TestTensorsCountNonFiniteFloat32AndBoundary(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	fb := array.NewFloat32Builder(mem)
+	fb.AppendValues([]float32{1, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 2}, nil)
+	f32 := fb.NewArray()
+	fb.Release()
+	defer f32.Release()
+	db := array.NewFloat64Builder(mem)
+	edge := 0x1p128 - 0x1p103 // rounds to +Inf as a float32
+	db.AppendValues([]float64{math.Nextafter(edge, 0), edge, -edge, 0, math.MaxFloat32}, nil)
+	f64 := db.NewArray()
+	db.Release()
+	defer f64.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "f", Type: arrow.PrimitiveTypes.Float32}, {Name: "d", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	rec := array.NewRecord(schema, []arrow.Array{f32, f64}, 5)
+	defer rec.Release()
+	var buf Buffers
+	if _, err := floatBinding(rec, Float, false).tensors(rec, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := buf.nonFinite["f"], (NonFinite{NaN: 1, PosInf: 1, NegInf: 1}); got != want {
+		t.Errorf("float column: %+v, want %+v", got, want)
+	}
+	if got, want := buf.nonFinite["d"], (NonFinite{BeyondFloat32: 2}); got != want {
+		t.Errorf("double column at float32's edge: %+v, want %+v", got, want)
+	}
+	if float32(math.Nextafter(edge, 0)) != math.MaxFloat32 || !math.IsInf(float64(float32(edge)), 1) {
+		t.Fatal("the edge is not where float32 rounding puts it")
+	}
+}
