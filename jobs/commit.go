@@ -15,6 +15,7 @@ import (
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/scoring"
 )
 
 // Commit publishes the n shards of a date as one version: it checks that
@@ -258,6 +259,12 @@ func (e *execution) mergeManifests(shards []*shardState) (int64, error) {
 		c.Scored += s.Counts.Scored
 		c.Fallback += s.Counts.Fallback
 		c.Written += s.Counts.Written
+		for col, nf := range s.NonFiniteInputs {
+			if m.NonFiniteInputs == nil {
+				m.NonFiniteInputs = map[string]scoring.NonFinite{}
+			}
+			m.NonFiniteInputs[col] = m.NonFiniteInputs[col].Add(nf)
+		}
 		m.Fallback = mergeFallback(m.Fallback, s.Fallback)
 		m.Review = mergeReview(m.Review, s.Review)
 		ref := *s.Shard

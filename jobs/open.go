@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
@@ -48,7 +49,7 @@ func (e *execution) openParquet(ctx context.Context) (parquetSnapshot, error) {
 		return parquetSnapshot{}, spec.ErrorAt("source.parquet", "%v", err)
 	}
 	e.m.Source = report.Source{Kind: "parquet", Pattern: pattern}
-	src, err := parquetio.Open(pattern)
+	src, err := parquetio.Open(pattern, partitionOptions(job)...)
 	if err != nil {
 		return parquetSnapshot{}, err
 	}
@@ -77,6 +78,44 @@ func (e *execution) openParquet(ctx context.Context) (parquetSnapshot, error) {
 	}
 	e.log.Info("snapshot opened", "files", len(src.Files()), "rows", src.Rows(), "fingerprint", e.m.Source.Fingerprint)
 	return parquetSnapshot{src}, nil
+}
+
+// partitionOptions say how the snapshot's key=value folders become
+// columns: the folders from the source's first {{ action on count (the
+// date's folder is a column, a fixed folder above it is not), typed as
+// validation.columns declares.
+func partitionOptions(job *spec.Job) []parquetio.Option {
+	var opts []parquetio.Option
+	if root, _, ok := strings.Cut(job.Source.Parquet, "{{"); ok {
+		opts = append(opts, parquetio.WithPartitionRoot(root))
+	}
+	types := map[string]arrow.DataType{}
+	for name, c := range job.Validation.Columns {
+		if t := partitionType(c.Type); t != nil {
+			types[name] = t
+		}
+	}
+	return append(opts, parquetio.WithPartitionTypes(types))
+}
+
+// partitionType is the Arrow type a declared column type reads a folder's
+// value as; nil for none declared.
+func partitionType(declared string) arrow.DataType {
+	switch declared {
+	case "int":
+		return arrow.PrimitiveTypes.Int64
+	case "float":
+		return arrow.PrimitiveTypes.Float64
+	case "bool":
+		return arrow.FixedWidthTypes.Boolean
+	case "string":
+		return arrow.BinaryTypes.String
+	case "date":
+		return arrow.FixedWidthTypes.Date32
+	case "timestamp":
+		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	}
+	return nil
 }
 
 // checkSnapshot holds the snapshot's columns to the job: keys present and

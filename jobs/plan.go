@@ -229,6 +229,9 @@ func (p *plan) record(m *report.Manifest, final bool) {
 	if p.champion != nil {
 		m.Model.Engine = p.champion.engine() // the first chunk can change it
 	}
+	if p.scorer != nil {
+		m.NonFiniteInputs = p.scorer.NonFinite()
+	}
 	if p.fallback != nil {
 		m.Fallback = p.fallback.summary(m.Counts.Fallback, m.Counts.Valid)
 	}

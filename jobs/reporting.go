@@ -2,10 +2,13 @@ package jobs
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
+	"github.com/batchscore/batchscore/scoring"
 )
 
 // buildReport gathers the manifest, the rule results, the profiles and
@@ -19,7 +22,8 @@ func buildReport(m *report.Manifest, v *verdict, pii []string) *report.Report {
 			Imputed: m.Counts.Imputed, Clipped: m.Counts.Clipped, Scored: m.Counts.Scored, Fallback: m.Counts.Fallback, Written: m.Counts.Written,
 		},
 		Challenger: m.Challenger, Fallback: m.Fallback, Review: m.Review,
-		PII: pii,
+		NonFinite: nonFiniteInputs(m.NonFiniteInputs),
+		PII:       pii,
 	}
 	res := v.result
 	if v.partial {
@@ -99,4 +103,14 @@ func histogramBins(h *profile.Histogram) []report.Bin {
 func profileBinLabel(edges []float64, i int) string {
 	b, _ := json.Marshal([2]float64{edges[i], edges[i+1]})
 	return string(b)
+}
+
+// nonFiniteInputs lists the manifest's counts by column name.
+func nonFiniteInputs(counts map[string]scoring.NonFinite) []report.NonFiniteInput {
+	var out []report.NonFiniteInput
+	for _, c := range slices.Sorted(maps.Keys(counts)) {
+		n := counts[c]
+		out = append(out, report.NonFiniteInput{Column: c, NaN: n.NaN, PosInf: n.PosInf, NegInf: n.NegInf, BeyondFloat32: n.BeyondFloat32})
+	}
+	return out
 }

@@ -71,7 +71,13 @@ type Scorer struct {
 	// Busy adds up the time workers spend scoring (tensors, model,
 	// decoding), in nanoseconds, summed over workers.
 	Busy atomic.Int64
+
+	nonFinite nonFiniteTotals
 }
+
+// NonFinite is the count, per bound column, of the inputs filled so far
+// that were NaN or infinite as the model took them; nil when none was.
+func (s *Scorer) NonFinite() map[string]NonFinite { return s.nonFinite.snapshot() }
 
 // ErrInference marks a chunk the model session failed on (not its data).
 var ErrInference = errors.New("inference failed")
@@ -144,6 +150,7 @@ func (s *Scorer) ScoreChunk(ctx context.Context, c Chunk, buf *Buffers) (Scored,
 	if err != nil {
 		return Scored{}, s.locate(c, err)
 	}
+	s.nonFinite.add(buf.nonFinite)
 	outs, err := s.Session.Run(ctx, inputs)
 	if err != nil {
 		return Scored{}, fmt.Errorf("%s: rows %d-%d: %w: %w", c.File, c.Offset, c.Offset+int64(n)-1, ErrInference, err)

@@ -27,6 +27,8 @@ type Buffers struct {
 	f64 [][]float64
 	i64 [][]int64
 	i32 [][]int32
+	// nonFinite counts the last chunk's non-finite inputs per column.
+	nonFinite nonFiniteTally
 }
 
 func grow[T any](buf []T, n int) []T {
@@ -45,6 +47,7 @@ func (b *Binding) tensors(rec arrow.Record, buf *Buffers) ([]Tensor, error) {
 		k := len(b.Inputs)
 		buf.f32, buf.f64, buf.i64, buf.i32 = make([][]float32, k), make([][]float64, k), make([][]int64, k), make([][]int32, k)
 	}
+	clear(buf.nonFinite)
 	out := make([]Tensor, len(b.Inputs))
 	for i, in := range b.Inputs {
 		width := len(in.Columns)
@@ -62,22 +65,22 @@ func (b *Binding) tensors(rec arrow.Record, buf *Buffers) ([]Tensor, error) {
 			t.Float32 = buf.f32[i]
 			if in.ColumnMajor && in.Rank == 2 {
 				t.ColumnMajor = true
-				err = fillColumns(t.Float32, cols, in.Columns)
+				err = fillColumns(t.Float32, cols, in.Columns, buf)
 			} else {
-				err = fillAll(t.Float32, cols, in.Columns)
+				err = fillAll(t.Float32, cols, in.Columns, buf)
 			}
 		case Double:
 			buf.f64[i] = grow(buf.f64[i], n*width)
 			t.Float64 = buf.f64[i]
-			err = fillAll(t.Float64, cols, in.Columns)
+			err = fillAll(t.Float64, cols, in.Columns, buf)
 		case Int64:
 			buf.i64[i] = grow(buf.i64[i], n*width)
 			t.Int64 = buf.i64[i]
-			err = fillAll(t.Int64, cols, in.Columns)
+			err = fillAll(t.Int64, cols, in.Columns, buf)
 		case Int32:
 			buf.i32[i] = grow(buf.i32[i], n*width)
 			t.Int32 = buf.i32[i]
-			err = fillAll(t.Int32, cols, in.Columns)
+			err = fillAll(t.Int32, cols, in.Columns, buf)
 		default:
 			err = fmt.Errorf("%w: input %s has element type %s", ErrSignature, in.Name, in.Elem)
 		}
@@ -111,8 +114,9 @@ type number interface {
 const fillTile = 1024
 
 // fillAll writes cols into the row-major matrix dst, after checking that
-// none holds a null or a type no input can take.
-func fillAll[T number](dst []T, cols []arrow.Array, names []string) error {
+// none holds a null or a type no input can take, and counts into buf the
+// values that are not finite in dst.
+func fillAll[T number](dst []T, cols []arrow.Array, names []string, buf *Buffers) error {
 	if err := checkAll(cols, names); err != nil {
 		return err
 	}
@@ -123,21 +127,32 @@ func fillAll[T number](dst []T, cols []arrow.Array, names []string) error {
 	for lo := 0; lo < n; lo += fillTile {
 		hi := min(lo+fillTile, n)
 		for j, col := range cols {
-			fill(dst, col, j, len(cols), lo, hi)
+			if n, bad := fill(dst, col, j, len(cols), lo, hi); bad {
+				buf.countNonFinite(names[j], n)
+			}
 		}
 	}
 	return nil
 }
 
+func (buf *Buffers) countNonFinite(column string, n NonFinite) {
+	if buf.nonFinite == nil {
+		buf.nonFinite = nonFiniteTally{}
+	}
+	buf.nonFinite[column] = buf.nonFinite[column].Add(n)
+}
+
 // fillColumns writes cols one after the other into dst, feature-major,
 // after the same checks as fillAll.
-func fillColumns[T number](dst []T, cols []arrow.Array, names []string) error {
+func fillColumns[T number](dst []T, cols []arrow.Array, names []string, buf *Buffers) error {
 	if err := checkAll(cols, names); err != nil {
 		return err
 	}
 	for j, col := range cols {
 		n := col.Len()
-		fill(dst[j*n:(j+1)*n], col, 0, 1, 0, n)
+		if nf, bad := fill(dst[j*n:(j+1)*n], col, 0, 1, 0, n); bad {
+			buf.countNonFinite(names[j], nf)
+		}
 	}
 	return nil
 }
@@ -169,13 +184,27 @@ func checkFillable(col arrow.Array) *InputError {
 	return &InputError{Reason: fmt.Sprintf("type %s cannot feed a model input", col.DataType())}
 }
 
-// fill writes rows [lo,hi) of col into column j of the row-major matrix dst.
-func fill[T number](dst []T, col arrow.Array, j, width, lo, hi int) {
+// fill writes rows [lo,hi) of col into column j of the row-major matrix
+// dst, and counts a float column's values that are not finite in dst
+// while they are in cache.
+func fill[T number](dst []T, col arrow.Array, j, width, lo, hi int) (NonFinite, bool) {
 	switch a := col.(type) {
 	case *array.Float64:
-		strided(dst, a.Float64Values()[lo:hi], j, width, lo)
+		src := a.Float64Values()[lo:hi]
+		var zero T
+		_, toFloat32 := any(zero).(float32)
+		limit := float64Inf
+		if toFloat32 {
+			limit = float32InfFrom64
+		}
+		if stridedFloat64(dst, src, j, width, lo, limit) {
+			return nonFinite64(src, toFloat32)
+		}
 	case *array.Float32:
-		strided(dst, a.Float32Values()[lo:hi], j, width, lo)
+		src := a.Float32Values()[lo:hi]
+		if stridedFloat32(dst, src, j, width, lo) {
+			return nonFinite32(src)
+		}
 	case *array.Int64:
 		strided(dst, a.Int64Values()[lo:hi], j, width, lo)
 	case *array.Int32:
@@ -201,6 +230,7 @@ func fill[T number](dst []T, col arrow.Array, j, width, lo, hi int) {
 			dst[i*width+j] = v
 		}
 	}
+	return NonFinite{}, false
 }
 
 // strided writes src, rows lo.. of a column, into column j of dst.

@@ -33,7 +33,7 @@ import (
 )
 
 // openRemote is Open for an object URL glob.
-func openRemote(pattern string) (*Source, error) {
+func openRemote(pattern string, o openOptions) (*Source, error) {
 	bucketURL, keyPattern, err := blob.Split(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("source glob: %w", err)
@@ -53,6 +53,7 @@ func openRemote(pattern string) (*Source, error) {
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
 	base := path.Dir(literalPrefix(keyPattern) + "x") // the folder before the first wildcard
+	partBase := partitionBase(pattern, o)
 	s := &Source{}
 	for _, o := range objs {
 		if strings.HasSuffix(o.Key, "/") { // a console's "folder" marker
@@ -69,10 +70,16 @@ func openRemote(pattern string) (*Source, error) {
 		if err := f.readFooter(); err != nil {
 			return nil, err
 		}
+		if f.parts, err = parsePartitions(blob.Redact(f.Path), relBelow(partBase, f.Path)); err != nil {
+			return nil, err
+		}
 		s.files = append(s.files, f)
 	}
 	if len(s.files) == 0 {
 		return nil, fmt.Errorf("%w: nothing matches %s", ErrNoFiles, blob.Redact(pattern))
+	}
+	if err := s.typePartitions(o.types); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

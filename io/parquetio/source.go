@@ -36,6 +36,9 @@ type File struct {
 	Size   int64  `json:"size"`
 	Rows   int64  `json:"rows"`
 	SHA256 string `json:"sha256,omitempty"`
+	// Partition holds the key=value folders of the file's path, as
+	// written (see partition.go); they are columns of its rows.
+	Partition map[string]string `json:"partition,omitempty"`
 
 	modTime time.Time // as Open saw it: a same-size replacement changes it
 	etag    string    // an object's, as Open listed it: reads are pinned to it
@@ -44,6 +47,7 @@ type File struct {
 	// when not nil, are the ones a shard reads (see Shard).
 	groupRows []int64
 	groups    []int
+	parts     []partition
 }
 
 // Source is the set of Parquet files a glob matched, read in name order.
@@ -52,17 +56,22 @@ type Source struct {
 }
 
 // Open matches the glob and reads every file's footer, so that missing,
-// truncated and foreign files fail before any row is scored.
-func Open(pattern string) (*Source, error) {
+// truncated and foreign files fail before any row is scored. The
+// key=value folders of the files' paths are columns (partition.go).
+func Open(pattern string, opts ...Option) (*Source, error) {
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if blob.IsURL(pattern) {
-		return openRemote(pattern) // remote.go
+		return openRemote(pattern, o) // remote.go
 	}
 	paths, err := filepath.Glob(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("source glob %s: %w", pattern, err)
 	}
 	sort.Strings(paths)
-	base := staticDir(pattern)
+	base, partBase := staticDir(pattern), partitionBase(pattern, o)
 	s := &Source{}
 	for _, p := range paths {
 		st, err := os.Stat(p)
@@ -80,10 +89,16 @@ func Open(pattern string) (*Source, error) {
 		if err := f.readFooter(); err != nil {
 			return nil, err
 		}
+		if f.parts, err = parsePartitions(p, relBelow(partBase, p)); err != nil {
+			return nil, err
+		}
 		s.files = append(s.files, f)
 	}
 	if len(s.files) == 0 {
 		return nil, fmt.Errorf("%w: nothing matches %s", ErrNoFiles, pattern)
+	}
+	if err := s.typePartitions(o.types); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -245,6 +260,17 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 			err = fmt.Errorf("%w: %s: the Parquet reader panicked: %v", ErrCorrupt, f.Path, r)
 		}
 	}()
+	pr, err := f.planPartitions(cols, mem) // partition.go
+	if err != nil {
+		return err
+	}
+	if pr != nil {
+		defer pr.release()
+		if len(pr.fileCols) == 0 {
+			return pr.readConstants(ctx, batchRows, emit)
+		}
+		cols, emit = pr.fileCols, pr.wrap(emit)
+	}
 	if len(cols) == 0 {
 		return fmt.Errorf("%w: %s: no columns to read", ErrSchema, f.Path)
 	}

@@ -131,13 +131,15 @@ func TestOpenFiles(t *testing.T) {
 		pattern   string
 		wantNames []string
 		wantRows  int64
+		partition string // a key=value folder the glob matched, a column
 	}{
 		{name: "name order", pattern: filepath.Join(snap, "*.parquet"),
 			wantNames: []string{"part-0.parquet", "part-1.parquet", "part-2.parquet"}, wantRows: 38},
 		{name: "wildcard in the file name", pattern: filepath.Join(snap, "part-[12].parquet"),
 			wantNames: []string{"part-1.parquet", "part-2.parquet"}, wantRows: 8},
 		{name: "wildcard in a folder", pattern: filepath.Join(dir, "snapshot_date=*", "*.parquet"),
-			wantNames: []string{"snapshot_date=2026-11-20/part-0.parquet", "snapshot_date=2026-11-20/part-1.parquet", "snapshot_date=2026-11-20/part-2.parquet"}, wantRows: 38},
+			wantNames: []string{"snapshot_date=2026-11-20/part-0.parquet", "snapshot_date=2026-11-20/part-1.parquet", "snapshot_date=2026-11-20/part-2.parquet"}, wantRows: 38,
+			partition: "snapshot_date:date32,"},
 		{name: "nested", pattern: filepath.Join(snap, "*", "*.parquet"),
 			wantNames: []string{"sub/part-9.parquet"}, wantRows: 3},
 		{name: "no wildcard", pattern: filepath.Join(snap, "part-1.parquet"),
@@ -166,8 +168,8 @@ func TestOpenFiles(t *testing.T) {
 			if got := src.Rows(); got != tt.wantRows {
 				t.Errorf("Rows = %d, want %d", got, tt.wantRows)
 			}
-			if got := fieldsOf(src.Schema()); got != fieldsOf(testSchema) {
-				t.Errorf("Schema fields = %s, want %s", got, fieldsOf(testSchema))
+			if got := fieldsOf(src.Schema()); got != fieldsOf(testSchema)+tt.partition {
+				t.Errorf("Schema fields = %s, want %s", got, fieldsOf(testSchema)+tt.partition)
 			}
 			if src.FirstFile() != src.Files()[0].Path {
 				t.Errorf("FirstFile = %s", src.FirstFile())

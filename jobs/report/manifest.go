@@ -48,8 +48,12 @@ type Manifest struct {
 	Model       Model     `json:"model"`
 	Source      Source    `json:"source"`
 	Counts      Counts    `json:"counts"`
-	Output      Output    `json:"output"`
-	Validation  Summary   `json:"validation"`
+	// NonFiniteInputs counts, per column, the model's inputs that were
+	// NaN or infinite as the model took them (a double beyond float32's
+	// range in a float input becomes ±Inf): scored, not refused.
+	NonFiniteInputs map[string]scoring.NonFinite `json:"non_finite_inputs,omitempty"`
+	Output          Output                       `json:"output"`
+	Validation      Summary                      `json:"validation"`
 	// Set when the job file has the section.
 	Challenger *Challenger `json:"challenger,omitempty"`
 	Fallback   *Fallback   `json:"fallback,omitempty"`

@@ -50,6 +50,9 @@ type Report struct {
 	Challenger *Challenger `json:"challenger,omitempty"`
 	Fallback   *Fallback   `json:"fallback,omitempty"`
 	Review     *Review     `json:"review,omitempty"`
+	// NonFinite lists the model input columns that held NaN or infinite
+	// values, which were scored as they were.
+	NonFinite []NonFiniteInput `json:"non_finite_inputs,omitempty"`
 	// PII names the columns whose values are masked.
 	PII   []string `json:"pii"`
 	Notes []string `json:"notes"`
@@ -66,6 +69,15 @@ type Books struct {
 	Scored      int64 `json:"scored"`
 	Fallback    int64 `json:"fallback"`
 	Written     int64 `json:"written"`
+}
+
+// NonFiniteInput counts one column's non-finite model inputs.
+type NonFiniteInput struct {
+	Column        string `json:"column"`
+	NaN           int64  `json:"nan"`
+	PosInf        int64  `json:"pos_inf"`
+	NegInf        int64  `json:"neg_inf"`
+	BeyondFloat32 int64  `json:"beyond_float32"`
 }
 
 // Balanced reports whether read = valid + quarantined.
