@@ -14,8 +14,8 @@ import (
 )
 
 // Fingerprint hashes every file's content (workers at a time) and returns
-// one sha256 over the files' names, sizes, hashes and partition folders,
-// so that any change to the snapshot changes it. An object is not downloaded: its per-file
+// one sha256 over the files' names, sizes and hashes, so that any change
+// to the snapshot changes it. An object is not downloaded: its per-file
 // checksum is etag:<ETag> (see objectChecksum).
 func (s *Source) Fingerprint(ctx context.Context, workers int) (string, error) {
 	g, ctx := errgroup.WithContext(ctx)
@@ -44,13 +44,11 @@ func (s *Source) Fingerprint(ctx context.Context, workers int) (string, error) {
 	}
 	h := sha256.New()
 	for _, f := range s.files {
-		fmt.Fprintf(h, "%s\x00%d\x00%s", f.Name, f.Size, f.SHA256)
-		// Partition folders are columns: their values count even where
-		// the glob's fixed part, and so Name, leaves them out.
-		for _, p := range f.parts {
-			fmt.Fprintf(h, "\x00%s=%s", p.name, p.raw)
-		}
-		fmt.Fprint(h, "\n")
+		// Partition folders the glob's wildcards matched are in Name; those
+		// above them come from the job's template, so the logical date and
+		// the job file, both in the run id, fix them. Leaving them out
+		// keeps the run ids of tables published before partitions existed.
+		fmt.Fprintf(h, "%s\x00%d\x00%s\n", f.Name, f.Size, f.SHA256)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
