@@ -65,7 +65,7 @@ vet:
 # BATCHSCORE_DEBUG_POISON: released Parquet read buffers are overwritten
 # (io/parquetio/pooled.go), so a read after release shows in results.
 test: build interop vet
-	BATCHSCORE_DEBUG_POISON=1 BATCHSCORE_DUCKDB_NODE_MODULES=$(CURDIR)/$(NODE_DIR)/node_modules $(GO) test -race -count=1 ./...
+	BATCHSCORE_DEBUG_POISON=1 BATCHSCORE_DUCKDB_NODE_MODULES=$(CURDIR)/$(NODE_DIR)/node_modules $(GO) test -race -count=1 -timeout 45m ./...
 	$(MAKE) --no-print-directory fuzz-ci
 	$(MAKE) --no-print-directory bench-smoke
 
