@@ -192,6 +192,11 @@ func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
 		fmt.Fprintf(out, "  staged:   %s\n", m.Shard.Path)
 	case m.Trigger == jobs.TriggerValidate && m.ExitCode == 0:
 		fmt.Fprintf(out, "%s %s: the snapshot passes its checks (%d rows, %d would be quarantined)\n", m.Job, m.LogicalDate, m.Counts.Read, m.Counts.Quarantined)
+	case m.Output.Published && sqlBehind(m):
+		fmt.Fprintf(out, "%s %s: %s (exit %d): version %s is published to the Parquet table (%d rows, run %s), but the SQL publish failed:\n",
+			m.Job, m.LogicalDate, m.Status, m.ExitCode, m.Version, m.Counts.Written, m.RunID)
+		fmt.Fprintf(out, "  the SQL table %s still shows its previous version; a rerun (--force) publishes both: %s\n", m.Output.SQL.Table, m.Error)
+		fmt.Fprintf(out, "  results:  %s\n", m.Output.Path)
 	case m.Output.Published:
 		fmt.Fprintf(out, "%s %s: published version %s (%d rows, run %s)\n", m.Job, m.LogicalDate, m.Version, m.Counts.Written, m.RunID)
 		if m.Output.URL != "" { // a table on object storage; Path is this machine's work copy
