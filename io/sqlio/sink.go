@@ -71,7 +71,7 @@ func OpenSink(ctx context.Context, cfg SinkConfig, schema *arrow.Schema) (*Sink,
 	}
 	cols, err := resultColumns(d, schema)
 	if err != nil {
-		return nil, fmt.Errorf("output table %s: %w", table, err)
+		return nil, rejected("output table %s: %w", table, err)
 	}
 	s := &Sink{
 		d:       d,
