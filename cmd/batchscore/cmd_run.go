@@ -193,10 +193,14 @@ func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
 	case m.Trigger == jobs.TriggerValidate && m.ExitCode == 0:
 		fmt.Fprintf(out, "%s %s: the snapshot passes its checks (%d rows, %d would be quarantined)\n", m.Job, m.LogicalDate, m.Counts.Read, m.Counts.Quarantined)
 	case m.Output.Published && sqlBehind(m):
-		fmt.Fprintf(out, "%s %s: %s (exit %d): version %s is published to the Parquet table (%d rows, run %s), but the SQL publish failed:\n",
-			m.Job, m.LogicalDate, m.Status, m.ExitCode, m.Version, m.Counts.Written, m.RunID)
-		fmt.Fprintf(out, "  the SQL table %s still shows its previous version; a rerun (--force) publishes both: %s\n", m.Output.SQL.Table, m.Error)
-		fmt.Fprintf(out, "  results:  %s\n", m.Output.Path)
+		where := m.Output.Path
+		if m.Output.URL != "" {
+			where = m.Output.URL
+		}
+		fmt.Fprintf(out, "%s %s: %s (exit %d): the SQL publish failed after the Parquet publish\n", m.Job, m.LogicalDate, m.Status, m.ExitCode)
+		fmt.Fprintf(out, "  parquet:  version %s is current (%d rows, run %s): %s\n", m.Version, m.Counts.Written, m.RunID, where)
+		fmt.Fprintf(out, "  sql:      the SQL table %s still shows its previous version; `batchscore run --force` publishes both\n", m.Output.SQL.Table)
+		fmt.Fprintf(out, "  error:    %s\n", m.Error)
 	case m.Output.Published:
 		fmt.Fprintf(out, "%s %s: published version %s (%d rows, run %s)\n", m.Job, m.LogicalDate, m.Version, m.Counts.Written, m.RunID)
 		if m.Output.URL != "" { // a table on object storage; Path is this machine's work copy

@@ -24,7 +24,8 @@ func newRunsCommand() *cobra.Command {
 		Long: `runs lists the executions recorded in the job's table (its manifests): the
 logical date, version, run id, trigger, status and exit code, rows read,
 scored and quarantined, duration, model version, and whether the version is
-the date's current one.`,
+the date's current one ("(SQL table not updated)" when its Parquet version
+was published but its SQL publish failed).`,
 		Example: `  batchscore runs configs/churn_nightly.yaml
   batchscore runs configs/churn_nightly.yaml --json --limit 5`,
 		Args: usageArgs(cobra.ExactArgs(1)),

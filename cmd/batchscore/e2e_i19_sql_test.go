@@ -246,7 +246,7 @@ func TestI19SQLPublishFailsAfterParquet(t *testing.T) {
 	if res.code != 1 {
 		t.Fatalf("want exit 1\n%s", res)
 	}
-	for _, w := range []string{"SQL publish failed", "the SQL table churn_scores still shows its previous version", "no new current version today"} {
+	for _, w := range []string{"failed (exit 1): the SQL publish failed after the Parquet publish", "is current (2000 rows", "the SQL table churn_scores still shows its previous version", "no new current version today"} {
 		if !strings.Contains(res.stdout, w) {
 			t.Errorf("no %q in the summary\n%s", w, res)
 		}
