@@ -158,3 +158,38 @@ func TestSinkDecimalSQLite(t *testing.T) {
 		t.Errorf("rows %v, want %v", rows, want)
 	}
 }
+
+// TestDDLByObject: each CREATE goes with the object it creates, in every
+// dialect, so that an existing table gets none of them.
+func TestDDLByObject(t *testing.T) {
+	for _, d := range []sinkDialect{sinkPostgres, sinkSQLite, sinkMySQL} {
+		for _, name := range []string{"churn_scores", "analytics.churn_scores"} {
+			id, err := ParseIdent(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols, err := resultColumns(d, resultSchema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := sinkNames{Table: id, Runs: id.WithSuffix(suffixRuns), View: id.WithSuffix(suffixCurrent), d: d}
+			table, runs := n.ddlByObject(cols)
+			if len(table)+len(runs) != len(n.createStatements(cols)) {
+				t.Fatalf("%s %s: statements lost", d, name)
+			}
+			for _, stmt := range table {
+				if strings.Contains(stmt, suffixRuns) {
+					t.Errorf("%s %s: the table's DDL touches the registry: %s", d, name, stmt)
+				}
+			}
+			for _, stmt := range runs {
+				if !strings.Contains(stmt, suffixRuns) {
+					t.Errorf("%s %s: the registry's DDL: %s", d, name, stmt)
+				}
+			}
+			if len(table) == 0 || len(runs) == 0 || (d != sinkMySQL && (len(table) != 2 || len(runs) != 2)) {
+				t.Errorf("%s %s: %d table and %d registry statements", d, name, len(table), len(runs))
+			}
+		}
+	}
+}
