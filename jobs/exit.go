@@ -59,13 +59,13 @@ func ExitCode(err error) int {
 		return ExitLocked
 	case errors.Is(err, ErrUsage), errors.Is(err, spec.ErrInvalid), errors.Is(err, table.ErrOwner), errors.Is(err, sqlio.ErrOwner),
 		errors.Is(err, scoring.ErrSignature), errors.Is(err, onnx.ErrNoModel), errors.Is(err, onnx.ErrNotNative),
-		errors.Is(err, sqlio.ErrDSN), errors.Is(err, sqlio.ErrType),
+		errors.Is(err, sqlio.ErrDSN), errors.Is(err, sqlio.ErrType), errors.Is(err, sqlio.ErrRejected),
 		errors.Is(err, registry.ErrMismatch), errors.Is(err, registry.ErrNotFound), errors.Is(err, registry.ErrInvalid):
 		return ExitUsage
 	case errors.Is(err, scoring.ErrBadInput), errors.Is(err, parquetio.ErrSchema),
 		errors.Is(err, ErrEmpty), errors.Is(err, validate.ErrSchema),
 		errors.Is(err, validate.ErrFailRule), errors.Is(err, validate.ErrGate),
-		errors.Is(err, ErrFallback):
+		errors.Is(err, ErrFallback), errors.Is(err, sqlio.ErrDataException):
 		return ExitDataQuality
 	}
 	return ExitFailure

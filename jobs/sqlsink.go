@@ -16,6 +16,8 @@ import (
 // loadSQL copies a staged version's result files into the job's SQL table
 // under the same version id, staged: the <table>_current view shows it
 // only once Publish flips the registry, after the Parquet table's publish.
+// A database's errors are marked by their SQLSTATE class (sqlio.Classify),
+// so that ExitCode tells a table that does not fit from a lost connection.
 func (e *execution) loadSQL(ctx context.Context, dir string) (*sqlio.Load, error) {
 	o := e.req.Job.Output.SQL
 	e.m.Output.SQL = &report.SQLOutput{Driver: o.Driver, Table: o.Table}
@@ -30,12 +32,12 @@ func (e *execution) loadSQL(ctx context.Context, dir string) (*sqlio.Load, error
 	schema := staged.Schema()
 	sink, err := sqlio.OpenSink(ctx, sqlio.SinkConfig{Driver: o.Driver, DSN: dsn, Table: o.Table, Keep: o.Keep}, schema)
 	if err != nil {
-		return nil, fmt.Errorf("output.sql: %w", err)
+		return nil, fmt.Errorf("output.sql: %w", sqlio.Classify(err))
 	}
 	load, err := sink.Begin(ctx, e.m.Version, e.date)
 	if err != nil {
 		sink.Close()
-		return nil, fmt.Errorf("output.sql: %w", err)
+		return nil, fmt.Errorf("output.sql: %w", sqlio.Classify(err))
 	}
 	e.sink = sink
 	err = staged.Read(ctx, columnNames(schema), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, _ string, _ int64) error {
@@ -44,7 +46,7 @@ func (e *execution) loadSQL(ctx context.Context, dir string) (*sqlio.Load, error
 	})
 	if err != nil {
 		load.Abort(context.Background())
-		return nil, fmt.Errorf("output.sql: loading %s: %w", o.Table, err)
+		return nil, fmt.Errorf("output.sql: loading %s: %w", o.Table, sqlio.Classify(err))
 	}
 	e.m.Output.SQL.Rows = load.Rows()
 	return load, nil
@@ -60,7 +62,7 @@ func (e *execution) publishSQL(ctx context.Context, load *sqlio.Load) error {
 		e.log.Warn("published; dropping old SQL versions failed", "err", err)
 	default:
 		return fmt.Errorf("the Parquet version is published but the SQL table %s still shows the previous one: %w",
-			e.req.Job.Output.SQL.Table, err)
+			e.req.Job.Output.SQL.Table, sqlio.Classify(err))
 	}
 	e.m.Output.SQL.Published = true
 	return nil

@@ -196,6 +196,15 @@ func (f *runFlags) report(cmd *cobra.Command, res *jobs.Result) {
 		fmt.Fprintf(out, "  staged:   %s\n", m.Shard.Path)
 	case m.Trigger == jobs.TriggerValidate && m.ExitCode == 0:
 		fmt.Fprintf(out, "%s %s: the snapshot passes its checks (%d rows, %d would be quarantined)\n", m.Job, m.LogicalDate, m.Counts.Read, m.Counts.Quarantined)
+	case m.Output.Published && sqlBehind(m):
+		where := m.Output.Path
+		if m.Output.URL != "" {
+			where = m.Output.URL
+		}
+		fmt.Fprintf(out, "%s %s: %s (exit %d): the SQL publish failed after the Parquet publish\n", m.Job, m.LogicalDate, m.Status, m.ExitCode)
+		fmt.Fprintf(out, "  parquet:  version %s is current (%d rows, run %s): %s\n", m.Version, m.Counts.Written, m.RunID, where)
+		fmt.Fprintf(out, "  sql:      the SQL table %s still shows its previous version; `batchscore run --force` publishes both\n", m.Output.SQL.Table)
+		fmt.Fprintf(out, "  error:    %s\n", m.Error)
 	case m.Output.Published:
 		fmt.Fprintf(out, "%s %s: published version %s (%d rows, run %s)\n", m.Job, m.LogicalDate, m.Version, m.Counts.Written, m.RunID)
 		if m.Output.URL != "" { // a table on object storage; Path is this machine's work copy

@@ -24,7 +24,8 @@ func newRunsCommand() *cobra.Command {
 		Long: `runs lists the executions recorded in the job's table (its manifests): the
 logical date, version, run id, trigger, status and exit code, rows read,
 scored and quarantined, duration, model version, and whether the version is
-the date's current one.`,
+the date's current one ("(SQL table not updated)" when its Parquet version
+was published but its SQL publish failed).`,
 		Example: `  batchscore runs configs/churn_nightly.yaml
   batchscore runs configs/churn_nightly.yaml --json --limit 5`,
 		Args: usageArgs(cobra.ExactArgs(1)),
@@ -45,10 +46,12 @@ the date's current one.`,
 				type row struct {
 					*report.Manifest
 					Current bool `json:"current"`
+					// SQLBehind: the Parquet version is current, its SQL publish failed.
+					SQLBehind bool `json:"sql_behind,omitempty"`
 				}
 				rows := make([]row, len(history))
 				for i, m := range history {
-					rows[i] = row{m, current[m.Version]}
+					rows[i] = row{m, current[m.Version], sqlBehind(m)}
 				}
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -61,6 +64,9 @@ the date's current one.`,
 				if current[m.Version] {
 					mark = "*"
 				}
+				if sqlBehind(m) {
+					mark += " (SQL table not updated)"
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%s\t%s\n", m.LogicalDate, m.Version, m.RunID, m.Trigger,
 					m.Status, m.ExitCode, m.Counts.Read, m.Counts.Scored, m.Counts.Quarantined,
 					m.FinishedAt.Sub(m.StartedAt).Seconds(), m.Model.Version, mark)
@@ -71,6 +77,12 @@ the date's current one.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the manifests as a JSON list")
 	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many executions (0: all)")
 	return cmd
+}
+
+// sqlBehind says the execution published its Parquet version but not its
+// SQL table, which still shows the previous version.
+func sqlBehind(m *report.Manifest) bool {
+	return m.Output.Published && m.Output.SQL != nil && !m.Output.SQL.Published
 }
 
 func currentVersions(job *spec.Job, history []*report.Manifest) map[string]bool {
@@ -158,6 +170,8 @@ func allSameRun(ms []*report.Manifest) bool {
 // discarded, or checked without scoring, or ran nothing.
 func outcomeLine(m *report.Manifest) string {
 	switch {
+	case sqlBehind(m):
+		return fmt.Sprintf("published %d rows as version %s to Parquet only: the SQL publish failed, the SQL table %s still shows its previous version", m.Counts.Written, m.Version, m.Output.SQL.Table)
 	case m.Output.Published:
 		return fmt.Sprintf("published %d rows as version %s", m.Counts.Written, m.Version)
 	case m.Status == report.StatusAlreadyCurrent:

@@ -112,6 +112,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			}
 		}
 	}
+	// A wrong password is SQLSTATE 28P01: exit 2, no retry helps.
 	tests := []struct {
 		name string
 		dsn  string
@@ -121,9 +122,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}{
 		{"run, text logs", good, []string{"run", job, "--date", date20, "--log-format", "text", "--log-level", "debug", "--verbose"}, 0, ""},
 		{"run, json logs", good, []string{"run", job, "--date", date20, "--log-format", "json", "--log-level", "debug", "--json"}, 0, ""},
-		{"wrong password, text logs", wrong, []string{"run", job, "--date", date20, "--log-format", "text", "--log-level", "debug"}, 1, "password authentication failed"},
-		{"wrong password, json logs", wrong, []string{"run", job, "--date", date20, "--log-format", "json", "--log-level", "debug", "--json"}, 1, "password authentication failed"},
-		{"sink with the wrong password", good, []string{"run", sinkJob, "--date", date20, "--force", "--log-format", "json", "--log-level", "debug", "--json"}, 1, "password authentication failed"},
+		{"wrong password, text logs", wrong, []string{"run", job, "--date", date20, "--log-format", "text", "--log-level", "debug"}, 2, "password authentication failed"},
+		{"wrong password, json logs", wrong, []string{"run", job, "--date", date20, "--log-format", "json", "--log-level", "debug", "--json"}, 2, "password authentication failed"},
+		{"sink with the wrong password", good, []string{"run", sinkJob, "--date", date20, "--force", "--log-format", "json", "--log-level", "debug", "--json"}, 2, "password authentication failed"},
 		{"unparsable DSN", unparsable, []string{"run", job, "--date", date20, "--log-format", "json", "--json"}, 2, "CHURN_DSN"},
 		{"validate, text logs", good, []string{"validate", job, "--date", date20, "--log-format", "text", "--log-level", "debug"}, 0, ""},
 		{"validate, json logs", good, []string{"validate", job, "--date", date20, "--log-format", "json", "--log-level", "debug", "--json"}, 0, ""},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -67,7 +68,7 @@ func OpenSink(ctx context.Context, cfg SinkConfig, schema *arrow.Schema) (*Sink,
 	}
 	cols, err := resultColumns(d, schema)
 	if err != nil {
-		return nil, fmt.Errorf("output table %s: %w", table, err)
+		return nil, rejected("output table %s: %w", table, err)
 	}
 	s, err := connectSink(ctx, cfg)
 	if err != nil {
@@ -178,19 +179,16 @@ func (s *Sink) ensure(ctx context.Context) error {
 				return err
 			}
 		}
-		existing, err := s.catalog(ctx, q, s.n.Table)
+		tableExists, err := s.ensureTable(ctx, q)
 		if err != nil {
 			return err
 		}
-		if len(existing) > 0 {
-			if err := s.compare(existing); err != nil {
-				return err
-			}
+		runsExists, err := s.exists(ctx, q, s.n.Runs)
+		if err != nil {
+			return err
 		}
-		for _, stmt := range s.n.createStatements(s.cols) {
-			if _, err := q.exec(ctx, stmt); err != nil {
-				return fmt.Errorf("%s: %w", firstWords(stmt), err)
-			}
+		if err := s.createMissing(ctx, q, tableExists, runsExists); err != nil {
+			return err
 		}
 		runs, err := s.catalog(ctx, q, s.n.Runs)
 		if err != nil {
@@ -198,14 +196,14 @@ func (s *Sink) ensure(ctx context.Context) error {
 		}
 		for _, c := range runsColumns {
 			if _, ok := runs[c]; !ok {
-				return fmt.Errorf("the run registry %s exists without column %q", s.n.Runs, c)
+				return rejected("the run registry %s exists without column %q (or this role may not read it)", s.n.Runs, c)
 			}
 		}
-		view, err := s.catalog(ctx, q, s.n.View)
+		viewExists, err := s.exists(ctx, q, s.n.View)
 		if err != nil {
 			return err
 		}
-		if len(view) == 0 {
+		if !viewExists {
 			if _, err := q.exec(ctx, s.n.createView(s.cols)); err != nil {
 				return fmt.Errorf("creating view %s: %w", s.n.View, err)
 			}
@@ -243,23 +241,33 @@ func (s *Sink) catalog(ctx context.Context, q sinkQueryer, id Ident) (map[string
 	return out, nil
 }
 
-// compare checks an existing table against the columns the sink writes.
+// compare checks an existing table against the columns the sink writes,
+// and names every column that differs.
 func (s *Sink) compare(existing map[string]string) error {
+	var diffs []string
 	want := map[string]bool{}
 	for _, c := range s.cols {
 		want[c.Name] = true
 		got, ok := existing[c.Name]
 		switch {
 		case !ok:
-			return fmt.Errorf("output table %s exists without column %q (%s); the sink does not alter tables", s.n.Table, c.Name, c.DDL)
+			diffs = append(diffs, fmt.Sprintf("column %q is missing (the result needs %s)", c.Name, c.DDL))
 		case got != strings.ToLower(c.Catalog):
-			return fmt.Errorf("output table %s: column %q is %s, the result needs %s; the sink does not alter tables", s.n.Table, c.Name, got, c.Catalog)
+			diffs = append(diffs, fmt.Sprintf("column %q is %s, the result needs %s", c.Name, got, c.Catalog))
 		}
 	}
+	var extra []string
 	for name := range existing {
 		if !want[name] {
-			return fmt.Errorf("output table %s has column %q, which the result does not; the sink does not alter tables", s.n.Table, name)
+			extra = append(extra, name)
 		}
+	}
+	sort.Strings(extra)
+	for _, name := range extra {
+		diffs = append(diffs, fmt.Sprintf("column %q is not in the result", name))
+	}
+	if len(diffs) > 0 {
+		return rejected("%s; the sink does not alter tables", strings.Join(diffs, "; "))
 	}
 	return nil
 }

@@ -91,7 +91,9 @@ type sinkColumn struct {
 //	timestamp with zone       timestamptz        DATETIME(6)  TIMESTAMP ('YYYY-MM-DD HH:MM:SS.ffffffZ', UTC)
 //	timestamp without zone    timestamp          DATETIME(6)  TIMESTAMP ('YYYY-MM-DD HH:MM:SS.ffffff')
 //
-// uint64, decimals, lists, structs and the rest are refused.
+//	decimal128(p, s)          numeric(p,s)       DECIMAL(p,s) TEXT (exact, see sink_decimal.go)
+//
+// uint64, decimal256, lists, structs and the rest are refused.
 func columnType(d sinkDialect, dt arrow.DataType) (ddl, catalog string, err error) {
 	if dict, ok := dt.(*arrow.DictionaryType); ok {
 		switch dict.ValueType.ID() {
@@ -100,6 +102,9 @@ func columnType(d sinkDialect, dt arrow.DataType) (ddl, catalog string, err erro
 		default:
 			return "", "", fmt.Errorf("type %s is not supported", dt)
 		}
+	}
+	if dec, ok := dt.(*arrow.Decimal128Type); ok {
+		return decimalColumnType(d, dec) // see sink_decimal.go
 	}
 	var pg, my, lite string
 	switch dt.ID() {
@@ -424,14 +429,16 @@ func (n sinkNames) deleteRun() string {
 }
 
 // catalogColumns lists an existing table's columns and their catalog
-// types; no rows when it does not exist: schema ("" for the default),
-// table.
+// types (a decimal with its precision and scale); no rows when it does
+// not exist: schema ("" for the default), table.
 func (n sinkNames) catalogColumns() string {
 	switch n.d {
 	case sinkPostgres:
-		return "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = COALESCE(NULLIF($1, ''), current_schema()) AND table_name = $2 ORDER BY ordinal_position"
+		return "SELECT column_name, CASE WHEN data_type = 'numeric' AND numeric_precision IS NOT NULL THEN 'numeric(' || numeric_precision || ',' || numeric_scale || ')' ELSE data_type END" +
+			" FROM information_schema.columns WHERE table_schema = COALESCE(NULLIF($1, ''), current_schema()) AND table_name = $2 ORDER BY ordinal_position"
 	case sinkMySQL:
-		return "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
+		return "SELECT COLUMN_NAME, CASE WHEN DATA_TYPE = 'decimal' THEN CONCAT('decimal(', NUMERIC_PRECISION, ',', NUMERIC_SCALE, ')') ELSE DATA_TYPE END" +
+			" FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
 	}
 	return "SELECT name, type FROM pragma_table_info(?2, NULLIF(?1, ''))"
 }

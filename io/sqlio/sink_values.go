@@ -69,6 +69,8 @@ func columnValues(d sinkDialect, a arrow.Array) (valueFunc, error) {
 		f = func(i int) any { return c.Value(i) }
 	case *array.LargeBinary:
 		f = func(i int) any { return c.Value(i) }
+	case *array.Decimal128:
+		f = decimalValues(d, c)
 	case *array.Date32:
 		f = dateValues(d, func(i int) time.Time { return c.Value(i).ToTime() })
 	case *array.Date64:

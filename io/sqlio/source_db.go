@@ -200,7 +200,8 @@ func (r *dbReader) close() error {
 }
 
 // dbError classifies a database/sql error: lost or refused connections
-// are ErrConnection, the deadline ErrTimeout. The DSN is removed.
+// are ErrConnection, the deadline ErrTimeout, a database's error by its
+// SQLSTATE class (see sqlStateClasses). The DSN is removed.
 func dbError(drv, what string, err error, dsn string) error {
 	if errors.Is(err, context.Canceled) {
 		return err
@@ -210,10 +211,11 @@ func dbError(drv, what string, err error, dsn string) error {
 		return fmt.Errorf("%w: %s: %s", ErrTimeout, what, msg)
 	}
 	var ne net.Error
-	var me *mysql.MySQLError
+	if state := sqlState(err); state != "" {
+		// A database's answer: the connection works.
+		return classifiedf(stateClass(state), drv, what, msg)
+	}
 	switch {
-	case errors.As(err, &me):
-		// A server's answer: the connection works.
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn), errors.As(err, &ne),
 		strings.Contains(msg, "connection refused"), strings.Contains(msg, "unexpected EOF"):
 		return fmt.Errorf("%w: %s: %s", ErrConnection, what, msg)

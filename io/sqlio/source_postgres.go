@@ -67,6 +67,18 @@ func openPostgres(ctx context.Context, cfg Config, dsn, query string, args []any
 		_ = conn.Close(context.Background())
 		return nil, pgError("starting the query", err, dsn)
 	}
+	if len(r.rows.FieldDescriptions()) == 0 {
+		// pgx learns a prepared statement's columns from its first row or
+		// its end: a timeout or a lost connection before either leaves
+		// none, and the error is only in the rows.
+		r.rows.Close()
+		err := r.rows.Err()
+		_ = conn.Close(context.Background())
+		if err == nil {
+			return nil, &classified{err: errors.New("postgres: the query returns no columns"), class: ErrRejected}
+		}
+		return nil, pgError("before the first row", err, dsn)
+	}
 	if err := r.describe(cfg); err != nil {
 		r.rows.Close()
 		err = r.nameTypes(ctx, err)
@@ -276,8 +288,8 @@ func (c *pgColumn) bind(fb array.Builder, m *pgtype.Map) {
 
 // pgError classifies a pgx error: lost or refused connections are
 // ErrConnection (and Open tries again), the statement timeout ErrTimeout,
-// the rest (SQL errors, authentication) as the server said. The DSN is
-// removed from the text.
+// a server's error by its SQLSTATE class (see sqlStateClasses). The DSN
+// is removed from the text.
 func pgError(what string, err error, dsn string) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -285,13 +297,7 @@ func pgError(what string, err error, dsn string) error {
 	msg := redact(err.Error(), dsn)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		switch {
-		case pe.Code == "57014":
-			return fmt.Errorf("%w: %s: %s", ErrTimeout, what, msg)
-		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03":
-			return fmt.Errorf("%w: %s: %s", ErrConnection, what, msg)
-		}
-		return fmt.Errorf("postgres: %s: %s", what, msg)
+		return classifiedf(stateClass(pe.Code), "postgres", what, msg)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || pgconn.SafeToRetry(err) || isConnectError(err) || strings.Contains(msg, "conn closed") || strings.Contains(msg, "unexpected EOF") {
