@@ -50,7 +50,7 @@ func ownSQL(ctx context.Context, job *spec.Job, action sqlio.OwnAction) (sqlio.S
 		if o.DSNEnv != "" {
 			where = "dsn_env $" + o.DSNEnv
 		}
-		return c, fmt.Errorf("output.sql (%s): %w", where, err)
+		return c, fmt.Errorf("output.sql (%s): %w", where, sqlio.Classify(err))
 	}
 	return c, nil
 }

@@ -101,7 +101,7 @@ func TestI19SQLConfigErrorsExit2(t *testing.T) {
 		"GRANT USAGE ON SCHEMA public TO i19_nobody",
 		"CREATE ROLE i19_reader LOGIN",
 		"GRANT USAGE ON SCHEMA public TO i19_reader",
-		"GRANT SELECT ON churn_scores, churn_scores_runs TO i19_reader",
+		"GRANT SELECT ON churn_scores, churn_scores_runs, churn_scores_owner TO i19_reader",
 	)
 	t.Cleanup(func() {
 		pgtest.Exec(t, dsn, "DROP OWNED BY i19_nobody, i19_reader", "DROP ROLE i19_nobody", "DROP ROLE i19_reader")
@@ -116,7 +116,7 @@ func TestI19SQLConfigErrorsExit2(t *testing.T) {
 		{"sink column extra", i19Query, "bad_extra", dsn, []string{`output table bad_extra: column "note" is not in the result`}},
 		{"sink column type", i19Query, "bad_type", dsn, []string{`output table bad_type: column "score" is real, the result needs double precision`}},
 		{"sink schema missing", i19Query, "nosuch.churn_scores", dsn, []string{`schema "nosuch" does not exist`, "3F000"}},
-		{"sink no privilege", i19Query, "churn_scores", roleDSN(dsn, "i19_nobody"), []string{"this role sees none of its columns: grant it SELECT, INSERT, UPDATE and DELETE"}},
+		{"sink no privilege", i19Query, "churn_scores", roleDSN(dsn, "i19_nobody"), []string{"reading churn_scores_owner (the job's role needs SELECT on it)", "42501"}},
 		{"sink read only", i19Query, "churn_scores", roleDSN(dsn, "i19_reader"), []string{"permission denied for table churn_scores_runs", "42501"}},
 	}
 	for _, tt := range tests {
@@ -175,8 +175,10 @@ func TestI19SQLSinkLimitedRole(t *testing.T) {
 		"ALTER TABLE analytics.churn_scores OWNER TO postgres",
 		"ALTER TABLE analytics.churn_scores_runs OWNER TO postgres",
 		"ALTER VIEW analytics.churn_scores_current OWNER TO postgres",
+		"ALTER TABLE analytics.churn_scores_owner OWNER TO postgres",
 		"REVOKE CREATE ON SCHEMA analytics FROM i19_creator",
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON analytics.churn_scores, analytics.churn_scores_runs TO i19_writer",
+		"GRANT SELECT ON analytics.churn_scores_owner TO i19_writer",
 	)
 	res := runWith(t, batchscore, i19Env(t, dsn, roleDSN(dsn, "i19_writer")), "run", job, "--date", date20, "--force", "--json")
 	if res.code != 0 {

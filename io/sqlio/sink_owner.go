@@ -66,15 +66,17 @@ func (s *Sink) own(ctx context.Context, q sinkQueryer, job, jobFile string, acti
 			return SinkClaim{}, err
 		}
 	}
-	cols, err := s.catalog(ctx, q, s.n.Owner)
+	// exists, not catalog: information_schema hides a table the role has
+	// no rights on, and creating it again would fail on the wrong cause.
+	ownerExists, err := s.exists(ctx, q, s.n.Owner)
 	if err != nil {
 		return SinkClaim{}, err
 	}
 	var cur, curFile string
-	if len(cols) > 0 {
+	if ownerExists {
 		rows, err := q.strings(ctx, s.n.selectOwner())
 		if err != nil {
-			return SinkClaim{}, fmt.Errorf("reading %s: %w", s.n.Owner, err)
+			return SinkClaim{}, fmt.Errorf("reading %s (the job's role needs SELECT on it): %w", s.n.Owner, err)
 		}
 		if len(rows) > 0 {
 			cur, curFile = rows[0][0], rows[0][1]
@@ -105,7 +107,7 @@ func (s *Sink) own(ctx context.Context, q sinkQueryer, job, jobFile string, acti
 		}
 		return SinkClaim{Owner: job, Reowned: cur}, nil
 	}
-	if len(cols) == 0 {
+	if !ownerExists {
 		if _, err := q.exec(ctx, s.n.createOwner()); err != nil {
 			return SinkClaim{}, fmt.Errorf("creating %s: %w", s.n.Owner, err)
 		}
