@@ -72,6 +72,14 @@ func checkBaseline(job *spec.Job, p *profile.Profile) (warnings []string, err er
 	case len(missing) > 0:
 		warnings = append(warnings, fmt.Sprintf("baseline %s has no profile of the model inputs %s: their drift is not measured", v.Baseline, quoteList(missing)))
 	}
+	if v.Drift.FeaturePSI.Gate > 0 {
+		// A gate on bins that cannot move is a gate that never fires.
+		for _, c := range inputs {
+			for _, w := range p.Column(c).BlindSpots() {
+				warnings = append(warnings, fmt.Sprintf("baseline %s: %s (feature_psi.gate %s)", v.Baseline, w, numfmt.Threshold(v.Drift.FeaturePSI.Gate)))
+			}
+		}
+	}
 	for i, r := range v.Rules {
 		if r.Impute == nil || r.Impute.From == "" {
 			continue

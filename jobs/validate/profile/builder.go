@@ -222,20 +222,10 @@ func (c *colState) numericSummary(col *Column) {
 	}
 }
 
-// estimatedHistogram bins on the sketch's deciles (repeated values
-// collapse, so discrete columns get fewer bins) with counts from ranks.
+// estimatedHistogram bins on histogramEdges (tied values in bins of
+// their own, quantile bins for the rest) with counts from ranks.
 func estimatedHistogram(v cdf, lo, hi float64) *Histogram {
-	edges := []float64{lo}
-	for i := 1; i <= 9; i++ {
-		q, _ := v.quantile(float64(i) / 10)
-		q = min(max(q, lo), hi)
-		if q > edges[len(edges)-1] {
-			edges = append(edges, q)
-		}
-	}
-	if hi > edges[len(edges)-1] || len(edges) == 1 {
-		edges = append(edges, hi)
-	}
+	edges := histogramEdges(v, lo, hi)
 	h := &Histogram{Edges: edges, Counts: make([]int64, len(edges)-1), Estimated: true}
 	total := v.total()
 	for i := range h.Counts {

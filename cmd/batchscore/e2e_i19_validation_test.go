@@ -1,0 +1,220 @@
+package main
+
+// The validation numbers, recomputed by an implementation we did not
+// write (NumPy) where it makes sense: PSI on tied values, score PSI on
+// exact counts, NaN in range rules, impute from a mode, freshness and the
+// books of a run stopped by a fail rule.
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/batchscore/batchscore/jobs/validate/profile"
+)
+
+// setFloats rewrites a float64 column of every file of a snapshot folder
+// (copied from the 2026-11-20 samples) with f(row in file, old value),
+// and returns the new values in file order.
+func setFloats(t *testing.T, dir, column string, f func(i int, old float64) float64) []float64 {
+	t.Helper()
+	var all []float64
+	rewriteSnapshot(t, dir, func(name string, rec arrow.Record) arrow.Record {
+		old := rec.Column(rec.Schema().FieldIndices(column)[0]).(*array.Float64)
+		b := array.NewFloat64Builder(memory.DefaultAllocator)
+		defer b.Release()
+		for i := 0; i < old.Len(); i++ {
+			v := f(i, old.Value(i))
+			b.Append(v)
+			all = append(all, v)
+		}
+		arr := b.NewArray()
+		t.Cleanup(arr.Release)
+		return replaceColumn(t, rec, column, arr, arrow.PrimitiveTypes.Float64)
+	})
+	return all
+}
+
+// writeFloatsCSV writes values, one a line under a header, for NumPy.
+func writeFloatsCSV(t *testing.T, path string, values []float64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"x"})
+	for _, v := range values {
+		w.Write([]string{strconv.FormatFloat(v, 'g', -1, 64)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// numpyPSI computes, with NumPy, the PSI of today's values against the
+// baseline's on the given edges, as the README defines it: bin i is
+// [e_i, e_i+1), the last closed; values outside go to the first or last
+// bin; shares clamped to at least 1e-4.
+func numpyPSI(t *testing.T, edges []float64, baselineCSV, todayCSV string) float64 {
+	t.Helper()
+	python := "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		t.Skip("no /usr/bin/python3 to check against")
+	}
+	edgesJSON, err := json.Marshal(edges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const script = `
+import json, sys
+import numpy as np
+import pandas as pd
+edges = np.array(json.loads(sys.argv[1]), dtype=np.float64)
+def shares(path):
+    x = pd.read_csv(path)["x"].to_numpy(dtype=np.float64)
+    i = np.searchsorted(edges, x, side="right") - 1     # [e_i, e_i+1)
+    i = np.clip(i, 0, len(edges) - 2)                    # outside: first or last bin; the last is closed
+    c = np.bincount(i, minlength=len(edges) - 1).astype(np.float64)
+    return c / c.sum()
+e, a = np.maximum(shares(sys.argv[2]), 1e-4), np.maximum(shares(sys.argv[3]), 1e-4)
+print(repr(float(np.sum((a - e) * np.log(a / e)))))
+`
+	out, err := exec.Command(python, "-c", script, string(edgesJSON), baselineCSV, todayCSV).CombinedOutput()
+	if err != nil {
+		if strings.Contains(string(out), "No module named") {
+			t.Skipf("NumPy or pandas missing: %s", out)
+		}
+		t.Fatalf("numpy: %v\n%s", err, out)
+	}
+	psi, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil {
+		t.Fatalf("numpy printed %q", out)
+	}
+	return psi
+}
+
+// A feature whose training values are 90% equal used to get a single
+// histogram bin: its PSI was always 0 and the drift gate could never fire.
+// Now the tied value has a bin of its own, the gate fires when its share
+// moves, the PSI agrees with NumPy on the same bins, and the report says
+// how the feature was binned.
+func TestI19ValidationTiedValuesGetTheirOwnBin(t *testing.T) {
+	tmp := t.TempDir()
+	const col = "discount_pct"
+	train := copySamples(t, filepath.Join(tmp, "train"), date20)
+	trainValues := setFloats(t, train, col, func(i int, old float64) float64 {
+		if i%10 != 0 {
+			return 0
+		}
+		return 1 + old
+	})
+	baseline := filepath.Join(tmp, "baseline.json")
+	if res := runWith(t, batchscore, baseEnv(), "profile", filepath.Join(train, "*.parquet"), "--out", baseline); res.code != 0 {
+		t.Fatal(res)
+	}
+	p, err := profile.Load(baseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeros := 0
+	for _, v := range trainValues {
+		if v == 0 {
+			zeros++
+		}
+	}
+	h := p.Column(col).Histogram
+	if len(h.Counts) < 3 || h.Edges[0] != 0 || h.Counts[0] != int64(zeros) {
+		t.Fatalf("baseline histogram of %s: edges %v counts %v, want the %d zeros in a bin of their own", col, h.Edges, h.Counts, zeros)
+	}
+
+	src := copySamples(t, filepath.Join(tmp, "src"), date20)
+	todayValues := setFloats(t, src, col, func(i int, old float64) float64 {
+		if i%2 == 0 {
+			return 0
+		}
+		return 1 + old
+	})
+	table := filepath.Join(tmp, "scores")
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, edit: withBaseline(baseline),
+		source: filepath.Join(tmp, "src", "snapshot_date={{ .Date }}", "*.parquet")})
+	res := bs(t, "run", job, "--date", date20, "--json")
+	if res.code != 3 {
+		t.Fatalf("exit %d, want 3 (the PSI gate on %s)\n%s", res.code, col, res)
+	}
+	m := parseManifest(t, []byte(res.stdout))
+	if !strings.Contains(m.Error, "PSI of "+col+" is ") || !strings.Contains(m.Error, "above the gate 0.25") {
+		t.Errorf("error %q does not name the PSI gate on %s", m.Error, col)
+	}
+	r := readReport(t, m)
+	var got *float64
+	for _, c := range r.Columns {
+		if c.Name == col && c.Drift != nil {
+			got = &c.Drift.PSI
+			if b := c.Drift.Binning; !strings.Contains(b, "tied values 0 (90.0%)") || !strings.Contains(b, "in bins of their own") {
+				t.Errorf("report binning of %s: %q", col, b)
+			}
+		}
+	}
+	if got == nil {
+		t.Fatalf("report has no drift of %s", col)
+	}
+	baseCSV, todayCSV := filepath.Join(tmp, "train.csv"), filepath.Join(tmp, "today.csv")
+	writeFloatsCSV(t, baseCSV, trainValues)
+	writeFloatsCSV(t, todayCSV, todayValues)
+	want := numpyPSI(t, h.Edges, baseCSV, todayCSV)
+	if math.Abs(*got-want) > 1e-9*max(1, want) {
+		t.Errorf("PSI of %s: batchscore %v, NumPy %v", col, *got, want)
+	}
+	if want <= 0.25 {
+		t.Errorf("NumPy's PSI %v is not above the gate: the test data does not drift enough", want)
+	}
+}
+
+// A baseline made before tied values got bins of their own, with a gated
+// feature in a single bin, is run with a warning at load saying that its
+// PSI is always 0.
+func TestI19ValidationSingleBinBaselineWarns(t *testing.T) {
+	tmp := t.TempDir()
+	base, err := profile.Load(filepath.Join(repoRoot(t), "testdata", "baseline", "churn_training.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := base.Column("discount_pct")
+	var n int64
+	for _, k := range c.Histogram.Counts {
+		n += k
+	}
+	c.Histogram = &profile.Histogram{Edges: []float64{*c.Min, *c.Max}, Counts: []int64{n}}
+	path := filepath.Join(tmp, "old.json")
+	if err := base.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: filepath.Join(tmp, "scores"), edit: withBaseline(path)})
+	res := bs(t, "run", job, "--date", date20, "--json")
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	m := parseManifest(t, []byte(res.stdout))
+	want := `histogram of "discount_pct" has a single bin: its PSI is always 0`
+	if w := strings.Join(m.Validation.Warnings, "\n"); !strings.Contains(w, want) || !strings.Contains(w, "feature_psi.gate 0.25") {
+		t.Errorf("manifest warnings %q do not say %s", w, want)
+	}
+	if !strings.Contains(res.stderr, "has a single bin") {
+		t.Errorf("the log does not warn:\n%s", res.stderr)
+	}
+}
