@@ -87,7 +87,7 @@ func (e *execution) openChecks(schema *arrow.Schema, where string, previous *run
 	if previous != nil {
 		prevScores = previous.Scores
 	}
-	c.scores = profile.NewBuilder(c.scoreSchema, []string{"score"}, prevScores)
+	c.scores = profile.NewBuilder(c.scoreSchema, []string{"score"}, prevScores, profile.WithFineCounts("score"))
 	return c, nil
 }
 

@@ -65,7 +65,7 @@ func buildReport(m *report.Manifest, v *verdict, pii []string) *report.Report {
 			if d := v.scoreDrift; d != nil {
 				psi := d.PSI
 				sr.PSI, sr.Band, sr.Bins, sr.Previous = &psi, d.Band, bins(d.Bins), m.Validation.PreviousVersion
-				sr.Estimated, sr.Comparison = d.Estimated || d.BaselineEstimated, scoreComparison(d)
+				sr.Estimated, sr.Comparison, sr.Edges = d.Estimated || d.BaselineEstimated, scoreComparison(d), d.Edges
 			} else if c.Histogram != nil {
 				sr.Bins = histogramBins(c.Histogram)
 			}

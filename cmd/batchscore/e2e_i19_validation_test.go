@@ -218,3 +218,83 @@ func TestI19ValidationSingleBinBaselineWarns(t *testing.T) {
 		t.Errorf("the log does not warn:\n%s", res.stderr)
 	}
 }
+
+// publishedScores reads the score column of the version current for date.
+func publishedScores(t *testing.T, table, date string) []float64 {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(table, "current", date, "*.parquet"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no published files for %s (%v)", date, err)
+	}
+	var out []float64
+	for _, f := range files {
+		scores := column(t, readParquet(t, f), "score").(*array.Float64)
+		out = append(out, scores.Float64Values()...)
+	}
+	return out
+}
+
+// The score PSI compares exact counts with exact counts: each run keeps
+// its scores' counts on fixed fine bins, and the next run's PSI equals
+// NumPy's on the published scores of both runs, on the edges the report
+// gives. A previous run that kept only an estimated histogram (an older
+// version's) is still compared, and the report says the PSI is an
+// estimate.
+func TestI19ValidationScorePSIIsExact(t *testing.T) {
+	tmp := t.TempDir()
+	table := filepath.Join(tmp, "scores")
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table})
+	if res := bs(t, "run", job, "--date", date19, "--json"); res.code != 0 {
+		t.Fatal(res)
+	}
+	res := bs(t, "run", job, "--date", date20, "--json")
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	m := parseManifest(t, []byte(res.stdout))
+	s := readReport(t, m).Scores
+	if s == nil || s.PSI == nil || s.Estimated || !strings.Contains(s.Comparison, "exact counts on both sides") || len(s.Edges) != len(s.Bins)+1 {
+		t.Fatalf("score report: %+v", s)
+	}
+	prevCSV, todayCSV := filepath.Join(tmp, "prev.csv"), filepath.Join(tmp, "today.csv")
+	writeFloatsCSV(t, prevCSV, publishedScores(t, table, date19))
+	writeFloatsCSV(t, todayCSV, publishedScores(t, table, date20))
+	if want := numpyPSI(t, s.Edges, prevCSV, todayCSV); math.Abs(*s.PSI-want) > 1e-9*max(want, 1e-3) {
+		t.Errorf("score PSI: batchscore %v, NumPy %v on the same edges", *s.PSI, want)
+	}
+
+	// The previous run as an older version left it: no fine counts.
+	profiles, err := filepath.Glob(filepath.Join(table, "runs", date19, "*.profile.json"))
+	if err != nil || len(profiles) != 1 {
+		t.Fatalf("profiles of %s: %v %v", date19, profiles, err)
+	}
+	data, err := os.ReadFile(profiles[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old map[string]map[string]any
+	if err := json.Unmarshal(data, &old); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range old["scores"]["columns"].([]any) {
+		delete(c.(map[string]any), "fine")
+	}
+	if data, err = json.Marshal(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(profiles[0], data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	res = bs(t, "run", job, "--date", date20, "--force", "--json")
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	s = readReport(t, parseManifest(t, []byte(res.stdout))).Scores
+	if s == nil || s.PSI == nil || !s.Estimated || !strings.Contains(s.Comparison, "estimated histogram") {
+		t.Errorf("against an older run's estimate: %+v", s)
+	}
+	html, err := os.ReadFile(parseManifest(t, []byte(res.stdout)).Validation.ReportHTML)
+	if err != nil || !strings.Contains(string(html), "the PSI is an estimate") {
+		t.Errorf("the HTML report does not say the PSI is an estimate (%v)", err)
+	}
+}

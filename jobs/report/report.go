@@ -177,6 +177,9 @@ type ScoreReport struct {
 	// Comparison says what was compared: exact counts on both sides, or
 	// the previous run's estimated histogram.
 	Comparison string `json:"comparison,omitempty"`
+	// Edges are the bins' edges: bin i is [Edges[i], Edges[i+1]), the
+	// last closed, values outside in the first or last.
+	Edges []float64 `json:"edges,omitempty"`
 }
 
 // JSON renders the report, masked, indented, fields in declaration order

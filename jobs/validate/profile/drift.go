@@ -35,6 +35,10 @@ type ColumnDrift struct {
 	BaselineEstimated bool `json:"baseline_estimated,omitempty"`
 	// Binning says how the column was binned (Column.Binning).
 	Binning string `json:"binning,omitempty"`
+	// Edges are the bins' edges when they are not the baseline's
+	// histogram's: bin i is [Edges[i], Edges[i+1]), the last closed,
+	// values outside in the first or last.
+	Edges []float64 `json:"edges,omitempty"`
 }
 
 // BinShare is one bin (or category) of a drift chart.
@@ -81,11 +85,17 @@ func Compare(baseline, today *Profile) []ColumnDrift {
 }
 
 // ScoreDrift compares a numeric column (the score) against the previous
-// successful run's profile, on the previous run's histogram bins.
+// successful run's profile: on exact counts in fixed fine bins when both
+// runs kept them (WithFineCounts), merged at the previous run's
+// quantiles; else on the previous run's histogram bins, which a run of an
+// older version may have estimated from its sketch (BaselineEstimated).
 func ScoreDrift(previous, today *Profile, column string) (ColumnDrift, bool) {
 	pc, tc := previous.Column(column), today.Column(column)
 	if pc == nil || tc == nil || !pc.numeric() {
 		return ColumnDrift{}, false
+	}
+	if d, ok := fineDrift(pc, tc); ok {
+		return d, true
 	}
 	return compareColumn(pc, tc)
 }
