@@ -298,3 +298,96 @@ func TestI19ValidationScorePSIIsExact(t *testing.T) {
 		t.Errorf("the HTML report does not say the PSI is an estimate (%v)", err)
 	}
 }
+
+// nanSnapshot copies the 2026-11-20 samples with total_charges NaN in
+// rows 2, 5 and 7 of each file, and returns the source glob and the
+// number of NaN rows.
+func nanSnapshot(t *testing.T, tmp string) (string, int64) {
+	t.Helper()
+	dir := copySamples(t, filepath.Join(tmp, "src"), date20)
+	var nans int64
+	setFloats(t, dir, "total_charges", func(i int, old float64) float64 {
+		if i == 2 || i == 5 || i == 7 {
+			nans++
+			return math.NaN()
+		}
+		return old
+	})
+	return filepath.Join(tmp, "src", "snapshot_date={{ .Date }}", "*.parquet"), nans
+}
+
+// quarantineReasons reads the _reasons of the current version's
+// quarantine, and its total_charges.
+func quarantineReasons(t *testing.T, table string) (reasons []string, charges []float64) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(table, "current", date20, "_quarantine", "*.parquet"))
+	for _, f := range files {
+		q := readParquet(t, f)
+		r := column(t, q, "_reasons").(*array.String)
+		c := column(t, q, "total_charges").(*array.Float64)
+		for i := 0; i < r.Len(); i++ {
+			reasons = append(reasons, r.Value(i))
+			charges = append(charges, c.Value(i))
+		}
+	}
+	return reasons, charges
+}
+
+// NaN is in no range: it fails a range rule (quarantined under reject,
+// and under clip too, since it cannot be clamped) unless the rule says
+// allow_nan: true.
+func TestI19ValidationNaNFailsRange(t *testing.T) {
+	tmp := t.TempDir()
+	source, nans := nanSnapshot(t, tmp)
+	rule := func(r string) func(string) string {
+		return func(s string) string { return insertAfter(t, s, "  rules:", "    - "+r) }
+	}
+	for _, tc := range []struct {
+		name, rule  string
+		quarantined bool
+	}{
+		{"reject", "{name: charges_range, column: total_charges, check: range, min: 0, max: 100000}", true},
+		{"clip", "{name: charges_range, column: total_charges, check: range, min: 0, max: 100000, action: clip}", true},
+		{"allow_nan", "{name: charges_range, column: total_charges, check: range, min: 0, max: 100000, allow_nan: true}", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			table := filepath.Join(tmp, tc.name)
+			job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: source, edit: rule(tc.rule)})
+			res := bs(t, "run", job, "--date", date20, "--json")
+			if res.code != 0 {
+				t.Fatal(res)
+			}
+			m := parseManifest(t, []byte(res.stdout))
+			var failed int64 = -1
+			for _, r := range readReport(t, m).Rules {
+				if r.Name == "charges_range" {
+					failed = r.Failed
+				}
+			}
+			reasons, charges := quarantineReasons(t, table)
+			if !tc.quarantined {
+				if failed != 0 || m.Counts.Quarantined != 0 {
+					t.Errorf("allow_nan: rule failed %d rows, %d quarantined; want NaN to pass", failed, m.Counts.Quarantined)
+				}
+				return
+			}
+			if failed != nans || m.Counts.Quarantined != nans || int64(len(reasons)) != nans || m.Counts.Clipped != 0 {
+				t.Errorf("rule failed %d, quarantined %d (%d in the files), clipped %d; want the %d NaN rows quarantined", failed, m.Counts.Quarantined, len(reasons), m.Counts.Clipped, nans)
+			}
+			for i, r := range reasons {
+				if r != "charges_range" || !math.IsNaN(charges[i]) {
+					t.Errorf("quarantined row %d: reasons %q, total_charges %v", i, r, charges[i])
+				}
+			}
+		})
+	}
+	t.Run("allow_nan on another check", func(t *testing.T) {
+		table := filepath.Join(tmp, "bad")
+		job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: source,
+			edit: rule("{column: total_charges, check: not_null, allow_nan: true}")})
+		res := bs(t, "run", job, "--date", date20)
+		if res.code != 2 || !strings.Contains(res.messages(), "allow_nan applies to range checks only") || !strings.Contains(res.messages(), "line ") {
+			t.Errorf("allow_nan on not_null: %s", res)
+		}
+	})
+}

@@ -35,9 +35,11 @@ type Rule struct {
 	Name   string `yaml:"name" kind:"text"` // the reason code; default <check>:<column>
 	Column string `yaml:"column" kind:"column"`
 	Check  string `yaml:"check" kind:"enum"` // not_null, range, finite, allowed, length, pattern, date_range
-	// range: bounds, inclusive.
-	Min *float64 `yaml:"min" range:","`
-	Max *float64 `yaml:"max" range:","`
+	// range: bounds, inclusive. NaN is in no range: it fails, unless
+	// AllowNaN lets it pass (for a finite rule to decide about).
+	Min      *float64 `yaml:"min" range:","`
+	Max      *float64 `yaml:"max" range:","`
+	AllowNaN bool     `yaml:"allow_nan"`
 	// allowed: the set of values, written as text.
 	Values []string `yaml:"values" kind:"text"`
 	// length: bounds on a string's length in characters.
@@ -197,6 +199,9 @@ func (r Rule) check(i int, bad func(string, ...any) func(...string) error, key [
 		if r.MaxDaysAfter == nil && r.MaxDaysBefore == nil {
 			return fail("date_range needs max_days_after, max_days_before or both")
 		}
+	}
+	if r.AllowNaN && r.Check != "range" {
+		return failAt([]string{"allow_nan"}, "allow_nan applies to range checks only")
 	}
 	switch r.Action {
 	case "clip":

@@ -143,6 +143,9 @@ func (e *Engine) Apply(rec arrow.Record, file string, offset int64) (Checked, er
 			or(imputed, b)
 		case actClip:
 			or(clipped, b)
+			if isFloat(r.dtype) {
+				nanBits(col, b, reject) // NaN cannot be clamped into a range
+			}
 		case actFail:
 			row := first(b)
 			return Checked{}, fmt.Errorf("%w: rule %s: %s row %d (%s = %s)", ErrFailRule, r.name, file, offset+int64(row), r.column, e.format(col, r.column, row))

@@ -315,7 +315,7 @@ func (e *Engine) compile(r spec.Rule, t arrow.DataType, baseline Baseline) (comp
 		if r.Max != nil {
 			c.hi = *r.Max
 		}
-		c.eval = rangeEval(c.lo, c.hi)
+		c.eval = rangeEval(c.lo, c.hi, r.AllowNaN)
 	case "finite":
 		if !isNumeric(t) {
 			return cannot("finite")
