@@ -3,6 +3,7 @@ package jobs
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -170,7 +171,13 @@ func checkBaselineTypes(job *spec.Job, p *profile.Profile, schema *arrow.Schema)
 		return nil
 	}
 	var bad []string
-	for _, c := range modelColumns(job) {
+	cols := modelColumns(job)
+	for _, r := range job.Validation.Rules {
+		if r.Impute != nil && r.Impute.From != "" && !slices.Contains(cols, r.Column) {
+			cols = append(cols, r.Column) // the imputed value comes from the baseline's profile of it
+		}
+	}
+	for _, c := range cols {
 		col, idx := p.Column(c), schema.FieldIndices(c)
 		if col == nil || len(idx) == 0 {
 			continue

@@ -391,3 +391,32 @@ func TestI19ValidationNaNFailsRange(t *testing.T) {
 		}
 	})
 }
+
+// impute.from: mode on a column declared float is the job file's error,
+// found at load (exit 2, naming the file, the line and the key), as is a
+// median of a column declared string.
+func TestI19ValidationImputeFromMismatchAtLoad(t *testing.T) {
+	table := filepath.Join(t.TempDir(), "scores")
+	for _, tc := range []struct{ name, from, declare, want string }{
+		{"mode of a float", "mode", "    satisfaction_score: {type: float}", "impute.from: mode takes the baseline's most frequent value"},
+		{"median of a string", "median", "    satisfaction_score: {type: string}", "impute.from: median applies to numeric columns"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, edit: edits(
+				replaceText(t, "impute: {from: median}", "impute: {from: "+tc.from+"}"),
+				func(s string) string { return insertAfter(t, s, "    monthly_charges: {type: float}", tc.declare) },
+			)})
+			for _, cmd := range []string{"run", "validate"} {
+				res := bs(t, cmd, job, "--date", date20)
+				msg := res.messages()
+				if res.code != 2 || !strings.Contains(msg, job) || !strings.Contains(msg, "validation.rules[5].impute.from") ||
+					!strings.Contains(msg, "line ") || !strings.Contains(msg, tc.want) {
+					t.Errorf("%s: %s", cmd, res)
+				}
+			}
+			if v := listDir(t, filepath.Join(table, "versions")); len(v) != 0 {
+				t.Errorf("published %v", v)
+			}
+		})
+	}
+}

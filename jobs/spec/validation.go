@@ -118,6 +118,21 @@ func defaultValidation() Validation {
 	}
 }
 
+// imputeFromMismatch says why impute.from cannot fill a column of the
+// declared type ("" when it can or the type is not declared): the
+// baseline keeps a mode of string and bool columns only, and a median of
+// numeric ones.
+func imputeFromMismatch(from, declared string) string {
+	numeric := declared == "int" || declared == "float" || declared == "date" || declared == "timestamp"
+	switch {
+	case from == "mode" && numeric:
+		return "impute.from: mode takes the baseline's most frequent value, which it keeps for string and bool columns only; use impute.from: median (the baseline's p50) or impute.value"
+	case from == "median" && (declared == "string" || declared == "bool"):
+		return "impute.from: median applies to numeric columns; use impute.from: mode or impute.value"
+	}
+	return ""
+}
+
 // RuleName is a rule's reason code.
 func (r Rule) RuleName() string {
 	if r.Name != "" {
@@ -151,8 +166,15 @@ func (v *Validation) check(bad func(string, ...any) func(...string) error) error
 		return bad("needs a column")(at("table", "freshness")...)
 	}
 	for i, r := range v.Rules {
-		if r.Impute != nil && r.Impute.From != "" && v.Baseline == "" {
-			return bad("rule %s imputes from the baseline: set validation.baseline", r.RuleName())(at("rules", fmt.Sprintf("[%d]", i+1), "impute", "from")...)
+		if r.Impute == nil || r.Impute.From == "" {
+			continue
+		}
+		key := at("rules", fmt.Sprintf("[%d]", i+1), "impute", "from")
+		if v.Baseline == "" {
+			return bad("rule %s imputes from the baseline: set validation.baseline", r.RuleName())(key...)
+		}
+		if msg := imputeFromMismatch(r.Impute.From, v.Columns[r.Column].Type); msg != "" {
+			return bad("rule %d (%s): column %q is declared %s in validation.columns: %s", i+1, r.RuleName(), r.Column, v.Columns[r.Column].Type, msg)(key...)
 		}
 	}
 	return nil
