@@ -31,6 +31,7 @@ func (c *checks) conclude(prevRows int64, scored bool) (*verdict, error) {
 	v := &verdict{today: c.snapshot.Profile(), warnings: slices.Clone(c.warnings)}
 	res, gateErr := c.summary.Finish(prevRows)
 	v.result = res
+	v.warnings = append(v.warnings, res.Warnings...)
 	if gateErr != nil && !errors.Is(gateErr, validate.ErrGate) {
 		return v, gateErr // could not check: a failure to retry, not bad data
 	}

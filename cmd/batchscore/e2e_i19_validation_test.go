@@ -15,11 +15,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
 )
 
@@ -419,4 +421,113 @@ func TestI19ValidationImputeFromMismatchAtLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+// datedSnapshot copies the 2026-11-20 samples with snapshot_date set to
+// day(i) and monthly_charges to -5 (which the range rule rejects) where
+// reject(i), i the row in its file; it returns the source glob.
+func datedSnapshot(t *testing.T, tmp string, day func(i int) string, reject func(i int) bool) string {
+	t.Helper()
+	dir := copySamples(t, filepath.Join(tmp, "src"), date20)
+	rewriteSnapshot(t, dir, func(name string, rec arrow.Record) arrow.Record {
+		n := int(rec.NumRows())
+		db := array.NewDate32Builder(memory.DefaultAllocator)
+		defer db.Release()
+		charges := rec.Column(rec.Schema().FieldIndices("monthly_charges")[0]).(*array.Float64)
+		cb := array.NewFloat64Builder(memory.DefaultAllocator)
+		defer cb.Release()
+		for i := range n {
+			d, err := time.Parse(time.DateOnly, day(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Append(arrow.Date32FromTime(d))
+			if reject(i) {
+				cb.Append(-5)
+			} else {
+				cb.Append(charges.Value(i))
+			}
+		}
+		dates, chargesArr := db.NewArray(), cb.NewArray()
+		t.Cleanup(dates.Release)
+		t.Cleanup(chargesArr.Release)
+		rec = replaceColumn(t, rec, "snapshot_date", dates, arrow.FixedWidthTypes.Date32)
+		return replaceColumn(t, rec, "monthly_charges", chargesArr, arrow.PrimitiveTypes.Float64)
+	})
+	return filepath.Join(tmp, "src", "snapshot_date={{ .Date }}", "*.parquet")
+}
+
+// freshnessDetail is the report's detail of the freshness check.
+func freshnessDetail(t *testing.T, m *report.Manifest) string {
+	t.Helper()
+	for _, tr := range readReport(t, m).Table {
+		if tr.Name == "freshness:snapshot_date" {
+			return tr.Detail
+		}
+	}
+	t.Fatalf("no freshness check in the report")
+	return ""
+}
+
+// freshness judges the rows that passed the rules (quarantined rows do
+// not make a stale snapshot fresh), and says (or, with max_days_ahead,
+// gates on) a newest date after the logical date.
+func TestI19ValidationFreshnessValidRowsAndFuture(t *testing.T) {
+	noDateRule := replaceText(t, "    - {column: snapshot_date, check: date_range, max_days_before: 0, max_days_after: 0}\n", "")
+	few := func(i int) bool { return i == 3 || i == 8 }
+	t.Run("quarantined rows do not count", func(t *testing.T) {
+		tmp := t.TempDir()
+		source := datedSnapshot(t, tmp, func(i int) string {
+			if few(i) {
+				return date20
+			}
+			return "2026-11-15"
+		}, few)
+		job := writeJob(t, "churn_nightly.yaml", jobOpts{table: filepath.Join(tmp, "scores"), source: source, edit: noDateRule})
+		res := bs(t, "run", job, "--date", date20, "--json")
+		if res.code != 3 {
+			t.Fatalf("exit %d, want 3: the rows that passed are 5 days old\n%s", res.code, res)
+		}
+		m := parseManifest(t, []byte(res.stdout))
+		want := "newest snapshot_date is 2026-11-15, 5 days before the logical date 2026-11-20 (at most 1)"
+		if !strings.Contains(m.Error, want) || !strings.Contains(freshnessDetail(t, m), want) {
+			t.Errorf("error %q, want %q", m.Error, want)
+		}
+	})
+	future := func(i int) string {
+		if few(i) {
+			return "2026-11-23"
+		}
+		return date20
+	}
+	never := func(int) bool { return false }
+	t.Run("a future date is a warning", func(t *testing.T) {
+		tmp := t.TempDir()
+		job := writeJob(t, "churn_nightly.yaml", jobOpts{table: filepath.Join(tmp, "scores"), source: datedSnapshot(t, tmp, future, never), edit: noDateRule})
+		res := bs(t, "run", job, "--date", date20, "--json")
+		if res.code != 0 {
+			t.Fatal(res)
+		}
+		m := parseManifest(t, []byte(res.stdout))
+		want := "is 3 days after the logical date 2026-11-20"
+		if w := strings.Join(m.Validation.Warnings, "\n"); !strings.Contains(w, want) || !strings.Contains(w, "max_days_ahead") {
+			t.Errorf("manifest warnings %q do not say %q", w, want)
+		}
+		if d := freshnessDetail(t, m); !strings.Contains(d, "3 days after the logical date") {
+			t.Errorf("report detail %q", d)
+		}
+	})
+	t.Run("max_days_ahead gates", func(t *testing.T) {
+		tmp := t.TempDir()
+		job := writeJob(t, "churn_nightly.yaml", jobOpts{table: filepath.Join(tmp, "scores"), source: datedSnapshot(t, tmp, future, never),
+			edit: edits(noDateRule, replaceText(t, "max_age_days: 1}", "max_age_days: 1, max_days_ahead: 1}"))})
+		res := bs(t, "run", job, "--date", date20, "--json")
+		if res.code != 3 {
+			t.Fatalf("exit %d, want 3\n%s", res.code, res)
+		}
+		m := parseManifest(t, []byte(res.stdout))
+		if want := "newest snapshot_date is 2026-11-23, 3 days after the logical date 2026-11-20 (at most 1 ahead)"; !strings.Contains(m.Error, want) {
+			t.Errorf("error %q, want %q", m.Error, want)
+		}
+	})
 }

@@ -73,10 +73,15 @@ type TableRules struct {
 	Freshness       *Freshness `yaml:"freshness"`
 }
 
-// Freshness bounds the age of the newest value of a date column.
+// Freshness bounds the age of the newest value of a date column, over
+// the rows that pass the rules.
 type Freshness struct {
 	Column     string `yaml:"column" kind:"column"`
 	MaxAgeDays int    `yaml:"max_age_days" range:"0,1000000"`
+	// MaxDaysAhead, when set, fails the gate on a newest value more than
+	// this many days after the logical date; unset, such a date is a
+	// warning.
+	MaxDaysAhead *int `yaml:"max_days_ahead" range:"0,1000000"`
 }
 
 // Drift sets thresholds; 0 means "never" for a gate.

@@ -165,7 +165,7 @@ func (e *Engine) Apply(rec arrow.Record, file string, offset int64) (Checked, er
 		}
 	}
 	if e.fresh != "" {
-		if stats.MaxDate, err = e.maxDate(rec); err != nil {
+		if stats.MaxDate, err = e.maxDate(rec, reject); err != nil {
 			return Checked{}, err
 		}
 	}
