@@ -95,6 +95,13 @@ func (f *profileFlags) run(cmd *cobra.Command, data string) error {
 	fmt.Fprintf(out, "profiled %d rows, %d columns of %s into %s\n", p.Rows, len(p.Columns), data, f.out)
 	printList(out, "  left out (pii): ", removed)
 	printList(out, "  top values seen in one row only left out: ", singletons)
+	var capped []string
+	for _, c := range p.Columns {
+		if c.DistinctAtLeast > 0 {
+			capped = append(capped, fmt.Sprintf("%s (≥ %s distinct values: counting stops there)", c.Name, groupThousands(c.DistinctAtLeast)))
+		}
+	}
+	printList(out, "  distinct values not all counted: ", capped)
 	return nil
 }
 
@@ -113,4 +120,13 @@ func printList(w io.Writer, label string, names []string) {
 		sort.Strings(names)
 		fmt.Fprintf(w, "%s%s\n", label, strings.Join(names, ", "))
 	}
+}
+
+// groupThousands writes 10000 as 10,000.
+func groupThousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -8,6 +8,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -530,4 +531,88 @@ func TestI19ValidationFreshnessValidRowsAndFuture(t *testing.T) {
 			t.Errorf("error %q, want %q", m.Error, want)
 		}
 	})
+}
+
+// A run stopped by a fail rule reports the rows it read, the chunk the
+// rule fired in included, with books that balance, and no table rule
+// judged on the rows before the stop (no "0 rows, at least 100 required").
+func TestI19ValidationFailRuleReportsWhatItRead(t *testing.T) {
+	tmp := t.TempDir()
+	tenure := column(t, readParquet(t, filepath.Join(samples(t), "snapshot_date="+date20, "part-00000.parquet")), "tenure_months")
+	firstBad := -1
+	for i := 0; i < tenure.Len(); i++ {
+		if v, _ := strconv.Atoi(tenure.ValueStr(i)); v > 50 {
+			firstBad = i
+			break
+		}
+	}
+	const chunk = 500
+	if firstBad < 0 || firstBad >= chunk {
+		t.Fatalf("the first tenure above 50 is at row %d: the test needs one in the first chunk", firstBad)
+	}
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: filepath.Join(tmp, "scores"), chunkRows: chunk, edit: func(s string) string {
+		return insertAfter(t, s, "  rules:", "    - {name: tenure_sane, column: tenure_months, check: range, max: 50, action: fail}")
+	}})
+	for _, cmd := range []string{"run", "validate"} {
+		res := bs(t, cmd, job, "--date", date20, "--json")
+		if res.code != 3 {
+			t.Fatalf("%s: exit %d, want 3\n%s", cmd, res.code, res)
+		}
+		m := parseManifest(t, []byte(res.stdout))
+		c := m.Counts
+		if c.Read != chunk || c.Read != c.Valid+c.Quarantined {
+			t.Errorf("%s: counts %+v, want the %d rows of the chunk the rule fired in, balanced", cmd, c, chunk)
+		}
+		if want := "tenure_sane: " + filepath.Join(samples(t), "snapshot_date="+date20, "part-00000.parquet") + " row " + strconv.Itoa(firstBad); !strings.Contains(m.Error, want) {
+			t.Errorf("%s: error %q does not say %q", cmd, m.Error, want)
+		}
+		all := m.Error + strings.Join(m.Validation.Breaches, ";")
+		if strings.Contains(all, "min_rows") || strings.Contains(all, "required") || len(m.Validation.Breaches) != 0 {
+			t.Errorf("%s: breaches %q judged on a stopped run (error %q)", cmd, m.Validation.Breaches, m.Error)
+		}
+		r := readReport(t, m)
+		if len(r.Table) != 0 || r.Books.Read != chunk {
+			t.Errorf("%s: report books %+v, table checks %+v", cmd, r.Books, r.Table)
+		}
+	}
+}
+
+// A string column with more distinct values than the profile counts says
+// "at least", not a made-up exact count.
+func TestI19ValidationDistinctSaturates(t *testing.T) {
+	tmp := t.TempDir()
+	const distinct = 20_000
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	for i := range 2 * distinct {
+		b.Append(fmt.Sprintf("key-%05d", i%distinct))
+	}
+	arr := b.NewArray()
+	defer arr.Release()
+	rec := array.NewRecord(arrow.NewSchema([]arrow.Field{{Name: "key", Type: arrow.BinaryTypes.String}}, nil), []arrow.Array{arr}, int64(arr.Len()))
+	defer rec.Release()
+	data := filepath.Join(tmp, "keys.parquet")
+	writeParquet(t, data, rec)
+	out := filepath.Join(tmp, "baseline.json")
+	res := runWith(t, batchscore, baseEnv(), "profile", data, "--out", out)
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	if !strings.Contains(res.stdout, "key (≥ 10,000 distinct values") {
+		t.Errorf("profile output does not say ≥ 10,000:\n%s", res.stdout)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Columns []map[string]any `json:"columns"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatal(err)
+	}
+	c := p.Columns[0]
+	if _, exact := c["distinct"]; exact || c["distinct_at_least"] != float64(10_000) || c["top_capped"] != true {
+		t.Errorf("profile of %d distinct keys: distinct %v, distinct_at_least %v, top_capped %v", distinct, c["distinct"], c["distinct_at_least"], c["top_capped"])
+	}
 }

@@ -141,16 +141,13 @@ func (s *Summary) Close() error {
 // error wraps ErrGate and lists every breach.
 func (s *Summary) Finish(prevRows int64) (Result, error) {
 	v := s.e.v
-	res := Result{Rows: s.rows, Valid: s.valid, Rejected: s.reject, Imputed: s.imputed, Clipped: s.clipped, Rules: s.rules}
-	res.InvalidFraction = fraction(s.reject, s.rows)
+	res := s.counts()
 	if res.InvalidFraction > v.MaxInvalidFraction {
 		got, limit := numfmt.Pair(res.InvalidFraction, v.MaxInvalidFraction)
 		res.Breaches = append(res.Breaches, fmt.Sprintf("%d of %d rows rejected (%s), above max_invalid_fraction %s", s.reject, s.rows, got, limit))
 	}
 	for i := range res.Rules {
 		r := &res.Rules[i]
-		r.Fraction = fraction(r.Failed, s.rows)
-		r.Passed = r.MaxInvalidFraction == nil || r.Fraction <= *r.MaxInvalidFraction
 		if !r.Passed {
 			got, limit := numfmt.Pair(r.Fraction, *r.MaxInvalidFraction)
 			res.Breaches = append(res.Breaches, fmt.Sprintf("rule %s: %d of %d rows failed (%s), above its max_invalid_fraction %s", r.Name, r.Failed, s.rows, got, limit))
@@ -219,6 +216,30 @@ func (s *Summary) Finish(prevRows int64) (Result, error) {
 		errs = append([]error{fmt.Errorf("%w: %s", ErrGate, strings.Join(res.Breaches, "; "))}, errs...)
 	}
 	return res, errors.Join(errs...)
+}
+
+// counts is the Result's counts and rule fractions, without the table
+// rules and the gate.
+func (s *Summary) counts() Result {
+	res := Result{Rows: s.rows, Valid: s.valid, Rejected: s.reject, Imputed: s.imputed, Clipped: s.clipped, Rules: s.rules}
+	res.InvalidFraction = fraction(s.reject, s.rows)
+	for i := range res.Rules {
+		r := &res.Rules[i]
+		r.Fraction = fraction(r.Failed, s.rows)
+		r.Passed = r.MaxInvalidFraction == nil || r.Fraction <= *r.MaxInvalidFraction
+	}
+	return res
+}
+
+// Partial is the Result of a run that stopped before every row was
+// checked (a fail rule fired): the counts so far, and no table rules or
+// gate, which judge a whole snapshot (a row count of the rows read before
+// the stop says nothing of the snapshot's). It removes the temporary
+// files, as Finish does.
+func (s *Summary) Partial() Result {
+	res := s.counts()
+	s.Close()
+	return res
 }
 
 // freshness judges the newest value of the freshness column among the

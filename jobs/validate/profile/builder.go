@@ -282,6 +282,9 @@ func (c *colState) categorySummary(col *Column) {
 		return strings.Compare(a.v, b.v)
 	})
 	col.Distinct, col.TopCapped = len(all), c.capped
+	if c.capped { // more values than were counted: say "at least"
+		col.Distinct, col.DistinctAtLeast = 0, len(all)
+	}
 	var inTop int64
 	for i, e := range all {
 		if i < MaxTop || slices.Contains(c.wantTop, e.v) {

@@ -72,11 +72,12 @@ type Column struct {
 	// non-null values not in Top.
 	Top   []Category `json:"top,omitempty"`
 	Other int64      `json:"other,omitempty"`
-	// Distinct is the number of distinct values seen; when TopCapped, it
-	// stopped at MaxDistinct and values first seen after that are in Other
-	// only.
-	Distinct  int  `json:"distinct,omitempty"`
-	TopCapped bool `json:"top_capped,omitempty"`
+	// Distinct is the number of distinct values. When TopCapped, counting
+	// stopped at MaxDistinct (values first seen after that are in Other
+	// only): Distinct is 0 and DistinctAtLeast says "at least MaxDistinct".
+	Distinct        int  `json:"distinct,omitempty"`
+	DistinctAtLeast int  `json:"distinct_at_least,omitempty"`
+	TopCapped       bool `json:"top_capped,omitempty"`
 
 	Sketch json.RawMessage `json:"sketch,omitempty"`
 }
