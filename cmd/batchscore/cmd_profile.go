@@ -28,8 +28,10 @@ func newProfileCommand() *cobra.Command {
 		Long: `profile reads Parquet files (a path or a glob, local or an s3:// URL as in a
 job's source.parquet) and writes a column profile:
 counts, nulls, NaN and infinities, min/max/mean/std, quantiles from a
-mergeable KLL sketch (no sort of everything), histogram bins on the deciles,
-and the most frequent values of string and bool columns. Name the file in a
+mergeable KLL sketch (no sort of everything), histogram bins at the
+quantiles (a value held by 5% or more of the rows in a bin of its own, so
+that a change in its share shows in the PSI), and the most frequent values
+of string and bool columns. Name the file in a
 job's validation.baseline: each run then profiles its snapshot on the same
 bins and reports drift (PSI and the share of values outside the training
 range), and impute rules can use the baseline's median or mode.
