@@ -91,8 +91,8 @@ func Compare(baseline, today *Profile) []ColumnDrift {
 // older version may have estimated from its sketch (BaselineEstimated).
 func ScoreDrift(previous, today *Profile, column string) (ColumnDrift, bool) {
 	pc, tc := previous.Column(column), today.Column(column)
-	if pc == nil || tc == nil || !pc.numeric() {
-		return ColumnDrift{}, false
+	if pc == nil || tc == nil || !pc.numeric() || tc.Count-tc.NaN-tc.Inf <= 0 {
+		return ColumnDrift{}, false // no score today: nothing to compare
 	}
 	if d, ok := fineDrift(pc, tc); ok {
 		return d, true

@@ -106,3 +106,13 @@ func TestScoreDriftExactOnFineBins(t *testing.T) {
 		t.Errorf("against an estimated histogram: %+v", d)
 	}
 }
+
+// No score today (a snapshot of no rows): no drift, rather than the PSI
+// of an empty distribution.
+func TestScoreDriftOfNothing(t *testing.T) {
+	prev := profileFloats(t, betaLike(1, 1000, 2), 65536, nil, WithFineCounts("x0")).Profile()
+	today := profileFloats(t, nil, 65536, prev, WithFineCounts("x0")).Profile()
+	if d, ok := ScoreDrift(prev, today, "x0"); ok {
+		t.Errorf("drift of no scores: %+v", d)
+	}
+}
