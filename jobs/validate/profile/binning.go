@@ -217,9 +217,14 @@ func (c *Column) Binning() string {
 	return text
 }
 
+// blindShare: a tied value holding this share of a column (two deciles)
+// hides a change of consequence when it shares its bin with other values.
+const blindShare = 0.2
+
 // BlindSpots says what PSI cannot see on a baseline column's bins: a
-// single bin (PSI is always 0), or a tied value that shares its bin with
-// other values (a change in its share can hide). Empty when none.
+// single bin (PSI is always 0), or a tied value holding blindShare or more
+// that shares its bin with other values (a change in its share can hide).
+// Empty when none.
 func (c *Column) BlindSpots() []string {
 	if c == nil || !c.numeric() || c.Histogram == nil || len(c.Histogram.Edges) < 2 {
 		return nil
@@ -231,6 +236,7 @@ func (c *Column) BlindSpots() []string {
 		return []string{fmt.Sprintf("the baseline's histogram of %q has a single bin: its PSI is always 0; profile the training data again with this version, which gives tied values bins of their own", c.Name)}
 	}
 	_, shared, _ := c.tiedBins()
+	shared = slices.DeleteFunc(shared, func(t tiedValue) bool { return t.share < blindShare })
 	if len(shared) == 0 {
 		return nil
 	}
