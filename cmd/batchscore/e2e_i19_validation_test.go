@@ -262,9 +262,11 @@ func TestI19ValidationScorePSIIsExact(t *testing.T) {
 	prevCSV, todayCSV := filepath.Join(tmp, "prev.csv"), filepath.Join(tmp, "today.csv")
 	writeFloatsCSV(t, prevCSV, publishedScores(t, table, date19))
 	writeFloatsCSV(t, todayCSV, publishedScores(t, table, date20))
-	if want := numpyPSI(t, s.Edges, prevCSV, todayCSV); math.Abs(*s.PSI-want) > 1e-9*max(want, 1e-3) {
+	want := numpyPSI(t, s.Edges, prevCSV, todayCSV)
+	if math.Abs(*s.PSI-want) > 1e-9*max(want, 1e-3) {
 		t.Errorf("score PSI: batchscore %v, NumPy %v on the same edges", *s.PSI, want)
 	}
+	exact := *s.PSI
 
 	// The previous run as an older version left it: no fine counts.
 	profiles, err := filepath.Glob(filepath.Join(table, "runs", date19, "*.profile.json"))
@@ -294,8 +296,9 @@ func TestI19ValidationScorePSIIsExact(t *testing.T) {
 	}
 	s = readReport(t, parseManifest(t, []byte(res.stdout))).Scores
 	if s == nil || s.PSI == nil || !s.Estimated || !strings.Contains(s.Comparison, "estimated histogram") {
-		t.Errorf("against an older run's estimate: %+v", s)
+		t.Fatalf("against an older run's estimate: %+v", s)
 	}
+	t.Logf("score PSI on exact counts %.6g (NumPy %.6g); against the older run's estimated histogram %.6g", exact, want, *s.PSI)
 	html, err := os.ReadFile(parseManifest(t, []byte(res.stdout)).Validation.ReportHTML)
 	if err != nil || !strings.Contains(string(html), "the PSI is an estimate") {
 		t.Errorf("the HTML report does not say the PSI is an estimate (%v)", err)
