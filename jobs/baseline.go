@@ -3,6 +3,7 @@ package jobs
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -71,6 +72,14 @@ func checkBaseline(job *spec.Job, p *profile.Profile) (warnings []string, err er
 			strings.Join(gates, ", "), quoteList(missing)))
 	case len(missing) > 0:
 		warnings = append(warnings, fmt.Sprintf("baseline %s has no profile of the model inputs %s: their drift is not measured", v.Baseline, quoteList(missing)))
+	}
+	if v.Drift.FeaturePSI.Gate > 0 {
+		// A gate on bins that cannot move is a gate that never fires.
+		for _, c := range inputs {
+			for _, w := range p.Column(c).BlindSpots() {
+				warnings = append(warnings, fmt.Sprintf("baseline %s: %s (feature_psi.gate %s)", v.Baseline, w, numfmt.Threshold(v.Drift.FeaturePSI.Gate)))
+			}
+		}
 	}
 	for i, r := range v.Rules {
 		if r.Impute == nil || r.Impute.From == "" {
@@ -162,7 +171,13 @@ func checkBaselineTypes(job *spec.Job, p *profile.Profile, schema *arrow.Schema)
 		return nil
 	}
 	var bad []string
-	for _, c := range modelColumns(job) {
+	cols := modelColumns(job)
+	for _, r := range job.Validation.Rules {
+		if r.Impute != nil && r.Impute.From != "" && !slices.Contains(cols, r.Column) {
+			cols = append(cols, r.Column) // the imputed value comes from the baseline's profile of it
+		}
+	}
+	for _, c := range cols {
 		col, idx := p.Column(c), schema.FieldIndices(c)
 		if col == nil || len(idx) == 0 {
 			continue

@@ -87,7 +87,7 @@ func (e *execution) openChecks(schema *arrow.Schema, where string, previous *run
 	if previous != nil {
 		prevScores = previous.Scores
 	}
-	c.scores = profile.NewBuilder(c.scoreSchema, []string{"score"}, prevScores)
+	c.scores = profile.NewBuilder(c.scoreSchema, []string{"score"}, prevScores, profile.WithFineCounts("score"))
 	return c, nil
 }
 
@@ -124,6 +124,12 @@ func (c *checks) columns() []string { return append(c.engine.Columns(), c.profil
 // does not take ownership of rec.
 func (c *checks) apply(rec arrow.Record, file string, offset int64) (arrow.Record, error) {
 	checked, err := c.engine.Apply(rec, file, offset)
+	if errors.Is(err, validate.ErrFailRule) {
+		// The run stops on this chunk, which was read and checked: its
+		// counts go into what the stopped run reports.
+		c.rejected += checked.Stats.Rejected
+		return nil, errors.Join(err, c.snapshot.Add(rec), c.summary.Add(checked.Stats))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func buildReport(m *report.Manifest, v *verdict, pii []string) *report.Report {
 			cr.Top = append(cr.Top, report.Category{Value: t.Value, Count: t.Count})
 		}
 		if d, ok := drift[c.Name]; ok {
-			cr.Drift = &report.Drift{PSI: d.PSI, Band: d.Band, OutOfRange: d.OutOfRange, Bins: bins(d.Bins)}
+			cr.Drift = &report.Drift{PSI: d.PSI, Band: d.Band, OutOfRange: d.OutOfRange, Bins: bins(d.Bins), Binning: d.Binning}
 		}
 		r.Columns = append(r.Columns, cr)
 	}
@@ -69,6 +69,7 @@ func buildReport(m *report.Manifest, v *verdict, pii []string) *report.Report {
 			if d := v.scoreDrift; d != nil {
 				psi := d.PSI
 				sr.PSI, sr.Band, sr.Bins, sr.Previous = &psi, d.Band, bins(d.Bins), m.Validation.PreviousVersion
+				sr.Estimated, sr.Comparison, sr.Edges = d.Estimated || d.BaselineEstimated, scoreComparison(d), d.Edges
 			} else if c.Histogram != nil {
 				sr.Bins = histogramBins(c.Histogram)
 			}
@@ -77,6 +78,18 @@ func buildReport(m *report.Manifest, v *verdict, pii []string) *report.Report {
 	}
 	r.Notes = append(r.Notes, v.warnings...)
 	return r
+}
+
+// scoreComparison says what the score PSI compared, so that a gate
+// decision near its threshold can be weighed.
+func scoreComparison(d *profile.ColumnDrift) string {
+	switch {
+	case d.BaselineEstimated:
+		return "today's exact counts against the previous run's estimated histogram (a profile of an older version, binned from its sketch): the PSI is an estimate"
+	case d.Estimated:
+		return "today's counts estimated from its sketch against the previous run's histogram: the PSI is an estimate"
+	}
+	return "exact counts on both sides, " + d.Binning
 }
 
 func bins(in []profile.BinShare) []report.Bin {

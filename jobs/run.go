@@ -21,6 +21,7 @@ import (
 	"github.com/batchscore/batchscore/jobs/crashpoint"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/jobs/validate"
 )
 
 // Triggers say who started an execution.
@@ -257,7 +258,12 @@ func (e *execution) run(ctx context.Context) (err error) {
 		// A run that stopped while the checks streamed (a fail rule, a
 		// row the model cannot take) still reports what they saw.
 		if err != nil && e.verdict == nil && !errors.Is(err, context.Canceled) {
-			e.record(checks.stopped())
+			v := checks.stopped()
+			e.record(v)
+			if errors.Is(err, validate.ErrFailRule) {
+				// The chunk the rule fired in was read and checked too.
+				e.m.Counts.Read, e.m.Counts.Valid, e.m.Counts.Quarantined = v.result.Rows, v.result.Valid, v.result.Rejected
+			}
 		}
 	}()
 	e.m.Time("source", stage)

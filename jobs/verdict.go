@@ -31,6 +31,7 @@ func (c *checks) conclude(prevRows int64, scored bool) (*verdict, error) {
 	v := &verdict{today: c.snapshot.Profile(), warnings: slices.Clone(c.warnings)}
 	res, gateErr := c.summary.Finish(prevRows)
 	v.result = res
+	v.warnings = append(v.warnings, res.Warnings...)
 	if gateErr != nil && !errors.Is(gateErr, validate.ErrGate) {
 		return v, gateErr // could not check: a failure to retry, not bad data
 	}
@@ -60,10 +61,12 @@ func (c *checks) conclude(prevRows int64, scored bool) (*verdict, error) {
 }
 
 // stopped is the verdict of a run that failed while the checks streamed:
-// what they counted so far, for the report and manifest to say.
+// what they counted so far, for the report and manifest to say. The table
+// rules and the gate judge whole snapshots and are not run: a row count
+// of the rows read before the stop is not the snapshot's.
 func (c *checks) stopped() *verdict {
-	res, _ := c.summary.Finish(-1)
-	return &verdict{today: c.snapshot.Profile(), result: res, breaches: res.Breaches, warnings: slices.Clone(c.warnings), partial: true}
+	res := c.summary.Partial()
+	return &verdict{today: c.snapshot.Profile(), result: res, warnings: slices.Clone(c.warnings), partial: true}
 }
 
 // nullKeys is the unique rule's count of rows with a null key, nil

@@ -28,8 +28,10 @@ func newProfileCommand() *cobra.Command {
 		Long: `profile reads Parquet files (a path or a glob, local or an s3:// URL as in a
 job's source.parquet) and writes a column profile:
 counts, nulls, NaN and infinities, min/max/mean/std, quantiles from a
-mergeable KLL sketch (no sort of everything), histogram bins on the deciles,
-and the most frequent values of string and bool columns. Name the file in a
+mergeable KLL sketch (no sort of everything), histogram bins at the
+quantiles (a value held by 5% or more of the rows in a bin of its own, so
+that a change in its share shows in the PSI), and the most frequent values
+of string and bool columns. Name the file in a
 job's validation.baseline: each run then profiles its snapshot on the same
 bins and reports drift (PSI and the share of values outside the training
 range), and impute rules can use the baseline's median or mode.
@@ -95,6 +97,13 @@ func (f *profileFlags) run(cmd *cobra.Command, data string) error {
 	fmt.Fprintf(out, "profiled %d rows, %d columns of %s into %s\n", p.Rows, len(p.Columns), data, f.out)
 	printList(out, "  left out (pii): ", removed)
 	printList(out, "  top values seen in one row only left out: ", singletons)
+	var capped []string
+	for _, c := range p.Columns {
+		if c.DistinctAtLeast > 0 {
+			capped = append(capped, fmt.Sprintf("%s (≥ %s distinct values: counting stops there)", c.Name, groupThousands(c.DistinctAtLeast)))
+		}
+	}
+	printList(out, "  distinct values not all counted: ", capped)
 	return nil
 }
 
@@ -113,4 +122,13 @@ func printList(w io.Writer, label string, names []string) {
 		sort.Strings(names)
 		fmt.Fprintf(w, "%s%s\n", label, strings.Join(names, ", "))
 	}
+}
+
+// groupThousands writes 10000 as 10,000.
+func groupThousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

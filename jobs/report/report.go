@@ -156,6 +156,9 @@ type Drift struct {
 	Band       string  `json:"band"`         // BandStable, BandModerate or BandMajor
 	OutOfRange float64 `json:"out_of_range"` // share of values outside the training range
 	Bins       []Bin   `json:"bins"`
+	// Binning says how the baseline binned the column: how many bins, and
+	// which tied values have bins of their own.
+	Binning string `json:"binning,omitempty"`
 }
 
 // Bin is one histogram bin: the share (0–1) of rows that fall in it in the
@@ -179,6 +182,16 @@ type ScoreReport struct {
 	// PSI is nil when there is no previous run.
 	PSI  *float64 `json:"psi"`
 	Band string   `json:"band,omitempty"`
+	// Estimated is set when a side of the PSI is an estimate, not exact
+	// counts: a previous run of an older version kept only a histogram
+	// estimated from its sketch.
+	Estimated bool `json:"estimated,omitempty"`
+	// Comparison says what was compared: exact counts on both sides, or
+	// the previous run's estimated histogram.
+	Comparison string `json:"comparison,omitempty"`
+	// Edges are the bins' edges: bin i is [Edges[i], Edges[i+1]), the
+	// last closed, values outside in the first or last.
+	Edges []float64 `json:"edges,omitempty"`
 }
 
 // JSON renders the report, masked, indented, fields in declaration order
@@ -250,6 +263,9 @@ func (r *Report) Mask() {
 			}
 		}
 		if c.Drift != nil {
+			if c.Drift.Binning != "" { // names tied values
+				c.Drift.Binning = ""
+			}
 			for j := range c.Drift.Bins {
 				if l := maskedBin(j); c.Drift.Bins[j].Label != l {
 					raw = append(raw, c.Drift.Bins[j].Label)

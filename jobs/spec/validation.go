@@ -35,9 +35,11 @@ type Rule struct {
 	Name   string `yaml:"name" kind:"text"` // the reason code; default <check>:<column>
 	Column string `yaml:"column" kind:"column"`
 	Check  string `yaml:"check" kind:"enum"` // not_null, range, finite, allowed, length, pattern, date_range
-	// range: bounds, inclusive.
-	Min *float64 `yaml:"min" range:","`
-	Max *float64 `yaml:"max" range:","`
+	// range: bounds, inclusive. NaN is in no range: it fails, unless
+	// AllowNaN lets it pass (for a finite rule to decide about).
+	Min      *float64 `yaml:"min" range:","`
+	Max      *float64 `yaml:"max" range:","`
+	AllowNaN bool     `yaml:"allow_nan"`
 	// allowed: the set of values, written as text.
 	Values []string `yaml:"values" kind:"text"`
 	// length: bounds on a string's length in characters.
@@ -71,10 +73,15 @@ type TableRules struct {
 	Freshness       *Freshness `yaml:"freshness"`
 }
 
-// Freshness bounds the age of the newest value of a date column.
+// Freshness bounds the age of the newest value of a date column, over
+// the rows that pass the rules.
 type Freshness struct {
 	Column     string `yaml:"column" kind:"column"`
 	MaxAgeDays int    `yaml:"max_age_days" range:"0,1000000"`
+	// MaxDaysAhead, when set, fails the gate on a newest value more than
+	// this many days after the logical date; unset, such a date is a
+	// warning.
+	MaxDaysAhead *int `yaml:"max_days_ahead" range:"0,1000000"`
 }
 
 // Drift sets thresholds; 0 means "never" for a gate.
@@ -116,6 +123,21 @@ func defaultValidation() Validation {
 	}
 }
 
+// imputeFromMismatch says why impute.from cannot fill a column of the
+// declared type ("" when it can or the type is not declared): the
+// baseline keeps a mode of string and bool columns only, and a median of
+// numeric ones.
+func imputeFromMismatch(from, declared string) string {
+	numeric := declared == "int" || declared == "float" || declared == "date" || declared == "timestamp"
+	switch {
+	case from == "mode" && numeric:
+		return "impute.from: mode takes the baseline's most frequent value, which it keeps for string and bool columns only; use impute.from: median (the baseline's p50) or impute.value"
+	case from == "median" && (declared == "string" || declared == "bool"):
+		return "impute.from: median applies to numeric columns; use impute.from: mode or impute.value"
+	}
+	return ""
+}
+
 // RuleName is a rule's reason code.
 func (r Rule) RuleName() string {
 	if r.Name != "" {
@@ -149,8 +171,15 @@ func (v *Validation) check(bad func(string, ...any) func(...string) error) error
 		return bad("needs a column")(at("table", "freshness")...)
 	}
 	for i, r := range v.Rules {
-		if r.Impute != nil && r.Impute.From != "" && v.Baseline == "" {
-			return bad("rule %s imputes from the baseline: set validation.baseline", r.RuleName())(at("rules", fmt.Sprintf("[%d]", i+1), "impute", "from")...)
+		if r.Impute == nil || r.Impute.From == "" {
+			continue
+		}
+		key := at("rules", fmt.Sprintf("[%d]", i+1), "impute", "from")
+		if v.Baseline == "" {
+			return bad("rule %s imputes from the baseline: set validation.baseline", r.RuleName())(key...)
+		}
+		if msg := imputeFromMismatch(r.Impute.From, v.Columns[r.Column].Type); msg != "" {
+			return bad("rule %d (%s): column %q is declared %s in validation.columns: %s", i+1, r.RuleName(), r.Column, v.Columns[r.Column].Type, msg)(key...)
 		}
 	}
 	return nil
@@ -197,6 +226,9 @@ func (r Rule) check(i int, bad func(string, ...any) func(...string) error, key [
 		if r.MaxDaysAfter == nil && r.MaxDaysBefore == nil {
 			return fail("date_range needs max_days_after, max_days_before or both")
 		}
+	}
+	if r.AllowNaN && r.Check != "range" {
+		return failAt([]string{"allow_nan"}, "allow_nan applies to range checks only")
 	}
 	switch r.Action {
 	case "clip":

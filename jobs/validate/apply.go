@@ -100,8 +100,9 @@ var scratch = sync.Pool{New: func() any { return new([]uint64) }}
 // Apply checks one chunk, columnar: one pass per rule over its column into
 // a row bitmap. It does not take ownership of rec. file and offset locate
 // rec's first row. A fail rule that fires makes it return an error wrapping
-// ErrFailRule that names the rule, file and absolute row. Safe for
-// concurrent use.
+// ErrFailRule that names the rule, file and absolute row, with the chunk's
+// Stats (and no records), so that a stopped run can say what it read.
+// Safe for concurrent use.
 //
 // Every rule sees the chunk's original values; clip and impute then apply
 // in rule order to the rows that are not rejected.
@@ -122,6 +123,7 @@ func (e *Engine) Apply(rec arrow.Record, file string, offset int64) (Checked, er
 
 	stats := ChunkStats{Rows: int64(n), Rules: make([]RuleStats, k)}
 	cols := make([]arrow.Array, k)
+	var failErr error // the first fail rule that fired, in rule order
 	for i := range e.rules {
 		r := &e.rules[i]
 		col, err := e.column(rec, r.column, r.dtype)
@@ -143,9 +145,14 @@ func (e *Engine) Apply(rec arrow.Record, file string, offset int64) (Checked, er
 			or(imputed, b)
 		case actClip:
 			or(clipped, b)
+			if isFloat(r.dtype) {
+				nanBits(col, b, reject) // NaN cannot be clamped into a range
+			}
 		case actFail:
-			row := first(b)
-			return Checked{}, fmt.Errorf("%w: rule %s: %s row %d (%s = %s)", ErrFailRule, r.name, file, offset+int64(row), r.column, e.format(col, r.column, row))
+			if failErr == nil {
+				row := first(b)
+				failErr = fmt.Errorf("%w: rule %s: %s row %d (%s = %s)", ErrFailRule, r.name, file, offset+int64(row), r.column, e.format(col, r.column, row))
+			}
 		}
 		stats.Rules[i].Samples = e.samples(rec, col, r.column, b, n, file, offset)
 	}
@@ -155,6 +162,10 @@ func (e *Engine) Apply(rec arrow.Record, file string, offset int64) (Checked, er
 	stats.Valid = int64(n) - stats.Rejected
 	stats.Imputed = popcount(imputed)
 	stats.Clipped = popcount(clipped)
+	if failErr != nil {
+		// The run stops here; the chunk's counts say what it held.
+		return Checked{Stats: stats}, failErr
+	}
 	var err error
 	if len(e.unique) > 0 {
 		if stats.KeyHashes, stats.NullKeys, err = e.keyHashes(rec); err != nil {
@@ -162,7 +173,7 @@ func (e *Engine) Apply(rec arrow.Record, file string, offset int64) (Checked, er
 		}
 	}
 	if e.fresh != "" {
-		if stats.MaxDate, err = e.maxDate(rec); err != nil {
+		if stats.MaxDate, err = e.maxDate(rec, reject); err != nil {
 			return Checked{}, err
 		}
 	}

@@ -68,13 +68,14 @@ func validityTail(src []byte, word []uint64) {
 	word[0] &= binary.LittleEndian.Uint64(buf[:])
 }
 
+// rangeBits fails values outside [lo, hi], and NaN, which is in no range.
 func rangeBits[T number](vals []T, lo, hi float64, bits []uint64) {
 	for w := range words(len(vals)) {
 		chunk := vals[w*64 : min(w*64+64, len(vals))]
 		var word uint64
 		for j, v := range chunk {
 			f := float64(v)
-			if f < lo || f > hi { // NaN compares false: finite catches it
+			if !(f >= lo && f <= hi) { // NaN compares false: it fails
 				word |= 1 << uint(j)
 			}
 		}
@@ -82,13 +83,37 @@ func rangeBits[T number](vals []T, lo, hi float64, bits []uint64) {
 	}
 }
 
-func rangeEval(lo, hi float64) func(arrow.Array, []uint64) {
+// rangeBitsNaNPasses is rangeBits for a rule with allow_nan: NaN passes
+// (a finite rule can catch it).
+func rangeBitsNaNPasses[T float32 | float64](vals []T, lo, hi float64, bits []uint64) {
+	for w := range words(len(vals)) {
+		chunk := vals[w*64 : min(w*64+64, len(vals))]
+		var word uint64
+		for j, v := range chunk {
+			f := float64(v)
+			if f < lo || f > hi {
+				word |= 1 << uint(j)
+			}
+		}
+		bits[w] = word
+	}
+}
+
+func rangeEval(lo, hi float64, allowNaN bool) func(arrow.Array, []uint64) {
 	return func(col arrow.Array, bits []uint64) {
 		switch a := col.(type) {
 		case *array.Float64:
-			rangeBits(a.Float64Values(), lo, hi, bits)
+			if allowNaN {
+				rangeBitsNaNPasses(a.Float64Values(), lo, hi, bits)
+			} else {
+				rangeBits(a.Float64Values(), lo, hi, bits)
+			}
 		case *array.Float32:
-			rangeBits(a.Float32Values(), lo, hi, bits)
+			if allowNaN {
+				rangeBitsNaNPasses(a.Float32Values(), lo, hi, bits)
+			} else {
+				rangeBits(a.Float32Values(), lo, hi, bits)
+			}
 		case *array.Int64:
 			rangeBits(a.Int64Values(), lo, hi, bits)
 		case *array.Int32:
@@ -122,6 +147,24 @@ func finiteBits[T float32 | float64](vals []T, bits []uint64) {
 		}
 		bits[w] = word
 	}
+}
+
+// nanBits sets the NaN rows among those set in bits: a clip rule cannot
+// clamp them, so they are rejected.
+func nanBits(col arrow.Array, bits, out []uint64) {
+	check := func(i int, nan bool) {
+		if nan {
+			out[i/64] |= 1 << (uint(i) % 64)
+		}
+	}
+	forBits(bits, col.Len(), func(i int) {
+		switch a := col.(type) {
+		case *array.Float64:
+			check(i, math.IsNaN(a.Value(i)))
+		case *array.Float32:
+			check(i, math.IsNaN(float64(a.Value(i))))
+		}
+	})
 }
 
 // evalFinite fails NaN and ±Inf; integers are always finite.

@@ -315,7 +315,7 @@ func (e *Engine) compile(r spec.Rule, t arrow.DataType, baseline Baseline) (comp
 		if r.Max != nil {
 			c.hi = *r.Max
 		}
-		c.eval = rangeEval(c.lo, c.hi)
+		c.eval = rangeEval(c.lo, c.hi, r.AllowNaN)
 	case "finite":
 		if !isNumeric(t) {
 			return cannot("finite")
@@ -401,6 +401,9 @@ func imputeText(r spec.Rule, baseline Baseline, t arrow.DataType) (string, error
 		}
 		return strconv.FormatFloat(math.Round(m), 'f', 0, 64), nil
 	case "mode":
+		if isNumeric(t) || isDateLike(t) {
+			return "", fmt.Errorf("%w: rule %s: a mode does not apply to column %q of type %s (the baseline keeps the most frequent value of string and bool columns only): use impute.from: median", spec.ErrInvalid, r.RuleName(), r.Column, t)
+		}
 		m, ok := baseline.Mode(r.Column)
 		if !ok {
 			return "", fmt.Errorf("%w: rule %s: the baseline has no mode for column %q", spec.ErrInvalid, r.RuleName(), r.Column)

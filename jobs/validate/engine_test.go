@@ -56,6 +56,7 @@ func TestNewSchema(t *testing.T) {
 		{name: "freshness on a number", v: spec.Validation{Table: spec.TableRules{Freshness: &spec.Freshness{Column: "id"}}}, wantErr: spec.ErrInvalid, wantIn: `"id"`},
 		{name: "impute from without a baseline", v: spec.Validation{Rules: []spec.Rule{{Column: "id", Check: "not_null", Action: "impute", Impute: &spec.Impute{From: "median"}}}}, wantErr: spec.ErrInvalid, wantIn: `"id"`},
 		{name: "impute from a baseline without the column", base: fakeBaseline{}, v: spec.Validation{Rules: []spec.Rule{{Column: "name", Check: "not_null", Action: "impute", Impute: &spec.Impute{From: "mode"}}}}, wantErr: spec.ErrInvalid, wantIn: `"name"`},
+		{name: "impute the mode of a number", base: fakeBaseline{modes: map[string]string{"id": "5"}}, v: spec.Validation{Rules: []spec.Rule{{Column: "id", Check: "not_null", Action: "impute", Impute: &spec.Impute{From: "mode"}}}}, wantErr: spec.ErrInvalid, wantIn: "use impute.from: median"},
 		{name: "impute timestamp constant", v: spec.Validation{Rules: []spec.Rule{{Column: "at", Check: "not_null", Action: "impute", Impute: &spec.Impute{Value: ptr("2024-06-15T10:00:00Z")}}}}},
 	}
 	for _, tt := range tests {

@@ -146,10 +146,10 @@ func (e *Engine) hashColumn(col arrow.Array, out []uint64) error {
 	return nil
 }
 
-// maxDate is the newest non-null value of the freshness column: dates at
-// midnight UTC, zoned timestamps in the logical date's location, naive
-// timestamps as UTC wall clocks.
-func (e *Engine) maxDate(rec arrow.Record) (*time.Time, error) {
+// maxDate is the newest non-null value of the freshness column among the
+// rows not rejected: dates at midnight UTC, zoned timestamps in the
+// logical date's location, naive timestamps as UTC wall clocks.
+func (e *Engine) maxDate(rec arrow.Record, reject []uint64) (*time.Time, error) {
 	idx := rec.Schema().FieldIndices(e.fresh)
 	if len(idx) == 0 {
 		return nil, fmt.Errorf("%w: freshness column %q is missing from this chunk", ErrSchema, e.fresh)
@@ -157,7 +157,7 @@ func (e *Engine) maxDate(rec arrow.Record) (*time.Time, error) {
 	col := rec.Column(idx[0])
 	best, found := int64(math.MinInt64), false
 	take := func(i int, v int64) {
-		if col.IsValid(i) && (!found || v > best) {
+		if col.IsValid(i) && (!found || v > best) && reject[i/64]&(1<<(uint(i)%64)) == 0 {
 			best, found = v, true
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/batchscore/batchscore/jobs/numfmt"
+	"github.com/batchscore/batchscore/jobs/spec"
 )
 
 // Result is the validation of a whole snapshot: JSON-friendly, it goes
@@ -23,6 +24,9 @@ type Result struct {
 	Table           []TableResult `json:"table"`
 	Passed          bool          `json:"passed"`
 	Breaches        []string      `json:"breaches,omitempty"`
+	// Warnings are findings that do not fail the gate: a newest date after
+	// the logical date without freshness.max_days_ahead.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // RuleResult is one rule over the whole snapshot.
@@ -137,16 +141,13 @@ func (s *Summary) Close() error {
 // error wraps ErrGate and lists every breach.
 func (s *Summary) Finish(prevRows int64) (Result, error) {
 	v := s.e.v
-	res := Result{Rows: s.rows, Valid: s.valid, Rejected: s.reject, Imputed: s.imputed, Clipped: s.clipped, Rules: s.rules}
-	res.InvalidFraction = fraction(s.reject, s.rows)
+	res := s.counts()
 	if res.InvalidFraction > v.MaxInvalidFraction {
 		got, limit := numfmt.Pair(res.InvalidFraction, v.MaxInvalidFraction)
 		res.Breaches = append(res.Breaches, fmt.Sprintf("%d of %d rows rejected (%s), above max_invalid_fraction %s", s.reject, s.rows, got, limit))
 	}
 	for i := range res.Rules {
 		r := &res.Rules[i]
-		r.Fraction = fraction(r.Failed, s.rows)
-		r.Passed = r.MaxInvalidFraction == nil || r.Fraction <= *r.MaxInvalidFraction
 		if !r.Passed {
 			got, limit := numfmt.Pair(r.Fraction, *r.MaxInvalidFraction)
 			res.Breaches = append(res.Breaches, fmt.Sprintf("rule %s: %d of %d rows failed (%s), above its max_invalid_fraction %s", r.Name, r.Failed, s.rows, got, limit))
@@ -205,16 +206,7 @@ func (s *Summary) Finish(prevRows int64) (Result, error) {
 		}
 	}
 	if f := t.Freshness; f != nil {
-		name := "freshness:" + f.Column
-		oldest := civilDay(s.e.logical) - int64(f.MaxAgeDays)
-		switch {
-		case s.maxDate == nil:
-			table(name, false, "no non-null value in %s", f.Column)
-		default:
-			newest := civilDay(*s.maxDate)
-			table(name, newest >= oldest, "newest %s is %s, %d days before the logical date %s (at most %d)",
-				f.Column, s.maxDate.Format(time.DateOnly), civilDay(s.e.logical)-newest, s.e.logical.Format(time.DateOnly), f.MaxAgeDays)
-		}
+		s.freshness(&res, f, table)
 	}
 	if err := s.Close(); err != nil {
 		errs = append(errs, err)
@@ -224,6 +216,57 @@ func (s *Summary) Finish(prevRows int64) (Result, error) {
 		errs = append([]error{fmt.Errorf("%w: %s", ErrGate, strings.Join(res.Breaches, "; "))}, errs...)
 	}
 	return res, errors.Join(errs...)
+}
+
+// counts is the Result's counts and rule fractions, without the table
+// rules and the gate.
+func (s *Summary) counts() Result {
+	res := Result{Rows: s.rows, Valid: s.valid, Rejected: s.reject, Imputed: s.imputed, Clipped: s.clipped, Rules: s.rules}
+	res.InvalidFraction = fraction(s.reject, s.rows)
+	for i := range res.Rules {
+		r := &res.Rules[i]
+		r.Fraction = fraction(r.Failed, s.rows)
+		r.Passed = r.MaxInvalidFraction == nil || r.Fraction <= *r.MaxInvalidFraction
+	}
+	return res
+}
+
+// Partial is the Result of a run that stopped before every row was
+// checked (a fail rule fired): the counts so far, and no table rules or
+// gate, which judge a whole snapshot (a row count of the rows read before
+// the stop says nothing of the snapshot's). It removes the temporary
+// files, as Finish does.
+func (s *Summary) Partial() Result {
+	res := s.counts()
+	s.Close()
+	return res
+}
+
+// freshness judges the newest value of the freshness column among the
+// rows that passed the rules: not older than max_age_days, and not after
+// the logical date by more than max_days_ahead (a warning when unset).
+func (s *Summary) freshness(res *Result, f *spec.Freshness, table func(string, bool, string, ...any)) {
+	name := "freshness:" + f.Column
+	if s.maxDate == nil {
+		table(name, false, "no non-null value in %s among the rows that passed the rules", f.Column)
+		return
+	}
+	logical, newest := civilDay(s.e.logical), civilDay(*s.maxDate)
+	day, lday := s.maxDate.Format(time.DateOnly), s.e.logical.Format(time.DateOnly)
+	if newest <= logical {
+		table(name, logical-newest <= int64(f.MaxAgeDays), "newest %s is %s, %d days before the logical date %s (at most %d)",
+			f.Column, day, logical-newest, lday, f.MaxAgeDays)
+		return
+	}
+	ahead := newest - logical
+	if f.MaxDaysAhead != nil {
+		table(name, ahead <= int64(*f.MaxDaysAhead), "newest %s is %s, %d days after the logical date %s (at most %d ahead)",
+			f.Column, day, ahead, lday, *f.MaxDaysAhead)
+		return
+	}
+	table(name, true, "newest %s is %s, %d days after the logical date %s", f.Column, day, ahead, lday)
+	res.Warnings = append(res.Warnings, fmt.Sprintf("freshness: the newest %s, %s, is %d days after the logical date %s (set validation.table.freshness.max_days_ahead to fail the gate on it)",
+		f.Column, day, ahead, lday))
 }
 
 func fraction(n, of int64) float64 {

@@ -26,8 +26,9 @@ func benchChunk(b *testing.B) arrow.Record {
 }
 
 // BenchmarkAdd profiles a 65,536-row × 30-float64-column chunk: without a
-// baseline (sketch only), and with a baseline's decile edges (exact
-// histograms too, as every run with a baseline does).
+// baseline (sketch only), with a baseline's edges (exact histograms too,
+// as every run with a baseline does), and with exact counts in the fixed
+// fine bins too (what a run keeps of its scores' one column).
 func BenchmarkAdd(b *testing.B) {
 	rec := benchChunk(b)
 	defer rec.Release()
@@ -36,12 +37,17 @@ func BenchmarkAdd(b *testing.B) {
 		b.Fatal(err)
 	}
 	base := baseline.Profile()
+	var fine []Option // a run's score profile: exact counts in fine bins too
+	for _, f := range rec.Schema().Fields() {
+		fine = append(fine, WithFineCounts(f.Name))
+	}
 	for _, tc := range []struct {
 		name string
 		bins *Profile
-	}{{"sketch", nil}, {"baseline-bins", base}} {
+		opts []Option
+	}{{"sketch", nil, nil}, {"baseline-bins", base, nil}, {"baseline-bins+fine", base, fine}} {
 		b.Run(tc.name, func(b *testing.B) {
-			bl := NewBuilder(rec.Schema(), nil, tc.bins)
+			bl := NewBuilder(rec.Schema(), nil, tc.bins, tc.opts...)
 			for range 20 { // past the exact phase: the steady state of a long run
 				if err := bl.Add(rec); err != nil {
 					b.Fatal(err)

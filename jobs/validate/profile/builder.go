@@ -26,6 +26,14 @@ func WithFixedBins(column string, lo, hi float64, n int) Option {
 	}
 }
 
+// WithFineCounts also counts column's values exactly in the fixed fine
+// bins (Fine), whatever the data: what a run keeps of its scores, so
+// that the next run's score drift compares exact counts with exact
+// counts.
+func WithFineCounts(column string) Option {
+	return func(b *Builder) { b.fine[column] = true }
+}
+
 // Builder profiles Arrow records. It is not safe for concurrent use:
 // give each goroutine its own Builder (with the same arguments) and Merge
 // them at the end.
@@ -33,6 +41,7 @@ type Builder struct {
 	rows  int64
 	cols  []*colState
 	fixed map[string]*binner
+	fine  map[string]bool
 	err   error // a bad argument to NewBuilder, returned by every Add
 }
 
@@ -43,7 +52,7 @@ type Builder struct {
 // like. A named column that is missing or of an unsupported type makes
 // every Add fail.
 func NewBuilder(schema *arrow.Schema, columns []string, bins *Profile, opts ...Option) *Builder {
-	b := &Builder{fixed: map[string]*binner{}}
+	b := &Builder{fixed: map[string]*binner{}, fine: map[string]bool{}}
 	for _, o := range opts {
 		o(b)
 	}
@@ -84,6 +93,9 @@ func NewBuilder(schema *arrow.Schema, columns []string, bins *Profile, opts ...O
 		}
 		if c.bins != nil {
 			c.hist = make([]int64, c.bins.n())
+		}
+		if b.fine[name] && c.isNumeric() {
+			c.fine = &fineCounts{}
 		}
 		b.cols = append(b.cols, c)
 	}
@@ -155,6 +167,9 @@ func (b *Builder) Merge(o *Builder) error {
 		if oc.name != c.name || !arrow.TypeEqual(oc.dtype, c.dtype) {
 			return fmt.Errorf("profile: merging column %q (%s) with %q (%s)", c.name, c.dtype, oc.name, oc.dtype)
 		}
+		if (c.fine == nil) != (oc.fine == nil) {
+			return fmt.Errorf("profile: merging column %q with and without fine counts", c.name)
+		}
 		if !c.bins.equal(oc.bins) {
 			return fmt.Errorf("profile: merging column %q with different histogram bins", c.name)
 		}
@@ -217,25 +232,18 @@ func (c *colState) numericSummary(col *Column) {
 			Above:  c.above,
 		}
 	}
+	if c.fine != nil {
+		col.Fine = c.fine.export()
+	}
 	if data, err := json.Marshal(c.sk); err == nil {
 		col.Sketch = data
 	}
 }
 
-// estimatedHistogram bins on the sketch's deciles (repeated values
-// collapse, so discrete columns get fewer bins) with counts from ranks.
+// estimatedHistogram bins on histogramEdges (tied values in bins of
+// their own, quantile bins for the rest) with counts from ranks.
 func estimatedHistogram(v cdf, lo, hi float64) *Histogram {
-	edges := []float64{lo}
-	for i := 1; i <= 9; i++ {
-		q, _ := v.quantile(float64(i) / 10)
-		q = min(max(q, lo), hi)
-		if q > edges[len(edges)-1] {
-			edges = append(edges, q)
-		}
-	}
-	if hi > edges[len(edges)-1] || len(edges) == 1 {
-		edges = append(edges, hi)
-	}
+	edges := histogramEdges(v, lo, hi)
 	h := &Histogram{Edges: edges, Counts: make([]int64, len(edges)-1), Estimated: true}
 	total := v.total()
 	for i := range h.Counts {
@@ -274,6 +282,9 @@ func (c *colState) categorySummary(col *Column) {
 		return strings.Compare(a.v, b.v)
 	})
 	col.Distinct, col.TopCapped = len(all), c.capped
+	if c.capped { // more values than were counted: say "at least"
+		col.Distinct, col.DistinctAtLeast = 0, len(all)
+	}
 	var inTop int64
 	for i, e := range all {
 		if i < MaxTop || slices.Contains(c.wantTop, e.v) {

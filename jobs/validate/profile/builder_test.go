@@ -262,8 +262,8 @@ func TestCategoriesOtherAndCap(t *testing.T) {
 	for _, x := range c.Top {
 		inTop += x.Count
 	}
-	if inTop+c.Other != total || !c.TopCapped || c.Distinct != MaxDistinct {
-		t.Errorf("top %d + other %d != %d; capped %v distinct %d", inTop, c.Other, total, c.TopCapped, c.Distinct)
+	if inTop+c.Other != total || !c.TopCapped || c.Distinct != 0 || c.DistinctAtLeast != MaxDistinct {
+		t.Errorf("top %d + other %d != %d; capped %v distinct %d, at least %d", inTop, c.Other, total, c.TopCapped, c.Distinct, c.DistinctAtLeast)
 	}
 }
 

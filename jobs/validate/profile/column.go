@@ -42,6 +42,7 @@ type colState struct {
 	bins          *binner
 	hist          []int64
 	below, above  int64
+	fine          *fineCounts // exact counts in fixed fine bins, WithFineCounts
 	scratch, pick []float64
 
 	// categorical values
@@ -357,6 +358,9 @@ func (c *colState) addFinite(vals []float64, sum, lo, hi float64) {
 	if c.bins != nil {
 		c.below, c.above = c.bins.count(vals, c.hist, c.below, c.above)
 	}
+	if c.fine != nil {
+		c.fine.add(vals)
+	}
 	c.sketch(vals)
 }
 
@@ -424,6 +428,9 @@ func (c *colState) merge(o *colState) {
 		}
 		c.below += o.below
 		c.above += o.above
+		if c.fine != nil && o.fine != nil {
+			c.fine.merge(o.fine)
+		}
 		return
 	}
 	c.trues += o.trues

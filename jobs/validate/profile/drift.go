@@ -2,7 +2,6 @@ package profile
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"slices"
 )
@@ -31,6 +30,15 @@ type ColumnDrift struct {
 	// Estimated is set when today's shares come from its sketch because
 	// its histogram was not counted on the baseline's edges.
 	Estimated bool `json:"estimated,omitempty"`
+	// BaselineEstimated is set when the baseline's shares are estimated
+	// (a run profile of an older version: a histogram from its sketch).
+	BaselineEstimated bool `json:"baseline_estimated,omitempty"`
+	// Binning says how the column was binned (Column.Binning).
+	Binning string `json:"binning,omitempty"`
+	// Edges are the bins' edges when they are not the baseline's
+	// histogram's: bin i is [Edges[i], Edges[i+1]), the last closed,
+	// values outside in the first or last.
+	Edges []float64 `json:"edges,omitempty"`
 }
 
 // BinShare is one bin (or category) of a drift chart.
@@ -77,11 +85,17 @@ func Compare(baseline, today *Profile) []ColumnDrift {
 }
 
 // ScoreDrift compares a numeric column (the score) against the previous
-// successful run's profile, on the previous run's histogram bins.
+// successful run's profile: on exact counts in fixed fine bins when both
+// runs kept them (WithFineCounts), merged at the previous run's
+// quantiles; else on the previous run's histogram bins, which a run of an
+// older version may have estimated from its sketch (BaselineEstimated).
 func ScoreDrift(previous, today *Profile, column string) (ColumnDrift, bool) {
 	pc, tc := previous.Column(column), today.Column(column)
-	if pc == nil || tc == nil || !pc.numeric() {
-		return ColumnDrift{}, false
+	if pc == nil || tc == nil || !pc.numeric() || tc.Count-tc.NaN-tc.Inf <= 0 {
+		return ColumnDrift{}, false // no score today: nothing to compare
+	}
+	if d, ok := fineDrift(pc, tc); ok {
+		return d, true
 	}
 	return compareColumn(pc, tc)
 }
@@ -90,10 +104,13 @@ func compareColumn(base, today *Column) (ColumnDrift, bool) {
 	if base == nil || today == nil || base.numeric() != today.numeric() {
 		return ColumnDrift{}, false
 	}
+	compare := compareCategories
 	if base.numeric() {
-		return compareNumeric(base, today)
+		compare = compareNumeric
 	}
-	return compareCategories(base, today)
+	d, ok := compare(base, today)
+	d.Binning = base.Binning()
+	return d, ok
 }
 
 func compareNumeric(base, today *Column) (ColumnDrift, bool) {
@@ -116,7 +133,7 @@ func compareNumeric(base, today *Column) (ColumnDrift, bool) {
 	for i := range expected {
 		expected[i] /= total
 	}
-	d := ColumnDrift{Column: base.Name, Type: today.Type}
+	d := ColumnDrift{Column: base.Name, Type: today.Type, BaselineEstimated: h.Estimated}
 	actual, outside, ok := todayShares(h.Edges, base, today)
 	if !ok {
 		return ColumnDrift{}, false
@@ -128,12 +145,7 @@ func compareNumeric(base, today *Column) (ColumnDrift, bool) {
 		d.OutOfRange = float64(outside+today.Inf) / float64(n)
 	}
 	for i := range expected {
-		closing := ")"
-		if i == len(expected)-1 {
-			closing = "]"
-		}
-		label := fmt.Sprintf("[%.4g, %.4g%s", h.Edges[i], h.Edges[i+1], closing)
-		d.Bins = append(d.Bins, BinShare{Label: label, Baseline: expected[i], Today: actual[i]})
+		d.Bins = append(d.Bins, BinShare{Label: binLabel(h.Edges, i), Baseline: expected[i], Today: actual[i]})
 	}
 	return d, true
 }

@@ -62,6 +62,9 @@ type Column struct {
 
 	Quantiles []Quantile `json:"quantiles,omitempty"`
 	Histogram *Histogram `json:"histogram,omitempty"`
+	// Fine holds exact counts on fixed fine bins, for columns profiled
+	// WithFineCounts (a run's scores): what score drift compares.
+	Fine *Fine `json:"fine,omitempty"`
 
 	// Top holds up to MaxTop most frequent values, most frequent first
 	// (ties by value), plus, when a baseline was given, the baseline's top
@@ -69,11 +72,12 @@ type Column struct {
 	// non-null values not in Top.
 	Top   []Category `json:"top,omitempty"`
 	Other int64      `json:"other,omitempty"`
-	// Distinct is the number of distinct values seen; when TopCapped, it
-	// stopped at MaxDistinct and values first seen after that are in Other
-	// only.
-	Distinct  int  `json:"distinct,omitempty"`
-	TopCapped bool `json:"top_capped,omitempty"`
+	// Distinct is the number of distinct values. When TopCapped, counting
+	// stopped at MaxDistinct (values first seen after that are in Other
+	// only): Distinct is 0 and DistinctAtLeast says "at least MaxDistinct".
+	Distinct        int  `json:"distinct,omitempty"`
+	DistinctAtLeast int  `json:"distinct_at_least,omitempty"`
+	TopCapped       bool `json:"top_capped,omitempty"`
 
 	Sketch json.RawMessage `json:"sketch,omitempty"`
 }
@@ -214,6 +218,11 @@ func Load(path string) (*Profile, error) {
 		}
 		if h := c.Histogram; h != nil && (len(h.Edges) < 2 || len(h.Counts) != len(h.Edges)-1) {
 			return nil, fmt.Errorf("%w: %s: column %s: histogram has %d edges and %d counts", ErrFormat, path, c.Name, len(h.Edges), len(h.Counts))
+		}
+		if c.Fine != nil {
+			if err := c.Fine.valid(); err != nil {
+				return nil, fmt.Errorf("%w: %s: column %s: %v", ErrFormat, path, c.Name, err)
+			}
 		}
 		if len(c.Sketch) > 0 {
 			var buf bytes.Buffer

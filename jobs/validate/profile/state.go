@@ -29,6 +29,7 @@ type colJSON struct {
 	Hist       []int64          `json:"hist,omitempty"`
 	Below      int64            `json:"below"`
 	Above      int64            `json:"above"`
+	Fine       *Fine            `json:"fine,omitempty"`
 	Categories map[string]int64 `json:"categories,omitempty"`
 	Capped     bool             `json:"capped"`
 	Trues      int64            `json:"trues"`
@@ -48,6 +49,9 @@ func (b *Builder) State() (*State, error) {
 			Capped: c.capped, Trues: c.trues, Falses: c.falses}
 		if c.isNumeric() {
 			j.Sketch = c.sk
+		}
+		if c.fine != nil {
+			j.Fine = c.fine.export()
 		}
 		if c.catIdx != nil {
 			j.Categories = make(map[string]int64, len(c.catIdx))
@@ -71,7 +75,7 @@ func (b *Builder) MergeState(st *State) error {
 	}
 	for i, c := range b.cols {
 		j := st.Columns[i]
-		if j.Name != c.name || len(j.Hist) != len(c.hist) || c.isNumeric() != (j.Sketch != nil) {
+		if j.Name != c.name || len(j.Hist) != len(c.hist) || c.isNumeric() != (j.Sketch != nil) || (c.fine != nil) != (j.Fine != nil) {
 			return fmt.Errorf("profile: merging column %q into %q (%d bins into %d)", j.Name, c.name, len(j.Hist), len(c.hist))
 		}
 	}
@@ -89,6 +93,12 @@ func (b *Builder) MergeState(st *State) error {
 				o.catIdx[v] = len(o.catN)
 				o.catN = append(o.catN, j.Categories[v])
 			}
+		}
+		if j.Fine != nil {
+			if err := j.Fine.valid(); err != nil {
+				return fmt.Errorf("profile: merging column %q: %w", c.name, err)
+			}
+			o.fine = fineFrom(j.Fine)
 		}
 		if o.hist == nil && c.hist != nil {
 			o.hist = make([]int64, len(c.hist))
