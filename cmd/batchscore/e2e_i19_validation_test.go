@@ -458,7 +458,12 @@ func datedSnapshot(t *testing.T, tmp string, day func(i int) string, reject func
 		rec = replaceColumn(t, rec, "snapshot_date", dates, arrow.FixedWidthTypes.Date32)
 		return replaceColumn(t, rec, "monthly_charges", chargesArr, arrow.PrimitiveTypes.Float64)
 	})
-	return filepath.Join(tmp, "src", "snapshot_date={{ .Date }}", "*.parquet")
+	// Out of the snapshot_date=... folder: that folder would be the column
+	// (Hive partitions) and refuse rows dated otherwise.
+	if err := os.Rename(dir, filepath.Join(tmp, "src", "day-"+date20)); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(tmp, "src", "day-{{ .Date }}", "*.parquet")
 }
 
 // freshnessDetail is the report's detail of the freshness check.
