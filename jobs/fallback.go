@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/io/parquetio"
@@ -172,12 +173,38 @@ func (f *fallback) fill(ctx context.Context, sc *scoring.Scored, buf *scoring.Bu
 	if sc.Score != nil {
 		sc.Score.Release()
 	}
+	if sc.Label != nil {
+		label := nullWhere(sc.Label, need, f.mem)
+		sc.Label.Release()
+		sc.Label = label
+	}
 	sc.Score = scores.NewFloat64Array()
 	sc.Source = sources.NewStringArray()
 	f.rows.Add(int64(count))
 	idx := map[string]int{triggerLoad: 0, triggerInference: 1, triggerNaN: 2}[trigger]
 	f.triggers[idx].Add(int64(count))
 	return nil
+}
+
+// nullWhere is a copy of a flat array with the rows in need set to null.
+// A fallback row's label is null whatever the fallback: the label is the
+// champion's decision, and the champion gave none that row's score could
+// be read with (the row it failed on was labelled from NaN).
+func nullWhere(a arrow.Array, need []bool, mem memory.Allocator) arrow.Array {
+	data := a.Data()
+	off, n := data.Offset(), data.Len()
+	bitmap := memory.NewResizableBuffer(mem)
+	defer bitmap.Release()
+	bitmap.Resize(int(bitutil.BytesForBits(int64(off + n))))
+	bits := bitmap.Bytes()
+	for i := range n {
+		bitutil.SetBitTo(bits, off+i, !need[i] && a.IsValid(i))
+	}
+	buffers := slices.Clone(data.Buffers())
+	buffers[0] = bitmap
+	out := array.NewData(data.DataType(), n, buffers, data.Children(), array.UnknownNullCount, off)
+	defer out.Release()
+	return array.MakeFromData(out)
 }
 
 // allModel is a score_source column of n rows the model scored, sliced

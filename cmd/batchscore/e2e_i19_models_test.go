@@ -1,0 +1,107 @@
+package main
+
+// End-to-end tests of model routing (issue 19): the label of fallback
+// rows, a challenger that fails after loading, registry versions in the
+// run id, and drift on an empty snapshot.
+
+import (
+	"math"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/batchscore/batchscore/jobs/report"
+)
+
+// nanEvery returns a snapshot root whose 2026-11-19 files are the samples
+// and whose 2026-11-20 files have monthly_charges NaN on every nth row:
+// the logistic model scores those rows NaN (and labels them 0).
+func nanEvery(t *testing.T, n int) string {
+	t.Helper()
+	root := t.TempDir()
+	copySamples(t, root, date19)
+	dir := copySamples(t, root, date20)
+	rewriteSnapshot(t, dir, func(name string, rec arrow.Record) arrow.Record {
+		arr := mapFloat64(t, float64Column(t, rec, "monthly_charges"), array.NewFloat64Builder(memory.DefaultAllocator), func(b *array.Float64Builder, i int, v float64) {
+			if i%n == 0 {
+				v = math.NaN()
+			}
+			b.Append(v)
+		})
+		return replaceColumn(t, rec, "monthly_charges", arr, arrow.PrimitiveTypes.Float64)
+	})
+	return filepath.Join(root, "snapshot_date={{ .Date }}", "*.parquet")
+}
+
+// succeeded is the manifest of a date's succeeded execution.
+func succeeded(t *testing.T, table, date string) *report.Manifest {
+	t.Helper()
+	for _, m := range manifests(t, table, date) {
+		if m.Status == report.StatusSucceeded {
+			return m
+		}
+	}
+	t.Fatalf("no succeeded execution of %s in %s", date, table)
+	return nil
+}
+
+// TestI19FallbackRowsHaveANullLabel: a fallback row's label is null for
+// every kind of fallback, read back from the published Parquet files; the
+// model's rows keep theirs.
+func TestI19FallbackRowsHaveANullLabel(t *testing.T) {
+	source := nanEvery(t, 7)
+	fallbackModel := "\n  model:\n    path: " + strconv.Quote(modelPath(t, "churn_gbm.onnx")) + "\n" + inputsBlock(t, "churn_nightly.yaml", "    ")
+	for _, tc := range []struct{ kind, section string }{
+		{"carry_forward", "fallback:\n  kind: carry_forward\n  value: 0.5\n  max_fallback_fraction: 1"},
+		{"constant", "fallback:\n  kind: constant\n  value: 0.97\n  max_fallback_fraction: 1"},
+		{"model", "fallback:\n  kind: model\n  max_fallback_fraction: 1" + fallbackModel},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			table := filepath.Join(t.TempDir(), "scores")
+			job := writeJob(t, "churn_logreg.yaml", jobOpts{table: table, source: source, edit: appendSection(tc.section)})
+			for _, date := range []string{date19, date20} {
+				if res := bs(t, "run", job, "--date", date); res.code != 0 {
+					t.Fatalf("run %s: %s", date, res)
+				}
+			}
+			m := succeeded(t, table, date20)
+			booksBalance(t, m)
+			if m.Counts.Fallback == 0 || m.Fallback.Triggers["nan"] != m.Counts.Fallback {
+				t.Fatalf("no NaN fallback rows: counts %+v, fallback %+v", m.Counts, m.Fallback)
+			}
+			var fellBack, high int64
+			for _, f := range m.Output.Files {
+				tbl := readParquet(t, filepath.Join(m.Output.Path, f.Name))
+				scores := float64s(t, column(t, tbl, "score"))
+				sources := column(t, tbl, "score_source").(*array.String)
+				labels := column(t, tbl, "label")
+				for i, s := range scores {
+					switch src := sources.Value(i); src {
+					case "model":
+						if labels.IsNull(i) {
+							t.Fatalf("%s row %d: the model scored it %v but its label is null", f.Name, i, s)
+						}
+					case "fallback:" + tc.kind:
+						fellBack++
+						if s > 0.5 {
+							high++
+						}
+						if labels.IsValid(i) {
+							t.Fatalf("%s row %d: fallback score %v has label %s, want null", f.Name, i, s, labels.ValueStr(i))
+						}
+					default:
+						t.Fatalf("%s row %d: score_source %q", f.Name, i, src)
+					}
+				}
+			}
+			if fellBack != m.Counts.Fallback {
+				t.Errorf("%d fallback rows in the files, the manifest counts %d", fellBack, m.Counts.Fallback)
+			}
+			t.Logf("%d fallback rows, %d of them scored above 0.5", fellBack, high)
+		})
+	}
+}
