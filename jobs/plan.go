@@ -257,9 +257,13 @@ func (p *plan) record(m *report.Manifest, final bool) {
 
 // modelHashes identify every model that shapes a version's files, for
 // its run id: the champion's, then the challenger's and fallback's, and
-// the baseline's bytes (imputation and review ranges come from it).
+// the baseline's bytes (imputation and review ranges come from it). A
+// model from a registry adds its version's name, which rows carry in
+// model_version: promoting a version whose file is byte-identical to the
+// current one still makes a new version. Models named by path add
+// nothing, so their run ids stay what they were.
 func (p *plan) modelHashes(m *report.Manifest, baseline string) string {
-	h := m.Model.SHA256
+	h := m.Model.SHA256 + registryVersion(&m.Model)
 	if baseline != "" {
 		if data, err := os.ReadFile(baseline); err == nil {
 			sum := sha256.Sum256(data)
@@ -267,12 +271,21 @@ func (p *plan) modelHashes(m *report.Manifest, baseline string) string {
 		}
 	}
 	if p.challenger != nil && p.challenger.model != nil {
-		h += "+" + p.challenger.model.report.SHA256
+		h += "+" + p.challenger.model.report.SHA256 + registryVersion(&p.challenger.model.report)
 	}
 	if p.fallback != nil && p.fallback.model != nil {
-		h += "+" + p.fallback.model.report.SHA256
+		h += "+" + p.fallback.model.report.SHA256 + registryVersion(&p.fallback.model.report)
 	}
 	return h
+}
+
+// registryVersion is "@<name>:<version>" for a model from a registry,
+// "" for one named by path.
+func registryVersion(m *report.Model) string {
+	if m.Registry == nil {
+		return ""
+	}
+	return "@" + m.Registry.Name + ":" + m.Registry.Version
 }
 
 // openSideTables prepares the shadow and review tables in the staging

@@ -6,8 +6,10 @@ package main
 
 import (
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -104,4 +106,61 @@ func TestI19FallbackRowsHaveANullLabel(t *testing.T) {
 			t.Logf("%d fallback rows, %d of them scored above 0.5", fellBack, high)
 		})
 	}
+}
+
+// TestI19PromotingAByteIdenticalVersionRepublishes: v3's file is v1's
+// bytes; promoting it makes the next run a new version whose rows say
+// churn:v3, while a rerun with no promote stays already current.
+func TestI19PromotingAByteIdenticalVersionRepublishes(t *testing.T) {
+	reg := filepath.Join(t.TempDir(), "registry")
+	gbm := modelPath(t, "churn_gbm.onnx")
+	data, err := os.ReadFile(gbm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := filepath.Join(t.TempDir(), "churn_gbm_v2.onnx")
+	if err := os.WriteFile(v2, withMetadata(t, data, "retrained", "2026-11-19"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runModels(t, reg, 0, "add", "churn", gbm, "--version", "v1")
+	runModels(t, reg, 0, "add", "churn", v2, "--version", "v2")
+	runModels(t, reg, 0, "add", "churn", gbm, "--version", "v3")
+	runModels(t, reg, 0, "promote", "churn", "v1", "--alias", "prod")
+
+	table := filepath.Join(t.TempDir(), "scores")
+	job := registryJob(t, table, reg)
+	rowsSay := func(want string) {
+		t.Helper()
+		m := currentManifest(t, table, date20)
+		if m.Model.Version != want {
+			t.Errorf("the current version's manifest says model %s, want %s", m.Model.Version, want)
+		}
+		tbl := readParquet(t, filepath.Join(m.Output.Path, "part-00000.parquet"))
+		versions := column(t, tbl, "model_version").(*array.String)
+		for i := 0; i < versions.Len(); i++ {
+			if versions.Value(i) != want {
+				t.Fatalf("row %d: model_version %q, want %q", i, versions.Value(i), want)
+			}
+		}
+	}
+	run := func(wantCurrent bool) {
+		t.Helper()
+		before := len(manifests(t, table, date20))
+		res := bs(t, "run", job, "--date", date20)
+		if res.code != 0 {
+			t.Fatalf("run: %s", res)
+		}
+		after := len(manifests(t, table, date20))
+		if current := strings.Contains(res.stdout+res.stderr, "already current"); current != wantCurrent || (after == before) != wantCurrent {
+			t.Fatalf("already current: %v, want %v (%d executions before, %d after)\n%s", current, wantCurrent, before, after, res)
+		}
+	}
+	run(false)
+	rowsSay("churn:v1")
+	run(true) // nothing changed: a no-op
+
+	runModels(t, reg, 0, "promote", "churn", "v3", "--alias", "prod")
+	run(false)
+	rowsSay("churn:v3")
+	run(true)
 }
