@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/batchscore/batchscore/io/sqlio/pgtest"
 	"github.com/batchscore/batchscore/jobs/report"
 )
 
@@ -163,4 +164,63 @@ func TestI19PromotingAByteIdenticalVersionRepublishes(t *testing.T) {
 	run(false)
 	rowsSay("churn:v3")
 	run(true)
+}
+
+// emptySnapshot returns a source glob whose 2026-11-19 files are the
+// samples and whose 2026-11-20 file has their columns and no rows.
+func emptySnapshot(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	copySamples(t, root, date19)
+	rec := sampleRecord(t, date20, "part-00000.parquet")
+	empty := rec.NewSlice(0, 0)
+	defer empty.Release()
+	writeParquet(t, filepath.Join(root, "snapshot_date="+date20, "part-00000.parquet"), empty)
+	return filepath.Join(root, "snapshot_date={{ .Date }}", "*.parquet")
+}
+
+// noDriftOnNothing fails when a run of no rows computed any drift: in its
+// log, or among its manifest's warnings and breaches.
+func noDriftOnNothing(t *testing.T, res result, m *report.Manifest) {
+	t.Helper()
+	said := res.messages() + strings.Join(m.Validation.Warnings, "\n") + strings.Join(m.Validation.Breaches, "\n")
+	if strings.Contains(said, "PSI") || strings.Contains(said, "outside the training range") {
+		t.Errorf("drift computed on no rows:\n%s", said)
+	}
+}
+
+// TestI19NoDriftOnAnEmptyParquetSnapshot: a snapshot of no rows fails
+// with exit 3 and computes no drift of scores or features.
+func TestI19NoDriftOnAnEmptyParquetSnapshot(t *testing.T) {
+	source := emptySnapshot(t)
+	table := filepath.Join(t.TempDir(), "scores")
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: source})
+	if res := bs(t, "run", job, "--date", date19); res.code != 0 {
+		t.Fatalf("run %s: %s", date19, res)
+	}
+	res := bs(t, "run", job, "--date", date20)
+	if res.code != 3 {
+		t.Fatalf("an empty snapshot: want exit 3, got %s", res)
+	}
+	noDriftOnNothing(t, res, onlyManifest(t, table, date20))
+}
+
+// TestI19NoDriftOnAnEmptySQLSnapshot: a query that returns no rows fails
+// with exit 3 naming it, and logs no PSI of scores that do not exist.
+func TestI19NoDriftOnAnEmptySQLSnapshot(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	loadCustomers(t, dsn, date19) // 2026-11-20 has no rows
+	table := filepath.Join(t.TempDir(), "scores")
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, edit: func(s string) string {
+		return reSource.ReplaceAllString(s, `  sql: {driver: postgres, dsn_env: CHURN_DSN, query: "SELECT * FROM customers WHERE snapshot_date = :date"}`)
+	}})
+	env := append(ortEnv(t), "CHURN_DSN="+dsn)
+	if res := runWith(t, batchscore, env, "run", job, "--date", date19); res.code != 0 {
+		t.Fatalf("run %s: %s", date19, res)
+	}
+	res := runWith(t, batchscore, env, "run", job, "--date", date20)
+	if res.code != 3 || !strings.Contains(res.messages(), "min_rows: 0 rows") {
+		t.Fatalf("an empty query result: want exit 3 naming min_rows, got %s", res)
+	}
+	noDriftOnNothing(t, res, onlyManifest(t, table, date20))
 }
