@@ -81,7 +81,7 @@ func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
 		}
 		f.model = m
 		// NaN allowed: only the rows in need are held to being finite.
-		f.scorer = &scoring.Scorer{Session: m.session, Binding: m.feed, Mem: f.mem, AllowNaN: true}
+		f.scorer = &scoring.Scorer{Session: m.session, Binding: m.feed, Named: m.binding, Mem: f.mem, AllowNaN: true}
 	case spec.FallbackCarryForward:
 		if prev := e.previousPublished(); prev != nil {
 			// A table on object storage: the bucket's copy, which every

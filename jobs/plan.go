@@ -59,7 +59,7 @@ func (e *execution) openPlan() (*plan, error) {
 	}
 	if p.champion != nil {
 		p.scorer = &scoring.Scorer{
-			Session: champion.session, Binding: champion.feed, Mem: e.mem(),
+			Session: champion.session, Binding: champion.feed, Named: champion.binding, Mem: e.mem(),
 			AllowNaN:   p.fallback != nil,
 			Confidence: job.Review != nil && job.Review.MinConfidence > 0,
 		}
@@ -132,7 +132,8 @@ func (p *plan) checkSchema(schema *arrow.Schema, where string) error {
 	}
 	if c := p.challenger; c != nil && c.model != nil {
 		if err := c.model.binding.CheckSchema(schema, where); err != nil {
-			c.fail(fmt.Errorf("challenger: %w", err))
+			c.fail(beforeChunks, fmt.Errorf("challenger: %w", err))
+			c.warnFailed()
 		}
 	}
 	return nil
@@ -297,7 +298,7 @@ func (e *execution) openSideTables(p *plan, schema *arrow.Schema, dir string) er
 		t, err := newSideTable(filepath.Join(dir, ShadowDir), schema, job, []arrow.Field{score("champion_score"), score("challenger_score")},
 			e.date, e.m.RunID, c.rep.Model.Version, e.mem())
 		if err != nil {
-			c.fail(err)
+			c.fail(beforeChunks, err)
 		}
 		c.table = t
 	}
@@ -332,7 +333,7 @@ func (p *plan) closeSideTables() error {
 		if c.failed() != nil {
 			c.table.abort()
 		} else if files, err := c.table.close(); err != nil {
-			c.fail(fmt.Errorf("challenger: closing the shadow table: %w", err))
+			c.fail(afterChunks, fmt.Errorf("challenger: closing the shadow table: %w", err))
 			c.table.abort()
 		} else {
 			c.rep.Files = files
@@ -341,6 +342,9 @@ func (p *plan) closeSideTables() error {
 		if c.failed() != nil {
 			os.RemoveAll(c.table.dir)
 		}
+	}
+	if c := p.challenger; c != nil {
+		c.warnFailed()
 	}
 	if r := p.review; r != nil && r.table != nil {
 		files, err := r.table.close()

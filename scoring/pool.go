@@ -68,6 +68,9 @@ type Scorer struct {
 	AllowNaN bool
 	// Confidence asks for each row's top-class probability.
 	Confidence bool
+	// Named is the binding of the job file's keys, when Binding is one an
+	// engine rewrote: errors name the key that lists a bad column.
+	Named *Binding
 	// Busy adds up the time workers spend scoring (tensors, model,
 	// decoding), in nanoseconds, summed over workers.
 	Busy atomic.Int64
@@ -163,6 +166,13 @@ func (s *Scorer) ScoreChunk(ctx context.Context, c Chunk, buf *Buffers) (Scored,
 func (s *Scorer) locate(c Chunk, err error) error {
 	var ie *InputError
 	if errors.As(err, &ie) {
+		named := s.Named
+		if named == nil {
+			named = s.Binding
+		}
+		if key := named.ColumnKey(ie.Column); key != "" {
+			return fmt.Errorf("%s: row %d: column %q (%s): %s: %w", c.File, c.Offset+ie.Row, ie.Column, key, ie.Reason, ErrBadInput)
+		}
 		return fmt.Errorf("%s: row %d: column %q: %s: %w", c.File, c.Offset+ie.Row, ie.Column, ie.Reason, ErrBadInput)
 	}
 	return fmt.Errorf("%s: %w", c.File, err)

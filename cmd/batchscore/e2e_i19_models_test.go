@@ -5,9 +5,11 @@ package main
 // run id, and drift on an empty snapshot.
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -223,4 +225,128 @@ func TestI19NoDriftOnAnEmptySQLSnapshot(t *testing.T) {
 		t.Fatalf("an empty query result: want exit 3 naming min_rows, got %s", res)
 	}
 	noDriftOnNothing(t, res, onlyManifest(t, table, date20))
+}
+
+// challengerSnapshot returns a source glob whose 2026-11-20 files have two
+// more columns: promo_charges, monthly_charges with nulls on the given
+// rows of each file, and plan_name, a string.
+func challengerSnapshot(t *testing.T, nulls map[string][]int) string {
+	t.Helper()
+	root := t.TempDir()
+	dir := copySamples(t, root, date20)
+	rewriteSnapshot(t, dir, func(name string, rec arrow.Record) arrow.Record {
+		promo := mapFloat64(t, float64Column(t, rec, "monthly_charges"), array.NewFloat64Builder(memory.DefaultAllocator), func(b *array.Float64Builder, i int, v float64) {
+			if slices.Contains(nulls[name], i) {
+				b.AppendNull()
+			} else {
+				b.Append(v)
+			}
+		})
+		plan := mapFloat64(t, float64Column(t, rec, "monthly_charges"), array.NewStringBuilder(memory.DefaultAllocator), func(b *array.StringBuilder, i int, v float64) {
+			b.Append(fmt.Sprintf("plan-%d", int(v)/10))
+		})
+		fields := append(slices.Clone(rec.Schema().Fields()),
+			arrow.Field{Name: "promo_charges", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+			arrow.Field{Name: "plan_name", Type: arrow.BinaryTypes.String, Nullable: true})
+		out := array.NewRecord(arrow.NewSchema(fields, nil), append(slices.Clone(rec.Columns()), promo, plan), rec.NumRows())
+		t.Cleanup(out.Release)
+		return out
+	})
+	return filepath.Join(root, "snapshot_date={{ .Date }}", "*.parquet")
+}
+
+// challengerJob is churn_nightly with the logistic model as challenger,
+// its monthly_charges input fed from column, and workers and chunk_rows
+// set.
+func challengerJob(t *testing.T, table, source, column string, workers, chunkRows int) string {
+	block := inputsBlock(t, "churn_logreg.yaml", "  ")
+	if !strings.Contains(block, "monthly_charges: [monthly_charges]") {
+		t.Fatalf("churn_logreg.yaml does not feed monthly_charges as expected:\n%s", block)
+	}
+	block = strings.Replace(block, "monthly_charges: [monthly_charges]", "monthly_charges: ["+column+"]", 1)
+	challenger := "challenger:\n  path: " + strconv.Quote(modelPath(t, "churn_logreg.onnx")) + "\n  version: logreg-promo\n" + block
+	return writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: source, chunkRows: chunkRows, edit: func(s string) string {
+		s = strings.Replace(s, "  workers: 0 ", "  workers: "+strconv.Itoa(workers)+" ", 1)
+		return appendSection(challenger)(s)
+	}})
+}
+
+// challengerFailure runs a job whose challenger fails after loading and
+// returns its manifest's challenger error, having checked that the run
+// published the champion's scores and logged a warning with the error.
+func challengerFailure(t *testing.T, job, table string) string {
+	t.Helper()
+	res := bs(t, "run", job, "--date", date20, "--force")
+	if res.code != 0 {
+		t.Fatalf("a failing challenger failed the run: %s", res)
+	}
+	var m *report.Manifest
+	for _, x := range manifests(t, table, date20) {
+		if m == nil || x.Version > m.Version {
+			m = x
+		}
+	}
+	c := m.Challenger
+	if m.Status != report.StatusSucceeded || c == nil || c.Status != report.ChallengerFailed || c.Error == "" {
+		t.Fatalf("status %s, challenger %+v", m.Status, c)
+	}
+	if !m.Output.Published || m.Counts.Written != m.Counts.Valid {
+		t.Errorf("the champion's scores were not published: %+v", m.Counts)
+	}
+	var warned bool
+	for _, line := range strings.Split(res.stderr, "\n") {
+		if strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, "challenger") && strings.Contains(line, strconv.Quote(c.Error)[1:len(strconv.Quote(c.Error))-1]) {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Errorf("no warning in the log with the challenger's error %q:\n%s", c.Error, res.stderr)
+	}
+	return c.Error
+}
+
+// TestI19ChallengerFailingAfterLoadWarnsAndNamesItsInputs: a challenger
+// fed a string column is dropped with a warning naming challenger.inputs.
+func TestI19ChallengerFailingAfterLoadWarnsAndNamesItsInputs(t *testing.T) {
+	source := challengerSnapshot(t, nil)
+	table := filepath.Join(t.TempDir(), "scores")
+	msg := challengerFailure(t, challengerJob(t, table, source, "plan_name", 2, 0), table)
+	for _, want := range []string{"challenger.inputs.monthly_charges", `"plan_name"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("challenger error %q does not name %s", msg, want)
+		}
+	}
+	if strings.Contains(msg, "model.inputs") {
+		t.Errorf("challenger error %q names the champion's model.inputs", msg)
+	}
+}
+
+// TestI19ChallengerFirstFailingRowIsTheFirstInSnapshotOrder: with nulls in
+// many chunks, the error names the snapshot's first null, whatever the
+// number of workers, run after run.
+func TestI19ChallengerFirstFailingRowIsTheFirstInSnapshotOrder(t *testing.T) {
+	// A null in chunk 8 of 50 rows, and in every chunk after it: a
+	// worker that races ahead finds one of the later ones first.
+	nulls := map[string][]int{"part-00000.parquet": {438, 437}, "part-00001.parquet": {3, 150, 420}}
+	for row := 460; row < 1000; row += 50 {
+		nulls["part-00000.parquet"] = append(nulls["part-00000.parquet"], row, row+7)
+	}
+	source := challengerSnapshot(t, nulls)
+	table := filepath.Join(t.TempDir(), "scores")
+	var first string
+	for _, workers := range []int{1, 8, 8, 4, 8, 2, 8} {
+		msg := challengerFailure(t, challengerJob(t, table, source, "promo_charges", workers, 50), table)
+		if first == "" {
+			first = msg
+			for _, want := range []string{"part-00000.parquet", "row 437", `"promo_charges"`, "challenger.inputs.monthly_charges", "null"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("challenger error %q does not name %s", msg, want)
+				}
+			}
+			continue
+		}
+		if msg != first {
+			t.Fatalf("with %d workers the challenger error is\n  %s\nwith 1 worker it was\n  %s", workers, msg, first)
+		}
+	}
 }
