@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -266,8 +267,7 @@ func challengerJob(t *testing.T, table, source, column string, workers, chunkRow
 	block = strings.Replace(block, "monthly_charges: [monthly_charges]", "monthly_charges: ["+column+"]", 1)
 	challenger := "challenger:\n  path: " + strconv.Quote(modelPath(t, "churn_logreg.onnx")) + "\n  version: logreg-promo\n" + block
 	return writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: source, chunkRows: chunkRows, edit: func(s string) string {
-		s = strings.Replace(s, "  workers: 0 ", "  workers: "+strconv.Itoa(workers)+" ", 1)
-		return appendSection(challenger)(s)
+		return appendSection(challenger)(setWorkers(t, s, workers))
 	}})
 }
 
@@ -349,4 +349,51 @@ func TestI19ChallengerFirstFailingRowIsTheFirstInSnapshotOrder(t *testing.T) {
 			t.Fatalf("with %d workers the challenger error is\n  %s\nwith 1 worker it was\n  %s", workers, msg, first)
 		}
 	}
+}
+
+// TestI19ChampionFirstFailingRowIsTheFirstInSnapshotOrder: the champion's
+// bad row, too, is the snapshot's first whatever the number of workers.
+func TestI19ChampionFirstFailingRowIsTheFirstInSnapshotOrder(t *testing.T) {
+	nulls := map[string][]int{"part-00000.parquet": {438, 437}}
+	for row := 460; row < 1000; row += 50 {
+		nulls["part-00000.parquet"] = append(nulls["part-00000.parquet"], row, row+7)
+	}
+	source := challengerSnapshot(t, nulls)
+	table := filepath.Join(t.TempDir(), "scores")
+	var first string
+	for _, workers := range []int{1, 8, 8, 4, 8, 2, 8} {
+		job := writeJob(t, "churn_logreg.yaml", jobOpts{table: table, source: source, chunkRows: 50, edit: func(s string) string {
+			s = strings.Replace(s, "monthly_charges: [monthly_charges]", "monthly_charges: [promo_charges]", 1)
+			return setWorkers(t, s, workers)
+		}})
+		res := bs(t, "run", job, "--date", date20, "--force")
+		if res.code != 3 {
+			t.Fatalf("a null in a model input: want exit 3, got %s", res)
+		}
+		msg := res.stdout
+		if first == "" {
+			first = msg
+			for _, want := range []string{"part-00000.parquet: row 437", `"promo_charges"`, "model.inputs.monthly_charges", "null"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("%q does not name %s", msg, want)
+				}
+			}
+			continue
+		}
+		// The summary names the execution's version folder: compare the rest.
+		if strip := func(s string) string { return s[strings.Index(s, "failed"):strings.Index(s, "\n")] }; strip(msg) != strip(first) {
+			t.Fatalf("with %d workers:\n  %s\nwith 1 worker:\n  %s", workers, msg, first)
+		}
+	}
+}
+
+var reWorkers = regexp.MustCompile(`(?m)^  workers: .*$`)
+
+// setWorkers sets scoring.workers in a job file's text.
+func setWorkers(t *testing.T, text string, workers int) string {
+	t.Helper()
+	if !reWorkers.MatchString(text) {
+		t.Fatal("no scoring.workers line in the job file")
+	}
+	return reWorkers.ReplaceAllString(text, "  workers: "+strconv.Itoa(workers))
 }
