@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,14 +64,23 @@ type fallback struct {
 	rows     atomic.Int64
 	triggers [4]atomic.Int64 // model_load, inference, nan, reused
 	mu       sync.Mutex
-	errors   []string
+	errors   []noted // the first in snapshot order, whichever worker saw them first
 }
+
+// noted is one of the fallback's first errors, and the chunk it came from.
+type noted struct {
+	seq  int64
+	text string
+}
+
+// maxNoted is how many errors the manifest keeps.
+const maxNoted = 5
 
 func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
 	job := e.req.Job
 	f := &fallback{spec: job.Fallback, source: job.Fallback.Source(), keys: job.Output.Keys, mem: e.mem(), all: all, chunkRows: job.Scoring.ChunkRows}
 	if all {
-		f.note(triggerLoad, loadErr)
+		f.note(-1, triggerLoad, loadErr)
 	}
 	switch f.spec.Kind {
 	case spec.FallbackModel:
@@ -113,12 +123,17 @@ func (e *execution) previousPublished() *report.Manifest {
 	return nil
 }
 
-func (f *fallback) note(trigger string, err error) {
+// note keeps err, of the chunk numbered seq (-1: before any), if it is
+// among the first maxNoted in snapshot order.
+func (f *fallback) note(seq int64, trigger string, err error) {
+	if err == nil {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.errors) < 5 && err != nil {
-		f.errors = append(f.errors, trigger+": "+err.Error())
-	}
+	f.errors = append(f.errors, noted{seq, trigger + ": " + err.Error()})
+	slices.SortStableFunc(f.errors, func(a, b noted) int { return cmp.Compare(a.seq, b.seq) })
+	f.errors = f.errors[:min(len(f.errors), maxNoted)]
 }
 
 // fill gives every row the model left without a score (all of them when
@@ -150,7 +165,7 @@ func (f *fallback) fill(ctx context.Context, sc *scoring.Scored, buf *scoring.Bu
 		return nil
 	}
 	if trigger == triggerNaN {
-		f.note(triggerNaN, fmt.Errorf("%s: %d rows from row %d have a NaN or infinite score", sc.File, count, sc.Offset))
+		f.note(sc.Seq, triggerNaN, fmt.Errorf("%s: %d rows from row %d have a NaN or infinite score", sc.File, count, sc.Offset))
 	}
 	values, err := f.values(ctx, sc, need, buf)
 	if err != nil {
@@ -421,7 +436,9 @@ func (f *fallback) summary(rows, valid int64) *report.Fallback {
 		s.Model = &f.model.report
 	}
 	f.mu.Lock()
-	s.Errors = append([]string(nil), f.errors...)
+	for _, n := range f.errors {
+		s.Errors = append(s.Errors, n.text)
+	}
 	f.mu.Unlock()
 	if f.spec.Kind != spec.FallbackCarryForward {
 		s.CarriedFrom = ""

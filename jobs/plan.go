@@ -175,7 +175,7 @@ func (p *plan) scoreChunk(ctx context.Context, c scoring.Chunk, buf *scoring.Buf
 			if p.fallback == nil || !errors.Is(err, scoring.ErrInference) {
 				return sc, err
 			}
-			p.fallback.note(triggerInference, err)
+			p.fallback.note(c.Seq, triggerInference, err)
 			sc = scoring.Scored{Chunk: c}
 			transient = true
 		}

@@ -397,3 +397,36 @@ func setWorkers(t *testing.T, text string, workers int) string {
 	}
 	return reWorkers.ReplaceAllString(text, "  workers: "+strconv.Itoa(workers))
 }
+
+// TestI19FallbackFirstErrorsAreInSnapshotOrder: the manifest's first
+// fallback errors are those of the first chunks, whatever the workers.
+func TestI19FallbackFirstErrorsAreInSnapshotOrder(t *testing.T) {
+	source := nanEvery(t, 7)
+	table := filepath.Join(t.TempDir(), "scores")
+	var first []string
+	for _, workers := range []int{1, 8, 8, 4, 8} {
+		job := writeJob(t, "churn_logreg.yaml", jobOpts{table: table, source: source, chunkRows: 50, edit: func(s string) string {
+			return appendSection("fallback: {kind: constant, value: 0.5, max_fallback_fraction: 1}")(setWorkers(t, s, workers))
+		}})
+		if res := bs(t, "run", job, "--date", date20, "--force"); res.code != 0 {
+			t.Fatalf("run: %s", res)
+		}
+		var m *report.Manifest
+		for _, x := range manifests(t, table, date20) {
+			if m == nil || x.Version > m.Version {
+				m = x
+			}
+		}
+		got := m.Fallback.Errors
+		if first == nil {
+			first = got
+			if len(got) != 5 || !strings.Contains(got[0], "part-00000.parquet: 8 rows from row 0 ") || !strings.Contains(got[4], "from row 200 ") {
+				t.Fatalf("first errors %q, want those of the first 5 chunks", got)
+			}
+			continue
+		}
+		if !slices.Equal(got, first) {
+			t.Fatalf("with %d workers the first errors are\n  %q\nwith 1 worker\n  %q", workers, got, first)
+		}
+	}
+}
