@@ -23,10 +23,10 @@ import (
 	"github.com/batchscore/batchscore/jobs/report"
 )
 
-// nanEvery returns a snapshot root whose 2026-11-19 files are the samples
+// routingNanEvery returns a snapshot root whose 2026-11-19 files are the samples
 // and whose 2026-11-20 files have monthly_charges NaN on every nth row:
 // the logistic model scores those rows NaN (and labels them 0).
-func nanEvery(t *testing.T, n int) string {
+func routingNanEvery(t *testing.T, n int) string {
 	t.Helper()
 	root := t.TempDir()
 	copySamples(t, root, date19)
@@ -43,23 +43,23 @@ func nanEvery(t *testing.T, n int) string {
 	return filepath.Join(root, "snapshot_date={{ .Date }}", "*.parquet")
 }
 
-// succeeded is the manifest of a date's succeeded execution.
-func succeeded(t *testing.T, table, date string) *report.Manifest {
+// routingSucceeded is the manifest of a date's routingSucceeded execution.
+func routingSucceeded(t *testing.T, table, date string) *report.Manifest {
 	t.Helper()
 	for _, m := range manifests(t, table, date) {
 		if m.Status == report.StatusSucceeded {
 			return m
 		}
 	}
-	t.Fatalf("no succeeded execution of %s in %s", date, table)
+	t.Fatalf("no routingSucceeded execution of %s in %s", date, table)
 	return nil
 }
 
-// TestI19FallbackRowsHaveANullLabel: a fallback row's label is null for
+// TestI19ModelsFallbackRowsHaveANullLabel: a fallback row's label is null for
 // every kind of fallback, read back from the published Parquet files; the
 // model's rows keep theirs.
-func TestI19FallbackRowsHaveANullLabel(t *testing.T) {
-	source := nanEvery(t, 7)
+func TestI19ModelsFallbackRowsHaveANullLabel(t *testing.T) {
+	source := routingNanEvery(t, 7)
 	fallbackModel := "\n  model:\n    path: " + strconv.Quote(modelPath(t, "churn_gbm.onnx")) + "\n" + inputsBlock(t, "churn_nightly.yaml", "    ")
 	for _, tc := range []struct{ kind, section string }{
 		{"carry_forward", "fallback:\n  kind: carry_forward\n  value: 0.5\n  max_fallback_fraction: 1"},
@@ -74,7 +74,7 @@ func TestI19FallbackRowsHaveANullLabel(t *testing.T) {
 					t.Fatalf("run %s: %s", date, res)
 				}
 			}
-			m := succeeded(t, table, date20)
+			m := routingSucceeded(t, table, date20)
 			booksBalance(t, m)
 			if m.Counts.Fallback == 0 || m.Fallback.Triggers["nan"] != m.Counts.Fallback {
 				t.Fatalf("no NaN fallback rows: counts %+v, fallback %+v", m.Counts, m.Fallback)
@@ -112,10 +112,10 @@ func TestI19FallbackRowsHaveANullLabel(t *testing.T) {
 	}
 }
 
-// TestI19PromotingAByteIdenticalVersionRepublishes: v3's file is v1's
+// TestI19ModelsPromotingAByteIdenticalVersionRepublishes: v3's file is v1's
 // bytes; promoting it makes the next run a new version whose rows say
 // churn:v3, while a rerun with no promote stays already current.
-func TestI19PromotingAByteIdenticalVersionRepublishes(t *testing.T) {
+func TestI19ModelsPromotingAByteIdenticalVersionRepublishes(t *testing.T) {
 	reg := filepath.Join(t.TempDir(), "registry")
 	gbm := modelPath(t, "churn_gbm.onnx")
 	data, err := os.ReadFile(gbm)
@@ -169,9 +169,9 @@ func TestI19PromotingAByteIdenticalVersionRepublishes(t *testing.T) {
 	run(true)
 }
 
-// emptySnapshot returns a source glob whose 2026-11-19 files are the
+// routingEmptySnapshot returns a source glob whose 2026-11-19 files are the
 // samples and whose 2026-11-20 file has their columns and no rows.
-func emptySnapshot(t *testing.T) string {
+func routingEmptySnapshot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	copySamples(t, root, date19)
@@ -182,9 +182,9 @@ func emptySnapshot(t *testing.T) string {
 	return filepath.Join(root, "snapshot_date={{ .Date }}", "*.parquet")
 }
 
-// noDriftOnNothing fails when a run of no rows computed any drift: in its
+// routingNoDriftOnNothing fails when a run of no rows computed any drift: in its
 // log, or among its manifest's warnings and breaches.
-func noDriftOnNothing(t *testing.T, res result, m *report.Manifest) {
+func routingNoDriftOnNothing(t *testing.T, res result, m *report.Manifest) {
 	t.Helper()
 	said := res.messages() + strings.Join(m.Validation.Warnings, "\n") + strings.Join(m.Validation.Breaches, "\n")
 	if strings.Contains(said, "PSI") || strings.Contains(said, "outside the training range") {
@@ -192,10 +192,10 @@ func noDriftOnNothing(t *testing.T, res result, m *report.Manifest) {
 	}
 }
 
-// TestI19NoDriftOnAnEmptyParquetSnapshot: a snapshot of no rows fails
+// TestI19ModelsNoDriftOnAnEmptyParquetSnapshot: a snapshot of no rows fails
 // with exit 3 and computes no drift of scores or features.
-func TestI19NoDriftOnAnEmptyParquetSnapshot(t *testing.T) {
-	source := emptySnapshot(t)
+func TestI19ModelsNoDriftOnAnEmptyParquetSnapshot(t *testing.T) {
+	source := routingEmptySnapshot(t)
 	table := filepath.Join(t.TempDir(), "scores")
 	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: source})
 	if res := bs(t, "run", job, "--date", date19); res.code != 0 {
@@ -205,12 +205,12 @@ func TestI19NoDriftOnAnEmptyParquetSnapshot(t *testing.T) {
 	if res.code != 3 {
 		t.Fatalf("an empty snapshot: want exit 3, got %s", res)
 	}
-	noDriftOnNothing(t, res, onlyManifest(t, table, date20))
+	routingNoDriftOnNothing(t, res, onlyManifest(t, table, date20))
 }
 
-// TestI19NoDriftOnAnEmptySQLSnapshot: a query that returns no rows fails
+// TestI19ModelsNoDriftOnAnEmptySQLSnapshot: a query that returns no rows fails
 // with exit 3 naming it, and logs no PSI of scores that do not exist.
-func TestI19NoDriftOnAnEmptySQLSnapshot(t *testing.T) {
+func TestI19ModelsNoDriftOnAnEmptySQLSnapshot(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	loadCustomers(t, dsn, date19) // 2026-11-20 has no rows
 	table := filepath.Join(t.TempDir(), "scores")
@@ -225,13 +225,13 @@ func TestI19NoDriftOnAnEmptySQLSnapshot(t *testing.T) {
 	if res.code != 3 || !strings.Contains(res.messages(), "min_rows: 0 rows") {
 		t.Fatalf("an empty query result: want exit 3 naming min_rows, got %s", res)
 	}
-	noDriftOnNothing(t, res, onlyManifest(t, table, date20))
+	routingNoDriftOnNothing(t, res, onlyManifest(t, table, date20))
 }
 
-// challengerSnapshot returns a source glob whose 2026-11-20 files have two
+// routingChallengerSnapshot returns a source glob whose 2026-11-20 files have two
 // more columns: promo_charges, monthly_charges with nulls on the given
 // rows of each file, and plan_name, a string.
-func challengerSnapshot(t *testing.T, nulls map[string][]int) string {
+func routingChallengerSnapshot(t *testing.T, nulls map[string][]int) string {
 	t.Helper()
 	root := t.TempDir()
 	dir := copySamples(t, root, date20)
@@ -256,10 +256,10 @@ func challengerSnapshot(t *testing.T, nulls map[string][]int) string {
 	return filepath.Join(root, "snapshot_date={{ .Date }}", "*.parquet")
 }
 
-// challengerJob is churn_nightly with the logistic model as challenger,
+// routingChallengerJob is churn_nightly with the logistic model as challenger,
 // its monthly_charges input fed from column, and workers and chunk_rows
 // set.
-func challengerJob(t *testing.T, table, source, column string, workers, chunkRows int) string {
+func routingChallengerJob(t *testing.T, table, source, column string, workers, chunkRows int) string {
 	block := inputsBlock(t, "churn_logreg.yaml", "  ")
 	if !strings.Contains(block, "monthly_charges: [monthly_charges]") {
 		t.Fatalf("churn_logreg.yaml does not feed monthly_charges as expected:\n%s", block)
@@ -267,14 +267,14 @@ func challengerJob(t *testing.T, table, source, column string, workers, chunkRow
 	block = strings.Replace(block, "monthly_charges: [monthly_charges]", "monthly_charges: ["+column+"]", 1)
 	challenger := "challenger:\n  path: " + strconv.Quote(modelPath(t, "churn_logreg.onnx")) + "\n  version: logreg-promo\n" + block
 	return writeJob(t, "churn_nightly.yaml", jobOpts{table: table, source: source, chunkRows: chunkRows, edit: func(s string) string {
-		return appendSection(challenger)(setWorkers(t, s, workers))
+		return appendSection(challenger)(routingSetWorkers(t, s, workers))
 	}})
 }
 
-// challengerFailure runs a job whose challenger fails after loading and
+// routingChallengerFailure runs a job whose challenger fails after loading and
 // returns its manifest's challenger error, having checked that the run
 // published the champion's scores and logged a warning with the error.
-func challengerFailure(t *testing.T, job, table string) string {
+func routingChallengerFailure(t *testing.T, job, table string) string {
 	t.Helper()
 	res := bs(t, "run", job, "--date", date20, "--force")
 	if res.code != 0 {
@@ -305,12 +305,12 @@ func challengerFailure(t *testing.T, job, table string) string {
 	return c.Error
 }
 
-// TestI19ChallengerFailingAfterLoadWarnsAndNamesItsInputs: a challenger
+// TestI19ModelsChallengerFailingAfterLoadWarnsAndNamesItsInputs: a challenger
 // fed a string column is dropped with a warning naming challenger.inputs.
-func TestI19ChallengerFailingAfterLoadWarnsAndNamesItsInputs(t *testing.T) {
-	source := challengerSnapshot(t, nil)
+func TestI19ModelsChallengerFailingAfterLoadWarnsAndNamesItsInputs(t *testing.T) {
+	source := routingChallengerSnapshot(t, nil)
 	table := filepath.Join(t.TempDir(), "scores")
-	msg := challengerFailure(t, challengerJob(t, table, source, "plan_name", 2, 0), table)
+	msg := routingChallengerFailure(t, routingChallengerJob(t, table, source, "plan_name", 2, 0), table)
 	for _, want := range []string{"challenger.inputs.monthly_charges", `"plan_name"`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("challenger error %q does not name %s", msg, want)
@@ -321,21 +321,21 @@ func TestI19ChallengerFailingAfterLoadWarnsAndNamesItsInputs(t *testing.T) {
 	}
 }
 
-// TestI19ChallengerFirstFailingRowIsTheFirstInSnapshotOrder: with nulls in
+// TestI19ModelsChallengerFirstFailingRowIsTheFirstInSnapshotOrder: with nulls in
 // many chunks, the error names the snapshot's first null, whatever the
 // number of workers, run after run.
-func TestI19ChallengerFirstFailingRowIsTheFirstInSnapshotOrder(t *testing.T) {
+func TestI19ModelsChallengerFirstFailingRowIsTheFirstInSnapshotOrder(t *testing.T) {
 	// A null in chunk 8 of 50 rows, and in every chunk after it: a
 	// worker that races ahead finds one of the later ones first.
 	nulls := map[string][]int{"part-00000.parquet": {438, 437}, "part-00001.parquet": {3, 150, 420}}
 	for row := 460; row < 1000; row += 50 {
 		nulls["part-00000.parquet"] = append(nulls["part-00000.parquet"], row, row+7)
 	}
-	source := challengerSnapshot(t, nulls)
+	source := routingChallengerSnapshot(t, nulls)
 	table := filepath.Join(t.TempDir(), "scores")
 	var first string
 	for _, workers := range []int{1, 8, 8, 4, 8, 2, 8} {
-		msg := challengerFailure(t, challengerJob(t, table, source, "promo_charges", workers, 50), table)
+		msg := routingChallengerFailure(t, routingChallengerJob(t, table, source, "promo_charges", workers, 50), table)
 		if first == "" {
 			first = msg
 			for _, want := range []string{"part-00000.parquet", "row 437", `"promo_charges"`, "challenger.inputs.monthly_charges", "null"} {
@@ -351,20 +351,20 @@ func TestI19ChallengerFirstFailingRowIsTheFirstInSnapshotOrder(t *testing.T) {
 	}
 }
 
-// TestI19ChampionFirstFailingRowIsTheFirstInSnapshotOrder: the champion's
+// TestI19ModelsChampionFirstFailingRowIsTheFirstInSnapshotOrder: the champion's
 // bad row, too, is the snapshot's first whatever the number of workers.
-func TestI19ChampionFirstFailingRowIsTheFirstInSnapshotOrder(t *testing.T) {
+func TestI19ModelsChampionFirstFailingRowIsTheFirstInSnapshotOrder(t *testing.T) {
 	nulls := map[string][]int{"part-00000.parquet": {438, 437}}
 	for row := 460; row < 1000; row += 50 {
 		nulls["part-00000.parquet"] = append(nulls["part-00000.parquet"], row, row+7)
 	}
-	source := challengerSnapshot(t, nulls)
+	source := routingChallengerSnapshot(t, nulls)
 	table := filepath.Join(t.TempDir(), "scores")
 	var first string
 	for _, workers := range []int{1, 8, 8, 4, 8, 2, 8} {
 		job := writeJob(t, "churn_logreg.yaml", jobOpts{table: table, source: source, chunkRows: 50, edit: func(s string) string {
 			s = strings.Replace(s, "monthly_charges: [monthly_charges]", "monthly_charges: [promo_charges]", 1)
-			return setWorkers(t, s, workers)
+			return routingSetWorkers(t, s, workers)
 		}})
 		res := bs(t, "run", job, "--date", date20, "--force")
 		if res.code != 3 {
@@ -387,26 +387,26 @@ func TestI19ChampionFirstFailingRowIsTheFirstInSnapshotOrder(t *testing.T) {
 	}
 }
 
-var reWorkers = regexp.MustCompile(`(?m)^  workers: .*$`)
+var routingReWorkers = regexp.MustCompile(`(?m)^  workers: .*$`)
 
-// setWorkers sets scoring.workers in a job file's text.
-func setWorkers(t *testing.T, text string, workers int) string {
+// routingSetWorkers sets scoring.workers in a job file's text.
+func routingSetWorkers(t *testing.T, text string, workers int) string {
 	t.Helper()
-	if !reWorkers.MatchString(text) {
+	if !routingReWorkers.MatchString(text) {
 		t.Fatal("no scoring.workers line in the job file")
 	}
-	return reWorkers.ReplaceAllString(text, "  workers: "+strconv.Itoa(workers))
+	return routingReWorkers.ReplaceAllString(text, "  workers: "+strconv.Itoa(workers))
 }
 
-// TestI19FallbackFirstErrorsAreInSnapshotOrder: the manifest's first
+// TestI19ModelsFallbackFirstErrorsAreInSnapshotOrder: the manifest's first
 // fallback errors are those of the first chunks, whatever the workers.
-func TestI19FallbackFirstErrorsAreInSnapshotOrder(t *testing.T) {
-	source := nanEvery(t, 7)
+func TestI19ModelsFallbackFirstErrorsAreInSnapshotOrder(t *testing.T) {
+	source := routingNanEvery(t, 7)
 	table := filepath.Join(t.TempDir(), "scores")
 	var first []string
 	for _, workers := range []int{1, 8, 8, 4, 8} {
 		job := writeJob(t, "churn_logreg.yaml", jobOpts{table: table, source: source, chunkRows: 50, edit: func(s string) string {
-			return appendSection("fallback: {kind: constant, value: 0.5, max_fallback_fraction: 1}")(setWorkers(t, s, workers))
+			return appendSection("fallback: {kind: constant, value: 0.5, max_fallback_fraction: 1}")(routingSetWorkers(t, s, workers))
 		}})
 		if res := bs(t, "run", job, "--date", date20, "--force"); res.code != 0 {
 			t.Fatalf("run: %s", res)
