@@ -26,8 +26,14 @@ type challenger struct {
 	threshold float64
 	rep       report.Challenger
 
-	mu  sync.Mutex
-	err error
+	// err is the failure of the earliest chunk in snapshot order (errSeq;
+	// -1 before the first chunk): workers keep scoring the chunks before
+	// it, so the error named is the same whatever the number of workers.
+	mu     sync.Mutex
+	err    error
+	errSeq int64
+	warned bool
+	warn   func(error) // logs a failure once the run knows it
 
 	// Written in input order by the pipeline's writing stage only.
 	table *sideTable
@@ -39,29 +45,60 @@ type challenger struct {
 func (e *execution) openChallenger(championLoaded bool) *challenger {
 	job := e.req.Job
 	c := &challenger{threshold: job.Challenger.DecisionThreshold()}
+	c.warn = func(err error) {
+		e.log.Warn("challenger failed: the run goes on without it, its shadow table is not published", "err", err)
+	}
 	c.rep.Threshold = c.threshold
 	c.rep.Status = report.ChallengerCompared
 	if !championLoaded {
-		c.fail(fmt.Errorf("the champion did not load: nothing to compare with"))
+		c.fail(beforeChunks, fmt.Errorf("the champion did not load: nothing to compare with"))
+		c.warned = true // the champion's failure is logged
 		return c
 	}
 	m, err := e.loadModel(job.Challenger.Model, "challenger", &c.rep.Model)
 	if err != nil {
-		c.fail(err)
+		c.fail(beforeChunks, err)
+		c.warned = true
 		e.log.Warn("challenger failed to load: the run goes on without it", "err", err)
 		return c
 	}
 	c.model = m
-	c.scorer = &scoring.Scorer{Session: m.session, Binding: m.feed, Mem: e.mem()}
+	c.scorer = &scoring.Scorer{Session: m.session, Binding: m.feed, Named: m.binding, Mem: e.mem()}
 	c.stats.rng = rand.New(rand.NewPCG(1, 2))
 	return c
 }
 
-func (c *challenger) fail(err error) {
+// Where a challenger failure happened, for the ones that are not a chunk's.
+const (
+	beforeChunks = -1            // at load, or on the snapshot's schema
+	afterChunks  = math.MaxInt64 // closing the shadow table
+)
+
+// fail records err, of the chunk numbered seq, if no earlier chunk failed.
+func (c *challenger) fail(seq int64, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err == nil {
-		c.err = err
+	if c.err == nil || seq < c.errSeq {
+		c.err, c.errSeq = err, seq
+	}
+}
+
+// failedBefore says whether a chunk before the one numbered seq failed:
+// the chunk need not be scored, its error would not be the one named.
+func (c *challenger) failedBefore(seq int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err != nil && c.errSeq < seq
+}
+
+// warnFailed logs the failure, once, when there is one.
+func (c *challenger) warnFailed() {
+	c.mu.Lock()
+	err, warned := c.err, c.warned
+	c.warned = true
+	c.mu.Unlock()
+	if err != nil && !warned && c.warn != nil {
+		c.warn(err)
 	}
 }
 
@@ -73,12 +110,12 @@ func (c *challenger) failed() error {
 
 // score adds the challenger's scores to a chunk the champion scored.
 func (c *challenger) score(ctx context.Context, sc *scoring.Scored, buf *scoring.Buffers) {
-	if c.scorer == nil || c.failed() != nil {
+	if c.scorer == nil || c.failedBefore(sc.Seq) {
 		return
 	}
 	r, err := c.scorer.ScoreChunk(ctx, sc.Chunk, buf)
 	if err != nil {
-		c.fail(fmt.Errorf("challenger: %w", err))
+		c.fail(sc.Seq, fmt.Errorf("challenger: %w", err))
 		return
 	}
 	if r.Label != nil {
@@ -94,11 +131,11 @@ func (c *challenger) write(s scoring.Scored) {
 		return
 	}
 	if s.Shadow == nil {
-		c.fail(fmt.Errorf("challenger: %s: rows from %d were not scored", s.File, s.Offset))
+		c.fail(s.Seq, fmt.Errorf("challenger: %s: rows from %d were not scored", s.File, s.Offset))
 		return
 	}
 	if err := c.table.write(s.Record, []arrow.Array{s.Score, s.Shadow}); err != nil {
-		c.fail(fmt.Errorf("challenger: writing the shadow table: %w", err))
+		c.fail(s.Seq, fmt.Errorf("challenger: writing the shadow table: %w", err))
 		return
 	}
 	champ, chall := s.Score.Float64Values(), s.Shadow.Float64Values()

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/io/parquetio"
@@ -62,14 +64,23 @@ type fallback struct {
 	rows     atomic.Int64
 	triggers [4]atomic.Int64 // model_load, inference, nan, reused
 	mu       sync.Mutex
-	errors   []string
+	errors   []noted // the first in snapshot order, whichever worker saw them first
 }
+
+// noted is one of the fallback's first errors, and the chunk it came from.
+type noted struct {
+	seq  int64
+	text string
+}
+
+// maxNoted is how many errors the manifest keeps.
+const maxNoted = 5
 
 func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
 	job := e.req.Job
 	f := &fallback{spec: job.Fallback, source: job.Fallback.Source(), keys: job.Output.Keys, mem: e.mem(), all: all, chunkRows: job.Scoring.ChunkRows}
 	if all {
-		f.note(triggerLoad, loadErr)
+		f.note(-1, triggerLoad, loadErr)
 	}
 	switch f.spec.Kind {
 	case spec.FallbackModel:
@@ -80,7 +91,7 @@ func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
 		}
 		f.model = m
 		// NaN allowed: only the rows in need are held to being finite.
-		f.scorer = &scoring.Scorer{Session: m.session, Binding: m.feed, Mem: f.mem, AllowNaN: true}
+		f.scorer = &scoring.Scorer{Session: m.session, Binding: m.feed, Named: m.binding, Mem: f.mem, AllowNaN: true}
 	case spec.FallbackCarryForward:
 		if prev := e.previousPublished(); prev != nil {
 			// A table on object storage: the bucket's copy, which every
@@ -115,12 +126,17 @@ func (e *execution) previousPublished() *report.Manifest {
 	return nil
 }
 
-func (f *fallback) note(trigger string, err error) {
+// note keeps err, of the chunk numbered seq (-1: before any), if it is
+// among the first maxNoted in snapshot order.
+func (f *fallback) note(seq int64, trigger string, err error) {
+	if err == nil {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.errors) < 5 && err != nil {
-		f.errors = append(f.errors, trigger+": "+err.Error())
-	}
+	f.errors = append(f.errors, noted{seq, trigger + ": " + err.Error()})
+	slices.SortStableFunc(f.errors, func(a, b noted) int { return cmp.Compare(a.seq, b.seq) })
+	f.errors = f.errors[:min(len(f.errors), maxNoted)]
 }
 
 // fill gives every row the model left without a score (all of them when
@@ -152,7 +168,7 @@ func (f *fallback) fill(ctx context.Context, sc *scoring.Scored, buf *scoring.Bu
 		return nil
 	}
 	if trigger == triggerNaN {
-		f.note(triggerNaN, fmt.Errorf("%s: %d rows from row %d have a NaN or infinite score", sc.File, count, sc.Offset))
+		f.note(sc.Seq, triggerNaN, fmt.Errorf("%s: %d rows from row %d have a NaN or infinite score", sc.File, count, sc.Offset))
 	}
 	values, err := f.values(ctx, sc, need, buf)
 	if err != nil {
@@ -175,12 +191,38 @@ func (f *fallback) fill(ctx context.Context, sc *scoring.Scored, buf *scoring.Bu
 	if sc.Score != nil {
 		sc.Score.Release()
 	}
+	if sc.Label != nil {
+		label := nullWhere(sc.Label, need, f.mem)
+		sc.Label.Release()
+		sc.Label = label
+	}
 	sc.Score = scores.NewFloat64Array()
 	sc.Source = sources.NewStringArray()
 	f.rows.Add(int64(count))
 	idx := map[string]int{triggerLoad: 0, triggerInference: 1, triggerNaN: 2}[trigger]
 	f.triggers[idx].Add(int64(count))
 	return nil
+}
+
+// nullWhere is a copy of a flat array with the rows in need set to null.
+// A fallback row's label is null whatever the fallback: the label is the
+// champion's decision, and the champion gave none that row's score could
+// be read with (the row it failed on was labelled from NaN).
+func nullWhere(a arrow.Array, need []bool, mem memory.Allocator) arrow.Array {
+	data := a.Data()
+	off, n := data.Offset(), data.Len()
+	bitmap := memory.NewResizableBuffer(mem)
+	defer bitmap.Release()
+	bitmap.Resize(int(bitutil.BytesForBits(int64(off + n))))
+	bits := bitmap.Bytes()
+	for i := range n {
+		bitutil.SetBitTo(bits, off+i, !need[i] && a.IsValid(i))
+	}
+	buffers := slices.Clone(data.Buffers())
+	buffers[0] = bitmap
+	out := array.NewData(data.DataType(), n, buffers, data.Children(), array.UnknownNullCount, off)
+	defer out.Release()
+	return array.MakeFromData(out)
 }
 
 // allModel is a score_source column of n rows the model scored, sliced
@@ -397,7 +439,9 @@ func (f *fallback) summary(rows, valid int64) *report.Fallback {
 		s.Model = &f.model.report
 	}
 	f.mu.Lock()
-	s.Errors = append([]string(nil), f.errors...)
+	for _, n := range f.errors {
+		s.Errors = append(s.Errors, n.text)
+	}
 	f.mu.Unlock()
 	if f.spec.Kind != spec.FallbackCarryForward {
 		s.CarriedFrom = ""

@@ -59,7 +59,7 @@ func (e *execution) openPlan() (*plan, error) {
 	}
 	if p.champion != nil {
 		p.scorer = &scoring.Scorer{
-			Session: champion.session, Binding: champion.feed, Mem: e.mem(),
+			Session: champion.session, Binding: champion.feed, Named: champion.binding, Mem: e.mem(),
 			AllowNaN:   p.fallback != nil,
 			Confidence: job.Review != nil && job.Review.MinConfidence > 0,
 		}
@@ -132,7 +132,8 @@ func (p *plan) checkSchema(schema *arrow.Schema, where string) error {
 	}
 	if c := p.challenger; c != nil && c.model != nil {
 		if err := c.model.binding.CheckSchema(schema, where); err != nil {
-			c.fail(fmt.Errorf("challenger: %w", err))
+			c.fail(beforeChunks, fmt.Errorf("challenger: %w", err))
+			c.warnFailed()
 		}
 	}
 	return nil
@@ -174,7 +175,7 @@ func (p *plan) scoreChunk(ctx context.Context, c scoring.Chunk, buf *scoring.Buf
 			if p.fallback == nil || !errors.Is(err, scoring.ErrInference) {
 				return sc, err
 			}
-			p.fallback.note(triggerInference, err)
+			p.fallback.note(c.Seq, triggerInference, err)
 			sc = scoring.Scored{Chunk: c}
 			transient = true
 		}
@@ -260,9 +261,13 @@ func (p *plan) record(m *report.Manifest, final bool) {
 
 // modelHashes identify every model that shapes a version's files, for
 // its run id: the champion's, then the challenger's and fallback's, and
-// the baseline's bytes (imputation and review ranges come from it).
+// the baseline's bytes (imputation and review ranges come from it). A
+// model from a registry adds its version's name, which rows carry in
+// model_version: promoting a version whose file is byte-identical to the
+// current one still makes a new version. Models named by path add
+// nothing, so their run ids stay what they were.
 func (p *plan) modelHashes(m *report.Manifest, baseline string) string {
-	h := m.Model.SHA256
+	h := m.Model.SHA256 + registryVersion(&m.Model)
 	if baseline != "" {
 		if data, err := os.ReadFile(baseline); err == nil {
 			sum := sha256.Sum256(data)
@@ -270,12 +275,21 @@ func (p *plan) modelHashes(m *report.Manifest, baseline string) string {
 		}
 	}
 	if p.challenger != nil && p.challenger.model != nil {
-		h += "+" + p.challenger.model.report.SHA256
+		h += "+" + p.challenger.model.report.SHA256 + registryVersion(&p.challenger.model.report)
 	}
 	if p.fallback != nil && p.fallback.model != nil {
-		h += "+" + p.fallback.model.report.SHA256
+		h += "+" + p.fallback.model.report.SHA256 + registryVersion(&p.fallback.model.report)
 	}
 	return h
+}
+
+// registryVersion is "@<name>:<version>" for a model from a registry,
+// "" for one named by path.
+func registryVersion(m *report.Model) string {
+	if m.Registry == nil {
+		return ""
+	}
+	return "@" + m.Registry.Name + ":" + m.Registry.Version
 }
 
 // openSideTables prepares the shadow and review tables in the staging
@@ -287,7 +301,7 @@ func (e *execution) openSideTables(p *plan, schema *arrow.Schema, dir string) er
 		t, err := newSideTable(filepath.Join(dir, ShadowDir), schema, job, []arrow.Field{score("champion_score"), score("challenger_score")},
 			e.date, e.m.RunID, c.rep.Model.Version, e.mem())
 		if err != nil {
-			c.fail(err)
+			c.fail(beforeChunks, err)
 		}
 		c.table = t
 	}
@@ -322,7 +336,7 @@ func (p *plan) closeSideTables() error {
 		if c.failed() != nil {
 			c.table.abort()
 		} else if files, err := c.table.close(); err != nil {
-			c.fail(fmt.Errorf("challenger: closing the shadow table: %w", err))
+			c.fail(afterChunks, fmt.Errorf("challenger: closing the shadow table: %w", err))
 			c.table.abort()
 		} else {
 			c.rep.Files = files
@@ -331,6 +345,9 @@ func (p *plan) closeSideTables() error {
 		if c.failed() != nil {
 			os.RemoveAll(c.table.dir)
 		}
+	}
+	if c := p.challenger; c != nil {
+		c.warnFailed()
 	}
 	if r := p.review; r != nil && r.table != nil {
 		files, err := r.table.close()

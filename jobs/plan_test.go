@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
 )
@@ -134,5 +135,21 @@ func TestKeepColumnsReleasesTheRest(t *testing.T) {
 	// Only the key's buffer is still allocated: the feature's went back.
 	if mem.CurrentAlloc() != keyBytes {
 		t.Fatalf("%d bytes still allocated, the key column has %d", mem.CurrentAlloc(), keyBytes)
+	}
+}
+
+// A model named by path keeps the run id it had before registry versions
+// joined it; a registry model's version name is part of it.
+func TestModelHashesNameRegistryVersions(t *testing.T) {
+	p := &plan{}
+	m := &report.Manifest{Model: report.Model{SHA256: "abc"}}
+	if got := p.modelHashes(m, ""); got != "abc" {
+		t.Errorf("path model: %q, want abc", got)
+	}
+	m.Model.Registry = &report.RegistryEntry{Name: "churn", Version: "v3"}
+	v3 := p.modelHashes(m, "")
+	m.Model.Registry.Version = "v1"
+	if v1 := p.modelHashes(m, ""); v1 == v3 || v3 != "abc@churn:v3" {
+		t.Errorf("registry versions v1 %q and v3 %q", v1, v3)
 	}
 }

@@ -37,7 +37,9 @@ func (c *checks) conclude(prevRows int64, scored bool) (*verdict, error) {
 	}
 	breaches := append([]string(nil), res.Breaches...)
 	thresholds := c.job.Validation.Drift
-	if c.baseline != nil {
+	// Drift of no rows is no measurement: an empty snapshot (or one whose
+	// every row was quarantined) fails on its row count, not on a PSI.
+	if c.baseline != nil && v.today.Rows > 0 {
 		v.drift = profile.Compare(c.baseline, v.today)
 		for _, d := range v.drift {
 			v.check(&breaches, thresholds.FeaturePSI, d.PSI, "PSI of "+d.Column)
@@ -46,7 +48,7 @@ func (c *checks) conclude(prevRows int64, scored bool) (*verdict, error) {
 	}
 	if scored {
 		v.scores = c.scores.Profile()
-		if c.previous != nil && c.previous.Scores != nil {
+		if c.previous != nil && c.previous.Scores != nil && v.scores.Rows > 0 {
 			if d, ok := profile.ScoreDrift(c.previous.Scores, v.scores, "score"); ok {
 				v.scoreDrift = &d
 				v.check(&breaches, thresholds.ScorePSI, d.PSI, "PSI of the scores against the previous run")

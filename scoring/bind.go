@@ -17,6 +17,9 @@ type Binding struct {
 	Label  *OutputBinding
 	// Outputs are the output names to request from the session, in order.
 	Outputs []string
+	// Key is the job file's section for the model ("model", "challenger",
+	// "fallback.model"): messages name the keys the user wrote.
+	Key string
 }
 
 // InputBinding fills one model input with Columns, one row per table row.
@@ -40,36 +43,41 @@ type OutputBinding struct {
 
 var inputElems = []string{Float, Double, Int64, Int32}
 
-// Bind checks the model's signature against the job file before any data
-// is read. Errors wrap ErrSignature and name the input and its columns.
-func Bind(sig Signature, m spec.Model) (*Binding, error) {
-	b := &Binding{}
+// Bind checks the model's signature against the job file's model:
+// section before any data is read. Errors wrap ErrSignature and name the
+// input and its columns.
+func Bind(sig Signature, m spec.Model) (*Binding, error) { return BindAs("model", sig, m) }
+
+// BindAs is Bind for the model of the job file's section key
+// ("challenger", "fallback.model"), which its messages name.
+func BindAs(key string, sig Signature, m spec.Model) (*Binding, error) {
+	b := &Binding{Key: key}
 	for _, name := range m.InputNames() {
 		if _, ok := findPort(sig.Inputs, name); !ok {
-			return nil, fmt.Errorf("%w: model.inputs names %q but the model's inputs are %v",
-				ErrSignature, name, portNames(sig.Inputs))
+			return nil, fmt.Errorf("%w: %s.inputs names %q but the model's inputs are %v",
+				ErrSignature, key, name, portNames(sig.Inputs))
 		}
 	}
 	for _, p := range sig.Inputs {
 		cols, ok := m.Inputs[p.Name]
 		if !ok {
-			return nil, fmt.Errorf("%w: model input %s is not fed: add it under model.inputs with its columns",
-				ErrSignature, p)
+			return nil, fmt.Errorf("%w: model input %s is not fed: add it under %s.inputs with its columns",
+				ErrSignature, p, key)
 		}
-		in, err := bindInput(p, cols)
+		in, err := bindInput(p, cols, key)
 		if err != nil {
 			return nil, err
 		}
 		b.Inputs = append(b.Inputs, in)
 	}
 
-	score, err := b.bindOutput(sig, m.Score, "model.score", []string{Float, Double}, true)
+	score, err := b.bindOutput(sig, m.Score, key+".score", []string{Float, Double}, true)
 	if err != nil {
 		return nil, err
 	}
 	b.Score = score
 	if m.Label != nil {
-		label, err := b.bindOutput(sig, *m.Label, "model.label", []string{Int64, Int32, String, Float, Double}, false)
+		label, err := b.bindOutput(sig, *m.Label, key+".label", []string{Int64, Int32, String, Float, Double}, false)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +86,7 @@ func Bind(sig Signature, m spec.Model) (*Binding, error) {
 	return b, nil
 }
 
-func bindInput(p Port, cols []string) (InputBinding, error) {
+func bindInput(p Port, cols []string, key string) (InputBinding, error) {
 	in := InputBinding{Name: p.Name, Columns: cols, Elem: p.Elem, Rank: len(p.Shape)}
 	if p.Kind != KindTensor || !slices.Contains(inputElems, p.Elem) {
 		return in, fmt.Errorf("%w: model input %s: only tensors of %v can be fed from table columns",
@@ -91,13 +99,13 @@ func bindInput(p Port, cols []string) (InputBinding, error) {
 	switch len(p.Shape) {
 	case 1:
 		if len(cols) != 1 {
-			return in, fmt.Errorf("%w: model input %s takes one value per row but model.inputs.%s lists %d columns %v",
-				ErrSignature, p, p.Name, len(cols), cols)
+			return in, fmt.Errorf("%w: model input %s takes one value per row but %s.inputs.%s lists %d columns %v",
+				ErrSignature, p, key, p.Name, len(cols), cols)
 		}
 	case 2:
 		if width := p.Shape[1]; width >= 0 && width != int64(len(cols)) {
-			return in, fmt.Errorf("%w: model input %s takes %d values per row but model.inputs.%s lists %d columns %v",
-				ErrSignature, p, width, p.Name, len(cols), cols)
+			return in, fmt.Errorf("%w: model input %s takes %d values per row but %s.inputs.%s lists %d columns %v",
+				ErrSignature, p, width, key, p.Name, len(cols), cols)
 		}
 	default:
 		return in, fmt.Errorf("%w: model input %s: only [N] and [N,F] inputs can be fed from table columns",
@@ -185,17 +193,37 @@ func (b *Binding) CheckSchema(schema *arrow.Schema, where string) error {
 		for _, col := range in.Columns {
 			idx := schema.FieldIndices(col)
 			if len(idx) == 0 {
-				return fmt.Errorf("%w: %s: column %q (model input %s) is not in the snapshot",
-					ErrBadInput, where, col, in.Name)
+				return fmt.Errorf("%w: %s: column %q (model input %s) is not in the snapshot; %s lists it",
+					ErrBadInput, where, col, in.Name, b.inputKey(in.Name))
 			}
 			typ := schema.Field(idx[0]).Type
 			if !castable(typ, in.Elem) {
-				return fmt.Errorf("%w: %s: column %q is %s, which model input %s (%s) cannot take",
-					ErrBadInput, where, col, typ, in.Name, in.Elem)
+				return fmt.Errorf("%w: %s: column %q is %s, which model input %s (%s) cannot take; %s lists it",
+					ErrBadInput, where, col, typ, in.Name, in.Elem, b.inputKey(in.Name))
 			}
 		}
 	}
 	return nil
+}
+
+// inputKey is the job file key that lists an input's columns.
+func (b *Binding) inputKey(input string) string {
+	key := b.Key
+	if key == "" {
+		key = "model"
+	}
+	return key + ".inputs." + input
+}
+
+// ColumnKey is the job file key that lists column among a model's
+// inputs ("challenger.inputs.features"), "" if none does.
+func (b *Binding) ColumnKey(column string) string {
+	for _, in := range b.Inputs {
+		if slices.Contains(in.Columns, column) {
+			return b.inputKey(in.Name)
+		}
+	}
+	return ""
 }
 
 // castable says which column types feed which elements: any number or bool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,6 +69,9 @@ type Scorer struct {
 	AllowNaN bool
 	// Confidence asks for each row's top-class probability.
 	Confidence bool
+	// Named is the binding of the job file's keys, when Binding is one an
+	// engine rewrote: errors name the key that lists a bad column.
+	Named *Binding
 	// Busy adds up the time workers spend scoring (tensors, model,
 	// decoding), in nanoseconds, summed over workers.
 	Busy atomic.Int64
@@ -95,8 +99,16 @@ func (s *Scorer) Pool(ctx context.Context, workers int, in <-chan Chunk, out cha
 
 // Pool runs workers goroutines that score chunks from in with score and
 // send them to out, as (*Scorer).Pool does.
+//
+// A chunk that fails stops the pool, and the error returned is that of
+// the failing chunk with the lowest Seq, the first in snapshot order, not
+// whichever worker failed first: in receives chunks in Seq order, so every
+// earlier chunk is already with a worker, and each worker finishes the one
+// it holds before the pool returns. The message is the same whatever the
+// number of workers.
 func Pool(ctx context.Context, workers int, in <-chan Chunk, out chan<- Scored, score ScoreFunc) error {
-	g, ctx := errgroup.WithContext(ctx)
+	var first failure
+	var g errgroup.Group
 	for range workers {
 		g.Go(func() (err error) {
 			var held arrow.Record // the chunk being scored, released on a panic
@@ -107,6 +119,7 @@ func Pool(ctx context.Context, workers int, in <-chan Chunk, out chan<- Scored, 
 						held.Release()
 					}
 					err = fmt.Errorf("internal error in a scoring worker: %v", r)
+					first.stop()
 				}
 			}()
 			var buf Buffers
@@ -116,9 +129,15 @@ func Pool(ctx context.Context, workers int, in <-chan Chunk, out chan<- Scored, 
 				select {
 				case <-ctx.Done():
 					return ctx.Err()
+				case <-first.stopped():
+					return nil
 				case c, ok = <-in:
 				}
 				if !ok {
+					return nil
+				}
+				if first.before(c.Seq) { // a later chunk: its error would not be the one named
+					c.Record.Release()
 					return nil
 				}
 				held = c.Record
@@ -126,7 +145,8 @@ func Pool(ctx context.Context, workers int, in <-chan Chunk, out chan<- Scored, 
 				held = nil
 				if err != nil {
 					c.Record.Release()
-					return err
+					first.record(c.Seq, err)
+					return nil
 				}
 				select {
 				case out <- sc:
@@ -137,7 +157,64 @@ func Pool(ctx context.Context, workers int, in <-chan Chunk, out chan<- Scored, 
 			}
 		})
 	}
-	return g.Wait()
+	err := g.Wait()
+	if ferr := first.err(); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// failure is the pool's earliest failing chunk.
+type failure struct {
+	mu   sync.Mutex
+	seq  int64
+	e    error
+	once sync.Once
+	done chan struct{}
+}
+
+func (f *failure) init() {
+	f.once.Do(func() { f.done = make(chan struct{}) })
+}
+
+// record keeps err if no chunk before seq failed, and stops the pool.
+func (f *failure) record(seq int64, err error) {
+	f.mu.Lock()
+	if f.e == nil || seq < f.seq {
+		f.seq, f.e = seq, err
+	}
+	f.mu.Unlock()
+	f.stop()
+}
+
+// stop tells every worker to take no more chunks.
+func (f *failure) stop() {
+	f.init()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case <-f.done:
+	default:
+		close(f.done)
+	}
+}
+
+func (f *failure) stopped() <-chan struct{} {
+	f.init()
+	return f.done
+}
+
+// before says whether a chunk before seq failed.
+func (f *failure) before(seq int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.e != nil && f.seq < seq
+}
+
+func (f *failure) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.e
 }
 
 // ScoreChunk scores one chunk with the session. The chunk's record stays
@@ -170,6 +247,13 @@ func (s *Scorer) ScoreChunk(ctx context.Context, c Chunk, buf *Buffers) (Scored,
 func (s *Scorer) locate(c Chunk, err error) error {
 	var ie *InputError
 	if errors.As(err, &ie) {
+		named := s.Named
+		if named == nil {
+			named = s.Binding
+		}
+		if key := named.ColumnKey(ie.Column); key != "" {
+			return fmt.Errorf("%s: row %d: column %q (%s): %s: %w", c.File, c.Offset+ie.Row, ie.Column, key, ie.Reason, ErrBadInput)
+		}
 		return fmt.Errorf("%s: row %d: column %q: %s: %w", c.File, c.Offset+ie.Row, ie.Column, ie.Reason, ErrBadInput)
 	}
 	return fmt.Errorf("%s: %w", c.File, err)

@@ -3,6 +3,7 @@ package scoring
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -347,5 +348,42 @@ func TestTensorsAcrossTiles(t *testing.T) {
 		if ts[0].Float32[2*i] != float32(float64(r)/100) || ts[0].Float32[2*i+1] != flag || ts[1].Int64[i] != -int64(r%3) {
 			t.Fatalf("row %d: f = %v, i = %d", i, ts[0].Float32[2*i:2*i+2], ts[1].Int64[i])
 		}
+	}
+}
+
+// failFrom fails every chunk from row 30 on, the one of row 30 slowly: a
+// worker on a later chunk fails first.
+type failFrom struct{}
+
+func (failFrom) Run(_ context.Context, inputs []Tensor) ([]Output, error) {
+	start := int(math.Round(float64(inputs[0].Float32[0]) * 100))
+	if start == 30 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if start >= 30 {
+		return nil, fmt.Errorf("session failed at row %d", start)
+	}
+	return (&sumSession{failRows: -1, rng: rand.New(rand.NewPCG(1, 1))}).Run(context.Background(), inputs)
+}
+
+func (failFrom) Close() error { return nil }
+
+// The error of a pool is the first failing chunk's in Seq order, however
+// many workers race through the later ones.
+func TestPoolNamesTheFirstFailingChunk(t *testing.T) {
+	for workers := 1; workers <= 6; workers++ {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		var chunks []Chunk
+		for seq := range 12 {
+			chunks = append(chunks, Chunk{Seq: int64(seq), Record: chunk(mem, seq*10, 10, -1), File: "day.parquet", Offset: int64(seq * 10)})
+		}
+		got, err := runPool(t, mem, failFrom{}, chunks, workers)
+		for _, s := range got {
+			s.Release()
+		}
+		if err == nil || !strings.Contains(err.Error(), "rows 30-39") {
+			t.Fatalf("%d workers: err = %v, want the failure of rows 30-39", workers, err)
+		}
+		mem.AssertSize(t, 0)
 	}
 }

@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -49,6 +50,7 @@ func (b *Binding) tensors(rec arrow.Record, buf *Buffers) ([]Tensor, error) {
 	}
 	clear(buf.nonFinite)
 	out := make([]Tensor, len(b.Inputs))
+	var first *InputError // the bad row nearest the chunk's start, over every input
 	for i, in := range b.Inputs {
 		width := len(in.Columns)
 		t := Tensor{Shape: []int64{int64(n), int64(width)}}
@@ -57,7 +59,7 @@ func (b *Binding) tensors(rec arrow.Record, buf *Buffers) ([]Tensor, error) {
 		}
 		cols, err := columns(rec, in.Columns)
 		if err != nil {
-			return nil, err
+			return nil, err // a missing column: the first error is as good as any
 		}
 		switch in.Elem {
 		case Float:
@@ -84,10 +86,20 @@ func (b *Binding) tensors(rec arrow.Record, buf *Buffers) ([]Tensor, error) {
 		default:
 			err = fmt.Errorf("%w: input %s has element type %s", ErrSignature, in.Name, in.Elem)
 		}
+		var ie *InputError
+		if errors.As(err, &ie) {
+			if first == nil || ie.Row < first.Row {
+				first = ie
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		out[i] = t
+	}
+	if first != nil {
+		return nil, first
 	}
 	return out, nil
 }
@@ -157,15 +169,21 @@ func fillColumns[T number](dst []T, cols []arrow.Array, names []string, buf *Buf
 	return nil
 }
 
-// checkAll says which column, if any, holds a null or a type no input can take.
+// checkAll says which column, if any, holds a null or a type no input can
+// take: the first row in the chunk with one, so that the row an error
+// names is the first bad one, whichever column comes first.
 func checkAll(cols []arrow.Array, names []string) error {
+	var first *InputError
 	for j, col := range cols {
-		if err := checkFillable(col); err != nil {
+		if err := checkFillable(col); err != nil && (first == nil || err.Row < first.Row) {
 			err.Column = names[j]
-			return err
+			first = err
 		}
 	}
-	return nil
+	if first == nil {
+		return nil
+	}
+	return first
 }
 
 func checkFillable(col arrow.Array) *InputError {
