@@ -61,6 +61,7 @@ func (e *execution) commit(ctx context.Context, n int) error {
 		return err
 	}
 	if e.committed(t, n) {
+		e.dropShards(t, n) // notes of shards rerun since, if any
 		return errAlreadyCurrent
 	}
 	shards, err := e.readShards(t, n)
@@ -147,13 +148,6 @@ func (e *execution) dropShards(t *table.Table, n int) {
 // date's current version and no shard has staged since: a commit retried
 // after it succeeded (its pod lost, say) is a no-op, not a failure.
 func (e *execution) committed(t *table.Table, n int) bool {
-	dir, err := t.ShardDir(e.date, n, 0)
-	if err != nil {
-		return false
-	}
-	if _, err := os.Stat(filepath.Dir(dir)); !os.IsNotExist(err) {
-		return false
-	}
 	version, err := t.Current(e.date)
 	if err != nil || version == "" {
 		return false
@@ -166,6 +160,9 @@ func (e *execution) committed(t *table.Table, n int) bool {
 	if m.Status != report.StatusSucceeded || m.Trigger != TriggerCommit || len(m.Shards) != n {
 		return false
 	}
+	if !e.onlyCurrentShards(t, n, m.RunID) {
+		return false
+	}
 	// Shards that ran for the date after that commit (and failed, since
 	// none is staged) mean the commit is not the last word.
 	ms, _ := readManifests(t)
@@ -175,6 +172,31 @@ func (e *execution) committed(t *table.Table, n int) bool {
 		}
 	}
 	e.m.RunID = m.RunID
+	return true
+}
+
+// onlyCurrentShards says whether the shards of n parked since the last
+// commit, if any, all found the date already current with runID: a shard
+// rerun after the commit stages nothing and must not make the others look
+// missing. A staged, unreadable or other shard means the commit has work.
+func (e *execution) onlyCurrentShards(t *table.Table, n int, runID string) bool {
+	for k := range n {
+		dir, err := t.ShardDir(e.date, n, k)
+		if err != nil {
+			return false
+		}
+		data, err := os.ReadFile(filepath.Join(dir, shardStateFile))
+		if os.IsNotExist(err) {
+			if _, serr := os.Lstat(dir); os.IsNotExist(serr) {
+				continue // not rerun since the commit
+			}
+		}
+		var st shardState
+		if err != nil || json.Unmarshal(data, &st) != nil || st.Manifest == nil ||
+			st.Manifest.Status != report.StatusAlreadyCurrent || st.Manifest.RunID != runID {
+			return false
+		}
+	}
 	return true
 }
 
