@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -59,5 +60,60 @@ func TestI19ShardsRerunAfterCommit(t *testing.T) {
 	}
 	if got := currentVersion(t, table, date20); got != current {
 		t.Fatalf("current version %s, was %s", got, current)
+	}
+}
+
+// Shards that ran on different inputs: the commit names every shard that
+// differs and the field it differs in, not only the first.
+func TestI19ShardsCommitNamesEveryDisagreement(t *testing.T) {
+	table := filepath.Join(t.TempDir(), "scores")
+	model := filepath.Join(t.TempDir(), "churn_gbm.onnx")
+	original, err := os.ReadFile(modelPath(t, "churn_gbm.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(model, original, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, model: model})
+	edited := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, model: model,
+		edit: func(s string) string { return s + "# edited after shard 0 ran\n" }})
+
+	run := func(k int, file string) {
+		t.Helper()
+		res := runWith(t, batchscore, ortEnv(t), "run", file, "--date", date20, "--shard", strconv.Itoa(k)+"/4")
+		if res.code != 0 {
+			t.Fatalf("shard %d: %s", k, res)
+		}
+	}
+	run(0, job)
+	run(1, edited)
+	run(2, edited)
+	// The model retrained in place between shards 2 and 3.
+	if err := os.WriteFile(model, withMetadata(t, original, "retrained", "2026-11-20"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(3, job)
+
+	res := bs(t, "commit", job, "--date", date20, "--shards", "4")
+	out := res.stdout + res.stderr
+	if res.code != 1 {
+		t.Fatalf("commit of disagreeing shards: want exit 1, got %s", res)
+	}
+	for _, want := range []string{
+		"shard 1 of 4: job file sha256",
+		"shard 2 of 4: job file sha256",
+		"shard 3 of 4: model sha256",
+		"where shards 0, 1, 2 have",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("commit output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "shard 0 of 4:") {
+		t.Errorf("commit names shard 0, which ran with the commit's job file and the shards' model:\n%s", out)
+	}
+	if v := listDir(t, filepath.Join(table, "versions", date20)); len(v) != 0 {
+		t.Errorf("versions/%s holds %v after a refused commit", date20, v)
 	}
 }
