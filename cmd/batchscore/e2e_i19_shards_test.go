@@ -1,11 +1,21 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/batchscore/batchscore/io/blob/miniotest"
+	"github.com/batchscore/batchscore/jobs/report"
 )
 
 // A shard rerun after its commit finds the date already current and
@@ -116,4 +126,165 @@ func TestI19ShardsCommitNamesEveryDisagreement(t *testing.T) {
 	if v := listDir(t, filepath.Join(table, "versions", date20)); len(v) != 0 {
 		t.Errorf("versions/%s holds %v after a refused commit", date20, v)
 	}
+}
+
+// runsOf is `runs --json` for a job, from the machine whose work folder
+// env names: every execution, by version.
+func runsOf(t *testing.T, env []string, job string) map[string]*report.Manifest {
+	t.Helper()
+	res := runWith(t, batchscore, env, "runs", job, "--json")
+	if res.code != 0 {
+		t.Fatalf("runs --json: %s", res)
+	}
+	var rows []*report.Manifest
+	if err := json.Unmarshal([]byte(res.stdout), &rows); err != nil {
+		t.Fatalf("runs --json: %v\n%s", err, res.stdout)
+	}
+	out := map[string]*report.Manifest{}
+	for _, m := range rows {
+		out[m.Version] = m
+	}
+	return out
+}
+
+// checkHistoryText checks that `runs` and `show` print no overflowing or
+// negative duration and show version as want.
+func checkHistoryText(t *testing.T, env []string, job, version, want string) {
+	t.Helper()
+	res := runWith(t, batchscore, env, "runs", job)
+	var line string
+	for _, l := range strings.Split(res.stdout, "\n") {
+		if strings.Contains(l, version) {
+			line = l
+		}
+	}
+	if res.code != 0 || !strings.Contains(line, " "+want+" ") || strings.Contains(res.stdout, "-9223372036") || strings.Contains(line, "publishing") {
+		t.Errorf("runs: want %s shown %s, no overflowing duration, got line %q\n%s", version, want, line, res)
+	}
+	res = runWith(t, batchscore, env, "show", job, version)
+	if res.code != 0 || !strings.Contains(res.stdout, want+", exit") || strings.Contains(res.stdout, "-9223372036") {
+		t.Errorf("show %s: want status %s, no overflowing duration, got %s", version, want, res)
+	}
+}
+
+// An S3 table: a run killed after uploading its version, before the
+// pointer, shows in history as interrupted (its version not current, the
+// date's lock free), with no duration; a run that failed because the
+// store went away after its provisional manifest shows as failed on its
+// machine (its local failed manifest wins over the bucket's provisional
+// one, and goes up once the store is back, for every other machine).
+func TestI19ShardsHistoryOfUnfinishedPublishes(t *testing.T) {
+	url := remoteTable(t)
+	machine := append(ortEnv(t), workDir(t))
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: url})
+	if res := runWith(t, batchscore, machine, "run", job, "--date", date20); res.code != 0 {
+		t.Fatalf("run: %s", res)
+	}
+	first := readPointerVersion(t, url)
+	killed := runWith(t, batchscore, append(machine, "BATCHSCORE_CRASHPOINT=publish-uploaded"), "run", job, "--date", date20, "--force")
+	if killed.code != -1 {
+		t.Fatalf("not killed at publish-uploaded: %s", killed)
+	}
+	var version string
+	for v, m := range runsOf(t, machine, job) {
+		if v != first {
+			version = v
+			if m.Status != report.StatusInterrupted || m.ExitCode != 130 || !strings.Contains(m.Error, "ended while publishing") {
+				t.Errorf("killed run in runs --json: status %s, exit %d, error %q; want interrupted, 130", m.Status, m.ExitCode, m.Error)
+			}
+		}
+	}
+	if version == "" {
+		t.Fatal("the killed run is not in the history")
+	}
+	checkHistoryText(t, machine, job, version, report.StatusInterrupted)
+	// Another machine sees the bucket's provisional manifest the same way.
+	if m := runsOf(t, append(ortEnv(t), workDir(t)), job)[version]; m == nil || m.Status != report.StatusInterrupted {
+		t.Errorf("the killed run on another machine: %+v", m)
+	}
+
+	// The store goes away once the provisional manifest is up: requests
+	// no longer reach it.
+	var away atomic.Bool
+	proxied := awayProxy(t, url, &away)
+	cut := writeJob(t, "churn_nightly.yaml", jobOpts{table: proxied})
+	machine2 := append(ortEnv(t), workDir(t))
+	res := runWith(t, batchscore, machine2, "run", cut, "--date", date20, "--force", "--json")
+	if res.code != 1 || !away.Load() {
+		t.Fatalf("run with the store gone while publishing: want exit 1, got %s", res)
+	}
+	failed := parseManifest(t, []byte(res.stdout)).Version
+	away.Store(false) // the store is back
+	if m := runsOf(t, machine2, cut)[failed]; m == nil || m.Status != report.StatusFailed || m.ExitCode != 1 {
+		t.Fatalf("the failed run on its machine: %+v; want failed, exit 1", m)
+	}
+	checkHistoryText(t, machine2, cut, failed, report.StatusFailed)
+	if m := runsOf(t, append(ortEnv(t), workDir(t)), job)[failed]; m == nil || m.Status != report.StatusFailed {
+		t.Errorf("the failed run on another machine, once the store is back: %+v; want failed", m)
+	}
+	if got := readPointerVersion(t, url); got != first {
+		t.Errorf("the pointer names %s, want %s", got, first)
+	}
+}
+
+// awayProxy puts a proxy between the client and MinIO that, once the
+// provisional manifest (the first runs/*.json) is up, answers every
+// request 503 without passing it on, until away is cleared: the store
+// has gone away.
+func awayProxy(t *testing.T, tableURL string, away *atomic.Bool) string {
+	t.Helper()
+	endpoint := miniotest.Endpoint(t)
+	target, err := neturl.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := &http.Transport{}
+	var armed atomic.Bool // the store goes away once
+	armed.Store(true)
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Host = r.In.Host // the client signed this Host (SigV4)
+		},
+		Transport: roundTripper(func(req *http.Request) (*http.Response, error) {
+			if away.Load() {
+				body := "<Error><Code>ServiceUnavailable</Code><Message>the store went away</Message></Error>"
+				return &http.Response{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+					Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: req}, nil
+			}
+			resp, err := base.RoundTrip(req)
+			if err == nil && req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/runs/") && strings.HasSuffix(req.URL.Path, ".json") && armed.CompareAndSwap(true, false) {
+				away.Store(true)
+			}
+			return resp, err
+		}),
+	}
+	ps := httptest.NewServer(rp)
+	t.Cleanup(func() {
+		ps.Close()
+		base.CloseIdleConnections()
+	})
+	return strings.Replace(tableURL, "endpoint="+endpoint, "endpoint="+ps.URL, 1)
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A run killed after its version became current, before its final
+// manifest: history cannot say how it ended, only that its version is
+// current, and gives it no exit code and no duration.
+func TestI19ShardsHistoryKilledAfterPublish(t *testing.T) {
+	table := filepath.Join(t.TempDir(), "scores")
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table})
+	killed := runWith(t, batchscore, append(ortEnv(t), "BATCHSCORE_CRASHPOINT=manifest"), "run", job, "--date", date20)
+	if killed.code != -1 {
+		t.Fatalf("not killed before its final manifest: %s", killed)
+	}
+	version := currentVersion(t, table, date20)
+	m := runsOf(t, ortEnv(t), job)[version]
+	if m == nil || m.Status != report.StatusUnknown || m.ExitCode != -1 || !strings.Contains(m.Error, "current and whole") {
+		t.Fatalf("killed after publishing, in runs --json: %+v; want unknown, -1", m)
+	}
+	checkHistoryText(t, ortEnv(t), job, version, report.StatusUnknown)
 }
