@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/batchscore/batchscore/io/parquetio"
@@ -61,6 +62,7 @@ func (e *execution) commit(ctx context.Context, n int) error {
 		return err
 	}
 	if e.committed(t, n) {
+		e.dropShards(t, n) // notes of shards rerun since, if any
 		return errAlreadyCurrent
 	}
 	shards, err := e.readShards(t, n)
@@ -147,13 +149,6 @@ func (e *execution) dropShards(t *table.Table, n int) {
 // date's current version and no shard has staged since: a commit retried
 // after it succeeded (its pod lost, say) is a no-op, not a failure.
 func (e *execution) committed(t *table.Table, n int) bool {
-	dir, err := t.ShardDir(e.date, n, 0)
-	if err != nil {
-		return false
-	}
-	if _, err := os.Stat(filepath.Dir(dir)); !os.IsNotExist(err) {
-		return false
-	}
 	version, err := t.Current(e.date)
 	if err != nil || version == "" {
 		return false
@@ -164,6 +159,9 @@ func (e *execution) committed(t *table.Table, n int) bool {
 		return false
 	}
 	if m.Status != report.StatusSucceeded || m.Trigger != TriggerCommit || len(m.Shards) != n {
+		return false
+	}
+	if !e.onlyCurrentShards(t, n, m.RunID) {
 		return false
 	}
 	// Shards that ran for the date after that commit (and failed, since
@@ -178,6 +176,31 @@ func (e *execution) committed(t *table.Table, n int) bool {
 	return true
 }
 
+// onlyCurrentShards says whether the shards of n parked since the last
+// commit, if any, all found the date already current with runID: a shard
+// rerun after the commit stages nothing and must not make the others look
+// missing. A staged, unreadable or other shard means the commit has work.
+func (e *execution) onlyCurrentShards(t *table.Table, n int, runID string) bool {
+	for k := range n {
+		dir, err := t.ShardDir(e.date, n, k)
+		if err != nil {
+			return false
+		}
+		data, err := os.ReadFile(filepath.Join(dir, shardStateFile))
+		if os.IsNotExist(err) {
+			if _, serr := os.Lstat(dir); os.IsNotExist(serr) {
+				continue // not rerun since the commit
+			}
+		}
+		var st shardState
+		if err != nil || json.Unmarshal(data, &st) != nil || st.Manifest == nil ||
+			st.Manifest.Status != report.StatusAlreadyCurrent || st.Manifest.RunID != runID {
+			return false
+		}
+	}
+	return true
+}
+
 // mergeManifests checks that the shards agree with each other and with
 // this job file, and adds up their books in the commit's manifest. It
 // returns the snapshot rows the shards' footers promised, after checking
@@ -186,12 +209,11 @@ func (e *execution) mergeManifests(shards []*shardState) (int64, error) {
 	first := shards[0].Manifest
 	n := len(shards)
 	m := e.m
-	if m.ConfigHash != first.ConfigHash {
-		return 0, fmt.Errorf("%w: shard 0 of %d ran with another version of %s (config %s, now %s): run the shards again",
-			ErrShards, n, m.JobFile, first.ConfigHash, m.ConfigHash)
-	}
 	baseline, err := baselineSHA(e.req.Job)
 	if err != nil {
+		return 0, err
+	}
+	if err := e.disagreements(shards, baseline); err != nil {
 		return 0, err
 	}
 	m.RunID, m.Source, m.Model = first.RunID, first.Source, first.Model
@@ -203,29 +225,8 @@ func (e *execution) mergeManifests(shards []*shardState) (int64, error) {
 	values := sha256.New() // a query's fingerprint: its shards' values
 	for k, st := range shards {
 		s := st.Manifest
-		for _, d := range []struct{ what, got, want string }{
-			{"run id", s.RunID, first.RunID},
-			{"snapshot fingerprint", s.Source.Fingerprint, first.Source.Fingerprint},
-			{"model sha256", s.Model.SHA256, first.Model.SHA256},
-			{"job file", s.ConfigHash, first.ConfigHash},
-			{"scoring engine", s.Model.Engine, first.Model.Engine},
-		} {
-			if sql && d.what == "snapshot fingerprint" {
-				continue // each shard's checksum is of its own rows
-			}
-			if d.got != d.want {
-				return 0, fmt.Errorf("%w: shard %d of %d has %s %s, shard 0 %s: the snapshot, model, job file or scoring engine changed between them; run shard %d (or all) again",
-					ErrShards, k, n, d.what, d.got, d.want, k)
-			}
-		}
 		if s.Shard == nil || s.Shard.Index != k || s.Shard.Count != n || s.Status != report.StatusStaged {
 			return 0, fmt.Errorf("%w: %s holds no staged shard %d of %d", ErrShards, st.dir, k, n)
-		}
-		if !bytes.Equal(st.Schema, shards[0].Schema) {
-			return 0, fmt.Errorf("%w: shard %d of %d read columns of other names or types than shard 0: run the shards again", ErrShards, k, n)
-		}
-		if st.Baseline != baseline {
-			return 0, fmt.Errorf("%w: %s changed since shard %d of %d ran: its drift was binned on the old one; run the shards again", ErrShards, e.req.Job.Validation.Baseline, k, n)
 		}
 		if m.Model.Error == "" && s.Model.Error != "" {
 			m.Model.Error = s.Model.Error // a fallback scored that shard
@@ -367,4 +368,109 @@ func reviewFiles(m *report.Manifest) []parquetio.WrittenFile {
 		return nil
 	}
 	return m.Review.Files
+}
+
+// disagreements checks that the shards ran on the same inputs and names,
+// for every shard that differs, each field it differs in: the job file
+// and baseline against the commit's own, the snapshot fingerprint, model
+// sha256, scoring engine and snapshot schema against what most shards
+// have (shard 0's value on a tie). Run ids are compared only when no
+// field they stand for differs (a baseline or registry version, say).
+func (e *execution) disagreements(shards []*shardState, baseline string) error {
+	n := len(shards)
+	sql := shards[0].Manifest.Source.Kind == "sql"
+	type field struct {
+		name  string
+		value func(st *shardState) string
+		want  string // "" means: what most shards have
+		whose string // who has want
+	}
+	fields := []field{
+		{name: "job file sha256", value: func(st *shardState) string { return st.Manifest.ConfigHash },
+			want: e.m.ConfigHash, whose: "the commit's " + e.m.JobFile + " has"},
+		{name: "snapshot fingerprint", value: func(st *shardState) string { return st.Manifest.Source.Fingerprint }},
+		{name: "model sha256", value: func(st *shardState) string { return st.Manifest.Model.SHA256 }},
+		{name: "scoring engine", value: func(st *shardState) string { return st.Manifest.Model.Engine }},
+		{name: "snapshot schema sha256", value: func(st *shardState) string { return shortSHA(st.Schema) }},
+		{name: "baseline sha256", value: func(st *shardState) string { return st.Baseline },
+			want: baseline, whose: "the commit's " + e.req.Job.Validation.Baseline + " has"},
+	}
+	if sql {
+		fields = slices.Delete(fields, 1, 2) // each shard's checksum is of its own rows
+	}
+	diffs := make([][]string, n)
+	for _, f := range fields {
+		values := make([]string, n)
+		for k, st := range shards {
+			values[k] = f.value(st)
+		}
+		if f.whose == "" {
+			f.want, f.whose = mostCommon(values)
+		}
+		for k, v := range values {
+			if v != f.want {
+				diffs[k] = append(diffs[k], fmt.Sprintf("%s %s where %s %s", f.name, orNone(v), f.whose, orNone(f.want)))
+			}
+		}
+	}
+	if !slices.ContainsFunc(diffs, func(d []string) bool { return len(d) > 0 }) {
+		runIDs := make([]string, n)
+		for k, st := range shards {
+			runIDs[k] = st.Manifest.RunID
+		}
+		want, whose := mostCommon(runIDs)
+		for k, id := range runIDs {
+			if id != want {
+				diffs[k] = append(diffs[k], fmt.Sprintf("run id %s where %s %s", id, whose, want))
+			}
+		}
+	}
+	var named []string
+	for k, d := range diffs {
+		if len(d) > 0 {
+			named = append(named, fmt.Sprintf("shard %d of %d: %s", k, n, strings.Join(d, ", ")))
+		}
+	}
+	if len(named) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: the shards did not run on the same inputs, nothing was published: %s; run the shards named (or all) again with this job file, then commit again",
+		ErrShards, strings.Join(named, "; "))
+}
+
+// mostCommon is the value most shards have, shard 0's on a tie, and
+// which shards have it ("shards 0, 1 have").
+func mostCommon(values []string) (string, string) {
+	count := map[string]int{}
+	best := values[0]
+	for _, v := range values {
+		count[v]++
+	}
+	for _, v := range values {
+		if count[v] > count[best] {
+			best = v
+		}
+	}
+	var who []string
+	for k, v := range values {
+		if v == best {
+			who = append(who, strconv.Itoa(k))
+		}
+	}
+	if len(who) == 1 {
+		return best, "shard " + who[0] + " has"
+	}
+	return best, "shards " + strings.Join(who, ", ") + " have"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func shortSHA(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/batchscore/batchscore/io/table"
@@ -46,8 +48,57 @@ func History(job *spec.Job) ([]*report.Manifest, error) {
 		return nil, err
 	}
 	ms, err := readManifests(t)
+	for _, m := range ms {
+		settleUnfinished(t, job.Output.Table, m)
+	}
 	slices.Reverse(ms)
 	return ms, err
+}
+
+// settleUnfinished says what became of an execution whose manifest is
+// still the provisional one (status publishing) once nothing runs it: the
+// date's lock on this machine is free. It was killed, or its object store
+// went away before its final manifest could be written there. Its version
+// not current, it is interrupted (nothing of it is read; a rerun runs
+// again); current, its outcome is unknown: the version is whole (the
+// pointer or rename came last) but its report and final books are
+// missing. The manifest on disk is left as it is; its missing finish time
+// stays missing.
+func settleUnfinished(t *table.Table, root string, m *report.Manifest) {
+	if m.Status != report.StatusPublishing || m.LogicalDate == "" || !dateLockFree(root, m.LogicalDate) {
+		return
+	}
+	if cur, err := t.Current(m.LogicalDate); err == nil && cur == m.Version {
+		m.Status, m.ExitCode = report.StatusUnknown, ExitUnknown
+		m.Error = "the execution ended while publishing, before its final manifest (killed, or its object store went away): its version is current and whole, its report may be missing"
+		return
+	}
+	m.Status, m.ExitCode = report.StatusInterrupted, ExitInterrupted
+	m.Error = "the execution ended while publishing, before its final manifest (killed, or its object store went away): its version was not published"
+}
+
+// dateLockFree says whether no execution of the date holds its lock on
+// this machine (a shard's shared hold does not count: shards publish
+// nothing). The probe takes the lock shared for a moment and writes
+// nothing, so the file keeps naming its last holder.
+func dateLockFree(root, date string) bool {
+	local, err := table.LocalRoot(root)
+	if err != nil {
+		return false
+	}
+	f, err := os.Open(filepath.Join(local, "_locks", date+".lock"))
+	if os.IsNotExist(err) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) != nil {
+		return false
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return true
 }
 
 // LastSuccess is when the newest successful, published run finished.
@@ -99,6 +150,10 @@ func (e *execution) previousRun() (*runProfile, int64) {
 	}
 	return nil, -1
 }
+
+// ExitUnknown is the exit code history gives an execution whose end is
+// not known: no process exit code is negative.
+const ExitUnknown = -1
 
 // errAlreadyCurrent ends an execution whose date is already current with
 // the same run id: same job file, snapshot and model. It is a success.

@@ -23,13 +23,17 @@ func newCommitCommand(g *globalFlags) *cobra.Command {
 logical date as one new version of the result table, in one step.
 
 It checks that all N shards staged their rows and agree (same snapshot
-fingerprint, model and job file) and that every row group of the snapshot
+fingerprint, model, scoring engine, snapshot schema, and the commit's job
+file and baseline) and that every row group of the snapshot
 went to exactly one shard; adds up their books; runs the table rules (row
 counts, unique keys across shards, freshness), the quality gate and drift over
 the whole snapshot; links the shards' files into one version, in shard order,
 and publishes it like a single-process run, with its manifest and report. A
-missing, failed or disagreeing shard publishes nothing and is named: run it
-again, then commit again. The shards' files are removed once published.
+missing, failed or disagreeing shard publishes nothing and is named (every
+disagreeing shard, with each field it differs in): run it again, then commit
+again. The shards' files are removed once published. A commit retried after
+it published is a no-op (exit 0, already current), also when some shards were
+rerun since and found the date already current.
 
 Exit codes: 0 published or already current; 1 a shard is missing or disagrees,
 or another failure; 2 usage or job-file error; 3 the data failed its checks:

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -25,7 +26,10 @@ func newRunsCommand() *cobra.Command {
 logical date, version, run id, trigger, status and exit code, rows read,
 scored and quarantined, duration, model version, and whether the version is
 the date's current one ("(SQL table not updated)" when its Parquet version
-was published but its SQL publish failed).`,
+was published but its SQL publish failed). An execution that ended while
+publishing, before its final manifest (killed, or its object store went away),
+shows as interrupted when its version is not current and unknown when it is;
+one with no finish time has no duration ("-").`,
 		Example: `  batchscore runs configs/churn_nightly.yaml
   batchscore runs configs/churn_nightly.yaml --json --limit 5`,
 		Args: usageArgs(cobra.ExactArgs(1)),
@@ -67,9 +71,9 @@ was published but its SQL publish failed).`,
 				if sqlBehind(m) {
 					mark += " (SQL table not updated)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%s\t%s\n", m.LogicalDate, m.Version, m.RunID, m.Trigger,
-					m.Status, m.ExitCode, m.Counts.Read, m.Counts.Scored, m.Counts.Quarantined,
-					m.FinishedAt.Sub(m.StartedAt).Seconds(), m.Model.Version, mark)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", m.LogicalDate, m.Version, m.RunID, m.Trigger,
+					m.Status, exitText(m), m.Counts.Read, m.Counts.Scored, m.Counts.Quarantined,
+					seconds(m), m.Model.Version, mark)
 			}
 			return tw.Flush()
 		},
@@ -77,6 +81,25 @@ was published but its SQL publish failed).`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the manifests as a JSON list")
 	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many executions (0: all)")
 	return cmd
+}
+
+// seconds is how long an execution ran, "-" when its manifest has no
+// finish time (it ended while publishing, or still runs): a zero time is
+// not a duration.
+func seconds(m *report.Manifest) string {
+	if m.StartedAt.IsZero() || m.FinishedAt.IsZero() || m.FinishedAt.Before(m.StartedAt) {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", m.FinishedAt.Sub(m.StartedAt).Seconds())
+}
+
+// exitText is the execution's exit code, "-" while none is known.
+func exitText(m *report.Manifest) string {
+	switch m.Status {
+	case report.StatusPublishing, report.StatusRunning, report.StatusUnknown:
+		return "-"
+	}
+	return strconv.Itoa(m.ExitCode)
 }
 
 // sqlBehind says the execution published its Parquet version but not its
@@ -181,7 +204,9 @@ func outcomeLine(m *report.Manifest) string {
 	case m.Trigger == jobs.TriggerValidate:
 		return "checked only (validate): nothing scored or published"
 	case m.Status == report.StatusPublishing:
-		return fmt.Sprintf("killed while publishing: version %s may be current (see the current column of 'batchscore runs')", m.Version)
+		return fmt.Sprintf("publishing version %s: the execution still holds the date's lock", m.Version)
+	case m.Status == report.StatusUnknown:
+		return fmt.Sprintf("version %s is current and whole, but the execution ended while publishing, before its final manifest", m.Version)
 	case m.Status == report.StatusRunning:
 		return "unknown: the execution ended without its final manifest"
 	}
@@ -208,11 +233,15 @@ func printManifest(cmd *cobra.Command, m *report.Manifest, current bool) {
 	row("version", "%s (current: %v)", m.Version, current)
 	row("run id", "%s", m.RunID)
 	row("trigger", "%s", m.Trigger)
-	row("status", "%s, exit %d", m.Status, m.ExitCode)
+	row("status", "%s, exit %s", m.Status, exitText(m))
 	if m.Error != "" {
 		row("error", "%s", m.Error)
 	}
-	row("started", "%s (%.1f s)", m.StartedAt.Format("2006-01-02 15:04:05Z07:00"), m.FinishedAt.Sub(m.StartedAt).Seconds())
+	if d := seconds(m); d != "-" {
+		row("started", "%s (%s s)", m.StartedAt.Format("2006-01-02 15:04:05Z07:00"), d)
+	} else {
+		row("started", "%s (no finish time recorded)", m.StartedAt.Format("2006-01-02 15:04:05Z07:00"))
+	}
 	for _, s := range m.Stages {
 		row("  "+s.Name, "%.2f s", s.Seconds)
 	}

@@ -323,7 +323,7 @@ func TestCommitChecksAcrossShards(t *testing.T) {
 		t.Fatalf("shard 1 again: %s", res)
 	}
 	res = bs(t, "commit", job, "--date", date20, "--shards", "2")
-	if res.code != 1 || !strings.Contains(res.stdout+res.stderr, "shard 1 of 2 has run id") {
+	if res.code != 1 || !strings.Contains(res.stdout+res.stderr, "shard 1 of 2: snapshot fingerprint") {
 		t.Fatalf("commit of shards of two snapshots: want exit 1 naming shard 1, got %s", res)
 	}
 	if v := listDir(t, filepath.Join(table, "versions", date20)); len(v) != 0 {

@@ -211,8 +211,15 @@ func (t *Table) pull(ctx context.Context) error {
 			continue
 		}
 		local := filepath.Join(t.Root, filepath.FromSlash(rel))
-		if fi, err := os.Stat(local); err == nil && fi.Size() == o.Size && !o.ModTime.After(fi.ModTime()) {
-			continue // the same, or this machine's own newer copy
+		if fi, err := os.Stat(local); err == nil && !o.ModTime.After(fi.ModTime()) {
+			if fi.Size() != o.Size {
+				// Written here after the bucket's copy, whose update
+				// failed (a failed manifest over the provisional one
+				// when the store went away): this machine's copy wins,
+				// and goes up now if the store takes it.
+				_ = r.bucket.Upload(ctx, o.Key, local)
+			}
+			continue
 		}
 		data, err := r.bucket.ReadAll(ctx, o.Key)
 		if err != nil {
@@ -222,9 +229,14 @@ func (t *Table) pull(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(filepath.Join(dir, parts[2]), data, ""); err != nil {
+		path := filepath.Join(dir, parts[2])
+		if err := writeFileAtomic(path, data, ""); err != nil {
 			return err
 		}
+		// Dated as the bucket's copy, so that a later update of it there
+		// is newer than this one, and this machine's own later writes are
+		// newer than it.
+		_ = os.Chtimes(path, o.ModTime, o.ModTime)
 	}
 	pointers, err := r.bucket.List(ctx, r.prefix+"current/")
 	if err != nil {

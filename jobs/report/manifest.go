@@ -20,6 +20,10 @@ const (
 	// replaced when the execution ends: left in place, it says the
 	// execution was killed while publishing (the files it lists are whole).
 	StatusPublishing = "publishing"
+	// StatusUnknown is never written: the run history shows it for a
+	// publishing manifest left by an execution that has ended, whose
+	// version is current (see jobs.History).
+	StatusUnknown = "unknown"
 	// StatusAlreadyCurrent: the date's current version came from the same
 	// snapshot, model and job file; nothing was run or written.
 	StatusAlreadyCurrent = "already_current"
