@@ -70,7 +70,8 @@ func (e *execution) openChecks(schema *arrow.Schema, where string, previous *run
 		return nil, err
 	}
 	profiled := profiledColumns(job, schema, c.baseline)
-	engine, err := validate.New(job.Validation, schema, e.req.Date, baseline, c.mem, validate.UsedColumns(usedColumns(job)...))
+	used := append(usedColumns(job), partitionColumns(e.m.Source.Files)...)
+	engine, err := validate.New(job.Validation, schema, e.req.Date, baseline, c.mem, validate.UsedColumns(used...))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
@@ -89,6 +90,19 @@ func (e *execution) openChecks(schema *arrow.Schema, where string, previous *run
 	}
 	c.scores = profile.NewBuilder(c.scoreSchema, []string{"score"}, prevScores, profile.WithFineCounts("score"))
 	return c, nil
+}
+
+// partitionColumns are the snapshot's key=value folders. The job's own
+// source.parquet names them, so extra_columns: reject lets them be.
+func partitionColumns(files []parquetio.File) []string {
+	var cols []string
+	for _, f := range files {
+		for name := range f.Partition {
+			cols = append(cols, name)
+		}
+	}
+	slices.Sort(cols)
+	return dedupe(cols)
 }
 
 // usedColumns are the snapshot columns the job uses outside its rules:

@@ -57,7 +57,7 @@ func ExitCode(err error) int {
 		return ExitInterrupted
 	case errors.Is(err, ErrLocked), errors.Is(err, table.ErrConcurrent):
 		return ExitLocked
-	case errors.Is(err, ErrUsage), errors.Is(err, spec.ErrInvalid), errors.Is(err, table.ErrOwner), errors.Is(err, sqlio.ErrOwner),
+	case errors.Is(err, ErrUsage), errors.Is(err, spec.ErrInvalid), errors.Is(err, table.ErrOwner), errors.Is(err, table.ErrOwnerRecord), errors.Is(err, sqlio.ErrOwner),
 		errors.Is(err, scoring.ErrSignature), errors.Is(err, onnx.ErrNoModel), errors.Is(err, onnx.ErrNotNative),
 		errors.Is(err, sqlio.ErrDSN), errors.Is(err, sqlio.ErrType), errors.Is(err, sqlio.ErrRejected),
 		errors.Is(err, registry.ErrMismatch), errors.Is(err, registry.ErrNotFound), errors.Is(err, registry.ErrInvalid):

@@ -22,19 +22,23 @@ func (e *execution) claim(ctx context.Context, t *table.Table) error {
 	if e.DryRun {
 		return t.CheckOwner(job.Name, job.File)
 	}
+	// Both tables are checked before either records the job, so that a
+	// refusal by one leaves the other as it was.
+	if err := t.CheckOwner(job.Name, job.File); err != nil {
+		return err
+	}
+	if job.Output.SQL != nil {
+		sc, err := ownSQL(ctx, job, sqlio.OwnClaim)
+		if err != nil {
+			return err
+		}
+		logClaim(e.log, "SQL table "+job.Output.SQL.Table, sc.Claimed, sc.Adopted, "")
+	}
 	c, err := t.Own(job.Name, job.File, false)
 	if err != nil {
 		return err
 	}
 	logClaim(e.log, t.Name(), c.Claimed, c.Adopted, "")
-	if job.Output.SQL == nil {
-		return nil
-	}
-	sc, err := ownSQL(ctx, job, sqlio.OwnClaim)
-	if err != nil {
-		return err
-	}
-	logClaim(e.log, "SQL table "+job.Output.SQL.Table, sc.Claimed, sc.Adopted, "")
 	return nil
 }
 

@@ -61,7 +61,7 @@ format) and /runs (recent runs as JSON).`,
 			}
 			lib, libErr := resolveORTLib(g.ortLib)
 			runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log}
-			d := schedule.New(schedule.Options{Run: runFunc(runner), History: lastDate, Logger: log, Grace: grace})
+			d := schedule.New(schedule.Options{Run: runFunc(runner), History: lastDate(log), Logger: log, Grace: grace})
 			if err := loadJobs(d, dir, log); err != nil {
 				return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
 			}
@@ -125,11 +125,21 @@ func runFunc(runner *jobs.Runner) schedule.RunFunc {
 // were interrupted is missed, and catch-up runs it again. A job that has
 // executions but no success yet catches up from its oldest date (the day
 // before it is returned). ok=false: it never ran.
-func lastDate(job *spec.Job) (time.Time, bool) {
-	history, err := jobs.History(job)
-	if err != nil {
-		return time.Time{}, false
+func lastDate(log *slog.Logger) func(job *spec.Job) (time.Time, bool) {
+	return func(job *spec.Job) (time.Time, bool) {
+		history, err := jobs.History(job)
+		if err != nil {
+			// Not silent: catch-up is off for this job until the cause goes.
+			log.Warn("run history unreadable: no catch-up", "job", job.Name, "err", err)
+			return time.Time{}, false
+		}
+		return lastDateIn(history)
 	}
+}
+
+// lastDateIn is the date catch-up starts after: the newest success, else
+// the day before the oldest failed or interrupted date.
+func lastDateIn(history []*report.Manifest) (time.Time, bool) {
 	var oldest time.Time
 	for _, m := range history { // newest date first
 		if m.Trigger == jobs.TriggerValidate {

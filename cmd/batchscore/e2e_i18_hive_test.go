@@ -365,3 +365,37 @@ func TestI18HivePartitionsOnS3(t *testing.T) {
 		}
 	}
 }
+
+// A key=value folder the job's source.parquet reads through is a column the
+// job itself named: extra_columns: reject lets it be, as it did before such
+// folders were columns.
+func TestI18HivePartitionsAreNotExtraColumns(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	day := copySamples(t, root, date20)
+	batch := filepath.Join(day, "batch=1")
+	must(t, os.MkdirAll(batch, 0o755))
+	files, err := filepath.Glob(filepath.Join(day, "*.parquet"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("samples: %v %v", files, err)
+	}
+	for _, f := range files {
+		must(t, os.Rename(f, filepath.Join(batch, filepath.Base(f))))
+	}
+	table := filepath.Join(t.TempDir(), "scores")
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table,
+		source: filepath.Join(root, "snapshot_date={{ .Date }}", "*", "*.parquet"),
+		edit: edits(replaceText(t, "  columns:\n", "  extra_columns: reject\n  columns:\n"), func(s string) string {
+			// The samples' own unused columns are declared: only the folder is left.
+			return insertAfter(t, s, "    monthly_charges: {type: float}",
+				"    payment_method: {type: string}\n    region: {type: string}\n    churned: {type: bool}")
+		})})
+	res := bs(t, "run", job, "--date", date20, "--json")
+	if res.code != 0 {
+		t.Fatalf("exit %d, want 0: the partition folders are the job's own\n%s", res.code, res)
+	}
+	m := parseManifest(t, []byte(res.stdout))
+	if m.Counts.Quarantined != 0 || m.Counts.Written != 2000 {
+		t.Errorf("counts %+v: want 2000 written, none quarantined", m.Counts)
+	}
+}

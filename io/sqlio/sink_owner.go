@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -46,11 +47,18 @@ func OwnSink(ctx context.Context, cfg SinkConfig, job, jobFile string, action Ow
 	}
 	defer s.db.close()
 	var c SinkClaim
-	err = s.db.inTx(ctx, func(q sinkQueryer) error {
-		var err error
-		c, err = s.own(ctx, q, job, jobFile, action)
-		return err
-	})
+	for attempt := 0; ; attempt++ {
+		err = s.db.inTx(ctx, func(q sinkQueryer) error {
+			var err error
+			c, err = s.own(ctx, q, job, jobFile, action)
+			return err
+		})
+		// MySQL has no lock around a first claim: the loser of two hits
+		// the owner row's key (class 23) and looks again.
+		if err == nil || attempt > 0 || !strings.HasPrefix(sqlState(err), "23") {
+			break
+		}
+	}
 	if err != nil && !errors.Is(err, ErrOwner) {
 		err = s.errorf("output table %s: %w", s.n.Table, err)
 	}
@@ -109,11 +117,13 @@ func (s *Sink) own(ctx context.Context, q sinkQueryer, job, jobFile string, acti
 	}
 	if !ownerExists {
 		if _, err := q.exec(ctx, s.n.createOwner()); err != nil {
-			return SinkClaim{}, fmt.Errorf("creating %s: %w", s.n.Owner, err)
+			return SinkClaim{}, fmt.Errorf("creating %s, where the job the table belongs to is recorded once "+
+				"(the role needs CREATE on the schema for this first claim, or a DBA runs %s and grants it SELECT, INSERT): %w",
+				s.n.Owner, s.n.createOwner(), err)
 		}
 	}
 	if _, err := q.exec(ctx, s.n.insertOwner(), job, jobFile, now); err != nil {
-		return SinkClaim{}, fmt.Errorf("recording the owner in %s: %w", s.n.Owner, err)
+		return SinkClaim{}, fmt.Errorf("recording the owner in %s (the first claim needs INSERT on it): %w", s.n.Owner, err)
 	}
 	c := SinkClaim{Owner: job, Claimed: true}
 	if runs, err := s.catalog(ctx, q, s.n.Runs); err == nil && len(runs) > 0 {

@@ -29,6 +29,10 @@ import (
 // ErrOwner marks a table that belongs to another job.
 var ErrOwner = errors.New("belongs to another job")
 
+// ErrOwnerRecord marks an owner record that cannot be read: a person has
+// to mend it, so a retry does not help.
+var ErrOwnerRecord = errors.New("unreadable owner record")
+
 const ownerFile = "_owner.json"
 
 // Owner is the job a table belongs to.
@@ -82,8 +86,8 @@ func (t *Table) Owner() (*Owner, error) {
 func (t *Table) parseOwner(data []byte) (*Owner, error) {
 	var o Owner
 	if err := json.Unmarshal(data, &o); err != nil || o.Job == "" {
-		return nil, fmt.Errorf("result table %s: %s does not name the job the table belongs to (%v); remove it and run %q to record one",
-			t.Name(), ownerFile, err, "batchscore reown JOB.yaml")
+		return nil, fmt.Errorf("result table %s: %w: %s does not name the job the table belongs to (%v); remove it and run %q to record one",
+			t.Name(), ErrOwnerRecord, ownerFile, err, "batchscore reown JOB.yaml")
 	}
 	return &o, nil
 }

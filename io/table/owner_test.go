@@ -2,6 +2,7 @@ package table
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -71,5 +72,27 @@ func TestOwn(t *testing.T) {
 	}
 	if back, _ := tb.Owner(); back.Job != o.Job || len(back.Previous) != 1 || back.Previous[0] != other {
 		t.Errorf("after reowning back %+v", back)
+	}
+}
+
+// An owner record that does not parse is ErrOwnerRecord (exit 2: a person
+// mends it), not a plain error a scheduler would retry.
+func TestOwnerRecordUnreadable(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "t")
+	tb, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if _, err := tb.Own("a", "a.yaml", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, ownerFile), []byte("{not json"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{"check": tb.CheckOwner("a", "a.yaml"), "own": func() error { _, err := tb.Own("a", "a.yaml", false); return err }()} {
+		if !errors.Is(err, ErrOwnerRecord) {
+			t.Errorf("%s: %v, want ErrOwnerRecord", name, err)
+		}
 	}
 }

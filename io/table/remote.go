@@ -211,19 +211,21 @@ func (t *Table) pull(ctx context.Context) error {
 			continue
 		}
 		local := filepath.Join(t.Root, filepath.FromSlash(rel))
-		if fi, err := os.Stat(local); err == nil && !o.ModTime.After(fi.ModTime()) {
-			if fi.Size() != o.Size {
-				// Written here after the bucket's copy, whose update
-				// failed (a failed manifest over the provisional one
-				// when the store went away): this machine's copy wins,
-				// and goes up now if the store takes it.
-				_ = r.bucket.Upload(ctx, o.Key, local)
-			}
+		fi, statErr := os.Stat(local)
+		if statErr == nil && !o.ModTime.After(fi.ModTime()) && fi.Size() == o.Size {
 			continue
 		}
 		data, err := r.bucket.ReadAll(ctx, o.Key)
 		if err != nil {
 			return err
+		}
+		if statErr == nil && localWins(local, data) {
+			// The bucket's copy is the provisional one and this machine
+			// wrote the execution's end after it (a failed manifest when
+			// the store went away): this copy goes up if the store takes
+			// it. Decided by status, not by clocks of two machines.
+			_ = r.bucket.Upload(ctx, o.Key, local)
+			continue
 		}
 		dir, err := t.dir(true, "runs", parts[1])
 		if err != nil {
@@ -494,4 +496,21 @@ func (t *Table) dropRemote(prefix string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// statusPublishing is jobs/report's StatusPublishing: a provisional
+// manifest, written before the publish and replaced after it.
+const statusPublishing = "publishing"
+
+// localWins says whether the local manifest at path ends an execution
+// whose copy in the bucket (remote) still says it is publishing.
+func localWins(path string, remote []byte) bool {
+	var r, l struct {
+		Status string `json:"status"`
+	}
+	local, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(remote, &r) != nil || json.Unmarshal(local, &l) != nil {
+		return false
+	}
+	return r.Status == statusPublishing && l.Status != "" && l.Status != statusPublishing
 }
