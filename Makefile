@@ -46,7 +46,7 @@ $(NODE_DIR)/node_modules/@duckdb/node-api:
 
 interop: $(NODE_DIR)/node_modules/@duckdb/node-api
 
-# MinIO serves the object-storage tests (io/blob/miniotest starts its own
+# MinIO serves the object-storage tests (internal/testkit/miniotest starts its own
 # throwaway server). Built once from the pinned module version, about 4
 # minutes on 2 cores; kept in third_party/, which git ignores.
 $(MINIO):
@@ -61,6 +61,7 @@ test: export MINIO_BIN := $(CURDIR)/$(MINIO)
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
 
 # BATCHSCORE_DEBUG_POISON: released Parquet read buffers are overwritten
 # (io/parquetio/pooled.go), so a read after release shows in results.

@@ -9,27 +9,25 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
-	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/internal/atomicfile"
 )
 
 // writeRecordFile writes rec as an Arrow IPC stream at path (no
-// compression: a checkpoint must cost next to nothing), through a
-// temporary file renamed into place: after a killed process the file is
-// there whole or not at all. It is not synced: a reader checks the sha256
-// it returns (readRecordFile) rather than trust it after a power loss.
+// compression: a checkpoint must cost next to nothing), replaced
+// atomically: after a killed process the file is there whole or not at
+// all. A reader still checks the sha256 it returns (readRecordFile).
 func writeRecordFile(path string, rec arrow.Record, mem memory.Allocator) (string, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	tmp, err := atomicfile.Create(path)
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp.Name())
+	defer tmp.Abort()
 	// Streamed through the hash to the file: no copy of the chunk in memory.
 	sum := sha256.New()
 	buf := bufio.NewWriterSize(io.MultiWriter(tmp, sum), 256<<10)
@@ -40,12 +38,9 @@ func writeRecordFile(path string, rec arrow.Record, mem memory.Allocator) (strin
 		err = buf.Flush()
 	}
 	if err == nil {
-		err = tmp.Chmod(table.FileMode)
+		err = tmp.Commit()
 	}
-	if err = errors.Join(err, tmp.Close()); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(sum.Sum(nil)), nil

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/batchscore/batchscore/jobs/crashpoint"
+	"github.com/batchscore/batchscore/internal/crashpoint"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/validate"
 )

@@ -75,7 +75,7 @@ func (e *execution) loadModel(m spec.Model, key string, rep *report.Model) (*loa
 		return nil, err
 	}
 	rep.Signature, rep.Metadata = &sig, md
-	binding, err := scoring.BindAs(key, sig, m)
+	binding, err := scoring.BindAs(key, sig, m.Wiring())
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", path, key, err)
 	}

@@ -46,7 +46,7 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 		Inputs:  []scoring.Port{{Name: "x", Kind: scoring.KindTensor, Elem: scoring.Float, Shape: []int64{-1, 1}}},
 		Outputs: []scoring.Port{{Name: "y", Kind: scoring.KindTensor, Elem: scoring.Float, Shape: []int64{-1}}},
 	}
-	binding, err := scoring.Bind(sig, spec.Model{Inputs: map[string][]string{"x": {"x"}}, Score: spec.OutputRef{Output: "y"}})
+	binding, err := scoring.Bind(sig, scoring.Wiring{Inputs: map[string][]string{"x": {"x"}}, Score: scoring.OutputRef{Output: "y"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
-	"github.com/batchscore/batchscore/jobs/crashpoint"
+	"github.com/batchscore/batchscore/internal/atomicfile"
+	"github.com/batchscore/batchscore/internal/crashpoint"
 	"github.com/batchscore/batchscore/scoring"
 )
 
@@ -86,7 +87,7 @@ func (e *execution) openResume() *resume {
 		r.disable(err)
 		return r
 	}
-	if err := writeFileRenamed(filepath.Join(dir, "meta.json"), want); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "meta.json"), want); err != nil {
 		r.disable(err)
 	}
 	return r
@@ -177,7 +178,7 @@ func (r *resume) save(s scoring.Scored) {
 	defer rec.Release()
 	sum, err := writeRecordFile(r.path(s.Seq, "arrow"), rec, r.mem)
 	if err == nil {
-		err = writeFileRenamed(r.path(s.Seq, "sha256"), []byte(sum+"\n"))
+		err = atomicfile.WriteFile(r.path(s.Seq, "sha256"), []byte(sum+"\n"))
 	}
 	if err != nil {
 		r.disable(err)
@@ -192,24 +193,6 @@ func (r *resume) remove() {
 	if err := os.RemoveAll(r.dir); err != nil {
 		r.log.Warn("could not remove the saved chunks", "dir", r.dir, "err", err)
 	}
-}
-
-// writeFileRenamed writes data to path through a temporary file renamed
-// into place. Not synced: what it writes is checked when read.
-func writeFileRenamed(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // resumeKeep is how long saved chunks wait for an execution to reuse them.

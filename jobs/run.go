@@ -16,9 +16,9 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/batchscore/batchscore/internal/crashpoint"
 	"github.com/batchscore/batchscore/io/sqlio"
 	"github.com/batchscore/batchscore/io/table"
-	"github.com/batchscore/batchscore/jobs/crashpoint"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"

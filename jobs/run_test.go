@@ -16,10 +16,10 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"go.uber.org/goleak"
 
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(releasedAll{m}) }

@@ -2,11 +2,10 @@ package scoring
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
-
-	"github.com/batchscore/batchscore/jobs/spec"
 )
 
 // Binding says how a job feeds a model and reads it back: which columns
@@ -20,6 +19,23 @@ type Binding struct {
 	// Key is the job file's section for the model ("model", "challenger",
 	// "fallback.model"): messages name the keys the user wrote.
 	Key string
+}
+
+// Wiring is what a job says about one model: which columns fill each
+// input, in order, and which outputs hold the score and the label. The
+// job file's model section converts to it field for field.
+type Wiring struct {
+	Inputs map[string][]string
+	Score  OutputRef
+	Label  *OutputRef
+}
+
+// OutputRef picks a model output and, for a per-class output, the class.
+type OutputRef struct {
+	Output string
+	// Class is the column of an [N,C] output, or the key of a ZipMap output.
+	// Nil means a single-valued (regression or label) output.
+	Class *int64
 }
 
 // InputBinding fills one model input with Columns, one row per table row.
@@ -44,15 +60,15 @@ type OutputBinding struct {
 var inputElems = []string{Float, Double, Int64, Int32}
 
 // Bind checks the model's signature against the job file's model:
-// section before any data is read. Errors wrap ErrSignature and name the
+// section (as a Wiring) before any data is read. Errors wrap ErrSignature and name the
 // input and its columns.
-func Bind(sig Signature, m spec.Model) (*Binding, error) { return BindAs("model", sig, m) }
+func Bind(sig Signature, m Wiring) (*Binding, error) { return BindAs("model", sig, m) }
 
 // BindAs is Bind for the model of the job file's section key
 // ("challenger", "fallback.model"), which its messages name.
-func BindAs(key string, sig Signature, m spec.Model) (*Binding, error) {
+func BindAs(key string, sig Signature, m Wiring) (*Binding, error) {
 	b := &Binding{Key: key}
-	for _, name := range m.InputNames() {
+	for _, name := range slices.Sorted(maps.Keys(m.Inputs)) {
 		if _, ok := findPort(sig.Inputs, name); !ok {
 			return nil, fmt.Errorf("%w: %s.inputs names %q but the model's inputs are %v",
 				ErrSignature, key, name, portNames(sig.Inputs))
@@ -116,7 +132,7 @@ func bindInput(p Port, cols []string, key string) (InputBinding, error) {
 
 // bindOutput checks one output reference; only a score may come from a
 // ZipMap sequence, whose values are probabilities.
-func (b *Binding) bindOutput(sig Signature, ref spec.OutputRef, key string, elems []string, zipMapOK bool) (OutputBinding, error) {
+func (b *Binding) bindOutput(sig Signature, ref OutputRef, key string, elems []string, zipMapOK bool) (OutputBinding, error) {
 	p, ok := findPort(sig.Outputs, ref.Output)
 	if !ok {
 		return OutputBinding{}, fmt.Errorf("%w: %s.output is %q but the model's outputs are %v",

@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
-
-	"github.com/batchscore/batchscore/jobs/spec"
 )
 
 func cls(c int64) *int64 { return &c }
@@ -26,36 +24,36 @@ func TestBind(t *testing.T) {
 	tests := []struct {
 		name  string
 		sig   Signature
-		model spec.Model
+		model Wiring
 		want  string // "" means success
 	}{
-		{"ok", gbmSignature, spec.Model{Inputs: three, Score: spec.OutputRef{Output: "probabilities", Class: cls(1)}, Label: &spec.OutputRef{Output: "label"}}, ""},
-		{"zipmap with class", gbmSignature, spec.Model{Inputs: three, Score: spec.OutputRef{Output: "zip", Class: cls(1)}}, ""},
-		{"too few columns", gbmSignature, spec.Model{Inputs: map[string][]string{"features": {"a", "b"}}, Score: spec.OutputRef{Output: "probabilities", Class: cls(1)}},
+		{"ok", gbmSignature, Wiring{Inputs: three, Score: OutputRef{Output: "probabilities", Class: cls(1)}, Label: &OutputRef{Output: "label"}}, ""},
+		{"zipmap with class", gbmSignature, Wiring{Inputs: three, Score: OutputRef{Output: "zip", Class: cls(1)}}, ""},
+		{"too few columns", gbmSignature, Wiring{Inputs: map[string][]string{"features": {"a", "b"}}, Score: OutputRef{Output: "probabilities", Class: cls(1)}},
 			"model input features: float[N,3] takes 3 values per row but model.inputs.features lists 2 columns [a b]"},
-		{"unknown input", gbmSignature, spec.Model{Inputs: map[string][]string{"features": {"a", "b", "c"}, "extra": {"d"}}, Score: spec.OutputRef{Output: "probabilities", Class: cls(1)}},
+		{"unknown input", gbmSignature, Wiring{Inputs: map[string][]string{"features": {"a", "b", "c"}, "extra": {"d"}}, Score: OutputRef{Output: "probabilities", Class: cls(1)}},
 			`model.inputs names "extra" but the model's inputs are [features]`},
-		{"unfed input", gbmSignature, spec.Model{Inputs: map[string][]string{}, Score: spec.OutputRef{Output: "probabilities", Class: cls(1)}},
+		{"unfed input", gbmSignature, Wiring{Inputs: map[string][]string{}, Score: OutputRef{Output: "probabilities", Class: cls(1)}},
 			"model input features: float[N,3] is not fed"},
-		{"unknown output", gbmSignature, spec.Model{Inputs: three, Score: spec.OutputRef{Output: "proba"}},
+		{"unknown output", gbmSignature, Wiring{Inputs: three, Score: OutputRef{Output: "proba"}},
 			`model.score.output is "proba" but the model's outputs are [label probabilities zip]`},
-		{"class missing", gbmSignature, spec.Model{Inputs: three, Score: spec.OutputRef{Output: "probabilities"}},
+		{"class missing", gbmSignature, Wiring{Inputs: three, Score: OutputRef{Output: "probabilities"}},
 			"has 2 columns: set class"},
-		{"class out of range", gbmSignature, spec.Model{Inputs: three, Score: spec.OutputRef{Output: "probabilities", Class: cls(2)}},
+		{"class out of range", gbmSignature, Wiring{Inputs: three, Score: OutputRef{Output: "probabilities", Class: cls(2)}},
 			"class 2 is outside output"},
-		{"zipmap without class", gbmSignature, spec.Model{Inputs: three, Score: spec.OutputRef{Output: "zip"}},
+		{"zipmap without class", gbmSignature, Wiring{Inputs: three, Score: OutputRef{Output: "zip"}},
 			"sequence of maps (ZipMap): set class"},
-		{"label from a ZipMap", gbmSignature, spec.Model{Inputs: three, Score: spec.OutputRef{Output: "probabilities", Class: cls(1)}, Label: &spec.OutputRef{Output: "zip", Class: cls(1)}},
+		{"label from a ZipMap", gbmSignature, Wiring{Inputs: three, Score: OutputRef{Output: "probabilities", Class: cls(1)}, Label: &OutputRef{Output: "zip", Class: cls(1)}},
 			"a label must come from a tensor output"},
 		{"fixed batch size", Signature{Inputs: []Port{{Name: "features", Kind: "tensor", Elem: Float, Shape: []int64{1, 3}}}, Outputs: gbmSignature.Outputs},
-			spec.Model{Inputs: three, Score: spec.OutputRef{Output: "probabilities", Class: cls(1)}}, "fixed batch size of 1"},
-		{"label as score", gbmSignature, spec.Model{Inputs: three, Score: spec.OutputRef{Output: "label"}},
+			Wiring{Inputs: three, Score: OutputRef{Output: "probabilities", Class: cls(1)}}, "fixed batch size of 1"},
+		{"label as score", gbmSignature, Wiring{Inputs: three, Score: OutputRef{Output: "label"}},
 			"has elements of int64"},
 		{"string input", Signature{Inputs: []Port{{Name: "s", Kind: "tensor", Elem: String, Shape: []int64{-1, 1}}}, Outputs: gbmSignature.Outputs},
-			spec.Model{Inputs: map[string][]string{"s": {"a"}}, Score: spec.OutputRef{Output: "probabilities", Class: cls(1)}},
+			Wiring{Inputs: map[string][]string{"s": {"a"}}, Score: OutputRef{Output: "probabilities", Class: cls(1)}},
 			"only tensors of [float double int64 int32]"},
 		{"rank 1 input with two columns", Signature{Inputs: []Port{{Name: "x", Kind: "tensor", Elem: Double, Shape: []int64{-1}}}, Outputs: gbmSignature.Outputs},
-			spec.Model{Inputs: map[string][]string{"x": {"a", "b"}}, Score: spec.OutputRef{Output: "probabilities", Class: cls(1)}},
+			Wiring{Inputs: map[string][]string{"x": {"a", "b"}}, Score: OutputRef{Output: "probabilities", Class: cls(1)}},
 			"takes one value per row"},
 	}
 	for _, tc := range tests {
@@ -87,7 +85,7 @@ func TestCheckSchema(t *testing.T) {
 			{Name: "i", Kind: "tensor", Elem: Int64, Shape: []int64{-1, 1}},
 		},
 		Outputs: gbmSignature.Outputs,
-	}, spec.Model{Inputs: map[string][]string{"f": {"x", "flag"}, "i": {"n"}}, Score: spec.OutputRef{Output: "probabilities", Class: cls(1)}})
+	}, Wiring{Inputs: map[string][]string{"f": {"x", "flag"}, "i": {"n"}}, Score: OutputRef{Output: "probabilities", Class: cls(1)}})
 	if err != nil {
 		t.Fatal(err)
 	}

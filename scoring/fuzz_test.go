@@ -11,8 +11,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-
-	"github.com/batchscore/batchscore/jobs/spec"
 )
 
 // fuzzTypes are the column types a chunk may bring; the last three only
@@ -72,7 +70,7 @@ func fuzzColumn(r *rand.Rand, mem memory.Allocator, typ arrow.DataType, n, nullP
 // fuzzCase is one binding and one chunk, drawn from the fuzzer's bytes.
 type fuzzCase struct {
 	sig   Signature
-	model spec.Model
+	model Wiring
 	rec   arrow.Record
 }
 
@@ -140,7 +138,7 @@ func drawCase(seed uint64, layout []byte, mem memory.Allocator) fuzzCase {
 			Inputs:  inputs,
 			Outputs: []Port{{Name: "score", Kind: KindTensor, Elem: Float, Shape: []int64{-1}}},
 		},
-		model: spec.Model{Inputs: feeds, Score: spec.OutputRef{Output: "score"}},
+		model: Wiring{Inputs: feeds, Score: OutputRef{Output: "score"}},
 		rec:   rec,
 	}
 }

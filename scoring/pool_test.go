@@ -15,8 +15,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"go.uber.org/goleak"
-
-	"github.com/batchscore/batchscore/jobs/spec"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -80,10 +78,10 @@ var poolSignature = Signature{
 }
 
 func poolBinding(t *testing.T) *Binding {
-	b, err := Bind(poolSignature, spec.Model{
+	b, err := Bind(poolSignature, Wiring{
 		Inputs: map[string][]string{"f": {"x", "flag"}, "i": {"n"}},
-		Score:  spec.OutputRef{Output: "probabilities", Class: cls(1)},
-		Label:  &spec.OutputRef{Output: "label"},
+		Score:  OutputRef{Output: "probabilities", Class: cls(1)},
+		Label:  &OutputRef{Output: "label"},
 	})
 	if err != nil {
 		t.Fatal(err)

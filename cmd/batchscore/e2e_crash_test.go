@@ -18,9 +18,9 @@ import (
 
 	"github.com/apache/arrow/go/v17/parquet/file"
 
-	"github.com/batchscore/batchscore/jobs/crashpoint"
+	"github.com/batchscore/batchscore/internal/crashpoint"
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/jobs/report"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 const (

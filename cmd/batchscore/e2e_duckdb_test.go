@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 )
 
 // duckdb runs one query through DuckDB for Node and returns the rows.

@@ -35,7 +35,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
-	"github.com/batchscore/batchscore/io/sqlio/pgtest"
+	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 	"github.com/batchscore/batchscore/jobs/report"
 )
 

@@ -24,8 +24,8 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/jobs/report"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 func repoRoot(t *testing.T) string {

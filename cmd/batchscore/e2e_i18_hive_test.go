@@ -13,8 +13,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/compute"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/batchscore/batchscore/internal/testkit/miniotest"
 	"github.com/batchscore/batchscore/io/blob"
-	"github.com/batchscore/batchscore/io/blob/miniotest"
 )
 
 // hiveSnapshot writes date20's samples as Spark writes a partitioned

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 	"github.com/batchscore/batchscore/io/blob"
-	"github.com/batchscore/batchscore/io/sqlio/pgtest"
 	"github.com/batchscore/batchscore/io/table"
 )
 

@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/batchscore/batchscore/io/blob/miniotest"
+	"github.com/batchscore/batchscore/internal/testkit/miniotest"
 	"github.com/batchscore/batchscore/jobs/report"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/batchscore/batchscore/io/sqlio/pgtest"
+	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 )
 
 // i19SQLJob writes a job that reads query from PostgreSQL (CHURN_DSN) and,

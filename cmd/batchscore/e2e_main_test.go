@@ -20,9 +20,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/batchscore/batchscore/io/blob/miniotest"
-	"github.com/batchscore/batchscore/io/sqlio/pgtest"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
+	"github.com/batchscore/batchscore/internal/testkit/miniotest"
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
+	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 )
 
 const (

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/batchscore/batchscore/io/sqlio/pgtest"
+	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 )
 
 // passwordRole creates a login role that must give its password (scram,

@@ -7,10 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/batchscore/batchscore/internal/atomicfile"
 	"github.com/batchscore/batchscore/jobs"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
@@ -41,24 +40,10 @@ func exportMetrics(log *slog.Logger, job *spec.Job, res *jobs.Result, file, gate
 	}
 }
 
+// writeTextfile replaces the textfile whole: node_exporter never reads
+// half a file. World-readable: node_exporter runs as its own user.
 func writeTextfile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path) // node_exporter never reads half a file
+	return atomicfile.WriteFile(path, data, atomicfile.WithMode(0o644))
 }
 
 // push replaces the job's group on a Prometheus Pushgateway.

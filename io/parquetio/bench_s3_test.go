@@ -21,8 +21,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/batchscore/batchscore/internal/testkit/miniotest"
 	"github.com/batchscore/batchscore/io/blob"
-	"github.com/batchscore/batchscore/io/blob/miniotest"
 	"github.com/batchscore/batchscore/io/parquetio"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"go.uber.org/goleak"
 
-	"github.com/batchscore/batchscore/io/blob/miniotest"
+	"github.com/batchscore/batchscore/internal/testkit/miniotest"
 )
 
 func TestMain(m *testing.M) {

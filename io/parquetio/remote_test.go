@@ -13,8 +13,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/parquet/compress"
 
+	"github.com/batchscore/batchscore/internal/testkit/miniotest"
 	"github.com/batchscore/batchscore/io/blob"
-	"github.com/batchscore/batchscore/io/blob/miniotest"
 )
 
 // s3Snapshot is a bucket on the test server and a local copy of what was

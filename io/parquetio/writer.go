@@ -16,7 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
-	"github.com/batchscore/batchscore/jobs/crashpoint"
+	"github.com/batchscore/batchscore/internal/crashpoint"
 )
 
 // FileMode is the mode of every file the writer creates: result rows and

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/batchscore/batchscore/io/sqlio/pgtest"
+	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 )
 
 // Every row of a query lands in exactly one shard, null keys included,

@@ -10,7 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
-	"github.com/batchscore/batchscore/io/sqlio/pgtest"
+	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 )
 
 // benchSchema is the result of a job with an int64 key and label.

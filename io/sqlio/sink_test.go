@@ -14,7 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/batchscore/batchscore/io/sqlio/pgtest"
+	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 )
 
 // resultSchema is what jobs/output.go builds for a job with an int64 key,

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/batchscore/batchscore/io/sqlio/pgtest"
+	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 )
 
 // TestClassifyPostgres raises each SQLSTATE class on the real server and

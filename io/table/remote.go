@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/batchscore/batchscore/internal/crashpoint"
 	"github.com/batchscore/batchscore/io/blob"
-	"github.com/batchscore/batchscore/jobs/crashpoint"
 )
 
 // A table whose root is an object URL (s3://bucket/prefix?endpoint=...)

@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/batchscore/batchscore/internal/testkit/miniotest"
 	"github.com/batchscore/batchscore/io/blob"
-	"github.com/batchscore/batchscore/io/blob/miniotest"
 )
 
 // openRemote opens the table at url with its own work folder, as a run

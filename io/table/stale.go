@@ -6,8 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
+
+	"github.com/batchscore/batchscore/internal/atomicfile"
 )
 
 // Leftovers of killed executions.
@@ -131,8 +132,7 @@ func (t *Table) removeStale() ([]string, error) {
 		}
 		files, _ := os.ReadDir(dir)
 		for _, f := range files {
-			// writeFileAtomic's temporary files: .<name>.<random>.tmp
-			if name := f.Name(); f.Type().IsRegular() && strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tmp") {
+			if name := f.Name(); f.Type().IsRegular() && atomicfile.IsTemp(name) {
 				remove(filepath.Join(dir, name), filepath.Join("runs", d.Name(), name))
 			}
 		}

@@ -33,7 +33,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/batchscore/batchscore/jobs/crashpoint"
+	"github.com/batchscore/batchscore/internal/atomicfile"
+	"github.com/batchscore/batchscore/internal/crashpoint"
 )
 
 // Modes of what the table writes. Result and quarantine files are written
@@ -378,31 +379,10 @@ func (t *Table) writeRunFile(date, version, suffix string, data []byte, point st
 	return path, nil
 }
 
-// writeFileAtomic writes data under a temporary name, syncs it and renames
-// it into place, with FileMode. A crash leaves at most the temporary file
-// (.<name>.<random>.tmp), which CleanStale removes.
+// writeFileAtomic replaces path with data (see internal/atomicfile),
+// hitting the crash point between the temporary file and the rename.
 func writeFileAtomic(path string, data []byte, point string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	err = tmp.Chmod(FileMode)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	err = errors.Join(err, tmp.Close())
-	if err == nil {
-		crashpoint.Hit(point)
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
+	return atomicfile.WriteFile(path, data, atomicfile.WithMode(FileMode), atomicfile.WithCrashPoint(point))
 }
 
 func syncDir(dir string) error {

@@ -16,7 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/batchscore/batchscore/io/blob/miniotest"
+	"github.com/batchscore/batchscore/internal/testkit/miniotest"
 )
 
 func TestMain(m *testing.M) {

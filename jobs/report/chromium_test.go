@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 )
 
 // chromium finds a headless-capable Chromium: $BATCHSCORE_CHROMIUM, or

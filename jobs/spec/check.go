@@ -10,6 +10,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
+
+	"github.com/batchscore/batchscore/scoring"
 )
 
 var jobName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
@@ -261,4 +263,14 @@ func sortedKeys[V any](m map[string]V) []string {
 // ErrorAt is used by callers outside this package to word errors about a key.
 func ErrorAt(key string, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
+}
+
+// Wiring is the model section as the scoring package takes it.
+func (m Model) Wiring() scoring.Wiring {
+	w := scoring.Wiring{Inputs: m.Inputs, Score: scoring.OutputRef(m.Score)}
+	if m.Label != nil {
+		l := scoring.OutputRef(*m.Label)
+		w.Label = &l
+	}
+	return w
 }

@@ -23,6 +23,8 @@ package onnx
 //	                          (native.go); skipped for models it declines.
 
 import (
+	"gopkg.in/yaml.v3"
+
 	"context"
 	"errors"
 	"fmt"
@@ -40,10 +42,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/io/parquetio"
-	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 // benchModels are the job files whose model and inputs are benchmarked.
@@ -81,15 +82,12 @@ func setup(b testing.TB, jobFile string) benchSetup {
 	if err := Init(onnxtest.Lib(b)); err != nil {
 		b.Fatal(err)
 	}
-	job, err := spec.Load(filepath.Join(root, jobFile))
-	if err != nil {
-		b.Fatal(err)
-	}
+	job := loadBenchJob(b, filepath.Join(root, jobFile))
 	sig, _, err := Inspect(job.Model.Path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	binding, err := scoring.Bind(sig, job.Model)
+	binding, err := scoring.Bind(sig, job.Model.wiring())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -359,4 +357,46 @@ func runORT(b *testing.B, s benchSetup, model *Model, opts Options) {
 	runParallel(b, s.workers, s.rows, func(w int) error {
 		return sess.s.Run(ins[w], outs[w])
 	})
+}
+
+// benchJob is the part of a job file the benchmarks read, with the job
+// file's defaults. Parsed here, not by jobs/spec: scoring imports nothing
+// from jobs.
+type benchJob struct {
+	Model   benchModel `yaml:"model"`
+	Scoring struct {
+		ChunkRows      int    `yaml:"chunk_rows"`
+		IntraOpThreads int    `yaml:"intra_op_threads"`
+		Optimization   string `yaml:"graph_optimization"`
+	} `yaml:"scoring"`
+}
+
+type benchModel struct {
+	Path   string              `yaml:"path"`
+	Inputs map[string][]string `yaml:"inputs"`
+	Score  struct {
+		Output string `yaml:"output"`
+		Class  *int64 `yaml:"class"`
+	} `yaml:"score"`
+}
+
+func (m benchModel) wiring() scoring.Wiring {
+	return scoring.Wiring{Inputs: m.Inputs, Score: scoring.OutputRef{Output: m.Score.Output, Class: m.Score.Class}}
+}
+
+func loadBenchJob(b testing.TB, path string) benchJob {
+	b.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var job benchJob
+	job.Scoring.ChunkRows, job.Scoring.IntraOpThreads, job.Scoring.Optimization = 65536, 1, "all"
+	if err := yaml.Unmarshal(data, &job); err != nil {
+		b.Fatalf("%s: %v", path, err)
+	}
+	if !filepath.IsAbs(job.Model.Path) {
+		job.Model.Path = filepath.Join(filepath.Dir(path), job.Model.Path)
+	}
+	return job
 }

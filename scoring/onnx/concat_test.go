@@ -18,9 +18,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/scoring"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 // The logistic model, exported as skl2onnx exports a DataFrame model (30
@@ -168,9 +167,9 @@ func concatBinding(t *testing.T, data []byte) *scoring.Binding {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := scoring.Bind(sig, spec.Model{
+	b, err := scoring.Bind(sig, scoring.Wiring{
 		Inputs: map[string][]string{"a": {"ca"}, "b": {"cb"}, "c": {"c1", "c2"}},
-		Score:  spec.OutputRef{Output: "y", Class: ptr(0)},
+		Score:  scoring.OutputRef{Output: "y", Class: ptr(0)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -354,7 +353,7 @@ func TestConcatRewriteOpensTheNativeEngine(t *testing.T) {
 	for i := range 30 {
 		inputs[fmt.Sprintf("c%d", i)] = []string{fmt.Sprintf("col%d", i)}
 	}
-	b, err := scoring.Bind(sig, spec.Model{Inputs: inputs, Score: spec.OutputRef{Output: "probabilities", Class: ptr(1)}})
+	b, err := scoring.Bind(sig, scoring.Wiring{Inputs: inputs, Score: scoring.OutputRef{Output: "probabilities", Class: ptr(1)}})
 	if err != nil {
 		t.Fatal(err)
 	}

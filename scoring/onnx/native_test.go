@@ -10,10 +10,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/scoring"
 	"github.com/batchscore/batchscore/scoring/onnx"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 // bindFile binds a committed model's features (from its metadata) to input
@@ -29,9 +28,9 @@ func bindFile(t *testing.T, name, input, score, label string) (*onnx.Model, *sco
 		t.Fatal(err)
 	}
 	features := strings.Split(md.Custom["features"], ",")
-	m := spec.Model{Inputs: map[string][]string{input: features}, Score: spec.OutputRef{Output: score, Class: class(1)}}
+	m := scoring.Wiring{Inputs: map[string][]string{input: features}, Score: scoring.OutputRef{Output: score, Class: class(1)}}
 	if label != "" {
-		m.Label = &spec.OutputRef{Output: label}
+		m.Label = &scoring.OutputRef{Output: label}
 	}
 	binding, err := scoring.Bind(sig, m)
 	if err != nil {
@@ -181,9 +180,9 @@ func treeBinding(t *testing.T, model *onnx.Model, score, label string) *scoring.
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := spec.Model{Inputs: map[string][]string{"X": {"a", "b"}}, Score: spec.OutputRef{Output: score, Class: class(1)}}
+	m := scoring.Wiring{Inputs: map[string][]string{"X": {"a", "b"}}, Score: scoring.OutputRef{Output: score, Class: class(1)}}
 	if label != "" {
-		m.Label = &spec.OutputRef{Output: label}
+		m.Label = &scoring.OutputRef{Output: label}
 	}
 	b, err := scoring.Bind(sig, m)
 	if err != nil {
@@ -211,7 +210,7 @@ func TestNativeEngineDeclines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	perColumn := spec.Model{Inputs: map[string][]string{}, Score: spec.OutputRef{Output: sig.Outputs[1].Name, Class: class(1)}}
+	perColumn := scoring.Wiring{Inputs: map[string][]string{}, Score: scoring.OutputRef{Output: sig.Outputs[1].Name, Class: class(1)}}
 	for _, in := range sig.Inputs {
 		perColumn.Inputs[in.Name] = []string{in.Name}
 	}

@@ -12,10 +12,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
-	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/scoring"
 	"github.com/batchscore/batchscore/scoring/linear"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 // logregBinding binds churn_logreg.onnx the way a job binds a DataFrame
@@ -38,8 +37,8 @@ func logregBinding(t testing.TB) (model *Model, b *scoring.Binding, features []s
 	for _, f := range features {
 		inputs[f] = []string{f}
 	}
-	b, err = scoring.Bind(sig, spec.Model{Inputs: inputs,
-		Score: spec.OutputRef{Output: "probabilities", Class: ptr(1)}, Label: &spec.OutputRef{Output: "label"}})
+	b, err = scoring.Bind(sig, scoring.Wiring{Inputs: inputs,
+		Score: scoring.OutputRef{Output: "probabilities", Class: ptr(1)}, Label: &scoring.OutputRef{Output: "label"}})
 	if err != nil {
 		t.Fatal(err)
 	}

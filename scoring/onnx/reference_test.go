@@ -14,11 +14,10 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/io/parquetio"
-	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
 	"github.com/batchscore/batchscore/scoring/onnx"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 func class(c int64) *int64 { return &c }
@@ -36,8 +35,8 @@ func TestReproducesSklearn(t *testing.T) {
 		name      string
 		model     string
 		inputs    func(features []string) map[string][]string
-		score     spec.OutputRef
-		label     *spec.OutputRef
+		score     scoring.OutputRef
+		label     *scoring.OutputRef
 		scoreRef  string
 		labelRef  string
 		tolerance float64
@@ -45,15 +44,15 @@ func TestReproducesSklearn(t *testing.T) {
 		{
 			name: "gbm [N,30] probabilities", model: "churn_gbm.onnx",
 			inputs:   func(f []string) map[string][]string { return map[string][]string{"features": f} },
-			score:    spec.OutputRef{Output: "probabilities", Class: class(1)},
-			label:    &spec.OutputRef{Output: "label"},
+			score:    scoring.OutputRef{Output: "probabilities", Class: class(1)},
+			label:    &scoring.OutputRef{Output: "label"},
 			scoreRef: "gbm_p1", labelRef: "gbm_label", tolerance: 1e-5,
 		},
 		{
 			name: "gbm with ZipMap", model: "churn_gbm_zipmap.onnx",
 			inputs:   func(f []string) map[string][]string { return map[string][]string{"float_input": f} },
-			score:    spec.OutputRef{Output: "output_probability", Class: class(1)},
-			label:    &spec.OutputRef{Output: "output_label"},
+			score:    scoring.OutputRef{Output: "output_probability", Class: class(1)},
+			label:    &scoring.OutputRef{Output: "output_label"},
 			scoreRef: "gbm_p1", labelRef: "gbm_label", tolerance: 1e-5,
 		},
 		{
@@ -65,14 +64,14 @@ func TestReproducesSklearn(t *testing.T) {
 				}
 				return m
 			},
-			score:    spec.OutputRef{Output: "probabilities", Class: class(1)},
-			label:    &spec.OutputRef{Output: "label"},
+			score:    scoring.OutputRef{Output: "probabilities", Class: class(1)},
+			label:    &scoring.OutputRef{Output: "label"},
 			scoreRef: "logreg_p1", labelRef: "logreg_label", tolerance: 1e-5,
 		},
 		{
 			name: "linear regression on a double input", model: "ltv_linear.onnx",
 			inputs:   func(f []string) map[string][]string { return map[string][]string{"X": f} },
-			score:    spec.OutputRef{Output: "variable"},
+			score:    scoring.OutputRef{Output: "variable"},
 			scoreRef: "ltv", tolerance: 1e-5,
 		},
 	}
@@ -91,7 +90,7 @@ func TestReproducesSklearn(t *testing.T) {
 			if len(features) < 5 {
 				t.Fatalf("model metadata lists features %q", md.Custom["features"])
 			}
-			binding, err := scoring.Bind(sig, spec.Model{Inputs: tc.inputs(features), Score: tc.score, Label: tc.label})
+			binding, err := scoring.Bind(sig, scoring.Wiring{Inputs: tc.inputs(features), Score: tc.score, Label: tc.label})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,8 +12,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/scoring"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 // BenchmarkTreeRewrite measures raw ONNX Runtime Run (BenchmarkORT's loop:

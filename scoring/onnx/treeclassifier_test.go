@@ -16,11 +16,10 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/io/parquetio"
-	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
 	"github.com/batchscore/batchscore/scoring/onnx"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 // TestTreeRewriteScoresTheSame scores the 6,000 committed sample rows with
@@ -59,10 +58,10 @@ func TestTreeRewriteScoresTheSame(t *testing.T) {
 				t.Fatal(err)
 			}
 			features := strings.Split(md.Custom["features"], ",")
-			binding, err := scoring.Bind(sig, spec.Model{
+			binding, err := scoring.Bind(sig, scoring.Wiring{
 				Inputs: map[string][]string{tc.input: features},
-				Score:  spec.OutputRef{Output: tc.score, Class: class(1)},
-				Label:  &spec.OutputRef{Output: tc.label},
+				Score:  scoring.OutputRef{Output: tc.score, Class: class(1)},
+				Label:  &scoring.OutputRef{Output: tc.label},
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -377,8 +376,8 @@ func TestTreeRewriteHandMade(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := scoring.Bind(sig, spec.Model{Inputs: map[string][]string{"X": {"a", "b"}},
-				Score: spec.OutputRef{Output: "probabilities", Class: class(1)}, Label: &spec.OutputRef{Output: "label"}})
+			b, err := scoring.Bind(sig, scoring.Wiring{Inputs: map[string][]string{"X": {"a", "b"}},
+				Score: scoring.OutputRef{Output: "probabilities", Class: class(1)}, Label: &scoring.OutputRef{Output: "label"}})
 			if err != nil {
 				t.Fatal(err)
 			}

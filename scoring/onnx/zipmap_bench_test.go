@@ -5,9 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/scoring"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 // BenchmarkZipMap compares Session.Run on the GBM with a ZipMap output,
@@ -18,12 +17,12 @@ import (
 func BenchmarkZipMap(b *testing.B) {
 	cases := []struct {
 		name, model, input string
-		score              spec.OutputRef
+		score              scoring.OutputRef
 		keep               bool
 	}{
-		{"gbm", "churn_gbm.onnx", "features", spec.OutputRef{Output: "probabilities", Class: ptr(1)}, false},
-		{"zipmap-sequence", "churn_gbm_zipmap.onnx", "float_input", spec.OutputRef{Output: "output_probability", Class: ptr(1)}, true},
-		{"zipmap-rewritten", "churn_gbm_zipmap.onnx", "float_input", spec.OutputRef{Output: "output_probability", Class: ptr(1)}, false},
+		{"gbm", "churn_gbm.onnx", "features", scoring.OutputRef{Output: "probabilities", Class: ptr(1)}, false},
+		{"zipmap-sequence", "churn_gbm_zipmap.onnx", "float_input", scoring.OutputRef{Output: "output_probability", Class: ptr(1)}, true},
+		{"zipmap-rewritten", "churn_gbm_zipmap.onnx", "float_input", scoring.OutputRef{Output: "output_probability", Class: ptr(1)}, false},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -37,7 +36,7 @@ func BenchmarkZipMap(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			binding, err := scoring.Bind(sig, spec.Model{Inputs: map[string][]string{c.input: features}, Score: c.score})
+			binding, err := scoring.Bind(sig, scoring.Wiring{Inputs: map[string][]string{c.input: features}, Score: c.score})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/scoring/onnx"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 func TestZipMapClasses(t *testing.T) {

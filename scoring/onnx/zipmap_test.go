@@ -13,10 +13,9 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/scoring"
 	"github.com/batchscore/batchscore/scoring/onnx"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 // TestZipMapRewriteScoresTheSame scores a snapshot with the ZipMap model
@@ -38,10 +37,10 @@ func TestZipMapRewriteScoresTheSame(t *testing.T) {
 		t.Fatal(err)
 	}
 	features := strings.Split(md.Custom["features"], ",")
-	binding, err := scoring.Bind(sig, spec.Model{
+	binding, err := scoring.Bind(sig, scoring.Wiring{
 		Inputs: map[string][]string{"float_input": features},
-		Score:  spec.OutputRef{Output: "output_probability", Class: class(1)},
-		Label:  &spec.OutputRef{Output: "output_label"},
+		Score:  scoring.OutputRef{Output: "output_probability", Class: class(1)},
+		Label:  &scoring.OutputRef{Output: "output_label"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -193,8 +192,8 @@ func TestZipMapRewriteHandMade(t *testing.T) {
 		t.Errorf("rewritten output %s, want Y: float[N,2]", got)
 	}
 	for _, key := range []int64{7, 3} {
-		b, err := scoring.Bind(sig, spec.Model{Inputs: map[string][]string{"X": {"a", "b"}},
-			Score: spec.OutputRef{Output: "Y", Class: class(key)}})
+		b, err := scoring.Bind(sig, scoring.Wiring{Inputs: map[string][]string{"X": {"a", "b"}},
+			Score: scoring.OutputRef{Output: "Y", Class: class(key)}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/batchscore/batchscore/internal/atomicfile"
 )
 
 // lockFolder takes the registry's exclusive flock, waiting for it. The
@@ -29,39 +31,11 @@ func lockFolder(dir string) (unlock func(), err error) {
 
 // writeAtomic replaces path with data so that a reader sees the old file
 // or the new one, and a crash leaves one of them.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return syncDir(path)
-}
+func writeAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }
 
 // syncDir makes a rename or a new file in path's folder durable.
 func syncDir(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("syncing folder of %s: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("syncing folder of %s: %w", path, err)
 	}
 	return nil
@@ -83,24 +57,15 @@ func copyFile(src, dst string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("adding model file: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".tmp-*")
+	tmp, err := atomicfile.Create(dst)
 	if err != nil {
 		return "", fmt.Errorf("adding model file: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer tmp.Abort()
 	h := sha256.New()
 	_, err = io.Copy(io.MultiWriter(tmp, h), in)
 	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
+		err = tmp.Commit()
 	}
 	if err != nil {
 		return "", fmt.Errorf("copying %s to %s: %w", src, dst, err)

@@ -20,8 +20,8 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/io/parquetio"
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
 )
 
 // initORT loads ONNX Runtime: skipped on a developer's machine without it,

@@ -5,7 +5,7 @@
 #
 #   1. starts a server under a temp dir (initdb -A trust --no-sync, pg_ctl on
 #      a free port, fsync off, as the postgres user when run as root; the
-#      approach of io/sqlio/pgtest) and stops it on exit;
+#      approach of internal/testkit/pgtest) and stops it on exit;
 #   2. loads the 2M-row snapshot (bin/gensnapshot --csv, 36 columns of which
 #      30 features) into table customers with psql \copy, then VACUUM
 #      (FREEZE, ANALYZE) so no reader pays for hint bits;

@@ -14,7 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/batchscore/batchscore/internal/atomicfile"
 )
 
 // FormatVersion is written in every saved profile.
@@ -166,31 +167,9 @@ func (p *Profile) Save(path string) (err error) {
 	if err != nil {
 		return fmt.Errorf("profile %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("profile %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	// Owner and group, like the other outputs: a baseline describes data
-	// that not everyone on the machine may read.
-	err = tmp.Chmod(0o640)
-	if err == nil {
-		_, err = tmp.Write(append(data, '\n'))
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
+	// Owner and group (atomicfile.Mode), like the other outputs: a
+	// baseline describes data that not everyone on the machine may read.
+	if err := atomicfile.WriteFile(path, append(data, '\n')); err != nil {
 		return fmt.Errorf("profile %s: %w", path, err)
 	}
 	return nil

@@ -35,7 +35,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 )
 
 // BinDir holds initdb, pg_ctl and postgres (Debian's postgresql-15 package).

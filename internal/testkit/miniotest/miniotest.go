@@ -42,7 +42,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/batchscore/batchscore/scoring/onnx/onnxtest"
+	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 )
 
 // Region is the region the server and the bucket URLs use.
