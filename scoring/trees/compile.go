@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 // Outcomes of comparing a feature x with a threshold t, as bits of a node's
@@ -103,13 +105,13 @@ func (s *attrSet) want(name string, typ uint64) (attr, bool) {
 }
 
 func (s *attrSet) ints(name string) []int64 {
-	a, _ := s.want(name, attrInts)
-	return a.ints
+	a, _ := s.want(name, onnxwire.AttrInts)
+	return a.Ints
 }
 
 func (s *attrSet) str(name, def string) string {
-	if a, ok := s.want(name, attrString); ok {
-		return a.s
+	if a, ok := s.want(name, onnxwire.AttrString); ok {
+		return a.S
 	}
 	return def
 }
@@ -117,23 +119,23 @@ func (s *attrSet) str(name, def string) string {
 // floats reads name or name_as_tensor (a float tensor); both is an error,
 // as in ORT.
 func (s *attrSet) floats(name string) ([]float32, bool) {
-	a, ok := s.want(name, attrFloats)
-	t, tok := s.want(name+"_as_tensor", attrTensor)
+	a, ok := s.want(name, onnxwire.AttrFloats)
+	t, tok := s.want(name+"_as_tensor", onnxwire.AttrTensor)
 	switch {
 	case ok && tok:
 		s.fail(fmt.Errorf("%w: both %s and %s_as_tensor", ErrModel, name, name))
 	case tok:
-		v, err := tensorFloats(t.tensor)
+		v, err := onnxwire.TensorFloats(t.Tensor)
 		if err != nil {
-			if errors.Is(err, ErrUnsupported) {
-				s.fail(fmt.Errorf("attribute %s_as_tensor: %w", name, err))
+			if errors.Is(err, onnxwire.ErrUnsupported) {
+				s.fail(fmt.Errorf("%w: attribute %s_as_tensor: %v", ErrUnsupported, name, err))
 			} else {
 				s.fail(fmt.Errorf("%w: attribute %s_as_tensor: %v", ErrModel, name, err))
 			}
 		}
 		return v, true
 	}
-	return a.floats, ok
+	return a.Floats, ok
 }
 
 // compile checks the attributes and builds e's trees.
@@ -159,8 +161,8 @@ func (e *Ensemble) compile(attrs []attr) error {
 	trueIDs := s.ints("nodes_truenodeids")
 	falseIDs := s.ints("nodes_falsenodeids")
 	tracks := s.ints("nodes_missing_value_tracks_true")
-	modesAttr, _ := s.want("nodes_modes", attrStrings)
-	modes := modesAttr.strings
+	modesAttr, _ := s.want("nodes_modes", onnxwire.AttrStrings)
+	modes := modesAttr.Strings
 	values, _ := s.floats("nodes_values")
 	wTrees := s.ints(prefix + "treeids")
 	wNodes := s.ints(prefix + "nodeids")
@@ -170,9 +172,9 @@ func (e *Ensemble) compile(attrs []attr) error {
 	e.PostTransform = s.str("post_transform", "NONE")
 	if e.Op == Regressor {
 		e.Aggregate = s.str("aggregate_function", "SUM")
-		nt, ok := s.want("n_targets", attrInt)
-		if !ok || nt.i != 1 {
-			return fmt.Errorf("%w: n_targets %d (only 1 is compiled)", ErrUnsupported, nt.i)
+		nt, ok := s.want("n_targets", onnxwire.AttrInt)
+		if !ok || nt.I != 1 {
+			return fmt.Errorf("%w: n_targets %d (only 1 is compiled)", ErrUnsupported, nt.I)
 		}
 	}
 	if s.err != nil {
