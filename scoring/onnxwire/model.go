@@ -196,17 +196,6 @@ func ReadGraph(b []byte) (Graph, error) {
 	return g, nil
 }
 
-// HasSubgraph says whether a node has a graph attribute, whose nodes may
-// read values of this graph that Nodes does not show.
-func (g Graph) HasSubgraph() bool {
-	for _, n := range g.Nodes {
-		if n.Subgraph() {
-			return true
-		}
-	}
-	return false
-}
-
 // Node is a NodeProto.
 type Node struct {
 	Name, Op, Domain string
@@ -250,16 +239,6 @@ func ParseNode(b []byte) (Node, error) {
 // either of its names).
 func (n Node) Is(domain, op string) bool {
 	return n.Op == op && (n.Domain == domain || DefaultDomain(domain) && DefaultDomain(n.Domain))
-}
-
-// Attr is the node's last attribute called name.
-func (n Node) Attr(name string) (Attribute, bool) {
-	for i := len(n.Attrs) - 1; i >= 0; i-- {
-		if n.Attrs[i].Name == name {
-			return n.Attrs[i], true
-		}
-	}
-	return Attribute{}, false
 }
 
 // Subgraph says whether the node has a graph attribute.
