@@ -18,9 +18,6 @@ type NonFinite struct {
 	BeyondFloat32 int64 `json:"beyond_float32,omitempty"`
 }
 
-// Total is every non-finite input counted.
-func (n NonFinite) Total() int64 { return n.NaN + n.PosInf + n.NegInf + n.BeyondFloat32 }
-
 // Add sums two counts.
 func (n NonFinite) Add(o NonFinite) NonFinite {
 	return NonFinite{n.NaN + o.NaN, n.PosInf + o.PosInf, n.NegInf + o.NegInf, n.BeyondFloat32 + o.BeyondFloat32}

@@ -11,7 +11,7 @@ package onnx
 // default: the small sample of testdata/customers, repeated to fill a
 // chunk). Every figure is reported as rows/s. Sessions come from Open with
 // scoring.engine onnxruntime, so the graph is the one a run on ONNX Runtime
-// scores with, in-memory rewrites included (zipmap.go, treeclassifier.go;
+// scores with, in-memory rewrites included (scoring/onnx/rewrite;
 // BenchmarkTreeRewrite compares them); BenchmarkNative is the native engine.
 //
 //	BenchmarkORT/<model>      raw onnxruntime_go: ort tensors made once,
@@ -23,8 +23,6 @@ package onnx
 //	                          (native.go); skipped for models it declines.
 
 import (
-	"gopkg.in/yaml.v3"
-
 	"context"
 	"errors"
 	"fmt"
@@ -41,10 +39,12 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	ort "github.com/yalue/onnxruntime_go"
+	"gopkg.in/yaml.v3"
 
 	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/onnx/rewrite"
 )
 
 // benchModels are the job files whose model and inputs are benchmarked.
@@ -91,12 +91,12 @@ func setup(b testing.TB, jobFile string) benchSetup {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The tensors a session is fed: one input for a Concat of them (concat.go).
+	// The tensors a session is fed: one input for a Concat of them (rewrite.ConcatInputs).
 	model, err := Load(job.Model.Path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, feed, _, err := rewriteConcat(model.data, binding)
+	_, feed, _, err := rewrite.ConcatInputs(model.data, binding)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -374,14 +374,21 @@ type benchJob struct {
 type benchModel struct {
 	Path   string              `yaml:"path"`
 	Inputs map[string][]string `yaml:"inputs"`
-	Score  struct {
-		Output string `yaml:"output"`
-		Class  *int64 `yaml:"class"`
-	} `yaml:"score"`
+	Score  benchOutput         `yaml:"score"`
+	Label  *benchOutput        `yaml:"label"`
+}
+
+type benchOutput struct {
+	Output string `yaml:"output"`
+	Class  *int64 `yaml:"class"`
 }
 
 func (m benchModel) wiring() scoring.Wiring {
-	return scoring.Wiring{Inputs: m.Inputs, Score: scoring.OutputRef{Output: m.Score.Output, Class: m.Score.Class}}
+	w := scoring.Wiring{Inputs: m.Inputs, Score: scoring.OutputRef{Output: m.Score.Output, Class: m.Score.Class}}
+	if m.Label != nil {
+		w.Label = &scoring.OutputRef{Output: m.Label.Output, Class: m.Label.Class}
+	}
+	return w
 }
 
 func loadBenchJob(b testing.TB, path string) benchJob {

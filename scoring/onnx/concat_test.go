@@ -20,6 +20,8 @@ import (
 
 	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/onnx/rewrite"
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 // The logistic model, exported as skl2onnx exports a DataFrame model (30
@@ -131,12 +133,12 @@ func concatGraph(change func(nodes, inputs *[][]byte, inits *[][]byte)) []byte {
 		return protowire.AppendBytes(protowire.AppendTag(v, 2, protowire.BytesType), typ)
 	}
 	nodes := [][]byte{
-		nodeProto("cast_a", castOp, "", []string{"a"}, []string{"a_f"}, intAttr("to", onnxFloat)),
-		nodeProto("cast_c", castOp, "", []string{"c"}, []string{"c_f"}, intAttr("to", onnxFloat)),
-		nodeProto("concat", concatOp, "", []string{"a_f", "b", "c_f"}, []string{"x"}, intAttr("axis", 1)),
-		nodeProto("out", identityOp, "", []string{"x"}, []string{"y"}),
+		onnxwire.NodeProto("cast_a", "Cast", "", []string{"a"}, []string{"a_f"}, onnxwire.IntAttr("to", onnxwire.Float)),
+		onnxwire.NodeProto("cast_c", "Cast", "", []string{"c"}, []string{"c_f"}, onnxwire.IntAttr("to", onnxwire.Float)),
+		onnxwire.NodeProto("concat", "Concat", "", []string{"a_f", "b", "c_f"}, []string{"x"}, onnxwire.IntAttr("axis", 1)),
+		onnxwire.NodeProto("out", identityOp, "", []string{"x"}, []string{"y"}),
 	}
-	inputs := [][]byte{valueInfo("a", 7, 1), valueInfo("b", onnxFloat, 1), valueInfo("c", 11, 2)}
+	inputs := [][]byte{valueInfo("a", 7, 1), valueInfo("b", onnxwire.Float, 1), valueInfo("c", 11, 2)}
 	var inits [][]byte
 	if change != nil {
 		change(&nodes, &inputs, &inits)
@@ -151,7 +153,7 @@ func concatGraph(change func(nodes, inputs *[][]byte, inits *[][]byte)) []byte {
 	for _, in := range inputs {
 		g = protowire.AppendBytes(protowire.AppendTag(g, 11, protowire.BytesType), in)
 	}
-	g = protowire.AppendBytes(protowire.AppendTag(g, 12, protowire.BytesType), valueInfo("y", onnxFloat, 4))
+	g = protowire.AppendBytes(protowire.AppendTag(g, 12, protowire.BytesType), valueInfo("y", onnxwire.Float, 4))
 	var opset []byte
 	opset = protowire.AppendString(protowire.AppendTag(opset, 1, protowire.BytesType), "")
 	opset = protowire.AppendVarint(protowire.AppendTag(opset, 2, protowire.VarintType), 15)
@@ -185,7 +187,7 @@ func TestConcatRewriteHandMade(t *testing.T) {
 	}
 	data := concatGraph(nil)
 	b := concatBinding(t, data)
-	out, feed, rw, err := rewriteConcat(data, b)
+	out, feed, rw, err := rewrite.ConcatInputs(data, b)
 	if err != nil || rw == nil {
 		t.Fatalf("no rewrite: %v", err)
 	}
@@ -242,42 +244,42 @@ func TestConcatRewriteLeavesOthersAlone(t *testing.T) {
 	b := concatBinding(t, concatGraph(nil))
 	cases := map[string]func(nodes, inputs, inits *[][]byte){
 		"axis 0": func(n, _, _ *[][]byte) {
-			(*n)[2] = nodeProto("concat", concatOp, "", []string{"a_f", "b", "c_f"}, []string{"x"}, intAttr("axis", 0))
+			(*n)[2] = onnxwire.NodeProto("concat", "Concat", "", []string{"a_f", "b", "c_f"}, []string{"x"}, onnxwire.IntAttr("axis", 0))
 		},
 		"a cast to double": func(n, _, _ *[][]byte) {
-			(*n)[0] = nodeProto("cast_a", castOp, "", []string{"a"}, []string{"a_f"}, intAttr("to", 11))
+			(*n)[0] = onnxwire.NodeProto("cast_a", "Cast", "", []string{"a"}, []string{"a_f"}, onnxwire.IntAttr("to", 11))
 		},
 		"a cast read twice": func(n, _, _ *[][]byte) {
-			*n = append(*n, nodeProto("again", identityOp, "", []string{"a_f"}, []string{"a_again"}))
+			*n = append(*n, onnxwire.NodeProto("again", identityOp, "", []string{"a_f"}, []string{"a_again"}))
 		},
 		"an input read twice": func(n, _, _ *[][]byte) {
-			*n = append(*n, nodeProto("again", identityOp, "", []string{"b"}, []string{"b_again"}))
+			*n = append(*n, onnxwire.NodeProto("again", identityOp, "", []string{"b"}, []string{"b_again"}))
 		},
 		"an operand from an initializer": func(n, _, inits *[][]byte) {
-			(*n)[2] = nodeProto("concat", concatOp, "", []string{"a_f", "b", "c_f", "k"}, []string{"x"}, intAttr("axis", 1))
-			k := tensorProto(onnxFloat, []int64{1, 1}, float32Bytes(1))
+			(*n)[2] = onnxwire.NodeProto("concat", "Concat", "", []string{"a_f", "b", "c_f", "k"}, []string{"x"}, onnxwire.IntAttr("axis", 1))
+			k := onnxwire.TensorProto(onnxwire.Float, []int64{1, 1}, onnxwire.Float32Bytes(1))
 			*inits = append(*inits, protowire.AppendString(protowire.AppendTag(k, 8, protowire.BytesType), "k"))
 		},
 		"a node with a subgraph": func(n, _, _ *[][]byte) {
 			var g []byte
 			g = protowire.AppendString(protowire.AppendTag(g, 1, protowire.BytesType), "then_branch")
 			g = protowire.AppendBytes(protowire.AppendTag(g, 6, protowire.BytesType), nil)
-			*n = append(*n, nodeProto("if", "If", "", []string{"y"}, []string{"z"}, g))
+			*n = append(*n, onnxwire.NodeProto("if", "If", "", []string{"y"}, []string{"z"}, g))
 		},
 		"an input twice in the Concat": func(n, _, _ *[][]byte) {
-			(*n)[2] = nodeProto("concat", concatOp, "", []string{"a_f", "b", "c_f", "b"}, []string{"x"}, intAttr("axis", 1))
+			(*n)[2] = onnxwire.NodeProto("concat", "Concat", "", []string{"a_f", "b", "c_f", "b"}, []string{"x"}, onnxwire.IntAttr("axis", 1))
 		},
 	}
 	for name, change := range cases {
 		t.Run(name, func(t *testing.T) {
 			data := concatGraph(change)
-			out, feed, rw, err := rewriteConcat(data, b)
+			out, feed, rw, err := rewrite.ConcatInputs(data, b)
 			if err != nil || rw != nil || feed != b || !bytes.Equal(out, data) {
 				t.Fatalf("rewritten: %v, %+v", err, rw)
 			}
 		})
 	}
-	if _, _, _, err := rewriteConcat([]byte{0xff, 0xff}, b); err == nil {
+	if _, _, _, err := rewrite.ConcatInputs([]byte{0xff, 0xff}, b); err == nil {
 		t.Error("bytes that are not a model: no error")
 	}
 }
@@ -291,43 +293,43 @@ func dataFrameModel(t *testing.T, columns int) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := parseFields(data)
+	model, err := onnxwire.Fields(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []byte
 	for _, f := range model {
-		if f.num != 7 {
-			out = append(out, f.raw...)
+		if f.Num != 7 {
+			out = append(out, f.Raw...)
 			continue
 		}
-		graph, err := parseFields(f.val)
+		graph, err := onnxwire.Fields(f.Val)
 		if err != nil {
 			t.Fatal(err)
 		}
 		operands := make([]string, columns)
 		var g []byte
 		g = protowire.AppendBytes(protowire.AppendTag(g, 1, protowire.BytesType),
-			nodeProto("cast_c0", castOp, "", []string{"c0"}, []string{"c0_f"}, intAttr("to", onnxFloat)))
+			onnxwire.NodeProto("cast_c0", "Cast", "", []string{"c0"}, []string{"c0_f"}, onnxwire.IntAttr("to", onnxwire.Float)))
 		for i := range columns {
 			operands[i] = fmt.Sprintf("c%d", i)
 		}
 		operands[0] = "c0_f"
 		g = protowire.AppendBytes(protowire.AppendTag(g, 1, protowire.BytesType),
-			nodeProto("concat", concatOp, "", operands, []string{"features"}, intAttr("axis", 1)))
+			onnxwire.NodeProto("concat", "Concat", "", operands, []string{"features"}, onnxwire.IntAttr("axis", 1)))
 		for _, gf := range graph {
-			if gf.num != 11 {
-				g = append(g, gf.raw...)
+			if gf.Num != 11 {
+				g = append(g, gf.Raw...)
 				continue
 			}
 			for i := range columns {
-				elem := uint64(onnxFloat)
+				elem := uint64(onnxwire.Float)
 				if i == 0 {
 					elem = 7 // int64
 				}
 				vi := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), fmt.Sprintf("c%d", i))
-				typ := floatMatrixType(1)
-				typ = bytes.Replace(typ, []byte{0x08, onnxFloat}, []byte{0x08, byte(elem)}, 1) // elem_type
+				typ := onnxwire.FloatMatrixType(1)
+				typ = bytes.Replace(typ, []byte{0x08, onnxwire.Float}, []byte{0x08, byte(elem)}, 1) // elem_type
 				vi = protowire.AppendBytes(protowire.AppendTag(vi, 2, protowire.BytesType), typ)
 				g = protowire.AppendBytes(protowire.AppendTag(g, 11, protowire.BytesType), vi)
 			}
@@ -377,7 +379,7 @@ func TestConcatRewriteOpensTheNativeEngine(t *testing.T) {
 }
 
 // No bytes make the rewrite panic, change its input or return an error
-// that is not ErrModel; what it rewrites binds every column once.
+// that is not ErrMalformed; what it rewrites binds every column once.
 func FuzzConcatRewrite(f *testing.F) {
 	f.Add(concatGraph(nil))
 	f.Add(concatGraph(func(n, _, _ *[][]byte) { *n = (*n)[2:] }))
@@ -391,13 +393,13 @@ func FuzzConcatRewrite(f *testing.F) {
 	}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		orig := bytes.Clone(data)
-		out, feed, rw, err := rewriteConcat(data, b)
+		out, feed, rw, err := rewrite.ConcatInputs(data, b)
 		if !bytes.Equal(data, orig) {
 			t.Fatal("rewrite changed its input")
 		}
 		if err != nil {
-			if !errors.Is(err, ErrModel) {
-				t.Fatalf("error %v does not wrap ErrModel", err)
+			if !errors.Is(err, onnxwire.ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
 			}
 			return
 		}

@@ -14,28 +14,6 @@ func KeepTrees(opts Options) Options {
 	return opts
 }
 
-// RewriteTreeClassifiers runs the rewrite; nodes are the names of the
-// classifiers replaced, descriptions their Rewrites lines.
-func RewriteTreeClassifiers(data []byte) (out []byte, nodes, descriptions []string, err error) {
-	out, rw, err := rewriteTreeClassifiers(data)
-	for _, r := range rw {
-		nodes = append(nodes, r.Node)
-		descriptions = append(descriptions, r.String())
-	}
-	return out, nodes, descriptions, err
-}
-
-// RewriteZipMap runs the rewrite; keys[i] are the classes of rewritten
-// output names[i].
-func RewriteZipMap(data []byte, outputs []string) (out []byte, names []string, keys [][]int64, err error) {
-	out, rw, err := rewriteZipMap(data, outputs)
-	for _, r := range rw {
-		names = append(names, r.Output)
-		keys = append(keys, r.Keys)
-	}
-	return out, names, keys, err
-}
-
 // ModelFromBytes is a Model of bytes that are not in a file.
 func ModelFromBytes(data []byte) *Model { return &Model{Path: "(bytes)", data: data} }
 

@@ -41,6 +41,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 	"github.com/batchscore/batchscore/scoring/trees"
 )
 
@@ -258,38 +259,29 @@ func graphProducers(data []byte) (producerMap, error) {
 	bad := func(err error) (producerMap, error) {
 		return nil, fmt.Errorf("%w: reading the ONNX protobuf: %v", ErrModel, err)
 	}
-	model, err := parseFields(data)
+	model, err := onnxwire.Fields(data)
 	if err != nil {
 		return bad(err)
 	}
 	m := producerMap{}
 	for _, f := range model {
-		if f.num != 7 || f.typ != protowire.BytesType {
+		if f.Num != 7 || f.Typ != protowire.BytesType {
 			continue
 		}
-		graph, err := parseFields(f.val)
+		graph, err := onnxwire.ReadGraph(f.Val)
 		if err != nil {
 			return bad(err)
 		}
-		for _, g := range graph {
-			if g.num != 1 || g.typ != protowire.BytesType {
-				continue
-			}
-			n, err := parseNode(g.val)
-			if err != nil {
-				return bad(err)
-			}
-			defaultDomain := n.domain == "" || n.domain == "ai.onnx"
-			p := producer{passThrough: defaultDomain && len(n.inputs) == 1 && (n.opType == identityOp || n.opType == "Cast")}
+		for _, n := range graph.Nodes {
+			defaultDomain := onnxwire.DefaultDomain(n.Domain)
+			p := producer{passThrough: defaultDomain && len(n.Inputs) == 1 && (n.Op == identityOp || n.Op == "Cast")}
 			if p.passThrough {
-				p.input = n.inputs[0]
+				p.input = n.Inputs[0]
 			}
-			if p.passThrough && n.opType == "Cast" {
-				if p.to, err = castTo(g.val); err != nil {
-					return bad(err)
-				}
+			if p.passThrough && n.Op == "Cast" {
+				p.to = n.CastTo()
 			}
-			for _, o := range n.outputs {
+			for _, o := range n.Outputs {
 				m[o] = p
 			}
 		}

@@ -4,14 +4,11 @@ package onnx
 // LinearClassifier read from the graph for scoring/linear.
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
-
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/batchscore/batchscore/scoring/linear"
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 const (
@@ -65,75 +62,50 @@ func (m *linearModel) probe(rows, width int, seed uint64) []float32 {
 // node; ErrUnsupported-wrapping errors (from scoring/linear or here) for
 // cases the package does not reproduce.
 func loadLinear(data []byte) (*linearModel, error) {
-	model, err := parseFields(data)
+	model, err := onnxwire.ReadModel(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrModel, err)
 	}
-	var nodes [][]byte
-	inputs, initializers := map[string]uint64{}, map[string]bool{}
-	for _, f := range model {
-		if f.num != 7 || f.typ != protowire.BytesType {
-			continue
-		}
-		err := walkFields(f.val, func(g wireField) error {
-			if g.typ != protowire.BytesType {
-				return nil
-			}
-			switch g.num {
-			case 1:
-				nodes = append(nodes, g.val)
-			case 5:
-				name, err := tensorName(g.val)
-				initializers[name] = true
-				return err
-			case 11:
-				name, elem, err := valueType(g.val)
-				inputs[name] = elem
-				return err
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrModel, err)
-		}
+	graph, err := onnxwire.ReadGraph(model.GraphBytes())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrModel, err)
 	}
-	var lc, scaler *node
-	var lcBytes, scalerBytes []byte
+	inputs := map[string]uint64{}
+	for _, v := range graph.Inputs {
+		inputs[v.Name] = v.Elem
+	}
+	var lc, scaler *onnxwire.Node
 	producers := map[string]int{}
-	parsed := make([]node, len(nodes))
-	for i, b := range nodes {
-		n, err := parseNode(b)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrModel, err)
-		}
-		parsed[i] = n
-		for _, o := range n.outputs {
+	for i, n := range graph.Nodes {
+		for _, o := range n.Outputs {
 			producers[o] = i
 		}
-		if n.domain == mlDomain && n.opType == linearClassifierOp {
+		if n.Domain == onnxwire.MLDomain && n.Op == linearClassifierOp {
 			if lc != nil {
 				return nil, fmt.Errorf("%w: more than one LinearClassifier", linear.ErrUnsupported)
 			}
-			lc, lcBytes = &parsed[i], b
+			lc = &graph.Nodes[i]
 		}
 	}
 	if lc == nil {
 		return nil, errNoLinear
 	}
-	if len(lc.inputs) != 1 || len(lc.outputs) != 2 {
-		return nil, fmt.Errorf("%w: LinearClassifier %q has %d inputs and %d outputs", linear.ErrUnsupported, lc.name, len(lc.inputs), len(lc.outputs))
+	if len(lc.Inputs) != 1 || len(lc.Outputs) != 2 {
+		return nil, fmt.Errorf("%w: LinearClassifier %q has %d inputs and %d outputs", linear.ErrUnsupported, lc.Name, len(lc.Inputs), len(lc.Outputs))
 	}
-	in := lc.inputs[0]
-	if p, ok := producers[in]; ok && parsed[p].domain == mlDomain && parsed[p].opType == scalerOp && len(parsed[p].inputs) == 1 {
-		scaler, scalerBytes = &parsed[p], nodes[p]
-		in = scaler.inputs[0]
+	in := lc.Inputs[0]
+	if p, ok := producers[in]; ok {
+		if n := &graph.Nodes[p]; n.Domain == onnxwire.MLDomain && n.Op == scalerOp && len(n.Inputs) == 1 {
+			scaler = n
+			in = scaler.Inputs[0]
+		}
 	}
-	if elem, ok := inputs[in]; !ok || initializers[in] || elem != onnxFloat {
+	if elem, ok := inputs[in]; !ok || graph.Initializers[in] || elem != onnxwire.Float {
 		return nil, fmt.Errorf("%w: the LinearClassifier (or its Scaler) does not read a float graph input", linear.ErrUnsupported)
 	}
-	a, err := nodeAttrs(lcBytes)
+	a, err := nodeAttrs(*lc)
 	if err != nil {
-		return nil, fmt.Errorf("%w: LinearClassifier %q: %v", ErrModel, lc.name, err)
+		return nil, fmt.Errorf("%w: LinearClassifier %q: %v", ErrModel, lc.Name, err)
 	}
 	if len(a.strings["classlabels_strings"]) > 0 {
 		return nil, fmt.Errorf("%w: string class labels", linear.ErrUnsupported)
@@ -151,20 +123,20 @@ func loadLinear(data []byte) (*linearModel, error) {
 		p.PostTransform = s
 	}
 	if scaler != nil {
-		s, err := nodeAttrs(scalerBytes)
+		s, err := nodeAttrs(*scaler)
 		if err != nil {
-			return nil, fmt.Errorf("%w: Scaler %q: %v", ErrModel, scaler.name, err)
+			return nil, fmt.Errorf("%w: Scaler %q: %v", ErrModel, scaler.Name, err)
 		}
 		p.Offset, p.Scale = s.floats["offset"], s.floats["scale"]
 		if p.Offset == nil || p.Scale == nil {
-			return nil, fmt.Errorf("%w: Scaler %q without offset or scale", linear.ErrUnsupported, scaler.name)
+			return nil, fmt.Errorf("%w: Scaler %q without offset or scale", linear.ErrUnsupported, scaler.Name)
 		}
 	}
 	c, err := linear.New(p)
 	if err != nil {
 		return nil, err
 	}
-	return &linearModel{c: c, node: lc.name, in: in, outputs: lc.outputs}, nil
+	return &linearModel{c: c, node: lc.Name, in: in, outputs: lc.Outputs}, nil
 }
 
 // nodeAttributes are a node's attributes by name and type.
@@ -178,59 +150,25 @@ type nodeAttributes struct {
 }
 
 // nodeAttrs decodes the float lists, int lists, strings and ints of a
-// NodeProto's attributes.
-func nodeAttrs(nodeBytes []byte) (nodeAttributes, error) {
+// node's attributes.
+func nodeAttrs(n onnxwire.Node) (nodeAttributes, error) {
 	v := nodeAttributes{names: map[string]bool{}, floats: map[string][]float32{}, ints: map[string][]int64{},
 		strings: map[string][]string{}, str: map[string]string{}, int: map[string]int64{}}
-	err := walkFields(nodeBytes, func(f wireField) error {
-		if f.num != 5 || f.typ != protowire.BytesType {
-			return nil
+	for _, a := range n.Attrs {
+		floats, err := a.Floats()
+		if err != nil {
+			return v, err
 		}
-		var name string
-		var floats []float32
-		var ints []int64
-		var strs []string
-		var s []byte
-		var i int64
-		err := walkFields(f.val, func(a wireField) error {
-			switch {
-			case a.num == 1 && a.typ == protowire.BytesType:
-				name = string(a.val)
-			case a.num == 3 && a.typ == protowire.VarintType:
-				i = int64(a.v)
-			case a.num == 4 && a.typ == protowire.BytesType:
-				s = a.val
-			case a.num == 7 && a.typ == protowire.Fixed32Type:
-				floats = append(floats, math.Float32frombits(binary.LittleEndian.Uint32(a.raw[len(a.raw)-4:])))
-			case a.num == 7 && a.typ == protowire.BytesType: // packed
-				if len(a.val)%4 != 0 {
-					return fmt.Errorf("packed floats of %d bytes", len(a.val))
-				}
-				for p := a.val; len(p) > 0; p = p[4:] {
-					floats = append(floats, math.Float32frombits(binary.LittleEndian.Uint32(p)))
-				}
-			case a.num == 8 && a.typ == protowire.VarintType:
-				ints = append(ints, int64(a.v))
-			case a.num == 8 && a.typ == protowire.BytesType: // packed
-				for p := a.val; len(p) > 0; {
-					x, k := protowire.ConsumeVarint(p)
-					if k < 0 {
-						return protowire.ParseError(k)
-					}
-					ints = append(ints, int64(x))
-					p = p[k:]
-				}
-			case a.num == 9 && a.typ == protowire.BytesType:
-				strs = append(strs, string(a.val))
-			}
-			return nil
-		})
-		v.names[name] = true
-		v.floats[name], v.ints[name], v.strings[name], v.int[name] = floats, ints, strs, i
-		if s != nil {
-			v.str[name] = string(s)
+		ints, err := a.Ints()
+		if err != nil {
+			return v, err
 		}
-		return err
-	})
-	return v, err
+		v.names[a.Name] = true
+		v.floats[a.Name], v.ints[a.Name], v.strings[a.Name] = floats, ints, a.Strings()
+		v.int[a.Name], _ = a.Int()
+		if s, ok := a.Str(); ok {
+			v.str[a.Name] = s
+		}
+	}
+	return v, nil
 }

@@ -9,6 +9,8 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/onnx/rewrite"
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 // Options are the session settings batchscore sets on purpose.
@@ -26,10 +28,10 @@ type Options struct {
 	// of rewriting them to tensors (tests and benchmarks compare the two).
 	keepZipMap bool
 	// keepTrees scores binary tree classifiers as they are instead of
-	// rewriting them (see treeclassifier.go).
+	// rewriting them (see package rewrite).
 	keepTrees bool
 	// keepConcat feeds a Concat of graph inputs input by input instead of
-	// rewriting it to one input (see concat.go).
+	// rewriting it to one input (see package rewrite).
 	keepConcat bool
 }
 
@@ -47,7 +49,7 @@ type Session struct {
 	native  *nativeEngine
 	outputs []scoring.Port
 	// classKeys[i] names the columns of output i where a ZipMap was
-	// rewritten to a tensor (see zipmap.go); nil elsewhere.
+	// rewritten to a tensor (see package rewrite); nil elsewhere.
 	classKeys [][]int64
 	rewrites  []string
 	engine    string // ONNX Runtime sessions; a native one asks native
@@ -56,10 +58,10 @@ type Session struct {
 
 // Open makes a session for the inputs and outputs of a binding.
 func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
-	data, feed, concat, err := m.data, b, (*concatRewrite)(nil), error(nil)
+	data, feed, concat, err := m.data, b, (*rewrite.Concat)(nil), error(nil)
 	if !opts.keepConcat {
-		if data, feed, concat, err = rewriteConcat(m.data, b); err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Path, err)
+		if data, feed, concat, err = rewrite.ConcatInputs(m.data, b); err != nil {
+			return nil, m.unreadable(err)
 		}
 	}
 	sess, err := m.open(data, b, feed, opts)
@@ -77,8 +79,23 @@ func (m *Model) Open(b *scoring.Binding, opts Options) (*Session, error) {
 	return sess, nil
 }
 
+// unreadable is the error for model bytes a rewrite could not read.
+func (m *Model) unreadable(err error) error {
+	return fmt.Errorf("%s: %w: reading the ONNX protobuf: %w", m.Path, ErrModel, err)
+}
+
+// zipMapRewrite is the rewrite whose class keys a session hands back.
+type zipMapRewrite = rewrite.ZipMap
+
+// Element types and ops the native engine checks outputs against.
+const (
+	onnxFloat  = onnxwire.Float
+	onnxInt64  = onnxwire.Int64
+	identityOp = "Identity"
+)
+
 // open is Open on model bytes data (the file's, or rewritten by
-// rewriteConcat), fed through feed; b is the job's binding.
+// rewrite.ConcatInputs), fed through feed; b is the job's binding.
 func (m *Model) open(data []byte, b, feed *scoring.Binding, opts Options) (*Session, error) {
 	ports := map[string]scoring.Port{b.Score.Port.Name: b.Score.Port}
 	if b.Label != nil {
@@ -92,9 +109,9 @@ func (m *Model) open(data []byte, b, feed *scoring.Binding, opts Options) (*Sess
 				sequences = append(sequences, name)
 			}
 		}
-		data, zipMaps, err = rewriteZipMap(orig, sequences)
+		data, zipMaps, err = rewrite.ZipMapOutputs(orig, sequences)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Path, err)
+			return nil, m.unreadable(err)
 		}
 	}
 	declined := ""
@@ -122,11 +139,11 @@ func (m *Model) open(data []byte, b, feed *scoring.Binding, opts Options) (*Sess
 		}
 		declined = "; native engine declined: " + err.Error()
 	}
-	withZipMaps, trees := data, []treeRewrite(nil)
+	withZipMaps, trees := data, []rewrite.TreeClassifier(nil)
 	if !opts.keepTrees {
-		data, trees, err = rewriteTreeClassifiers(withZipMaps)
+		data, trees, err = rewrite.TreeClassifiers(withZipMaps)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Path, err)
+			return nil, m.unreadable(err)
 		}
 	}
 	sess, err := openORT(data, feed, zipMaps, opts)
@@ -169,7 +186,7 @@ func openORT(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts Opti
 	}
 	if opts.IntraOpThreads != 1 {
 		// Spinning threads wait for work by burning the core the other
-		// workers need: measured, it halved rows per CPU-second at 1×2.
+		// workers need: measured, it costs far more than it saves.
 		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
 			return nil, fmt.Errorf("%w: thread spinning: %v", ErrRuntime, err)
 		}

@@ -14,13 +14,15 @@ import (
 
 	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/onnx/rewrite"
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 // BenchmarkTreeRewrite measures raw ONNX Runtime Run (BenchmarkORT's loop:
 // two goroutines sharing a session, one intra-op thread, 65,536-row chunks
 // of configs/churn_nightly.yaml's inputs) on churn_gbm.onnx as the file has
 // it ("classifier"), as Open rewrites it ("regressor", see
-// treeclassifier.go) and with the regressor replaced by ai.onnx.ml opset 5
+// package rewrite) and with the regressor replaced by ai.onnx.ml opset 5
 // TreeEnsemble + Add(base) ("te5", a variant tried and not kept).
 // testdata/bench/orttune/tree_rewrite.sh runs it in interleaved rounds.
 func BenchmarkTreeRewrite(b *testing.B) {
@@ -96,7 +98,7 @@ func TestDumpTreeVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	regressor, _, err := rewriteTreeClassifiers(model.data)
+	regressor, _, err := rewrite.TreeClassifiers(model.data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,65 +118,65 @@ func TestDumpTreeVariants(t *testing.T) {
 // the base value (TreeEnsemble has no base values) and the ai.onnx.ml
 // import raised to 5.
 func treeEnsembleV5Model(m *Model) (*Model, error) {
-	data, rw, err := rewriteTreeClassifiers(m.data)
+	data, rw, err := rewrite.TreeClassifiers(m.data)
 	if err != nil || len(rw) != 1 {
 		return nil, fmt.Errorf("rewrite: %v %v", rw, err)
 	}
-	model, err := parseFields(data)
+	model, err := onnxwire.Fields(data)
 	if err != nil {
 		return nil, err
 	}
 	var out []byte
 	for _, f := range model {
 		switch {
-		case f.num == 7:
-			g, err := treeEnsembleV5Graph(f.val)
+		case f.Num == 7:
+			g, err := treeEnsembleV5Graph(f.Val)
 			if err != nil {
 				return nil, err
 			}
 			out = protowire.AppendTag(out, 7, protowire.BytesType)
 			out = protowire.AppendBytes(out, g)
-		case f.num == 8:
-			fs, _ := parseFields(f.val)
-			ml := slices.ContainsFunc(fs, func(d wireField) bool { return d.num == 1 && string(d.val) == mlDomain })
+		case f.Num == 8:
+			fs, _ := onnxwire.Fields(f.Val)
+			ml := slices.ContainsFunc(fs, func(d onnxwire.Field) bool { return d.Num == 1 && string(d.Val) == onnxwire.MLDomain })
 			if !ml {
-				out = append(out, f.raw...)
+				out = append(out, f.Raw...)
 				continue
 			}
 			var o []byte
 			o = protowire.AppendTag(o, 1, protowire.BytesType)
-			o = protowire.AppendString(o, mlDomain)
+			o = protowire.AppendString(o, onnxwire.MLDomain)
 			o = protowire.AppendTag(o, 2, protowire.VarintType)
 			o = protowire.AppendVarint(o, 5)
 			out = protowire.AppendTag(out, 8, protowire.BytesType)
 			out = protowire.AppendBytes(out, o)
 		default:
-			out = append(out, f.raw...)
+			out = append(out, f.Raw...)
 		}
 	}
 	return &Model{Path: m.Path + " (te5)", data: out}, nil
 }
 
 func treeEnsembleV5Graph(graph []byte) ([]byte, error) {
-	fs, err := parseFields(graph)
+	fs, err := onnxwire.Fields(graph)
 	if err != nil {
 		return nil, err
 	}
 	var g []byte
 	for _, f := range fs {
-		if f.num != 1 {
-			g = append(g, f.raw...)
+		if f.Num != 1 {
+			g = append(g, f.Raw...)
 			continue
 		}
-		n, err := parseNode(f.val)
+		n, err := onnxwire.ParseNode(f.Val)
 		if err != nil {
 			return nil, err
 		}
-		if n.opType != treeRegressorOp {
-			g = append(g, f.raw...)
+		if n.Op != "TreeEnsembleRegressor" {
+			g = append(g, f.Raw...)
 			continue
 		}
-		nodes, err := treeEnsembleV5Nodes(n, f.val)
+		nodes, err := treeEnsembleV5Nodes(n)
 		if err != nil {
 			return nil, err
 		}
@@ -187,37 +189,22 @@ func treeEnsembleV5Graph(graph []byte) ([]byte, error) {
 }
 
 // attrValues reads the ints, floats and strings of a node's attributes.
-func attrValues(nodeBytes []byte) (map[string][]int64, map[string][]float32, map[string][]string, error) {
+func attrValues(n onnxwire.Node) (map[string][]int64, map[string][]float32, map[string][]string, error) {
 	ints, floats, strs := map[string][]int64{}, map[string][]float32{}, map[string][]string{}
-	err := walkFields(nodeBytes, func(f wireField) error {
-		if f.num != 5 {
-			return nil
+	for _, a := range n.Attrs {
+		v, err := a.Ints()
+		if err != nil {
+			return nil, nil, nil, err
 		}
-		name, _ := valueName(f.val)
-		return walkFields(f.val, func(a wireField) error {
-			switch {
-			case a.num == 8 && a.typ == protowire.VarintType:
-				ints[name] = append(ints[name], int64(a.v))
-			case a.num == 8 && a.typ == protowire.BytesType:
-				for p := a.val; len(p) > 0; {
-					v, k := protowire.ConsumeVarint(p)
-					ints[name] = append(ints[name], int64(v))
-					p = p[k:]
-				}
-			case a.num == 7 && a.typ == protowire.Fixed32Type:
-				v, _ := protowire.ConsumeFixed32(a.raw[1:])
-				floats[name] = append(floats[name], math.Float32frombits(v))
-			case a.num == 7 && a.typ == protowire.BytesType:
-				for p := a.val; len(p) >= 4; p = p[4:] {
-					floats[name] = append(floats[name], math.Float32frombits(binary.LittleEndian.Uint32(p)))
-				}
-			case a.num == 9 && a.typ == protowire.BytesType:
-				strs[name] = append(strs[name], string(a.val))
-			}
-			return nil
-		})
-	})
-	return ints, floats, strs, err
+		ints[a.Name] = append(ints[a.Name], v...)
+		f, err := a.Floats()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		floats[a.Name] = append(floats[a.Name], f...)
+		strs[a.Name] = append(strs[a.Name], a.Strings()...)
+	}
+	return ints, floats, strs, nil
 }
 
 func intsAttrProto(name string, v []int64) []byte {
@@ -239,7 +226,7 @@ func tensorAttrProto(name string, tensor []byte) []byte {
 	a = protowire.AppendTag(a, 5, protowire.BytesType)
 	a = protowire.AppendBytes(a, tensor)
 	a = protowire.AppendTag(a, 20, protowire.VarintType)
-	return protowire.AppendVarint(a, attrTensor)
+	return protowire.AppendVarint(a, onnxwire.AttrTensor)
 }
 
 func floatsRaw(v []float32) []byte {
@@ -252,8 +239,8 @@ func floatsRaw(v []float32) []byte {
 
 // treeEnsembleV5Nodes turns a TreeEnsembleRegressor (one target, BRANCH_*
 // modes) into TreeEnsemble + Add(base value) with the same output.
-func treeEnsembleV5Nodes(n node, nodeBytes []byte) ([][]byte, error) {
-	ints, floats, strs, err := attrValues(nodeBytes)
+func treeEnsembleV5Nodes(n onnxwire.Node) ([][]byte, error) {
+	ints, floats, strs, err := attrValues(n)
 	if err != nil {
 		return nil, err
 	}
@@ -317,31 +304,31 @@ func treeEnsembleV5Nodes(n node, nodeBytes []byte) ([][]byte, error) {
 		}
 	}
 	const onnxUint8 = 2
-	raw := n.name + "_te5"
+	raw := n.Name + "_te5"
 	base := float32(0)
 	if bv := floats["base_values"]; len(bv) == 1 {
 		base = bv[0]
 	}
-	te := nodeProto(raw, "TreeEnsemble", mlDomain, n.inputs, []string{raw},
-		intAttr("aggregate_function", 1), // SUM
+	te := onnxwire.NodeProto(raw, "TreeEnsemble", onnxwire.MLDomain, n.Inputs, []string{raw},
+		onnxwire.IntAttr("aggregate_function", 1), // SUM
 		intsAttrProto("leaf_targetids", leafTargets),
-		tensorAttrProto("leaf_weights", tensorProto(onnxFloat, []int64{int64(len(leafWeights))}, floatsRaw(leafWeights))),
-		intAttr("n_targets", 1),
+		tensorAttrProto("leaf_weights", onnxwire.TensorProto(onnxwire.Float, []int64{int64(len(leafWeights))}, floatsRaw(leafWeights))),
+		onnxwire.IntAttr("n_targets", 1),
 		intsAttrProto("nodes_falseleafs", falseLeafs),
 		intsAttrProto("nodes_falsenodeids", falseIDs),
 		intsAttrProto("nodes_featureids", featureIDs),
 		intsAttrProto("nodes_missing_value_tracks_true", missing),
-		tensorAttrProto("nodes_modes", tensorProto(onnxUint8, []int64{int64(len(modeBytes))}, modeBytes)),
-		tensorAttrProto("nodes_splits", tensorProto(onnxFloat, []int64{int64(len(splits))}, floatsRaw(splits))),
+		tensorAttrProto("nodes_modes", onnxwire.TensorProto(onnxUint8, []int64{int64(len(modeBytes))}, modeBytes)),
+		tensorAttrProto("nodes_splits", onnxwire.TensorProto(onnxwire.Float, []int64{int64(len(splits))}, floatsRaw(splits))),
 		intsAttrProto("nodes_trueleafs", trueLeafs),
 		intsAttrProto("nodes_truenodeids", trueIDs),
-		intAttr("post_transform", 0),
+		onnxwire.IntAttr("post_transform", 0),
 		intsAttrProto("tree_roots", roots),
 	)
 	baseName := raw + "_base"
 	return [][]byte{
 		te,
-		constantNode(baseName, baseName, tensorProto(onnxFloat, nil, float32Bytes(base))),
-		nodeProto(raw+"_add", "Add", "", []string{raw, baseName}, n.outputs),
+		onnxwire.ConstantNode(baseName, baseName, onnxwire.TensorProto(onnxwire.Float, nil, onnxwire.Float32Bytes(base))),
+		onnxwire.NodeProto(raw+"_add", "Add", "", []string{raw, baseName}, n.Outputs),
 	}, nil
 }

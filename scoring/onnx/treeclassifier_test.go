@@ -20,6 +20,8 @@ import (
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/scoring"
 	"github.com/batchscore/batchscore/scoring/onnx"
+	"github.com/batchscore/batchscore/scoring/onnx/rewrite"
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 // TestTreeRewriteScoresTheSame scores the 6,000 committed sample rows with
@@ -364,11 +366,11 @@ func TestTreeRewriteHandMade(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := tc.spec.model()
-			out, nodes, _, err := onnx.RewriteTreeClassifiers(data)
+			out, nodes, _, err := rewriteTrees(data)
 			if err != nil || !slices.Equal(nodes, []string{"trees"}) {
 				t.Fatalf("rewrite: %v %v", nodes, err)
 			}
-			if again, nodes, _, err := onnx.RewriteTreeClassifiers(out); err != nil || nodes != nil || !bytes.Equal(again, out) {
+			if again, nodes, _, err := rewriteTrees(out); err != nil || nodes != nil || !bytes.Equal(again, out) {
 				t.Errorf("rewriting twice: %v %v", nodes, err)
 			}
 			model := onnx.ModelFromBytes(data)
@@ -453,7 +455,7 @@ func TestTreeRewriteLeavesOthersAlone(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			orig := bytes.Clone(tc.data)
-			out, nodes, _, err := onnx.RewriteTreeClassifiers(tc.data)
+			out, nodes, _, err := rewriteTrees(tc.data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -465,7 +467,7 @@ func TestTreeRewriteLeavesOthersAlone(t *testing.T) {
 	// No base value at all is the classifier's 0: rewritten.
 	s := binaryTree()
 	s.base = nil
-	if _, nodes, _, err := onnx.RewriteTreeClassifiers(s.model()); err != nil || len(nodes) != 1 {
+	if _, nodes, _, err := rewriteTrees(s.model()); err != nil || len(nodes) != 1 {
 		t.Errorf("no base value: rewrote %v, %v", nodes, err)
 	}
 }
@@ -479,14 +481,14 @@ func TestTreeRewriteMalformed(t *testing.T) {
 		"text":       []byte("this is not a model\n"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, _, _, err := onnx.RewriteTreeClassifiers(data); !errors.Is(err, onnx.ErrModel) {
-				t.Errorf("error %v, want ErrModel", err)
+			if _, _, _, err := rewriteTrees(data); !errors.Is(err, onnxwire.ErrMalformed) {
+				t.Errorf("error %v, want ErrMalformed", err)
 			}
 		})
 	}
 }
 
-// FuzzTreeRewrite: any bytes give ErrModel, the same bytes, or a rewrite
+// FuzzTreeRewrite: any bytes give ErrMalformed, the same bytes, or a rewrite
 // with nothing left to rewrite.
 func FuzzTreeRewrite(f *testing.F) {
 	f.Add(binaryTree().model())
@@ -496,13 +498,13 @@ func FuzzTreeRewrite(f *testing.F) {
 	f.Add(zipMapModel([]int64{7, 3}, false, true))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		orig := bytes.Clone(data)
-		out, nodes, _, err := onnx.RewriteTreeClassifiers(data)
+		out, nodes, _, err := rewriteTrees(data)
 		if !bytes.Equal(data, orig) {
 			t.Fatal("rewrite changed its input")
 		}
 		if err != nil {
-			if !errors.Is(err, onnx.ErrModel) {
-				t.Fatalf("error %v does not wrap ErrModel", err)
+			if !errors.Is(err, onnxwire.ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
 			}
 			return
 		}
@@ -512,9 +514,20 @@ func FuzzTreeRewrite(f *testing.F) {
 			}
 			return
 		}
-		again, nodes2, _, err := onnx.RewriteTreeClassifiers(out)
+		again, nodes2, _, err := rewriteTrees(out)
 		if err != nil || nodes2 != nil || !bytes.Equal(again, out) {
 			t.Fatalf("rewritten bytes rewritten again: %v %v", nodes2, err)
 		}
 	})
+}
+
+// rewriteTrees runs the rewrite; nodes are the names of the classifiers
+// replaced, descriptions their Rewrites lines.
+func rewriteTrees(data []byte) (out []byte, nodes, descriptions []string, err error) {
+	out, rw, err := rewrite.TreeClassifiers(data)
+	for _, r := range rw {
+		nodes = append(nodes, r.Node)
+		descriptions = append(descriptions, r.String())
+	}
+	return out, nodes, descriptions, err
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/scoring"
 	"github.com/batchscore/batchscore/scoring/onnx"
+	"github.com/batchscore/batchscore/scoring/onnx/rewrite"
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 // TestZipMapRewriteScoresTheSame scores a snapshot with the ZipMap model
@@ -180,7 +182,7 @@ func TestZipMapRewriteHandMade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rewritten, _, _, err := onnx.RewriteZipMap(data, []string{"Y"})
+	rewritten, _, _, err := rewriteZipMap(data, []string{"Y"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +256,7 @@ func TestZipMapRewriteLeavesOthersAlone(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			orig := bytes.Clone(tc.data)
-			out, names, _, err := onnx.RewriteZipMap(tc.data, tc.outputs)
+			out, names, _, err := rewriteZipMap(tc.data, tc.outputs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -266,14 +268,14 @@ func TestZipMapRewriteLeavesOthersAlone(t *testing.T) {
 	// The committed ZipMap model is rewritten and the input not touched.
 	data := read(t, filepath.Join(models, "churn_gbm_zipmap.onnx"))
 	orig := bytes.Clone(data)
-	out, names, keys, err := onnx.RewriteZipMap(data, []string{"output_label", "output_probability"})
+	out, names, keys, err := rewriteZipMap(data, []string{"output_label", "output_probability"})
 	if err != nil || !slices.Equal(names, []string{"output_probability"}) || len(keys) != 1 || !slices.Equal(keys[0], []int64{0, 1}) {
 		t.Fatalf("rewrite: %v %v %v", names, keys, err)
 	}
 	if !bytes.Equal(data, orig) || bytes.Equal(out, orig) {
 		t.Error("rewrite changed its input or did not change the output")
 	}
-	if again, names, _, err := onnx.RewriteZipMap(out, []string{"output_probability"}); err != nil || names != nil || !bytes.Equal(again, out) {
+	if again, names, _, err := rewriteZipMap(out, []string{"output_probability"}); err != nil || names != nil || !bytes.Equal(again, out) {
 		t.Errorf("rewriting twice: %v %v", names, err)
 	}
 }
@@ -289,15 +291,15 @@ func TestZipMapRewriteMalformed(t *testing.T) {
 		"graph too big": {0x3a, 0x7f, 0x0a},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, _, err := onnx.RewriteZipMap(data, []string{"output_probability"})
-			if !errors.Is(err, onnx.ErrModel) {
-				t.Errorf("error %v, want ErrModel", err)
+			_, _, _, err := rewriteZipMap(data, []string{"output_probability"})
+			if !errors.Is(err, onnxwire.ErrMalformed) {
+				t.Errorf("error %v, want ErrMalformed", err)
 			}
 		})
 	}
 }
 
-// FuzzRewrite: any bytes give ErrModel, the same bytes, or a rewrite
+// FuzzRewrite: any bytes give ErrMalformed, the same bytes, or a rewrite
 // that is itself well formed and has nothing left to rewrite.
 func FuzzRewrite(f *testing.F) {
 	models := filepath.Join(onnxtest.Root(f), "testdata", "models")
@@ -308,13 +310,13 @@ func FuzzRewrite(f *testing.F) {
 	outputs := []string{"Y", "output_probability", "variable"}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		orig := bytes.Clone(data)
-		out, names, keys, err := onnx.RewriteZipMap(data, outputs)
+		out, names, keys, err := rewriteZipMap(data, outputs)
 		if !bytes.Equal(data, orig) {
 			t.Fatal("rewrite changed its input")
 		}
 		if err != nil {
-			if !errors.Is(err, onnx.ErrModel) {
-				t.Fatalf("error %v does not wrap ErrModel", err)
+			if !errors.Is(err, onnxwire.ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
 			}
 			return
 		}
@@ -327,11 +329,22 @@ func FuzzRewrite(f *testing.F) {
 		if len(keys) != len(names) {
 			t.Fatalf("%d names, %d key lists", len(names), len(keys))
 		}
-		again, names2, _, err := onnx.RewriteZipMap(out, outputs)
+		again, names2, _, err := rewriteZipMap(out, outputs)
 		if err != nil || names2 != nil || !bytes.Equal(again, out) {
 			t.Fatalf("rewritten bytes rewritten again: %v %v", names2, err)
 		}
 	})
+}
+
+// rewriteZipMap runs the rewrite; keys[i] are the classes of rewritten
+// output names[i].
+func rewriteZipMap(data []byte, outputs []string) (out []byte, names []string, keys [][]int64, err error) {
+	out, rw, err := rewrite.ZipMapOutputs(data, outputs)
+	for _, r := range rw {
+		names = append(names, r.Output)
+		keys = append(keys, r.Keys)
+	}
+	return out, names, keys, err
 }
 
 func read(t testing.TB, path string) []byte {

@@ -79,9 +79,9 @@ func copyFile(src, dst string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// VerifyFile checks that the file at path has the given sha256: a model
+// verifyFile checks that the file at path has the given sha256: a model
 // file changed after it was registered is ErrMismatch.
-func VerifyFile(path, sha256hex string) error {
+func verifyFile(path, sha256hex string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("verifying model file: %w", err)

@@ -167,8 +167,8 @@ func (r *Registry) Aliases(name string) (map[string]string, error) {
 }
 
 // Resolve picks a model file by alias or by version; exactly one of them
-// is set. It does not read the file: check it with VerifyFile, or compare
-// the hash of the bytes you load with SHA256.
+// is set. It does not read the file: compare the hash of the bytes you
+// load with SHA256.
 func (r *Registry) Resolve(name, alias, version string) (Resolved, error) {
 	if (alias == "") == (version == "") {
 		return Resolved{}, fmt.Errorf("%w: resolving model %q: give an alias or a version, not both or neither", ErrInvalid, name)

@@ -122,7 +122,7 @@ func TestAddPromoteRollbackRoundTrip(t *testing.T) {
 	if res != want {
 		t.Fatalf("resolved %+v\nwant     %+v", res, want)
 	}
-	if err := VerifyFile(res.Path, res.SHA256); err != nil {
+	if err := verifyFile(res.Path, res.SHA256); err != nil {
 		t.Fatal(err)
 	}
 	versions, _ := again.Versions("churn")
@@ -272,7 +272,7 @@ func TestVerifyFileMismatch(t *testing.T) {
 	if err := os.WriteFile(res.Path, []byte("tampered"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = VerifyFile(res.Path, res.SHA256)
+	err = verifyFile(res.Path, res.SHA256)
 	if !errors.Is(err, ErrMismatch) {
 		t.Fatalf("got %v, want ErrMismatch", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 // Outcomes of comparing a feature x with a threshold t, as bits of a node's
@@ -103,13 +105,13 @@ func (s *attrSet) want(name string, typ uint64) (attr, bool) {
 }
 
 func (s *attrSet) ints(name string) []int64 {
-	a, _ := s.want(name, attrInts)
-	return a.ints
+	a, _ := s.want(name, onnxwire.AttrInts)
+	return a.Ints
 }
 
 func (s *attrSet) str(name, def string) string {
-	if a, ok := s.want(name, attrString); ok {
-		return a.s
+	if a, ok := s.want(name, onnxwire.AttrString); ok {
+		return a.S
 	}
 	return def
 }
@@ -117,69 +119,134 @@ func (s *attrSet) str(name, def string) string {
 // floats reads name or name_as_tensor (a float tensor); both is an error,
 // as in ORT.
 func (s *attrSet) floats(name string) ([]float32, bool) {
-	a, ok := s.want(name, attrFloats)
-	t, tok := s.want(name+"_as_tensor", attrTensor)
+	a, ok := s.want(name, onnxwire.AttrFloats)
+	t, tok := s.want(name+"_as_tensor", onnxwire.AttrTensor)
 	switch {
 	case ok && tok:
 		s.fail(fmt.Errorf("%w: both %s and %s_as_tensor", ErrModel, name, name))
 	case tok:
-		v, err := tensorFloats(t.tensor)
+		v, err := onnxwire.TensorFloats(t.Tensor)
 		if err != nil {
-			if errors.Is(err, ErrUnsupported) {
-				s.fail(fmt.Errorf("attribute %s_as_tensor: %w", name, err))
+			if errors.Is(err, onnxwire.ErrUnsupported) {
+				s.fail(fmt.Errorf("%w: attribute %s_as_tensor: %v", ErrUnsupported, name, err))
 			} else {
 				s.fail(fmt.Errorf("%w: attribute %s_as_tensor: %v", ErrModel, name, err))
 			}
 		}
 		return v, true
 	}
-	return a.floats, ok
+	return a.Floats, ok
 }
 
-// compile checks the attributes and builds e's trees.
+// compile checks the attributes and builds e's trees, phase by phase:
+// the attributes read (readAttrs), the node lists checked (checkLengths),
+// each node indexed (indexNodes), children linked (link), leaves weighted
+// (weighLeaves), the trees found and walked (findTrees), then laid out
+// (treeSet.build).
 func (e *Ensemble) compile(attrs []attr) error {
+	l, err := e.readAttrs(attrs)
+	if err != nil {
+		return err
+	}
+	if err := l.checkLengths(); err != nil {
+		return err
+	}
+	t := treeSet{feat: l.featIDs, thr: l.values}
+	index, err := e.indexNodes(l, &t)
+	if err != nil {
+		return err
+	}
+	if err := l.link(index, &t); err != nil {
+		return err
+	}
+	if err := e.weighLeaves(l, index, &t); err != nil {
+		return err
+	}
+	if err := e.findTrees(l, &t); err != nil {
+		return err
+	}
+	if captureTrees != nil {
+		captureTrees(t)
+	}
+	e.c = t.build()
+	e.Layout = e.c.describe()
+	return nil
+}
+
+// treeLists are the tree node's per-node and per-weight attributes.
+type treeLists struct {
+	prefix                                               string // class_ or target_
+	treeIDs, nodeIDs, featIDs, trueIDs, falseIDs, tracks []int64
+	modes                                                []string
+	values                                               []float32
+	wTrees, wNodes, wIDs                                 []int64
+	weights                                              []float32
+}
+
+// nodeKey is a node's tree and node id.
+type nodeKey struct{ tree, node int64 }
+
+// readAttrs checks the attributes' names and types, sets e's settings
+// (post_transform, aggregate_function, labels, base value) and returns
+// the lists.
+func (e *Ensemble) readAttrs(attrs []attr) (treeLists, error) {
+	var l treeLists
 	known := knownAttrs[e.Op]
 	s := &attrSet{m: map[string]attr{}}
 	for _, a := range attrs {
 		if _, ok := known[a.name]; !ok {
-			return fmt.Errorf("%w: attribute %s", ErrUnsupported, a.name)
+			return l, fmt.Errorf("%w: attribute %s", ErrUnsupported, a.name)
 		}
 		if _, dup := s.m[a.name]; dup {
-			return fmt.Errorf("%w: attribute %s given twice", ErrModel, a.name)
+			return l, fmt.Errorf("%w: attribute %s given twice", ErrModel, a.name)
 		}
 		s.m[a.name] = a
 	}
-	prefix := "class_"
+	l.prefix = "class_"
 	if e.Op == Regressor {
-		prefix = "target_"
+		l.prefix = "target_"
 	}
-	treeIDs := s.ints("nodes_treeids")
-	nodeIDs := s.ints("nodes_nodeids")
-	featIDs := s.ints("nodes_featureids")
-	trueIDs := s.ints("nodes_truenodeids")
-	falseIDs := s.ints("nodes_falsenodeids")
-	tracks := s.ints("nodes_missing_value_tracks_true")
-	modesAttr, _ := s.want("nodes_modes", attrStrings)
-	modes := modesAttr.strings
-	values, _ := s.floats("nodes_values")
-	wTrees := s.ints(prefix + "treeids")
-	wNodes := s.ints(prefix + "nodeids")
-	wIDs := s.ints(prefix + "ids")
-	weights, _ := s.floats(prefix + "weights")
+	l.treeIDs = s.ints("nodes_treeids")
+	l.nodeIDs = s.ints("nodes_nodeids")
+	l.featIDs = s.ints("nodes_featureids")
+	l.trueIDs = s.ints("nodes_truenodeids")
+	l.falseIDs = s.ints("nodes_falsenodeids")
+	l.tracks = s.ints("nodes_missing_value_tracks_true")
+	modesAttr, _ := s.want("nodes_modes", onnxwire.AttrStrings)
+	l.modes = modesAttr.Strings
+	l.values, _ = s.floats("nodes_values")
+	l.wTrees = s.ints(l.prefix + "treeids")
+	l.wNodes = s.ints(l.prefix + "nodeids")
+	l.wIDs = s.ints(l.prefix + "ids")
+	l.weights, _ = s.floats(l.prefix + "weights")
 	base, _ := s.floats("base_values")
 	e.PostTransform = s.str("post_transform", "NONE")
 	if e.Op == Regressor {
 		e.Aggregate = s.str("aggregate_function", "SUM")
-		nt, ok := s.want("n_targets", attrInt)
-		if !ok || nt.i != 1 {
-			return fmt.Errorf("%w: n_targets %d (only 1 is compiled)", ErrUnsupported, nt.i)
+		nt, ok := s.want("n_targets", onnxwire.AttrInt)
+		if !ok || nt.I != 1 {
+			return l, fmt.Errorf("%w: n_targets %d (only 1 is compiled)", ErrUnsupported, nt.I)
 		}
 	}
 	if s.err != nil {
-		return s.err
+		return l, s.err
 	}
+	if err := e.checkKind(s); err != nil {
+		return l, err
+	}
+	switch len(base) {
+	case 0:
+	case 1:
+		e.Base, e.hasBase = base[0], true
+	default:
+		return l, fmt.Errorf("%w: %d base values (0 or 1 are compiled)", ErrUnsupported, len(base))
+	}
+	return l, nil
+}
 
-	// The node's kind of output.
+// checkKind checks the node's kind of output: a binary classifier's
+// labels, and the settings each kind compiles.
+func (e *Ensemble) checkKind(s *attrSet) error {
 	switch e.Op {
 	case Classifier:
 		if _, ok := s.m["classlabels_strings"]; ok {
@@ -201,140 +268,153 @@ func (e *Ensemble) compile(attrs []attr) error {
 			return fmt.Errorf("%w: post_transform %s on a regressor (NONE is compiled)", ErrUnsupported, e.PostTransform)
 		}
 	}
-	switch len(base) {
-	case 0:
-	case 1:
-		e.Base, e.hasBase = base[0], true
-	default:
-		return fmt.Errorf("%w: %d base values (0 or 1 are compiled)", ErrUnsupported, len(base))
-	}
+	return nil
+}
 
-	// Node arrays: ORT enforces equal lengths.
-	n := len(treeIDs)
+// checkLengths checks the lists' lengths: ORT enforces equal ones.
+func (l treeLists) checkLengths() error {
+	n := len(l.treeIDs)
 	if n == 0 {
 		return fmt.Errorf("%w: no nodes", ErrUnsupported)
 	}
-	for name, l := range map[string]int{"nodes_nodeids": len(nodeIDs), "nodes_featureids": len(featIDs),
-		"nodes_truenodeids": len(trueIDs), "nodes_falsenodeids": len(falseIDs), "nodes_modes": len(modes),
-		"nodes_values": len(values)} {
-		if l != n {
-			return fmt.Errorf("%w: %s has %d values for %d nodes", ErrModel, name, l, n)
+	for name, c := range map[string]int{"nodes_nodeids": len(l.nodeIDs), "nodes_featureids": len(l.featIDs),
+		"nodes_truenodeids": len(l.trueIDs), "nodes_falsenodeids": len(l.falseIDs), "nodes_modes": len(l.modes),
+		"nodes_values": len(l.values)} {
+		if c != n {
+			return fmt.Errorf("%w: %s has %d values for %d nodes", ErrModel, name, c, n)
 		}
 	}
-	if len(tracks) != 0 && len(tracks) != n {
+	if len(l.tracks) != 0 && len(l.tracks) != n {
 		// ORT reads a shorter list as 0 for the rest; not needed here.
-		return fmt.Errorf("%w: nodes_missing_value_tracks_true has %d values for %d nodes", ErrUnsupported, len(tracks), n)
+		return fmt.Errorf("%w: nodes_missing_value_tracks_true has %d values for %d nodes", ErrUnsupported, len(l.tracks), n)
 	}
-	if len(wNodes) != len(wTrees) || len(wIDs) != len(wTrees) || len(weights) != len(wTrees) {
+	if len(l.wNodes) != len(l.wTrees) || len(l.wIDs) != len(l.wTrees) || len(l.weights) != len(l.wTrees) {
 		return fmt.Errorf("%w: %streeids, nodeids, ids and weights have %d, %d, %d and %d values",
-			ErrModel, prefix, len(wTrees), len(wNodes), len(wIDs), len(weights))
+			ErrModel, l.prefix, len(l.wTrees), len(l.wNodes), len(l.wIDs), len(l.weights))
 	}
-	type key struct{ tree, node int64 }
-	index := make(map[key]int, n)
-	leaf := make([]bool, n)
-	masks := make([]uint8, n)
+	return nil
+}
+
+// indexNodes checks each node's ids, feature and mode, sets t's leaves and
+// truth tables, and returns where each (tree, node) is listed.
+func (e *Ensemble) indexNodes(l treeLists, t *treeSet) (map[nodeKey]int, error) {
+	n := len(l.treeIDs)
+	index := make(map[nodeKey]int, n)
+	t.leaf = make([]bool, n)
+	t.masks = make([]uint8, n)
 	for i := range n {
-		for _, v := range []int64{treeIDs[i], nodeIDs[i]} {
+		for _, v := range []int64{l.treeIDs[i], l.nodeIDs[i]} {
 			if v < 0 || v > math.MaxInt32 {
-				return fmt.Errorf("%w: tree or node id %d out of range", ErrUnsupported, v)
+				return nil, fmt.Errorf("%w: tree or node id %d out of range", ErrUnsupported, v)
 			}
 		}
-		k := key{treeIDs[i], nodeIDs[i]}
+		k := nodeKey{l.treeIDs[i], l.nodeIDs[i]}
 		if _, dup := index[k]; dup {
-			return fmt.Errorf("%w: node %d of tree %d listed twice", ErrModel, k.node, k.tree)
+			return nil, fmt.Errorf("%w: node %d of tree %d listed twice", ErrModel, k.node, k.tree)
 		}
 		index[k] = i
-		if tracks != nil && tracks[i] != 0 && tracks[i] != 1 {
-			return fmt.Errorf("%w: nodes_missing_value_tracks_true %d", ErrUnsupported, tracks[i])
+		if l.tracks != nil && l.tracks[i] != 0 && l.tracks[i] != 1 {
+			return nil, fmt.Errorf("%w: nodes_missing_value_tracks_true %d", ErrUnsupported, l.tracks[i])
 		}
-		if featIDs[i] >= 1<<24 {
-			return fmt.Errorf("%w: feature %d", ErrUnsupported, featIDs[i])
+		if l.featIDs[i] >= 1<<24 {
+			return nil, fmt.Errorf("%w: feature %d", ErrUnsupported, l.featIDs[i])
 		}
-		e.Features = max(e.Features, int(featIDs[i])+1) // ORT's max_feature_id_ counts every node
-		switch mode := modes[i]; {
+		e.Features = max(e.Features, int(l.featIDs[i])+1) // ORT's max_feature_id_ counts every node
+		switch mode := l.modes[i]; {
 		case mode == "LEAF":
-			leaf[i] = true
+			t.leaf[i] = true
 		case modeMasks[mode] != 0:
-			if featIDs[i] < 0 {
-				return fmt.Errorf("%w: node %d of tree %d reads feature %d", ErrModel, k.node, k.tree, featIDs[i])
+			if l.featIDs[i] < 0 {
+				return nil, fmt.Errorf("%w: node %d of tree %d reads feature %d", ErrModel, k.node, k.tree, l.featIDs[i])
 			}
-			masks[i] = nodeMask(mode, tracks != nil && tracks[i] == 1, values[i])
+			t.masks[i] = nodeMask(mode, l.tracks != nil && l.tracks[i] == 1, l.values[i])
 		default:
-			return fmt.Errorf("%w: node mode %q", ErrUnsupported, mode)
+			return nil, fmt.Errorf("%w: node mode %q", ErrUnsupported, mode)
 		}
 	}
 	e.Features = max(e.Features, 1)
 	e.Nodes = n
+	return index, nil
+}
 
-	// Children, in the node's tree; ORT also wants ids below the node count.
-	trueAt, falseAt := make([]int, n), make([]int, n)
+// link sets t's children, in the node's tree; ORT also wants ids below
+// the node count.
+func (l treeLists) link(index map[nodeKey]int, t *treeSet) error {
+	n := len(l.treeIDs)
+	t.trueAt, t.falseAt = make([]int, n), make([]int, n)
 	for i := range n {
-		if leaf[i] {
+		if t.leaf[i] {
 			continue
 		}
-		for c, ids := range [2][]int64{trueIDs, falseIDs} {
+		for c, ids := range [2][]int64{l.trueIDs, l.falseIDs} {
 			id := ids[i]
-			j, ok := index[key{treeIDs[i], id}]
+			j, ok := index[nodeKey{l.treeIDs[i], id}]
 			if !ok || id >= int64(n) {
-				return fmt.Errorf("%w: node %d of tree %d points to node %d, which is not in the tree", ErrModel, nodeIDs[i], treeIDs[i], id)
+				return fmt.Errorf("%w: node %d of tree %d points to node %d, which is not in the tree", ErrModel, l.nodeIDs[i], l.treeIDs[i], id)
 			}
 			if j == i {
-				return fmt.Errorf("%w: node %d of tree %d points to itself", ErrModel, nodeIDs[i], treeIDs[i])
+				return fmt.Errorf("%w: node %d of tree %d points to itself", ErrModel, l.nodeIDs[i], l.treeIDs[i])
 			}
 			if c == 0 {
-				trueAt[i] = j
+				t.trueAt[i] = j
 			} else {
-				falseAt[i] = j
+				t.falseAt[i] = j
 			}
 		}
 	}
+	return nil
+}
 
-	// Leaf weights: one per leaf, in class or target 0.
-	weight := make([]float32, n)
+// weighLeaves sets t's leaf weights: one per leaf, in class or target 0.
+func (e *Ensemble) weighLeaves(l treeLists, index map[nodeKey]int, t *treeSet) error {
+	n := len(l.treeIDs)
+	t.weight = make([]float32, n)
 	weighted := make([]bool, n)
-	for w := range wTrees {
-		i, ok := index[key{wTrees[w], wNodes[w]}]
+	for w := range l.wTrees {
+		i, ok := index[nodeKey{l.wTrees[w], l.wNodes[w]}]
 		switch {
 		case !ok:
-			return fmt.Errorf("%w: a weight for node %d of tree %d, which is not listed", ErrModel, wNodes[w], wTrees[w])
-		case !leaf[i]:
+			return fmt.Errorf("%w: a weight for node %d of tree %d, which is not listed", ErrModel, l.wNodes[w], l.wTrees[w])
+		case !t.leaf[i]:
 			// ORT ignores these (old onnxmltools wrote them).
-			return fmt.Errorf("%w: a weight on branch node %d of tree %d", ErrUnsupported, wNodes[w], wTrees[w])
-		case wIDs[w] != 0:
-			return fmt.Errorf("%w: %sids %d (only one score column, id 0, is compiled)", ErrUnsupported, prefix, wIDs[w])
+			return fmt.Errorf("%w: a weight on branch node %d of tree %d", ErrUnsupported, l.wNodes[w], l.wTrees[w])
+		case l.wIDs[w] != 0:
+			return fmt.Errorf("%w: %sids %d (only one score column, id 0, is compiled)", ErrUnsupported, l.prefix, l.wIDs[w])
 		case weighted[i]:
-			return fmt.Errorf("%w: node %d of tree %d weighted twice", ErrUnsupported, wNodes[w], wTrees[w])
+			return fmt.Errorf("%w: node %d of tree %d weighted twice", ErrUnsupported, l.wNodes[w], l.wTrees[w])
 		}
-		weighted[i], weight[i] = true, weights[w]
+		weighted[i], t.weight[i] = true, l.weights[w]
 	}
-	e.Positive = !slices.ContainsFunc(weights, func(w float32) bool { return w < 0 })
+	e.Positive = !slices.ContainsFunc(l.weights, func(w float32) bool { return w < 0 })
 	for i := range n {
-		if leaf[i] && !weighted[i] {
-			return fmt.Errorf("%w: leaf %d of tree %d has no weight", ErrModel, nodeIDs[i], treeIDs[i])
+		if t.leaf[i] && !weighted[i] {
+			return fmt.Errorf("%w: leaf %d of tree %d has no weight", ErrModel, l.nodeIDs[i], l.treeIDs[i])
 		}
 	}
+	return nil
+}
 
-	// Trees: ORT starts a tree at each change of nodes_treeids and walks
-	// from the node listed first.
-	var roots []int
+// findTrees sets t's roots and depth. ORT starts a tree at each change of
+// nodes_treeids and walks from the node listed first; each tree must be a
+// proper tree: every node of its run reached once from the node listed
+// first. ORT 1.24 builds its own node order from the first node of each
+// run; how it reads runs with other nodes (unreachable ones, a node shared
+// by two parents, a cycle) is not something to guess at.
+func (e *Ensemble) findTrees(l treeLists, t *treeSet) error {
+	n := len(l.treeIDs)
 	seen := map[int64]bool{}
 	for i := range n {
-		if i > 0 && treeIDs[i] == treeIDs[i-1] {
+		if i > 0 && l.treeIDs[i] == l.treeIDs[i-1] {
 			continue
 		}
-		if seen[treeIDs[i]] {
-			return fmt.Errorf("%w: the nodes of tree %d are not listed together", ErrUnsupported, treeIDs[i])
+		if seen[l.treeIDs[i]] {
+			return fmt.Errorf("%w: the nodes of tree %d are not listed together", ErrUnsupported, l.treeIDs[i])
 		}
-		seen[treeIDs[i]] = true
-		roots = append(roots, i)
+		seen[l.treeIDs[i]] = true
+		t.roots = append(t.roots, i)
 	}
-	e.Trees = len(roots)
+	e.Trees = len(t.roots)
 
-	// Depth, and each tree a proper tree: every node of its run reached
-	// once from the node listed first. ORT 1.24 builds its own node order
-	// from the first node of each run; how it reads runs with other nodes
-	// (unreachable ones, a node shared by two parents, a cycle) is not
-	// something to guess at.
 	const maxDepth = 1000
 	visited := make([]bool, n)
 	var walk func(i, d int) (int, error)
@@ -343,20 +423,20 @@ func (e *Ensemble) compile(attrs []attr) error {
 		case d > maxDepth:
 			return 0, fmt.Errorf("%w: a tree deeper than %d", ErrUnsupported, maxDepth)
 		case visited[i]:
-			return 0, fmt.Errorf("%w: node %d of tree %d is reached twice (shared or in a cycle)", ErrUnsupported, nodeIDs[i], treeIDs[i])
+			return 0, fmt.Errorf("%w: node %d of tree %d is reached twice (shared or in a cycle)", ErrUnsupported, l.nodeIDs[i], l.treeIDs[i])
 		}
 		visited[i] = true
-		if leaf[i] {
+		if t.leaf[i] {
 			return d, nil
 		}
-		a, err := walk(trueAt[i], d+1)
+		a, err := walk(t.trueAt[i], d+1)
 		if err != nil {
 			return 0, err
 		}
-		b, err := walk(falseAt[i], d+1)
+		b, err := walk(t.falseAt[i], d+1)
 		return max(a, b), err
 	}
-	for _, r := range roots {
+	for _, r := range t.roots {
 		d, err := walk(r, 0)
 		if err != nil {
 			return err
@@ -366,17 +446,10 @@ func (e *Ensemble) compile(attrs []attr) error {
 	for i := range n {
 		if !visited[i] {
 			return fmt.Errorf("%w: node %d of tree %d is not reached from the tree's first listed node %d",
-				ErrUnsupported, nodeIDs[i], treeIDs[i], nodeIDs[roots[slices.Index(treeIDs, treeIDs[i])]])
+				ErrUnsupported, l.nodeIDs[i], l.treeIDs[i], l.nodeIDs[t.roots[slices.Index(l.treeIDs, l.treeIDs[i])]])
 		}
 	}
-
-	t := treeSet{roots: roots, leaf: leaf, masks: masks, feat: featIDs, thr: values,
-		weight: weight, trueAt: trueAt, falseAt: falseAt, depth: e.Depth}
-	if captureTrees != nil {
-		captureTrees(t)
-	}
-	e.c = t.build()
-	e.Layout = e.c.describe()
+	t.depth = e.Depth
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 // initORT loads ONNX Runtime: skipped on a developer's machine without it,
@@ -241,6 +242,22 @@ func readMatrix(glob string, cols []string) ([]float32, error) {
 
 // ---- building models ----
 
+// Shorthands for onnxwire.
+type field = onnxwire.Field
+
+var fields = onnxwire.Fields
+
+const (
+	attrInt      = onnxwire.AttrInt
+	attrString   = onnxwire.AttrString
+	attrTensor   = onnxwire.AttrTensor
+	attrFloats   = onnxwire.AttrFloats
+	attrInts     = onnxwire.AttrInts
+	attrStrings  = onnxwire.AttrStrings
+	tensorFloat  = onnxwire.Float
+	tensorDouble = onnxwire.Double
+)
+
 func pbStr(b []byte, num protowire.Number, s string) []byte {
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	return protowire.AppendString(b, s)
@@ -446,28 +463,28 @@ func editTreeAttr(t testing.TB, model []byte, name string, attr []byte) []byte {
 	}
 	var out []byte
 	for _, f := range top {
-		if f.num != 7 {
+		if f.Num != 7 {
 			out = appendField(out, f)
 			continue
 		}
-		gfs, err := fields(f.val)
+		gfs, err := fields(f.Val)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var g []byte
 		for _, gf := range gfs {
-			n, _ := parseNode(gf.val, false)
-			if gf.num != 1 || (n.op != Classifier && n.op != Regressor) {
+			n, _ := onnxwire.ParseNode(gf.Val)
+			if gf.Num != 1 || (n.Op != Classifier && n.Op != Regressor) {
 				g = appendField(g, gf)
 				continue
 			}
-			nfs, _ := fields(gf.val)
+			nfs, _ := fields(gf.Val)
 			var nb []byte
 			done := false
 			for _, nf := range nfs {
-				if nf.num == 5 {
-					a, _ := parseAttr(nf.val)
-					if a.name == name {
+				if nf.Num == 5 {
+					a, _ := onnxwire.ParseAttribute(nf.Val)
+					if a.Name == name {
 						if attr != nil {
 							nb = pbMsg(nb, 5, attr)
 						}
@@ -488,16 +505,5 @@ func editTreeAttr(t testing.TB, model []byte, name string, attr []byte) []byte {
 }
 
 func appendField(b []byte, f field) []byte {
-	b = protowire.AppendTag(b, f.num, f.typ)
-	switch f.typ {
-	case protowire.VarintType:
-		return protowire.AppendVarint(b, f.v)
-	case protowire.Fixed32Type:
-		return protowire.AppendFixed32(b, uint32(f.v))
-	case protowire.Fixed64Type:
-		return protowire.AppendFixed64(b, f.v)
-	case protowire.BytesType:
-		return protowire.AppendBytes(b, f.val)
-	}
-	panic(fmt.Sprintf("field type %d", f.typ))
+	return append(b, f.Raw...)
 }

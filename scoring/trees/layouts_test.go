@@ -47,7 +47,7 @@ func TestLayoutsAgree(t *testing.T) {
 func (e *Ensemble) treeSet(t *testing.T, s spec) treeSet {
 	t.Helper()
 	g, _, _ := readGraph(s.model())
-	n, err := parseNode(g.nodes[0].raw, true)
+	attrs, err := decodeAttrs(g.Nodes[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func (e *Ensemble) treeSet(t *testing.T, s spec) treeSet {
 	captureTrees = func(ts treeSet) { got = ts }
 	defer func() { captureTrees = nil }()
 	f := &Ensemble{Op: e.Op}
-	if err := f.compile(n.attrs); err != nil {
+	if err := f.compile(attrs); err != nil {
 		t.Fatal(err)
 	}
 	return got

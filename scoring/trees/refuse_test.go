@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 // stumps is a small valid binary classifier: two stumps on X float[N,2].
@@ -36,11 +38,11 @@ func editGraph(t *testing.T, model []byte, edit func(field) []byte) []byte {
 	}
 	var out []byte
 	for _, f := range top {
-		if f.num != 7 {
+		if f.Num != 7 {
 			out = appendField(out, f)
 			continue
 		}
-		gfs, err := fields(f.val)
+		gfs, err := fields(f.Val)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,13 +58,13 @@ func editGraph(t *testing.T, model []byte, edit func(field) []byte) []byte {
 // editTreeOp renames the tree node's op_type.
 func editTreeOp(t *testing.T, model []byte, op string) []byte {
 	return editGraph(t, model, func(f field) []byte {
-		if f.num != 1 {
+		if f.Num != 1 {
 			return appendField(nil, f)
 		}
-		nfs, _ := fields(f.val)
+		nfs, _ := fields(f.Val)
 		var b []byte
 		for _, nf := range nfs {
-			if nf.num == 4 {
+			if nf.Num == 4 {
 				b = pbStr(b, 4, op)
 				continue
 			}
@@ -81,8 +83,8 @@ func addNode(t *testing.T, model, node []byte) []byte {
 	}
 	var out []byte
 	for _, f := range top {
-		if f.num == 7 {
-			out = pbMsg(out, 7, pbMsg(f.val, 1, node))
+		if f.Num == 7 {
+			out = pbMsg(out, 7, pbMsg(f.Val, 1, node))
 			continue
 		}
 		out = appendField(out, f)
@@ -93,7 +95,7 @@ func addNode(t *testing.T, model, node []byte) []byte {
 func TestRefusals(t *testing.T) {
 	tree := func(m []byte) []byte { // the tree node of a model
 		g, _, _ := readGraph(m)
-		return g.nodes[0].raw
+		return g.Nodes[0].Raw
 	}
 	unsupported := map[string][]byte{
 		"three classes":       with(func(s *spec) { s.labels = []int64{0, 1, 2} }),
@@ -126,7 +128,7 @@ func TestRefusals(t *testing.T) {
 			s.trees[0].nodes[0].fal = 1
 		}),
 		"double input": editGraph(t, stumps().model(), func(f field) []byte {
-			if f.num == 11 {
+			if f.Num == 11 {
 				return pbMsg(nil, 11, pbMsg(pbStr(nil, 1, "X"), 2, tensorType(tensorDouble, -1, 2)))
 			}
 			return appendField(nil, f)
@@ -136,12 +138,12 @@ func TestRefusals(t *testing.T) {
 			m := s.model()
 			// The trees read X2, which a Cast computes from X.
 			m = editGraph(t, m, func(f field) []byte {
-				if f.num == 1 {
-					n, _ := parseNode(f.val, false)
-					nfs, _ := fields(f.val)
+				if f.Num == 1 {
+					n, _ := onnxwire.ParseNode(f.Val)
+					nfs, _ := fields(f.Val)
 					var b []byte
 					for _, nf := range nfs {
-						if nf.num == 1 {
+						if nf.Num == 1 {
 							b = pbStr(b, 1, "X2")
 							continue
 						}

@@ -48,7 +48,7 @@ import (
 	"fmt"
 	"math"
 
-	"google.golang.org/protobuf/encoding/protowire"
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 var (
@@ -67,7 +67,7 @@ const (
 	Regressor  = "TreeEnsembleRegressor"
 )
 
-const mlDomain = "ai.onnx.ml"
+const mlDomain = onnxwire.MLDomain
 
 // Ensemble is a compiled tree node. It is read-only after Load, and its
 // methods may be called from many goroutines at once.
@@ -113,20 +113,20 @@ func Load(model []byte) (*Ensemble, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tree *node
+	var tree *onnxwire.Node
 	var others []string
-	for i := range g.nodes {
-		n := &g.nodes[i]
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
 		switch {
-		case n.domain == mlDomain && (n.op == Classifier || n.op == Regressor):
+		case n.Domain == mlDomain && (n.Op == Classifier || n.Op == Regressor):
 			if tree != nil {
-				return nil, fmt.Errorf("%w: more than one tree ensemble node (%q and %q)", ErrUnsupported, tree.name, n.name)
+				return nil, fmt.Errorf("%w: more than one tree ensemble node (%q and %q)", ErrUnsupported, tree.Name, n.Name)
 			}
 			tree = n
-		case n.domain == mlDomain && n.op == "TreeEnsemble":
-			return nil, fmt.Errorf("%w: ai.onnx.ml TreeEnsemble (opset 5) node %q", ErrUnsupported, n.name)
+		case n.Domain == mlDomain && n.Op == "TreeEnsemble":
+			return nil, fmt.Errorf("%w: ai.onnx.ml TreeEnsemble (opset 5) node %q", ErrUnsupported, n.Name)
 		default:
-			others = append(others, n.op)
+			others = append(others, n.Op)
 		}
 	}
 	if tree == nil {
@@ -135,32 +135,29 @@ func Load(model []byte) (*Ensemble, error) {
 	if mlOpset < 1 || mlOpset > 4 {
 		return nil, fmt.Errorf("%w: ai.onnx.ml opset %d (the package knows 1 to 4)", ErrUnsupported, mlOpset)
 	}
-	full, err := parseNode(tree.raw, true)
+	attrs, err := decodeAttrs(*tree)
 	if err != nil {
-		if errors.Is(err, ErrUnsupported) {
-			return nil, fmt.Errorf("node %q: %w", tree.name, err)
-		}
-		return nil, fmt.Errorf("%w: node %q: %v", ErrModel, tree.name, err)
+		return nil, err
 	}
-	if len(full.inputs) != 1 {
-		return nil, fmt.Errorf("%w: node %q has %d inputs", ErrModel, tree.name, len(full.inputs))
+	if len(tree.Inputs) != 1 {
+		return nil, fmt.Errorf("%w: node %q has %d inputs", ErrModel, tree.Name, len(tree.Inputs))
 	}
-	in, ok := g.inputs[full.inputs[0]]
+	in, ok := g.inputs[tree.Inputs[0]]
 	switch {
-	case !ok || g.initializers[full.inputs[0]]:
+	case !ok || g.Initializers[tree.Inputs[0]]:
 		return nil, fmt.Errorf("%w: node %q reads %q, which is not a graph input (another node computes it)",
-			ErrUnsupported, tree.name, full.inputs[0])
-	case in.elem != tensorFloat:
-		return nil, fmt.Errorf("%w: input %q has element type %d; only float (1) is compiled", ErrUnsupported, in.name, in.elem)
-	case in.ranks && len(in.shape) != 2:
-		return nil, fmt.Errorf("%w: input %q has rank %d; only [N,F] is compiled", ErrUnsupported, in.name, len(in.shape))
+			ErrUnsupported, tree.Name, tree.Inputs[0])
+	case in.Elem != onnxwire.Float:
+		return nil, fmt.Errorf("%w: input %q has element type %d; only float (1) is compiled", ErrUnsupported, in.Name, in.Elem)
+	case in.HasShape && len(in.Shape) != 2:
+		return nil, fmt.Errorf("%w: input %q has rank %d; only [N,F] is compiled", ErrUnsupported, in.Name, len(in.Shape))
 	}
-	e := &Ensemble{Op: full.op, Node: full.name, Input: in.name, Outputs: full.outputs, Width: -1, OtherOps: others}
-	if in.ranks {
-		e.Width = int(in.shape[1])
+	e := &Ensemble{Op: tree.Op, Node: tree.Name, Input: in.Name, Outputs: tree.Outputs, Width: -1, OtherOps: others}
+	if in.HasShape {
+		e.Width = int(in.Shape[1])
 	}
-	if err := e.compile(full.attrs); err != nil {
-		return nil, fmt.Errorf("node %q: %w", tree.name, err)
+	if err := e.compile(attrs); err != nil {
+		return nil, fmt.Errorf("node %q: %w", tree.Name, err)
 	}
 	if e.Width >= 0 && e.Width < e.Features {
 		return nil, fmt.Errorf("%w: node %q uses feature %d but input %q has %d columns", ErrModel, e.Node, e.Features-1, e.Input, e.Width)
@@ -296,106 +293,4 @@ func (e *Ensemble) finish(score []float32, label []int64, prob []float32) {
 // abs32 is fabsf: the sign bit cleared.
 func abs32(x float32) float32 {
 	return math.Float32frombits(math.Float32bits(x) &^ (1 << 31))
-}
-
-// graph is what Load needs of the main graph.
-type graph struct {
-	nodes        []node
-	inputs       map[string]valueInfo
-	initializers map[string]bool
-}
-
-func readGraph(model []byte) (graph, int64, error) {
-	g := graph{inputs: map[string]valueInfo{}, initializers: map[string]bool{}}
-	bad := func(err error) (graph, int64, error) {
-		return g, 0, fmt.Errorf("%w: %v", ErrModel, err)
-	}
-	top, err := fields(model)
-	if err != nil {
-		return bad(err)
-	}
-	var graphBytes []byte
-	graphs := 0
-	mlOpset := int64(0)
-	for _, f := range top {
-		switch {
-		case f.num == 7 && f.typ == protowire.BytesType:
-			graphBytes = f.val
-			graphs++
-		case f.num == 8 && f.typ == protowire.BytesType:
-			fs, err := fields(f.val)
-			if err != nil {
-				return bad(err)
-			}
-			domain, version := "", int64(0)
-			for _, d := range fs {
-				switch {
-				case d.num == 1 && d.typ == protowire.BytesType:
-					domain = string(d.val)
-				case d.num == 2 && d.typ == protowire.VarintType:
-					version = int64(d.v)
-				}
-			}
-			if domain == mlDomain {
-				mlOpset = version
-			}
-		}
-	}
-	if graphs != 1 {
-		return bad(fmt.Errorf("%d graphs", graphs))
-	}
-	gfs, err := fields(graphBytes)
-	if err != nil {
-		return bad(err)
-	}
-	for _, f := range gfs {
-		if f.typ != protowire.BytesType {
-			continue
-		}
-		switch f.num {
-		case 1:
-			n, err := parseNode(f.val, false)
-			if err != nil {
-				return bad(err)
-			}
-			g.nodes = append(g.nodes, n)
-		case 5:
-			ts, err := fields(f.val)
-			if err != nil {
-				return bad(err)
-			}
-			for _, t := range ts {
-				if t.num == 8 && t.typ == protowire.BytesType {
-					g.initializers[string(t.val)] = true
-				}
-			}
-		case 15:
-			// SparseTensorProto: values (1) is a TensorProto whose name
-			// is the initializer's.
-			ts, err := fields(f.val)
-			if err != nil {
-				return bad(err)
-			}
-			for _, t := range ts {
-				if t.num == 1 && t.typ == protowire.BytesType {
-					vs, err := fields(t.val)
-					if err != nil {
-						return bad(err)
-					}
-					for _, v := range vs {
-						if v.num == 8 && v.typ == protowire.BytesType {
-							g.initializers[string(v.val)] = true
-						}
-					}
-				}
-			}
-		case 11:
-			v, err := parseValueInfo(f.val)
-			if err != nil {
-				return bad(err)
-			}
-			g.inputs[v.name] = v
-		}
-	}
-	return g, mlOpset, nil
 }

@@ -1,4 +1,4 @@
-package onnx
+package rewrite
 
 // Binary tree classifiers without the classifier.
 //
@@ -6,10 +6,10 @@ package onnx
 // scikit-learn's GradientBoostingClassifier is one ai.onnx.ml
 // TreeEnsembleClassifier with a single score column (class_ids all 0), two
 // class labels, one base value and post_transform LOGISTIC. ONNX Runtime
-// runs it through the classifier's two-class path; the same trees in a
-// TreeEnsembleRegressor score 14–27 % more rows per CPU-second
-// (BENCHMARKS.md, "Tree ensemble rewrite"). Open therefore rewrites such a
-// node in the bytes given to ONNX Runtime into
+// runs it through the classifier's two-class path, which is slower than the
+// same trees in a TreeEnsembleRegressor (BENCHMARKS.md, "Tree ensemble
+// rewrite"). The session therefore rewrites such a node in the bytes given
+// to ONNX Runtime into
 //
 //	score         = TreeEnsembleRegressor(X)   the same trees and base value, one target
 //	p             = Sigmoid(score)             [N,1]
@@ -38,29 +38,26 @@ package onnx
 // base values as tensors, an input not known to be float (a graph input,
 // value_info or Cast to float says so), attributes this
 // file does not know, a default opset below 9 (Where) and graphs with
-// subgraphs. Field numbers are onnx.proto's, as in zipmap.go, plus
-//
-//	GraphProto:     initializer 5 (TensorProto: name 8), input 11
-//	AttributeProto: f 2, i 3, s 4, t 5, floats 7, type 20
-//	TensorProto:    dims 1, data_type 2, raw_data 9
+// subgraphs.
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 const (
 	treeClassifierOp = "TreeEnsembleClassifier"
 	treeRegressorOp  = "TreeEnsembleRegressor"
-	onnxInt64        = 7 // TensorProto.INT64
 )
 
-// treeRewrite is one binary TreeEnsembleClassifier replaced.
-type treeRewrite struct {
+// TreeClassifier is one binary TreeEnsembleClassifier replaced.
+type TreeClassifier struct {
 	Node          string   // the classifier node's name
 	Label         string   // its label output, "" if unused
 	Probabilities string   // its probabilities output, "" if unused
@@ -68,22 +65,15 @@ type treeRewrite struct {
 	Trees         int
 }
 
-func (r treeRewrite) String() string {
+func (r TreeClassifier) String() string {
 	return fmt.Sprintf("tree classifier %s (%d trees) -> TreeEnsembleRegressor + Sigmoid: %s float[N,2] = [1-p, p], %s int64[N] = %d if score > 0 else %d",
 		r.Node, r.Trees, orNone(r.Probabilities), orNone(r.Label), r.Labels[1], r.Labels[0])
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "(unused)"
-	}
-	return s
-}
-
 // treeAttrs is what the rewrite reads of a TreeEnsembleClassifier's
-// attributes; raw keeps each attribute's encoding, in order.
+// attributes.
 type treeAttrs struct {
-	raw           []wireField
+	attrs         []onnxwire.Attribute
 	names         []string
 	labels        []int64
 	postTransform string
@@ -119,29 +109,21 @@ var treeAttrNames = map[string]string{
 	"post_transform":                  "",
 }
 
-func parseTreeAttrs(nodeBytes []byte) (treeAttrs, error) {
-	var a treeAttrs
-	err := walkFields(nodeBytes, func(f wireField) error {
-		if f.num != 5 || f.typ != protowire.BytesType {
-			return nil
+func readTreeAttrs(n onnxwire.Node) (treeAttrs, error) {
+	a := treeAttrs{attrs: n.Attrs}
+	for _, at := range n.Attrs {
+		if err := a.read(at); err != nil {
+			return a, err
 		}
-		a.raw = append(a.raw, f)
-		return a.read(f.val)
-	})
-	return a, err
+	}
+	return a, nil
 }
 
-func (a *treeAttrs) read(b []byte) error {
-	fs, err := parseFields(b)
-	if err != nil {
-		return err
-	}
-	name := ""
-	for _, f := range fs {
-		if f.num == 1 && f.typ == protowire.BytesType {
-			name = string(f.val)
-		}
-	}
+// errLeave stops reading an attribute the rewrite leaves to ONNX Runtime.
+var errLeave = errors.New("leave to ONNX Runtime")
+
+func (a *treeAttrs) read(at onnxwire.Attribute) error {
+	name := at.Name
 	a.names = append(a.names, name)
 	if _, ok := treeAttrNames[name]; !ok {
 		a.unknown = true // classlabels_strings, *_as_tensor of weights, anything newer
@@ -163,38 +145,30 @@ func (a *treeAttrs) read(b []byte) error {
 	case "base_values":
 		floats = &a.baseValues
 	}
-	for _, f := range fs {
+	err := onnxwire.Walk(at.Raw, func(f onnxwire.Field) error {
+		var err error
 		switch {
-		case f.num == 20 || f.num == 1:
-		case name == "post_transform" && f.num == 4 && f.typ == protowire.BytesType:
-			a.postTransform = string(f.val)
-		case ints != nil && f.num == 8 && f.typ == protowire.VarintType:
-			*ints = append(*ints, int64(f.v))
-		case ints != nil && f.num == 8 && f.typ == protowire.BytesType: // packed
-			for p := f.val; len(p) > 0; {
-				v, k := protowire.ConsumeVarint(p)
-				if k < 0 {
-					return protowire.ParseError(k)
-				}
-				*ints = append(*ints, int64(v))
-				p = p[k:]
-			}
-		case floats != nil && f.num == 7 && f.typ == protowire.Fixed32Type:
-			v, _ := protowire.ConsumeFixed32(f.raw[protowire.SizeTag(7):])
-			*floats = append(*floats, math.Float32frombits(v))
-		case floats != nil && f.num == 7 && f.typ == protowire.BytesType: // packed
-			if len(f.val)%4 != 0 {
+		case f.Num == 20 || f.Num == 1:
+		case name == "post_transform" && f.Num == 4 && f.Typ == protowire.BytesType:
+			a.postTransform = string(f.Val)
+		case ints != nil && f.Num == 8 && (f.Typ == protowire.VarintType || f.Typ == protowire.BytesType):
+			*ints, err = onnxwire.AppendInt64s(*ints, f)
+		case floats != nil && f.Num == 7 && f.Typ == protowire.Fixed32Type:
+			*floats = append(*floats, math.Float32frombits(uint32(f.V)))
+		case floats != nil && f.Num == 7 && f.Typ == protowire.BytesType: // packed
+			if *floats, err = onnxwire.AppendFloats(*floats, f); err != nil {
 				a.unknown = true // not floats: leave it to ONNX Runtime
-				return nil
-			}
-			for p := f.val; len(p) > 0; p = p[4:] {
-				*floats = append(*floats, math.Float32frombits(binary.LittleEndian.Uint32(p)))
+				return errLeave
 			}
 		case ints != nil || floats != nil || name == "post_transform":
 			a.unknown = true // a value in a field the rewrite does not read
 		}
+		return err
+	})
+	if errors.Is(err, errLeave) {
+		return nil
 	}
-	return nil
+	return err
 }
 
 // binaryLogistic reports whether the attributes are those of the binary
@@ -234,160 +208,123 @@ func (a treeAttrs) binaryLogistic() (int, bool) {
 	return len(trees), negative
 }
 
-// rewriteTreeClassifiers replaces each binary LOGISTIC TreeEnsembleClassifier
+// TreeClassifiers replaces each binary LOGISTIC TreeEnsembleClassifier
 // of the model (see the file comment) with a TreeEnsembleRegressor and
-// standard operators that produce the same outputs. It returns data
-// itself, byte for byte, when there is nothing to rewrite. Bytes that are
-// not a protobuf message give an error wrapping ErrModel.
-func rewriteTreeClassifiers(data []byte) ([]byte, []treeRewrite, error) {
-	bad := func(err error) ([]byte, []treeRewrite, error) {
-		return nil, nil, fmt.Errorf("%w: reading the ONNX protobuf: %v", ErrModel, err)
-	}
-	model, err := parseFields(data)
+// standard operators that produce the same outputs.
+func TreeClassifiers(data []byte) ([]byte, []TreeClassifier, error) {
+	model, err := onnxwire.ReadModel(data)
 	if err != nil {
-		return bad(err)
+		return nil, nil, err
 	}
-	graphAt, defaultOpset := -1, int64(0)
-	for i, f := range model {
-		switch {
-		case f.num == 7:
-			if graphAt >= 0 || f.typ != protowire.BytesType {
-				return data, nil, nil // merged or odd graphs: leave to ONNX Runtime
-			}
-			graphAt = i
-		case f.num == 8 && f.typ == protowire.BytesType:
-			fs, err := parseFields(f.val)
-			if err != nil {
-				return bad(err)
-			}
-			domain, version := "", int64(0)
-			for _, d := range fs {
-				switch {
-				case d.num == 1 && d.typ == protowire.BytesType:
-					domain = string(d.val)
-				case d.num == 2 && d.typ == protowire.VarintType:
-					version = int64(d.v)
-				}
-			}
-			if domain == "" || domain == "ai.onnx" {
-				defaultOpset = max(defaultOpset, version)
-			}
-		}
+	if model.Graph < 0 {
+		return data, nil, nil // merged or odd graphs: leave to ONNX Runtime
 	}
-	if graphAt < 0 {
+	graph, err := onnxwire.ReadGraph(model.GraphBytes())
+	if err != nil {
+		return nil, nil, err
+	}
+	if model.Opset("") < 9 || !treeRewritable(graph) {
 		return data, nil, nil
 	}
-	graph, err := parseFields(model[graphAt].val)
-	if err != nil {
-		return bad(err)
-	}
-	taken := map[string]bool{} // value and node names in use
-	floats := map[string]bool{}
-	nodes := map[int]node{}
-	for i, f := range graph {
-		if f.typ != protowire.BytesType {
-			continue
-		}
-		switch f.num {
-		case 1:
-			n, err := parseNode(f.val)
-			if err != nil {
-				return bad(err)
-			}
-			nodes[i] = n
-			taken[n.name] = true
-			if n.opType == "Cast" && (n.domain == "" || n.domain == "ai.onnx") && len(n.outputs) == 1 {
-				to, err := castTo(f.val)
-				if err != nil {
-					return bad(err)
-				}
-				floats[n.outputs[0]] = to == onnxFloat
-			}
-			for _, v := range append(slices.Clone(n.inputs), n.outputs...) {
-				taken[v] = true
-			}
-		case 5:
-			name, err := tensorName(f.val)
-			if err != nil {
-				return bad(err)
-			}
-			taken[name] = true
-		case 11, 12, 13:
-			name, elem, err := valueType(f.val)
-			if err != nil {
-				return bad(err)
-			}
-			taken[name] = true
-			if f.num != 12 && elem == onnxFloat {
-				floats[name] = true
-			}
-		}
-	}
-	if defaultOpset < 9 {
-		return data, nil, nil
-	}
-	produced := map[string]bool{}
-	for _, n := range nodes {
-		if n.subgraph {
-			return data, nil, nil
-		}
-		for _, o := range n.outputs {
-			if o != "" && produced[o] {
-				return data, nil, nil // not SSA: leave to ONNX Runtime
-			}
-			produced[o] = true
-		}
-	}
-
+	taken, floats := graphValues(graph)
 	names := &freshNames{taken: taken}
 	replace := map[int][][]byte{} // graph field index -> NodeProtos replacing it
-	var rewrites []treeRewrite
-	for i, f := range graph {
-		n, ok := nodes[i]
-		if !ok || n.opType != treeClassifierOp || n.domain != mlDomain || len(n.inputs) != 1 ||
-			!floats[n.inputs[0]] || len(n.outputs) < 1 || len(n.outputs) > 2 {
+	var rewrites []TreeClassifier
+	for _, n := range graph.Nodes {
+		if n.Op != treeClassifierOp || n.Domain != onnxwire.MLDomain || len(n.Inputs) != 1 ||
+			!floats[n.Inputs[0]] || len(n.Outputs) < 1 || len(n.Outputs) > 2 {
 			continue
 		}
-		a, err := parseTreeAttrs(f.val)
+		a, err := readTreeAttrs(n)
 		if err != nil {
-			return bad(err)
+			return nil, nil, err
 		}
 		trees, ok := a.binaryLogistic()
 		if !ok {
 			continue
 		}
-		r := treeRewrite{Node: n.name, Label: n.outputs[0], Labels: [2]int64{a.labels[0], a.labels[1]}, Trees: trees}
-		if len(n.outputs) == 2 {
-			r.Probabilities = n.outputs[1]
+		r := TreeClassifier{Node: n.Name, Label: n.Outputs[0], Labels: [2]int64{a.labels[0], a.labels[1]}, Trees: trees}
+		if len(n.Outputs) == 2 {
+			r.Probabilities = n.Outputs[1]
 		}
 		if r.Label == "" && r.Probabilities == "" {
 			continue
 		}
-		replace[i] = regressorNodes(n, a, r, names)
+		replace[n.At] = regressorNodes(n, a, r, names)
 		rewrites = append(rewrites, r)
 	}
 	if len(rewrites) == 0 {
 		return data, nil, nil
 	}
-
 	var g []byte
-	for i, f := range graph {
+	for i, f := range graph.Fields {
 		if ns, ok := replace[i]; ok {
 			for _, n := range ns {
-				g = protowire.AppendTag(g, 1, protowire.BytesType)
-				g = protowire.AppendBytes(g, n)
+				g = onnxwire.AppendMessage(g, 1, n)
 			}
 			continue
 		}
-		g = append(g, f.raw...)
+		g = append(g, f.Raw...)
 	}
-	return withGraph(model, graphAt, g), rewrites, nil
+	return model.WithGraph(g), rewrites, nil
+}
+
+// treeRewritable says whether the graph is in SSA form without subgraphs:
+// otherwise the rewrite cannot see every reader of a value.
+func treeRewritable(graph onnxwire.Graph) bool {
+	produced := map[string]bool{}
+	for _, n := range graph.Nodes {
+		if n.Subgraph() {
+			return false
+		}
+		for _, o := range n.Outputs {
+			if o != "" && produced[o] {
+				return false
+			}
+			produced[o] = true
+		}
+	}
+	return true
+}
+
+// graphValues are the value and node names in use, and which values are
+// known to be float: a graph input or value_info says so, or a Cast to
+// float makes them (the last of these in graph order decides).
+func graphValues(graph onnxwire.Graph) (taken, floats map[string]bool) {
+	taken, floats = map[string]bool{}, map[string]bool{}
+	for name := range graph.Initializers {
+		taken[name] = true
+	}
+	nodeAt := map[int]onnxwire.Node{}
+	for _, n := range graph.Nodes {
+		nodeAt[n.At] = n
+		taken[n.Name] = true
+		for _, v := range append(slices.Clone(n.Inputs), n.Outputs...) {
+			taken[v] = true
+		}
+	}
+	valueAt := map[int]onnxwire.ValueInfo{}
+	for _, vs := range [][]onnxwire.ValueInfo{graph.Inputs, graph.Outputs, graph.ValueInfo} {
+		for _, v := range vs {
+			valueAt[v.At] = v
+			taken[v.Name] = true
+		}
+	}
+	for i, f := range graph.Fields {
+		if n, ok := nodeAt[i]; ok && n.Is("", "Cast") && len(n.Outputs) == 1 {
+			floats[n.Outputs[0]] = n.CastTo() == onnxwire.Float
+		}
+		if v, ok := valueAt[i]; ok && f.Num != 12 && v.Elem == onnxwire.Float {
+			floats[v.Name] = true
+		}
+	}
+	return taken, floats
 }
 
 // regressorNodes are the nodes that replace classifier n, in topological
 // order.
-func regressorNodes(n node, a treeAttrs, r treeRewrite, names *freshNames) [][]byte {
-	base := n.name
+func regressorNodes(n onnxwire.Node, a treeAttrs, r TreeClassifier, names *freshNames) [][]byte {
+	base := n.Name
 	if base == "" {
 		base = treeClassifierOp
 	}
@@ -396,34 +333,33 @@ func regressorNodes(n node, a treeAttrs, r treeRewrite, names *freshNames) [][]b
 
 	score := value("score")
 	var attrs [][]byte
-	for _, f := range a.raw {
-		name, _ := valueName(f.val) // AttributeProto's name is field 1 too
-		if to := treeAttrNames[name]; to != "" {
-			attrs = append(attrs, renameAttr(f.val, to))
+	for _, at := range a.attrs {
+		if to := treeAttrNames[at.Name]; to != "" {
+			attrs = append(attrs, at.Renamed(to))
 		}
 	}
-	attrs = append(attrs, intAttr("n_targets", 1))
-	out := [][]byte{nodeProto(nodeName("regressor"), treeRegressorOp, mlDomain, []string{n.inputs[0]}, []string{score}, attrs...)}
+	attrs = append(attrs, onnxwire.IntAttr("n_targets", 1))
+	out := [][]byte{onnxwire.NodeProto(nodeName("regressor"), treeRegressorOp, onnxwire.MLDomain, []string{n.Inputs[0]}, []string{score}, attrs...)}
 
 	if r.Probabilities != "" {
 		p, one, q := value("p"), value("one"), value("q")
 		out = append(out,
-			nodeProto(nodeName("sigmoid"), "Sigmoid", "", []string{score}, []string{p}),
-			constantNode(nodeName("one"), one, tensorProto(onnxFloat, nil, float32Bytes(1))),
-			nodeProto(nodeName("one_minus_p"), "Sub", "", []string{one, p}, []string{q}),
-			nodeProto(nodeName("probabilities"), "Concat", "", []string{q, p}, []string{r.Probabilities}, intAttr("axis", 1)),
+			onnxwire.NodeProto(nodeName("sigmoid"), "Sigmoid", "", []string{score}, []string{p}),
+			onnxwire.ConstantNode(nodeName("one"), one, onnxwire.TensorProto(onnxwire.Float, nil, onnxwire.Float32Bytes(1))),
+			onnxwire.NodeProto(nodeName("one_minus_p"), "Sub", "", []string{one, p}, []string{q}),
+			onnxwire.NodeProto(nodeName("probabilities"), "Concat", "", []string{q, p}, []string{r.Probabilities}, onnxwire.IntAttr("axis", 1)),
 		)
 	}
 	if r.Label != "" {
 		shape, flat, zero, positive, l1, l0 := value("shape"), value("flat"), value("zero"), value("positive"), value("label1"), value("label0")
 		out = append(out,
-			constantNode(nodeName("shape"), shape, tensorProto(onnxInt64, []int64{1}, int64Bytes(-1))),
-			nodeProto(nodeName("flatten"), "Reshape", "", []string{score, shape}, []string{flat}),
-			constantNode(nodeName("zero"), zero, tensorProto(onnxFloat, nil, float32Bytes(0))),
-			nodeProto(nodeName("positive"), "Greater", "", []string{flat, zero}, []string{positive}),
-			constantNode(nodeName("label1"), l1, tensorProto(onnxInt64, nil, int64Bytes(r.Labels[1]))),
-			constantNode(nodeName("label0"), l0, tensorProto(onnxInt64, nil, int64Bytes(r.Labels[0]))),
-			nodeProto(nodeName("label"), "Where", "", []string{positive, l1, l0}, []string{r.Label}),
+			onnxwire.ConstantNode(nodeName("shape"), shape, onnxwire.TensorProto(onnxwire.Int64, []int64{1}, onnxwire.Int64Bytes(-1))),
+			onnxwire.NodeProto(nodeName("flatten"), "Reshape", "", []string{score, shape}, []string{flat}),
+			onnxwire.ConstantNode(nodeName("zero"), zero, onnxwire.TensorProto(onnxwire.Float, nil, onnxwire.Float32Bytes(0))),
+			onnxwire.NodeProto(nodeName("positive"), "Greater", "", []string{flat, zero}, []string{positive}),
+			onnxwire.ConstantNode(nodeName("label1"), l1, onnxwire.TensorProto(onnxwire.Int64, nil, onnxwire.Int64Bytes(r.Labels[1]))),
+			onnxwire.ConstantNode(nodeName("label0"), l0, onnxwire.TensorProto(onnxwire.Int64, nil, onnxwire.Int64Bytes(r.Labels[0]))),
+			onnxwire.NodeProto(nodeName("label"), "Where", "", []string{positive, l1, l0}, []string{r.Label}),
 		)
 	}
 	return out
