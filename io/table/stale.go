@@ -57,15 +57,15 @@ func (t *Table) open() error {
 // Close gives up the Table's hold on the staging area, so that another
 // execution may clean it. Published files and manifests stay.
 func (t *Table) Close() error {
-	if t.remote != nil {
-		t.remote.bucket.Close()
-		t.remote = nil
+	var err error
+	if t.backend != nil {
+		err = t.backend.Close()
+		t.backend = nil
 	}
-	if t.users == nil {
-		return nil
+	if t.users != nil {
+		err = errors.Join(err, t.users.Close())
+		t.users = nil
 	}
-	err := t.users.Close()
-	t.users = nil
 	return err
 }
 

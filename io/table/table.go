@@ -22,6 +22,7 @@
 package table
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -35,6 +36,7 @@ import (
 
 	"github.com/batchscore/batchscore/internal/atomicfile"
 	"github.com/batchscore/batchscore/internal/crashpoint"
+	"github.com/batchscore/batchscore/io/blob"
 )
 
 // Modes of what the table writes. Result and quarantine files are written
@@ -54,8 +56,8 @@ type Table struct {
 	// of executions that were killed.
 	Stale []string
 
-	users  *os.File // _locks/staging.lock, held shared while open
-	remote *remote  // set when the root is an object URL (remote.go)
+	users   *os.File // _locks/staging.lock, held shared while open
+	backend Store    // nil: the folder is the store (see store)
 }
 
 // Open creates the table's folders if needed, checks that none of them
@@ -63,7 +65,7 @@ type Table struct {
 // when no other execution has the table open (see CleanStale).
 //
 // For an object URL (s3://bucket/prefix?...) the Table works in a local
-// folder (LocalRoot) and mirrors it to the bucket: see remote.go.
+// folder (LocalRoot) and mirrors it to the bucket: see store_s3.go.
 func Open(root string) (*Table, error) {
 	if IsRemote(root) {
 		local, err := LocalRoot(root)
@@ -115,6 +117,28 @@ func (t *Table) Dir(parts ...string) (string, error) {
 		return "", fmt.Errorf("result table %s: %w", t.Root, err)
 	}
 	return t.dir(true, parts...)
+}
+
+// URL is the table's object URL, "" for a local table.
+func (t *Table) URL() string { return t.store().URL() }
+
+// Name is the table as messages name it: its folder, or its object URL
+// without the query.
+func (t *Table) Name() string { return t.store().Name() }
+
+// Location is the object URL of a path of the table, with the table's
+// query (endpoint, region), as this machine reaches it; "" for a local
+// table.
+func (t *Table) Location(rel ...string) string { return t.store().Location(rel...) }
+
+// ReaderURL is where readers find a path of the table: s3://bucket/key,
+// without the query, since the endpoint is the writer's view of the store
+// and every reader brings its own; "" for a local table.
+func (t *Table) ReaderURL(rel ...string) string {
+	if loc := t.Location(rel...); loc != "" {
+		return blob.Redact(loc)
+	}
+	return ""
 }
 
 // VersionDir is where a published version's files are.
@@ -245,23 +269,12 @@ func (t *Table) Publish(date, version string) error {
 		return undo(fmt.Errorf("publishing %s: %w", version, err))
 	}
 	crashpoint.Hit("publish-renamed")
-	if t.remote != nil {
-		written, err := t.publishRemote(date, version, final)
-		switch {
-		case err != nil && !written:
-			t.unpublishRemote(date, version)
-			return undo(err)
-		case err != nil:
-			return err // the pointer may name it: it stays, here and there
-		}
-		// The bucket's pointer names it: published. The local link is
-		// this machine's mirror, set again by the next Open if it fails.
-		_ = t.point(date, version)
-		crashpoint.Hit("publish-swapped")
-		return nil
-	}
-	if err := t.point(date, version); err != nil {
+	committed, err := t.store().Commit(context.Background(), date, version)
+	switch {
+	case err != nil && !committed:
 		return undo(err)
+	case err != nil:
+		return err // readers may see it: it stays
 	}
 	crashpoint.Hit("publish-swapped")
 	return nil
@@ -371,10 +384,8 @@ func (t *Table) writeRunFile(date, version, suffix string, data []byte, point st
 	if err := writeFileAtomic(path, data, point); err != nil {
 		return path, err
 	}
-	if t.remote != nil {
-		if err := t.uploadRunFile(date, version+suffix, path); err != nil {
-			return path, fmt.Errorf("writing %s: %w", t.Location("runs", date, version+suffix), err)
-		}
+	if err := t.store().PutRunFile(context.Background(), date, version+suffix); err != nil {
+		return path, fmt.Errorf("writing %s: %w", t.Location("runs", date, version+suffix), err)
 	}
 	return path, nil
 }
