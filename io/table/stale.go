@@ -69,13 +69,13 @@ func (t *Table) Close() error {
 	return err
 }
 
-// CleanStale removes what killed executions left in _staging and the
+// cleanStale removes what killed executions left in _staging and the
 // temporary files of manifests and reports in runs/<date>/, and returns
 // their paths relative to the root. It removes nothing, and returns no
 // error, while any Table from Open is open on the table, in this process
-// or another: a Table from Open counts itself, so call CleanStale on a
+// or another: a Table from Open counts itself, so call cleanStale on a
 // Table{Root: ...} literal, or let Open do it.
-func (t *Table) CleanStale() ([]string, error) {
+func (t *Table) cleanStale() ([]string, error) {
 	f, err := t.openUsersLock()
 	if err != nil {
 		return nil, err

@@ -49,7 +49,7 @@ import (
 //     its manifest still provisional, which the next run's history settles;
 //   - while a manifest or report is written (manifest-temp, report-temp)
 //     leaves the previous copy in place and a temporary file in runs/<date>
-//     that the next idle Open removes (CleanStale), with _staging.
+//     that the next idle Open removes (see stale.go), with _staging.
 type Store interface {
 	// Name is the table as messages name it: its folder, or its URL
 	// without the query.

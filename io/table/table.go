@@ -8,7 +8,7 @@
 //	<table>/runs/<date>/<version>.report.{json,html}       its validation report
 //	<table>/runs/<date>/<version>.profile.json             the profile of its snapshot and scores
 //	<table>/_staging/<version>/                            in progress; never read
-//	<table>/_locks/staging.lock                            shared by every open Table; see CleanStale
+//	<table>/_locks/staging.lock                            shared by every open Table; see stale.go
 //
 // Folders are made 0750 and files 0640: result rows, quarantined rows and
 // reports are people's data, for the table's owner and group only.
@@ -62,7 +62,7 @@ type Table struct {
 
 // Open creates the table's folders if needed, checks that none of them
 // leads outside the table, and removes what killed executions left behind
-// when no other execution has the table open (see CleanStale).
+// when no other execution has the table open (see stale.go).
 //
 // For an object URL (s3://bucket/prefix?...) the Table works in a local
 // folder (LocalRoot) and mirrors it to the bucket: see store_s3.go.
