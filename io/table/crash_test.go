@@ -104,8 +104,8 @@ func testCrashPoints(t *testing.T, k kind) {
 			}
 
 			again := openRoot(t, root)
-			if tc.step != "publish" && !hasTemp(again.Stale) {
-				t.Errorf("the next Open removed %v, want the temporary file in runs/%s", again.Stale, date)
+			if tc.step != "publish" && !hasTemp(again.stale) {
+				t.Errorf("the next Open removed %v, want the temporary file in runs/%s", again.stale, date)
 			}
 			leftovers(t, again.Root)
 			if v, err := again.Current(date); err != nil || v != want {

@@ -66,8 +66,8 @@ func TestDateLocks(t *testing.T) {
 
 	elsewhere := t.TempDir()
 	plant(t, root, "_locks", elsewhere)
-	if _, err := LockDate(root, date, "v10"); !errors.Is(err, ErrOutside) {
-		t.Errorf("through a planted _locks: %v, want ErrOutside", err)
+	if _, err := LockDate(root, date, "v10"); !errors.Is(err, errOutside) {
+		t.Errorf("through a planted _locks: %v, want errOutside", err)
 	}
 	empty(t, elsewhere)
 }

@@ -48,8 +48,8 @@ func testOpenRefusesSymlinksOutside(t *testing.T, k kind) {
 			elsewhere := t.TempDir()
 			plant(t, localRoot(t, root), rel, elsewhere)
 			_, err := Open(root)
-			if !errors.Is(err, ErrOutside) || !strings.Contains(err.Error(), rel) || !strings.Contains(err.Error(), elsewhere) {
-				t.Errorf("Open = %v, want ErrOutside naming %s and %s", err, rel, elsewhere)
+			if !errors.Is(err, errOutside) || !strings.Contains(err.Error(), rel) || !strings.Contains(err.Error(), elsewhere) {
+				t.Errorf("Open = %v, want errOutside naming %s and %s", err, rel, elsewhere)
 			}
 			empty(t, elsewhere)
 		})
@@ -128,8 +128,8 @@ func testWritesRefuseSymlinksOutside(t *testing.T, k kind) {
 			}
 			plant(t, tb.Root, tc.plant, elsewhere)
 			err := tc.write(tb, v)
-			if !errors.Is(err, ErrOutside) {
-				t.Fatalf("err = %v, want ErrOutside", err)
+			if !errors.Is(err, errOutside) {
+				t.Fatalf("err = %v, want errOutside", err)
 			}
 			if tc.plant == "_staging" {
 				empty(t, filepath.Join(elsewhere, v))
@@ -184,11 +184,11 @@ func TestDir(t *testing.T) {
 	}
 	elsewhere := t.TempDir()
 	plant(t, root, "_locks", elsewhere)
-	if _, err := tb.Dir("_locks"); !errors.Is(err, ErrOutside) {
-		t.Errorf("Dir(_locks) through a planted link = %v, want ErrOutside", err)
+	if _, err := tb.Dir("_locks"); !errors.Is(err, errOutside) {
+		t.Errorf("Dir(_locks) through a planted link = %v, want errOutside", err)
 	}
-	if _, err := tb.Dir("../x"); !errors.Is(err, ErrBadName) {
-		t.Errorf("Dir(../x) = %v, want ErrBadName", err)
+	if _, err := tb.Dir("../x"); !errors.Is(err, errBadName) {
+		t.Errorf("Dir(../x) = %v, want errBadName", err)
 	}
 	empty(t, elsewhere)
 }
@@ -208,8 +208,8 @@ func testNamesCannotEscape(t *testing.T, k kind) {
 			"manifest vers.": func() error { _, err := tb.WriteManifest(date, bad, nil); return err }(),
 		}
 		for what, err := range checks {
-			if !errors.Is(err, ErrBadName) {
-				t.Errorf("%s(%q) = %v, want ErrBadName", what, bad, err)
+			if !errors.Is(err, errBadName) {
+				t.Errorf("%s(%q) = %v, want errBadName", what, bad, err)
 			}
 		}
 	}

@@ -41,7 +41,7 @@ func (t *Table) open() error {
 	case err == nil:
 		// What cannot be removed now stays for the next idle Open: a
 		// leftover is no reason to fail a run.
-		t.Stale, _ = t.removeStale()
+		t.stale, _ = t.removeStale()
 		err = flock(f, syscall.LOCK_SH) // an exclusive holder in between is a cleaner: we wait
 	case errors.Is(err, syscall.EWOULDBLOCK):
 		err = flock(f, syscall.LOCK_SH) // waits only while another Open cleans

@@ -72,10 +72,10 @@ func testOpenRemovesLeftoversOfKilledRuns(t *testing.T, k kind) {
 		t.Fatal(err)
 	}
 	defer tb.Close()
-	got := slices.Clone(tb.Stale)
+	got := slices.Clone(tb.stale)
 	slices.Sort(got)
 	if !slices.Equal(got, left) {
-		t.Errorf("Stale = %v, want %v", got, left)
+		t.Errorf("stale = %v, want %v", got, left)
 	}
 	if still := exists(t, local, left); len(still) > 0 {
 		t.Errorf("left behind: %v", still)
@@ -103,8 +103,8 @@ func testOpenKeepsStagingOfLiveExecutions(t *testing.T, k kind) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(second.Stale) != 0 {
-		t.Errorf("removed %v while another Table was open", second.Stale)
+	if len(second.stale) != 0 {
+		t.Errorf("removed %v while another Table was open", second.stale)
 	}
 	if n, err := (&Table{Root: local}).cleanStale(); err != nil || len(n) != 0 {
 		t.Errorf("cleanStale = %v, %v while Tables are open", n, err)
@@ -128,8 +128,8 @@ func testOpenKeepsStagingOfLiveExecutions(t *testing.T, k kind) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(third.Stale) != 0 {
-		t.Errorf("removed %v while another process held the table", third.Stale)
+	if len(third.stale) != 0 {
+		t.Errorf("removed %v while another process held the table", third.stale)
 	}
 	third.Close()
 	f.Close() // the process ends: the kernel drops its hold

@@ -1,6 +1,7 @@
 // Package table owns the on-disk layout of a versioned result table:
 // staging where no reader looks, atomic publish, the current pointer of
-// each logical date, and the run manifests.
+// each logical date, the run manifests, the date locks and the owner
+// record.
 //
 //	<table>/versions/<date>/<version>/part-00000.parquet   immutable, complete
 //	<table>/current/<date> -> ../versions/<date>/<version> one symlink per date
@@ -8,14 +9,21 @@
 //	<table>/runs/<date>/<version>.report.{json,html}       its validation report
 //	<table>/runs/<date>/<version>.profile.json             the profile of its snapshot and scores
 //	<table>/_staging/<version>/                            in progress; never read
-//	<table>/_locks/staging.lock                            shared by every open Table; see stale.go
+//	<table>/_shards/<date>/of-<n>/shard-<k>/               shards waiting for their commit (shards.go)
+//	<table>/_locks/staging.lock                            shared by every open Table (stale.go)
+//	<table>/_locks/<date>.lock                             one execution of a date at a time (lock.go)
+//	<table>/_owner.json                                    the job the table belongs to (owner.go)
+//	<table>/_resume/                                       checkpoints, kept by package jobs via Dir
+//
+// Where readers see a version is the Store's business (store.go): the
+// folder itself, or a bucket the folder mirrors (store_s3.go).
 //
 // Folders are made 0750 and files 0640: result rows, quarantined rows and
 // reports are people's data, for the table's owner and group only.
 //
 // Every folder the table writes into must resolve inside its root: a
 // symlink planted in the table (runs -> /elsewhere) makes the write fail
-// with ErrOutside instead of following it. The root itself may be a
+// with errOutside instead of following it. The root itself may be a
 // symlink; that is the user's choice (and the way to put a table on
 // another disk: _staging and versions must share a file system anyway,
 // for the rename that publishes).
@@ -52,9 +60,9 @@ const (
 // manifests but stages nothing.
 type Table struct {
 	Root string
-	// Stale lists what Open removed from _staging and runs/: the leftovers
+	// stale lists what Open removed from _staging and runs/: the leftovers
 	// of executions that were killed.
-	Stale []string
+	stale []string
 
 	users   *os.File // _locks/staging.lock, held shared while open
 	backend Store    // nil: the folder is the store (see store)
