@@ -67,6 +67,7 @@ func testCrashPoints(t *testing.T, k kind) {
 		current     string // what a reader sees current afterwards: "one" or "two"
 	}{
 		{"publish-renamed", "publish", "one"},
+		{"publish-uploaded", "publish", "one"}, // a store that uploads; a folder never reaches it
 		{"publish-swapped", "publish", "two"},
 		{"manifest-temp", "manifest", "one"},
 		{"report-temp", "report", "one"},
@@ -89,10 +90,16 @@ func testCrashPoints(t *testing.T, k kind) {
 			if version == "" {
 				version = v1
 			}
-			killAt(t, tc.point, tc.step, root, version)
+			current := tc.current
+			if tc.point == "publish-uploaded" && !k.uploads {
+				current = "two" // the point is not on a folder's path: the publish completes
+				runTo(t, tc.point, tc.step, root, version)
+			} else {
+				killAt(t, tc.point, tc.step, root, version)
+			}
 
-			want := map[string]string{"one": v1, "two": v2}[tc.current]
-			seen(t, k, root, want, tc.current)
+			want := map[string]string{"one": v1, "two": v2}[current]
+			seen(t, k, root, want, current)
 			r := k.reader(t, root)
 			for suffix, old := range map[string]string{".json": `{"status":"old"}`, ".report.html": "old report"} {
 				if data, err := r.runFile(date, v1+suffix); err != nil || string(data) != old {
@@ -118,13 +125,28 @@ func testCrashPoints(t *testing.T, k kind) {
 	}
 }
 
-// killAt runs the crash child at point and fails unless SIGKILL ended it.
-func killAt(t *testing.T, point, step, root, version string) {
-	t.Helper()
+// crashCmd is the crash child armed at point.
+func crashCmd(point, step, root, version string) (*exec.Cmd, *bytes.Buffer) {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), crashStepEnv+"="+step, crashRootEnv+"="+root, crashVersionEnv+"="+version, crashpoint.Env+"="+point)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	return cmd, &stderr
+}
+
+// runTo runs the crash child armed at a point it never reaches.
+func runTo(t *testing.T, point, step, root, version string) {
+	t.Helper()
+	cmd, stderr := crashCmd(point, step, root, version)
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("the child armed at %s: %v; stderr %s", point, err, stderr)
+	}
+}
+
+// killAt runs the crash child at point and fails unless SIGKILL ended it.
+func killAt(t *testing.T, point, step, root, version string) {
+	t.Helper()
+	cmd, stderr := crashCmd(point, step, root, version)
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {

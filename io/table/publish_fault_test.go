@@ -24,7 +24,7 @@ func testPublishUndoesTheRenameWhenCommitFails(t *testing.T, k kind) {
 	if err := tb.Publish(date, v2); err == nil {
 		t.Fatal("Publish succeeded though its commit could not")
 	}
-	if vs, err := tb.Versions(date); err != nil || !slices.Equal(vs, []string{v1}) {
+	if vs, err := tb.versions(date); err != nil || !slices.Equal(vs, []string{v1}) {
 		t.Errorf("versions/%s = %v, %v; want only %s", date, vs, err, v1)
 	}
 	if v, _ := k.reader(t, root).current(date); v == v2 {

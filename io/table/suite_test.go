@@ -68,6 +68,11 @@ type kind struct {
 	machine func(t *testing.T)
 	// reader reads the table at root as readers do.
 	reader func(t *testing.T, root string) reader
+	// pointer names what a reader follows in current/ for a date.
+	pointer func(date string) string
+	// uploads: Commit copies the version to the store before naming it
+	// (crash point publish-uploaded in between).
+	uploads bool
 	// breakCommit makes the next Commit of date by tb fail.
 	breakCommit func(t *testing.T, tb *Table, root, date string)
 }
@@ -121,6 +126,7 @@ var folderKind = kind{
 	name:      "folder",
 	rootUnder: func(t *testing.T, dir string) string { return dir },
 	machine:   func(*testing.T) {},
+	pointer:   func(date string) string { return date },
 	reader:    func(t *testing.T, root string) reader { return folderReader{t, root} },
 	breakCommit: func(t *testing.T, tb *Table, _, date string) {
 		// Renaming a link over a folder is EISDIR, for root as for anyone.
@@ -178,13 +184,15 @@ func (r folderReader) files(rel string) []string {
 }
 
 var s3Kind = kind{
-	name: "s3",
+	name:    "s3",
+	uploads: true,
 	rootUnder: func(t *testing.T, dir string) string {
 		base, query, _ := strings.Cut(miniotest.Bucket(t), "?")
 		t.Setenv("BATCHSCORE_WORK_DIR", dir)
 		return base + "/tables/churn?" + query
 	},
 	machine: otherMachine,
+	pointer: func(date string) string { return date + ".json" },
 	reader:  newBucketReader,
 	breakCommit: func(t *testing.T, _ *Table, root, date string) {
 		// Another machine publishes the date after tb read its pointer.

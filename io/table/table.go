@@ -344,8 +344,8 @@ func (t *Table) Current(date string) (string, error) {
 	return filepath.Base(target), nil
 }
 
-// Versions lists a date's published versions, oldest first.
-func (t *Table) Versions(date string) ([]string, error) {
+// versions lists a date's versions in the local folder, oldest first.
+func (t *Table) versions(date string) ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(t.Root, "versions", date))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

@@ -94,7 +94,7 @@ func testStagePublish(t *testing.T, k kind) {
 	if v, err := tb.Current(date); err != nil || v != "" {
 		t.Fatalf("Current before any publish = %q, %v; want \"\"", v, err)
 	}
-	if vs, err := tb.Versions(date); err != nil || len(vs) != 0 {
+	if vs, err := tb.versions(date); err != nil || len(vs) != 0 {
 		t.Fatalf("Versions before any publish = %q, %v", vs, err)
 	}
 
@@ -150,7 +150,7 @@ func testStagePublish(t *testing.T, k kind) {
 		if err != nil || string(data) != "one-0" {
 			t.Errorf("first version no longer readable: %q, %v", data, err)
 		}
-		if vs, err := tb.Versions(date); err != nil || !slices.Equal(vs, []string{v1, v2}) {
+		if vs, err := tb.versions(date); err != nil || !slices.Equal(vs, []string{v1, v2}) {
 			t.Errorf("Versions = %q, %v; want [%s %s]", vs, err, v1, v2)
 		}
 		tmp, _ := filepath.Glob(filepath.Join(tb.Root, "current", ".*"))
@@ -199,7 +199,7 @@ func testVersionsOldestFirst(t *testing.T, k kind) {
 		publish(t, tb, v, v)
 	}
 	os.WriteFile(filepath.Join(tb.Root, "versions", date, "stray-file"), nil, 0o644)
-	got, err := tb.Versions(date)
+	got, err := tb.versions(date)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +431,7 @@ func testPublishWhileReading(t *testing.T, k kind) {
 	if n := problems.Load(); n > 0 {
 		t.Errorf("%d bad reads of %d", n, reads.Load())
 	}
-	if vs, _ := tb.Versions(date); len(vs) != publishes {
+	if vs, _ := tb.versions(date); len(vs) != publishes {
 		t.Errorf("%d versions, want %d", len(vs), publishes)
 	}
 	t.Logf("%d reads across %d publishes", reads.Load(), publishes)
@@ -441,7 +441,8 @@ func testPublishWhileReading(t *testing.T, k kind) {
 // match the documented current/*/*.parquet glob. Manifests are for the
 // owner and group only, like the result files.
 func testPublishLeavesOnlyDateLinksAndPrivateManifests(t *testing.T, k kind) {
-	tb := k.open(t)
+	root := k.root(t)
+	tb := openRoot(t, root)
 	for range 3 {
 		v := NewVersion(time.Now())
 		dir, err := tb.Stage(v)
@@ -476,6 +477,9 @@ func testPublishLeavesOnlyDateLinksAndPrivateManifests(t *testing.T, k kind) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("current/ holds %v, want only 2026-11-20", names)
+	}
+	if got, want := k.reader(t, root).files("current"), []string{k.pointer("2026-11-20")}; !slices.Equal(got, want) {
+		t.Errorf("the store's current/ holds %v, want %v", got, want)
 	}
 }
 
