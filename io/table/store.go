@@ -19,8 +19,10 @@ import (
 // current/<date>; a reader of a table on S3 follows current/<date>.json.
 //
 // Ownership: Open and Mirror make the Store; the Table owns it and
-// Table.Close closes it, once. Paths handed to a Store are the Table's:
-// a Store reads them and never removes them.
+// Table.Close closes it, once (Close is idempotent). The local folder is
+// the Table's: a Store reads what the Table wrote and writes there only
+// what it pulls (manifests, current links, the owner record, the shard
+// folders PullShards replaces).
 //
 // Concurrency: every method may be called from several goroutines of one
 // Table. Several Tables (processes, machines) may share one store: two
@@ -34,7 +36,8 @@ import (
 // permanent: retrying does the same. CreateOwner's fs.ErrExist and
 // ReplaceOwner's blob.ErrChanged or blob.ErrNotFound mean another run
 // changed the record meanwhile: read it again. Every other error (disk,
-// network) may go away on a retry.
+// network) may go away on a retry. (ErrLocked is the date lock's, taken
+// before the Table is opened: see lock.go.)
 //
 // Atomicity of Commit: readers see the date's old version or the new one,
 // whole, never a mix, because a version's files are complete before the
