@@ -38,7 +38,7 @@ func (r *Runner) Commit(ctx context.Context, req Request, n int) (*Result, error
 	if err != nil {
 		return e.notStarted(err)
 	}
-	defer lock.release()
+	defer lock.Release()
 	err = guard("committing", func() error { return e.commit(ctx, n) })()
 	res, err := e.finish(interruption(ctx, err))
 	if e.table != nil {

@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/batchscore/batchscore/io/table"
@@ -65,7 +63,7 @@ func History(job *spec.Job) ([]*report.Manifest, error) {
 // missing. The manifest on disk is left as it is; its missing finish time
 // stays missing.
 func settleUnfinished(t *table.Table, root string, m *report.Manifest) {
-	if m.Status != report.StatusPublishing || m.LogicalDate == "" || !dateLockFree(root, m.LogicalDate) {
+	if m.Status != report.StatusPublishing || m.LogicalDate == "" || !table.DateLockFree(root, m.LogicalDate) {
 		return
 	}
 	if cur, err := t.Current(m.LogicalDate); err == nil && cur == m.Version {
@@ -75,30 +73,6 @@ func settleUnfinished(t *table.Table, root string, m *report.Manifest) {
 	}
 	m.Status, m.ExitCode = report.StatusInterrupted, ExitInterrupted
 	m.Error = "the execution ended while publishing, before its final manifest (killed, or its object store went away): its version was not published"
-}
-
-// dateLockFree says whether no execution of the date holds its lock on
-// this machine (a shard's shared hold does not count: shards publish
-// nothing). The probe takes the lock shared for a moment and writes
-// nothing, so the file keeps naming its last holder.
-func dateLockFree(root, date string) bool {
-	local, err := table.LocalRoot(root)
-	if err != nil {
-		return false
-	}
-	f, err := os.Open(filepath.Join(local, "_locks", date+".lock"))
-	if os.IsNotExist(err) {
-		return true
-	}
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) != nil {
-		return false
-	}
-	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	return true
 }
 
 // LastSuccess is when the newest successful, published run finished.

@@ -91,7 +91,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 		if err != nil {
 			return e.notStarted(err)
 		}
-		defer lock.release()
+		defer lock.Release()
 	}
 	err := guard("running", func() error { return e.run(ctx) })()
 	res, err := e.finish(interruption(ctx, err))
@@ -135,11 +135,11 @@ func (r *Runner) newExecution(req Request) *execution {
 	return &execution{Runner: r, req: req, date: date, m: m, log: log}
 }
 
-func (e *execution) lock() (*dateLock, error) {
+func (e *execution) lock() (*table.DateLock, error) {
 	if s := e.req.Shard; s != nil {
-		return lockShard(e.req.Job.Output.Table, e.date, e.m.Version, *s)
+		return table.LockShard(e.req.Job.Output.Table, e.date, e.m.Version, s.Index, s.Count)
 	}
-	return lockDate(e.req.Job.Output.Table, e.date, e.m.Version)
+	return table.LockDate(e.req.Job.Output.Table, e.date, e.m.Version)
 }
 
 // notStarted ends an execution that could not take its lock. Its manifest

@@ -17,10 +17,10 @@ import (
 
 // DefaultTailWindow is how much of an object's end a small read there
 // fetches. A Parquet reader reads the end three times (magic, footer
-// length, footer): one GET of 64 KiB instead of three, and it costs about
-// what a 4-byte one does. Elsewhere a window was measured to waste bytes:
-// on a snapshot of 65,536-row groups each 256-byte page-header check would
-// fetch 64 KiB of a 512 KiB column chunk, 70% more bytes for no fewer GETs.
+// length, footer): one GET instead of three, for about the cost of one
+// small GET. Elsewhere a window wastes bytes: a small page-header check
+// in the middle of a column chunk would fetch a whole window of it for no
+// fewer GETs.
 const DefaultTailWindow = 64 << 10
 
 // ReaderAt reads one object with ranged GETs. It is the io.ReaderAt and
@@ -61,12 +61,12 @@ type ReaderAt struct {
 // ReadOption configures a ReaderAt.
 type ReadOption func(*ReaderAt)
 
-// WithTailWindow sets the tail window's size; 0 makes every read one GET.
-func WithTailWindow(n int) ReadOption { return func(r *ReaderAt) { r.tail = max(n, 0) } }
+// withTailWindow sets the tail window's size; 0 makes every read one GET.
+func withTailWindow(n int) ReadOption { return func(r *ReaderAt) { r.tail = max(n, 0) } }
 
-// NewReaderAt reads obj (as List or Attributes returned it) through b and
+// newReaderAt reads obj (as List or Attributes returned it) through b and
 // sends no request now. Closing it leaves b open.
-func (b *Bucket) NewReaderAt(ctx context.Context, obj Object, opts ...ReadOption) *ReaderAt {
+func (b *Bucket) newReaderAt(ctx context.Context, obj Object, opts ...ReadOption) *ReaderAt {
 	r := &ReaderAt{ctx: ctx, bucket: b, obj: obj, name: b.URL(obj.Key), tail: DefaultTailWindow}
 	for _, o := range opts {
 		o(r)
@@ -95,7 +95,7 @@ func OpenReaderAt(ctx context.Context, objectURL string, want *Object, opts ...R
 	} else if obj, err = b.Attributes(ctx, key); err != nil {
 		return nil, errors.Join(err, b.Close())
 	}
-	r := b.NewReaderAt(ctx, obj, opts...)
+	r := b.newReaderAt(ctx, obj, opts...)
 	r.ownBucket = true
 	return r, nil
 }
@@ -113,11 +113,8 @@ func (r *ReaderAt) pin(as func(any) bool) error {
 // Size is the object's size in bytes, as the reader was opened with.
 func (r *ReaderAt) Size() int64 { return r.obj.Size }
 
-// ETag is the ETag the reader's GETs are pinned to ("" for none).
-func (r *ReaderAt) ETag() string { return r.obj.ETag }
-
-// Fetched counts the GETs sent and the bytes they returned.
-func (r *ReaderAt) Fetched() (gets, bytes int64) { return r.gets.Load(), r.bytes.Load() }
+// fetched counts the GETs sent and the bytes they returned.
+func (r *ReaderAt) fetched() (gets, bytes int64) { return r.gets.Load(), r.bytes.Load() }
 
 // ReadAt reads len(p) bytes at off; fewer, with io.EOF, only at the end
 // of the object.

@@ -61,15 +61,6 @@ type Claim struct {
 	Reowned string
 }
 
-// Name is the table as messages name it: its folder, or its object URL
-// without the query.
-func (t *Table) Name() string {
-	if t.remote != nil {
-		return blob.Redact(t.remote.url)
-	}
-	return t.Root
-}
-
 // Owner returns the job recorded as the table's owner, nil if none. For a
 // table on object storage it is the bucket's record as of Open or Mirror.
 func (t *Table) Owner() (*Owner, error) {
@@ -157,31 +148,15 @@ func (t *Table) hasRuns() bool {
 	return len(cur) > 0
 }
 
-// readOwner reads the owner where it is decided: the bucket for a table
-// on object storage (with its ETag), else the folder.
+// readOwner reads the owner where it is decided: the store (for a table
+// on object storage the bucket, with its ETag).
 func (t *Table) readOwner() (*Owner, string, error) {
-	if t.remote == nil {
-		o, err := t.Owner()
-		return o, "", err
-	}
-	ctx := context.Background()
-	key := t.remote.prefix + ownerFile
-	attrs, err := t.remote.bucket.Attributes(ctx, key)
-	if errors.Is(err, blob.ErrNotFound) {
-		return nil, "", nil
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("result table %s: reading its owner: %w", t.Name(), err)
-	}
-	data, err := t.remote.bucket.ReadAll(ctx, key)
-	if err != nil {
-		return nil, "", fmt.Errorf("result table %s: reading its owner: %w", t.Name(), err)
+	data, tag, err := t.store().ReadOwner(context.Background())
+	if err != nil || data == nil {
+		return nil, "", t.ownerError("reading", err)
 	}
 	o, err := t.parseOwner(data)
-	if err == nil {
-		err = writeFileAtomic(filepath.Join(t.Root, ownerFile), data, "")
-	}
-	return o, attrs.ETag, err
+	return o, tag, err
 }
 
 // createOwner records the first owner; fs.ErrExist when another run did
@@ -191,69 +166,14 @@ func (t *Table) createOwner(o Owner) error {
 	if err != nil {
 		return err
 	}
-	if t.remote != nil {
-		err := t.remote.bucket.WriteIfAbsent(context.Background(), t.remote.prefix+ownerFile, data)
-		if errors.Is(err, blob.ErrExists) {
-			return fs.ErrExist
-		}
-		if err != nil {
-			return fmt.Errorf("result table %s: recording its owner: %w", t.Name(), err)
-		}
-		return writeFileAtomic(filepath.Join(t.Root, ownerFile), data, "")
-	}
-	// Written whole under a temporary name, then linked into place: a
-	// link fails where the name exists, so of two first runs one wins and
-	// no reader sees half a file.
-	staging, err := t.dir(true, "_staging")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(staging, "owner-*")
-	if err != nil {
-		return fmt.Errorf("result table %s: recording its owner: %w", t.Name(), err)
-	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(FileMode)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if err = errors.Join(err, tmp.Close()); err == nil {
-		err = os.Link(tmp.Name(), filepath.Join(t.Root, ownerFile))
-	}
-	if errors.Is(err, fs.ErrExist) {
-		return fs.ErrExist
-	}
-	if err != nil {
-		return fmt.Errorf("result table %s: recording its owner: %w", t.Name(), err)
-	}
-	return syncDir(t.Root)
+	return t.ownerError("recording", t.store().CreateOwner(context.Background(), data))
 }
 
-// replaceOwner records a new owner over the one read with etag.
-func (t *Table) replaceOwner(o Owner, etag string) error {
+// replaceOwner records a new owner over the one read with tag.
+func (t *Table) replaceOwner(o Owner, tag string) error {
 	data, err := json.MarshalIndent(o, "", "  ")
 	if err != nil {
 		return err
 	}
-	if t.remote != nil {
-		if err := t.remote.bucket.WriteIfMatch(context.Background(), t.remote.prefix+ownerFile, data, etag); err != nil {
-			return fmt.Errorf("result table %s: recording its owner: %w", t.Name(), err)
-		}
-	}
-	return writeFileAtomic(filepath.Join(t.Root, ownerFile), data, "")
-}
-
-// pullOwner mirrors the bucket's owner record into the work folder (or
-// removes the mirror's when the bucket has none).
-func (t *Table) pullOwner() error {
-	o, _, err := t.readOwner()
-	if err == nil && o == nil {
-		if err := os.Remove(filepath.Join(t.Root, ownerFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	return err
+	return t.ownerError("recording", t.store().ReplaceOwner(context.Background(), data, tag))
 }

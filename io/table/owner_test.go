@@ -2,8 +2,6 @@ package table
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -11,12 +9,8 @@ import (
 // Of several first runs racing for a table, one records its job and the
 // others are refused or find themselves the owner; reown hands it over and
 // keeps the old name.
-func TestOwn(t *testing.T) {
-	tb, err := Open(filepath.Join(t.TempDir(), "t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tb.Close()
+func testOwn(t *testing.T, k kind) {
+	tb := k.open(t)
 	if o, err := tb.Owner(); o != nil || err != nil {
 		t.Fatalf("fresh table owner %v (%v)", o, err)
 	}
@@ -77,19 +71,18 @@ func TestOwn(t *testing.T) {
 
 // An owner record that does not parse is ErrOwnerRecord (exit 2: a person
 // mends it), not a plain error a scheduler would retry.
-func TestOwnerRecordUnreadable(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "t")
-	tb, err := Open(root)
-	if err != nil {
+//
+// The record is spoiled where readers find it (the folder, the bucket)
+// and the table opened again, as the next run would.
+func testOwnerRecordUnreadable(t *testing.T, k kind) {
+	root := k.root(t)
+	first := openRoot(t, root)
+	if _, err := first.Own("a", "a.yaml", false); err != nil {
 		t.Fatal(err)
 	}
-	defer tb.Close()
-	if _, err := tb.Own("a", "a.yaml", false); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, ownerFile), []byte("{not json"), 0o640); err != nil {
-		t.Fatal(err)
-	}
+	first.Close()
+	k.reader(t, root).put(ownerFile, []byte("{not json"))
+	tb := openRoot(t, root)
 	for name, err := range map[string]error{"check": tb.CheckOwner("a", "a.yaml"), "own": func() error { _, err := tb.Own("a", "a.yaml", false); return err }()} {
 		if !errors.Is(err, ErrOwnerRecord) {
 			t.Errorf("%s: %v, want ErrOwnerRecord", name, err)

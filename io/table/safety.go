@@ -10,19 +10,19 @@ import (
 )
 
 var (
-	// ErrOutside marks a folder of the table that resolves outside its
+	// errOutside marks a folder of the table that resolves outside its
 	// root, through a symlink planted in the table. Nothing is written
 	// through it.
-	ErrOutside = errors.New("resolves outside the result table; refusing to write through it")
-	// ErrBadName marks a date, version or file name that is not one plain
+	errOutside = errors.New("resolves outside the result table; refusing to write through it")
+	// errBadName marks a date, version or file name that is not one plain
 	// path element ("..", "a/b").
-	ErrBadName = errors.New("not a plain name")
+	errBadName = errors.New("not a plain name")
 )
 
 // checkName refuses names that would leave their folder.
 func checkName(what, name string) error {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") {
-		return fmt.Errorf("%s %q: %w", what, name, ErrBadName)
+		return fmt.Errorf("%s %q: %w", what, name, errBadName)
 	}
 	return nil
 }
@@ -81,7 +81,7 @@ func (t *Table) checkFolder(root, path, rel string, fi fs.FileInfo) error {
 		return fmt.Errorf("result table %s: %s is a symlink that cannot be followed: %w", t.Root, rel, err)
 	}
 	if !within(root, real) {
-		return fmt.Errorf("result table %s: %s is a symlink to %s, which %w", t.Root, rel, real, ErrOutside)
+		return fmt.Errorf("result table %s: %s is a symlink to %s, which %w", t.Root, rel, real, errOutside)
 	}
 	if st, err := os.Stat(real); err != nil || !st.IsDir() {
 		return fmt.Errorf("result table %s: %s is a symlink to %s, not to a folder", t.Root, rel, real)

@@ -41,25 +41,26 @@ func empty(t *testing.T, dir string) {
 	}
 }
 
-func TestOpenRefusesSymlinksOutside(t *testing.T) {
+func testOpenRefusesSymlinksOutside(t *testing.T, k kind) {
 	for _, rel := range []string{"runs", "versions", "current", "_staging", "_locks", "_resume", "runs/" + date, "versions/" + date} {
 		t.Run(rel, func(t *testing.T) {
-			root := filepath.Join(t.TempDir(), "scores")
+			root := k.root(t)
 			elsewhere := t.TempDir()
-			plant(t, root, rel, elsewhere)
+			plant(t, localRoot(t, root), rel, elsewhere)
 			_, err := Open(root)
-			if !errors.Is(err, ErrOutside) || !strings.Contains(err.Error(), rel) || !strings.Contains(err.Error(), elsewhere) {
-				t.Errorf("Open = %v, want ErrOutside naming %s and %s", err, rel, elsewhere)
+			if !errors.Is(err, errOutside) || !strings.Contains(err.Error(), rel) || !strings.Contains(err.Error(), elsewhere) {
+				t.Errorf("Open = %v, want errOutside naming %s and %s", err, rel, elsewhere)
 			}
 			empty(t, elsewhere)
 		})
 	}
 	t.Run("symlinks inside the table are fine", func(t *testing.T) {
-		root := filepath.Join(t.TempDir(), "scores")
-		if err := os.MkdirAll(filepath.Join(root, "archive", date), 0o750); err != nil {
+		root := k.root(t)
+		local := localRoot(t, root)
+		if err := os.MkdirAll(filepath.Join(local, "archive", date), 0o750); err != nil {
 			t.Fatal(err)
 		}
-		plant(t, root, "versions/"+date, filepath.Join("..", "archive", date))
+		plant(t, local, "versions/"+date, filepath.Join("..", "archive", date))
 		tb, err := Open(root)
 		if err != nil {
 			t.Fatal(err)
@@ -70,6 +71,7 @@ func TestOpenRefusesSymlinksOutside(t *testing.T) {
 			t.Errorf("current holds %q", got)
 		}
 	})
+	// For a bucket, the work folder's parent.
 	t.Run("the root may be a symlink", func(t *testing.T) {
 		real := filepath.Join(t.TempDir(), "real")
 		link := filepath.Join(t.TempDir(), "scores")
@@ -79,18 +81,21 @@ func TestOpenRefusesSymlinksOutside(t *testing.T) {
 		if err := os.Symlink(real, link); err != nil {
 			t.Fatal(err)
 		}
-		tb, err := Open(link)
+		root := k.rootUnder(t, link)
+		tb, err := Open(root)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer tb.Close()
-		publish(t, tb, NewVersion(time.Now()), "x")
+		v := NewVersion(time.Now())
+		publish(t, tb, v, "x")
+		seen(t, k, root, v, "x")
 	})
 }
 
 // Folders planted after Open (by another process, between two runs of a
 // daemon) are refused where they are written into.
-func TestWritesRefuseSymlinksOutside(t *testing.T) {
+func testWritesRefuseSymlinksOutside(t *testing.T, k kind) {
 	tests := []struct {
 		name  string
 		plant string
@@ -110,8 +115,7 @@ func TestWritesRefuseSymlinksOutside(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tb := openTable(t)
-			defer tb.Close()
+			tb := k.open(t)
 			v := NewVersion(time.Now())
 			stageFiles(t, tb, v, map[string][]byte{"part-00000.parquet": []byte("x")})
 			elsewhere := t.TempDir()
@@ -124,8 +128,8 @@ func TestWritesRefuseSymlinksOutside(t *testing.T) {
 			}
 			plant(t, tb.Root, tc.plant, elsewhere)
 			err := tc.write(tb, v)
-			if !errors.Is(err, ErrOutside) {
-				t.Fatalf("err = %v, want ErrOutside", err)
+			if !errors.Is(err, errOutside) {
+				t.Fatalf("err = %v, want errOutside", err)
 			}
 			if tc.plant == "_staging" {
 				empty(t, filepath.Join(elsewhere, v))
@@ -138,9 +142,9 @@ func TestWritesRefuseSymlinksOutside(t *testing.T) {
 
 // A current link pointing outside the table is not written through: the
 // next publish replaces the link, and until then it is not a version.
-func TestCurrentLinkOutsideIsReplaced(t *testing.T) {
-	tb := openTable(t)
-	defer tb.Close()
+func testCurrentLinkOutsideIsReplaced(t *testing.T, k kind) {
+	root := k.root(t)
+	tb := openRoot(t, root)
 	elsewhere := t.TempDir()
 	v := NewVersion(time.Now())
 	planted := filepath.Join(elsewhere, v) // looks like a version by name
@@ -158,6 +162,7 @@ func TestCurrentLinkOutsideIsReplaced(t *testing.T) {
 	if got, _ := tb.Current(date); got != v {
 		t.Errorf("Current = %q, want %s", got, v)
 	}
+	seen(t, k, root, v, "fresh")
 	empty(t, planted)
 }
 
@@ -179,18 +184,17 @@ func TestDir(t *testing.T) {
 	}
 	elsewhere := t.TempDir()
 	plant(t, root, "_locks", elsewhere)
-	if _, err := tb.Dir("_locks"); !errors.Is(err, ErrOutside) {
-		t.Errorf("Dir(_locks) through a planted link = %v, want ErrOutside", err)
+	if _, err := tb.Dir("_locks"); !errors.Is(err, errOutside) {
+		t.Errorf("Dir(_locks) through a planted link = %v, want errOutside", err)
 	}
-	if _, err := tb.Dir("../x"); !errors.Is(err, ErrBadName) {
-		t.Errorf("Dir(../x) = %v, want ErrBadName", err)
+	if _, err := tb.Dir("../x"); !errors.Is(err, errBadName) {
+		t.Errorf("Dir(../x) = %v, want errBadName", err)
 	}
 	empty(t, elsewhere)
 }
 
-func TestNamesCannotEscape(t *testing.T) {
-	tb := openTable(t)
-	defer tb.Close()
+func testNamesCannotEscape(t *testing.T, k kind) {
+	tb := k.open(t)
 	v := NewVersion(time.Now())
 	stageFiles(t, tb, v, nil)
 	for _, bad := range []string{"", ".", "..", "../x", "a/b", "..\\x"} {
@@ -204,8 +208,8 @@ func TestNamesCannotEscape(t *testing.T) {
 			"manifest vers.": func() error { _, err := tb.WriteManifest(date, bad, nil); return err }(),
 		}
 		for what, err := range checks {
-			if !errors.Is(err, ErrBadName) {
-				t.Errorf("%s(%q) = %v, want ErrBadName", what, bad, err)
+			if !errors.Is(err, errBadName) {
+				t.Errorf("%s(%q) = %v, want errBadName", what, bad, err)
 			}
 		}
 	}
@@ -214,11 +218,10 @@ func TestNamesCannotEscape(t *testing.T) {
 	}
 }
 
-func TestModes(t *testing.T) {
+func testModes(t *testing.T, k kind) {
 	old := syscall.Umask(0o022) // the usual umask; the modes must not depend on it loosening
 	defer syscall.Umask(old)
-	tb := openTable(t)
-	defer tb.Close()
+	tb := k.open(t)
 	v := NewVersion(time.Now())
 	dir, err := tb.Stage(v)
 	if err != nil {

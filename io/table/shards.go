@@ -63,16 +63,11 @@ func (t *Table) ParkShard(version, date string, n, k int, last string) (string, 
 	if err := errors.Join(syncDir(parent), syncDir(staging)); err != nil {
 		return "", err
 	}
-	if t.remote != nil {
-		if err := t.dropRemoteShard(date, n, k); err != nil {
-			return "", fmt.Errorf("parking shard %d of %d: %w", k, n, err)
-		}
-		if _, err := t.upload(context.Background(), dst, last); err != nil {
-			return "", fmt.Errorf("parking shard %d of %d: %w", k, n, err)
-		}
-		return t.ReaderURL("_shards", date, "of-"+strconv.Itoa(n), "shard-"+strconv.Itoa(k)), nil
+	where, err := t.store().ShareShard(context.Background(), date, n, k, dst, last)
+	if err != nil {
+		return "", fmt.Errorf("parking shard %d of %d: %w", k, n, err)
 	}
-	return dst, nil
+	return where, nil
 }
 
 // DropShards removes a date's shard folders of n, once committed.
@@ -88,8 +83,15 @@ func (t *Table) DropShards(date string, n int) error {
 		return err
 	}
 	os.Remove(dir) // only when empty: other counts' shards may still wait
-	if t.remote != nil {
-		return t.dropRemoteShards(date, n)
+	return t.store().DropShards(context.Background(), date, n)
+}
+
+// PullShards replaces the local shard folders of a date's n shards with
+// the store's, for a commit on another machine than its shards; a no-op
+// for a local table, whose folders are the shards.
+func (t *Table) PullShards(date string, n int, last string) error {
+	if err := checkName("date", date); err != nil {
+		return err
 	}
-	return nil
+	return t.store().PullShards(context.Background(), date, n, last)
 }

@@ -41,7 +41,7 @@ func (t *Table) open() error {
 	case err == nil:
 		// What cannot be removed now stays for the next idle Open: a
 		// leftover is no reason to fail a run.
-		t.Stale, _ = t.removeStale()
+		t.stale, _ = t.removeStale()
 		err = flock(f, syscall.LOCK_SH) // an exclusive holder in between is a cleaner: we wait
 	case errors.Is(err, syscall.EWOULDBLOCK):
 		err = flock(f, syscall.LOCK_SH) // waits only while another Open cleans
@@ -57,25 +57,25 @@ func (t *Table) open() error {
 // Close gives up the Table's hold on the staging area, so that another
 // execution may clean it. Published files and manifests stay.
 func (t *Table) Close() error {
-	if t.remote != nil {
-		t.remote.bucket.Close()
-		t.remote = nil
+	var err error
+	if t.backend != nil {
+		err = t.backend.Close()
+		t.backend = nil
 	}
-	if t.users == nil {
-		return nil
+	if t.users != nil {
+		err = errors.Join(err, t.users.Close())
+		t.users = nil
 	}
-	err := t.users.Close()
-	t.users = nil
 	return err
 }
 
-// CleanStale removes what killed executions left in _staging and the
+// cleanStale removes what killed executions left in _staging and the
 // temporary files of manifests and reports in runs/<date>/, and returns
 // their paths relative to the root. It removes nothing, and returns no
 // error, while any Table from Open is open on the table, in this process
-// or another: a Table from Open counts itself, so call CleanStale on a
+// or another: a Table from Open counts itself, so call cleanStale on a
 // Table{Root: ...} literal, or let Open do it.
-func (t *Table) CleanStale() ([]string, error) {
+func (t *Table) cleanStale() ([]string, error) {
 	f, err := t.openUsersLock()
 	if err != nil {
 		return nil, err

@@ -52,8 +52,9 @@ func exists(t *testing.T, root string, rels []string) []string {
 	return out
 }
 
-func TestOpenRemovesLeftoversOfKilledRuns(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "scores")
+func testOpenRemovesLeftoversOfKilledRuns(t *testing.T, k kind) {
+	root := k.root(t)
+	local := localRoot(t, root)
 	tb, err := Open(root)
 	if err != nil {
 		t.Fatal(err)
@@ -64,19 +65,19 @@ func TestOpenRemovesLeftoversOfKilledRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	tb.Close()
-	left := leaveLeftovers(t, root)
+	left := leaveLeftovers(t, local)
 
 	tb, err = Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tb.Close()
-	got := slices.Clone(tb.Stale)
+	got := slices.Clone(tb.stale)
 	slices.Sort(got)
 	if !slices.Equal(got, left) {
-		t.Errorf("Stale = %v, want %v", got, left)
+		t.Errorf("stale = %v, want %v", got, left)
 	}
-	if still := exists(t, root, left); len(still) > 0 {
+	if still := exists(t, local, left); len(still) > 0 {
 		t.Errorf("left behind: %v", still)
 	}
 	if readCurrent(t, tb) != "kept" {
@@ -89,25 +90,26 @@ func TestOpenRemovesLeftoversOfKilledRuns(t *testing.T) {
 
 // While any execution has the table open, in this process or another,
 // nothing is removed: the staging folders may be its own.
-func TestOpenKeepsStagingOfLiveExecutions(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "scores")
+func testOpenKeepsStagingOfLiveExecutions(t *testing.T, k kind) {
+	root := k.root(t)
+	local := localRoot(t, root)
 	live, err := Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	left := leaveLeftovers(t, root)
+	left := leaveLeftovers(t, local)
 
 	second, err := Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(second.Stale) != 0 {
-		t.Errorf("removed %v while another Table was open", second.Stale)
+	if len(second.stale) != 0 {
+		t.Errorf("removed %v while another Table was open", second.stale)
 	}
-	if n, err := (&Table{Root: root}).CleanStale(); err != nil || len(n) != 0 {
-		t.Errorf("CleanStale = %v, %v while Tables are open", n, err)
+	if n, err := (&Table{Root: local}).cleanStale(); err != nil || len(n) != 0 {
+		t.Errorf("cleanStale = %v, %v while Tables are open", n, err)
 	}
-	if still := exists(t, root, left); !slices.Equal(still, left) {
+	if still := exists(t, local, left); !slices.Equal(still, left) {
 		t.Errorf("only %v left of %v", still, left)
 	}
 	live.Close()
@@ -115,7 +117,7 @@ func TestOpenKeepsStagingOfLiveExecutions(t *testing.T) {
 
 	// Another process's hold: a separate open file description, as a
 	// process would have.
-	f, err := os.Open(filepath.Join(root, "_locks", usersLock))
+	f, err := os.Open(filepath.Join(local, "_locks", usersLock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,27 +128,28 @@ func TestOpenKeepsStagingOfLiveExecutions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(third.Stale) != 0 {
-		t.Errorf("removed %v while another process held the table", third.Stale)
+	if len(third.stale) != 0 {
+		t.Errorf("removed %v while another process held the table", third.stale)
 	}
 	third.Close()
 	f.Close() // the process ends: the kernel drops its hold
 
-	removed, err := (&Table{Root: root}).CleanStale()
+	removed, err := (&Table{Root: local}).cleanStale()
 	if err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(removed)
 	if !slices.Equal(removed, left) {
-		t.Errorf("CleanStale of an idle table removed %v, want %v", removed, left)
+		t.Errorf("cleanStale of an idle table removed %v, want %v", removed, left)
 	}
 }
 
 // A date folder of runs/ that leads outside is neither cleaned nor
 // written: Open refuses the table.
-func TestCleanStaleSkipsOutside(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "scores")
-	tb, err := Open(root)
+func testCleanStaleSkipsOutside(t *testing.T, k kind) {
+	url := k.root(t)
+	root := localRoot(t, url)
+	tb, err := Open(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,8 +160,8 @@ func TestCleanStaleSkipsOutside(t *testing.T) {
 		t.Fatal(err)
 	}
 	plant(t, root, "runs/"+date, elsewhere)
-	if _, err := (&Table{Root: root}).CleanStale(); err == nil {
-		t.Error("CleanStale: no error for a runs/<date> leading outside")
+	if _, err := (&Table{Root: root}).cleanStale(); err == nil {
+		t.Error("cleanStale: no error for a runs/<date> leading outside")
 	}
 	if _, err := os.Stat(tmp); err != nil {
 		t.Errorf("a file outside the table was removed: %v", err)

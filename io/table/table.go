@@ -1,6 +1,7 @@
 // Package table owns the on-disk layout of a versioned result table:
 // staging where no reader looks, atomic publish, the current pointer of
-// each logical date, and the run manifests.
+// each logical date, the run manifests, the date locks and the owner
+// record.
 //
 //	<table>/versions/<date>/<version>/part-00000.parquet   immutable, complete
 //	<table>/current/<date> -> ../versions/<date>/<version> one symlink per date
@@ -8,20 +9,28 @@
 //	<table>/runs/<date>/<version>.report.{json,html}       its validation report
 //	<table>/runs/<date>/<version>.profile.json             the profile of its snapshot and scores
 //	<table>/_staging/<version>/                            in progress; never read
-//	<table>/_locks/staging.lock                            shared by every open Table; see CleanStale
+//	<table>/_shards/<date>/of-<n>/shard-<k>/               shards waiting for their commit (shards.go)
+//	<table>/_locks/staging.lock                            shared by every open Table (stale.go)
+//	<table>/_locks/<date>.lock                             one execution of a date at a time (lock.go)
+//	<table>/_owner.json                                    the job the table belongs to (owner.go)
+//	<table>/_resume/                                       checkpoints, kept by package jobs via Dir
+//
+// Where readers see a version is the Store's business (store.go): the
+// folder itself, or a bucket the folder mirrors (store_s3.go).
 //
 // Folders are made 0750 and files 0640: result rows, quarantined rows and
 // reports are people's data, for the table's owner and group only.
 //
 // Every folder the table writes into must resolve inside its root: a
 // symlink planted in the table (runs -> /elsewhere) makes the write fail
-// with ErrOutside instead of following it. The root itself may be a
+// with errOutside instead of following it. The root itself may be a
 // symlink; that is the user's choice (and the way to put a table on
 // another disk: _staging and versions must share a file system anyway,
 // for the rename that publishes).
 package table
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -35,6 +44,7 @@ import (
 
 	"github.com/batchscore/batchscore/internal/atomicfile"
 	"github.com/batchscore/batchscore/internal/crashpoint"
+	"github.com/batchscore/batchscore/io/blob"
 )
 
 // Modes of what the table writes. Result and quarantine files are written
@@ -50,20 +60,20 @@ const (
 // manifests but stages nothing.
 type Table struct {
 	Root string
-	// Stale lists what Open removed from _staging and runs/: the leftovers
+	// stale lists what Open removed from _staging and runs/: the leftovers
 	// of executions that were killed.
-	Stale []string
+	stale []string
 
-	users  *os.File // _locks/staging.lock, held shared while open
-	remote *remote  // set when the root is an object URL (remote.go)
+	users   *os.File // _locks/staging.lock, held shared while open
+	backend Store    // nil: the folder is the store (see store)
 }
 
 // Open creates the table's folders if needed, checks that none of them
 // leads outside the table, and removes what killed executions left behind
-// when no other execution has the table open (see CleanStale).
+// when no other execution has the table open (see stale.go).
 //
 // For an object URL (s3://bucket/prefix?...) the Table works in a local
-// folder (LocalRoot) and mirrors it to the bucket: see remote.go.
+// folder (LocalRoot) and mirrors it to the bucket: see store_s3.go.
 func Open(root string) (*Table, error) {
 	if IsRemote(root) {
 		local, err := LocalRoot(root)
@@ -115,6 +125,28 @@ func (t *Table) Dir(parts ...string) (string, error) {
 		return "", fmt.Errorf("result table %s: %w", t.Root, err)
 	}
 	return t.dir(true, parts...)
+}
+
+// URL is the table's object URL, "" for a local table.
+func (t *Table) URL() string { return t.store().URL() }
+
+// Name is the table as messages name it: its folder, or its object URL
+// without the query.
+func (t *Table) Name() string { return t.store().Name() }
+
+// Location is the object URL of a path of the table, with the table's
+// query (endpoint, region), as this machine reaches it; "" for a local
+// table.
+func (t *Table) Location(rel ...string) string { return t.store().Location(rel...) }
+
+// ReaderURL is where readers find a path of the table: s3://bucket/key,
+// without the query, since the endpoint is the writer's view of the store
+// and every reader brings its own; "" for a local table.
+func (t *Table) ReaderURL(rel ...string) string {
+	if loc := t.Location(rel...); loc != "" {
+		return blob.Redact(loc)
+	}
+	return ""
 }
 
 // VersionDir is where a published version's files are.
@@ -245,23 +277,12 @@ func (t *Table) Publish(date, version string) error {
 		return undo(fmt.Errorf("publishing %s: %w", version, err))
 	}
 	crashpoint.Hit("publish-renamed")
-	if t.remote != nil {
-		written, err := t.publishRemote(date, version, final)
-		switch {
-		case err != nil && !written:
-			t.unpublishRemote(date, version)
-			return undo(err)
-		case err != nil:
-			return err // the pointer may name it: it stays, here and there
-		}
-		// The bucket's pointer names it: published. The local link is
-		// this machine's mirror, set again by the next Open if it fails.
-		_ = t.point(date, version)
-		crashpoint.Hit("publish-swapped")
-		return nil
-	}
-	if err := t.point(date, version); err != nil {
+	committed, err := t.store().Commit(context.Background(), date, version)
+	switch {
+	case err != nil && !committed:
 		return undo(err)
+	case err != nil:
+		return err // readers may see it: it stays
 	}
 	crashpoint.Hit("publish-swapped")
 	return nil
@@ -323,8 +344,8 @@ func (t *Table) Current(date string) (string, error) {
 	return filepath.Base(target), nil
 }
 
-// Versions lists a date's published versions, oldest first.
-func (t *Table) Versions(date string) ([]string, error) {
+// versions lists a date's versions in the local folder, oldest first.
+func (t *Table) versions(date string) ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(t.Root, "versions", date))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -371,10 +392,8 @@ func (t *Table) writeRunFile(date, version, suffix string, data []byte, point st
 	if err := writeFileAtomic(path, data, point); err != nil {
 		return path, err
 	}
-	if t.remote != nil {
-		if err := t.uploadRunFile(date, version+suffix, path); err != nil {
-			return path, fmt.Errorf("writing %s: %w", t.Location("runs", date, version+suffix), err)
-		}
+	if err := t.store().PutRunFile(context.Background(), date, version+suffix); err != nil {
+		return path, fmt.Errorf("writing %s: %w", t.Location("runs", date, version+suffix), err)
 	}
 	return path, nil
 }

@@ -20,19 +20,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(crashStepEnv) != "" {
+		os.Exit(crashChild()) // a child of testCrashPoints, not a test run
+	}
 	goleak.VerifyTestMain(miniotest.Wrap(m))
 }
 
 const date = "2026-11-20"
-
-func openTable(t *testing.T) *Table {
-	t.Helper()
-	tb, err := Open(filepath.Join(t.TempDir(), "out", "churn_scores"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tb
-}
 
 // stageFiles stages a version holding the given files and returns its folder.
 func stageFiles(t *testing.T, tb *Table, version string, files map[string][]byte) string {
@@ -66,40 +60,41 @@ func readCurrent(t *testing.T, tb *Table) string {
 	return string(data)
 }
 
-func TestOpen(t *testing.T) {
-	root := filepath.Join(t.TempDir(), "a", "b")
-	tb, err := Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+func testOpen(t *testing.T, k kind) {
+	root := k.rootUnder(t, filepath.Join(t.TempDir(), "a", "b"))
+	local := localRoot(t, root)
+	tb := openRoot(t, root)
 	for _, d := range []string{"", "_staging", "versions", "current", "runs"} {
-		if st, err := os.Stat(filepath.Join(root, d)); err != nil || !st.IsDir() {
-			t.Errorf("%s/%s: %v", root, d, err)
+		if st, err := os.Stat(filepath.Join(local, d)); err != nil || !st.IsDir() {
+			t.Errorf("%s/%s: %v", local, d, err)
 		}
 	}
-	if tb.Root != root {
+	if tb.Root != local {
 		t.Errorf("Root = %s", tb.Root)
 	}
 	t.Run("again", func(t *testing.T) {
-		if _, err := Open(root); err != nil {
-			t.Errorf("second Open: %v", err)
+		tb, err := Open(root)
+		if err != nil {
+			t.Fatalf("second Open: %v", err)
 		}
+		tb.Close()
 	})
 	t.Run("under a file", func(t *testing.T) {
 		f := filepath.Join(t.TempDir(), "f")
 		os.WriteFile(f, nil, 0o644)
-		if _, err := Open(filepath.Join(f, "t")); err == nil || !strings.Contains(err.Error(), f) {
+		if _, err := Open(k.rootUnder(t, filepath.Join(f, "t"))); err == nil || !strings.Contains(err.Error(), f) {
 			t.Errorf("Open under a file = %v, want an error naming the table", err)
 		}
 	})
 }
 
-func TestStagePublish(t *testing.T) {
-	tb := openTable(t)
+func testStagePublish(t *testing.T, k kind) {
+	root := k.root(t)
+	tb := openRoot(t, root)
 	if v, err := tb.Current(date); err != nil || v != "" {
 		t.Fatalf("Current before any publish = %q, %v; want \"\"", v, err)
 	}
-	if vs, err := tb.Versions(date); err != nil || len(vs) != 0 {
+	if vs, err := tb.versions(date); err != nil || len(vs) != 0 {
 		t.Fatalf("Versions before any publish = %q, %v", vs, err)
 	}
 
@@ -139,6 +134,7 @@ func TestStagePublish(t *testing.T) {
 		if v, err := tb.Current(date); err != nil || v != v1 {
 			t.Errorf("Current = %q, %v; want %s", v, err, v1)
 		}
+		seen(t, k, root, v1, "one-0")
 	})
 
 	publish(t, tb, v2, "two")
@@ -149,11 +145,12 @@ func TestStagePublish(t *testing.T) {
 		if got := readCurrent(t, tb); got != "two" {
 			t.Errorf("through current: %q", got)
 		}
+		seen(t, k, root, v2, "two")
 		data, err := os.ReadFile(filepath.Join(tb.VersionDir(date, v1), "part-00000.parquet"))
 		if err != nil || string(data) != "one-0" {
 			t.Errorf("first version no longer readable: %q, %v", data, err)
 		}
-		if vs, err := tb.Versions(date); err != nil || !slices.Equal(vs, []string{v1, v2}) {
+		if vs, err := tb.versions(date); err != nil || !slices.Equal(vs, []string{v1, v2}) {
 			t.Errorf("Versions = %q, %v; want [%s %s]", vs, err, v1, v2)
 		}
 		tmp, _ := filepath.Glob(filepath.Join(tb.Root, "current", ".*"))
@@ -173,6 +170,7 @@ func TestStagePublish(t *testing.T) {
 		if v, _ := tb.Current(date); v != v2 {
 			t.Errorf("current moved to %q", v)
 		}
+		seen(t, k, root, v2, "two")
 	})
 	t.Run("publish of a version that exists", func(t *testing.T) {
 		stageFiles(t, tb, v1, map[string][]byte{"part-00000.parquet": []byte("impostor")})
@@ -183,12 +181,14 @@ func TestStagePublish(t *testing.T) {
 		if string(data) != "one-0" {
 			t.Errorf("published version changed: %q", data)
 		}
+		seen(t, k, root, v2, "two")
 		tb.Discard(v1)
 	})
 }
 
-func TestVersionsOldestFirst(t *testing.T) {
-	tb := openTable(t)
+func testVersionsOldestFirst(t *testing.T, k kind) {
+	root := k.root(t)
+	tb := openRoot(t, root)
 	t0 := time.Date(2026, 11, 21, 23, 59, 59, 998_000_000, time.UTC)
 	var want []string
 	for i := range 5 {
@@ -199,7 +199,7 @@ func TestVersionsOldestFirst(t *testing.T) {
 		publish(t, tb, v, v)
 	}
 	os.WriteFile(filepath.Join(tb.Root, "versions", date, "stray-file"), nil, 0o644)
-	got, err := tb.Versions(date)
+	got, err := tb.versions(date)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +209,7 @@ func TestVersionsOldestFirst(t *testing.T) {
 	if v, _ := tb.Current(date); v != want[0] {
 		t.Errorf("Current = %s, want the last published %s", v, want[0])
 	}
+	seen(t, k, root, want[0], want[0])
 }
 
 var versionForm = regexp.MustCompile(`^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]+$`)
@@ -266,8 +267,9 @@ func TestNewVersionUnique(t *testing.T) {
 	}
 }
 
-func TestDiscard(t *testing.T) {
-	tb := openTable(t)
+func testDiscard(t *testing.T, k kind) {
+	root := k.root(t)
+	tb := openRoot(t, root)
 	v := NewVersion(time.Now())
 	dir := stageFiles(t, tb, v, map[string][]byte{"part-00000.parquet": []byte("x")})
 	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
@@ -286,10 +288,12 @@ func TestDiscard(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(tb.Root, "versions", date)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("discarded version reached versions/: %v", err)
 	}
+	seen(t, k, root, "", "")
 }
 
-func TestWriteManifest(t *testing.T) {
-	tb := openTable(t)
+func testWriteManifest(t *testing.T, k kind) {
+	root := k.root(t)
+	tb := openRoot(t, root)
 	v := NewVersion(time.Now())
 	tests := []struct {
 		name string
@@ -312,6 +316,9 @@ func TestWriteManifest(t *testing.T) {
 			got, err := os.ReadFile(path)
 			if err != nil || !bytes.Equal(got, tt.data) {
 				t.Errorf("content %q, %v; want %q", got, err, tt.data)
+			}
+			if got, err := k.reader(t, root).runFile(date, v+".json"); err != nil || !bytes.Equal(got, tt.data) {
+				t.Errorf("a reader reads %q, %v; want %q", got, err, tt.data)
 			}
 			entries, _ := os.ReadDir(filepath.Dir(path))
 			if len(entries) != 1 {
@@ -341,9 +348,11 @@ func TestWriteFileAtomicFailure(t *testing.T) {
 // A reader that follows current/<date> while versions are published sees
 // a whole file of some version every time, and never an older version
 // after a newer one.
-func TestPublishWhileReading(t *testing.T) {
+func testPublishWhileReading(t *testing.T, k kind) {
 	const publishes = 50
-	tb := openTable(t)
+	root := k.root(t)
+	tb := openRoot(t, root)
+	view := k.reader(t, root)
 	contents := map[string]int{} // content -> publish index
 	body := func(i int) []byte {
 		return append([]byte(fmt.Sprintf("version %02d|", i)), bytes.Repeat([]byte{byte('a' + i%26)}, 64<<10)...)
@@ -351,7 +360,6 @@ func TestPublishWhileReading(t *testing.T) {
 	for i := range publishes {
 		contents[string(body(i))] = i
 	}
-	link := filepath.Join(tb.CurrentLink(date), "part-00000.parquet")
 
 	var published atomic.Int32 // publishes finished
 	stop := make(chan struct{})
@@ -378,7 +386,7 @@ func TestPublishWhileReading(t *testing.T) {
 				default:
 				}
 				done := int(published.Load())
-				data, err := os.ReadFile(link)
+				data, err := view.read(date, "part-00000.parquet")
 				reads.Add(1)
 				if err != nil {
 					if done > 0 {
@@ -423,7 +431,7 @@ func TestPublishWhileReading(t *testing.T) {
 	if n := problems.Load(); n > 0 {
 		t.Errorf("%d bad reads of %d", n, reads.Load())
 	}
-	if vs, _ := tb.Versions(date); len(vs) != publishes {
+	if vs, _ := tb.versions(date); len(vs) != publishes {
 		t.Errorf("%d versions, want %d", len(vs), publishes)
 	}
 	t.Logf("%d reads across %d publishes", reads.Load(), publishes)
@@ -432,8 +440,9 @@ func TestPublishWhileReading(t *testing.T) {
 // Nothing but the date links may ever be in current/: a leftover would
 // match the documented current/*/*.parquet glob. Manifests are for the
 // owner and group only, like the result files.
-func TestPublishLeavesOnlyDateLinksAndPrivateManifests(t *testing.T) {
-	tb := openTable(t)
+func testPublishLeavesOnlyDateLinksAndPrivateManifests(t *testing.T, k kind) {
+	root := k.root(t)
+	tb := openRoot(t, root)
 	for range 3 {
 		v := NewVersion(time.Now())
 		dir, err := tb.Stage(v)
@@ -469,10 +478,14 @@ func TestPublishLeavesOnlyDateLinksAndPrivateManifests(t *testing.T) {
 		}
 		t.Errorf("current/ holds %v, want only 2026-11-20", names)
 	}
+	if got, want := k.reader(t, root).files("current"), []string{k.pointer("2026-11-20")}; !slices.Equal(got, want) {
+		t.Errorf("the store's current/ holds %v, want %v", got, want)
+	}
 }
 
-func TestManifestsSkipCompanions(t *testing.T) {
-	tb := openTable(t)
+func testManifestsSkipCompanions(t *testing.T, k kind) {
+	root := k.root(t)
+	tb := openRoot(t, root)
 	v1 := NewVersion(time.Date(2026, 11, 19, 2, 0, 0, 0, time.UTC))
 	v2 := NewVersion(time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC))
 	for _, f := range []struct{ date, version, suffix string }{
@@ -490,5 +503,17 @@ func TestManifestsSkipCompanions(t *testing.T) {
 	want := []string{tb.ManifestPath("2026-11-19", v1), tb.ManifestPath("2026-11-20", v2)}
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("Manifests = %v, want %v", got, want)
+	}
+	// Another machine lists the same executions.
+	k.machine(t)
+	other, err := Mirror(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	got, err = other.Manifests()
+	want = []string{other.ManifestPath("2026-11-19", v1), other.ManifestPath("2026-11-20", v2)}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("another machine's Manifests = %v, %v; want %v", got, err, want)
 	}
 }

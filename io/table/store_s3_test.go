@@ -108,7 +108,7 @@ func TestRemotePublish(t *testing.T) {
 	if v, _ := c.Current(date); v != "v1" {
 		t.Errorf("the loser's local current is %s, want v1 (as it was)", v)
 	}
-	if vs, _ := c.Versions(date); contains(vs, "v3") {
+	if vs, _ := c.versions(date); contains(vs, "v3") {
 		t.Error("the loser's v3 stayed in its versions/")
 	}
 	// The winner publishes again: its Table knows the pointer it wrote.

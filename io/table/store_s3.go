@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -81,7 +82,9 @@ func (p Pointer) Resolve(tableURL string) (folder, manifest string) {
 	return resolve(p.Path), resolve(p.Manifest)
 }
 
-type remote struct {
+// bucketStore is the Store of a table whose root is an object URL.
+type bucketStore struct {
+	t         *Table // the local work folder it mirrors
 	url       string // the table's root as configured
 	bucketURL string
 	prefix    string // "" or ending in "/"
@@ -139,39 +142,8 @@ func Mirror(root string) (*Table, error) {
 	return t, nil
 }
 
-// URL is the table's object URL, "" for a local table.
-func (t *Table) URL() string {
-	if t.remote == nil {
-		return ""
-	}
-	return t.remote.url
-}
-
-// Location is the object URL of a path of the table, with the table's
-// query (endpoint, region), as this machine reaches it; "" for a local
-// table.
-func (t *Table) Location(rel ...string) string {
-	if t.remote == nil {
-		return ""
-	}
-	return blob.Join(t.remote.bucketURL, t.remote.prefix+path.Join(rel...))
-}
-
-// ReaderURL is where readers find a path of the table: s3://bucket/key,
-// without the query, since the endpoint is the writer's view of the store
-// and every reader brings its own; "" for a local table.
-func (t *Table) ReaderURL(rel ...string) string {
-	if t.remote == nil {
-		return ""
-	}
-	return blob.Redact(t.Location(rel...))
-}
-
-// PointerLocation is the object URL of a date's current pointer.
-func (t *Table) PointerLocation(date string) string {
-	return t.Location("current", date+".json")
-}
-
+// attach connects the Table's work folder to the bucket at root and
+// pulls what the bucket holds.
 func (t *Table) attach(root string) error {
 	bucketURL, key, err := blob.Split(root)
 	if err != nil {
@@ -186,36 +158,75 @@ func (t *Table) attach(root string) error {
 	if prefix != "" {
 		prefix += "/"
 	}
-	t.remote = &remote{url: root, bucketURL: bucketURL, prefix: prefix, bucket: b, etags: map[string]string{}}
-	if err := t.pull(ctx); err != nil {
+	s := &bucketStore{t: t, url: root, bucketURL: bucketURL, prefix: prefix, bucket: b, etags: map[string]string{}}
+	t.backend = s
+	if err := s.Pull(ctx); err != nil {
 		b.Close()
-		t.remote = nil
+		t.backend = nil
 		return fmt.Errorf("result table %s: %w", blob.Redact(root), err)
 	}
 	return nil
 }
 
-// pull brings the bucket's manifests, reports and profiles into runs/ and
+func (s *bucketStore) Name() string { return blob.Redact(s.url) }
+func (s *bucketStore) URL() string  { return s.url }
+func (s *bucketStore) Close() error { return s.bucket.Close() }
+
+func (s *bucketStore) Location(rel ...string) string {
+	return blob.Join(s.bucketURL, s.prefix+path.Join(rel...))
+}
+
+func (s *bucketStore) pointerLocation(date string) string {
+	return s.Location("current", date+".json")
+}
+
+// Pull brings the bucket's manifests, reports and profiles into runs/ and
 // points the local current/ links where the bucket's pointers point, so
 // that history, idempotency and drift read what every machine published.
-func (t *Table) pull(ctx context.Context) error {
-	r := t.remote
-	objs, err := r.bucket.List(ctx, r.prefix+"runs/")
+func (s *bucketStore) Pull(ctx context.Context) error {
+	if err := s.pullRuns(ctx); err != nil {
+		return err
+	}
+	pointers, err := s.bucket.List(ctx, s.prefix+"current/")
+	if err != nil {
+		return err
+	}
+	for _, o := range pointers {
+		date, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, s.prefix+"current/"), ".json")
+		if !ok || checkName("date", date) != nil {
+			continue
+		}
+		p, etag, err := s.readPointer(ctx, date)
+		if err != nil {
+			return err
+		}
+		s.setETag(date, etag)
+		if cur, _ := s.t.Current(date); p != nil && cur != p.Version && checkName("version", p.Version) == nil {
+			if err := s.t.point(date, p.Version); err != nil {
+				return err
+			}
+		}
+	}
+	return s.pullOwner(ctx)
+}
+
+func (s *bucketStore) pullRuns(ctx context.Context) error {
+	objs, err := s.bucket.List(ctx, s.prefix+"runs/")
 	if err != nil {
 		return err
 	}
 	for _, o := range objs {
-		rel := strings.TrimPrefix(o.Key, r.prefix)
+		rel := strings.TrimPrefix(o.Key, s.prefix)
 		parts := strings.Split(rel, "/")
 		if len(parts) != 3 || !strings.HasSuffix(rel, ".json") || checkName("date", parts[1]) != nil || checkName("file", parts[2]) != nil {
 			continue
 		}
-		local := filepath.Join(t.Root, filepath.FromSlash(rel))
+		local := filepath.Join(s.t.Root, filepath.FromSlash(rel))
 		fi, statErr := os.Stat(local)
 		if statErr == nil && !o.ModTime.After(fi.ModTime()) && fi.Size() == o.Size {
 			continue
 		}
-		data, err := r.bucket.ReadAll(ctx, o.Key)
+		data, err := s.bucket.ReadAll(ctx, o.Key)
 		if err != nil {
 			return err
 		}
@@ -224,10 +235,10 @@ func (t *Table) pull(ctx context.Context) error {
 			// wrote the execution's end after it (a failed manifest when
 			// the store went away): this copy goes up if the store takes
 			// it. Decided by status, not by clocks of two machines.
-			_ = r.bucket.Upload(ctx, o.Key, local)
+			_ = s.bucket.Upload(ctx, o.Key, local)
 			continue
 		}
-		dir, err := t.dir(true, "runs", parts[1])
+		dir, err := s.t.dir(true, "runs", parts[1])
 		if err != nil {
 			return err
 		}
@@ -240,74 +251,53 @@ func (t *Table) pull(ctx context.Context) error {
 		// newer than it.
 		_ = os.Chtimes(path, o.ModTime, o.ModTime)
 	}
-	pointers, err := r.bucket.List(ctx, r.prefix+"current/")
-	if err != nil {
-		return err
-	}
-	for _, o := range pointers {
-		date, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, r.prefix+"current/"), ".json")
-		if !ok || checkName("date", date) != nil {
-			continue
-		}
-		p, etag, err := t.readPointer(ctx, date)
-		if err != nil {
-			return err
-		}
-		r.setETag(date, etag)
-		if cur, _ := t.Current(date); p != nil && cur != p.Version && checkName("version", p.Version) == nil {
-			if err := t.point(date, p.Version); err != nil {
-				return err
-			}
-		}
-	}
-	return t.pullOwner()
+	return nil
 }
 
-func (t *Table) readPointer(ctx context.Context, date string) (*Pointer, string, error) {
-	r := t.remote
-	key := r.prefix + "current/" + date + ".json"
-	attrs, err := r.bucket.Attributes(ctx, key)
+func (s *bucketStore) readPointer(ctx context.Context, date string) (*Pointer, string, error) {
+	key := s.prefix + "current/" + date + ".json"
+	attrs, err := s.bucket.Attributes(ctx, key)
 	if errors.Is(err, blob.ErrNotFound) {
 		return nil, "", nil
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	data, err := r.bucket.ReadAll(ctx, key)
+	data, err := s.bucket.ReadAll(ctx, key)
 	if err != nil {
 		return nil, "", err
 	}
 	var p Pointer
 	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, "", fmt.Errorf("%s: not a pointer: %w", t.PointerLocation(date), err)
+		return nil, "", fmt.Errorf("%s: not a pointer: %w", s.pointerLocation(date), err)
 	}
 	return &p, attrs.ETag, nil
 }
 
-func (r *remote) setETag(date, etag string) {
-	r.mu.Lock()
-	r.etags[date] = etag
-	r.mu.Unlock()
+func (s *bucketStore) setETag(date, etag string) {
+	s.mu.Lock()
+	s.etags[date] = etag
+	s.mu.Unlock()
 }
 
 // forget drops a date's ETag after a write whose outcome was not read
 // back: a later publish from this Table then fails its condition rather
 // than replace a pointer it never saw.
-func (r *remote) forget(date string) {
-	r.setETag(date, "unknown")
+func (s *bucketStore) forget(date string) {
+	s.setETag(date, "unknown")
 }
 
-func (r *remote) etag(date string) (string, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e, ok := r.etags[date]
+func (s *bucketStore) etag(date string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.etags[date]
 	return e, ok
 }
 
 // upload copies every file under the local folder dir to the bucket under
 // the same relative key; last, when not "", goes up after the others.
-func (t *Table) upload(ctx context.Context, dir, last string) ([]string, error) {
-	rootRel, err := filepath.Rel(t.Root, dir)
+func (s *bucketStore) upload(ctx context.Context, dir, last string) ([]string, error) {
+	rootRel, err := filepath.Rel(s.t.Root, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -330,26 +320,42 @@ func (t *Table) upload(ctx context.Context, dir, last string) ([]string, error) 
 		files = append(files, last)
 	}
 	for _, rel := range files {
-		key := t.remote.prefix + filepath.ToSlash(rootRel) + "/" + rel
-		if err := t.remote.bucket.Upload(ctx, key, filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+		key := s.prefix + filepath.ToSlash(rootRel) + "/" + rel
+		if err := s.bucket.Upload(ctx, key, filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
 			return nil, err
 		}
 	}
 	return files, nil
 }
 
-// publishRemote uploads a version already renamed into versions/ and then
-// writes the date's pointer, conditionally on the ETag this Table saw when
-// it pulled (none seen: If-None-Match, the date's first version). It
+// Commit uploads the version and writes the date's pointer (see
+// publishPointer); a version whose pointer was not written has its
+// objects removed again. The local current/ link is this machine's
+// mirror: set when the pointer names the version, and again by the next
+// Pull should that fail.
+func (s *bucketStore) Commit(ctx context.Context, date, version string) (bool, error) {
+	written, err := s.publishPointer(ctx, date, version)
+	switch {
+	case err != nil && !written:
+		s.unpublish(ctx, date, version)
+		return false, err
+	case err != nil:
+		return true, err // the pointer may name it: it stays, here and there
+	}
+	_ = s.t.point(date, version)
+	return true, nil
+}
+
+// publishPointer uploads a version already renamed into versions/ and
+// then writes the date's pointer, conditionally on the ETag this Table saw
+// when it pulled (none seen: If-None-Match, the date's first version). It
 // returns written true once the pointer names the version, even with an
 // error after that; with written false the caller may take the version's
 // objects back.
-func (t *Table) publishRemote(date, version, dir string) (written bool, err error) {
-	ctx := context.Background()
-	r := t.remote
-	files, err := t.upload(ctx, dir, "")
+func (s *bucketStore) publishPointer(ctx context.Context, date, version string) (written bool, err error) {
+	files, err := s.upload(ctx, s.t.VersionDir(date, version), "")
 	if err != nil {
-		return false, fmt.Errorf("publishing %s to %s: %w", version, blob.Redact(r.url), err)
+		return false, fmt.Errorf("publishing %s to %s: %w", version, blob.Redact(s.url), err)
 	}
 	crashpoint.Hit("publish-uploaded")
 	data, err := json.MarshalIndent(Pointer{
@@ -359,38 +365,38 @@ func (t *Table) publishRemote(date, version, dir string) (written bool, err erro
 	if err != nil {
 		return false, err
 	}
-	key := r.prefix + "current/" + date + ".json"
-	expected, _ := r.etag(date) // "" when the pull saw no pointer: this is the first version
+	key := s.prefix + "current/" + date + ".json"
+	expected, _ := s.etag(date) // "" when the pull saw no pointer: this is the first version
 	if expected == "" {
-		err = r.bucket.WriteIfAbsent(ctx, key, data)
+		err = s.bucket.WriteIfAbsent(ctx, key, data)
 	} else {
-		err = r.bucket.WriteIfMatch(ctx, key, data, expected)
+		err = s.bucket.WriteIfMatch(ctx, key, data, expected)
 	}
 	// The pointer as the store has it now decides, not the error alone: a
 	// PUT that reached the store but whose response was lost is retried by
 	// the SDK and fails its own condition.
-	p, etag, rerr := t.readPointer(ctx, date)
+	p, etag, rerr := s.readPointer(ctx, date)
 	switch {
 	case rerr == nil && p != nil && p.Version == version:
-		r.setETag(date, etag)
+		s.setETag(date, etag)
 		return true, nil
 	case err == nil && rerr != nil:
 		// Written, but not confirmed: the next publish reads it again.
-		r.forget(date)
+		s.forget(date)
 		return true, nil
 	case err == nil:
 		// Replaced already by another writer: ours was current a moment.
-		r.forget(date)
+		s.forget(date)
 		return true, nil
 	case rerr != nil:
 		// Neither the write nor the check answered: whether the pointer
 		// names this version is unknown, so its objects stay.
-		r.forget(date)
-		return true, fmt.Errorf("publishing %s: writing %s: %w (and reading it back: %v)", version, t.PointerLocation(date), err, rerr)
+		s.forget(date)
+		return true, fmt.Errorf("publishing %s: writing %s: %w (and reading it back: %v)", version, s.pointerLocation(date), err, rerr)
 	case errors.Is(err, blob.ErrExists) || errors.Is(err, blob.ErrChanged) || errors.Is(err, blob.ErrNotFound):
-		return false, fmt.Errorf("publishing %s: %w: %s names %s since this run read it; nothing was published by this run", version, ErrConcurrent, t.PointerLocation(date), pointerVersion(p))
+		return false, fmt.Errorf("publishing %s: %w: %s names %s since this run read it; nothing was published by this run", version, ErrConcurrent, s.pointerLocation(date), pointerVersion(p))
 	default:
-		return false, fmt.Errorf("publishing %s: writing %s: %w", version, t.PointerLocation(date), err)
+		return false, fmt.Errorf("publishing %s: writing %s: %w", version, s.pointerLocation(date), err)
 	}
 }
 
@@ -401,86 +407,145 @@ func pointerVersion(p *Pointer) string {
 	return p.Version
 }
 
-// unpublishRemote removes the objects of a version whose pointer was
-// never written, best effort: no reader follows a pointer to them.
-func (t *Table) unpublishRemote(date, version string) {
-	ctx := context.Background()
-	prefix := t.remote.prefix + "versions/" + date + "/" + version + "/"
-	objs, err := t.remote.bucket.List(ctx, prefix)
+// unpublish removes the objects of a version whose pointer was never
+// written, best effort: no reader follows a pointer to them.
+func (s *bucketStore) unpublish(ctx context.Context, date, version string) {
+	objs, err := s.bucket.List(ctx, s.prefix+"versions/"+date+"/"+version+"/")
 	if err != nil {
 		return
 	}
 	for _, o := range objs {
-		_ = t.remote.bucket.Delete(ctx, o.Key)
+		_ = s.bucket.Delete(ctx, o.Key)
 	}
 }
 
-// uploadRunFile mirrors a manifest or report written to runs/.
-func (t *Table) uploadRunFile(date, name, local string) error {
-	key := t.remote.prefix + "runs/" + date + "/" + name
-	return t.remote.bucket.Upload(context.Background(), key, local)
+// PutRunFile mirrors a manifest or report written to runs/.
+func (s *bucketStore) PutRunFile(ctx context.Context, date, name string) error {
+	key := s.prefix + "runs/" + date + "/" + name
+	return s.bucket.Upload(ctx, key, filepath.Join(s.t.Root, "runs", date, name))
+}
+
+// ReadOwner reads the bucket's record and mirrors it into the work folder.
+func (s *bucketStore) ReadOwner(ctx context.Context) ([]byte, string, error) {
+	key := s.prefix + ownerFile
+	attrs, err := s.bucket.Attributes(ctx, key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := s.bucket.ReadAll(ctx, key)
+	if err != nil {
+		return nil, "", err
+	}
+	return data, attrs.ETag, writeFileAtomic(filepath.Join(s.t.Root, ownerFile), data, "")
+}
+
+// CreateOwner writes with If-None-Match, so that two first runs on two
+// machines cannot both claim the table.
+func (s *bucketStore) CreateOwner(ctx context.Context, data []byte) error {
+	err := s.bucket.WriteIfAbsent(ctx, s.prefix+ownerFile, data)
+	if errors.Is(err, blob.ErrExists) {
+		return fs.ErrExist
+	}
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(s.t.Root, ownerFile), data, "")
+}
+
+func (s *bucketStore) ReplaceOwner(ctx context.Context, data []byte, etag string) error {
+	if err := s.bucket.WriteIfMatch(ctx, s.prefix+ownerFile, data, etag); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(s.t.Root, ownerFile), data, "")
+}
+
+// pullOwner mirrors the bucket's owner record into the work folder (or
+// removes the mirror's when the bucket has none). An unreadable record is
+// mirrored as it is: Owner and Own then refuse it, as they would a local
+// one, instead of every Open failing before reown can mend it.
+func (s *bucketStore) pullOwner(ctx context.Context) error {
+	data, _, err := s.ReadOwner(ctx)
+	if err == nil && data == nil {
+		if err := os.Remove(filepath.Join(s.t.Root, ownerFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return err
+}
+
+// ShareShard uploads the shard's folder, the file named last after the
+// others, over what an earlier attempt of the shard left in the bucket.
+func (s *bucketStore) ShareShard(ctx context.Context, date string, n, k int, dir, last string) (string, error) {
+	rel := []string{"_shards", date, "of-" + strconv.Itoa(n), "shard-" + strconv.Itoa(k)}
+	if err := s.drop(ctx, s.prefix+path.Join(rel...)+"/"); err != nil {
+		return "", err
+	}
+	if _, err := s.upload(ctx, dir, last); err != nil {
+		return "", err
+	}
+	return blob.Redact(s.Location(rel...)), nil
 }
 
 // PullShards replaces the local shard folders of a date's n shards with
 // the bucket's, for a commit on another machine than its shards. A shard
 // counts once its state file (last, uploaded after its files) is there.
-func (t *Table) PullShards(date string, n int, last string) error {
-	if t.remote == nil {
-		return nil
-	}
-	ctx := context.Background()
-	r := t.remote
+func (s *bucketStore) PullShards(ctx context.Context, date string, n int, last string) error {
 	for k := range n {
-		local, err := t.ShardDir(date, n, k)
+		local, err := s.t.ShardDir(date, n, k)
 		if err != nil {
 			return err
 		}
-		prefix := fmt.Sprintf("%s_shards/%s/of-%d/shard-%d/", r.prefix, date, n, k)
-		objs, err := r.bucket.List(ctx, prefix)
-		if err != nil {
+		prefix := fmt.Sprintf("%s_shards/%s/of-%d/shard-%d/", s.prefix, date, n, k)
+		if err := s.pullShard(ctx, prefix, local, last); err != nil {
 			return err
-		}
-		complete := false
-		for _, o := range objs {
-			complete = complete || o.Key == prefix+last
-		}
-		if err := os.RemoveAll(local); err != nil {
-			return err
-		}
-		if !complete {
-			continue // missing: the commit names it
-		}
-		for _, o := range objs {
-			rel := strings.TrimPrefix(o.Key, prefix)
-			if rel == "" || strings.HasSuffix(rel, "/") {
-				continue // a folder marker some tools write
-			}
-			dst := filepath.Join(local, filepath.FromSlash(rel))
-			if !strings.HasPrefix(dst, local+string(filepath.Separator)) || strings.Contains(rel, "..") {
-				return fmt.Errorf("%s: %q leads outside the shard's folder", t.Location(strings.TrimPrefix(prefix, r.prefix)), rel)
-			}
-			if err := os.MkdirAll(filepath.Dir(dst), DirMode); err != nil {
-				return err
-			}
-			if err := r.bucket.Download(ctx, o.Key, dst, FileMode); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
 }
 
-func (t *Table) dropRemoteShards(date string, n int) error {
-	return t.dropRemote(fmt.Sprintf("%s_shards/%s/of-%d/", t.remote.prefix, date, n))
+func (s *bucketStore) pullShard(ctx context.Context, prefix, local, last string) error {
+	objs, err := s.bucket.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	complete := false
+	for _, o := range objs {
+		complete = complete || o.Key == prefix+last
+	}
+	if err := os.RemoveAll(local); err != nil {
+		return err
+	}
+	if !complete {
+		return nil // missing: the commit names it
+	}
+	for _, o := range objs {
+		rel := strings.TrimPrefix(o.Key, prefix)
+		if rel == "" || strings.HasSuffix(rel, "/") {
+			continue // a folder marker some tools write
+		}
+		dst := filepath.Join(local, filepath.FromSlash(rel))
+		if !strings.HasPrefix(dst, local+string(filepath.Separator)) || strings.Contains(rel, "..") {
+			return fmt.Errorf("%s: %q leads outside the shard's folder", s.Location(strings.TrimPrefix(prefix, s.prefix)), rel)
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), DirMode); err != nil {
+			return err
+		}
+		if err := s.bucket.Download(ctx, o.Key, dst, FileMode); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (t *Table) dropRemoteShard(date string, n, k int) error {
-	return t.dropRemote(fmt.Sprintf("%s_shards/%s/of-%d/shard-%d/", t.remote.prefix, date, n, k))
+func (s *bucketStore) DropShards(ctx context.Context, date string, n int) error {
+	return s.drop(ctx, fmt.Sprintf("%s_shards/%s/of-%d/", s.prefix, date, n))
 }
 
-func (t *Table) dropRemote(prefix string) error {
-	ctx := context.Background()
-	objs, err := t.remote.bucket.List(ctx, prefix)
+func (s *bucketStore) drop(ctx context.Context, prefix string) error {
+	objs, err := s.bucket.List(ctx, prefix)
 	if err != nil {
 		return err
 	}
@@ -491,7 +556,7 @@ func (t *Table) dropRemote(prefix string) error {
 	})
 	var errs []error
 	for _, o := range objs {
-		if err := t.remote.bucket.Delete(ctx, o.Key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+		if err := s.bucket.Delete(ctx, o.Key); err != nil && !errors.Is(err, blob.ErrNotFound) {
 			errs = append(errs, err)
 		}
 	}
