@@ -211,6 +211,7 @@ func (l *Load) insert(ctx context.Context, rec arrow.Record) error {
 			return s.errorf("version %s: inserting rows %d to %d into %s: %w", l.version, start, end-1, s.n.Table, err)
 		}
 	}
+	crashpoint.Hit("sql-copy") // as after a COPY: the record's rows are not committed yet
 	if err := tx.Commit(); err != nil {
 		return s.errorf("version %s: committing rows into %s: %w", l.version, s.n.Table, err)
 	}
@@ -265,6 +266,16 @@ func (l *Load) flip(ctx context.Context) error {
 				return err
 			}
 		}
+		if s.d == sinkMySQL {
+			// Every registry row of the date, this version's included, is
+			// locked first and in index order: publishers of one date queue
+			// here. Locking this version's row first, as PostgreSQL may,
+			// deadlocks two publishers (each holds its own row and waits
+			// for the other's).
+			if _, err := q.strings(ctx, s.n.lockDate(), l.scoreDate); err != nil {
+				return err
+			}
+		}
 		rows, err := q.strings(ctx, s.n.lockRun(), l.version)
 		if err != nil {
 			return err
@@ -274,11 +285,6 @@ func (l *Load) flip(ctx context.Context) error {
 		}
 		if rows[0][0] != statusStaged {
 			return fmt.Errorf("it is %s, not staged", rows[0][0])
-		}
-		if s.d == sinkMySQL {
-			if _, err := q.strings(ctx, s.n.lockDate(), l.scoreDate); err != nil {
-				return err
-			}
 		}
 		if _, err := q.exec(ctx, s.n.supersede(), l.scoreDate); err != nil {
 			return fmt.Errorf("superseding the current version: %w", err)

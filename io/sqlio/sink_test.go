@@ -199,6 +199,13 @@ func testSink(t *testing.T, be sinkBackend) {
 		{"publish, flip, abort", su.testPublishFlipAbort},
 		{"keep 1 drops older versions", su.testKeep1DropsOlderVersions},
 		{"nulls in every type", su.testNullsInEveryType},
+		{"decimals", su.testDecimals},
+		{"unicode strings", su.testUnicodeStrings},
+		{"quoted identifiers", su.testQuotedIdentifiers},
+		{"reopen and rerun", su.testReopenAndRerun},
+		{"owner table", func(t *testing.T) { testSinkOwner(t, be) }},
+		{"concurrent publishers", su.testConcurrentPublishers},
+		{"crash leaves nothing visible", su.testCrashLeavesNothingVisible},
 	} {
 		t.Run(c.name, c.test)
 	}
