@@ -332,3 +332,41 @@ func (su sinkSuite) testCrashLeavesNothingVisible(t *testing.T) {
 		})
 	}
 }
+
+// testConcurrentFirstClaims: jobs claiming a new table at once: one wins,
+// every other is refused as another job's table (ErrOwner), never with
+// the database's error of the race (MySQL has no lock around a first
+// claim: the loser hits the owner row's key and looks again).
+func (su sinkSuite) testConcurrentFirstClaims(t *testing.T) {
+	ctx := context.Background()
+	dsn := su.be.fresh(t)
+	cfg := SinkConfig{Driver: su.be.driver, DSN: dsn, Table: "claimed"}
+	const n = 4
+	var wg sync.WaitGroup
+	claims := make([]SinkClaim, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			job := fmt.Sprint("job", i)
+			claims[i], errs[i] = OwnSink(ctx, cfg, job, job+".yaml", OwnClaim)
+		}()
+	}
+	wg.Wait()
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil && claims[i].Claimed && claims[i].Owner == fmt.Sprint("job", i):
+			winners++
+		case !errors.Is(err, ErrOwner):
+			t.Errorf("job%d: %+v %v, want the claim or ErrOwner", i, claims[i], err)
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d jobs claimed the table, want 1", winners)
+	}
+	if got := su.be.query(t, dsn, "SELECT count(*) FROM claimed_owner"); got[0][0] != "1" {
+		t.Errorf("%s owner rows", got[0][0])
+	}
+}

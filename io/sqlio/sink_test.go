@@ -205,6 +205,7 @@ func testSink(t *testing.T, be sinkBackend) {
 		{"reopen and rerun", su.testReopenAndRerun},
 		{"owner table", func(t *testing.T) { testSinkOwner(t, be) }},
 		{"concurrent publishers", su.testConcurrentPublishers},
+		{"concurrent first claims", su.testConcurrentFirstClaims},
 		{"crash leaves nothing visible", su.testCrashLeavesNothingVisible},
 	} {
 		t.Run(c.name, c.test)
