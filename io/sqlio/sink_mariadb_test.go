@@ -5,6 +5,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/internal/testkit/mariadbtest"
 )
@@ -68,5 +73,45 @@ func TestSinkGrantsMariaDB(t *testing.T) {
 	err := Classify(publish(writer, "v3"))
 	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "churn_scores") {
 		t.Errorf("without INSERT: %v, want ErrRejected naming the table", err)
+	}
+}
+
+// TestSinkLatin1TableMariaDB: a table a DBA created in latin1 is used as
+// it is; a string it cannot hold is the database's data exception (exit
+// 3), naming the column, and nothing is published.
+func TestSinkLatin1TableMariaDB(t *testing.T) {
+	ctx := context.Background()
+	dsn := mariadbtest.DSN(t)
+	mariadbtest.Exec(t, dsn, "CREATE TABLE texts (i BIGINT, s TEXT, score_date DATE, version VARCHAR(64) NOT NULL, scored_at DATETIME(6) NOT NULL) DEFAULT CHARSET=latin1")
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "i", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "s", Type: arrow.BinaryTypes.String},
+		{Name: "score_date", Type: arrow.FixedWidthTypes.Date32},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	b.Field(0).(*array.Int64Builder).Append(1)
+	b.Field(1).(*array.StringBuilder).Append("日本語")
+	b.Field(2).(*array.Date32Builder).Append(arrow.Date32FromTime(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)))
+	rec := b.NewRecord()
+	defer rec.Release()
+	s, err := OpenSink(ctx, SinkConfig{Driver: "mysql", DSN: dsn, Table: "texts"}, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := s.Begin(ctx, "v1", "2026-11-20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Classify(l.Write(ctx, rec))
+	if !errors.Is(err, ErrDataException) || !strings.Contains(err.Error(), "`s`") {
+		t.Errorf("a string latin1 cannot hold: %v, want ErrDataException naming column s", err)
+	}
+	if err := l.Abort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := mariadbBackend().query(t, dsn, "SELECT count(*) FROM texts_runs"); got[0][0] != "0" {
+		t.Errorf("%s registry rows left", got[0][0])
 	}
 }
