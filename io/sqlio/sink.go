@@ -126,7 +126,7 @@ func connectSink(ctx context.Context, cfg SinkConfig) (*Sink, error) {
 		if d == sinkSQLite {
 			db.SetMaxOpenConns(1) // one writer at a time anyway
 		}
-		s.db = sqlSinkDB{db: db}
+		s.db = newSQLSinkDB(d, db)
 	}
 	if err := s.db.ping(ctx); err != nil {
 		s.db.close()

@@ -181,11 +181,20 @@ func (l *Load) insert(ctx context.Context, rec arrow.Record) error {
 	if err != nil {
 		return fmt.Errorf("version %s: %w", l.version, err)
 	}
+	b := s.db.(sqlSinkDB)
+	if err := b.retry(ctx, func() error { return l.insertTx(ctx, b, src, int(rec.NumRows())) }); err != nil {
+		return s.errorf("%w", err)
+	}
+	return nil
+}
+
+// insertTx inserts a record's n rows in one transaction.
+func (l *Load) insertTx(ctx context.Context, b sqlSinkDB, src *recordValues, n int) error {
+	s := l.s
 	per := insertRowsPerStatement(len(s.cols))
-	n := int(rec.NumRows())
-	tx, err := s.db.(sqlSinkDB).db.BeginTx(ctx, nil)
+	tx, err := b.db.BeginTx(ctx, b.txOpts)
 	if err != nil {
-		return s.errorf("version %s: %w", l.version, err)
+		return fmt.Errorf("version %s: %w", l.version, err)
 	}
 	defer tx.Rollback()
 	var full *sql.Stmt
@@ -199,7 +208,7 @@ func (l *Load) insert(ctx context.Context, rec arrow.Record) error {
 		if end-start == per {
 			if full == nil {
 				if full, err = tx.PrepareContext(ctx, s.n.insertRows(s.cols, per)); err != nil {
-					return s.errorf("version %s: preparing the insert into %s: %w", l.version, s.n.Table, err)
+					return fmt.Errorf("version %s: preparing the insert into %s: %w", l.version, s.n.Table, err)
 				}
 				defer full.Close()
 			}
@@ -208,12 +217,12 @@ func (l *Load) insert(ctx context.Context, rec arrow.Record) error {
 			_, err = tx.ExecContext(ctx, s.n.insertRows(s.cols, end-start), args...)
 		}
 		if err != nil {
-			return s.errorf("version %s: inserting rows %d to %d into %s: %w", l.version, start, end-1, s.n.Table, err)
+			return fmt.Errorf("version %s: inserting rows %d to %d into %s: %w", l.version, start, end-1, s.n.Table, err)
 		}
 	}
 	crashpoint.Hit("sql-copy") // as after a COPY: the record's rows are not committed yet
 	if err := tx.Commit(); err != nil {
-		return s.errorf("version %s: committing rows into %s: %w", l.version, s.n.Table, err)
+		return fmt.Errorf("version %s: committing rows into %s: %w", l.version, s.n.Table, err)
 	}
 	return nil
 }
