@@ -206,6 +206,7 @@ func testSink(t *testing.T, be sinkBackend) {
 		{"owner table", func(t *testing.T) { testSinkOwner(t, be) }},
 		{"concurrent publishers", su.testConcurrentPublishers},
 		{"concurrent first claims", su.testConcurrentFirstClaims},
+		{"readers see no mix", su.testReadersSeeNoMix},
 		{"crash leaves nothing visible", su.testCrashLeavesNothingVisible},
 	} {
 		t.Run(c.name, c.test)
