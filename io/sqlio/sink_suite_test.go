@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"strings"
@@ -368,5 +369,53 @@ func (su sinkSuite) testConcurrentFirstClaims(t *testing.T) {
 	}
 	if got := su.be.query(t, dsn, "SELECT count(*) FROM claimed_owner"); got[0][0] != "1" {
 		t.Errorf("%s owner rows", got[0][0])
+	}
+}
+
+// testNonFiniteFloats pins what each database makes of NaN and infinity in
+// a float result column (the README lists it): PostgreSQL keeps both,
+// SQLite keeps infinity and stores NaN as NULL, MySQL refuses both as a
+// data exception.
+func (su sinkSuite) testNonFiniteFloats(t *testing.T) {
+	ctx := context.Background()
+	dsn := su.be.fresh(t)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "i", Type: arrow.PrimitiveTypes.Int64}, {Name: "f", Type: arrow.PrimitiveTypes.Float64}, {Name: "score_date", Type: arrow.FixedWidthTypes.Date32}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	day := arrow.Date32FromTime(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC))
+	for i, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		b.Field(0).(*array.Int64Builder).Append(int64(i))
+		b.Field(1).(*array.Float64Builder).Append(f)
+		b.Field(2).(*array.Date32Builder).Append(day)
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	s, err := OpenSink(ctx, SinkConfig{Driver: su.be.driver, DSN: dsn, Table: "floats"}, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := s.Begin(ctx, "v1", suiteDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Abort(ctx)
+	err = l.Write(ctx, rec)
+	if su.be.driver == "mysql" {
+		if !errors.Is(Classify(err), ErrDataException) {
+			t.Fatalf("NaN into MySQL: %v, want ErrDataException", err)
+		}
+		return
+	}
+	if err == nil {
+		err = l.Publish(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(su.be.query(t, dsn, "SELECT f FROM floats_current ORDER BY i"))
+	want := map[string]string{"postgres": "[[NaN] [+Inf] [-Inf]]", "sqlite": "[[NULL] [+Inf] [-Inf]]"}[su.be.driver]
+	if got != want {
+		t.Errorf("stored %s, want %s", got, want)
 	}
 }

@@ -199,6 +199,7 @@ func testSink(t *testing.T, be sinkBackend) {
 		{"publish, flip, abort", su.testPublishFlipAbort},
 		{"keep 1 drops older versions", su.testKeep1DropsOlderVersions},
 		{"nulls in every type", su.testNullsInEveryType},
+		{"non-finite floats", su.testNonFiniteFloats},
 		{"decimals", su.testDecimals},
 		{"unicode strings", su.testUnicodeStrings},
 		{"quoted identifiers", su.testQuotedIdentifiers},
