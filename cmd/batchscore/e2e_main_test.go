@@ -20,6 +20,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/batchscore/batchscore/internal/testkit/mariadbtest"
 	"github.com/batchscore/batchscore/internal/testkit/miniotest"
 	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 	"github.com/batchscore/batchscore/internal/testkit/pgtest"
@@ -78,8 +79,9 @@ func buildAndRun(m *testing.M) int {
 			return 1
 		}
 	}
-	// Runs the tests, then stops the PostgreSQL and MinIO servers they shared.
-	code := miniotest.Main(runner(func() int { return pgtest.Main(m) }))
+	// Runs the tests, then stops the PostgreSQL, MariaDB and MinIO servers
+	// they shared.
+	code := miniotest.Main(runner(func() int { return mariadbtest.Main(runner(func() int { return pgtest.Main(m) })) }))
 	// Every background run and reader a test started must be gone.
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

@@ -36,7 +36,20 @@ var ErrRetention = errors.New("dropping old versions")
 //	<table>_current  a view of the rows of each score_date's current version
 //
 // A Sink is safe for concurrent use; each Load is used by one goroutine.
-// Errors never show the DSN's password.
+// The caller closes the Sink after every Load is published or aborted.
+// Errors never show the DSN's password; Classify marks the ones no retry
+// changes.
+//
+// What publish promises, on every database (one conformance suite runs on
+// PostgreSQL, SQLite and MariaDB): a version's rows are invisible in the
+// view until Publish, whose one transaction supersedes the date's current
+// version and makes this one current, so a reader sees the old rows or the
+// new, never a mix or none; publishers of one date queue, and exactly one
+// version per date is current. A process killed at any point leaves the
+// view as it was: PostgreSQL's rows die with their uncommitted COPY
+// transaction, SQLite's and MySQL's committed chunks stay in the table
+// under a version the registry lists as staged, which the view never
+// shows (Abort, not a crash, deletes them).
 type Sink struct {
 	db      sinkDB
 	d       sinkDialect
@@ -126,7 +139,7 @@ func connectSink(ctx context.Context, cfg SinkConfig) (*Sink, error) {
 		if d == sinkSQLite {
 			db.SetMaxOpenConns(1) // one writer at a time anyway
 		}
-		s.db = sqlSinkDB{db: db}
+		s.db = newSQLSinkDB(d, db)
 	}
 	if err := s.db.ping(ctx); err != nil {
 		s.db.close()

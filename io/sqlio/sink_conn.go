@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jmoiron/sqlx"
@@ -28,20 +29,57 @@ type sinkQueryer interface {
 }
 
 // sqlSinkDB is SQLite or MySQL.
-type sqlSinkDB struct{ db *sqlx.DB }
+type sqlSinkDB struct {
+	db     *sqlx.DB
+	txOpts *sql.TxOptions // nil: the database's default isolation
+	// retries is how often a transaction the database chose as a
+	// deadlock's victim is run again.
+	retries int
+}
+
+// newSQLSinkDB sets up MySQL's transactions: READ COMMITTED, so that
+// InnoDB takes no gap locks and a publisher's locking reads never wait on
+// (or deadlock with) another run staging its version, and a transaction
+// InnoDB still picks as a deadlock's victim (SQLSTATE 40001, "try
+// restarting transaction") is run again: every one of them is rolled back
+// whole. SQLite takes its write lock at BEGIN and cannot deadlock.
+func newSQLSinkDB(d sinkDialect, db *sqlx.DB) sqlSinkDB {
+	if d != sinkMySQL {
+		return sqlSinkDB{db: db}
+	}
+	return sqlSinkDB{db: db, txOpts: &sql.TxOptions{Isolation: sql.LevelReadCommitted}, retries: 4}
+}
 
 func (b sqlSinkDB) ping(ctx context.Context) error { return b.db.PingContext(ctx) }
 func (b sqlSinkDB) close() error                   { return b.db.Close() }
 
 func (b sqlSinkDB) inTx(ctx context.Context, f func(q sinkQueryer) error) error {
-	tx, err := b.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return err
+	return b.retry(ctx, func() error {
+		tx, err := b.db.BeginTxx(ctx, b.txOpts)
+		if err != nil {
+			return err
+		}
+		if err := f(sqlQueryer{tx}); err != nil {
+			return errors.Join(err, ignoreDone(tx.Rollback()))
+		}
+		return tx.Commit()
+	})
+}
+
+// retry runs a whole transaction again while the database rolls it back
+// as a deadlock's victim, after a short pause that grows.
+func (b sqlSinkDB) retry(ctx context.Context, tx func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := tx()
+		if err == nil || attempt >= b.retries || sqlState(err) != "40001" {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		}
 	}
-	if err := f(sqlQueryer{tx}); err != nil {
-		return errors.Join(err, ignoreDone(tx.Rollback()))
-	}
-	return tx.Commit()
 }
 
 func ignoreDone(err error) error {

@@ -3,8 +3,6 @@ package sqlio
 import (
 	"context"
 	"errors"
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -69,45 +67,6 @@ func TestSinkLimitedRole(t *testing.T) {
 	}
 }
 
-// TestSinkDecimalPostgres: a decimal128(p, s) column lands in numeric(p,s)
-// exactly, and an existing numeric of another scale is rejected.
-func TestSinkDecimalPostgres(t *testing.T) {
-	ctx := context.Background()
-	dsn := pgtest.DSN(t)
-	schema, rec := decimalRecord(t)
-	defer rec.Release()
-	s, err := OpenSink(ctx, SinkConfig{Driver: "postgres", DSN: dsn, Table: "amounts"}, schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.Begin(ctx, "v1", "2026-11-20")
-	if err == nil {
-		err = l.Write(ctx, rec)
-	}
-	if err == nil {
-		err = l.Publish(ctx)
-	}
-	s.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := pgQuery(t, dsn, "SELECT coalesce(amount::text, 'NULL'), format_type(atttypid, atttypmod) FROM amounts_current, pg_attribute WHERE attrelid = 'amounts'::regclass AND attname = 'amount' ORDER BY amount NULLS LAST")
-	want := []string{"-0.0001", "0.0000", "1234567890123456.7891", "NULL"}
-	if len(rows) != len(want) {
-		t.Fatalf("rows %v", rows)
-	}
-	for i, r := range rows {
-		if r[0] != want[i] || r[1] != "numeric(20,4)" {
-			t.Errorf("row %d: %v, want %s numeric(20,4)", i, r, want[i])
-		}
-	}
-	other := arrow.NewSchema([]arrow.Field{{Name: "amount", Type: &arrow.Decimal128Type{Precision: 20, Scale: 2}, Nullable: true}, schema.Field(1)}, nil)
-	_, err = OpenSink(ctx, SinkConfig{Driver: "postgres", DSN: dsn, Table: "amounts"}, other)
-	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), `column "amount" is numeric(20,4), the result needs numeric(20,2)`) {
-		t.Errorf("another scale: %v", err)
-	}
-}
-
 // decimalRecord is a decimal128(20, 4) column "amount" with a large, a
 // small negative, a zero and a null value, all of score_date 2026-11-20.
 func decimalRecord(t *testing.T) (*arrow.Schema, arrow.Record) {
@@ -128,35 +87,6 @@ func decimalRecord(t *testing.T) (*arrow.Schema, arrow.Record) {
 	b.Field(0).AppendNull()
 	b.Field(1).(*array.Date32Builder).Append(day)
 	return schema, b.NewRecord()
-}
-
-// TestSinkDecimalSQLite: SQLite has no decimal type; the exact decimal
-// is stored as TEXT.
-func TestSinkDecimalSQLite(t *testing.T) {
-	ctx := context.Background()
-	dsn := filepath.Join(t.TempDir(), "scores.db")
-	schema, rec := decimalRecord(t)
-	defer rec.Release()
-	s, err := OpenSink(ctx, SinkConfig{Driver: "sqlite", DSN: dsn, Table: "amounts"}, schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.Begin(ctx, "v1", "2026-11-20")
-	if err == nil {
-		err = l.Write(ctx, rec)
-	}
-	if err == nil {
-		err = l.Publish(ctx)
-	}
-	s.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := sqliteBackend().query(t, dsn, "SELECT coalesce(amount, 'NULL'), typeof(amount) FROM amounts WHERE version = 'v1' ORDER BY rowid")
-	want := [][]string{{"1234567890123456.7891", "text"}, {"-0.0001", "text"}, {"0.0000", "text"}, {"NULL", "null"}}
-	if fmt.Sprint(rows) != fmt.Sprint(want) {
-		t.Errorf("rows %v, want %v", rows, want)
-	}
 }
 
 // TestDDLByObject: each CREATE goes with the object it creates, in every

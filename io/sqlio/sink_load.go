@@ -181,11 +181,20 @@ func (l *Load) insert(ctx context.Context, rec arrow.Record) error {
 	if err != nil {
 		return fmt.Errorf("version %s: %w", l.version, err)
 	}
+	b := s.db.(sqlSinkDB)
+	if err := b.retry(ctx, func() error { return l.insertTx(ctx, b, src, int(rec.NumRows())) }); err != nil {
+		return s.errorf("%w", err)
+	}
+	return nil
+}
+
+// insertTx inserts a record's n rows in one transaction.
+func (l *Load) insertTx(ctx context.Context, b sqlSinkDB, src *recordValues, n int) error {
+	s := l.s
 	per := insertRowsPerStatement(len(s.cols))
-	n := int(rec.NumRows())
-	tx, err := s.db.(sqlSinkDB).db.BeginTx(ctx, nil)
+	tx, err := b.db.BeginTx(ctx, b.txOpts)
 	if err != nil {
-		return s.errorf("version %s: %w", l.version, err)
+		return fmt.Errorf("version %s: %w", l.version, err)
 	}
 	defer tx.Rollback()
 	var full *sql.Stmt
@@ -199,7 +208,7 @@ func (l *Load) insert(ctx context.Context, rec arrow.Record) error {
 		if end-start == per {
 			if full == nil {
 				if full, err = tx.PrepareContext(ctx, s.n.insertRows(s.cols, per)); err != nil {
-					return s.errorf("version %s: preparing the insert into %s: %w", l.version, s.n.Table, err)
+					return fmt.Errorf("version %s: preparing the insert into %s: %w", l.version, s.n.Table, err)
 				}
 				defer full.Close()
 			}
@@ -208,11 +217,12 @@ func (l *Load) insert(ctx context.Context, rec arrow.Record) error {
 			_, err = tx.ExecContext(ctx, s.n.insertRows(s.cols, end-start), args...)
 		}
 		if err != nil {
-			return s.errorf("version %s: inserting rows %d to %d into %s: %w", l.version, start, end-1, s.n.Table, err)
+			return fmt.Errorf("version %s: inserting rows %d to %d into %s: %w", l.version, start, end-1, s.n.Table, err)
 		}
 	}
+	crashpoint.Hit("sql-copy") // as after a COPY: the record's rows are not committed yet
 	if err := tx.Commit(); err != nil {
-		return s.errorf("version %s: committing rows into %s: %w", l.version, s.n.Table, err)
+		return fmt.Errorf("version %s: committing rows into %s: %w", l.version, s.n.Table, err)
 	}
 	return nil
 }
@@ -265,6 +275,16 @@ func (l *Load) flip(ctx context.Context) error {
 				return err
 			}
 		}
+		if s.d == sinkMySQL {
+			// Every registry row of the date, this version's included, is
+			// locked first and in index order: publishers of one date queue
+			// here. Locking this version's row first, as PostgreSQL may,
+			// deadlocks two publishers (each holds its own row and waits
+			// for the other's).
+			if _, err := q.strings(ctx, s.n.lockDate(), l.scoreDate); err != nil {
+				return err
+			}
+		}
 		rows, err := q.strings(ctx, s.n.lockRun(), l.version)
 		if err != nil {
 			return err
@@ -274,11 +294,6 @@ func (l *Load) flip(ctx context.Context) error {
 		}
 		if rows[0][0] != statusStaged {
 			return fmt.Errorf("it is %s, not staged", rows[0][0])
-		}
-		if s.d == sinkMySQL {
-			if _, err := q.strings(ctx, s.n.lockDate(), l.scoreDate); err != nil {
-				return err
-			}
 		}
 		if _, err := q.exec(ctx, s.n.supersede(), l.scoreDate); err != nil {
 			return fmt.Errorf("superseding the current version: %w", err)

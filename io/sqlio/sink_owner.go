@@ -149,7 +149,7 @@ func (n sinkNames) createOwner() string {
 		n.q("slot") + " integer NOT NULL PRIMARY KEY CHECK (" + n.q("slot") + " = 1), " +
 		n.q("job") + " " + text + " NOT NULL, " +
 		n.q("job_file") + " " + text + ", " +
-		n.q("since") + " " + ts + " NOT NULL)"
+		n.q("since") + " " + ts + " NOT NULL)" + n.tableOptions()
 }
 
 func (n sinkNames) selectOwner() string {

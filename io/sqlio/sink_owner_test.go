@@ -7,9 +7,6 @@ import (
 	"testing"
 )
 
-func TestSinkOwnerSQLite(t *testing.T)   { testSinkOwner(t, sqliteBackend()) }
-func TestSinkOwnerPostgres(t *testing.T) { testSinkOwner(t, postgresBackend()) }
-
 // The first job records itself, another is refused naming both, a check
 // records nothing, reown hands the table over, and a registry with
 // versions but no owner is adopted.

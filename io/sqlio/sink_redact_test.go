@@ -96,8 +96,8 @@ func TestSecretsOfUnparsableDSN(t *testing.T) {
 	}
 }
 
-// TestMySQLSQL checks the statements the MySQL dialect generates; there is
-// no MySQL server in the tests.
+// TestMySQLSQL checks the statements the MySQL dialect generates; the
+// conformance suite runs them on a MariaDB server.
 func TestMySQLSQL(t *testing.T) {
 	cols, err := resultColumns(sinkMySQL, resultSchema)
 	if err != nil {
@@ -107,8 +107,8 @@ func TestMySQLSQL(t *testing.T) {
 	n := sinkNames{Table: id, Runs: id.WithSuffix(suffixRuns), View: id.WithSuffix(suffixCurrent), d: sinkMySQL}
 	got := append(n.createStatements(cols), n.createView(cols), n.insertRows(cols, 2), n.stageRun(), n.lockRun(), n.lockDate(), n.supersede(), n.makeCurrent(), n.publishedVersions(), n.deleteRows(), n.deleteRun(), n.catalogColumns())
 	want := []string{
-		"CREATE TABLE IF NOT EXISTS `analytics`.`churn_scores` (`customer_id` BIGINT, `score` DOUBLE, `label` BIGINT, `flags` TEXT, `score_date` DATE, `run_id` TEXT, `model_version` TEXT, `version` VARCHAR(64) NOT NULL, `scored_at` DATETIME(6) NOT NULL, INDEX `churn_scores_version_idx` (`version`))",
-		"CREATE TABLE IF NOT EXISTS `analytics`.`churn_scores_runs` (`version` VARCHAR(64) NOT NULL PRIMARY KEY, `score_date` DATE NOT NULL, `run_id` VARCHAR(255), `model_version` VARCHAR(255), `rows` BIGINT NOT NULL DEFAULT 0, `status` VARCHAR(255) NOT NULL CHECK (`status` IN ('staged', 'current', 'superseded')), `created_at` DATETIME(6) NOT NULL, `published_at` DATETIME(6), INDEX `churn_scores_runs_date_idx` (`score_date`, `status`))",
+		"CREATE TABLE IF NOT EXISTS `analytics`.`churn_scores` (`customer_id` BIGINT, `score` DOUBLE, `label` BIGINT, `flags` TEXT, `score_date` DATE, `run_id` TEXT, `model_version` TEXT, `version` VARCHAR(64) NOT NULL, `scored_at` DATETIME(6) NOT NULL, INDEX `churn_scores_version_idx` (`version`)) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+		"CREATE TABLE IF NOT EXISTS `analytics`.`churn_scores_runs` (`version` VARCHAR(64) NOT NULL PRIMARY KEY, `score_date` DATE NOT NULL, `run_id` VARCHAR(255), `model_version` VARCHAR(255), `rows` BIGINT NOT NULL DEFAULT 0, `status` VARCHAR(255) NOT NULL CHECK (`status` IN ('staged', 'current', 'superseded')), `created_at` DATETIME(6) NOT NULL, `published_at` DATETIME(6), INDEX `churn_scores_runs_date_idx` (`score_date`, `status`)) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 		"CREATE VIEW `analytics`.`churn_scores_current` AS SELECT d.`customer_id`, d.`score`, d.`label`, d.`flags`, d.`score_date`, d.`run_id`, d.`model_version`, d.`version`, d.`scored_at` FROM `analytics`.`churn_scores` d JOIN `analytics`.`churn_scores_runs` r ON r.`version` = d.`version` WHERE r.`status` = 'current'",
 		"INSERT INTO `analytics`.`churn_scores` (`customer_id`, `score`, `label`, `flags`, `score_date`, `run_id`, `model_version`, `version`, `scored_at`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		"INSERT INTO `analytics`.`churn_scores_runs` (`version`, `score_date`, `status`, `rows`, `created_at`) VALUES (?, ?, 'staged', 0, ?)",

@@ -266,7 +266,7 @@ func (n sinkNames) createStatements(cols []sinkColumn) []string {
 	if n.d == sinkMySQL {
 		b.WriteString(", INDEX " + n.q(n.Table.Name+suffixVersionIdx) + " (" + n.q(colVersion) + ")")
 	}
-	b.WriteString(")")
+	b.WriteString(")" + n.tableOptions())
 	stmts := []string{b.String()}
 
 	text, date, ts, bigint := "text", "date", "timestamptz", "bigint"
@@ -294,7 +294,7 @@ func (n sinkNames) createStatements(cols []sinkColumn) []string {
 		// version per date.
 		runs += ", INDEX " + n.q(n.Runs.Name+"_date_idx") + " (" + n.q("score_date") + ", " + n.q("status") + ")"
 	}
-	runs += ")"
+	runs += ")" + n.tableOptions()
 	stmts = append(stmts, runs)
 	if n.d != sinkMySQL {
 		stmts = append(stmts,
@@ -303,6 +303,18 @@ func (n sinkNames) createStatements(cols []sinkColumn) []string {
 		)
 	}
 	return stmts
+}
+
+// tableOptions ends a CREATE TABLE. MySQL's text columns take the
+// database's character set, which on a MariaDB nobody configured is
+// latin1: a result string outside it (日本語, an emoji) would be refused, so
+// the sink's tables are utf8mb4, compared byte for byte (utf8mb4_bin) as
+// PostgreSQL and SQLite compare text.
+func (n sinkNames) tableOptions() string {
+	if n.d == sinkMySQL {
+		return " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+	}
+	return ""
 }
 
 // indexName is the name in CREATE INDEX: PostgreSQL puts the index in the

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/batchscore/batchscore/internal/testkit/mariadbtest"
 	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 )
 
@@ -57,6 +58,7 @@ type sinkBackend struct {
 	fresh  func(t *testing.T) string // a DSN of an empty database
 	query  func(t *testing.T, dsn, q string, args ...any) [][]string
 	ph     func(i int) string
+	q      func(name string) string // quotes an identifier in test SQL
 }
 
 func sqliteBackend() sinkBackend {
@@ -65,36 +67,60 @@ func sqliteBackend() sinkBackend {
 		fresh:  func(t *testing.T) string { return filepath.Join(t.TempDir(), "scores.db") },
 		query: func(t *testing.T, dsn, q string, args ...any) [][]string {
 			t.Helper()
-			db, err := sql.Open("sqlite", dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			rows, err := db.Query(q, args...)
-			if err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-			defer rows.Close()
-			cols, _ := rows.Columns()
-			var out [][]string
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, texts(vals))
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			return out
+			return sqlQuery(t, "sqlite", dsn, q, args...)
 		},
 		ph: func(int) string { return "?" },
+		q:  func(name string) string { return quoteName(sinkSQLite, name) },
 	}
+}
+
+// mariadbBackend is the "mysql" driver against a real MariaDB server. The
+// sink gets the DSN as a user would write it; the suite's own queries ask
+// the driver for time.Time (parseTime) to compare dates and instants.
+func mariadbBackend() sinkBackend {
+	return sinkBackend{
+		driver: "mysql",
+		fresh:  func(t *testing.T) string { return mariadbtest.DSN(t) },
+		query: func(t *testing.T, dsn, q string, args ...any) [][]string {
+			t.Helper()
+			return sqlQuery(t, "mysql", dsn+"?parseTime=true", q, args...)
+		},
+		ph: func(int) string { return "?" },
+		q:  func(name string) string { return quoteName(sinkMySQL, name) },
+	}
+}
+
+// sqlQuery runs a query through database/sql and renders its rows with
+// texts.
+func sqlQuery(t *testing.T, driver, dsn, q string, args ...any) [][]string {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out [][]string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, texts(vals))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func postgresBackend() sinkBackend {
@@ -103,6 +129,7 @@ func postgresBackend() sinkBackend {
 		fresh:  func(t *testing.T) string { return pgtest.DSN(t) },
 		query:  pgQuery,
 		ph:     func(i int) string { return fmt.Sprintf("$%d", i) },
+		q:      func(name string) string { return quoteName(sinkPostgres, name) },
 	}
 }
 
@@ -157,239 +184,288 @@ func texts(vals []any) []string {
 
 func TestSinkSQLite(t *testing.T)   { testSink(t, sqliteBackend()) }
 func TestSinkPostgres(t *testing.T) { testSink(t, postgresBackend()) }
+func TestSinkMariaDB(t *testing.T)  { testSink(t, mariadbBackend()) }
 
 // testSink is the conformance suite every SQL backend passes.
 func testSink(t *testing.T, be sinkBackend) {
+	su := sinkSuite{be: be}
+	for _, c := range []struct {
+		name string
+		test func(*testing.T)
+	}{
+		{"creates with column types", su.testCreatesWithColumnTypes},
+		{"existing table with other columns", su.testExistingTableWithOtherColumns},
+		{"bad identifiers", su.testBadIdentifiers},
+		{"publish, flip, abort", su.testPublishFlipAbort},
+		{"keep 1 drops older versions", su.testKeep1DropsOlderVersions},
+		{"nulls in every type", su.testNullsInEveryType},
+		{"non-finite floats", su.testNonFiniteFloats},
+		{"decimals", su.testDecimals},
+		{"unicode strings", su.testUnicodeStrings},
+		{"quoted identifiers", su.testQuotedIdentifiers},
+		{"reopen and rerun", su.testReopenAndRerun},
+		{"owner table", func(t *testing.T) { testSinkOwner(t, be) }},
+		{"concurrent publishers", su.testConcurrentPublishers},
+		{"concurrent first claims", su.testConcurrentFirstClaims},
+		{"readers see no mix", su.testReadersSeeNoMix},
+		{"crash leaves nothing visible", su.testCrashLeavesNothingVisible},
+	} {
+		t.Run(c.name, c.test)
+	}
+}
+
+// sinkSuite is the conformance suite on one backend, with the steps its
+// tests share. Every test opens a fresh database.
+type sinkSuite struct{ be sinkBackend }
+
+// suiteDate is the score_date of the suite's loads.
+const suiteDate = "2026-11-20"
+
+func (su sinkSuite) open(t *testing.T, dsn string, keep int) *Sink {
+	t.Helper()
+	s, err := OpenSink(context.Background(), SinkConfig{Driver: su.be.driver, DSN: dsn, Table: "churn_scores", Keep: keep}, resultSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// load stages version with batches of rows, keys counting up from 0.
+func (su sinkSuite) load(t *testing.T, s *Sink, version string, batches ...int) *Load {
+	t.Helper()
 	ctx := context.Background()
-	const date = "2026-11-20"
-	open := func(t *testing.T, dsn string, keep int) *Sink {
-		t.Helper()
-		s, err := OpenSink(ctx, SinkConfig{Driver: be.driver, DSN: dsn, Table: "churn_scores", Keep: keep}, resultSchema)
+	l, err := s.Begin(ctx, version, suiteDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := 0
+	for _, n := range batches {
+		rec := resultRecord(t, first, n, suiteDate, "run-"+version)
+		err := l.Write(ctx, rec)
+		rec.Release()
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { s.Close() })
-		return s
+		first += n
 	}
-	load := func(t *testing.T, s *Sink, version string, batches ...int) *Load {
-		t.Helper()
-		l, err := s.Begin(ctx, version, date)
-		if err != nil {
-			t.Fatal(err)
-		}
-		first := 0
-		for _, n := range batches {
-			rec := resultRecord(t, first, n, date, "run-"+version)
-			err := l.Write(ctx, rec)
-			rec.Release()
-			if err != nil {
-				t.Fatal(err)
-			}
-			first += n
-		}
-		return l
-	}
-	publish := func(t *testing.T, s *Sink, version string, batches ...int) {
-		t.Helper()
-		if err := load(t, s, version, batches...).Publish(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// current is count, min(version), max(version) of the view for date.
-	current := func(t *testing.T, dsn string) string {
-		t.Helper()
-		rows := be.query(t, dsn, "SELECT count(*), min(version), max(version) FROM churn_scores_current WHERE score_date = "+be.ph(1), date)
-		return strings.Join(rows[0], " ")
-	}
-	count := func(t *testing.T, dsn, q string, args ...any) string {
-		t.Helper()
-		return be.query(t, dsn, q, args...)[0][0]
-	}
+	return l
+}
 
-	t.Run("creates with column types", func(t *testing.T) {
-		dsn := be.fresh(t)
-		open(t, dsn, 0)
-		open(t, dsn, 0) // and opens it again
-		var got [][]string
-		if be.driver == "postgres" {
-			got = be.query(t, dsn, "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = 'churn_scores' ORDER BY ordinal_position")
-		} else {
-			got = be.query(t, dsn, "SELECT name, type, CASE \"notnull\" WHEN 1 THEN 'NO' ELSE 'YES' END FROM pragma_table_info('churn_scores')")
-		}
-		want := map[string][]string{
-			"postgres": {"customer_id bigint YES", "score double precision YES", "label bigint YES", "flags text YES", "score_date date YES", "run_id text YES", "model_version text YES", "version text NO", "scored_at timestamp with time zone NO"},
-			"sqlite":   {"customer_id INTEGER YES", "score REAL YES", "label INTEGER YES", "flags TEXT YES", "score_date DATE YES", "run_id TEXT YES", "model_version TEXT YES", "version TEXT NO", "scored_at TIMESTAMP NO"},
-		}[be.driver]
-		var lines []string
-		for _, r := range got {
-			lines = append(lines, strings.Join(r, " "))
-		}
-		if strings.Join(lines, "\n") != strings.Join(want, "\n") {
-			t.Fatalf("columns:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
-		}
-		if n := count(t, dsn, "SELECT count(*) FROM churn_scores_current"); n != "0" {
-			t.Fatalf("view has %s rows", n)
-		}
-		if n := count(t, dsn, "SELECT count(*) FROM churn_scores_runs"); n != "0" {
-			t.Fatalf("registry has %s rows", n)
-		}
-	})
+func (su sinkSuite) publish(t *testing.T, s *Sink, version string, batches ...int) {
+	t.Helper()
+	if err := su.load(t, s, version, batches...).Publish(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
 
-	t.Run("existing table with other columns", func(t *testing.T) {
-		for _, tc := range []struct{ name, ddl, wantCol string }{
-			{"type", "CREATE TABLE churn_scores (customer_id bigint, score text, label bigint, flags text, score_date date, run_id text, model_version text, version text NOT NULL, scored_at timestamp NOT NULL)", `"score"`},
-			{"missing", "CREATE TABLE churn_scores (customer_id bigint, score double precision, flags text, score_date date, run_id text, model_version text, version text NOT NULL, scored_at timestamptz NOT NULL)", `"label"`},
-			{"extra", "CREATE TABLE churn_scores (customer_id bigint, score double precision, label bigint, flags text, score_date date, run_id text, model_version text, version text NOT NULL, scored_at timestamptz NOT NULL, region text)", `"region"`},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				dsn := be.fresh(t)
-				ddl := tc.ddl
-				if be.driver == "sqlite" {
-					ddl = strings.NewReplacer("double precision", "REAL", "timestamptz", "TIMESTAMP").Replace(ddl)
-					if tc.name == "type" {
-						ddl = strings.Replace(ddl, "score text", "score BLOB", 1)
-					}
+// current is count, min(version), max(version) of the view for suiteDate.
+func (su sinkSuite) current(t *testing.T, dsn string) string {
+	t.Helper()
+	rows := su.be.query(t, dsn, "SELECT count(*), min(version), max(version) FROM churn_scores_current WHERE score_date = "+su.be.ph(1), suiteDate)
+	return strings.Join(rows[0], " ")
+}
+
+func (su sinkSuite) count(t *testing.T, dsn, q string, args ...any) string {
+	t.Helper()
+	return su.be.query(t, dsn, q, args...)[0][0]
+}
+
+func (su sinkSuite) testCreatesWithColumnTypes(t *testing.T) {
+	dsn := su.be.fresh(t)
+	su.open(t, dsn, 0)
+	su.open(t, dsn, 0) // and opens it again
+	var got [][]string
+	switch su.be.driver {
+	case "postgres":
+		got = su.be.query(t, dsn, "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = 'churn_scores' ORDER BY ordinal_position")
+	case "mysql":
+		got = su.be.query(t, dsn, "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'churn_scores' ORDER BY ORDINAL_POSITION")
+	default:
+		got = su.be.query(t, dsn, "SELECT name, type, CASE \"notnull\" WHEN 1 THEN 'NO' ELSE 'YES' END FROM pragma_table_info('churn_scores')")
+	}
+	want := map[string][]string{
+		"postgres": {"customer_id bigint YES", "score double precision YES", "label bigint YES", "flags text YES", "score_date date YES", "run_id text YES", "model_version text YES", "version text NO", "scored_at timestamp with time zone NO"},
+		"mysql":    {"customer_id bigint(20) YES", "score double YES", "label bigint(20) YES", "flags text YES", "score_date date YES", "run_id text YES", "model_version text YES", "version varchar(64) NO", "scored_at datetime(6) NO"},
+		"sqlite":   {"customer_id INTEGER YES", "score REAL YES", "label INTEGER YES", "flags TEXT YES", "score_date DATE YES", "run_id TEXT YES", "model_version TEXT YES", "version TEXT NO", "scored_at TIMESTAMP NO"},
+	}[su.be.driver]
+	var lines []string
+	for _, r := range got {
+		lines = append(lines, strings.Join(r, " "))
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("columns:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	if n := su.count(t, dsn, "SELECT count(*) FROM churn_scores_current"); n != "0" {
+		t.Fatalf("view has %s rows", n)
+	}
+	if n := su.count(t, dsn, "SELECT count(*) FROM churn_scores_runs"); n != "0" {
+		t.Fatalf("registry has %s rows", n)
+	}
+}
+
+func (su sinkSuite) testExistingTableWithOtherColumns(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ name, ddl, wantCol string }{
+		{"type", "CREATE TABLE churn_scores (customer_id bigint, score text, label bigint, flags text, score_date date, run_id text, model_version text, version text NOT NULL, scored_at timestamp NOT NULL)", `"score"`},
+		{"missing", "CREATE TABLE churn_scores (customer_id bigint, score double precision, flags text, score_date date, run_id text, model_version text, version text NOT NULL, scored_at timestamptz NOT NULL)", `"label"`},
+		{"extra", "CREATE TABLE churn_scores (customer_id bigint, score double precision, label bigint, flags text, score_date date, run_id text, model_version text, version text NOT NULL, scored_at timestamptz NOT NULL, region text)", `"region"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := su.be.fresh(t)
+			ddl := tc.ddl
+			switch su.be.driver {
+			case "sqlite":
+				ddl = strings.NewReplacer("double precision", "REAL", "timestamptz", "TIMESTAMP").Replace(ddl)
+				if tc.name == "type" {
+					ddl = strings.Replace(ddl, "score text", "score BLOB", 1)
 				}
-				be.query(t, dsn, ddl)
-				_, err := OpenSink(ctx, SinkConfig{Driver: be.driver, DSN: dsn, Table: "churn_scores"}, resultSchema)
-				if err == nil || !strings.Contains(err.Error(), tc.wantCol) {
-					t.Fatalf("error %v, want one naming %s", err, tc.wantCol)
-				}
-			})
-		}
-	})
-
-	t.Run("bad identifiers", func(t *testing.T) {
-		dsn := be.fresh(t)
-		for _, name := range []string{"scores; DROP TABLE x", `scores"`, "a.b.c", strings.Repeat("s", 60)} {
-			if _, err := OpenSink(ctx, SinkConfig{Driver: be.driver, DSN: dsn, Table: name}, resultSchema); err == nil {
-				t.Errorf("table %q accepted", name)
+			case "mysql":
+				ddl = strings.NewReplacer("timestamptz", "DATETIME(6)", "timestamp NOT NULL", "DATETIME(6) NOT NULL").Replace(ddl)
 			}
-		}
-		bad := arrow.NewSchema([]arrow.Field{{Name: "customer id", Type: arrow.PrimitiveTypes.Int64}}, nil)
-		if _, err := OpenSink(ctx, SinkConfig{Driver: be.driver, DSN: dsn, Table: "s"}, bad); err == nil || !strings.Contains(err.Error(), "customer id") {
-			t.Errorf("column name: %v", err)
-		}
-		reserved := arrow.NewSchema([]arrow.Field{{Name: "version", Type: arrow.BinaryTypes.String}}, nil)
-		if _, err := OpenSink(ctx, SinkConfig{Driver: be.driver, DSN: dsn, Table: "s"}, reserved); err == nil {
-			t.Errorf("reserved column accepted")
-		}
-	})
+			su.be.query(t, dsn, ddl)
+			_, err := OpenSink(ctx, SinkConfig{Driver: su.be.driver, DSN: dsn, Table: "churn_scores"}, resultSchema)
+			if err == nil || !strings.Contains(err.Error(), tc.wantCol) {
+				t.Fatalf("error %v, want one naming %s", err, tc.wantCol)
+			}
+		})
+	}
+}
 
-	t.Run("publish, flip, abort", func(t *testing.T) {
-		dsn := be.fresh(t)
-		s := open(t, dsn, 0)
-		l := load(t, s, "v1", 1000, 2500, 7)
-		if got := current(t, dsn); got != "0 NULL NULL" {
-			t.Fatalf("before publish the view shows %s", got)
+func (su sinkSuite) testBadIdentifiers(t *testing.T) {
+	ctx := context.Background()
+	dsn := su.be.fresh(t)
+	for _, name := range []string{"scores; DROP TABLE x", `scores"`, "a.b.c", strings.Repeat("s", 60)} {
+		if _, err := OpenSink(ctx, SinkConfig{Driver: su.be.driver, DSN: dsn, Table: name}, resultSchema); err == nil {
+			t.Errorf("table %q accepted", name)
 		}
-		if err := l.Publish(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Abort(ctx); err != nil { // after Publish: nothing
-			t.Fatal(err)
-		}
-		if got := current(t, dsn); got != "3507 v1 v1" {
-			t.Fatalf("after v1 the view shows %s", got)
-		}
-		if got := count(t, dsn, "SELECT count(DISTINCT customer_id) FROM churn_scores_current"); got != "3507" {
-			t.Fatalf("%s distinct keys", got)
-		}
-		publish(t, s, "v2", 10, 20)
-		if got := current(t, dsn); got != "30 v2 v2" {
-			t.Fatalf("after v2 the view shows %s", got)
-		}
-		if got := count(t, dsn, "SELECT count(*) FROM churn_scores WHERE version = 'v1'"); got != "3507" {
-			t.Fatalf("v1 has %s rows left in the table", got)
-		}
-		reg := be.query(t, dsn, "SELECT version, status, rows, run_id, model_version, CASE WHEN published_at IS NULL THEN 'unpublished' ELSE 'published' END FROM churn_scores_runs ORDER BY version")
-		if got, want := fmt.Sprint(reg), "[[v1 superseded 3507 run-v1 churn-1.0 published] [v2 current 30 run-v2 churn-1.0 published]]"; got != want {
-			t.Fatalf("registry %s, want %s", got, want)
-		}
+	}
+	bad := arrow.NewSchema([]arrow.Field{{Name: "customer id", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	if _, err := OpenSink(ctx, SinkConfig{Driver: su.be.driver, DSN: dsn, Table: "s"}, bad); err == nil || !strings.Contains(err.Error(), "customer id") {
+		t.Errorf("column name: %v", err)
+	}
+	reserved := arrow.NewSchema([]arrow.Field{{Name: "version", Type: arrow.BinaryTypes.String}}, nil)
+	if _, err := OpenSink(ctx, SinkConfig{Driver: su.be.driver, DSN: dsn, Table: "s"}, reserved); err == nil {
+		t.Errorf("reserved column accepted")
+	}
+}
 
-		// A load that is aborted leaves nothing.
-		l = load(t, s, "v3", 50)
-		if got := current(t, dsn); got != "30 v2 v2" {
-			t.Fatalf("while v3 is staged the view shows %s", got)
-		}
-		if err := l.Abort(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Publish(ctx); err == nil {
-			t.Fatal("publish after abort")
-		}
-		if got := current(t, dsn); got != "30 v2 v2" {
-			t.Fatalf("after abort the view shows %s", got)
-		}
-		if got := count(t, dsn, "SELECT count(*) FROM churn_scores WHERE version = 'v3'"); got != "0" {
-			t.Fatalf("v3 left %s rows", got)
-		}
-		if got := count(t, dsn, "SELECT count(*) FROM churn_scores_runs WHERE version = 'v3'"); got != "0" {
-			t.Fatalf("v3 left %s registry rows", got)
-		}
+func (su sinkSuite) testPublishFlipAbort(t *testing.T) {
+	ctx := context.Background()
+	dsn := su.be.fresh(t)
+	s := su.open(t, dsn, 0)
+	l := su.load(t, s, "v1", 1000, 2500, 7)
+	if got := su.current(t, dsn); got != "0 NULL NULL" {
+		t.Fatalf("before publish the view shows %s", got)
+	}
+	if err := l.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Abort(ctx); err != nil { // after Publish: nothing
+		t.Fatal(err)
+	}
+	if got := su.current(t, dsn); got != "3507 v1 v1" {
+		t.Fatalf("after v1 the view shows %s", got)
+	}
+	if got := su.count(t, dsn, "SELECT count(DISTINCT customer_id) FROM churn_scores_current"); got != "3507" {
+		t.Fatalf("%s distinct keys", got)
+	}
+	su.publish(t, s, "v2", 10, 20)
+	if got := su.current(t, dsn); got != "30 v2 v2" {
+		t.Fatalf("after v2 the view shows %s", got)
+	}
+	if got := su.count(t, dsn, "SELECT count(*) FROM churn_scores WHERE version = 'v1'"); got != "3507" {
+		t.Fatalf("v1 has %s rows left in the table", got)
+	}
+	reg := su.be.query(t, dsn, "SELECT version, status, "+su.be.q("rows")+", run_id, model_version, CASE WHEN published_at IS NULL THEN 'unpublished' ELSE 'published' END FROM churn_scores_runs ORDER BY version")
+	if got, want := fmt.Sprint(reg), "[[v1 superseded 3507 run-v1 churn-1.0 published] [v2 current 30 run-v2 churn-1.0 published]]"; got != want {
+		t.Fatalf("registry %s, want %s", got, want)
+	}
 
-		// Aborting with a cancelled context still cleans up.
-		l = load(t, s, "v4", 5)
-		cctx, cancel := context.WithCancel(ctx)
-		cancel()
-		if err := l.Abort(cctx); err != nil {
-			t.Fatal(err)
-		}
-		if got := count(t, dsn, "SELECT count(*) FROM churn_scores_runs WHERE version = 'v4'"); got != "0" {
-			t.Fatalf("v4 left %s registry rows", got)
-		}
+	// A load that is aborted leaves nothing.
+	l = su.load(t, s, "v3", 50)
+	if got := su.current(t, dsn); got != "30 v2 v2" {
+		t.Fatalf("while v3 is staged the view shows %s", got)
+	}
+	if err := l.Abort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Publish(ctx); err == nil {
+		t.Fatal("publish after abort")
+	}
+	if got := su.current(t, dsn); got != "30 v2 v2" {
+		t.Fatalf("after abort the view shows %s", got)
+	}
+	if got := su.count(t, dsn, "SELECT count(*) FROM churn_scores WHERE version = 'v3'"); got != "0" {
+		t.Fatalf("v3 left %s rows", got)
+	}
+	if got := su.count(t, dsn, "SELECT count(*) FROM churn_scores_runs WHERE version = 'v3'"); got != "0" {
+		t.Fatalf("v3 left %s registry rows", got)
+	}
 
-		// A version id is used once; another date has its own current version.
-		if _, err := s.Begin(ctx, "v1", date); err == nil {
-			t.Fatal("v1 staged twice")
-		}
-		l2, err := s.Begin(ctx, "w1", "2026-11-21")
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := resultRecord(t, 0, 3, date, "x") // rows of another date
-		defer rec.Release()
-		if err := l2.Write(ctx, rec); err == nil || !strings.Contains(err.Error(), "score_date") {
-			t.Fatalf("rows of another date: %v", err)
-		}
-		if err := l2.Publish(ctx); err == nil {
-			t.Fatal("published after a failed write")
-		}
-		if err := l2.Abort(ctx); err != nil {
-			t.Fatal(err)
-		}
-	})
+	// Aborting with a cancelled context still cleans up.
+	l = su.load(t, s, "v4", 5)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := l.Abort(cctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := su.count(t, dsn, "SELECT count(*) FROM churn_scores_runs WHERE version = 'v4'"); got != "0" {
+		t.Fatalf("v4 left %s registry rows", got)
+	}
 
-	t.Run("keep 1 drops older versions", func(t *testing.T) {
-		dsn := be.fresh(t)
-		s := open(t, dsn, 1)
-		publish(t, s, "v1", 10)
-		publish(t, s, "v2", 20)
-		staged := load(t, s, "v3", 5) // in flight: retention leaves it alone
-		publish(t, s, "v4", 40)
-		if got := current(t, dsn); got != "40 v4 v4" {
-			t.Fatalf("view %s", got)
-		}
-		// PostgreSQL keeps a load's rows in its uncommitted COPY
-		// transaction; SQLite commits them under the staged version.
-		want := map[string]string{"postgres": "[[v4 40]]", "sqlite": "[[v3 5] [v4 40]]"}[be.driver]
-		if got := fmt.Sprint(be.query(t, dsn, "SELECT version, count(*) FROM churn_scores GROUP BY version ORDER BY version")); got != want {
-			t.Fatalf("table holds %s", got)
-		}
-		if got := fmt.Sprint(be.query(t, dsn, "SELECT version, status FROM churn_scores_runs ORDER BY version")); got != "[[v3 staged] [v4 current]]" {
-			t.Fatalf("registry holds %s", got)
-		}
-		if err := staged.Publish(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if got := current(t, dsn); got != "5 v3 v3" {
-			t.Fatalf("view %s", got)
-		}
-	})
+	// A version id is used once; another date has its own current version.
+	if _, err := s.Begin(ctx, "v1", suiteDate); err == nil {
+		t.Fatal("v1 staged twice")
+	}
+	l2, err := s.Begin(ctx, "w1", "2026-11-21")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := resultRecord(t, 0, 3, suiteDate, "x") // rows of another date
+	defer rec.Release()
+	if err := l2.Write(ctx, rec); err == nil || !strings.Contains(err.Error(), "score_date") {
+		t.Fatalf("rows of another date: %v", err)
+	}
+	if err := l2.Publish(ctx); err == nil {
+		t.Fatal("published after a failed write")
+	}
+	if err := l2.Abort(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
 
-	t.Run("nulls in every type", func(t *testing.T) {
-		testSinkNulls(t, be)
-	})
+func (su sinkSuite) testKeep1DropsOlderVersions(t *testing.T) {
+	ctx := context.Background()
+	dsn := su.be.fresh(t)
+	s := su.open(t, dsn, 1)
+	su.publish(t, s, "v1", 10)
+	su.publish(t, s, "v2", 20)
+	staged := su.load(t, s, "v3", 5) // in flight: retention leaves it alone
+	su.publish(t, s, "v4", 40)
+	if got := su.current(t, dsn); got != "40 v4 v4" {
+		t.Fatalf("view %s", got)
+	}
+	// PostgreSQL keeps a load's rows in its uncommitted COPY
+	// transaction; SQLite commits them under the staged version.
+	// MySQL, too.
+	want := map[string]string{"postgres": "[[v4 40]]", "sqlite": "[[v3 5] [v4 40]]", "mysql": "[[v3 5] [v4 40]]"}[su.be.driver]
+	if got := fmt.Sprint(su.be.query(t, dsn, "SELECT version, count(*) FROM churn_scores GROUP BY version ORDER BY version")); got != want {
+		t.Fatalf("table holds %s", got)
+	}
+	if got := fmt.Sprint(su.be.query(t, dsn, "SELECT version, status FROM churn_scores_runs ORDER BY version")); got != "[[v3 staged] [v4 current]]" {
+		t.Fatalf("registry holds %s", got)
+	}
+	if err := staged.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := su.current(t, dsn); got != "5 v3 v3" {
+		t.Fatalf("view %s", got)
+	}
+}
+
+func (su sinkSuite) testNullsInEveryType(t *testing.T) {
+	testSinkNulls(t, su.be)
 }
 
 // allTypesSchema has one column of every Arrow type the sink writes.
@@ -478,6 +554,7 @@ func testSinkNulls(t *testing.T, be sinkBackend) {
 	}
 	want := map[string]string{
 		"postgres": "-8 -16 -32 -1099511627776 255 65535 4294967295 0.5 0.25 true tab\there, quote ' \" \\ and é large dict bytes 2026-11-20 2026-11-20 2026-11-20T13:14:15.123456Z 2026-11-20T13:14:15.123Z 2026-11-20",
+		"mysql":    "-8 -16 -32 -1099511627776 255 65535 4294967295 0.5 0.25 1 tab\there, quote ' \" \\ and é large dict bytes 2026-11-20 2026-11-20 2026-11-20T13:14:15.123456Z 2026-11-20T13:14:15.123Z 2026-11-20",
 		"sqlite":   "-8 -16 -32 -1099511627776 255 65535 4294967295 0.5 0.25 1 tab\there, quote ' \" \\ and é large dict bytes 2026-11-20 2026-11-20 2026-11-20T13:14:15.123456Z 2026-11-20T13:14:15.123Z 2026-11-20",
 	}[be.driver]
 	if got := strings.Join(rows[0], " "); got != want {

@@ -13,11 +13,12 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"go.uber.org/goleak"
 
+	"github.com/batchscore/batchscore/internal/testkit/mariadbtest"
 	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 )
 
 func TestMain(m *testing.M) {
-	code := pgtest.Main(m)
+	code := mariadbtest.Main(mariadbtest.Runner(func() int { return pgtest.Main(m) }))
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)

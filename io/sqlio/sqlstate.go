@@ -43,7 +43,8 @@ var sqlStateClasses = map[string]error{
 }
 
 // sqlStateTimeout is query_canceled: PostgreSQL's statement_timeout.
-// MySQL's max_execution_time (3024) and lock wait timeout (1205) say HY000.
+// MySQL's max_execution_time (3024) and lock wait timeout (1205) say HY000,
+// MariaDB's max_statement_time (1969) says 70100.
 const sqlStateTimeout = "57014"
 
 // sqlState returns the SQLSTATE of a database's error in err's chain:
@@ -57,23 +58,30 @@ func sqlState(err error) string {
 	case errors.As(err, &pe):
 		return pe.Code
 	case errors.As(err, &me):
-		if state := string(me.SQLState[:]); me.SQLState != [5]byte{} && state != "HY000" {
+		// The error number first: some errors carry a SQLSTATE of a class
+		// the table does not know (MariaDB's statement timeout is 70100).
+		if state, ok := mysqlStates[me.Number]; ok {
 			return state
 		}
-		return mysqlStates[me.Number]
+		if me.SQLState != [5]byte{} {
+			return string(me.SQLState[:])
+		}
+		return ""
 	case errors.As(err, &le):
 		return sqliteStates[le.Code()&0xff] // extended codes carry the primary one in the low byte
 	}
 	return ""
 }
 
-// mysqlStates covers MySQL errors whose SQLSTATE is the catch-all HY000.
+// mysqlStates covers MySQL and MariaDB errors whose SQLSTATE is the
+// catch-all HY000, or one of a class sqlStateClasses does not list.
 var mysqlStates = map[uint16]string{
 	1205: "55P03", // lock wait timeout exceeded
 	3024: sqlStateTimeout,
-	1290: "42501", // --read-only and the like
-	1227: "42501", // access denied; you need the … privilege
-	1049: "3D000", // unknown database
+	1969: sqlStateTimeout, // MariaDB: max_statement_time exceeded (70100)
+	1290: "42501",         // --read-only and the like
+	1227: "42501",         // access denied; you need the … privilege
+	1049: "3D000",         // unknown database
 }
 
 // sqliteStates maps SQLite's primary result codes

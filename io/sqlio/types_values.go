@@ -26,53 +26,9 @@ func appendValue(fb array.Builder, k kind, v any) error {
 	}
 	switch k {
 	case kInt8, kInt16, kInt32, kInt64:
-		i, err := toInt64(v)
-		if err != nil {
-			return err
-		}
-		switch b := fb.(type) {
-		case *array.Int8Builder:
-			if i < math.MinInt8 || i > math.MaxInt8 {
-				return fmt.Errorf("%w: %d does not fit int8", ErrType, i)
-			}
-			b.Append(int8(i))
-		case *array.Int16Builder:
-			if i < math.MinInt16 || i > math.MaxInt16 {
-				return fmt.Errorf("%w: %d does not fit int16", ErrType, i)
-			}
-			b.Append(int16(i))
-		case *array.Int32Builder:
-			if i < math.MinInt32 || i > math.MaxInt32 {
-				return fmt.Errorf("%w: %d does not fit int32", ErrType, i)
-			}
-			b.Append(int32(i))
-		case *array.Int64Builder:
-			b.Append(i)
-		}
+		return appendInt(fb, v)
 	case kUint8, kUint16, kUint32, kUint64:
-		u, err := toUint64(v)
-		if err != nil {
-			return err
-		}
-		switch b := fb.(type) {
-		case *array.Uint8Builder:
-			if u > math.MaxUint8 {
-				return fmt.Errorf("%w: %d does not fit uint8", ErrType, u)
-			}
-			b.Append(uint8(u))
-		case *array.Uint16Builder:
-			if u > math.MaxUint16 {
-				return fmt.Errorf("%w: %d does not fit uint16", ErrType, u)
-			}
-			b.Append(uint16(u))
-		case *array.Uint32Builder:
-			if u > math.MaxUint32 {
-				return fmt.Errorf("%w: %d does not fit uint32", ErrType, u)
-			}
-			b.Append(uint32(u))
-		case *array.Uint64Builder:
-			b.Append(u)
-		}
+		return appendUint(fb, v)
 	case kFloat32, kFloat64:
 		f, err := toFloat64(v)
 		if err != nil {
@@ -84,24 +40,7 @@ func appendValue(fb array.Builder, k kind, v any) error {
 			fb.(*array.Float64Builder).Append(f)
 		}
 	case kNumeric:
-		if b, ok := fb.(*array.Decimal128Builder); ok {
-			dt := b.Type().(*arrow.Decimal128Type)
-			s, err := toDecimalText(v)
-			if err != nil {
-				return err
-			}
-			n, err := decimal128.FromString(s, dt.Precision, dt.Scale)
-			if err != nil {
-				return fmt.Errorf("%w: %s does not fit %s: %v", ErrType, s, dt, err)
-			}
-			b.Append(n)
-			return nil
-		}
-		f, err := toFloat64(v)
-		if err != nil {
-			return err
-		}
-		fb.(*array.Float64Builder).Append(f)
+		return appendNumericValue(fb, v)
 	case kText:
 		b := fb.(*array.StringBuilder)
 		switch x := v.(type) {
@@ -143,6 +82,87 @@ func appendValue(fb array.Builder, k kind, v any) error {
 	default:
 		return fmt.Errorf("%w: kind %d", ErrType, k)
 	}
+	return nil
+}
+
+// appendInt appends a signed integer, checking that it fits the builder's
+// width (a MySQL TINYINT read as int8, for one).
+func appendInt(fb array.Builder, v any) error {
+	i, err := toInt64(v)
+	if err != nil {
+		return err
+	}
+	switch b := fb.(type) {
+	case *array.Int8Builder:
+		if i < math.MinInt8 || i > math.MaxInt8 {
+			return fmt.Errorf("%w: %d does not fit int8", ErrType, i)
+		}
+		b.Append(int8(i))
+	case *array.Int16Builder:
+		if i < math.MinInt16 || i > math.MaxInt16 {
+			return fmt.Errorf("%w: %d does not fit int16", ErrType, i)
+		}
+		b.Append(int16(i))
+	case *array.Int32Builder:
+		if i < math.MinInt32 || i > math.MaxInt32 {
+			return fmt.Errorf("%w: %d does not fit int32", ErrType, i)
+		}
+		b.Append(int32(i))
+	case *array.Int64Builder:
+		b.Append(i)
+	}
+	return nil
+}
+
+// appendUint is appendInt for MySQL's unsigned integers.
+func appendUint(fb array.Builder, v any) error {
+	u, err := toUint64(v)
+	if err != nil {
+		return err
+	}
+	switch b := fb.(type) {
+	case *array.Uint8Builder:
+		if u > math.MaxUint8 {
+			return fmt.Errorf("%w: %d does not fit uint8", ErrType, u)
+		}
+		b.Append(uint8(u))
+	case *array.Uint16Builder:
+		if u > math.MaxUint16 {
+			return fmt.Errorf("%w: %d does not fit uint16", ErrType, u)
+		}
+		b.Append(uint16(u))
+	case *array.Uint32Builder:
+		if u > math.MaxUint32 {
+			return fmt.Errorf("%w: %d does not fit uint32", ErrType, u)
+		}
+		b.Append(uint32(u))
+	case *array.Uint64Builder:
+		b.Append(u)
+	}
+	return nil
+}
+
+// appendNumericValue appends a numeric as decimal128 when the builder is one
+// (exact, from the value's text), else as float64.
+func appendNumericValue(fb array.Builder, v any) error {
+	if b, ok := fb.(*array.Decimal128Builder); ok {
+		dt := b.Type().(*arrow.Decimal128Type)
+		s, err := toDecimalText(v)
+		if err != nil {
+			return err
+		}
+		n, err := decimal128.FromString(s, dt.Precision, dt.Scale)
+		if err != nil {
+			return fmt.Errorf("%w: %s does not fit %s: %v", ErrType, s, dt, err)
+		}
+		b.Append(n)
+		return nil
+	}
+	f, err := toFloat64(v)
+	if err != nil {
+		return err
+	}
+	fb.(*array.Float64Builder).Append(f)
 	return nil
 }
 
