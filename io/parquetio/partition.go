@@ -37,8 +37,10 @@ import (
 type Option func(*openOptions)
 
 type openOptions struct {
-	root  string
-	types map[string]arrow.DataType
+	root        string
+	types       map[string]arrow.DataType
+	pool        *BufferPool // pooled.go
+	hashWorkers int         // fingerprint.go
 }
 
 // WithPartitionRoot names where partition folders start: root is a prefix

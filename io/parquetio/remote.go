@@ -54,7 +54,7 @@ func openRemote(pattern string, o openOptions) (*Source, error) {
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
 	base := path.Dir(literalPrefix(keyPattern) + "x") // the folder before the first wildcard
 	partBase := partitionBase(pattern, o)
-	s := &Source{}
+	s := &Source{opts: o}
 	for _, o := range objs {
 		if strings.HasSuffix(o.Key, "/") { // a console's "folder" marker
 			continue

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/batchscore/batchscore/io/blob"
+	"github.com/batchscore/batchscore/io/source"
 )
 
 var (
@@ -50,10 +51,16 @@ type File struct {
 	parts     []partition
 }
 
-// Source is the set of Parquet files a glob matched, read in name order.
+// Source is the set of Parquet files a glob matched, read in name order:
+// a source.Source, whose contract it keeps. It holds no open file between
+// calls (each Read opens its files), so Close has nothing to end, and it
+// may be read again.
 type Source struct {
 	files []File
+	opts  openOptions
 }
+
+var _ source.Source = (*Source)(nil)
 
 // Open matches the glob and reads every file's footer, so that missing,
 // truncated and foreign files fail before any row is scored. The
@@ -66,13 +73,17 @@ func Open(pattern string, opts ...Option) (*Source, error) {
 	if blob.IsURL(pattern) {
 		return openRemote(pattern, o) // remote.go
 	}
+	return openLocal(pattern, o)
+}
+
+func openLocal(pattern string, o openOptions) (*Source, error) {
 	paths, err := filepath.Glob(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("source glob %s: %w", pattern, err)
 	}
 	sort.Strings(paths)
 	base, partBase := staticDir(pattern), partitionBase(pattern, o)
-	s := &Source{}
+	s := &Source{opts: o}
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -208,8 +219,12 @@ func (s *Source) Rows() int64 {
 // Schema is the first file's schema; CheckColumns holds the others to it.
 func (s *Source) Schema() *arrow.Schema { return s.files[0].schema }
 
-// FirstFile names the file Schema comes from, for error messages.
-func (s *Source) FirstFile() string { return s.files[0].Path }
+// Where names the file Schema comes from, for error messages.
+func (s *Source) Where() string { return s.files[0].Path }
+
+// Close has nothing to release: Read closes every file it opens. It is
+// there for the source.Source contract.
+func (s *Source) Close() error { return nil }
 
 // CheckColumns makes sure every file has the columns with the first
 // file's types; other columns may differ since they are never read.
@@ -236,7 +251,7 @@ func (s *Source) CheckColumns(cols []string) error {
 
 // Emit receives each record batch with the file it came from and the row
 // offset of its first row in that file. It owns rec and must release it.
-type Emit func(rec arrow.Record, file string, offset int64) error
+type Emit = source.Emit
 
 // Read streams the named columns of every file, in batches of at most
 // batchRows rows, one file after the other. Decoding runs in the caller's
@@ -247,14 +262,14 @@ func (s *Source) Read(ctx context.Context, cols []string, batchRows int, mem mem
 		if f.groups != nil && len(f.groups) == 0 {
 			continue // another shard's file
 		}
-		if err := f.read(ctx, cols, batchRows, mem, emit); err != nil {
+		if err := f.read(ctx, cols, batchRows, mem, s.opts.pool, emit); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memory.Allocator, emit Emit) (err error) {
+func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memory.Allocator, pool *BufferPool, emit Emit) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: the Parquet reader panicked: %v", ErrCorrupt, f.Path, r)
@@ -282,7 +297,7 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
 	defer pf.Close()
-	fr, err := newFileReaders(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem)
+	fr, err := newFileReaders(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem, pool)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}

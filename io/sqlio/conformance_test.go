@@ -1,0 +1,84 @@
+package sqlio
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/batchscore/batchscore/internal/testkit/pgtest"
+	"github.com/batchscore/batchscore/io/source"
+	"github.com/batchscore/batchscore/io/source/sourcetest"
+)
+
+// snapshotTable is the statements that make rows the table snap, with the
+// column types given for id, x and name.
+func snapshotTable(rows []sourcetest.Row, types [3]string) []string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO snap (id, x, name) VALUES ")
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		x, name := "NULL", "NULL"
+		if r.X != nil {
+			x = fmt.Sprint(*r.X)
+		}
+		if r.Name != nil {
+			name = "'" + strings.ReplaceAll(*r.Name, "'", "''") + "'"
+		}
+		fmt.Fprintf(&b, "(%d, %s, %s)", r.ID, x, name)
+	}
+	return []string{
+		"DROP TABLE IF EXISTS snap",
+		fmt.Sprintf("CREATE TABLE snap (id %s, x %s, name %s)", types[0], types[1], types[2]),
+		b.String(),
+	}
+}
+
+// sqlHarness is the suite's harness for a driver, given how to run
+// statements on the database.
+func sqlHarness(t *testing.T, driver, dsn string, exec func(t *testing.T, stmts ...string), types [3]string) sourcetest.Harness {
+	env := envDSN(t, dsn)
+	opener := func(query string) func(context.Context) (source.Source, error) {
+		return func(ctx context.Context) (source.Source, error) {
+			return Open(ctx, Config{Driver: driver, DSNEnv: env, Query: query}, nil, WithRetry(1, 0, 0))
+		}
+	}
+	return sourcetest.Harness{
+		Put: func(t *testing.T, rows []sourcetest.Row) { exec(t, snapshotTable(rows, types)...) },
+		Open: func(_ *testing.T, ctx context.Context) (source.Source, error) {
+			return opener("SELECT id, x, name FROM snap ORDER BY id")(ctx)
+		},
+		Missing: []sourcetest.Missing{
+			{Name: "no table", Open: opener("SELECT * FROM missing_snap"), Want: "missing_snap"},
+			{Name: "bad query", Open: opener("SELEC id FROM snap"), Want: "SELEC"},
+		},
+	}
+}
+
+func TestSourceConformancePostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	exec := func(t *testing.T, stmts ...string) { pgtest.Exec(t, dsn, stmts...) }
+	sourcetest.Run(t, sqlHarness(t, "postgres", dsn, exec, [3]string{"bigint", "double precision", "text"}))
+}
+
+func TestSourceConformanceSQLite(t *testing.T) {
+	dsn := "file:" + filepath.Join(t.TempDir(), "snap.db")
+	exec := func(t *testing.T, stmts ...string) {
+		t.Helper()
+		db, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for _, q := range stmts {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%.60s: %v", q, err)
+			}
+		}
+	}
+	sourcetest.Run(t, sqlHarness(t, "sqlite", dsn, exec, [3]string{"INTEGER", "REAL", "TEXT"}))
+}
