@@ -62,7 +62,7 @@ func TestCheckUnchanged(t *testing.T) {
 			}
 			tc.change(t, p)
 			f := src.Files()[0]
-			err = f.CheckUnchanged()
+			err = f.checkUnchanged()
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("CheckUnchanged = %v, want nil", err)

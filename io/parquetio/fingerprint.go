@@ -10,8 +10,6 @@ import (
 	"runtime"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/batchscore/batchscore/io/blob"
 )
 
 // WithHashWorkers sets how many files Fingerprint hashes at a time; the
@@ -24,7 +22,7 @@ func WithHashWorkers(n int) Option {
 // returns sha256:<hex>, one sha256 over the files' names, sizes and
 // hashes, so that any change to the snapshot changes it; it also sets each
 // File's SHA256. An object is not downloaded: its per-file checksum is
-// etag:<ETag> (see objectChecksum). It covers every file, whichever shard
+// etag:<ETag> (see objectFiles.checksum). It covers every file, whichever shard
 // Read is restricted to, so that every shard has the same fingerprint.
 func (s *Source) Fingerprint(ctx context.Context) (string, error) {
 	workers := s.opts.hashWorkers
@@ -36,17 +34,9 @@ func (s *Source) Fingerprint(ctx context.Context) (string, error) {
 	for i := range s.files {
 		f := &s.files[i]
 		g.Go(func() error {
-			if blob.IsURL(f.Path) {
-				sum, err := f.objectChecksum() // remote.go
-				f.SHA256 = sum
-				return err
-			}
-			sum, size, err := hashFile(ctx, f.Path)
+			sum, err := f.loc.checksum(ctx, f) // location.go
 			if err != nil {
 				return err
-			}
-			if size != f.Size {
-				return fmt.Errorf("%s: size changed from %d to %d bytes while the run started", f.Path, f.Size, size)
 			}
 			f.SHA256 = sum
 			return nil

@@ -6,10 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -41,6 +37,7 @@ type File struct {
 	// written (see partition.go); they are columns of its rows.
 	Partition map[string]string `json:"partition,omitempty"`
 
+	loc     location  // where it is kept (location.go)
 	modTime time.Time // as Open saw it: a same-size replacement changes it
 	etag    string    // an object's, as Open listed it: reads are pinned to it
 	schema  *arrow.Schema
@@ -70,43 +67,28 @@ func Open(pattern string, opts ...Option) (*Source, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if blob.IsURL(pattern) {
-		return openRemote(pattern, o) // remote.go
-	}
-	return openLocal(pattern, o)
-}
-
-func openLocal(pattern string, o openOptions) (*Source, error) {
-	paths, err := filepath.Glob(pattern)
+	loc, err := locationOf(pattern) // location.go
 	if err != nil {
-		return nil, fmt.Errorf("source glob %s: %w", pattern, err)
+		return nil, err
 	}
-	sort.Strings(paths)
-	base, partBase := staticDir(pattern), partitionBase(pattern, o)
+	files, err := loc.list(pattern)
+	if err != nil {
+		return nil, err
+	}
+	partBase := partitionBase(loc, pattern, o)
 	s := &Source{opts: o}
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if st.IsDir() {
-			continue
-		}
-		name, err := filepath.Rel(base, p)
-		if err != nil {
-			name = filepath.Base(p)
-		}
-		f := File{Path: p, Name: filepath.ToSlash(name), Size: st.Size(), modTime: st.ModTime()}
+	for _, f := range files {
+		f.loc = loc
 		if err := f.readFooter(); err != nil {
 			return nil, err
 		}
-		if f.parts, err = parsePartitions(p, relBelow(partBase, p)); err != nil {
+		if f.parts, err = parsePartitions(loc.display(f.Path), loc.relBelow(partBase, f.Path)); err != nil {
 			return nil, err
 		}
 		s.files = append(s.files, f)
 	}
 	if len(s.files) == 0 {
-		return nil, fmt.Errorf("%w: nothing matches %s", ErrNoFiles, pattern)
+		return nil, fmt.Errorf("%w: nothing matches %s", ErrNoFiles, loc.display(pattern))
 	}
 	if err := s.typePartitions(o.types); err != nil {
 		return nil, err
@@ -117,7 +99,7 @@ func openLocal(pattern string, o openOptions) (*Source, error) {
 func (f *File) readFooter() (err error) {
 	// One reader for the magic and the footer: for an object, the GET of
 	// the tail's magic fetches the footer too (blob.DefaultTailWindow).
-	fh, err := f.open()
+	fh, err := f.loc.open(f)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
@@ -131,8 +113,8 @@ func (f *File) readFooter() (err error) {
 		}
 	}()
 	pf, err := file.NewParquetReader(fh) // not pf.Close: that would close fh, which the deferred Close does
-	if errors.Is(err, blob.ErrChanged) {
-		return f.readErr(err)
+	if errors.Is(err, blob.ErrChanged) { // an object replaced since it was listed
+		return f.loc.readErr(f, err)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
@@ -160,10 +142,10 @@ func (f *File) checkMagic(r fileReader) error {
 	}
 	head, tail := make([]byte, 4), make([]byte, 4)
 	if _, err := r.ReadAt(head, 0); err != nil {
-		return f.readErr(err)
+		return f.loc.readErr(f, err)
 	}
 	if _, err := r.ReadAt(tail, f.Size-4); err != nil {
-		return f.readErr(err)
+		return f.loc.readErr(f, err)
 	}
 	isMagic := func(b []byte) bool { return string(b) == "PAR1" || string(b) == "PARE" } // PARE: encrypted footer
 	if !isMagic(head) || !isMagic(tail) {
@@ -175,8 +157,8 @@ func (f *File) checkMagic(r fileReader) error {
 // openParquet is file.OpenParquetFile without its descriptor leak: that
 // leaves the file open when the footer does not parse (or panics), one
 // descriptor per corrupt file until a long-running serve has none left.
-func openParquet(path string) (*file.Reader, error) {
-	fh, err := openFile(path) // remote.go: a local file or an object
+func openParquet(f *File) (*file.Reader, error) {
+	fh, err := f.loc.openNow(f)
 	if err != nil {
 		return nil, err
 	}
@@ -192,15 +174,6 @@ func openParquet(path string) (*file.Reader, error) {
 	}
 	opened = true
 	return pf, nil
-}
-
-// staticDir is the folder part of a glob before its first wildcard.
-func staticDir(pattern string) string {
-	i := strings.IndexAny(pattern, "*?[")
-	if i < 0 {
-		return filepath.Dir(pattern)
-	}
-	return filepath.Dir(pattern[:i+1])
 }
 
 // Files lists the snapshot's files in read order.
@@ -289,10 +262,10 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 	if len(cols) == 0 {
 		return fmt.Errorf("%w: %s: no columns to read", ErrSchema, f.Path)
 	}
-	if err := f.CheckUnchanged(); err != nil {
+	if err := f.checkUnchanged(); err != nil {
 		return err
 	}
-	pf, err := openParquet(f.Path)
+	pf, err := openParquet(f)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}

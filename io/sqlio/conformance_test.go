@@ -44,7 +44,7 @@ func sqlHarness(t *testing.T, driver, dsn string, exec func(t *testing.T, stmts 
 	env := envDSN(t, dsn)
 	opener := func(query string) func(context.Context) (source.Source, error) {
 		return func(ctx context.Context) (source.Source, error) {
-			return Open(ctx, Config{Driver: driver, DSNEnv: env, Query: query}, nil, WithRetry(1, 0, 0))
+			return Open(ctx, Config{Driver: driver, DSNEnv: env, Query: query}, nil, withRetry(1, 0, 0))
 		}
 	}
 	return sourcetest.Harness{

@@ -82,10 +82,10 @@ type options struct {
 	log         *slog.Logger
 }
 
-// WithRetry sets how often Open tries to connect and start the query
+// withRetry sets how often Open tries to connect and start the query
 // (attempts, at least 1) and the backoff between tries: first, doubling up
 // to most. The default is 5 tries, 200ms to 3s.
-func WithRetry(attempts int, first, most time.Duration) Option {
+func withRetry(attempts int, first, most time.Duration) Option {
 	return func(o *options) { o.attempts, o.first, o.most = max(attempts, 1), first, most }
 }
 
@@ -121,7 +121,7 @@ type Source struct {
 
 // Open resolves the DSN, connects, starts the query and reads its column
 // types into an Arrow schema; it reads no row. Connection errors are tried
-// again with backoff (see WithRetry); an unsupported column type is ErrType.
+// again with backoff (see withRetry); an unsupported column type is ErrType.
 func Open(ctx context.Context, cfg Config, params map[string]any, opts ...Option) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

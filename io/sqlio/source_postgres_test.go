@@ -167,7 +167,7 @@ func TestPostgresConnectionRefused(t *testing.T) {
 	var logs strings.Builder
 	log := slogTo(&logs)
 	start := time.Now()
-	_, err = readQuery(t, Config{Driver: "postgres", DSNEnv: env, Query: "SELECT 1"}, nil, 10, WithRetry(3, 20*time.Millisecond, 40*time.Millisecond), WithLogger(log))
+	_, err = readQuery(t, Config{Driver: "postgres", DSNEnv: env, Query: "SELECT 1"}, nil, 10, withRetry(3, 20*time.Millisecond, 40*time.Millisecond), WithLogger(log))
 	if !errors.Is(err, ErrConnection) {
 		t.Fatalf("error %v, want ErrConnection", err)
 	}
