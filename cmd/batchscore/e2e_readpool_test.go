@@ -45,7 +45,11 @@ func TestRunReportsReadPoolPeak(t *testing.T) {
 func TestServeMetricsShowReadPool(t *testing.T) {
 	pool := parquetio.NewBufferPool()
 	dir := t.TempDir()
-	rec := sourcetest.Record(memory.DefaultAllocator, sourcetest.Snapshot(1))
+	var rows []sourcetest.Row
+	for range 100 { // 10,000 rows: buffers big enough to be pooled
+		rows = append(rows, sourcetest.Snapshot(1)...)
+	}
+	rec := sourcetest.Record(memory.DefaultAllocator, rows)
 	defer rec.Release()
 	w, err := parquetio.NewWriter(dir, rec.Schema(), "zstd", 1<<20, memory.DefaultAllocator)
 	if err != nil {
@@ -61,7 +65,7 @@ func TestServeMetricsShowReadPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = src.Read(context.Background(), []string{"id", "x"}, 1000, memory.DefaultAllocator, func(rec arrow.Record, _ string, _ int64) error {
+	err = src.Read(context.Background(), []string{"id", "x"}, 10_000, memory.DefaultAllocator, func(rec arrow.Record, _ string, _ int64) error {
 		rec.Release()
 		return nil
 	})

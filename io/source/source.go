@@ -54,15 +54,18 @@ type Emit func(rec arrow.Record, where string, offset int64) error
 //
 // Errors: every error names the thing at fault (the file, the column, the
 // query) and wraps the implementation's sentinel, which jobs.ExitCode maps.
-// Permanent, no retry helps: a schema or a column that does not fit
-// (parquetio.ErrSchema, sqlio.ErrDataException: exit 3; sqlio.ErrType,
-// sqlio.ErrDSN, sqlio.ErrRejected, which a missing table or a bad query
-// is: exit 2). Transient, a retry may succeed: a snapshot not (yet)
-// there (parquetio.ErrNoFiles), unreadable or changed while read
-// (parquetio.ErrCorrupt, parquetio.ErrChanged), a store or database that
-// fails or cannot be reached (sqlio.ErrConnection, sqlio.ErrTimeout, a
-// blob error): exit 1. A cancelled ctx stops Read with an error that
-// wraps ctx.Err().
+// Permanent, a retry of the same snapshot and job file fails the same way:
+// a schema or a value that does not fit (parquetio.ErrSchema,
+// sqlio.ErrDataException: exit 3); a query the database refuses, which a
+// missing table or a bad query is, an unsupported column type, a missing
+// DSN (sqlio.ErrRejected, sqlio.ErrType, sqlio.ErrDSN: exit 2). Exit 1,
+// a retry may succeed once the snapshot is complete or the service is
+// back: a snapshot not (yet) there (parquetio.ErrNoFiles), a file
+// unreadable or changed while read (parquetio.ErrCorrupt,
+// parquetio.ErrChanged), a store or database that fails or cannot be
+// reached (sqlio.ErrConnection, sqlio.ErrTimeout, a blob error). A
+// cancelled ctx stops Read before its next chunk with an error that wraps
+// ctx.Err() (exit 130).
 //
 // Fingerprint: a string ("sha256:<hex>") that is the same whenever the
 // snapshot holds the same data and changes when it changes, so that the

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 	"github.com/batchscore/batchscore/io/source"
@@ -40,7 +41,7 @@ func snapshotTable(rows []sourcetest.Row, types [3]string) []string {
 
 // sqlHarness is the suite's harness for a driver, given how to run
 // statements on the database.
-func sqlHarness(t *testing.T, driver, dsn string, exec func(t *testing.T, stmts ...string), types [3]string) sourcetest.Harness {
+func sqlHarness(t *testing.T, driver, dsn string, exec func(t *testing.T, stmts ...string), types [3]string, leaks func() error) sourcetest.Harness {
 	env := envDSN(t, dsn)
 	opener := func(query string) func(context.Context) (source.Source, error) {
 		return func(ctx context.Context) (source.Source, error) {
@@ -56,13 +57,14 @@ func sqlHarness(t *testing.T, driver, dsn string, exec func(t *testing.T, stmts 
 			{Name: "no table", Open: opener("SELECT * FROM missing_snap"), Want: "missing_snap"},
 			{Name: "bad query", Open: opener("SELEC id FROM snap"), Want: "SELEC"},
 		},
+		Leaks: leaks,
 	}
 }
 
 func TestSourceConformancePostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	exec := func(t *testing.T, stmts ...string) { pgtest.Exec(t, dsn, stmts...) }
-	sourcetest.Run(t, sqlHarness(t, "postgres", dsn, exec, [3]string{"bigint", "double precision", "text"}))
+	sourcetest.Run(t, sqlHarness(t, "postgres", dsn, exec, [3]string{"bigint", "double precision", "text"}, pgBackends(t, dsn)))
 }
 
 func TestSourceConformanceSQLite(t *testing.T) {
@@ -80,5 +82,31 @@ func TestSourceConformanceSQLite(t *testing.T) {
 			}
 		}
 	}
-	sourcetest.Run(t, sqlHarness(t, "sqlite", dsn, exec, [3]string{"INTEGER", "REAL", "TEXT"}))
+	sourcetest.Run(t, sqlHarness(t, "sqlite", dsn, exec, [3]string{"INTEGER", "REAL", "TEXT"}, nil))
+}
+
+// pgBackends reports the server's sessions that Open started
+// (application_name batchscore) in the test's database and that are
+// still there: a closed source leaves none. The server ends a session a
+// moment after its client goes, so it is asked for a while.
+func pgBackends(t *testing.T, dsn string) func() error {
+	admin := pgtest.SuperuserDSN(t)
+	db := strings.TrimPrefix(dsn[strings.LastIndex(dsn, "/")+1:], "/")
+	db, _, _ = strings.Cut(db, "?")
+	return func() error {
+		c := pgtest.Connect(t, admin)
+		var n int
+		for range 50 {
+			err := c.QueryRow(context.Background(),
+				"SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'batchscore'", db).Scan(&n)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return nil
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return fmt.Errorf("%d sessions of database %s still open", n, db)
+	}
 }
