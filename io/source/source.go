@@ -29,7 +29,7 @@ type Emit func(rec arrow.Record, where string, offset int64) error
 // ready to stream. Opening is the implementation's (parquetio.Open,
 // sqlio.Open); an open that fails leaves nothing to close.
 //
-// Ownership: the caller closes the Source, once, after Read or instead of
+// Ownership: the caller closes the Source, after Read or instead of
 // it; Close ends what the source holds (a query and its connection) and
 // may be called while records from Read are still held. Records belong to
 // Emit (see Emit), and every buffer in them comes from the allocator
