@@ -42,42 +42,41 @@ func (e *execution) openSource(ctx context.Context, p *plan) (snapshot, error) {
 	return src, nil
 }
 
-func (e *execution) openParquet(ctx context.Context) (parquetSnapshot, error) {
+func (e *execution) openParquet(ctx context.Context) (*parquetio.Source, error) {
 	job := e.req.Job
 	pattern, err := job.SourcePattern(e.req.Date)
 	if err != nil {
-		return parquetSnapshot{}, spec.ErrorAt("source.parquet", "%v", err)
+		return nil, spec.ErrorAt("source.parquet", "%v", err)
 	}
 	e.m.Source = report.Source{Kind: "parquet", Pattern: pattern}
-	src, err := parquetio.Open(pattern, partitionOptions(job)...)
+	opts := append(partitionOptions(job), parquetio.WithHashWorkers(e.workers(job)), parquetio.WithBufferPool(e.ReadPool))
+	src, err := parquetio.Open(pattern, opts...)
 	if err != nil {
-		return parquetSnapshot{}, err
+		return nil, err
 	}
 	e.m.Source.Files = src.Files()
 	e.m.Source.Rows = src.Rows()
 	if err := src.CheckColumns(append(append([]string(nil), job.Output.Keys...), modelColumns(job)...)); err != nil {
-		return parquetSnapshot{}, err
+		return nil, err
 	}
 	if src.Rows() == 0 {
-		return parquetSnapshot{}, fmt.Errorf("%w: %d files match %s but hold no rows", ErrEmpty, len(src.Files()), pattern)
+		return nil, fmt.Errorf("%w: %d files match %s but hold no rows", ErrEmpty, len(src.Files()), pattern)
 	}
-	fp, err := src.Fingerprint(ctx, e.workers(job))
-	if err != nil {
-		return parquetSnapshot{}, err
+	if e.m.Source.Fingerprint, err = src.Fingerprint(ctx); err != nil {
+		return nil, err
 	}
-	e.m.Source.Fingerprint = "sha256:" + fp
 	e.m.Source.Files = src.Files()
 	if s := e.req.Shard; s != nil {
 		// After the fingerprint, which covers the whole snapshot: every
 		// shard has the same run id.
 		if e.m.Shard.Parts, err = src.Shard(s.Index, s.Count); err != nil {
-			return parquetSnapshot{}, err
+			return nil, err
 		}
 		e.m.Shard.Rows = src.Rows()
 		e.log.Info("shard selected", "row_groups", len(e.m.Shard.Parts), "rows", e.m.Shard.Rows)
 	}
 	e.log.Info("snapshot opened", "files", len(src.Files()), "rows", src.Rows(), "fingerprint", e.m.Source.Fingerprint)
-	return parquetSnapshot{src}, nil
+	return src, nil
 }
 
 // partitionOptions say how the snapshot's key=value folders become

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/internal/crashpoint"
+	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/sqlio"
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
@@ -43,6 +44,9 @@ type Runner struct {
 	Logger    *slog.Logger
 	// Mem allocates every Arrow buffer; tests pass a checked allocator.
 	Mem memory.Allocator
+	// ReadPool, when set, holds the buffers of fixed-width columns read
+	// from Parquet (see parquetio.BufferPool); nil reads them with Mem.
+	ReadPool *parquetio.BufferPool
 	// Progress, when set, is called after each written chunk.
 	Progress func(done, total int64)
 	// Workers overrides the job file's scoring.workers when above 0.
@@ -322,9 +326,14 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return err
 	}
 	e.m.Time("check_score_write", stage)
-	if s, ok := src.(sqlSnapshot); ok {
-		e.m.Source.Rows = s.Source.Rows()
-		e.m.Source.Fingerprint = s.Fingerprint()
+	if e.ReadPool != nil {
+		e.m.Source.ReadPoolPeakBytes = e.ReadPool.Peak()
+	}
+	if s, ok := src.(*sqlio.Source); ok {
+		e.m.Source.Rows = s.RowsRead()
+		if e.m.Source.Fingerprint, err = s.Fingerprint(ctx); err != nil {
+			return err
+		}
 	}
 	if e.req.Shard != nil && !e.DryRun {
 		return e.park(t, dir, checks, p, src.Schema(), src.Rows())

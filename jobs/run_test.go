@@ -29,9 +29,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(releasedAll{m}) }
 // taken for the life of a batchscore serve process.
 type releasedAll struct{ goleak.TestingM }
 
+// testPool is the read pool of the tests' runners, poisoned as the
+// end-to-end tests' is.
+var testPool = parquetio.NewBufferPool(parquetio.PoisonReleased())
+
 func (m releasedAll) Run() int {
 	code := m.TestingM.Run()
-	if n := parquetio.PooledBytes(); n != 0 && code == 0 {
+	if n := testPool.InUse(); n != 0 && code == 0 {
 		fmt.Fprintf(os.Stderr, "jobs: %d bytes of Parquet read buffers were never released\n", n)
 		return 1
 	}
@@ -85,7 +89,7 @@ func TestRunBalancesAndLeaksNothing(t *testing.T) {
 	root := onnxtest.Root(t)
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	tableDir := filepath.Join(t.TempDir(), "scores")
-	r := &Runner{ORTLib: onnxtest.Lib(t), Mem: mem}
+	r := &Runner{ORTLib: onnxtest.Lib(t), Mem: mem, ReadPool: testPool}
 	req := date(t, "2026-11-20")
 	req.Job = testJob(t, filepath.Join(root, "testdata", "customers"), tableDir, 333)
 	res, err := r.Run(context.Background(), req)
@@ -148,7 +152,7 @@ func TestRunFailuresLeaveAFailedManifestAndNoLeak(t *testing.T) {
 			req.Job = testJob(t, tc.data, tableDir, 256)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			r := &Runner{ORTLib: onnxtest.Lib(t), Mem: mem}
+			r := &Runner{ORTLib: onnxtest.Lib(t), Mem: mem, ReadPool: testPool}
 			if tc.cancel {
 				r.Progress = func(done, _ int64) { cancel() } // cancel after the first chunk
 			}

@@ -49,7 +49,7 @@ func BenchmarkReadS3(b *testing.B) {
 	}
 	i := strings.Index(bucketURL, "?")
 	start := time.Now()
-	src, err := parquetio.Open(bucketURL[:i] + "/snap/*.parquet" + bucketURL[i:])
+	src, err := parquetio.Open(bucketURL[:i]+"/snap/*.parquet"+bucketURL[i:], parquetio.WithBufferPool(benchPool))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -56,13 +56,13 @@ func TestCheckUnchanged(t *testing.T) {
 			dir := t.TempDir()
 			p := filepath.Join(dir, "part-0.parquet")
 			writeRows(t, p, 0, 100, fileOpts{})
-			src, err := Open(filepath.Join(dir, "*.parquet"))
+			src, err := openPooled(filepath.Join(dir, "*.parquet"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			tc.change(t, p)
 			f := src.Files()[0]
-			err = f.CheckUnchanged()
+			err = f.checkUnchanged()
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("CheckUnchanged = %v, want nil", err)

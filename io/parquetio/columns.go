@@ -84,7 +84,7 @@ const byteStreamSplit = parquet.Encoding(9)
 // stated size before reading it, and a lying size of a terabyte is a fatal
 // out-of-memory, which no recover catches.
 func (f *File) checkChunks(pf *file.Reader, leaves []int) error {
-	r, err := f.open() // remote.go: pinned to the object Open listed
+	r, err := f.loc.open(f) // pinned to the object Open listed
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}

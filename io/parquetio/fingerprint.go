@@ -7,33 +7,36 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/batchscore/batchscore/io/blob"
 )
 
-// Fingerprint hashes every file's content (workers at a time) and returns
-// one sha256 over the files' names, sizes and hashes, so that any change
-// to the snapshot changes it. An object is not downloaded: its per-file
-// checksum is etag:<ETag> (see objectChecksum).
-func (s *Source) Fingerprint(ctx context.Context, workers int) (string, error) {
+// WithHashWorkers sets how many files Fingerprint hashes at a time; the
+// default is GOMAXPROCS.
+func WithHashWorkers(n int) Option {
+	return func(o *openOptions) { o.hashWorkers = n }
+}
+
+// Fingerprint hashes every file's content (WithHashWorkers at a time) and
+// returns sha256:<hex>, one sha256 over the files' names, sizes and
+// hashes, so that any change to the snapshot changes it; it also sets each
+// File's SHA256. An object is not downloaded: its per-file checksum is
+// etag:<ETag> (see objectFiles.checksum). It covers every file, whichever shard
+// Read is restricted to, so that every shard has the same fingerprint.
+func (s *Source) Fingerprint(ctx context.Context) (string, error) {
+	workers := s.opts.hashWorkers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(workers, 1))
+	g.SetLimit(workers)
 	for i := range s.files {
 		f := &s.files[i]
 		g.Go(func() error {
-			if blob.IsURL(f.Path) {
-				sum, err := f.objectChecksum() // remote.go
-				f.SHA256 = sum
-				return err
-			}
-			sum, size, err := hashFile(ctx, f.Path)
+			sum, err := f.loc.checksum(ctx, f) // location.go
 			if err != nil {
 				return err
-			}
-			if size != f.Size {
-				return fmt.Errorf("%s: size changed from %d to %d bytes while the run started", f.Path, f.Size, size)
 			}
 			f.SHA256 = sum
 			return nil
@@ -50,7 +53,7 @@ func (s *Source) Fingerprint(ctx context.Context, workers int) (string, error) {
 		// keeps the run ids of tables published before partitions existed.
 		fmt.Fprintf(h, "%s\x00%d\x00%s\n", f.Name, f.Size, f.SHA256)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func hashFile(ctx context.Context, path string) (string, int64, error) {

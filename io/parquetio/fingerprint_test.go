@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -19,11 +20,11 @@ func TestFingerprint(t *testing.T) {
 	pattern := filepath.Join(dir, "date=*", "*.parquet")
 	fingerprint := func(t *testing.T, workers int) (string, *Source) {
 		t.Helper()
-		src, err := Open(pattern)
+		src, err := openPooled(pattern, WithHashWorkers(workers))
 		if err != nil {
 			t.Fatal(err)
 		}
-		fp, err := src.Fingerprint(context.Background(), workers)
+		fp, err := src.Fingerprint(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,7 +32,7 @@ func TestFingerprint(t *testing.T) {
 	}
 
 	fp, src := fingerprint(t, 4)
-	if len(fp) != 64 {
+	if hexPart, ok := strings.CutPrefix(fp, "sha256:"); !ok || len(hexPart) != 64 {
 		t.Fatalf("fingerprint %q is not sha256 hex", fp)
 	}
 	t.Run("per file sha256 and names", func(t *testing.T) {
@@ -60,7 +61,7 @@ func TestFingerprint(t *testing.T) {
 				t.Errorf("workers=%d: fingerprint %s, want %s", workers, got, fp)
 			}
 		}
-		if again, err := src.Fingerprint(context.Background(), 2); err != nil || again != fp {
+		if again, err := src.Fingerprint(context.Background()); err != nil || again != fp {
 			t.Errorf("second call on one Source: %s, %v", again, err)
 		}
 	})
@@ -84,7 +85,7 @@ func TestFingerprint(t *testing.T) {
 		}
 	})
 	t.Run("file grew after Open", func(t *testing.T) {
-		src, err := Open(pattern)
+		src, err := openPooled(pattern)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,18 +93,18 @@ func TestFingerprint(t *testing.T) {
 		orig, _ := os.ReadFile(p)
 		t.Cleanup(func() { os.WriteFile(p, orig, 0o644) })
 		os.WriteFile(p, append(append([]byte(nil), orig...), 0), 0o644)
-		if _, err := src.Fingerprint(context.Background(), 2); err == nil {
+		if _, err := src.Fingerprint(context.Background()); err == nil {
 			t.Error("size changed between Open and Fingerprint: no error")
 		}
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		src, err := Open(pattern)
+		src, err := openPooled(pattern)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := src.Fingerprint(ctx, 2); !errors.Is(err, context.Canceled) {
+		if _, err := src.Fingerprint(ctx); !errors.Is(err, context.Canceled) {
 			t.Errorf("Fingerprint = %v, want context.Canceled", err)
 		}
 	})

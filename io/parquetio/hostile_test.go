@@ -146,7 +146,7 @@ func runHostileWithin(t *testing.T, limit time.Duration, path string, mem memory
 
 func runHostile(ctx context.Context, t *testing.T, path string, mem memory.Allocator) hostileOutcome {
 	out := hostileOutcome{Open: "error", Read: "error"}
-	src, err := Open(path)
+	src, err := openPooled(path)
 	if err != nil {
 		out.err = err
 		if !errors.Is(err, ErrCorrupt) {
@@ -155,7 +155,7 @@ func runHostile(ctx context.Context, t *testing.T, path string, mem memory.Alloc
 		return out
 	}
 	out.Open, out.Rows = "ok", src.Rows()
-	if _, err := src.Fingerprint(ctx, 2); err != nil {
+	if _, err := src.Fingerprint(ctx); err != nil {
 		t.Errorf("Fingerprint: %v", err)
 	}
 	var flat, nested []string
@@ -303,7 +303,7 @@ func TestOpenClosesCorruptFiles(t *testing.T) {
 	before := fds()
 	for range 100 {
 		for _, name := range []string{"footer_garbled.parquet", "lie_schema_children.parquet", "magic_zero_footer.parquet"} {
-			if _, err := Open(filepath.Join(hostileDir, name)); err == nil {
+			if _, err := openPooled(filepath.Join(hostileDir, name)); err == nil {
 				t.Fatalf("%s opened", name)
 			}
 		}

@@ -21,24 +21,22 @@ package parquetio
 import (
 	"fmt"
 	"net/url"
-	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/scalar"
-
-	"github.com/batchscore/batchscore/io/blob"
 )
 
 // Option changes how Open reads a snapshot.
 type Option func(*openOptions)
 
 type openOptions struct {
-	root  string
-	types map[string]arrow.DataType
+	root        string
+	types       map[string]arrow.DataType
+	pool        *BufferPool // pooled.go
+	hashWorkers int         // fingerprint.go
 }
 
 // WithPartitionRoot names where partition folders start: root is a prefix
@@ -77,43 +75,14 @@ func typedValue(typ arrow.DataType, p partition) (scalar.Scalar, error) {
 }
 
 // partitionBase is the folder (local) or key prefix (object) below which
-// path segments are partitions.
-func partitionBase(pattern string, o openOptions) string {
+// path segments are partitions: below the partition root, when it is a
+// prefix of the pattern, else below the pattern's first wildcard.
+func partitionBase(loc location, pattern string, o openOptions) string {
 	marked := pattern
 	if o.root != "" && strings.HasPrefix(pattern, o.root) {
 		marked = o.root + "*" + pattern[len(o.root):]
 	}
-	if blob.IsURL(pattern) {
-		_, key, err := blob.Split(marked)
-		if err != nil {
-			return ""
-		}
-		return path.Dir(literalPrefix(key) + "x")
-	}
-	return staticDir(marked)
-}
-
-// relBelow is p's path below base, slash-separated; "" when p is not
-// below it.
-func relBelow(base, p string) string {
-	if blob.IsURL(p) {
-		_, key, err := blob.Split(p)
-		if err != nil {
-			return ""
-		}
-		if base == "." || base == "" {
-			return key
-		}
-		if rest, ok := strings.CutPrefix(key, base+"/"); ok {
-			return rest
-		}
-		return ""
-	}
-	rel, err := filepath.Rel(base, p)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return ""
-	}
-	return filepath.ToSlash(rel)
+	return loc.partitionBase(marked)
 }
 
 // parsePartitions reads the key=value folders of rel, a file's path below

@@ -152,7 +152,7 @@ func (pr *partitionRead) check(rec arrow.Record, p *partition, offset int64) err
 // shard as a read of the file's columns.
 func (pr *partitionRead) readConstants(ctx context.Context, batchRows int, emit Emit) error {
 	f := pr.f
-	if err := f.CheckUnchanged(); err != nil {
+	if err := f.checkUnchanged(); err != nil {
 		return err
 	}
 	var offset int64

@@ -9,7 +9,7 @@ package parquetio
 // query, and the key pattern has '*' and '[...]' (path.Match, where '*'
 // stops at '/'); a '?' wildcard must be written %3F (or use [...] or *).
 //
-// Open lists the keys under the pattern's literal prefix (the part before
+// Open (objectFiles.list) lists the keys under the pattern's literal prefix (the part before
 // its first wildcard) and reads each matching object's footer with ranged
 // reads: the two ends of the object, no whole-file download. Read checks
 // that each object still has the listed size and ETag (CheckUnchanged),
@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -32,57 +31,75 @@ import (
 	"github.com/batchscore/batchscore/io/blob"
 )
 
-// openRemote is Open for an object URL glob.
-func openRemote(pattern string, o openOptions) (*Source, error) {
+// objectFiles is a snapshot in a bucket, matched by a key pattern.
+type objectFiles struct {
+	bucketURL, keyPattern string
+}
+
+func newObjectFiles(pattern string) (objectFiles, error) {
 	bucketURL, keyPattern, err := blob.Split(pattern)
 	if err != nil {
-		return nil, fmt.Errorf("source glob: %w", err)
+		return objectFiles{}, fmt.Errorf("source glob: %w", err)
 	}
 	if _, err := path.Match(keyPattern, ""); err != nil {
-		return nil, fmt.Errorf("source glob %s: %w", blob.Redact(pattern), err)
+		return objectFiles{}, fmt.Errorf("source glob %s: %w", blob.Redact(pattern), err)
 	}
+	return objectFiles{bucketURL, keyPattern}, nil
+}
+
+func (o objectFiles) list(pattern string) ([]File, error) {
 	ctx := context.Background() // Open has no context; the SDK bounds its retries
-	b, err := blob.Open(ctx, bucketURL)
+	b, err := blob.Open(ctx, o.bucketURL)
 	if err != nil {
 		return nil, fmt.Errorf("source glob %s: %w", blob.Redact(pattern), err)
 	}
 	defer b.Close()
-	objs, err := b.List(ctx, literalPrefix(keyPattern))
+	objs, err := b.List(ctx, literalPrefix(o.keyPattern))
 	if err != nil {
 		return nil, fmt.Errorf("source glob %s: %w", blob.Redact(pattern), err)
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
-	base := path.Dir(literalPrefix(keyPattern) + "x") // the folder before the first wildcard
-	partBase := partitionBase(pattern, o)
-	s := &Source{}
-	for _, o := range objs {
-		if strings.HasSuffix(o.Key, "/") { // a console's "folder" marker
+	base := path.Dir(literalPrefix(o.keyPattern) + "x") // the folder before the first wildcard
+	var files []File
+	for _, obj := range objs {
+		if strings.HasSuffix(obj.Key, "/") { // a console's "folder" marker
 			continue
 		}
-		if ok, _ := path.Match(keyPattern, o.Key); !ok {
+		if ok, _ := path.Match(o.keyPattern, obj.Key); !ok {
 			continue
 		}
-		name := o.Key
+		name := obj.Key
 		if base != "." {
-			name = strings.TrimPrefix(o.Key, base+"/")
+			name = strings.TrimPrefix(obj.Key, base+"/")
 		}
-		f := File{Path: blob.Join(bucketURL, o.Key), Name: name, Size: o.Size, modTime: o.ModTime, etag: o.ETag}
-		if err := f.readFooter(); err != nil {
-			return nil, err
-		}
-		if f.parts, err = parsePartitions(blob.Redact(f.Path), relBelow(partBase, f.Path)); err != nil {
-			return nil, err
-		}
-		s.files = append(s.files, f)
+		files = append(files, File{Path: blob.Join(o.bucketURL, obj.Key), Name: name, Size: obj.Size, modTime: obj.ModTime, etag: obj.ETag})
 	}
-	if len(s.files) == 0 {
-		return nil, fmt.Errorf("%w: nothing matches %s", ErrNoFiles, blob.Redact(pattern))
-	}
-	if err := s.typePartitions(o.types); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return files, nil
 }
+
+func (objectFiles) partitionBase(marked string) string {
+	_, key, err := blob.Split(marked)
+	if err != nil {
+		return ""
+	}
+	return path.Dir(literalPrefix(key) + "x")
+}
+
+func (objectFiles) relBelow(base, p string) string {
+	_, key, err := blob.Split(p)
+	if err != nil {
+		return ""
+	}
+	if base == "." || base == "" {
+		return key
+	}
+	if rest, ok := strings.CutPrefix(key, base+"/"); ok {
+		return rest
+	}
+	return ""
+}
+
+func (objectFiles) display(p string) string { return blob.Redact(p) }
 
 // literalPrefix is the part of a key pattern before its first wildcard
 // (or escape): every key the pattern matches starts with it.
@@ -93,53 +110,29 @@ func literalPrefix(pattern string) string {
 	return pattern
 }
 
-// fileReader is what footers, page headers and rows are read through: an
-// *os.File, or a *blob.ReaderAt for an object.
-type fileReader interface {
-	io.ReaderAt
-	io.Seeker
-	io.Closer
+// open reads the object as list saw it: only while its ETag is the one
+// listed, and with no request to open it.
+func (objectFiles) open(f *File) (fileReader, error) {
+	return blob.OpenReaderAt(context.Background(), f.Path, &blob.Object{Size: f.Size, ETag: f.etag})
 }
 
-// openFile opens a local path, or an object URL pinned to the object as it
-// is now (one HEAD request).
-func openFile(p string) (fileReader, error) {
-	if blob.IsURL(p) {
-		return blob.OpenReaderAt(context.Background(), p, nil)
-	}
-	fh, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	return fh, nil
+// openNow pins the reads to the object as it is now (one HEAD request).
+func (objectFiles) openNow(f *File) (fileReader, error) {
+	return blob.OpenReaderAt(context.Background(), f.Path, nil)
 }
 
-// open opens the file as Open saw it: an object is read only while its
-// ETag is the one listed, and with no request to open it.
-func (f *File) open() (fileReader, error) {
-	if blob.IsURL(f.Path) {
-		return blob.OpenReaderAt(context.Background(), f.Path, &blob.Object{Size: f.Size, ETag: f.etag})
-	}
-	return openFile(f.Path)
-}
-
-// readErr classes a failed read of f's bytes. An object replaced since
-// Open listed it is ErrChanged; a store that fails a request is no fault
-// of the file's and keeps its own error (which names the object); a local
-// read error is ErrCorrupt, as it always was.
-func (f *File) readErr(err error) error {
-	switch {
-	case errors.Is(err, blob.ErrChanged):
+// readErr: an object replaced since list saw it is ErrChanged; a store
+// that fails a request is no fault of the file's and keeps its own error
+// (which names the object).
+func (objectFiles) readErr(_ *File, err error) error {
+	if errors.Is(err, blob.ErrChanged) {
 		return fmt.Errorf("%w: %v", ErrChanged, err)
-	case blob.IsURL(f.Path):
-		return err
 	}
-	return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
+	return err
 }
 
-// checkObjectUnchanged is CheckUnchanged for an object: the same size and
-// ETag as Open listed (one HEAD request).
-func (f *File) checkObjectUnchanged() error {
+// unchanged: the same size and ETag as list saw (one HEAD request).
+func (objectFiles) unchanged(f *File) error {
 	ctx := context.Background()
 	bucketURL, key, err := blob.Split(f.Path)
 	if err != nil {
@@ -164,18 +157,20 @@ func (f *File) checkObjectUnchanged() error {
 	return nil
 }
 
-// objectChecksum is an object's per-file checksum for the fingerprint:
-// its ETag, which the store computes from the content (the MD5 of a
-// single-part upload, an MD5 of the parts' MD5s for a multipart one), so
-// fingerprinting downloads nothing. The same bytes uploaded another way
-// may get another ETag: that costs a new run id, never a wrong reuse.
-func (f *File) objectChecksum() (string, error) {
+// checksum is the object's ETag, etag:<ETag>, which the store computes
+// from the content (the MD5 of a single-part upload, an MD5 of the parts'
+// MD5s for a multipart one), so fingerprinting downloads nothing. The
+// same bytes uploaded another way may get another ETag: that costs a new
+// run id, never a wrong reuse.
+func (objectFiles) checksum(_ context.Context, f *File) (string, error) {
 	etag := strings.Trim(f.etag, `"`)
 	if etag == "" {
 		return "", fmt.Errorf("%s: the store sent no ETag, and fingerprinting an object without one would download it whole", blob.Redact(f.Path))
 	}
 	return "etag:" + etag, nil
 }
+
+func (objectFiles) perRequest() bool { return true }
 
 // pageWalks runs checkChunks' page walks (checkPages): each at once on a
 // local file, where a page-header read is a pread, and concurrentWalks at
@@ -197,7 +192,7 @@ type pageWalk struct {
 const concurrentWalks = 8
 
 func (w *pageWalks) add(rg int, col string, start, end int64) error {
-	if !blob.IsURL(w.f.Path) {
+	if !w.f.loc.perRequest() {
 		return w.f.pageErr(rg, col, checkPages(w.r, start, end))
 	}
 	w.todo = append(w.todo, pageWalk{rg, col, start, end})

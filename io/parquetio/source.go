@@ -6,10 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -18,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"github.com/batchscore/batchscore/io/blob"
+	"github.com/batchscore/batchscore/io/source"
 )
 
 var (
@@ -40,6 +37,7 @@ type File struct {
 	// written (see partition.go); they are columns of its rows.
 	Partition map[string]string `json:"partition,omitempty"`
 
+	loc     location  // where it is kept (location.go)
 	modTime time.Time // as Open saw it: a same-size replacement changes it
 	etag    string    // an object's, as Open listed it: reads are pinned to it
 	schema  *arrow.Schema
@@ -50,10 +48,16 @@ type File struct {
 	parts     []partition
 }
 
-// Source is the set of Parquet files a glob matched, read in name order.
+// Source is the set of Parquet files a glob matched, read in name order:
+// a source.Source, whose contract it keeps. It holds no open file between
+// calls (each Read opens its files), so Close has nothing to end, and it
+// may be read again.
 type Source struct {
 	files []File
+	opts  openOptions
 }
+
+var _ source.Source = (*Source)(nil)
 
 // Open matches the glob and reads every file's footer, so that missing,
 // truncated and foreign files fail before any row is scored. The
@@ -63,39 +67,28 @@ func Open(pattern string, opts ...Option) (*Source, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if blob.IsURL(pattern) {
-		return openRemote(pattern, o) // remote.go
-	}
-	paths, err := filepath.Glob(pattern)
+	loc, err := locationOf(pattern) // location.go
 	if err != nil {
-		return nil, fmt.Errorf("source glob %s: %w", pattern, err)
+		return nil, err
 	}
-	sort.Strings(paths)
-	base, partBase := staticDir(pattern), partitionBase(pattern, o)
-	s := &Source{}
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if st.IsDir() {
-			continue
-		}
-		name, err := filepath.Rel(base, p)
-		if err != nil {
-			name = filepath.Base(p)
-		}
-		f := File{Path: p, Name: filepath.ToSlash(name), Size: st.Size(), modTime: st.ModTime()}
+	files, err := loc.list(pattern)
+	if err != nil {
+		return nil, err
+	}
+	partBase := partitionBase(loc, pattern, o)
+	s := &Source{opts: o}
+	for _, f := range files {
+		f.loc = loc
 		if err := f.readFooter(); err != nil {
 			return nil, err
 		}
-		if f.parts, err = parsePartitions(p, relBelow(partBase, p)); err != nil {
+		if f.parts, err = parsePartitions(loc.display(f.Path), loc.relBelow(partBase, f.Path)); err != nil {
 			return nil, err
 		}
 		s.files = append(s.files, f)
 	}
 	if len(s.files) == 0 {
-		return nil, fmt.Errorf("%w: nothing matches %s", ErrNoFiles, pattern)
+		return nil, fmt.Errorf("%w: nothing matches %s", ErrNoFiles, loc.display(pattern))
 	}
 	if err := s.typePartitions(o.types); err != nil {
 		return nil, err
@@ -106,7 +99,7 @@ func Open(pattern string, opts ...Option) (*Source, error) {
 func (f *File) readFooter() (err error) {
 	// One reader for the magic and the footer: for an object, the GET of
 	// the tail's magic fetches the footer too (blob.DefaultTailWindow).
-	fh, err := f.open()
+	fh, err := f.loc.open(f)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
@@ -120,8 +113,8 @@ func (f *File) readFooter() (err error) {
 		}
 	}()
 	pf, err := file.NewParquetReader(fh) // not pf.Close: that would close fh, which the deferred Close does
-	if errors.Is(err, blob.ErrChanged) {
-		return f.readErr(err)
+	if errors.Is(err, blob.ErrChanged) { // an object replaced since it was listed
+		return f.loc.readErr(f, err)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
@@ -149,10 +142,10 @@ func (f *File) checkMagic(r fileReader) error {
 	}
 	head, tail := make([]byte, 4), make([]byte, 4)
 	if _, err := r.ReadAt(head, 0); err != nil {
-		return f.readErr(err)
+		return f.loc.readErr(f, err)
 	}
 	if _, err := r.ReadAt(tail, f.Size-4); err != nil {
-		return f.readErr(err)
+		return f.loc.readErr(f, err)
 	}
 	isMagic := func(b []byte) bool { return string(b) == "PAR1" || string(b) == "PARE" } // PARE: encrypted footer
 	if !isMagic(head) || !isMagic(tail) {
@@ -164,8 +157,8 @@ func (f *File) checkMagic(r fileReader) error {
 // openParquet is file.OpenParquetFile without its descriptor leak: that
 // leaves the file open when the footer does not parse (or panics), one
 // descriptor per corrupt file until a long-running serve has none left.
-func openParquet(path string) (*file.Reader, error) {
-	fh, err := openFile(path) // remote.go: a local file or an object
+func openParquet(f *File) (*file.Reader, error) {
+	fh, err := f.loc.openNow(f)
 	if err != nil {
 		return nil, err
 	}
@@ -181,15 +174,6 @@ func openParquet(path string) (*file.Reader, error) {
 	}
 	opened = true
 	return pf, nil
-}
-
-// staticDir is the folder part of a glob before its first wildcard.
-func staticDir(pattern string) string {
-	i := strings.IndexAny(pattern, "*?[")
-	if i < 0 {
-		return filepath.Dir(pattern)
-	}
-	return filepath.Dir(pattern[:i+1])
 }
 
 // Files lists the snapshot's files in read order.
@@ -208,8 +192,12 @@ func (s *Source) Rows() int64 {
 // Schema is the first file's schema; CheckColumns holds the others to it.
 func (s *Source) Schema() *arrow.Schema { return s.files[0].schema }
 
-// FirstFile names the file Schema comes from, for error messages.
-func (s *Source) FirstFile() string { return s.files[0].Path }
+// Where names the file Schema comes from, for error messages.
+func (s *Source) Where() string { return s.files[0].Path }
+
+// Close has nothing to release: Read closes every file it opens. It is
+// there for the source.Source contract.
+func (s *Source) Close() error { return nil }
 
 // CheckColumns makes sure every file has the columns with the first
 // file's types; other columns may differ since they are never read.
@@ -236,7 +224,7 @@ func (s *Source) CheckColumns(cols []string) error {
 
 // Emit receives each record batch with the file it came from and the row
 // offset of its first row in that file. It owns rec and must release it.
-type Emit func(rec arrow.Record, file string, offset int64) error
+type Emit = source.Emit
 
 // Read streams the named columns of every file, in batches of at most
 // batchRows rows, one file after the other. Decoding runs in the caller's
@@ -247,14 +235,14 @@ func (s *Source) Read(ctx context.Context, cols []string, batchRows int, mem mem
 		if f.groups != nil && len(f.groups) == 0 {
 			continue // another shard's file
 		}
-		if err := f.read(ctx, cols, batchRows, mem, emit); err != nil {
+		if err := f.read(ctx, cols, batchRows, mem, s.opts.pool, emit); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memory.Allocator, emit Emit) (err error) {
+func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memory.Allocator, pool *BufferPool, emit Emit) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: the Parquet reader panicked: %v", ErrCorrupt, f.Path, r)
@@ -274,15 +262,15 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 	if len(cols) == 0 {
 		return fmt.Errorf("%w: %s: no columns to read", ErrSchema, f.Path)
 	}
-	if err := f.CheckUnchanged(); err != nil {
+	if err := f.checkUnchanged(); err != nil {
 		return err
 	}
-	pf, err := openParquet(f.Path)
+	pf, err := openParquet(f)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
 	defer pf.Close()
-	fr, err := newFileReaders(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem)
+	fr, err := newFileReaders(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem, pool)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}

@@ -59,7 +59,7 @@ func benchReadQuery(b *testing.B, query string, sample bool) (int64, uint64) {
 	defer src.Close()
 	var peak uint64
 	var ms runtime.MemStats
-	err = src.Read(ctx, benchPGBatch, memory.DefaultAllocator, func(rec arrow.Record, _ string, _ int64) error {
+	err = src.Read(ctx, nil, benchPGBatch, memory.DefaultAllocator, func(rec arrow.Record, _ string, _ int64) error {
 		if sample {
 			// HeapInuse while the batch is still held: the worst moment.
 			runtime.ReadMemStats(&ms)
@@ -71,10 +71,10 @@ func benchReadQuery(b *testing.B, query string, sample bool) (int64, uint64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if src.Fingerprint() == "" {
+	if fp, _ := src.Fingerprint(ctx); fp == "" {
 		b.Fatal("no fingerprint after Read")
 	}
-	return src.Rows(), peak
+	return src.RowsRead(), peak
 }
 
 func BenchmarkPGRead(b *testing.B) {

@@ -18,6 +18,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/batchscore/batchscore/io/source"
 )
 
 var (
@@ -80,10 +82,10 @@ type options struct {
 	log         *slog.Logger
 }
 
-// WithRetry sets how often Open tries to connect and start the query
+// withRetry sets how often Open tries to connect and start the query
 // (attempts, at least 1) and the backoff between tries: first, doubling up
 // to most. The default is 5 tries, 200ms to 3s.
-func WithRetry(attempts int, first, most time.Duration) Option {
+func withRetry(attempts int, first, most time.Duration) Option {
 	return func(o *options) { o.attempts, o.first, o.most = max(attempts, 1), first, most }
 }
 
@@ -100,10 +102,10 @@ type reader interface {
 	close() error
 }
 
-// Source is a query's result, streamed once by Read.
-//
-// A Source is not safe for concurrent use. Close must be called, after Read
-// or instead of it.
+// Source is a query's result, streamed once by Read: a source.Source,
+// whose contract it keeps. Open starts the query, so the Source holds a
+// connection until Close, which must be called, after Read or instead of
+// it.
 type Source struct {
 	cfg    Config
 	params map[string]any
@@ -119,7 +121,7 @@ type Source struct {
 
 // Open resolves the DSN, connects, starts the query and reads its column
 // types into an Arrow schema; it reads no row. Connection errors are tried
-// again with backoff (see WithRetry); an unsupported column type is ErrType.
+// again with backoff (see withRetry); an unsupported column type is ErrType.
 func Open(ctx context.Context, cfg Config, params map[string]any, opts ...Option) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -189,19 +191,22 @@ func retry(ctx context.Context, o options, driver string, try func() error) erro
 	}
 }
 
+var _ source.Source = (*Source)(nil)
+
 // Schema is the query's columns as Arrow fields, all nullable.
 func (s *Source) Schema() *arrow.Schema { return s.r.schema() }
 
-// Emit receives each record batch, where it came from ("postgres query")
-// and the row offset of its first row in the result. It owns rec and must
-// release it.
-type Emit func(rec arrow.Record, where string, offset int64) error
+// Where names the query in error messages by its job-file key: the query
+// text can be long, and may hold what a log should not.
+func (s *Source) Where() string { return "source.sql.query" }
 
 // Read streams the result in batches of batchRows rows (the last may be
-// shorter); at most one batch is held at a time. It may be called once. A
-// connection lost mid-stream is an ErrConnection naming the row; the
-// statement timeout is ErrTimeout. Cancelling ctx cancels the query.
-func (s *Source) Read(ctx context.Context, batchRows int, mem memory.Allocator, emit func(rec arrow.Record, where string, offset int64) error) error {
+// shorter); at most one batch is held at a time. It may be called once.
+// Every column of the query is read, whatever cols names: the query is
+// the projection. A connection lost mid-stream is an ErrConnection naming
+// the row; the statement timeout is ErrTimeout. Cancelling ctx cancels the
+// query.
+func (s *Source) Read(ctx context.Context, _ []string, batchRows int, mem memory.Allocator, emit source.Emit) error {
 	if s.read {
 		return errors.New("sql source: Read called twice")
 	}
@@ -216,6 +221,11 @@ func (s *Source) Read(ctx context.Context, batchRows int, mem memory.Allocator, 
 	defer b.Release()
 	var buf []byte
 	for {
+		// A driver may have the next rows buffered, and fill them without
+		// noticing that the query was cancelled: a cancel stops here.
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
 		n, err := s.r.fill(b, batchRows, &buf)
 		s.sum.Write(buf)
 		buf = buf[:0]
@@ -243,13 +253,23 @@ func (s *Source) Read(ctx context.Context, batchRows int, mem memory.Allocator, 
 	return nil
 }
 
-// Rows is the number of rows read so far.
-func (s *Source) Rows() int64 { return s.rows }
+// Rows is -1: a query's row count is known only once it has been read
+// (RowsRead).
+func (s *Source) Rows() int64 { return -1 }
+
+// RowsRead is the number of rows Read has delivered so far.
+func (s *Source) RowsRead() int64 { return s.rows }
 
 // Fingerprint identifies the snapshot once Read has returned nil: a SHA-256
 // over the query text, its parameters, the row count and a checksum of
-// every value streamed, so a changed table changes it. It is "" before.
-func (s *Source) Fingerprint() string { return s.fingerprint }
+// every value streamed, so a changed table changes it. Before, it is
+// source.ErrNotRead.
+func (s *Source) Fingerprint(context.Context) (string, error) {
+	if s.fingerprint == "" {
+		return "", source.ErrNotRead
+	}
+	return s.fingerprint, nil
+}
 
 func (s *Source) fingerprintOf() string {
 	h := sha256.New()

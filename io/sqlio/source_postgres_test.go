@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/batchscore/batchscore/internal/testkit/pgtest"
+	"github.com/batchscore/batchscore/io/source"
 )
 
 // pgTypes creates a table holding every supported type, one row of values
@@ -166,7 +167,7 @@ func TestPostgresConnectionRefused(t *testing.T) {
 	var logs strings.Builder
 	log := slogTo(&logs)
 	start := time.Now()
-	_, err = readQuery(t, Config{Driver: "postgres", DSNEnv: env, Query: "SELECT 1"}, nil, 10, WithRetry(3, 20*time.Millisecond, 40*time.Millisecond), WithLogger(log))
+	_, err = readQuery(t, Config{Driver: "postgres", DSNEnv: env, Query: "SELECT 1"}, nil, 10, withRetry(3, 20*time.Millisecond, 40*time.Millisecond), WithLogger(log))
 	if !errors.Is(err, ErrConnection) {
 		t.Fatalf("error %v, want ErrConnection", err)
 	}
@@ -218,7 +219,7 @@ func TestPostgresConnectionLostMidStream(t *testing.T) {
 	defer src.Close()
 	admin := pgtest.Connect(t, pgtest.SuperuserDSN(t))
 	var batches int
-	err = src.Read(ctx, 1000, mem, func(rec arrow.Record, where string, offset int64) error {
+	err = src.Read(ctx, nil, 1000, mem, func(rec arrow.Record, where string, offset int64) error {
 		rec.Release()
 		batches++
 		if batches == 1 {
@@ -231,13 +232,13 @@ func TestPostgresConnectionLostMidStream(t *testing.T) {
 		return nil
 	})
 	if !errors.Is(err, ErrConnection) {
-		t.Fatalf("error %v after %d batches (%d rows), want ErrConnection", err, batches, src.Rows())
+		t.Fatalf("error %v after %d batches (%d rows), want ErrConnection", err, batches, src.RowsRead())
 	}
 	if !strings.Contains(err.Error(), "row ") {
 		t.Errorf("error %q does not name the row", err)
 	}
-	if src.Fingerprint() != "" {
-		t.Errorf("a failed read has a fingerprint")
+	if fp, err := src.Fingerprint(ctx); fp != "" || !errors.Is(err, source.ErrNotRead) {
+		t.Errorf("a failed read has a fingerprint: %q, %v", fp, err)
 	}
 	t.Logf("%v", err)
 }
@@ -292,7 +293,7 @@ func TestPostgresStreams(t *testing.T) {
 	var ms runtime.MemStats
 	var peak uint64
 	start := time.Now()
-	err = src.Read(ctx, 4096, mem, func(rec arrow.Record, where string, offset int64) error {
+	err = src.Read(ctx, nil, 4096, mem, func(rec arrow.Record, where string, offset int64) error {
 		rec.Release()
 		if offset%(100*4096) == 0 {
 			runtime.ReadMemStats(&ms)
@@ -304,8 +305,8 @@ func TestPostgresStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := time.Since(start)
-	if src.Rows() != 1_000_000 {
-		t.Fatalf("%d rows", src.Rows())
+	if src.RowsRead() != 1_000_000 {
+		t.Fatalf("%d rows", src.RowsRead())
 	}
 	// 1M rows of these columns are ~40 MB as Arrow; a streaming reader
 	// holds a few batches.

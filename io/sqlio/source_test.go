@@ -62,7 +62,7 @@ func readQuery(t *testing.T, cfg Config, params map[string]any, batch int, opts 
 		}
 	}()
 	res := result{schema: src.Schema()}
-	err = src.Read(ctx, batch, mem, func(rec arrow.Record, where string, offset int64) error {
+	err = src.Read(ctx, nil, batch, mem, func(rec arrow.Record, where string, offset int64) error {
 		defer rec.Release()
 		if want := int64(len(res.rows)); offset != want {
 			t.Errorf("%s: batch at offset %d, want %d", where, offset, want)
@@ -77,9 +77,9 @@ func readQuery(t *testing.T, cfg Config, params map[string]any, batch int, opts 
 		}
 		return nil
 	})
-	res.fingerprint = src.Fingerprint()
-	if err == nil && src.Rows() != int64(len(res.rows)) {
-		t.Errorf("Rows() = %d, read %d", src.Rows(), len(res.rows))
+	res.fingerprint, _ = src.Fingerprint(ctx)
+	if err == nil && src.RowsRead() != int64(len(res.rows)) {
+		t.Errorf("RowsRead() = %d, read %d", src.RowsRead(), len(res.rows))
 	}
 	return res, err
 }

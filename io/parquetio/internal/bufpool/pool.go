@@ -33,6 +33,7 @@ type Pool struct {
 	regions []region
 	next    []byte // unused rest of the newest region
 	inUse   int64  // bytes handed out and not freed
+	peak    int64  // inUse's high-water mark since New
 	mapped  int64
 	poison  bool
 }
@@ -73,6 +74,7 @@ func (p *Pool) Allocate(size int) []byte {
 		p.free[c] = list[:len(list)-1]
 		b = b[:size]
 		clear(b)
+		p.peak = max(p.peak, p.inUse)
 		return b
 	}
 	b := p.carve(c)
@@ -80,6 +82,7 @@ func (p *Pool) Allocate(size int) []byte {
 		p.inUse -= int64(c)
 		return make([]byte, size)
 	}
+	p.peak = max(p.peak, p.inUse)
 	return b[:size]
 }
 
@@ -179,6 +182,13 @@ func (p *Pool) InUse() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.inUse
+}
+
+// Peak is InUse's high-water mark since New.
+func (p *Pool) Peak() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.peak
 }
 
 // Mapped is the address space the pool has mapped: its high-water mark.
