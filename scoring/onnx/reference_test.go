@@ -139,7 +139,7 @@ func scoreSnapshot(t *testing.T, glob string, b *scoring.Binding, sess scoring.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.CheckSchema(src.Schema(), src.FirstFile()); err != nil {
+	if err := b.CheckSchema(src.Schema(), src.Where()); err != nil {
 		t.Fatal(err)
 	}
 	in := make(chan scoring.Chunk, 4)
