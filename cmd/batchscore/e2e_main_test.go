@@ -80,8 +80,8 @@ func buildAndRun(m *testing.M) int {
 	}
 	// Runs the tests, then stops the PostgreSQL and MinIO servers they shared.
 	code := miniotest.Main(runner(func() int { return pgtest.Main(m) }))
-	fmt.Printf("e2e: xitongsys read %d published Parquet files of %d tables, %d rows\n",
-		xitongsysFiles.Load(), xitongsysTables.Load(), xitongsysRows.Load())
+	fmt.Printf("e2e: xitongsys checked %d published Parquet files (%d distinct) of %d tables, %d rows\n",
+		xitongsysFiles.Load(), xitongsysDistinct.Load(), xitongsysTables.Load(), xitongsysRows.Load())
 	// Every background run and reader a test started must be gone.
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

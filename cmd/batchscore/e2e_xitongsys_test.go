@@ -10,6 +10,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -19,6 +20,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,7 +42,12 @@ import (
 )
 
 // Totals over the whole test binary, printed by TestMain.
-var xitongsysFiles, xitongsysTables, xitongsysRows atomic.Int64
+var xitongsysFiles, xitongsysDistinct, xitongsysTables, xitongsysRows atomic.Int64
+
+// xitongsysRead holds the SHA-256 of every file both readers agreed on:
+// a rerun that publishes the same bytes again (the crash and idempotency
+// tests do, dozens of times) is not read again.
+var xitongsysRead sync.Map
 
 // memFile is a Parquet file held in memory, as xitongsys's source wants
 // it: every column buffer Opens a reader of its own.
@@ -276,6 +283,31 @@ func watchTables(t *testing.T, env []string, args []string) []*tableWatch {
 	return out
 }
 
+// watchJobsDir watches the tables of the job files in a daemon's folder.
+func watchJobsDir(t *testing.T, env []string, dir string) []*tableWatch {
+	t.Helper()
+	jobs, _ := filepath.Glob(filepath.Join(dir, "*.y*ml"))
+	return watchTables(t, env, jobs)
+}
+
+// checkJobsDir checks what a daemon published, in the tables of the job
+// files in its folder now (some may have come since watchJobsDir).
+func checkJobsDir(t *testing.T, env []string, dir string, before []*tableWatch) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, w := range before {
+		seen[w.table] = true
+		w.checkPublished(t)
+	}
+	for _, w := range watchJobsDir(t, env, dir) {
+		if !seen[w.table] {
+			seen[w.table] = true
+			w.seen = nil
+			w.checkPublished(t)
+		}
+	}
+}
+
 // jobTable is output.table of the job file, as the binary resolves it.
 func jobTable(path string, env []string) string {
 	data, err := os.ReadFile(path)
@@ -439,7 +471,18 @@ func (w *tableWatch) checkFile(name string, wantRows int64, compareAll bool) (in
 	if err != nil {
 		return 0, err
 	}
-	return xitongsysCheck(data, wantRows, compareAll)
+	sum := sha256.Sum256(data)
+	if n, ok := xitongsysRead.Load(sum); ok && n.(int64) == wantRows {
+		return n.(int64), nil
+	}
+	n, err := xitongsysCheck(data, wantRows, compareAll)
+	if err != nil {
+		return 0, err
+	}
+	if _, dup := xitongsysRead.LoadOrStore(sum, n); !dup {
+		xitongsysDistinct.Add(1)
+	}
+	return n, nil
 }
 
 // ---------------------------------------------------------------------------
