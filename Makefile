@@ -47,28 +47,71 @@ $(NODE_DIR)/node_modules/@duckdb/node-api:
 interop: $(NODE_DIR)/node_modules/@duckdb/node-api
 
 # MinIO serves the object-storage tests (internal/testkit/miniotest starts its own
-# throwaway server). Built once from the pinned module version, about 4
-# minutes on 2 cores; kept in third_party/, which git ignores.
+# throwaway server). Built once per machine from the pinned module version
+# (about 4 minutes on 2 cores) into the user's cache, which every clone
+# links to from third_party/ (git ignores it).
+MINIO_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/batchscore/minio-$(MINIO_VER)
+
 $(MINIO):
-	GOBIN=$(CURDIR)/third_party/minio $(GO) install github.com/minio/minio@$(MINIO_VER)
+	@mkdir -p $(dir $@)
+	test -x $(MINIO_CACHE)/minio || GOBIN=$(MINIO_CACHE) $(GO) install github.com/minio/minio@$(MINIO_VER)
+	ln -sfn $(MINIO_CACHE)/minio $@
 
 minio: $(MINIO)
 
 .PHONY: minio
-test: minio
-test: export MINIO_BIN := $(CURDIR)/$(MINIO)
 
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
 
-# BATCHSCORE_DEBUG_POISON: released Parquet read buffers are overwritten
-# (io/parquetio/pooled.go), so a read after release shows in results.
-test: build interop vet
-	BATCHSCORE_DEBUG_POISON=1 BATCHSCORE_DUCKDB_NODE_MODULES=$(CURDIR)/$(NODE_DIR)/node_modules $(GO) test -race -count=1 -timeout 45m ./...
+# make test: what it needs (fetched, built and vetted side by side), then
+# the tests in three processes side by side: every package but the
+# end-to-end one (go test -race, as before), the end-to-end tests, and
+# TestCrashAnywhere (one table, about a hundred runs one after the other,
+# alone the longest test) in a second process of the same race-built test
+# binary; then the fuzz targets and the bench smoke. Each end-to-end process
+# builds batchscore and starts PostgreSQL and MinIO in folders and on ports
+# of its own. BATCHSCORE_DEBUG_POISON: released Parquet read buffers are
+# overwritten (io/parquetio/pooled.go), so a read after release shows in
+# results.
+E2E_ALONE := TestCrashAnywhere
+E2E_BIN   := $(CURDIR)/out/test/batchscore-e2e.test
+test: export BATCHSCORE_DEBUG_POISON := 1
+test: export BATCHSCORE_DUCKDB_NODE_MODULES := $(CURDIR)/$(NODE_DIR)/node_modules
+test: export MINIO_BIN := $(CURDIR)/$(MINIO)
+test:
+	$(MAKE) --no-print-directory -j5 build interop vet minio e2e-test-binary
+	$(MAKE) --no-print-directory -j4 --output-sync=target test-packages test-packages-norace test-e2e test-e2e-alone
 	$(MAKE) --no-print-directory fuzz-ci
 	$(MAKE) --no-print-directory bench-smoke
+
+.PHONY: e2e-test-binary test-packages test-packages-norace test-e2e test-e2e-alone
+e2e-test-binary:
+	@mkdir -p $(dir $(E2E_BIN))
+	$(GO) test -race -c -o $(E2E_BIN) ./cmd/batchscore
+
+# The race detector needs two goroutines to find a race: these packages
+# start none (no go statement, no t.Parallel, no errgroup, in code or tests)
+# and run without it; under it gensnapshot's tests cost 19 times the CPU.
+# A package that starts goroutines fails the check and must leave the list.
+NORACE := cmd/gensnapshot internal/atomicfile internal/crashpoint jobs/numfmt jobs/spec jobs/validate/profile scoring/linear
+test-packages:
+	$(GO) test -race -count=1 -timeout 45m $$($(GO) list ./... | grep -v -e '/cmd/batchscore$$' $(addprefix -e '/,$(addsuffix $$',$(NORACE))))
+test-packages-norace:
+	@! grep -nE '(^|[^.a-zA-Z_])go +(func|[a-zA-Z_][a-zA-Z0-9_.]*\()|t\.Parallel\(|errgroup|\.Go\(' $(addsuffix /*.go,$(NORACE)) \
+		|| { echo "the packages above start goroutines: take them out of NORACE"; exit 1; }
+	$(GO) test -count=1 -timeout 45m $(addprefix ./,$(NORACE))
+
+# Run from the package's folder, as go test runs it; the seconds are printed
+# as go test prints a package's.
+E2E_RUN = cd cmd/batchscore && start=$$(date +%s) && $(E2E_BIN) -test.count=1 -test.timeout=45m
+E2E_END = ; rc=$$?; echo "cmd/batchscore $(1): exit $$rc, $$(( $$(date +%s) - start )) s"; exit $$rc
+test-e2e:
+	$(E2E_RUN) -test.skip='^($(E2E_ALONE))$$' $(call E2E_END,all but $(E2E_ALONE))
+test-e2e-alone:
+	$(E2E_RUN) -test.run='^($(E2E_ALONE))$$' $(call E2E_END,$(E2E_ALONE))
 
 # Every fuzz target of the module (go test -list finds them, so new ones
 # join), one after the other, FUZZTIME each on top of its seed corpus and

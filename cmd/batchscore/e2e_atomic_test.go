@@ -210,6 +210,7 @@ type process struct {
 	waited         chan struct{}
 	err            error
 	oldStaging     []string
+	watched        []*tableWatch // the tables its job file names, for xitongsys
 }
 
 func startRun(t *testing.T, job, table string) *process {
@@ -276,6 +277,9 @@ func (p *process) wait(t *testing.T) (int, string, string) {
 		code = ee.ExitCode()
 	} else if p.err != nil {
 		t.Fatal(p.err)
+	}
+	for _, w := range p.watched {
+		w.checkPublished(t)
 	}
 	return code, p.stdout.String(), p.stderr.String()
 }

@@ -207,6 +207,7 @@ func (c *crashRig) run(t *testing.T, point string, force bool, delay time.Durati
 	}
 	cmd.Env = env
 	cmd.Dir = t.TempDir()
+	watched := watchTables(t, env, args)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -230,6 +231,11 @@ func (c *crashRig) run(t *testing.T, point string, force bool, delay time.Durati
 		res.killed = ws.Signaled() && ws.Signal() == syscall.SIGKILL
 	case err != nil:
 		t.Fatal(err)
+	}
+	if !res.killed && res.code == 0 { // a finished run: what it published
+		for _, w := range watched {
+			w.checkPublished(t)
+		}
 	}
 	return res
 }

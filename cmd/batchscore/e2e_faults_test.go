@@ -646,7 +646,7 @@ func mustStat(t *testing.T, p string) os.FileInfo {
 // startWith starts batchscore with env and args in the background.
 func startWith(t *testing.T, env []string, table string, args ...string) *process {
 	t.Helper()
-	p := &process{waited: make(chan struct{}), oldStaging: listDir(t, filepath.Join(table, "_staging"))}
+	p := &process{waited: make(chan struct{}), oldStaging: listDir(t, filepath.Join(table, "_staging")), watched: watchTables(t, env, args)}
 	p.cmd = exec.Command(batchscore, args...)
 	p.cmd.Env = env
 	p.cmd.Dir = t.TempDir()

@@ -71,11 +71,13 @@ func startServe(t *testing.T, jobsDir string) *served {
 		t.Fatal(err)
 	}
 	go func() { s.done <- s.cmd.Wait(); cancel() }()
+	before := watchJobsDir(t, s.cmd.Env, jobsDir)
 	t.Cleanup(func() {
 		if s.cmd.ProcessState == nil {
 			s.cmd.Process.Kill()
 			<-s.done
 		}
+		checkJobsDir(t, s.cmd.Env, jobsDir, before)
 	})
 	s.waitFor("/healthz to answer", 30*time.Second, func() bool {
 		resp, err := s.client.Get(s.base + "/healthz")

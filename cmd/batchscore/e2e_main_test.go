@@ -82,6 +82,8 @@ func buildAndRun(m *testing.M) int {
 	// Runs the tests, then stops the PostgreSQL, MariaDB and MinIO servers
 	// they shared.
 	code := miniotest.Main(runner(func() int { return mariadbtest.Main(runner(func() int { return pgtest.Main(m) })) }))
+	fmt.Printf("e2e: xitongsys checked %d published Parquet files (%d distinct) of %d tables, %d rows\n",
+		xitongsysFiles.Load(), xitongsysDistinct.Load(), xitongsysTables.Load(), xitongsysRows.Load())
 	// Every background run and reader a test started must be gone.
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -163,6 +165,10 @@ func runWith(t *testing.T, bin string, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	var watched []*tableWatch
+	if bin == batchscore {
+		watched = watchTables(t, env, args)
+	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	cmd.Dir = t.TempDir()
@@ -179,6 +185,10 @@ func runWith(t *testing.T, bin string, env []string, args ...string) result {
 	}
 	if ctx.Err() != nil {
 		t.Fatalf("%s %v did not finish in time\n%s", bin, args, res)
+	}
+	// What the run published, read by a second Parquet implementation.
+	for _, w := range watched {
+		w.checkPublished(t)
 	}
 	return res
 }
