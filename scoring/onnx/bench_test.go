@@ -273,6 +273,15 @@ func cpuTime() time.Duration {
 func BenchmarkSession(b *testing.B) { benchSessions(b, EngineONNXRuntime) }
 func BenchmarkNative(b *testing.B)  { benchSessions(b, EngineNative) }
 
+// BenchmarkNativeUnchecked is BenchmarkNative without the per-chunk check
+// against ONNX Runtime (crossCheck): the two give what the check costs
+// the model runtime alone.
+func BenchmarkNativeUnchecked(b *testing.B) {
+	defer func(k int) { crossCheckRows = k }(crossCheckRows)
+	crossCheckRows = 0
+	benchSessions(b, EngineNative)
+}
+
 // benchSessions measures Session.Run on each model with engine; a model
 // the engine declines is skipped.
 func benchSessions(b *testing.B, engine string) {
