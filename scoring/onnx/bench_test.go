@@ -409,3 +409,44 @@ func loadBenchJob(b testing.TB, path string) benchJob {
 	}
 	return job
 }
+
+// BenchmarkCrossCheck is the per-chunk check alone (crossCheck on one
+// chunk's native outputs): ONNX Runtime on the sampled rows and the
+// comparison. Its ns/op against BenchmarkNative's is the check's share of
+// the model runtime; times the chunks of a run, of the run's CPU.
+func BenchmarkCrossCheck(b *testing.B) {
+	for _, m := range benchModels {
+		b.Run(m.name, func(b *testing.B) {
+			s := setup(b, m.job)
+			model, err := Load(s.path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sess, err := model.Open(s.binding, Options{Engine: EngineNative, IntraOpThreads: s.threads, Optimization: s.optimization})
+			if errors.Is(err, ErrNotNative) {
+				b.Skip(err)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sess.Close()
+			ctx := context.Background()
+			tensors := s.tensors
+			if sess.Feed().Inputs[0].ColumnMajor {
+				tensors = []scoring.Tensor{headRows(tensors[0], tensors[0].Shape[0], true)}
+			}
+			outs, err := sess.Run(ctx, tensors)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := sess.native.crossCheck(ctx, 2, tensors[0], outs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if sess.native.useORT.Load() {
+				b.Fatalf("the check failed: %s", sess.Engine())
+			}
+		})
+	}
+}
