@@ -14,7 +14,7 @@ MINIO     := third_party/minio/minio
 
 export BATCHSCORE_ORT_LIB := $(CURDIR)/$(ORT_LIB)
 
-.PHONY: all build ort demo test test-short vet bench bench-smoke fuzz fuzz-ci models interop clean
+.PHONY: all build ort demo test test-short vet bench bench-smoke bench-tricks fuzz fuzz-ci models interop clean
 
 all: build
 
@@ -151,6 +151,11 @@ test-short: build
 
 bench: build
 	./testdata/bench/run.sh
+
+# What each speed trick earns and the native engines' per-chunk check costs,
+# end to end, as ratios of builds with and without it (BENCHMARKS.md).
+bench-tricks: build
+	./testdata/bench/tricks.sh
 
 models:
 	/usr/bin/python3 testdata/models/build_models.py

@@ -1,10 +1,9 @@
+//go:build amd64 && !purego
+
 package linear
 
-import "golang.org/x/sys/cpu"
-
-// hasFMA says the kernels can run; MLAS picks its FMA3 (or AVX-512)
-// kernels on the same CPUs, which is what the kernels repeat.
-var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// asmKernels: scores and logistic run the assembly kernels below.
+const asmKernels = true
 
 // scoreFMA scores groups × 8 rows of x, feature-major (feature k of row
 // i at x[k*stride + i]): each value is scaled as (x - off[k]) * scale[k],

@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // func scoreFMA(x *float32, stride, width, groups int, off, scale, w0, w1, b, out0, out1 *float32)

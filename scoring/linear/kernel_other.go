@@ -1,8 +1,8 @@
-//go:build !amd64
+//go:build !amd64 || purego
 
 package linear
 
-var hasFMA = false
+const asmKernels = false
 
 func scoreFMA(x *float32, stride, width, groups int, off, scale, w0, w1, b, out0, out1 *float32) {
 	panic("scoreFMA without amd64")

@@ -161,6 +161,10 @@ func (c *Classifier) ClassifyColumns(x []float32, rows int, label []int64, prob 
 
 // scores fills s0 and s1 with the classes' raw scores of feature-major x.
 func (c *Classifier) scores(x []float32, rows int, s0, s1 []float32) {
+	if !asmKernels {
+		c.scoresGo(x, rows, s0, s1)
+		return
+	}
 	f := c.Features
 	full := rows / 8
 	if full > 0 {
@@ -188,6 +192,10 @@ var logisticConsts = [14]float32{
 
 // logistic is MlasComputeLogistic in place.
 func logistic(v []float32) {
+	if !asmKernels {
+		logisticGo(v)
+		return
+	}
 	full := len(v) / 8
 	if full > 0 {
 		logisticFMA(&v[0], &v[0], full, &logisticConsts)

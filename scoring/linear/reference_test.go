@@ -6,39 +6,6 @@ import (
 	"testing"
 )
 
-// fma32 is a*b + c rounded once to float32: the product is exact in
-// float64, the sum is rounded to odd there, and rounding that to float32
-// is then correct (53 >= 24 + 2 bits).
-func fma32(a, b, c float32) float32 {
-	p, q := float64(a)*float64(b), float64(c)
-	s := p + q
-	if math.IsInf(s, 0) || math.IsNaN(s) {
-		return float32(s)
-	}
-	bb := s - p
-	e := (p - (s - bb)) + (q - bb) // s + e is the exact sum
-	if e != 0 && math.Float64bits(s)&1 == 0 {
-		s = math.Nextafter(s, math.Copysign(math.Inf(1), e))
-	}
-	return float32(s)
-}
-
-// maxps is x86's MAXPS lane: src1 > src2 ? src1 : src2 (so a NaN in
-// either, and equal zeros, give src2).
-func maxps(src1, src2 float32) float32 {
-	if src1 > src2 {
-		return src1
-	}
-	return src2
-}
-
-func minps(src1, src2 float32) float32 {
-	if src1 < src2 {
-		return src1
-	}
-	return src2
-}
-
 // refScores is the arithmetic the kernel claims, written out in Go.
 func refScores(c *Classifier, x []float32) (s0, s1 []float32) {
 	f := c.Features

@@ -273,6 +273,15 @@ func cpuTime() time.Duration {
 func BenchmarkSession(b *testing.B) { benchSessions(b, EngineONNXRuntime) }
 func BenchmarkNative(b *testing.B)  { benchSessions(b, EngineNative) }
 
+// BenchmarkNativeUnchecked is BenchmarkNative without the per-chunk check
+// against ONNX Runtime (crossCheck): the two give what the check costs
+// the model runtime alone.
+func BenchmarkNativeUnchecked(b *testing.B) {
+	defer func(k int) { crossCheckRows = k }(crossCheckRows)
+	crossCheckRows = 0
+	benchSessions(b, EngineNative)
+}
+
 // benchSessions measures Session.Run on each model with engine; a model
 // the engine declines is skipped.
 func benchSessions(b *testing.B, engine string) {
@@ -406,4 +415,45 @@ func loadBenchJob(b testing.TB, path string) benchJob {
 		job.Model.Path = filepath.Join(filepath.Dir(path), job.Model.Path)
 	}
 	return job
+}
+
+// BenchmarkCrossCheck is the per-chunk check alone (crossCheck on one
+// chunk's native outputs): ONNX Runtime on the sampled rows and the
+// comparison. Its ns/op against BenchmarkNative's is the check's share of
+// the model runtime; times the chunks of a run, of the run's CPU.
+func BenchmarkCrossCheck(b *testing.B) {
+	for _, m := range benchModels {
+		b.Run(m.name, func(b *testing.B) {
+			s := setup(b, m.job)
+			model, err := Load(s.path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sess, err := model.Open(s.binding, Options{Engine: EngineNative, IntraOpThreads: s.threads, Optimization: s.optimization})
+			if errors.Is(err, ErrNotNative) {
+				b.Skip(err)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sess.Close()
+			ctx := context.Background()
+			tensors := s.tensors
+			if sess.Feed().Inputs[0].ColumnMajor {
+				tensors = []scoring.Tensor{headRows(tensors[0], tensors[0].Shape[0], true)}
+			}
+			outs, err := sess.Run(ctx, tensors)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := sess.native.crossCheck(ctx, 2, tensors[0], outs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if sess.native.useORT.Load() {
+				b.Fatalf("the check failed: %s", sess.Engine())
+			}
+		})
+	}
 }

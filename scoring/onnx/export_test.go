@@ -1,5 +1,7 @@
 package onnx
 
+import "github.com/batchscore/batchscore/scoring"
+
 // Hooks for the package's external tests.
 
 // KeepZipMap returns opts with the ZipMap rewrite turned off.
@@ -26,3 +28,12 @@ func KeepConcat(opts Options) Options {
 	opts.keepConcat = true
 	return opts
 }
+
+// PerturbNative calls f on the native outputs of every chunk (the chunk-th
+// to reach Run) before they are checked, as a native engine that went
+// wrong on some chunks would be.
+func PerturbNative(s *Session, f func(chunk int64, outs []scoring.Output)) { s.native.perturb = f }
+
+// CrossCheckSample is the rows of t the native engine checks against ONNX
+// Runtime.
+func CrossCheckSample(t scoring.Tensor) []int { return sampleRows(t, crossCheckRows) }

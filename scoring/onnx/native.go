@@ -1,10 +1,9 @@
 package onnx
 
 // The native engine: tree ensembles scored by scoring/trees, and binary
-// linear classifiers by scoring/linear, in Go instead of by ONNX Runtime:
-// about 3.5 times the rows per CPU-second on the GBM (BENCHMARKS.md,
-// "Native tree engine"), and no Scaler, GEMM and logistic calls into ONNX
-// Runtime for the logistic model.
+// linear classifiers by scoring/linear, in Go instead of by ONNX Runtime
+// (BENCHMARKS.md has what that earns), with ONNX Runtime's results to the
+// bit.
 //
 // A model is scored natively only when all of this holds, otherwise ONNX
 // Runtime scores it and Session.Engine says why:
@@ -25,15 +24,20 @@ package onnx
 //
 // The first chunk of real rows is checked the same way before any native
 // output leaves Run: its first rows go through that ONNX Runtime session
-// too, while other workers wait. Should they differ, the session scores
-// every chunk with ONNX Runtime from then on and Engine says so: a wrong
-// score is never written.
+// too, while other workers wait. After that, every chunk is checked before
+// its outputs leave Run: a sample of its rows (crossCheck) goes through
+// the same session and must give the native outputs for those rows, bit
+// for bit. Should any differ, the session scores that chunk and every one
+// after it with ONNX Runtime and Engine says why.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,6 +65,23 @@ const (
 	checkRows = 4096       // of the first real chunk, checked against ONNX Runtime
 	probeSeed = 0x62617463 // fixed: every run and shard probes the same rows
 )
+
+// crossCheckSample is how many rows of every chunk ONNX Runtime scores
+// too (crossCheck); "0" turns the check off. It is a string so that
+// make bench can build a binary without the check (go build -ldflags
+// -X), to measure what the check costs; jobs have no setting for it.
+var crossCheckSample = "64"
+
+var crossCheckRows = func() int {
+	k, err := strconv.Atoi(crossCheckSample)
+	if err != nil || k < 0 {
+		panic("scoring/onnx: crossCheckSample is not a row count: " + crossCheckSample)
+	}
+	if k == 1 {
+		k = 2 // the first and last rows
+	}
+	return k
+}()
 
 // nativeModel is a model the native engine scores.
 type nativeModel interface {
@@ -125,14 +146,18 @@ type nativeEngine struct {
 	names   []string // the job's outputs, for messages
 
 	// ref is ONNX Runtime on the same bytes at one thread: the reference
-	// for the first chunk, closed once that matched, kept when it did not
-	// (or for the one-row calls of a model with oneRowByORT).
+	// every chunk is checked against, and what scores once useORT is set
+	// (and the one-row calls of a model with oneRowByORT).
 	ref      *Session
-	checked  sync.Once
+	checked  sync.Once    // the first chunk's check
+	chunks   atomic.Int64 // chunks that reached Run
+	switched sync.Once
 	useORT   atomic.Bool
-	mismatch string // why useORT was set; read after checked
-	// skew, set by tests only, makes the native outputs wrong.
-	skew float32
+	mismatch string // why useORT was set; read after useORT
+	// skew and perturb, set by tests only, make the native outputs wrong:
+	// skew every value, perturb those of the chunk-th chunk it is given.
+	skew    float32
+	perturb func(chunk int64, outs []scoring.Output)
 }
 
 // openNative compiles data's tree node for b or says why not. data is the
@@ -289,22 +314,49 @@ func graphProducers(data []byte) (producerMap, error) {
 	return m, nil
 }
 
-// Run scores one chunk, natively once the first chunk matched ONNX Runtime.
+// Run scores one chunk natively, and checks a sample of its rows against
+// ONNX Runtime before its outputs leave (see crossCheck).
 func (n *nativeEngine) Run(ctx context.Context, inputs []scoring.Tensor) ([]scoring.Output, error) {
-	var err error
-	if len(inputs) == 1 && len(inputs[0].Shape) == 2 && inputs[0].Shape[0] > 0 {
-		n.checked.Do(func() { err = n.checkFirst(ctx, inputs) })
+	if len(inputs) != 1 || len(inputs[0].Shape) != 2 || inputs[0].Shape[0] == 0 {
+		if n.useORT.Load() && len(inputs) == 1 && len(inputs[0].Shape) == 2 {
+			return n.runORT(ctx, inputs)
+		}
+		return n.run(inputs)
 	}
+	chunk := n.chunks.Add(1)
+	var err error
+	n.checked.Do(func() { err = n.checkFirst(ctx, inputs) })
 	if err != nil {
 		return nil, err
 	}
 	if n.useORT.Load() || inputs[0].Shape[0] == 1 && n.e.oneRowByORT() {
-		if inputs[0].ColumnMajor {
-			inputs = []scoring.Tensor{headRows(inputs[0], inputs[0].Shape[0], false)}
-		}
-		return n.ref.Run(ctx, inputs)
+		return n.runORT(ctx, inputs)
 	}
-	return n.run(inputs)
+	outs, err := n.run(inputs)
+	if err == nil && n.perturb != nil {
+		n.perturb(chunk, outs)
+	}
+	if err != nil || crossCheckRows == 0 {
+		return outs, err
+	}
+	if err := n.crossCheck(ctx, chunk, inputs[0], outs); err != nil {
+		return nil, err
+	}
+	if n.useORT.Load() {
+		// This chunk or one scored at the same time differed: ONNX
+		// Runtime scores it again, so that every chunk after the switch is
+		// ONNX Runtime's.
+		return n.runORT(ctx, inputs)
+	}
+	return outs, nil
+}
+
+// runORT scores inputs with the reference session, row-major.
+func (n *nativeEngine) runORT(ctx context.Context, inputs []scoring.Tensor) ([]scoring.Output, error) {
+	if inputs[0].ColumnMajor {
+		inputs = []scoring.Tensor{headRows(inputs[0], inputs[0].Shape[0], false)}
+	}
+	return n.ref.Run(ctx, inputs)
 }
 
 // columnReader is a native model that reads feature-major tensors.
@@ -347,8 +399,7 @@ func (n *nativeEngine) checkFirst(ctx context.Context, inputs []scoring.Tensor) 
 		}
 	}
 	// Unchecked, the native engine scores nothing: ONNX Runtime goes on.
-	n.mismatch = fmt.Sprintf("the first chunk could not be checked against ONNX Runtime (%v), so ONNX Runtime scored every row", err)
-	n.useORT.Store(true)
+	n.switchToORT(fmt.Sprintf("the first chunk could not be checked against ONNX Runtime (%v), so ONNX Runtime scored every row", err))
 	return err
 }
 
@@ -356,16 +407,102 @@ func (n *nativeEngine) checkFirst(ctx context.Context, inputs []scoring.Tensor) 
 func (n *nativeEngine) compareFirst(want, got []scoring.Output) error {
 	for i := range want {
 		if err := sameOutput(want[i], got[i]); err != nil {
-			n.mismatch = fmt.Sprintf("the native engine's output %s differed from ONNX Runtime's on the first chunk (%v), so ONNX Runtime scored every row", n.names[i], err)
-			n.useORT.Store(true)
+			n.switchToORT(fmt.Sprintf("the native engine's output %s differed from ONNX Runtime's on the first chunk (%v), so ONNX Runtime scored every row", n.names[i], err))
 			return nil
 		}
 	}
-	if !n.e.oneRowByORT() {
+	if crossCheckRows == 0 && !n.e.oneRowByORT() {
 		n.ref.Close()
 		n.ref = nil
 	}
 	return nil
+}
+
+// crossCheck compares the native outputs of a chunk (the n-th to reach
+// Run) at sampled rows with ONNX Runtime's for those rows. A difference,
+// or a failure of the reference, switches the engine to ONNX Runtime for
+// the rest of the run; only a failure is returned.
+func (n *nativeEngine) crossCheck(ctx context.Context, chunk int64, in scoring.Tensor, outs []scoring.Output) error {
+	rows := sampleRows(in, crossCheckRows)
+	want, err := n.ref.Run(ctx, []scoring.Tensor{pickRows(in, rows)})
+	if err != nil {
+		n.switchToORT(fmt.Sprintf("chunk %d could not be checked against ONNX Runtime (%v), so ONNX Runtime scored it and every chunk after it", chunk, err))
+		return err
+	}
+	total := int(in.Shape[0])
+	for i := range want {
+		for j, r := range rows {
+			if err := sameOutput(rowOf(want[i], j, len(rows)), rowOf(outs[i], r, total)); err != nil {
+				n.switchToORT(fmt.Sprintf("the native engine's output %s differed from ONNX Runtime's at row %d of chunk %d (%v), so ONNX Runtime scored that chunk and every one after it", n.names[i], r, chunk, err))
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// switchToORT makes ONNX Runtime score every chunk from now on; the first
+// reason given is the one Engine reports.
+func (n *nativeEngine) switchToORT(why string) {
+	n.switched.Do(func() {
+		n.mismatch = why
+		n.useORT.Store(true)
+	})
+}
+
+// sampleRows picks the rows of t that crossCheck compares: all of them up
+// to k, else the first, the last (the native kernels score a chunk's tail
+// on another path) and k-2 at pseudo-random positions, ascending. The
+// positions depend only on the chunk (its row count and values at its
+// ends), so a rerun of the same snapshot checks the same rows.
+func sampleRows(t scoring.Tensor, k int) []int {
+	n := int(t.Shape[0])
+	if n <= k {
+		rows := make([]int, n)
+		for i := range rows {
+			rows[i] = i
+		}
+		return rows
+	}
+	seed := uint64(n)
+	if len(t.Float32) > 0 {
+		seed ^= uint64(math.Float32bits(t.Float32[0]))<<32 | uint64(math.Float32bits(t.Float32[len(t.Float32)-1]))
+	}
+	r := rand.New(rand.NewPCG(probeSeed, seed))
+	rows := []int{0, n - 1}
+	for len(rows) < k {
+		rows = append(rows, 1+r.IntN(n-2))
+	}
+	slices.Sort(rows)
+	return slices.Compact(rows)
+}
+
+// pickRows is rows of the [N,F] float tensor t, copied row-major.
+func pickRows(t scoring.Tensor, rows []int) scoring.Tensor {
+	n, width := int(t.Shape[0]), int(t.Shape[1])
+	out := scoring.Tensor{Shape: []int64{int64(len(rows)), int64(width)}, Float32: make([]float32, len(rows)*width)}
+	for j, i := range rows {
+		for k := range width {
+			from := i*width + k
+			if t.ColumnMajor {
+				from = k*n + i
+			}
+			out.Float32[j*width+k] = t.Float32[from]
+		}
+	}
+	return out
+}
+
+// rowOf is row i of o, an output of n rows.
+func rowOf(o scoring.Output, i, n int) scoring.Output {
+	row := scoring.Output{ClassKeys: o.ClassKeys}
+	if w := len(o.Float32) / n; w > 0 {
+		row.Float32 = o.Float32[i*w : i*w+w]
+	}
+	if w := len(o.Int64) / n; w > 0 {
+		row.Int64 = o.Int64[i*w : i*w+w]
+	}
+	return row
 }
 
 // close releases the reference session if it is still open.

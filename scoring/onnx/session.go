@@ -228,8 +228,8 @@ func openORT(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts Opti
 }
 
 // Engine says what scores the model and, for ONNX Runtime under
-// EngineAuto, why the native engine did not. It can change once, at the
-// first Run (see native.go).
+// EngineAuto, why the native engine did not. It can change once, when a
+// chunk's check against ONNX Runtime fails (see native.go).
 func (s *Session) Engine() string {
 	if s.native != nil {
 		return s.native.String()

@@ -26,13 +26,6 @@ package trees
 //	for r in 1 2 3; do for v in trees trees-score ort-classifier ort-batchscore; do
 //	  (cd scoring/trees && /tmp/trees.test -test.run '^$' -test.bench "Churn/$v\$" -test.benchtime 3s)
 //	done; done
-//
-// Measured 2026-11-22 on the shared 2-core VM (load 0.8-1.1), 6 rounds of
-// 5 s, variant order rotated each round, committed sample repeated: median
-// rows per CPU-second trees 939 k, ort-classifier 214 k, ort-batchscore
-// 250 k (3.8x the graph batchscore runs, 4.4x the classifier). Other
-// rounds: trees-score 915-932 k, trees-tables 312-350 k, trees-walk
-// 168-170 k (slower than ORT: deep trees are not this package's strength).
 
 import (
 	"os"

@@ -15,16 +15,15 @@ package trees
 // The x <= t kernel first copies the block feature-major (xt[f*128 + r]),
 // so eight rows share one base pointer and a split's byte offset, and
 // eight chains fit the registers; it also takes every row's first split
-// outside the chain: measured faster than four row-major chains
-// (BENCHMARKS.md has the figures).
+// outside the chain, which measured faster than four row-major chains.
 //
 // With AVX2 (leq_amd64.s), trees of depth 1 to 4 go another way: for eight
 // rows at once every split of a level is compared (one 32-byte load of
 // the feature, one compare), and each row keeps the answer of the split
 // it stands at; 15 compares a tree at depth 4 and no chain of dependent
 // loads. Each row's sum still adds the leaves in tree order, one float32
-// add per tree, so the bits are the scalar kernel's, and measured faster
-// than it on the same rows.
+// add per tree, so the bits are the scalar kernel's. The purego build tag
+// turns it off; BENCHMARKS.md has what it earns (make bench-tricks).
 
 import (
 	"fmt"
@@ -126,8 +125,8 @@ func outcome(x, t float32) uint32 {
 }
 
 // The complete-layout kernels read nodes and features through unsafe
-// pointers: bounds checks on the two loads of each step were measured to
-// cost much of the speed. What keeps every access in bounds:
+// pointers: bounds checks on the two loads of each step measured
+// markedly slower. What keeps every access in bounds:
 //
 //   - nodes: i starts at 0 and each of the depth steps makes it 2i+1 or
 //     2i+2, so it is below inner = 2^depth - 1 before each step and below

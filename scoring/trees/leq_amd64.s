@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // func leqAVX2(xt *float32, nodes *cnode, leaves *float32, acc *float32, groups, trees, depth, inner int)
