@@ -136,7 +136,7 @@ func concatGraph(change func(nodes, inputs *[][]byte, inits *[][]byte)) []byte {
 		onnxwire.NodeProto("cast_a", "Cast", "", []string{"a"}, []string{"a_f"}, onnxwire.IntAttr("to", onnxwire.Float)),
 		onnxwire.NodeProto("cast_c", "Cast", "", []string{"c"}, []string{"c_f"}, onnxwire.IntAttr("to", onnxwire.Float)),
 		onnxwire.NodeProto("concat", "Concat", "", []string{"a_f", "b", "c_f"}, []string{"x"}, onnxwire.IntAttr("axis", 1)),
-		onnxwire.NodeProto("out", identityOp, "", []string{"x"}, []string{"y"}),
+		onnxwire.NodeProto("out", "Identity", "", []string{"x"}, []string{"y"}),
 	}
 	inputs := [][]byte{valueInfo("a", 7, 1), valueInfo("b", onnxwire.Float, 1), valueInfo("c", 11, 2)}
 	var inits [][]byte
@@ -250,10 +250,10 @@ func TestConcatRewriteLeavesOthersAlone(t *testing.T) {
 			(*n)[0] = onnxwire.NodeProto("cast_a", "Cast", "", []string{"a"}, []string{"a_f"}, onnxwire.IntAttr("to", 11))
 		},
 		"a cast read twice": func(n, _, _ *[][]byte) {
-			*n = append(*n, onnxwire.NodeProto("again", identityOp, "", []string{"a_f"}, []string{"a_again"}))
+			*n = append(*n, onnxwire.NodeProto("again", "Identity", "", []string{"a_f"}, []string{"a_again"}))
 		},
 		"an input read twice": func(n, _, _ *[][]byte) {
-			*n = append(*n, onnxwire.NodeProto("again", identityOp, "", []string{"b"}, []string{"b_again"}))
+			*n = append(*n, onnxwire.NodeProto("again", "Identity", "", []string{"b"}, []string{"b_again"}))
 		},
 		"an operand from an initializer": func(n, _, inits *[][]byte) {
 			(*n)[2] = onnxwire.NodeProto("concat", "Concat", "", []string{"a_f", "b", "c_f", "k"}, []string{"x"}, onnxwire.IntAttr("axis", 1))

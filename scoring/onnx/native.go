@@ -45,6 +45,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/onnx/rewrite"
 	"github.com/batchscore/batchscore/scoring/onnxwire"
 	"github.com/batchscore/batchscore/scoring/trees"
 )
@@ -162,7 +163,7 @@ type nativeEngine struct {
 
 // openNative compiles data's tree node for b or says why not. data is the
 // model after the ZipMap rewrite.
-func openNative(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts Options) (*nativeEngine, error) {
+func openNative(data []byte, b *scoring.Binding, zipMaps []rewrite.ZipMap, opts Options) (*nativeEngine, error) {
 	if v := Version(); !strings.HasPrefix(v, nativeORT) {
 		return nil, fmt.Errorf("%w: it reproduces ONNX Runtime %s.x, the library loaded is %s", ErrNotNative, nativeORT, v)
 	}
@@ -242,9 +243,9 @@ func nodeOutputs(data []byte, e nativeModel, want []string) ([]int, error) {
 		if at < 0 {
 			return nil, fmt.Errorf("%w: output %s is not the node's own output", ErrNotNative, want[i])
 		}
-		elem := uint64(onnxFloat)
+		elem := uint64(onnxwire.Float)
 		if !e.regressor() && at == 0 {
-			elem = onnxInt64
+			elem = onnxwire.Int64
 		}
 		if producers.castsTo(want[i], elem) {
 			return nil, fmt.Errorf("%w: output %s changes type on its way from the node", ErrNotNative, want[i])
@@ -299,7 +300,7 @@ func graphProducers(data []byte) (producerMap, error) {
 		}
 		for _, n := range graph.Nodes {
 			defaultDomain := onnxwire.DefaultDomain(n.Domain)
-			p := producer{passThrough: defaultDomain && len(n.Inputs) == 1 && (n.Op == identityOp || n.Op == "Cast")}
+			p := producer{passThrough: defaultDomain && len(n.Inputs) == 1 && (n.Op == "Identity" || n.Op == "Cast")}
 			if p.passThrough {
 				p.input = n.Inputs[0]
 			}
@@ -607,11 +608,11 @@ func (n *nativeEngine) probe(data []byte, b *scoring.Binding, opts Options) erro
 
 // zipMaps are the ZipMap rewrites behind the job's outputs, so that the
 // reference session returns the same class keys as the native engine.
-func (n *nativeEngine) zipMaps() []zipMapRewrite {
-	var z []zipMapRewrite
+func (n *nativeEngine) zipMaps() []rewrite.ZipMap {
+	var z []rewrite.ZipMap
 	for i, k := range n.keys {
 		if k != nil {
-			z = append(z, zipMapRewrite{Output: n.names[i], Keys: k})
+			z = append(z, rewrite.ZipMap{Output: n.names[i], Keys: k})
 		}
 	}
 	return z

@@ -10,7 +10,6 @@ import (
 
 	"github.com/batchscore/batchscore/scoring"
 	"github.com/batchscore/batchscore/scoring/onnx/rewrite"
-	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
 // Options are the session settings batchscore sets on purpose.
@@ -84,16 +83,6 @@ func (m *Model) unreadable(err error) error {
 	return fmt.Errorf("%s: %w: reading the ONNX protobuf: %w", m.Path, ErrModel, err)
 }
 
-// zipMapRewrite is the rewrite whose class keys a session hands back.
-type zipMapRewrite = rewrite.ZipMap
-
-// Element types and ops the native engine checks outputs against.
-const (
-	onnxFloat  = onnxwire.Float
-	onnxInt64  = onnxwire.Int64
-	identityOp = "Identity"
-)
-
 // open is Open on model bytes data (the file's, or rewritten by
 // rewrite.ConcatInputs), fed through feed; b is the job's binding.
 func (m *Model) open(data []byte, b, feed *scoring.Binding, opts Options) (*Session, error) {
@@ -101,7 +90,7 @@ func (m *Model) open(data []byte, b, feed *scoring.Binding, opts Options) (*Sess
 	if b.Label != nil {
 		ports[b.Label.Port.Name] = b.Label.Port
 	}
-	orig, zipMaps, err := data, []zipMapRewrite(nil), error(nil)
+	orig, zipMaps, err := data, []rewrite.ZipMap(nil), error(nil)
 	if !opts.keepZipMap {
 		var sequences []string
 		for _, name := range b.Outputs {
@@ -175,7 +164,7 @@ func (m *Model) open(data []byte, b, feed *scoring.Binding, opts Options) (*Sess
 }
 
 // openORT makes an ONNX Runtime session on model bytes data.
-func openORT(data []byte, b *scoring.Binding, zipMaps []zipMapRewrite, opts Options) (*Session, error) {
+func openORT(data []byte, b *scoring.Binding, zipMaps []rewrite.ZipMap, opts Options) (*Session, error) {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("%w: session options: %v", ErrRuntime, err)
