@@ -89,10 +89,18 @@ func noOpMetrics(m *report.Manifest, history []*report.Manifest) *report.Manifes
 	return m
 }
 
+// noReadPool, set at link time (-X main.noReadPool=1), builds a binary
+// that reads with the caller's allocator only: make bench-tricks measures
+// what the pool earns with it. No job or variable can switch it.
+var noReadPool string
+
 // newReadPool is the pool every run of the process reads Parquet through.
 // BATCHSCORE_DEBUG_POISON=1 overwrites each released buffer, so that a
 // record read after its release shows up in results; the tests set it.
 func newReadPool() *parquetio.BufferPool {
+	if noReadPool == "1" {
+		return nil
+	}
 	if os.Getenv("BATCHSCORE_DEBUG_POISON") == "1" {
 		return parquetio.NewBufferPool(parquetio.PoisonReleased())
 	}

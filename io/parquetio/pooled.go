@@ -44,27 +44,48 @@ func NewBufferPool(opts ...BufferPoolOption) *BufferPool {
 // p. Strings, binary values and dictionaries always come from Read's
 // allocator: a Go string made from a column aliases its buffer, and a
 // pooled buffer is reused as soon as its record is released.
+// A nil pool, and a nil *BufferPool's methods, mean no pool.
 func WithBufferPool(p *BufferPool) Option {
 	return func(o *openOptions) { o.pool = p }
 }
 
 // InUse is how many bytes records read hold now: zero once every record
 // read through the pool has been released.
-func (p *BufferPool) InUse() int64 { return p.p.InUse() }
+func (p *BufferPool) InUse() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.p.InUse()
+}
 
 // Peak is the most bytes records held at one time since the pool was
 // made: for a process that runs one job, what its read cost in pooled
 // memory; in a daemon, the most its overlapping runs held together.
-func (p *BufferPool) Peak() int64 { return p.p.Peak() }
+func (p *BufferPool) Peak() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.p.Peak()
+}
 
 // Mapped is the address space the pool has mapped, its high-water mark
 // over its life; after Release the kernel holds none of it.
-func (p *BufferPool) Mapped() int64 { return p.p.Mapped() }
+func (p *BufferPool) Mapped() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.p.Mapped()
+}
 
 // Release gives the pool's memory back to the kernel if no record read
 // through it is still held, and says whether it did. A daemon calls it
 // between runs, so that it does not hold one run's peak until the next.
-func (p *BufferPool) Release() bool { return p.p.Release() }
+func (p *BufferPool) Release() bool {
+	if p == nil {
+		return true
+	}
+	return p.p.Release()
+}
 
 // fileReaders reads a file's fixed-width columns into pooled buffers and
 // the rest (strings, binary, dictionaries) with the caller's allocator: a

@@ -11,9 +11,8 @@
 #            (scoring/trees leq_amd64.s for the GBM, scoring/linear
 #            kernel_amd64.s for the logistic model);
 #   nopool   the Parquet reader's fixed-width columns from the caller's
-#            allocator instead of io/parquetio's read-buffer pool: built
-#            from a copy of the tree with that one line changed
-#            (BENCH_TRICKS_NOPOOL=0 skips it).
+#            allocator instead of io/parquetio's read-buffer pool
+#            (-ldflags -X main.noReadPool=1; BENCH_TRICKS_NOPOOL=0 skips it).
 #
 # BENCH_TRICKS_BUILDS (e.g. "default nocheck") runs only those builds.
 #
@@ -65,13 +64,7 @@ $GO build -tags purego -o "$B/purego" ./cmd/batchscore
 BUILDS=${BENCH_TRICKS_BUILDS:-default nocheck purego nopool}
 [ "${BENCH_TRICKS_NOPOOL:-1}" != 0 ] || BUILDS=${BUILDS/nopool/}
 if [[ " $BUILDS " == *" nopool "* ]]; then
-	SRC="$OUT/src-nopool"
-	rm -rf "$SRC" && mkdir -p "$SRC"
-	git ls-files -z | xargs -0 cp --parents -t "$SRC"
-	sed -i 's/pooled, err := pqarrow.NewFileReader(pf, props, readPool)/pooled, err := pqarrow.NewFileReader(pf, props, mem)/' "$SRC/io/parquetio/pooled.go"
-	grep -q 'NewFileReader(pf, props, mem)$' "$SRC/io/parquetio/pooled.go" ||
-		{ echo "bench-tricks: io/parquetio/pooled.go changed: cannot build nopool" >&2; exit 1; }
-	(cd "$SRC" && $GO build -o "$B/nopool" ./cmd/batchscore)
+	$GO build -ldflags "-X main.noReadPool=1" -o "$B/nopool" ./cmd/batchscore
 fi
 
 # The ONNX Runtime twins of the two jobs (BENCH_TRICKS_ORT: which run).
