@@ -56,6 +56,14 @@ func openDB(ctx context.Context, cfg Config, dsn, query string, args []any) (rea
 	if r.conn, err = db.Conn(ctx); err != nil {
 		return fail("connecting", err)
 	}
+	// MySQL converts TIMESTAMP values to the session's time zone, and the
+	// values are labelled UTC when read: a server or DSN in another zone
+	// would shift every instant silently.
+	if cfg.Driver == "mysql" {
+		if _, err := r.conn.ExecContext(ctx, "SET time_zone = '+00:00'"); err != nil {
+			return fail("setting the session's time zone to UTC", err)
+		}
+	}
 	qctx := ctx
 	if cfg.Timeout > 0 {
 		qctx, r.cancel = context.WithTimeout(ctx, cfg.Timeout)
