@@ -88,8 +88,7 @@ func (a *alreadyReported) Unwrap() error { return a.err }
 
 // setGCPercent makes the heap goal 1.5× the live heap, not Go's 2×, unless
 // GOGC is set: a run's heap grows once to its peak, and the page faults of
-// that fresh memory cost more than the extra collections (gbm-2m: 95 k
-// faults against 118 k, 3-5 % faster).
+// that fresh memory cost more than the extra collections (BENCHMARKS.md).
 func setGCPercent() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(50)
