@@ -12,6 +12,7 @@ import (
 
 	"github.com/batchscore/batchscore/internal/crashpoint"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/resume"
 	"github.com/batchscore/batchscore/jobs/validate"
 )
 
@@ -163,7 +164,7 @@ func (e *execution) finish(err error) (*Result, error) {
 	if e.table != nil && !e.DryRun && m.RunID != "" && (m.ExitCode == ExitUsage || m.ExitCode == ExitDataQuality) {
 		// The same run id would stop the same way: its saved chunks only
 		// take space. Kept for exit 1 and 130, where resuming is the point.
-		cleanResume(e.table.Root, m.RunID)
+		resume.Clean(e.table.Root, m.RunID)
 	}
 	res := &Result{Manifest: m}
 	if e.table != nil && e.verdict != nil {

@@ -182,7 +182,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 	e.m.Counts.Scored -= fellBack
 	e.m.Counts.Written = written
 	if p.resume != nil {
-		e.m.Output.ReusedChunks = p.resume.reused.Load()
+		e.m.Output.ReusedChunks = p.resume.Result().ReusedChunks
 	}
 	if err != nil {
 		w.Abort()

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/resume"
 	"github.com/batchscore/batchscore/scoring"
 )
 
@@ -27,7 +28,7 @@ type plan struct {
 	fallback   *fallback
 	challenger *challenger
 	review     *reviewer
-	resume     *resume // nil: chunks are neither saved nor reused
+	resume     *resume.Checkpoints // nil: chunks are neither saved nor reused
 	// keep is what the writing stage reads of a scored chunk's record: the
 	// keys and the checks' marks. nil keeps every column (the review table
 	// reads features).
@@ -160,7 +161,7 @@ func (p *plan) score(ctx context.Context, c scoring.Chunk, buf *scoring.Buffers)
 
 func (p *plan) scoreChunk(ctx context.Context, c scoring.Chunk, buf *scoring.Buffers) (sc scoring.Scored, err error) {
 	if p.resume != nil {
-		if sc, ok := p.resume.load(c); ok {
+		if sc, ok := p.resume.Load(c); ok {
 			if p.fallback != nil {
 				p.fallback.countReused(sc)
 			}
@@ -194,7 +195,7 @@ func (p *plan) scoreChunk(ctx context.Context, c scoring.Chunk, buf *scoring.Buf
 		transient = transient || (p.challenger.scorer != nil && sc.Shadow == nil)
 	}
 	if p.resume != nil && !transient {
-		p.resume.save(sc)
+		p.resume.Save(sc)
 	}
 	return sc, nil
 }

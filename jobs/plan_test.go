@@ -3,16 +3,20 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/resume"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
 )
@@ -68,7 +72,15 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 	}
 	// Only what a rerun would score the same way is saved for resuming:
 	// not the chunk whose inference failed.
-	p.resume = &resume{dir: t.TempDir(), mem: mem, log: slog.New(slog.DiscardHandler), saved: map[int64]string{}}
+	tbl, err := table.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Close()
+	p.resume = resume.Open(tbl, resume.Identity{RunID: "run"}, mem, slog.New(slog.DiscardHandler))
+	saved := func(seq int) string {
+		return filepath.Join(tbl.Root, resume.Dir, "run", fmt.Sprintf("chunk-%08d.sha256", seq))
+	}
 	var buf scoring.Buffers
 	check := func(wantScores []float64, wantSources []string) {
 		t.Helper()
@@ -87,10 +99,10 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 	check([]float64{0.9, 0.1, 0.9}, []string{"model", "fallback:constant", "model"})                         // row 1 NaN
 	check([]float64{0.9, 0.9, 0.9}, []string{"model", "model", "model"})                                     // all scored
 	defer p.fallback.release()
-	if _, err := os.Stat(p.resume.path(0, "sha256")); err == nil {
+	if _, err := os.Stat(saved(0)); err == nil {
 		t.Error("a chunk the fallback scored after an inference failure was saved for resuming")
 	}
-	if _, err := os.Stat(p.resume.path(1, "sha256")); err != nil {
+	if _, err := os.Stat(saved(1)); err != nil {
 		t.Errorf("a chunk the model scored (one NaN row, deterministic) was not saved: %v", err)
 	}
 	s := p.fallback.summary(p.fallback.rows.Load(), 6)

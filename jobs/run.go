@@ -20,6 +20,7 @@ import (
 	"github.com/batchscore/batchscore/io/sqlio"
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/resume"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 )
@@ -279,17 +280,19 @@ func (e *execution) run(ctx context.Context) (err error) {
 			checks.engine.SetKeySeed(seed)
 		}
 		if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() {
-			cleanResume(t.Root, e.m.RunID)
+			resume.Clean(t.Root, e.m.RunID)
 			if e.req.Shard != nil {
 				e.parkCurrent(t)
 			}
 			return errAlreadyCurrent
 		}
-		cleanResume(t.Root, "")
+		resume.Clean(t.Root, "")
 		// A query's run id does not cover its values; a shard's chunks
 		// are numbered from 0 like every other shard's.
 		if job.Source.SQL == nil && e.req.Shard == nil {
-			p.resume = e.openResume()
+			p.resume = resume.Open(t, resume.Identity{
+				RunID: e.m.RunID, Binary: e.Version, ORT: e.m.Binary.ORTVersion, Engine: e.m.Model.Engine,
+			}, e.mem(), e.log)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -349,7 +352,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return err
 	}
 	if p.resume != nil {
-		p.resume.remove()
+		p.resume.Remove()
 	}
 	return nil
 }
