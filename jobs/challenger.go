@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/scoring"
 )
@@ -36,7 +37,7 @@ type challenger struct {
 	warn   func(error) // logs a failure once the run knows it
 
 	// Written in input order by the pipeline's writing stage only.
-	table *sideTable
+	table *output.SideTable
 	stats shadowStats
 }
 
@@ -134,7 +135,7 @@ func (c *challenger) write(s scoring.Scored) {
 		c.fail(s.Seq, fmt.Errorf("challenger: %s: rows from %d were not scored", s.File, s.Offset))
 		return
 	}
-	if err := c.table.write(s.Record, []arrow.Array{s.Score, s.Shadow}); err != nil {
+	if err := c.table.Write(s.Record, []arrow.Array{s.Score, s.Shadow}); err != nil {
 		c.fail(s.Seq, fmt.Errorf("challenger: writing the shadow table: %w", err))
 		return
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
@@ -169,12 +170,8 @@ func (c *checks) apply(rec arrow.Record, file string, offset int64) (arrow.Recor
 	if checked.Marks == nil {
 		return checked.Valid, nil
 	}
-	return withColumn(checked.Valid, flagsColumn, checked.Marks), nil
+	return withColumn(checked.Valid, output.FlagsColumn, checked.Marks), nil
 }
-
-// flagsColumn carries a row's marks from the checks to the result writer,
-// which publishes them as the flags column.
-const flagsColumn = "_flags"
 
 // withColumn returns rec with one more column, releasing rec.
 func withColumn(rec arrow.Record, name string, col arrow.Array) arrow.Record {

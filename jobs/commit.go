@@ -15,6 +15,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/scoring"
 )
@@ -133,7 +134,7 @@ func (e *execution) commit(ctx context.Context, n int) error {
 		return err
 	}
 	if r := e.m.Review; r != nil && len(r.Files) > 0 {
-		r.Path = filepath.Join(e.m.Output.Path, ReviewDir)
+		r.Path = filepath.Join(e.m.Output.Path, output.ReviewDir)
 	}
 	e.dropShards(t, n)
 	return nil
@@ -338,7 +339,7 @@ func (e *execution) linkShards(shards []*shardState, dir string) error {
 		}{
 			{"", s.Output.Files, &m.Output.Files},
 			{QuarantineDir, s.Output.QuarantineFiles, &m.Output.QuarantineFiles},
-			{ReviewDir, reviewFiles(s), &review},
+			{output.ReviewDir, reviewFiles(s), &review},
 		} {
 			for _, f := range set.from {
 				if f.Name != filepath.Base(f.Name) || !strings.HasSuffix(f.Name, ".parquet") || strings.HasPrefix(f.Name, ".") {

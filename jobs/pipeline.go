@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/scoring"
 )
@@ -28,7 +29,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 	if p == nil {
 		return nil, e.checkOnly(ctx, src, c)
 	}
-	out, err := newOutputBuilder(src.Schema(), job.Output.Keys, p.labelType(), p.fallback != nil, c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, job.Scoring.ChunkRows, mem)
+	out, err := output.NewBuilder(src.Schema(), job.Output.Keys, p.labelType(), p.fallback != nil, c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, job.Scoring.ChunkRows, mem)
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +37,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 	if err := e.openSideTables(p, src.Schema(), dir); err != nil {
 		return nil, err
 	}
-	w, err := parquetio.NewWriter(dir, out.schema, job.Output.Compression, job.Output.FileRows, mem,
+	w, err := parquetio.NewWriter(dir, out.Schema, job.Output.Compression, job.Output.FileRows, mem,
 		parquetio.CompressionLevel(job.Output.CompressionLevel))
 	if err != nil {
 		p.abortSideTables()
@@ -256,9 +257,9 @@ func (e *execution) readColumns(p *plan, c *checks) []string {
 	return dedupe(append(cols, c.columns()...))
 }
 
-func (e *execution) write(w *parquetio.Writer, out *outputBuilder, s scoring.Scored) (int64, error) {
+func (e *execution) write(w *parquetio.Writer, out *output.Builder, s scoring.Scored) (int64, error) {
 	defer s.Release()
-	rec, err := out.build(s)
+	rec, err := out.Build(s)
 	if err != nil {
 		return 0, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/resume"
 	"github.com/batchscore/batchscore/scoring"
@@ -71,7 +72,7 @@ func (e *execution) openPlan() (*plan, error) {
 	if job.Review != nil {
 		p.review = &reviewer{spec: job.Review, keys: job.Output.Keys, mem: e.mem(), counts: map[string]int64{}}
 	} else {
-		p.keep = append(slices.Clone(job.Output.Keys), flagsColumn)
+		p.keep = append(slices.Clone(job.Output.Keys), output.FlagsColumn)
 	}
 	return p, nil
 }
@@ -240,13 +241,13 @@ func (p *plan) record(m *report.Manifest, final bool) {
 	if p.challenger != nil {
 		m.Challenger = p.challenger.summary()
 		if m.Output.Published && len(m.Challenger.Files) > 0 {
-			m.Challenger.Path = filepath.Join(m.Output.Path, ShadowDir)
+			m.Challenger.Path = filepath.Join(m.Output.Path, output.ShadowDir)
 		}
 	}
 	if p.review != nil {
 		m.Review = p.review.summary()
 		if m.Output.Published && len(m.Review.Files) > 0 {
-			m.Review.Path = filepath.Join(m.Output.Path, ReviewDir)
+			m.Review.Path = filepath.Join(m.Output.Path, output.ReviewDir)
 		}
 	}
 	if final && !m.Output.Published {
@@ -299,7 +300,7 @@ func (e *execution) openSideTables(p *plan, schema *arrow.Schema, dir string) er
 	job := e.req.Job
 	score := func(name string) arrow.Field { return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64} }
 	if c := p.challenger; c != nil && c.scorer != nil && c.failed() == nil {
-		t, err := newSideTable(filepath.Join(dir, ShadowDir), schema, job, []arrow.Field{score("champion_score"), score("challenger_score")},
+		t, err := output.NewSideTable(filepath.Join(dir, output.ShadowDir), schema, job, []arrow.Field{score("champion_score"), score("challenger_score")},
 			e.date, e.m.RunID, c.rep.Model.Version, e.mem())
 		if err != nil {
 			c.fail(beforeChunks, err)
@@ -307,7 +308,7 @@ func (e *execution) openSideTables(p *plan, schema *arrow.Schema, dir string) er
 		c.table = t
 	}
 	if r := p.review; r != nil {
-		t, err := newSideTable(filepath.Join(dir, ReviewDir), schema, job, []arrow.Field{score("score"), {Name: "reasons", Type: arrow.BinaryTypes.String}},
+		t, err := output.NewSideTable(filepath.Join(dir, output.ReviewDir), schema, job, []arrow.Field{score("score"), {Name: "reasons", Type: arrow.BinaryTypes.String}},
 			e.date, e.m.RunID, e.m.Model.Version, e.mem())
 		if err != nil {
 			return err
@@ -335,23 +336,23 @@ func (p *plan) writeSide(s scoring.Scored) error {
 func (p *plan) closeSideTables() error {
 	if c := p.challenger; c != nil && c.table != nil {
 		if c.failed() != nil {
-			c.table.abort()
-		} else if files, err := c.table.close(); err != nil {
+			c.table.Abort()
+		} else if files, err := c.table.Close(); err != nil {
 			c.fail(afterChunks, fmt.Errorf("challenger: closing the shadow table: %w", err))
-			c.table.abort()
+			c.table.Abort()
 		} else {
 			c.rep.Files = files
 			c.finish()
 		}
 		if c.failed() != nil {
-			os.RemoveAll(c.table.dir)
+			os.RemoveAll(c.table.Dir)
 		}
 	}
 	if c := p.challenger; c != nil {
 		c.warnFailed()
 	}
 	if r := p.review; r != nil && r.table != nil {
-		files, err := r.table.close()
+		files, err := r.table.Close()
 		if err != nil {
 			return fmt.Errorf("closing the review table: %w", err)
 		}
@@ -362,10 +363,10 @@ func (p *plan) closeSideTables() error {
 
 func (p *plan) abortSideTables() {
 	if c := p.challenger; c != nil && c.table != nil {
-		c.table.abort()
+		c.table.Abort()
 	}
 	if r := p.review; r != nil && r.table != nil {
-		r.table.abort()
+		r.table.Abort()
 	}
 }
 

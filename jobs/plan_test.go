@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/resume"
 	"github.com/batchscore/batchscore/jobs/spec"
@@ -136,7 +137,7 @@ func TestKeepColumnsReleasesTheRest(t *testing.T) {
 	key.Release()
 	feature.Release()
 
-	kept := keepColumns(rec, []string{"id", flagsColumn})
+	kept := keepColumns(rec, []string{"id", output.FlagsColumn})
 	defer kept.Release()
 	if kept.NumCols() != 1 || kept.ColumnName(0) != "id" || kept.NumRows() != 3 {
 		t.Fatalf("kept %v", kept.Schema())

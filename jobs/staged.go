@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/output"
 )
 
 // verifyStaged reads back every Parquet file staged for this version
@@ -26,12 +27,12 @@ func (e *execution) verifyStaged(dir string) error {
 	}
 	if c := e.m.Challenger; c != nil {
 		for i := range c.Files {
-			listed[filepath.Join(ShadowDir, c.Files[i].Name)] = &c.Files[i]
+			listed[filepath.Join(output.ShadowDir, c.Files[i].Name)] = &c.Files[i]
 		}
 	}
 	if r := e.m.Review; r != nil {
 		for i := range r.Files {
-			listed[filepath.Join(ReviewDir, r.Files[i].Name)] = &r.Files[i]
+			listed[filepath.Join(output.ReviewDir, r.Files[i].Name)] = &r.Files[i]
 		}
 	}
 	seen := map[string]bool{}
