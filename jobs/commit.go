@@ -120,11 +120,7 @@ func (e *execution) commit(ctx context.Context, n int) error {
 	if err := e.verifyStaged(dir); err != nil {
 		return err
 	}
-	var fb *fallback
-	if job.Fallback != nil {
-		fb = &fallback{spec: job.Fallback}
-	}
-	if err := e.settle(checks, prevRows, footerRows, true, fb, "the shards of "+e.m.Source.Pattern); err != nil {
+	if err := e.settle(checks, prevRows, footerRows, true, job.Fallback, "the shards of "+e.m.Source.Pattern); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

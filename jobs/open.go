@@ -11,6 +11,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/route"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
 )
@@ -19,7 +20,7 @@ import (
 // its schema against the job before any row is read. Parquet files are
 // fingerprinted now; a query's fingerprint (its values' checksum) is known
 // once it has been read.
-func (e *execution) openSource(ctx context.Context, p *plan) (snapshot, error) {
+func (e *execution) openSource(ctx context.Context, p *route.Plan) (snapshot, error) {
 	job := e.req.Job
 	var src snapshot
 	if q := job.Source.SQL; q != nil {
@@ -120,7 +121,7 @@ func partitionType(declared string) arrow.DataType {
 
 // checkSnapshot holds the snapshot's columns to the job: keys present and
 // flat, model inputs present with types their inputs take.
-func (e *execution) checkSnapshot(src snapshot, p *plan) error {
+func (e *execution) checkSnapshot(src snapshot, p *route.Plan) error {
 	job := e.req.Job
 	schema := src.Schema()
 	for _, c := range append(append([]string(nil), job.Output.Keys...), modelColumns(job)...) {
@@ -132,7 +133,7 @@ func (e *execution) checkSnapshot(src snapshot, p *plan) error {
 		return err
 	}
 	if p != nil {
-		return p.checkSchema(schema, src.Where())
+		return p.CheckSchema(schema, src.Where())
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/route"
 	"github.com/batchscore/batchscore/scoring"
 )
 
@@ -22,25 +23,25 @@ import (
 // Rules and profiles run in a goroutine after the reader's as each chunk
 // streams by; only the rows they pass go on to be scored. A dry run (no
 // plan) stops there.
-func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks, dir string) ([]parquetio.WrittenFile, error) {
+func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *checks, dir string) ([]parquetio.WrittenFile, error) {
 	job := e.req.Job
 	mem := e.mem()
 	workers := e.workers(job)
 	if p == nil {
 		return nil, e.checkOnly(ctx, src, c)
 	}
-	out, err := output.NewBuilder(src.Schema(), job.Output.Keys, p.labelType(), p.fallback != nil, c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, job.Scoring.ChunkRows, mem)
+	out, err := output.NewBuilder(src.Schema(), job.Output.Keys, p.LabelType(), p.HasFallback(), c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, job.Scoring.ChunkRows, mem)
 	if err != nil {
 		return nil, err
 	}
 	defer out.Release()
-	if err := e.openSideTables(p, src.Schema(), dir); err != nil {
+	if err := p.OpenSideTables(job, src.Schema(), dir, e.date, e.m.RunID, e.m.Model.Version); err != nil {
 		return nil, err
 	}
 	w, err := parquetio.NewWriter(dir, out.Schema, job.Output.Compression, job.Output.FileRows, mem,
 		parquetio.CompressionLevel(job.Output.CompressionLevel))
 	if err != nil {
-		p.abortSideTables()
+		p.AbortSideTables()
 		return nil, err
 	}
 
@@ -53,7 +54,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 	total := src.Rows()
 	begin := time.Now()
 	defer func() {
-		e.recordBusy(time.Since(begin), workers, busy.reader-busy.readWait, busy.checks, p.busy(), busy.write)
+		e.recordBusy(time.Since(begin), workers, busy.reader-busy.readWait, busy.checks, p.Busy(), busy.write)
 	}()
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -117,7 +118,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 	}))
 	g.Go(func() error {
 		defer close(scored)
-		return scoring.Pool(gctx, workers, chunks, scored, p.score)
+		return scoring.Pool(gctx, workers, chunks, scored, p.Score)
 	})
 	g.Go(guard("writing", func() error {
 		// Reorder buffer: results arrive in any order and leave in input
@@ -142,11 +143,11 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 					ready.Release()
 					return err
 				}
-				if err := p.writeSide(ready); err != nil {
+				if err := p.WriteSide(ready); err != nil {
 					ready.Release()
 					return err
 				}
-				fellBack += fallbackRows(ready.Source) // counted as written, not as filled
+				fellBack += route.FallbackRows(ready.Source) // counted as written, not as filled
 				n, err := e.write(w, out, ready)
 				busy.write += time.Since(t)
 				if err != nil {
@@ -182,20 +183,20 @@ func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks,
 	e.m.Counts.Fallback = fellBack
 	e.m.Counts.Scored -= fellBack
 	e.m.Counts.Written = written
-	if p.resume != nil {
-		e.m.Output.ReusedChunks = p.resume.Result().ReusedChunks
+	if e.checkpoints != nil {
+		e.m.Output.ReusedChunks = e.checkpoints.Result().ReusedChunks
 	}
 	if err != nil {
 		w.Abort()
-		p.abortSideTables()
+		p.AbortSideTables()
 		return nil, err
 	}
 	files, err := w.Close()
 	if err != nil {
-		p.abortSideTables()
+		p.AbortSideTables()
 		return nil, err
 	}
-	return files, p.closeSideTables()
+	return files, p.CloseSideTables()
 }
 
 // rawChunk is a decoded batch on its way to the checks.
@@ -249,10 +250,10 @@ func (e *execution) checkOnly(ctx context.Context, src snapshot, c *checks) erro
 
 // readColumns are the snapshot columns a run reads: keys, model inputs,
 // and what the checks need.
-func (e *execution) readColumns(p *plan, c *checks) []string {
+func (e *execution) readColumns(p *route.Plan, c *checks) []string {
 	cols := append([]string(nil), e.req.Job.Output.Keys...)
 	if p != nil {
-		cols = append(cols, p.columns()...)
+		cols = append(cols, p.Columns()...)
 	}
 	return dedupe(append(cols, c.columns()...))
 }

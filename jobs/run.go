@@ -21,6 +21,7 @@ import (
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/resume"
+	"github.com/batchscore/batchscore/jobs/route"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 )
@@ -195,6 +196,9 @@ type execution struct {
 	runIDLogged bool
 
 	baseline *jobBaseline // set once the baseline is read and checked
+	// checkpoints saves scored chunks for a rerun of the same run id; nil
+	// when the run cannot be resumed.
+	checkpoints *resume.Checkpoints
 }
 
 func (e *execution) run(ctx context.Context) (err error) {
@@ -224,14 +228,14 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return err
 	}
 	stage := time.Now()
-	var p *plan
+	var p *route.Plan
 	if !e.DryRun {
 		var err error
 		if p, err = e.openPlan(); err != nil {
 			return err
 		}
-		defer p.close()
-		defer p.record(e.m, true)
+		defer p.Close()
+		defer e.recordPlan(p, true)
 		e.m.Time("model", stage)
 	}
 
@@ -249,11 +253,8 @@ func (e *execution) run(ctx context.Context) (err error) {
 	}
 	e.checks = checks
 	defer checks.close()
-	if p != nil && p.review != nil && job.Review.OutOfRange {
-		p.review.ranges = trainingRanges(checks.baseline, modelColumns(job))
-		if len(p.review.ranges) == 0 {
-			e.log.Warn("review.out_of_range: the baseline has no range for any model input")
-		}
+	if p != nil {
+		p.UseBaseline(checks.baseline, modelColumns(job))
 	}
 	defer func() {
 		// A run that stopped while the checks streamed (a fail rule, a
@@ -273,7 +274,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 		// A query's values are known only once read: its run id stands
 		// for the query text and parameters, the manifest's fingerprint
 		// for the values too.
-		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.modelHashes(e.m, job.Validation.Baseline))
+		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.ModelHashes(&e.m.Model, job.Validation.Baseline))
 		e.log, e.runIDLogged = e.log.With("run_id", e.m.RunID), true
 		if e.req.Shard != nil {
 			seed, _ := strconv.ParseUint(e.m.RunID, 16, 64)
@@ -290,9 +291,10 @@ func (e *execution) run(ctx context.Context) (err error) {
 		// A query's run id does not cover its values; a shard's chunks
 		// are numbered from 0 like every other shard's.
 		if job.Source.SQL == nil && e.req.Shard == nil {
-			p.resume = resume.Open(t, resume.Identity{
+			e.checkpoints = resume.Open(t, resume.Identity{
 				RunID: e.m.RunID, Binary: e.Version, ORT: e.m.Binary.ORTVersion, Engine: e.m.Model.Engine,
 			}, e.mem(), e.log)
+			p.SaveTo(e.checkpoints)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -319,7 +321,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 	crashpoint.Hit("staged")
 	e.m.Output.QuarantineFiles = checks.quarantined
 	if p != nil {
-		p.record(e.m, false)
+		e.recordPlan(p, false)
 	}
 	if err := e.verifyStaged(dir); err != nil {
 		return err
@@ -333,9 +335,9 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return e.park(t, dir, checks, p, src.Schema(), src.Rows())
 	}
 
-	var fb *fallback
+	var fb *spec.Fallback
 	if p != nil {
-		fb = p.fallback
+		fb = job.Fallback
 	}
 	if err := e.settle(checks, prevRows, src.Rows(), p != nil, fb, src.Where()); err != nil {
 		return err
@@ -347,12 +349,12 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return nil // the staged quarantine files go with the staging folder
 	}
 
-	p.record(e.m, false) // the provisional manifest lists the side tables too
+	e.recordPlan(p, false) // the provisional manifest lists the side tables too
 	if err := e.publish(ctx, t, dir); err != nil {
 		return err
 	}
-	if p.resume != nil {
-		p.resume.Remove()
+	if e.checkpoints != nil {
+		e.checkpoints.Remove()
 	}
 	return nil
 }
@@ -360,16 +362,14 @@ func (e *execution) run(ctx context.Context) (err error) {
 // settle concludes the checks over everything staged: the table rules,
 // the quality gate and drift, the fallback's limit, and the books against
 // footerRows (-1: unknown). Single runs and commits share it.
-func (e *execution) settle(c *checks, prevRows, footerRows int64, scored bool, fb *fallback, where string) error {
+func (e *execution) settle(c *checks, prevRows, footerRows int64, scored bool, fb *spec.Fallback, where string) error {
 	v, gateErr := c.conclude(prevRows, scored)
 	e.record(v)
 	if gateErr != nil {
 		return gateErr
 	}
-	if fb != nil {
-		if err := fb.gate(e.m.Counts.Fallback, e.m.Counts.Valid); err != nil {
-			return err
-		}
+	if err := route.Gate(fb, e.m.Counts.Fallback, e.m.Counts.Valid); err != nil {
+		return err
 	}
 	if e.m.Counts.Read == 0 {
 		return fmt.Errorf("%w: %s returned no rows", ErrEmpty, where)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/route"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
@@ -80,7 +81,7 @@ func checkShardable(job *spec.Job) error {
 // written beside its staged files, and the folder moved where the commit
 // finds it. Nothing is published and no gate is applied: the commit does
 // both over every shard.
-func (e *execution) park(t *table.Table, dir string, c *checks, p *plan, schema *arrow.Schema, footerRows int64) error {
+func (e *execution) park(t *table.Table, dir string, c *checks, p *route.Plan, schema *arrow.Schema, footerRows int64) error {
 	sum, err := c.summary.State(filepath.Join(dir, shardKeysFile))
 	if err != nil {
 		return fmt.Errorf("keeping the shard's keys: %w", err)
@@ -102,7 +103,7 @@ func (e *execution) park(t *table.Table, dir string, c *checks, p *plan, schema 
 	if st.Schema, err = schemaBytes(schema); err != nil {
 		return err
 	}
-	p.record(e.m, false)
+	e.recordPlan(p, false)
 	e.m.Counts.Imputed, e.m.Counts.Clipped = sum.Imputed, sum.Clipped
 	if e.m.Source.Kind == "sql" {
 		e.m.Shard.Rows, e.m.Shard.Fingerprint = e.m.Counts.Read, e.m.Source.Fingerprint

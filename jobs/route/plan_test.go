@@ -1,4 +1,4 @@
-package jobs
+package route
 
 import (
 	"context"
@@ -56,7 +56,7 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 		t.Fatal(err)
 	}
 	value := 0.1
-	p := &plan{
+	p := &Plan{
 		scorer:   &scoring.Scorer{Session: &flakySession{}, Binding: binding, Mem: mem, AllowNaN: true},
 		fallback: &fallback{spec: &spec.Fallback{Kind: spec.FallbackConstant, Value: &value}, source: "fallback:constant", mem: mem, chunkRows: 3},
 	}
@@ -78,14 +78,14 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tbl.Close()
-	p.resume = resume.Open(tbl, resume.Identity{RunID: "run"}, mem, slog.New(slog.DiscardHandler))
+	p.SaveTo(resume.Open(tbl, resume.Identity{RunID: "run"}, mem, slog.New(slog.DiscardHandler)))
 	saved := func(seq int) string {
 		return filepath.Join(tbl.Root, resume.Dir, "run", fmt.Sprintf("chunk-%08d.sha256", seq))
 	}
 	var buf scoring.Buffers
 	check := func(wantScores []float64, wantSources []string) {
 		t.Helper()
-		sc, err := p.score(context.Background(), chunk(), &buf)
+		sc, err := p.Score(context.Background(), chunk(), &buf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 		t.Errorf("a chunk the model scored (one NaN row, deterministic) was not saved: %v", err)
 	}
 	s := p.fallback.summary(p.fallback.rows.Load(), 6)
-	if s.Rows != 4 || s.Triggers[triggerInference] != 3 || s.Triggers[triggerNaN] != 1 || len(s.Errors) != 2 {
+	if s.Rows != 4 || s.Triggers[TriggerInference] != 3 || s.Triggers[TriggerNaN] != 1 || len(s.Errors) != 2 {
 		t.Fatalf("summary %+v", s)
 	}
 	if err := p.fallback.gate(s.Rows, 6); err == nil || !errors.Is(err, ErrFallback) {
@@ -154,15 +154,15 @@ func TestKeepColumnsReleasesTheRest(t *testing.T) {
 // A model named by path keeps the run id it had before registry versions
 // joined it; a registry model's version name is part of it.
 func TestModelHashesNameRegistryVersions(t *testing.T) {
-	p := &plan{}
+	p := &Plan{}
 	m := &report.Manifest{Model: report.Model{SHA256: "abc"}}
-	if got := p.modelHashes(m, ""); got != "abc" {
+	if got := p.ModelHashes(&m.Model, ""); got != "abc" {
 		t.Errorf("path model: %q, want abc", got)
 	}
 	m.Model.Registry = &report.RegistryEntry{Name: "churn", Version: "v3"}
-	v3 := p.modelHashes(m, "")
+	v3 := p.ModelHashes(&m.Model, "")
 	m.Model.Registry.Version = "v1"
-	if v1 := p.modelHashes(m, ""); v1 == v3 || v3 != "abc@churn:v3" {
+	if v1 := p.ModelHashes(&m.Model, ""); v1 == v3 || v3 != "abc@churn:v3" {
 		t.Errorf("registry versions v1 %q and v3 %q", v1, v3)
 	}
 }
