@@ -14,6 +14,7 @@ import (
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/output"
+	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
@@ -95,7 +96,7 @@ func (e *execution) openChecks(schema *arrow.Schema, where string, previous *run
 
 // partitionColumns are the snapshot's key=value folders. The job's own
 // source.parquet names them, so extra_columns: reject lets them be.
-func partitionColumns(files []parquetio.File) []string {
+func partitionColumns(files []report.SourceFile) []string {
 	var cols []string
 	for _, f := range files {
 		for name := range f.Partition {

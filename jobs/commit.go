@@ -13,11 +13,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
-	"github.com/batchscore/batchscore/scoring"
 )
 
 // Commit publishes the n shards of a date as one version: it checks that
@@ -116,7 +114,7 @@ func (e *execution) commit(ctx context.Context, n int) error {
 	if err := e.linkShards(shards, dir); err != nil {
 		return err
 	}
-	checks.quarantined = e.m.Output.QuarantineFiles
+	checks.quarantined = output.Written(e.m.Output.QuarantineFiles)
 	if err := e.verifyStaged(dir); err != nil {
 		return err
 	}
@@ -259,7 +257,7 @@ func (e *execution) mergeManifests(shards []*shardState) (int64, error) {
 		c.Written += s.Counts.Written
 		for col, nf := range s.NonFiniteInputs {
 			if m.NonFiniteInputs == nil {
-				m.NonFiniteInputs = map[string]scoring.NonFinite{}
+				m.NonFiniteInputs = map[string]report.NonFinite{}
 			}
 			m.NonFiniteInputs[col] = m.NonFiniteInputs[col].Add(nf)
 		}
@@ -325,13 +323,13 @@ func mergeReview(into, s *report.Review) *report.Review {
 // is published, so that a failed commit can be retried.
 func (e *execution) linkShards(shards []*shardState, dir string) error {
 	m := e.m
-	var review []parquetio.WrittenFile
+	var review []report.File
 	for _, st := range shards {
 		s := st.Manifest
 		for _, set := range []struct {
 			sub  string
-			from []parquetio.WrittenFile
-			to   *[]parquetio.WrittenFile
+			from []report.File
+			to   *[]report.File
 		}{
 			{"", s.Output.Files, &m.Output.Files},
 			{QuarantineDir, s.Output.QuarantineFiles, &m.Output.QuarantineFiles},
@@ -360,7 +358,7 @@ func (e *execution) linkShards(shards []*shardState, dir string) error {
 	return nil
 }
 
-func reviewFiles(m *report.Manifest) []parquetio.WrittenFile {
+func reviewFiles(m *report.Manifest) []report.File {
 	if m.Review == nil {
 		return nil
 	}

@@ -54,7 +54,7 @@ func (e *execution) openParquet(ctx context.Context) (parquetSnapshot, error) {
 	if err != nil {
 		return parquetSnapshot{}, err
 	}
-	e.m.Source.Files = src.Files()
+	e.m.Source.Files = sourceFiles(src.Files())
 	e.m.Source.Rows = src.Rows()
 	if err := src.CheckColumns(append(append([]string(nil), job.Output.Keys...), modelColumns(job)...)); err != nil {
 		return parquetSnapshot{}, err
@@ -67,13 +67,15 @@ func (e *execution) openParquet(ctx context.Context) (parquetSnapshot, error) {
 		return parquetSnapshot{}, err
 	}
 	e.m.Source.Fingerprint = "sha256:" + fp
-	e.m.Source.Files = src.Files()
+	e.m.Source.Files = sourceFiles(src.Files())
 	if s := e.req.Shard; s != nil {
 		// After the fingerprint, which covers the whole snapshot: every
 		// shard has the same run id.
-		if e.m.Shard.Parts, err = src.Shard(s.Index, s.Count); err != nil {
+		parts, err := src.Shard(s.Index, s.Count)
+		if err != nil {
 			return parquetSnapshot{}, err
 		}
+		e.m.Shard.Parts = shardParts(parts)
 		e.m.Shard.Rows = src.Rows()
 		e.log.Info("shard selected", "row_groups", len(e.m.Shard.Parts), "rows", e.m.Shard.Rows)
 	}
@@ -189,4 +191,28 @@ func runID(job *spec.Job, date, fingerprint, modelSHA string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s", job.Name, date, fingerprint, modelSHA, job.Hash)
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// sourceFiles are fs in the manifest's own type.
+func sourceFiles(fs []parquetio.File) []report.SourceFile {
+	if fs == nil {
+		return nil
+	}
+	out := make([]report.SourceFile, len(fs))
+	for i, f := range fs {
+		out[i] = report.SourceFile{Name: f.Name, Size: f.Size, Rows: f.Rows, SHA256: f.SHA256, Partition: f.Partition}
+	}
+	return out
+}
+
+// shardParts are ps in the manifest's own type.
+func shardParts(ps []parquetio.ShardPart) []report.ShardPart {
+	if ps == nil {
+		return nil
+	}
+	out := make([]report.ShardPart, len(ps))
+	for i, p := range ps {
+		out[i] = report.ShardPart{File: p.File, RowGroups: p.RowGroups, Rows: p.Rows}
+	}
+	return out
 }

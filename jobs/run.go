@@ -19,6 +19,7 @@ import (
 	"github.com/batchscore/batchscore/internal/crashpoint"
 	"github.com/batchscore/batchscore/io/sqlio"
 	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/resume"
 	"github.com/batchscore/batchscore/jobs/route"
@@ -314,12 +315,12 @@ func (e *execution) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	e.m.Output.Files = files
+	e.m.Output.Files = output.Files(files)
 	if err := checks.closeQuarantine(); err != nil {
 		return err
 	}
 	crashpoint.Hit("staged")
-	e.m.Output.QuarantineFiles = checks.quarantined
+	e.m.Output.QuarantineFiles = output.Files(checks.quarantined)
 	if p != nil {
 		e.recordPlan(p, false)
 	}

@@ -74,7 +74,7 @@ func (o *opener) loadModel(m spec.Model, key string, rep *report.Model) (*loaded
 	if err != nil {
 		return nil, err
 	}
-	rep.Signature, rep.Metadata = &sig, md
+	rep.Signature, rep.Metadata = signature(sig), metadata(md)
 	binding, err := scoring.BindAs(key, sig, m.Wiring())
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", path, key, err)
@@ -128,4 +128,27 @@ func checkZipMapClass(model *onnx.Model, ob scoring.OutputBinding, key string, j
 	}
 	return job.KeyError(key+".score.class", "%d is not a class of output %s (a ZipMap); its classes are %v",
 		*ob.Class, ob.Port.Name, classes)
+}
+
+// signature is sig in the manifest's own type.
+func signature(sig scoring.Signature) *report.Signature {
+	ports := func(ps []scoring.Port) []report.Port {
+		if ps == nil {
+			return nil
+		}
+		out := make([]report.Port, len(ps))
+		for i, p := range ps {
+			out[i] = report.Port{Name: p.Name, Kind: p.Kind, Elem: p.Elem, Shape: p.Shape}
+		}
+		return out
+	}
+	return &report.Signature{Inputs: ports(sig.Inputs), Outputs: ports(sig.Outputs)}
+}
+
+// metadata is md in the manifest's own type.
+func metadata(md onnx.Metadata) *report.ModelMetadata {
+	return &report.ModelMetadata{
+		Producer: md.Producer, GraphName: md.GraphName, Domain: md.Domain,
+		Description: md.Description, Version: md.Version, Custom: md.Custom,
+	}
 }

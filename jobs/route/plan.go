@@ -323,7 +323,7 @@ type Stage struct {
 type Report struct {
 	Champion   bool
 	Engine     string // the first chunk can change it
-	NonFinite  map[string]scoring.NonFinite
+	NonFinite  map[string]report.NonFinite
 	Fallback   *report.Fallback
 	Challenger *report.Challenger
 	Review     *report.Review
@@ -337,7 +337,7 @@ func (p *Plan) Report(st Stage) Report {
 		r.Champion, r.Engine = true, p.champion.engine()
 	}
 	if p.scorer != nil {
-		r.NonFinite = p.scorer.NonFinite()
+		r.NonFinite = nonFinite(p.scorer.NonFinite())
 	}
 	if p.fallback != nil {
 		r.Fallback = p.fallback.summary(st.FallbackRows, st.ValidRows)
@@ -446,7 +446,7 @@ func (p *Plan) CloseSideTables() error {
 			c.fail(afterChunks, fmt.Errorf("challenger: closing the shadow table: %w", err))
 			c.table.Abort()
 		} else {
-			c.rep.Files = files
+			c.rep.Files = output.Files(files)
 			c.finish()
 		}
 		if c.failed() != nil {
@@ -499,4 +499,16 @@ func (p *Plan) challengerScorer() *scoring.Scorer {
 		return nil
 	}
 	return p.challenger.scorer
+}
+
+// nonFinite is counts in the manifest's own type.
+func nonFinite(counts map[string]scoring.NonFinite) map[string]report.NonFinite {
+	if counts == nil {
+		return nil
+	}
+	out := make(map[string]report.NonFinite, len(counts))
+	for col, n := range counts {
+		out[col] = report.NonFinite{NaN: n.NaN, PosInf: n.PosInf, NegInf: n.NegInf, BeyondFloat32: n.BeyondFloat32}
+	}
+	return out
 }

@@ -182,5 +182,5 @@ func numberAt(col arrow.Array, i int) (float64, bool) {
 }
 
 func (r *reviewer) summary() *report.Review {
-	return &report.Review{Rows: r.rows, Reasons: r.counts, Files: r.files}
+	return &report.Review{Rows: r.rows, Reasons: r.counts, Files: output.Files(r.files)}
 }
