@@ -21,9 +21,7 @@ import (
 )
 
 // QuarantineDir is the folder of a version that holds its rejected rows.
-// The leading underscore keeps Hive-style readers (Spark, pyarrow) from
-// mixing them into the scores.
-const QuarantineDir = "_quarantine"
+const QuarantineDir = output.QuarantineDir
 
 // checks is one run's data checks: the rules and their summary, the
 // profiles of the snapshot and of the scores, and the quarantine files.

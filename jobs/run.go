@@ -23,6 +23,7 @@ import (
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/resume"
 	"github.com/batchscore/batchscore/jobs/route"
+	"github.com/batchscore/batchscore/jobs/shard"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 )
@@ -215,7 +216,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 	}
 	e.table = t
 	if e.req.Shard != nil {
-		if err := checkShardable(job); err != nil {
+		if err := shard.Check(job); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/sqlio"
+	"github.com/batchscore/batchscore/jobs/shard"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -66,7 +67,7 @@ func (e *execution) openSQL(ctx context.Context, q *spec.SQLSource) (sqlSnapshot
 		return sqlSnapshot{}, fmt.Errorf("source.sql: %w", err)
 	}
 	if e.req.Shard != nil {
-		if err := checkShardKey(src.Schema(), q.ShardKey); err != nil {
+		if err := shard.CheckKey(src.Schema(), q.ShardKey); err != nil {
 			src.Close()
 			return sqlSnapshot{}, err
 		}

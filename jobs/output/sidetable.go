@@ -14,11 +14,14 @@ import (
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
-// Folders of a version that hold tables besides the scores. The leading
-// underscore keeps them out of Spark's and Hive's reads of the version.
+// Folders of a version that hold tables besides the scores: the rejected
+// rows, the challenger's shadow scores, the review queue. The leading
+// underscore keeps them out of Spark's, Hive's and pyarrow's reads of the
+// version.
 const (
-	ShadowDir = "_shadow"
-	ReviewDir = "_review"
+	QuarantineDir = "_quarantine"
+	ShadowDir     = "_shadow"
+	ReviewDir     = "_review"
 )
 
 // SideTable is a table published inside a version's folder, next to the
