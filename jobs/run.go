@@ -203,30 +203,13 @@ type execution struct {
 	checkpoints *resume.Checkpoints
 }
 
+// run is one execution, top to bottom: open the table, load the models,
+// open the snapshot and the checks, name the run, score into a staged
+// version, settle the checks and publish (a shard parks instead).
 func (e *execution) run(ctx context.Context) (err error) {
 	job := e.req.Job
-	t, err := table.Open(job.Output.Table)
+	t, err := e.openTable(ctx)
 	if err != nil {
-		// A table that cannot be opened (a versions/ that is a file, an
-		// immutable _staging) may still take the failed manifest in runs/:
-		// a Table literal writes manifests, with the same symlink checks,
-		// and stages nothing.
-		e.table = failedTable(job.Output.Table)
-		return err
-	}
-	e.table = t
-	if e.req.Shard != nil {
-		if err := shard.Check(job); err != nil {
-			return err
-		}
-	}
-	if err := e.claim(ctx, t); err != nil {
-		return err
-	}
-
-	// Before the model and the snapshot: a baseline that cannot serve
-	// the job is the job file's error.
-	if _, err := e.openBaseline(); err != nil {
 		return err
 	}
 	stage := time.Now()
@@ -262,41 +245,14 @@ func (e *execution) run(ctx context.Context) (err error) {
 		// A run that stopped while the checks streamed (a fail rule, a
 		// row the model cannot take) still reports what they saw.
 		if err != nil && e.verdict == nil && !errors.Is(err, context.Canceled) {
-			v := checks.stopped()
-			e.record(v)
-			if errors.Is(err, validate.ErrFailRule) {
-				// The chunk the rule fired in was read and checked too.
-				e.m.Counts.Read, e.m.Counts.Valid, e.m.Counts.Quarantined = v.result.Rows, v.result.Valid, v.result.Rejected
-			}
+			e.recordStopped(checks, err)
 		}
 	}()
 	e.m.Time("source", stage)
 
 	if !e.DryRun {
-		// A query's values are known only once read: its run id stands
-		// for the query text and parameters, the manifest's fingerprint
-		// for the values too.
-		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.ModelHashes(&e.m.Model, job.Validation.Baseline))
-		e.log, e.runIDLogged = e.log.With("run_id", e.m.RunID), true
-		if e.req.Shard != nil {
-			seed, _ := strconv.ParseUint(e.m.RunID, 16, 64)
-			checks.engine.SetKeySeed(seed)
-		}
-		if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() {
-			resume.Clean(t.Root, e.m.RunID)
-			if e.req.Shard != nil {
-				e.parkCurrent(t)
-			}
-			return errAlreadyCurrent
-		}
-		resume.Clean(t.Root, "")
-		// A query's run id does not cover its values; a shard's chunks
-		// are numbered from 0 like every other shard's.
-		if job.Source.SQL == nil && e.req.Shard == nil {
-			e.checkpoints = resume.Open(t, resume.Identity{
-				RunID: e.m.RunID, Binary: e.Version, ORT: e.m.Binary.ORTVersion, Engine: e.m.Model.Engine,
-			}, e.mem(), e.log)
-			p.SaveTo(e.checkpoints)
+		if err := e.name(t, p, checks); err != nil {
+			return err
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -304,28 +260,8 @@ func (e *execution) run(ctx context.Context) (err error) {
 	}
 
 	stage = time.Now()
-	dir, err := t.Stage(e.m.Version)
+	dir, err := e.stageScores(ctx, t, src, p, checks)
 	if err != nil {
-		return err
-	}
-	e.staged = true
-	if !e.DryRun {
-		checks.quarantineDir = filepath.Join(dir, QuarantineDir)
-	}
-	files, err := e.score(ctx, src, p, checks, dir)
-	if err != nil {
-		return err
-	}
-	e.m.Output.Files = output.Files(files)
-	if err := checks.closeQuarantine(); err != nil {
-		return err
-	}
-	crashpoint.Hit("staged")
-	e.m.Output.QuarantineFiles = output.Files(checks.quarantined)
-	if p != nil {
-		e.recordPlan(p, false)
-	}
-	if err := e.verifyStaged(dir); err != nil {
 		return err
 	}
 	e.m.Time("check_score_write", stage)
@@ -359,6 +295,108 @@ func (e *execution) run(ctx context.Context) (err error) {
 		e.checkpoints.Remove()
 	}
 	return nil
+}
+
+// openTable opens the result table and claims it for the job; the
+// baseline is read before the model and the snapshot, as a baseline that
+// cannot serve the job is the job file's error.
+func (e *execution) openTable(ctx context.Context) (*table.Table, error) {
+	job := e.req.Job
+	t, err := table.Open(job.Output.Table)
+	if err != nil {
+		// A table that cannot be opened (a versions/ that is a file, an
+		// immutable _staging) may still take the failed manifest in runs/:
+		// a Table literal writes manifests, with the same symlink checks,
+		// and stages nothing.
+		e.table = failedTable(job.Output.Table)
+		return nil, err
+	}
+	e.table = t
+	if e.req.Shard != nil {
+		if err := shard.Check(job); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.claim(ctx, t); err != nil {
+		return nil, err
+	}
+	if _, err := e.openBaseline(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// name gives the run its id, ends it if the date is already current with
+// that id, and opens the checkpoints a rerun of the same id reuses.
+func (e *execution) name(t *table.Table, p *route.Plan, checks *checks) error {
+	job := e.req.Job
+	// A query's values are known only once read: its run id stands
+	// for the query text and parameters, the manifest's fingerprint
+	// for the values too.
+	e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.ModelHashes(&e.m.Model, job.Validation.Baseline))
+	e.log, e.runIDLogged = e.log.With("run_id", e.m.RunID), true
+	if e.req.Shard != nil {
+		seed, _ := strconv.ParseUint(e.m.RunID, 16, 64)
+		checks.engine.SetKeySeed(seed)
+	}
+	if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() {
+		resume.Clean(t.Root, e.m.RunID)
+		if e.req.Shard != nil {
+			e.parkCurrent(t)
+		}
+		return errAlreadyCurrent
+	}
+	resume.Clean(t.Root, "")
+	// A query's run id does not cover its values; a shard's chunks
+	// are numbered from 0 like every other shard's.
+	if job.Source.SQL == nil && e.req.Shard == nil {
+		e.checkpoints = resume.Open(t, resume.Identity{
+			RunID: e.m.RunID, Binary: e.Version, ORT: e.m.Binary.ORTVersion, Engine: e.m.Model.Engine,
+		}, e.mem(), e.log)
+		p.SaveTo(e.checkpoints)
+	}
+	return nil
+}
+
+// stageScores checks and scores the snapshot into a staged version, and
+// checks the staged files against what the manifest lists.
+func (e *execution) stageScores(ctx context.Context, t *table.Table, src snapshot, p *route.Plan, checks *checks) (string, error) {
+	dir, err := t.Stage(e.m.Version)
+	if err != nil {
+		return "", err
+	}
+	e.staged = true
+	if !e.DryRun {
+		checks.quarantineDir = filepath.Join(dir, QuarantineDir)
+	}
+	files, err := e.score(ctx, src, p, checks, dir)
+	if err != nil {
+		return "", err
+	}
+	e.m.Output.Files = output.Files(files)
+	if err := checks.closeQuarantine(); err != nil {
+		return "", err
+	}
+	crashpoint.Hit("staged")
+	e.m.Output.QuarantineFiles = output.Files(checks.quarantined)
+	if p != nil {
+		e.recordPlan(p, false)
+	}
+	if err := e.verifyStaged(dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// recordStopped records what the checks saw of a run that stopped while
+// they streamed (a fail rule, a row the model cannot take).
+func (e *execution) recordStopped(checks *checks, err error) {
+	v := checks.stopped()
+	e.record(v)
+	if errors.Is(err, validate.ErrFailRule) {
+		// The chunk the rule fired in was read and checked too.
+		e.m.Counts.Read, e.m.Counts.Valid, e.m.Counts.Quarantined = v.result.Rows, v.result.Valid, v.result.Rejected
+	}
 }
 
 // settle concludes the checks over everything staged: the table rules,
