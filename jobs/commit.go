@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -57,7 +58,7 @@ func (e *execution) commit(ctx context.Context, n int) error {
 		return err
 	}
 	if e.committed(t, n) {
-		e.dropShards(t, n) // notes of shards rerun since, if any
+		dropShards(t, e.date, n, e.log) // notes of shards rerun since, if any
 		return errAlreadyCurrent
 	}
 	shards, err := shard.Read(t, e.date, n)
@@ -66,7 +67,7 @@ func (e *execution) commit(ctx context.Context, n int) error {
 	}
 	if err := e.unstaged(shards); err != nil {
 		if errors.Is(err, errAlreadyCurrent) {
-			e.dropShards(t, n)
+			dropShards(t, e.date, n, e.log)
 		}
 		return err
 	}
@@ -74,8 +75,8 @@ func (e *execution) commit(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	if !e.force(shards) && job.Source.SQL == nil && e.alreadyCurrent() { // a query's run id does not cover its values
-		e.dropShards(t, n)
+	if !(e.req.Force || shard.AllForced(shards)) && job.Source.SQL == nil && e.alreadyCurrent() { // a query's run id does not cover its values
+		dropShards(t, e.date, n, e.log)
 		return errAlreadyCurrent
 	}
 	schema, err := shards[0].SnapshotSchema()
@@ -111,7 +112,7 @@ func (e *execution) commit(ctx context.Context, n int) error {
 		return err
 	}
 	checks.quarantined = output.Written(e.m.Output.QuarantineFiles)
-	if err := e.verifyStaged(dir); err != nil {
+	if err := verifyStaged(dir, e.m); err != nil {
 		return err
 	}
 	if err := e.settle(checks, prevRows, footerRows, true, job.Fallback, "the shards of "+e.m.Source.Pattern); err != nil {
@@ -126,13 +127,14 @@ func (e *execution) commit(ctx context.Context, n int) error {
 	if r := e.m.Review; r != nil && len(r.Files) > 0 {
 		r.Path = filepath.Join(e.m.Output.Path, output.ReviewDir)
 	}
-	e.dropShards(t, n)
+	dropShards(t, e.date, n, e.log)
 	return nil
 }
 
-func (e *execution) dropShards(t *table.Table, n int) {
-	if err := t.DropShards(e.date, n); err != nil {
-		e.log.Warn("could not remove the shards' folders", "err", err)
+// dropShards removes the folders of the n shards of date.
+func dropShards(t *table.Table, date string, n int, log *slog.Logger) {
+	if err := t.DropShards(date, n); err != nil {
+		log.Warn("could not remove the shards' folders", "err", err)
 	}
 }
 

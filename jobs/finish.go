@@ -138,7 +138,7 @@ func (e *execution) finish(err error) (*Result, error) {
 		m.Output.Path = e.table.VersionDir(e.date, current)
 		m.Output.CurrentLink = e.table.CurrentLink(e.date)
 		m.Output.URL, m.Output.CurrentURL = e.table.ReaderURL("versions", e.date, current), e.table.ReaderURL("current", e.date+".json")
-		e.logAlreadyCurrent(current)
+		logAlreadyCurrent(e.log, current, e.m.RunID, e.runIDLogged)
 		return &Result{Manifest: m, AlreadyCurrent: true}, nil
 	}
 	m.ExitCode = ExitCode(err)
@@ -183,6 +183,6 @@ func (e *execution) finish(err error) (*Result, error) {
 			err = errors.Join(err, fmt.Errorf("writing manifest: %w", jerr))
 		}
 	}
-	e.logOutcome(err)
+	logOutcome(e.log, e.m, e.DryRun, err)
 	return res, err
 }

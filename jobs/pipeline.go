@@ -13,6 +13,7 @@ import (
 	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/route"
+	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
 )
 
@@ -48,7 +49,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *c
 
 	pl := &pipeline{
 		src: src, plan: p, checks: c, w: w, out: out, mem: mem,
-		columns: e.readColumns(p, c), chunkRows: job.Scoring.ChunkRows,
+		columns: readColumns(job, p, c), chunkRows: job.Scoring.ChunkRows,
 		countKeys: e.req.Shard == nil, progress: e.Progress, total: src.Rows(),
 		raw:     make(chan rawChunk), // unbuffered: a chunk less in flight, measured no slower
 		chunks:  make(chan scoring.Chunk, workers),
@@ -57,7 +58,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *c
 	}
 	begin := time.Now()
 	defer func() {
-		e.recordBusy(time.Since(begin), workers, pl.busy.reader-pl.busy.readWait, pl.busy.checks, p.Busy(), pl.busy.write)
+		e.m.Busy = busyShares(time.Since(begin), workers, pl.busy.reader-pl.busy.readWait, pl.busy.checks, p.Busy(), pl.busy.write)
 	}()
 	g, gctx := errgroup.WithContext(ctx)
 	// Decoding and the checks each have a goroutine: together they are
@@ -254,17 +255,17 @@ type rawChunk struct {
 	offset int64
 }
 
-// recordBusy puts into the manifest how busy each stage was, as a share of
-// the pipeline's wall time (scoring's over its workers): the stage nearest
-// 1.0 bounds the run.
-func (e *execution) recordBusy(wall time.Duration, workers int, read, checks, score, write time.Duration) {
+// busyShares say how busy each stage was, as a share of the pipeline's
+// wall time (scoring's over its workers): the stage nearest 1.0 bounds the
+// run.
+func busyShares(wall time.Duration, workers int, read, checks, score, write time.Duration) []report.Busy {
 	share := func(d time.Duration, n int) float64 {
 		if wall <= 0 {
 			return 0
 		}
 		return d.Seconds() / wall.Seconds() / float64(n)
 	}
-	e.m.Busy = []report.Busy{
+	return []report.Busy{
 		{Stage: "read", Seconds: read.Seconds(), Share: share(read, 1)},
 		{Stage: "checks", Seconds: checks.Seconds(), Share: share(checks, 1)},
 		{Stage: "score", Seconds: score.Seconds(), Share: share(score, workers), Workers: workers},
@@ -276,7 +277,7 @@ func (e *execution) recordBusy(wall time.Duration, workers int, read, checks, sc
 // validate): nothing is scored or written but the quarantine files.
 func (e *execution) checkOnly(ctx context.Context, src snapshot, c *checks) error {
 	var read, valid int64
-	err := src.Read(ctx, e.readColumns(nil, c), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, file string, offset int64) error {
+	err := src.Read(ctx, readColumns(e.req.Job, nil, c), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, file string, offset int64) error {
 		n := rec.NumRows()
 		ok, err := c.apply(rec, file, offset)
 		rec.Release()
@@ -298,8 +299,8 @@ func (e *execution) checkOnly(ctx context.Context, src snapshot, c *checks) erro
 
 // readColumns are the snapshot columns a run reads: keys, model inputs,
 // and what the checks need.
-func (e *execution) readColumns(p *route.Plan, c *checks) []string {
-	cols := append([]string(nil), e.req.Job.Output.Keys...)
+func readColumns(job *spec.Job, p *route.Plan, c *checks) []string {
+	cols := append([]string(nil), job.Output.Keys...)
 	if p != nil {
 		cols = append(cols, p.Columns()...)
 	}

@@ -382,7 +382,7 @@ func (e *execution) stageScores(ctx context.Context, t *table.Table, src snapsho
 	if p != nil {
 		e.recordPlan(p, false)
 	}
-	if err := e.verifyStaged(dir); err != nil {
+	if err := verifyStaged(dir, e.m); err != nil {
 		return "", err
 	}
 	return dir, nil

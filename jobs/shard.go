@@ -126,15 +126,9 @@ func (e *execution) unstaged(shards []*shard.State) error {
 		return nil
 	}
 	e.m.RunID = shards[0].Manifest.RunID
-	if len(current) == len(shards) && same && !e.force(shards) && e.alreadyCurrent() {
+	if len(current) == len(shards) && same && !(e.req.Force || shard.AllForced(shards)) && e.alreadyCurrent() {
 		return errAlreadyCurrent
 	}
 	return fmt.Errorf("%w: shard %s of %d found %s already current and staged nothing: run it with --force, then commit again",
 		ErrShards, strings.Join(current, ", "), len(shards), e.date)
-}
-
-// force is --force on the commit or on every shard: shards forced to make
-// a new version are not thrown away by a commit that forgot the flag.
-func (e *execution) force(shards []*shard.State) bool {
-	return e.req.Force || shard.AllForced(shards)
 }

@@ -17,19 +17,19 @@ import (
 // row count and sha256 the writer reported. A write that failed without
 // an error (see parquetio.CheckWritten) fails the run here, naming the
 // file, instead of publishing a file cut short.
-func (e *execution) verifyStaged(dir string) error {
+func verifyStaged(dir string, m *report.Manifest) error {
 	listed := map[string]*parquetio.WrittenFile{}
 	list := func(sub string, files []report.File) {
 		for _, f := range output.Written(files) {
 			listed[filepath.Join(sub, f.Name)] = &f
 		}
 	}
-	list("", e.m.Output.Files)
-	list(QuarantineDir, e.m.Output.QuarantineFiles)
-	if c := e.m.Challenger; c != nil {
+	list("", m.Output.Files)
+	list(QuarantineDir, m.Output.QuarantineFiles)
+	if c := m.Challenger; c != nil {
 		list(output.ShadowDir, c.Files)
 	}
-	if r := e.m.Review; r != nil {
+	if r := m.Review; r != nil {
 		list(output.ReviewDir, r.Files)
 	}
 	seen := map[string]bool{}
