@@ -9,13 +9,9 @@ package route
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -23,7 +19,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/io/table"
-	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
@@ -308,174 +303,6 @@ func keepColumns(rec arrow.Record, names []string) arrow.Record {
 	return out
 }
 
-// Stage says how far the run got, for the plan's report.
-type Stage struct {
-	FallbackRows, ValidRows int64
-	// Published: the version went out, to Path. Final: the run is over,
-	// so side-table files staged but never published are gone.
-	Published bool
-	Path      string
-	Final     bool
-}
-
-// Report is the plan's sections of the manifest. Sections the job does
-// not have are nil; Champion says whether Engine and NonFinite are set.
-type Report struct {
-	Champion   bool
-	Engine     string // the first chunk can change it
-	NonFinite  map[string]report.NonFinite
-	Fallback   *report.Fallback
-	Challenger *report.Challenger
-	Review     *report.Review
-}
-
-// Report is what the plan saw: while staging (the side tables' staged
-// files listed) and at the end (listed only if published).
-func (p *Plan) Report(st Stage) Report {
-	var r Report
-	if p.champion != nil {
-		r.Champion, r.Engine = true, p.champion.engine()
-	}
-	if p.scorer != nil {
-		r.NonFinite = nonFinite(p.scorer.NonFinite())
-	}
-	if p.fallback != nil {
-		r.Fallback = p.fallback.summary(st.FallbackRows, st.ValidRows)
-	}
-	if p.challenger != nil {
-		r.Challenger = p.challenger.summary()
-		if st.Published && len(r.Challenger.Files) > 0 {
-			r.Challenger.Path = filepath.Join(st.Path, output.ShadowDir)
-		}
-	}
-	if p.review != nil {
-		r.Review = p.review.summary()
-		if st.Published && len(r.Review.Files) > 0 {
-			r.Review.Path = filepath.Join(st.Path, output.ReviewDir)
-		}
-	}
-	if st.Final && !st.Published {
-		// Staged, never published, now gone.
-		if r.Challenger != nil {
-			r.Challenger.Files = nil
-		}
-		if r.Review != nil {
-			r.Review.Files = nil
-		}
-	}
-	return r
-}
-
-// ModelHashes identify every model that shapes a version's files, for
-// its run id: the champion's, then the challenger's and fallback's, and
-// the baseline's bytes (imputation and review ranges come from it). A
-// model from a registry adds its version's name, which rows carry in
-// model_version: promoting a version whose file is byte-identical to the
-// current one still makes a new version. Models named by path add
-// nothing, so their run ids stay what they were.
-func (p *Plan) ModelHashes(champion *report.Model, baseline string) string {
-	h := champion.SHA256 + registryVersion(champion)
-	if baseline != "" {
-		if data, err := os.ReadFile(baseline); err == nil {
-			sum := sha256.Sum256(data)
-			h += "+baseline:" + hex.EncodeToString(sum[:])
-		}
-	}
-	if p.challenger != nil && p.challenger.model != nil {
-		h += "+" + p.challenger.model.report.SHA256 + registryVersion(&p.challenger.model.report)
-	}
-	if p.fallback != nil && p.fallback.model != nil {
-		h += "+" + p.fallback.model.report.SHA256 + registryVersion(&p.fallback.model.report)
-	}
-	return h
-}
-
-// registryVersion is "@<name>:<version>" for a model from a registry,
-// "" for one named by path.
-func registryVersion(m *report.Model) string {
-	if m.Registry == nil {
-		return ""
-	}
-	return "@" + m.Registry.Name + ":" + m.Registry.Version
-}
-
-// OpenSideTables prepares the shadow and review tables in the staging
-// folder dir; they are published with the scores. Their rows carry date,
-// runID and, in the review table, the champion's modelVersion.
-func (p *Plan) OpenSideTables(job *spec.Job, schema *arrow.Schema, dir, date, runID, modelVersion string) error {
-	score := func(name string) arrow.Field { return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64} }
-	if c := p.challenger; c != nil && c.scorer != nil && c.failed() == nil {
-		t, err := output.NewSideTable(filepath.Join(dir, output.ShadowDir), schema, job, []arrow.Field{score("champion_score"), score("challenger_score")},
-			date, runID, c.rep.Model.Version, p.mem)
-		if err != nil {
-			c.fail(beforeChunks, err)
-		}
-		c.table = t
-	}
-	if r := p.review; r != nil {
-		t, err := output.NewSideTable(filepath.Join(dir, output.ReviewDir), schema, job, []arrow.Field{score("score"), {Name: "reasons", Type: arrow.BinaryTypes.String}},
-			date, runID, modelVersion, p.mem)
-		if err != nil {
-			return err
-		}
-		r.table = t
-	}
-	return nil
-}
-
-// WriteSide writes a chunk's rows to the side tables, in input order. A
-// challenger's trouble stays its own; the review table's fails the run.
-func (p *Plan) WriteSide(s scoring.Scored) error {
-	if p.challenger != nil {
-		p.challenger.write(s)
-	}
-	if p.review != nil && p.review.table != nil {
-		return p.review.route(s)
-	}
-	return nil
-}
-
-// CloseSideTables finishes the side tables' files. A challenger that
-// failed on the way has its shadow files removed: half a comparison is
-// not one.
-func (p *Plan) CloseSideTables() error {
-	if c := p.challenger; c != nil && c.table != nil {
-		if c.failed() != nil {
-			c.table.Abort()
-		} else if files, err := c.table.Close(); err != nil {
-			c.fail(afterChunks, fmt.Errorf("challenger: closing the shadow table: %w", err))
-			c.table.Abort()
-		} else {
-			c.rep.Files = output.Files(files)
-			c.finish()
-		}
-		if c.failed() != nil {
-			os.RemoveAll(c.table.Dir)
-		}
-	}
-	if c := p.challenger; c != nil {
-		c.warnFailed()
-	}
-	if r := p.review; r != nil && r.table != nil {
-		files, err := r.table.Close()
-		if err != nil {
-			return fmt.Errorf("closing the review table: %w", err)
-		}
-		r.files = files
-	}
-	return nil
-}
-
-// AbortSideTables removes what the side tables wrote.
-func (p *Plan) AbortSideTables() {
-	if c := p.challenger; c != nil && c.table != nil {
-		c.table.Abort()
-	}
-	if r := p.review; r != nil && r.table != nil {
-		r.table.Abort()
-	}
-}
-
 // Busy is the time the workers spent in the models, summed.
 func (p *Plan) Busy() time.Duration {
 	var d int64
@@ -499,16 +326,4 @@ func (p *Plan) challengerScorer() *scoring.Scorer {
 		return nil
 	}
 	return p.challenger.scorer
-}
-
-// nonFinite is counts in the manifest's own type.
-func nonFinite(counts map[string]scoring.NonFinite) map[string]report.NonFinite {
-	if counts == nil {
-		return nil
-	}
-	out := make(map[string]report.NonFinite, len(counts))
-	for col, n := range counts {
-		out[col] = report.NonFinite{NaN: n.NaN, PosInf: n.PosInf, NegInf: n.NegInf, BeyondFloat32: n.BeyondFloat32}
-	}
-	return out
 }
