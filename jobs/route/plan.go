@@ -4,6 +4,14 @@
 // shadow, and the review routing of uncertain rows. Open returns the Plan
 // the workers score with; Report returns the plan's sections of the
 // manifest (model engine, fallback, challenger, review).
+//
+// Contract: only the champion's failure to load fails Open, and only when
+// the job has no fallback or the failure is one no fallback may paper over
+// (a registry hash mismatch, a model that does not fit the job file). A
+// challenger's failure never fails the run: it is recorded in its report.
+// A fallback that cannot score a row fails the chunk with ErrFallback, and
+// Gate fails a run with more fallback rows than the job allows. The caller
+// closes the Plan (Close) once the workers are done.
 package route
 
 import (
