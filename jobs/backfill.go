@@ -4,19 +4,19 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/backfill"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
-// Reprocess policies of a backfill, as Airflow's backfill names them.
+// Reprocess policies of a backfill (package backfill).
 const (
-	ReprocessNone   = "none"   // run every date but failed ones; a current, unchanged one is a no-op
-	ReprocessFailed = "failed" // also rerun dates whose last execution failed
-	ReprocessAll    = "all"    // run every date, making new versions (--force)
+	ReprocessNone   = backfill.ReprocessNone
+	ReprocessFailed = backfill.ReprocessFailed
+	ReprocessAll    = backfill.ReprocessAll
 )
 
 // Backfill is a range of logical dates to run.
@@ -28,23 +28,11 @@ type Backfill struct {
 	Reprocess string
 }
 
-// PlannedDate is one date of a backfill and what will happen to it.
-type PlannedDate struct {
-	Date   time.Time `json:"-"`
-	Day    string    `json:"date"`
-	Run    bool      `json:"run"`
-	Reason string    `json:"reason"`
-}
-
-// DateOutcome is what happened to one date.
-type DateOutcome struct {
-	PlannedDate
-	Status   string `json:"status"` // skipped, succeeded, already_current, failed, interrupted
-	ExitCode int    `json:"exit_code"`
-	Version  string `json:"version,omitempty"`
-	Rows     int64  `json:"rows"`
-	Error    string `json:"error,omitempty"`
-}
+// PlannedDate and DateOutcome are a backfill's plan and results.
+type (
+	PlannedDate = backfill.PlannedDate
+	DateOutcome = backfill.DateOutcome
+)
 
 // Plan says which dates of the range run and why, from the table's run
 // history (never from memory), so that a backfill run again with the same
@@ -69,36 +57,11 @@ func Plan(b Backfill) ([]PlannedDate, error) {
 	if err := t.CheckOwner(b.Job.Name, b.Job.File); err != nil {
 		return nil, err
 	}
-	history := lastStatus(t)
-	plan := make([]PlannedDate, len(dates))
-	for i, d := range dates {
-		day := d.Format(spec.DateLayout)
-		p := PlannedDate{Date: d, Day: day}
-		current, _ := t.Current(day)
-		last := history[day]
-		switch {
-		case b.Reprocess == ReprocessAll:
-			p.Run, p.Reason = true, "--reprocess all"
-		case last == report.StatusFailed && b.Reprocess == ReprocessFailed:
-			p.Run, p.Reason = true, "last execution failed"
-		case last == report.StatusFailed:
-			p.Reason = "last execution failed (--reprocess failed reruns it)"
-		case last == report.StatusInterrupted:
-			p.Run, p.Reason = true, "last execution interrupted"
-		case last == report.StatusPublishing:
-			p.Run, p.Reason = true, "last execution was killed while publishing"
-		case current != "":
-			// Already current only if snapshot, model and job file are
-			// unchanged: the run checks, and is a no-op when they are.
-			p.Run, p.Reason = true, "current (version "+current+"); runs only if the snapshot, model or job file changed"
-		case last == "":
-			p.Run, p.Reason = true, "never run"
-		default:
-			p.Run, p.Reason = true, "last execution "+last
-		}
-		plan[i] = p
+	current := func(day string) string {
+		v, _ := t.Current(day)
+		return v
 	}
-	return plan, nil
+	return backfill.Plan(dates, b.Reprocess, backfill.History{Last: lastStatus(t), Current: current}), nil
 }
 
 // lastStatus maps each date to the status of its newest execution that
@@ -118,41 +81,24 @@ func lastStatus(t *table.Table) map[string]string {
 // A failed date does not stop the others; cancellation stops starting new
 // ones and interrupts those running.
 func (r *Runner) RunBackfill(ctx context.Context, b Backfill, plan []PlannedDate) []DateOutcome {
-	out := make([]DateOutcome, len(plan))
-	sem := make(chan struct{}, max(b.Parallel, 1))
-	var wg sync.WaitGroup
-	for i, p := range plan {
-		out[i] = DateOutcome{PlannedDate: p, Status: "skipped"}
-		if !p.Run {
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			out[i].Status, out[i].ExitCode, out[i].Error = report.StatusInterrupted, ExitInterrupted, "not started: "+interruptedBy(ctx)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			res, err := r.Run(ctx, Request{Job: b.Job, Date: p.Date, Trigger: TriggerBackfill, Force: b.Reprocess == ReprocessAll})
-			o := &out[i]
-			o.ExitCode = ExitCode(err)
-			if res != nil {
-				m := res.Manifest
-				o.Status, o.Version, o.Rows = m.Status, m.Version, m.Counts.Written
-				if res.AlreadyCurrent {
-					o.Version = ""
-				}
+	run := func(ctx context.Context, p PlannedDate, o *DateOutcome) {
+		res, err := r.Run(ctx, Request{Job: b.Job, Date: p.Date, Trigger: TriggerBackfill, Force: b.Reprocess == ReprocessAll})
+		o.ExitCode = ExitCode(err)
+		if res != nil {
+			m := res.Manifest
+			o.Status, o.Version, o.Rows = m.Status, m.Version, m.Counts.Written
+			if res.AlreadyCurrent {
+				o.Version = ""
 			}
-			if err != nil {
-				o.Error = err.Error()
-			}
-		}()
+		}
+		if err != nil {
+			o.Error = err.Error()
+		}
 	}
-	wg.Wait()
-	return out
+	notStarted := func(o *DateOutcome) {
+		o.Status, o.ExitCode, o.Error = report.StatusInterrupted, ExitInterrupted, "not started: "+interruptedBy(ctx)
+	}
+	return backfill.Run(ctx, plan, b.Parallel, run, notStarted)
 }
 
 // BackfillError carries a backfill's exit code: 0 when every date that ran

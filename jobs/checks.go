@@ -13,15 +13,15 @@ import (
 
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/output"
+	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
 )
 
 // QuarantineDir is the folder of a version that holds its rejected rows.
-// The leading underscore keeps Hive-style readers (Spark, pyarrow) from
-// mixing them into the scores.
-const QuarantineDir = "_quarantine"
+const QuarantineDir = output.QuarantineDir
 
 // checks is one run's data checks: the rules and their summary, the
 // profiles of the snapshot and of the scores, and the quarantine files.
@@ -94,7 +94,7 @@ func (e *execution) openChecks(schema *arrow.Schema, where string, previous *run
 
 // partitionColumns are the snapshot's key=value folders. The job's own
 // source.parquet names them, so extra_columns: reject lets them be.
-func partitionColumns(files []parquetio.File) []string {
+func partitionColumns(files []report.SourceFile) []string {
 	var cols []string
 	for _, f := range files {
 		for name := range f.Partition {
@@ -169,12 +169,8 @@ func (c *checks) apply(rec arrow.Record, file string, offset int64) (arrow.Recor
 	if checked.Marks == nil {
 		return checked.Valid, nil
 	}
-	return withColumn(checked.Valid, flagsColumn, checked.Marks), nil
+	return withColumn(checked.Valid, output.FlagsColumn, checked.Marks), nil
 }
-
-// flagsColumn carries a row's marks from the checks to the result writer,
-// which publishes them as the flags column.
-const flagsColumn = "_flags"
 
 // withColumn returns rec with one more column, releasing rec.
 func withColumn(rec arrow.Record, name string, col arrow.Array) arrow.Record {

@@ -7,6 +7,7 @@ import (
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/sqlio"
 	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/route"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 	"github.com/batchscore/batchscore/scoring"
@@ -65,7 +66,7 @@ func ExitCode(err error) int {
 	case errors.Is(err, scoring.ErrBadInput), errors.Is(err, parquetio.ErrSchema),
 		errors.Is(err, ErrEmpty), errors.Is(err, validate.ErrSchema),
 		errors.Is(err, validate.ErrFailRule), errors.Is(err, validate.ErrGate),
-		errors.Is(err, ErrFallback), errors.Is(err, sqlio.ErrDataException):
+		errors.Is(err, route.ErrFallback), errors.Is(err, sqlio.ErrDataException):
 		return ExitDataQuality
 	}
 	return ExitFailure

@@ -12,6 +12,7 @@ import (
 
 	"github.com/batchscore/batchscore/internal/crashpoint"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/resume"
 	"github.com/batchscore/batchscore/jobs/validate"
 )
 
@@ -137,7 +138,7 @@ func (e *execution) finish(err error) (*Result, error) {
 		m.Output.Path = e.table.VersionDir(e.date, current)
 		m.Output.CurrentLink = e.table.CurrentLink(e.date)
 		m.Output.URL, m.Output.CurrentURL = e.table.ReaderURL("versions", e.date, current), e.table.ReaderURL("current", e.date+".json")
-		e.logAlreadyCurrent(current)
+		logAlreadyCurrent(e.log, current, e.m.RunID, e.runIDLogged)
 		return &Result{Manifest: m, AlreadyCurrent: true}, nil
 	}
 	m.ExitCode = ExitCode(err)
@@ -163,7 +164,7 @@ func (e *execution) finish(err error) (*Result, error) {
 	if e.table != nil && !e.DryRun && m.RunID != "" && (m.ExitCode == ExitUsage || m.ExitCode == ExitDataQuality) {
 		// The same run id would stop the same way: its saved chunks only
 		// take space. Kept for exit 1 and 130, where resuming is the point.
-		cleanResume(e.table.Root, m.RunID)
+		resume.Clean(e.table.Root, m.RunID)
 	}
 	res := &Result{Manifest: m}
 	if e.table != nil && e.verdict != nil {
@@ -182,6 +183,6 @@ func (e *execution) finish(err error) (*Result, error) {
 			err = errors.Join(err, fmt.Errorf("writing manifest: %w", jerr))
 		}
 	}
-	e.logOutcome(err)
+	logOutcome(e.log, e.m, e.DryRun, err)
 	return res, err
 }

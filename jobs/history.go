@@ -9,6 +9,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/route"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -150,7 +151,7 @@ func (e *execution) alreadyCurrent() bool {
 	}
 	// Rows a fallback scored because the model failed to load or on a
 	// chunk may score with the model now: that version is not the last word.
-	if f := m.Fallback; f != nil && f.Triggers[triggerLoad]+f.Triggers[triggerInference]+f.Triggers[triggerReused] > 0 {
+	if f := m.Fallback; f != nil && f.Triggers[route.TriggerLoad]+f.Triggers[route.TriggerInference]+f.Triggers[route.TriggerReused] > 0 {
 		e.log.Info("the current version has fallback rows from a model failure: running again")
 		return false
 	}

@@ -1,131 +1,50 @@
 package jobs
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 
+	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
-	"github.com/batchscore/batchscore/jobs/spec"
-	"github.com/batchscore/batchscore/scoring"
-	"github.com/batchscore/batchscore/scoring/onnx"
-	"github.com/batchscore/batchscore/scoring/registry"
+	"github.com/batchscore/batchscore/jobs/route"
 )
 
-// loaded is a model opened for scoring: the champion, a challenger or a
-// fallback model.
-type loaded struct {
-	report  report.Model
-	binding *scoring.Binding // the job's, which its columns are checked against
-	feed    *scoring.Binding // what fills the session's inputs (onnx.Session.Feed)
-	session scoring.Session
-}
+// Which version a model named by registry alias is (Runner.RegistryModel).
+const (
+	RegistryCurrent  = route.RegistryCurrent
+	RegistryAsOfDate = route.RegistryAsOfDate
+)
 
-// engine is the session's engine now: a native engine that disagreed with
-// ONNX Runtime on the first chunk has handed over to it.
-func (l *loaded) engine() string {
-	if s, ok := l.session.(interface{ Engine() string }); ok {
-		return s.Engine()
-	}
-	return l.report.Engine
-}
-
-func (l *loaded) close() {
-	if l != nil && l.session != nil {
-		l.session.Close()
-	}
-}
-
-// loadModel reads a model once (from its path or the registry), checks
-// its signature against the job file's section at key and opens the
-// session the workers share. What is known goes into rep even on error.
-func (e *execution) loadModel(m spec.Model, key string, rep *report.Model) (*loaded, error) {
-	job := e.req.Job
-	path, wantSHA, err := e.resolveModel(m, key, rep)
-	if err != nil {
-		return nil, err
-	}
-	rep.Path = path
-	model, err := onnx.Load(path)
-	if errors.Is(err, onnx.ErrNoModel) {
-		return nil, fmt.Errorf("%w (%s.path in %s)", err, key, job.File)
-	}
-	if err != nil {
-		return nil, err
-	}
-	rep.SHA256 = model.SHA256
-	if err := checkRegistryHash(rep, wantSHA); err != nil {
-		return nil, err
-	}
-	if rep.Version == "" {
-		rep.Version = m.Version
-	}
-	if rep.Version == "" {
-		rep.Version = "sha256:" + model.SHA256[:12]
-	}
-	if e.ORTLibErr != nil {
-		return nil, e.ORTLibErr
-	}
-	if err := onnx.Init(e.ORTLib); err != nil {
-		return nil, err
-	}
-	e.m.Binary.ORTVersion = onnx.Version()
-	sig, md, err := model.Inspect()
-	if err != nil {
-		return nil, err
-	}
-	rep.Signature, rep.Metadata = &sig, md
-	binding, err := scoring.BindAs(key, sig, m.Wiring())
-	if err != nil {
-		return nil, fmt.Errorf("%s (%s): %w", path, key, err)
-	}
-	if err := checkZipMapClass(model, binding.Score, key, job); err != nil {
-		return nil, err
-	}
-	engine := job.Scoring.Engine
-	if engine == onnx.EngineNative && key != "model" {
-		engine = onnx.EngineAuto // native is required of the champion only
-	}
-	sess, err := model.Open(binding, onnx.Options{
-		IntraOpThreads: job.Scoring.IntraOpThreads,
-		Optimization:   job.Scoring.Optimization,
-		Engine:         engine,
+// openPlan loads the models that score the run (package route). The
+// manifest's model section is what loading found, even when it failed.
+func (e *execution) openPlan() (*route.Plan, error) {
+	p, models, err := route.Open(route.Config{
+		Job: e.req.Job, Date: e.req.Date,
+		ORTLib: e.ORTLib, ORTLibErr: e.ORTLibErr, RegistryModel: e.RegistryModel,
+		Mem: e.mem(), Log: e.log,
+		Table:    e.table,
+		Previous: func() *report.Manifest { return previousPublished(e.table, e.date) },
+		Keep:     append(slices.Clone(e.req.Job.Output.Keys), output.FlagsColumn),
 	})
-	if errors.Is(err, onnx.ErrNotNative) {
-		return nil, fmt.Errorf("%w (%s, scoring.engine in %s)", err, key, job.File)
+	e.m.Model = models.Champion
+	if models.ORTVersion != "" {
+		e.m.Binary.ORTVersion = models.ORTVersion
 	}
+	return p, err
+}
+
+// previousPublished is the newest published, successful run of a date
+// before date: the scores a carry-forward fallback repeats.
+func previousPublished(t *table.Table, date string) *report.Manifest {
+	ms, err := readManifests(t)
 	if err != nil {
-		return nil, err
-	}
-	rep.Rewrites, rep.Engine = sess.Rewrites(), sess.Engine()
-	e.log.Info("model loaded", "role", key, "path", path, "model_version", rep.Version, "engine", rep.Engine)
-	for _, r := range rep.Rewrites {
-		e.log.Info("model rewritten in memory", "role", key, "rewrite", r)
-	}
-	return &loaded{report: *rep, binding: binding, feed: sess.Feed(), session: sess}, nil
-}
-
-// fallsBack says whether a champion that failed to load with err may be
-// replaced by the fallback. A file that differs from the registry's hash
-// or names no registry entry, or a model that does not fit the job file,
-// is never papered over.
-func fallsBack(err error) bool {
-	return !errors.Is(err, registry.ErrMismatch) && !errors.Is(err, registry.ErrNotFound) && !errors.Is(err, registry.ErrInvalid) &&
-		!errors.Is(err, scoring.ErrSignature) && !errors.Is(err, spec.ErrInvalid) && !errors.Is(err, ErrUsage) &&
-		!errors.Is(err, onnx.ErrNotNative)
-}
-
-// checkZipMapClass refuses, at load, a score class that the model's ZipMap
-// output does not have; otherwise the first chunk would find it, after the
-// snapshot was opened.
-func checkZipMapClass(model *onnx.Model, ob scoring.OutputBinding, key string, job *spec.Job) error {
-	if ob.Port.Kind != scoring.KindSequence || ob.Class == nil {
 		return nil
 	}
-	classes, ok := model.ZipMapClasses(ob.Port.Name)
-	if !ok || slices.Contains(classes, *ob.Class) {
-		return nil
+	for i := len(ms) - 1; i >= 0; i-- {
+		m := ms[i]
+		if m.Status == report.StatusSucceeded && m.Output.Published && m.LogicalDate < date && m.Output.Path != "" {
+			return m
+		}
 	}
-	return job.KeyError(key+".score.class", "%d is not a class of output %s (a ZipMap); its classes are %v",
-		*ob.Class, ob.Port.Name, classes)
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/route"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
 )
@@ -19,7 +20,7 @@ import (
 // its schema against the job before any row is read. Parquet files are
 // fingerprinted now; a query's fingerprint (its values' checksum) is known
 // once it has been read.
-func (e *execution) openSource(ctx context.Context, p *plan) (snapshot, error) {
+func (e *execution) openSource(ctx context.Context, p *route.Plan) (snapshot, error) {
 	job := e.req.Job
 	var src snapshot
 	if q := job.Source.SQL; q != nil {
@@ -54,7 +55,7 @@ func (e *execution) openParquet(ctx context.Context) (*parquetio.Source, error) 
 	if err != nil {
 		return nil, err
 	}
-	e.m.Source.Files = src.Files()
+	e.m.Source.Files = sourceFiles(src.Files())
 	e.m.Source.Rows = src.Rows()
 	if err := src.CheckColumns(append(append([]string(nil), job.Output.Keys...), modelColumns(job)...)); err != nil {
 		return nil, err
@@ -65,13 +66,15 @@ func (e *execution) openParquet(ctx context.Context) (*parquetio.Source, error) 
 	if e.m.Source.Fingerprint, err = src.Fingerprint(ctx); err != nil {
 		return nil, err
 	}
-	e.m.Source.Files = src.Files()
+	e.m.Source.Files = sourceFiles(src.Files())
 	if s := e.req.Shard; s != nil {
 		// After the fingerprint, which covers the whole snapshot: every
 		// shard has the same run id.
-		if e.m.Shard.Parts, err = src.Shard(s.Index, s.Count); err != nil {
+		parts, err := src.Shard(s.Index, s.Count)
+		if err != nil {
 			return nil, err
 		}
+		e.m.Shard.Parts = shardParts(parts)
 		e.m.Shard.Rows = src.Rows()
 		e.log.Info("shard selected", "row_groups", len(e.m.Shard.Parts), "rows", e.m.Shard.Rows)
 	}
@@ -119,7 +122,7 @@ func partitionType(declared string) arrow.DataType {
 
 // checkSnapshot holds the snapshot's columns to the job: keys present and
 // flat, model inputs present with types their inputs take.
-func (e *execution) checkSnapshot(src snapshot, p *plan) error {
+func (e *execution) checkSnapshot(src snapshot, p *route.Plan) error {
 	job := e.req.Job
 	schema := src.Schema()
 	for _, c := range append(append([]string(nil), job.Output.Keys...), modelColumns(job)...) {
@@ -131,7 +134,7 @@ func (e *execution) checkSnapshot(src snapshot, p *plan) error {
 		return err
 	}
 	if p != nil {
-		return p.checkSchema(schema, src.Where())
+		return p.CheckSchema(schema, src.Where())
 	}
 	return nil
 }
@@ -187,4 +190,28 @@ func runID(job *spec.Job, date, fingerprint, modelSHA string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s", job.Name, date, fingerprint, modelSHA, job.Hash)
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// sourceFiles are fs in the manifest's own type.
+func sourceFiles(fs []parquetio.File) []report.SourceFile {
+	if fs == nil {
+		return nil
+	}
+	out := make([]report.SourceFile, len(fs))
+	for i, f := range fs {
+		out[i] = report.SourceFile{Name: f.Name, Size: f.Size, Rows: f.Rows, SHA256: f.SHA256, Partition: f.Partition}
+	}
+	return out
+}
+
+// shardParts are ps in the manifest's own type.
+func shardParts(ps []parquetio.ShardPart) []report.ShardPart {
+	if ps == nil {
+		return nil
+	}
+	out := make([]report.ShardPart, len(ps))
+	for i, p := range ps {
+		out[i] = report.ShardPart{File: p.File, RowGroups: p.RowGroups, Rows: p.Rows}
+	}
+	return out
 }

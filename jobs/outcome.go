@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"errors"
+	"log/slog"
 
 	"github.com/batchscore/batchscore/jobs/report"
 )
@@ -11,13 +12,14 @@ import (
 // signal), so that a log reader does not need the manifest.
 
 // logAlreadyCurrent says nothing ran. The run id is on the logger once the
-// run computed it; a commit that found its date committed adds it here.
-func (e *execution) logAlreadyCurrent(current string) {
+// run computed it (onLogger); a commit that found its date committed
+// adds it here.
+func logAlreadyCurrent(log *slog.Logger, current, runID string, onLogger bool) {
 	args := []any{"current", current}
-	if !e.runIDLogged {
-		args = append(args, "run_id", e.m.RunID)
+	if !onLogger {
+		args = append(args, "run_id", runID)
 	}
-	e.log.Info("already current: same snapshot, model and job file", args...)
+	log.Info("already current: same snapshot, model and job file", args...)
 }
 
 // interruptedMessage is the manifest's error for an interrupted execution.
@@ -30,11 +32,10 @@ func interruptedMessage(err error) string {
 }
 
 // logOutcome writes the line that ends an execution's log.
-func (e *execution) logOutcome(err error) {
-	m := e.m
+func logOutcome(log *slog.Logger, m *report.Manifest, dryRun bool, err error) {
 	secs := m.FinishedAt.Sub(m.StartedAt).Seconds()
-	if e.DryRun {
-		e.logValidated(err, secs)
+	if dryRun {
+		logValidated(log, m, err, secs)
 		return
 	}
 	switch {
@@ -44,25 +45,24 @@ func (e *execution) logOutcome(err error) {
 		if errors.As(err, &sig) && sig.Signal != "" {
 			args = append(args, "signal", sig.Signal)
 		}
-		e.log.Error("run interrupted: nothing was published", args...)
+		log.Error("run interrupted: nothing was published", args...)
 	case err != nil:
-		e.log.Error("run failed", "exit_code", m.ExitCode, "err", err)
+		log.Error("run failed", "exit_code", m.ExitCode, "err", err)
 	case m.Status == report.StatusStaged && m.Shard != nil:
-		e.log.Info("shard staged: nothing is published until commit", "rows", m.Counts.Written,
+		log.Info("shard staged: nothing is published until commit", "rows", m.Counts.Written,
 			"staged", m.Shard.Path, "seconds", secs)
 	default:
-		e.log.Info("run succeeded", "rows", m.Counts.Written, "path", m.Output.Path, "seconds", secs)
+		log.Info("run succeeded", "rows", m.Counts.Written, "path", m.Output.Path, "seconds", secs)
 	}
 }
 
 // logValidated ends a dry run (batchscore validate): what was checked and
 // the verdict, not "rows=0 path=" of a run that publishes nothing by design.
-func (e *execution) logValidated(err error, secs float64) {
-	m := e.m
+func logValidated(log *slog.Logger, m *report.Manifest, err error, secs float64) {
 	args := []any{"rows_checked", m.Counts.Read, "valid", m.Counts.Valid, "rejected", m.Counts.Quarantined}
 	switch {
 	case err == nil:
-		e.log.Info("validate passed: the snapshot passes its checks", append(args, "verdict", "passed", "seconds", secs)...)
+		log.Info("validate passed: the snapshot passes its checks", append(args, "verdict", "passed", "seconds", secs)...)
 		return
 	case m.ExitCode == ExitDataQuality:
 		args = append(args, "verdict", "failed its checks")
@@ -71,5 +71,5 @@ func (e *execution) logValidated(err error, secs float64) {
 	default:
 		args = append(args, "verdict", "not checked")
 	}
-	e.log.Error("validate failed", append(args, "exit_code", m.ExitCode, "err", err, "seconds", secs)...)
+	log.Error("validate failed", append(args, "exit_code", m.ExitCode, "err", err, "seconds", secs)...)
 }

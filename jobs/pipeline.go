@@ -6,10 +6,14 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/route"
+	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
 )
 
@@ -21,180 +25,227 @@ import (
 // Rules and profiles run in a goroutine after the reader's as each chunk
 // streams by; only the rows they pass go on to be scored. A dry run (no
 // plan) stops there.
-func (e *execution) score(ctx context.Context, src snapshot, p *plan, c *checks, dir string) ([]parquetio.WrittenFile, error) {
+func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *checks, dir string) ([]parquetio.WrittenFile, error) {
 	job := e.req.Job
 	mem := e.mem()
 	workers := e.workers(job)
 	if p == nil {
 		return nil, e.checkOnly(ctx, src, c)
 	}
-	out, err := newOutputBuilder(src.Schema(), job.Output.Keys, p.labelType(), p.fallback != nil, c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, job.Scoring.ChunkRows, mem)
+	out, err := output.NewBuilder(src.Schema(), job.Output.Keys, p.LabelType(), p.HasFallback(), c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, job.Scoring.ChunkRows, mem)
 	if err != nil {
 		return nil, err
 	}
 	defer out.Release()
-	if err := e.openSideTables(p, src.Schema(), dir); err != nil {
+	if err := p.OpenSideTables(job, src.Schema(), dir, e.date, e.m.RunID, e.m.Model.Version); err != nil {
 		return nil, err
 	}
-	w, err := parquetio.NewWriter(dir, out.schema, job.Output.Compression, job.Output.FileRows, mem,
+	w, err := parquetio.NewWriter(dir, out.Schema, job.Output.Compression, job.Output.FileRows, mem,
 		parquetio.CompressionLevel(job.Output.CompressionLevel))
 	if err != nil {
-		p.abortSideTables()
+		p.AbortSideTables()
 		return nil, err
 	}
 
-	raw := make(chan rawChunk) // unbuffered: a chunk less in flight, measured no slower
-	chunks := make(chan scoring.Chunk, workers)
-	scored := make(chan scoring.Scored, workers)
-	tickets := make(chan struct{}, workers+2)
-	var read, valid, written, fellBack int64
-	var busy struct{ reader, readWait, checks, write time.Duration } // each owned by one goroutine
-	total := src.Rows()
+	pl := &pipeline{
+		src: src, plan: p, checks: c, w: w, out: out, mem: mem,
+		columns: readColumns(job, p, c), chunkRows: job.Scoring.ChunkRows,
+		countKeys: e.req.Shard == nil, progress: e.Progress, total: src.Rows(),
+		raw:     make(chan rawChunk), // unbuffered: a chunk less in flight, measured no slower
+		chunks:  make(chan scoring.Chunk, workers),
+		scored:  make(chan scoring.Scored, workers),
+		tickets: make(chan struct{}, workers+2),
+	}
 	begin := time.Now()
 	defer func() {
-		e.recordBusy(time.Since(begin), workers, busy.reader-busy.readWait, busy.checks, p.busy(), busy.write)
+		e.m.Busy = busyShares(time.Since(begin), workers, pl.busy.reader-pl.busy.readWait, pl.busy.checks, p.Busy(), pl.busy.write)
 	}()
-
 	g, gctx := errgroup.WithContext(ctx)
 	// Decoding and the checks each have a goroutine: together they are
 	// more than one core's work once the trees are fast.
-	g.Go(guard("reading", func() error {
-		defer close(raw)
-		defer func(t time.Time) { busy.reader = time.Since(t) }(time.Now())
-		return src.Read(gctx, e.readColumns(p, c), job.Scoring.ChunkRows, mem, func(rec arrow.Record, file string, offset int64) error {
-			t := time.Now()
-			defer func() { busy.readWait += time.Since(t) }() // blocked on the checks: not busy
-			select {
-			case raw <- rawChunk{rec, file, offset}:
-				return nil
-			case <-gctx.Done():
-				rec.Release()
-				return gctx.Err()
-			}
-		})
-	}))
-	g.Go(guard("checking", func() error {
-		defer close(chunks)
-		var seq int64
-		for in := range raw {
-			n := in.rec.NumRows()
-			t := time.Now()
-			ok, err := c.apply(in.rec, in.file, in.offset)
-			busy.checks += time.Since(t)
-			in.rec.Release()
-			if err != nil {
-				return err
-			}
-			read += n
-			if ok == nil {
-				continue
-			}
-			select {
-			case tickets <- struct{}{}:
-			case <-gctx.Done():
-				ok.Release()
-				return gctx.Err()
-			}
-			kept := ok.NumRows() // ok belongs to a worker once sent
-			select {
-			case chunks <- scoring.Chunk{Seq: seq, Record: ok, File: in.file, Offset: in.offset}:
-				seq++
-				valid += kept
-			case <-gctx.Done():
-				ok.Release()
-				return gctx.Err()
-			}
-		}
-		if gctx.Err() == nil && e.req.Shard == nil {
-			// Every row is checked: count duplicate keys while the last
-			// chunks are scored and written, not after.
-			t := time.Now()
-			c.summary.CountKeys()
-			busy.checks += time.Since(t)
-		}
-		return nil
-	}))
+	g.Go(guard("reading", func() error { return pl.reading(gctx) }))
+	g.Go(guard("checking", func() error { return pl.checking(gctx) }))
 	g.Go(func() error {
-		defer close(scored)
-		return scoring.Pool(gctx, workers, chunks, scored, p.score)
+		defer close(pl.scored)
+		return scoring.Pool(gctx, workers, pl.chunks, pl.scored, p.Score)
 	})
-	g.Go(guard("writing", func() error {
-		// Reorder buffer: results arrive in any order and leave in input
-		// order, which makes the files byte-identical run after run.
-		pending := map[int64]scoring.Scored{}
-		defer func() {
-			for _, s := range pending {
-				s.Release()
-			}
-		}()
-		var next int64
-		for s := range scored {
-			pending[s.Seq] = s
-			for {
-				ready, ok := pending[next]
-				if !ok {
-					break
-				}
-				delete(pending, next)
-				t := time.Now()
-				if err := c.addScores(ready.Score); err != nil {
-					ready.Release()
-					return err
-				}
-				if err := p.writeSide(ready); err != nil {
-					ready.Release()
-					return err
-				}
-				fellBack += fallbackRows(ready.Source) // counted as written, not as filled
-				n, err := e.write(w, out, ready)
-				busy.write += time.Since(t)
-				if err != nil {
-					return err
-				}
-				written += n
-				next++
-				<-tickets
-				if e.Progress != nil {
-					e.Progress(written, total)
-				}
-			}
-		}
-		return nil
-	}))
+	g.Go(guard("writing", pl.writing))
 	err = g.Wait()
-	// Whatever a failed stage left in the channels is released here.
-	for in := range raw {
-		in.rec.Release()
-	}
-	for c := range chunks {
-		c.Record.Release()
-	}
-	for s := range scored {
-		s.Release()
-	}
+	pl.drain()
 	// Counts go into the manifest on every path: on-call sees how far a
 	// failed run got.
-	e.m.Counts.Read = read
-	e.m.Counts.Valid = valid
+	e.m.Counts.Read = pl.read
+	e.m.Counts.Valid = pl.valid
 	e.m.Counts.Quarantined = c.rejected
-	e.m.Counts.Scored = written
-	e.m.Counts.Fallback = fellBack
-	e.m.Counts.Scored -= fellBack
-	e.m.Counts.Written = written
-	if p.resume != nil {
-		e.m.Output.ReusedChunks = p.resume.reused.Load()
+	e.m.Counts.Scored = pl.written - pl.fellBack
+	e.m.Counts.Fallback = pl.fellBack
+	e.m.Counts.Written = pl.written
+	if e.checkpoints != nil {
+		e.m.Output.ReusedChunks = e.checkpoints.Result().ReusedChunks
 	}
 	if err != nil {
 		w.Abort()
-		p.abortSideTables()
+		p.AbortSideTables()
 		return nil, err
 	}
 	files, err := w.Close()
 	if err != nil {
-		p.abortSideTables()
+		p.AbortSideTables()
 		return nil, err
 	}
-	return files, p.closeSideTables()
+	return files, p.CloseSideTables()
+}
+
+// pipeline is one pass of the snapshot through the stages of score: the
+// channels that join them, and the counts and busy times each stage
+// owns (each written by one goroutine, read after they all ended).
+type pipeline struct {
+	src       snapshot
+	plan      *route.Plan
+	checks    *checks
+	w         *parquetio.Writer
+	out       *output.Builder
+	mem       memory.Allocator
+	columns   []string
+	chunkRows int
+	countKeys bool // count duplicate keys once every row is checked (not a shard's)
+	progress  func(done, total int64)
+	total     int64
+
+	raw     chan rawChunk
+	chunks  chan scoring.Chunk
+	scored  chan scoring.Scored
+	tickets chan struct{}
+
+	read, valid, written, fellBack int64
+	busy                           struct{ reader, readWait, checks, write time.Duration }
+}
+
+// reading decodes the snapshot into raw chunks.
+func (pl *pipeline) reading(ctx context.Context) error {
+	defer close(pl.raw)
+	defer func(t time.Time) { pl.busy.reader = time.Since(t) }(time.Now())
+	return pl.src.Read(ctx, pl.columns, pl.chunkRows, pl.mem, func(rec arrow.Record, file string, offset int64) error {
+		t := time.Now()
+		defer func() { pl.busy.readWait += time.Since(t) }() // blocked on the checks: not busy
+		select {
+		case pl.raw <- rawChunk{rec, file, offset}:
+			return nil
+		case <-ctx.Done():
+			rec.Release()
+			return ctx.Err()
+		}
+	})
+}
+
+// checking applies the rules and profiles to each raw chunk and passes on
+// the rows they let through, numbered in snapshot order.
+func (pl *pipeline) checking(ctx context.Context) error {
+	defer close(pl.chunks)
+	var seq int64
+	for in := range pl.raw {
+		n := in.rec.NumRows()
+		t := time.Now()
+		ok, err := pl.checks.apply(in.rec, in.file, in.offset)
+		pl.busy.checks += time.Since(t)
+		in.rec.Release()
+		if err != nil {
+			return err
+		}
+		pl.read += n
+		if ok == nil {
+			continue
+		}
+		select {
+		case pl.tickets <- struct{}{}:
+		case <-ctx.Done():
+			ok.Release()
+			return ctx.Err()
+		}
+		kept := ok.NumRows() // ok belongs to a worker once sent
+		select {
+		case pl.chunks <- scoring.Chunk{Seq: seq, Record: ok, File: in.file, Offset: in.offset}:
+			seq++
+			pl.valid += kept
+		case <-ctx.Done():
+			ok.Release()
+			return ctx.Err()
+		}
+	}
+	if ctx.Err() == nil && pl.countKeys {
+		// Every row is checked: count duplicate keys while the last
+		// chunks are scored and written, not after.
+		t := time.Now()
+		pl.checks.summary.CountKeys()
+		pl.busy.checks += time.Since(t)
+	}
+	return nil
+}
+
+// writing puts scored chunks back in input order, which makes the files
+// byte-identical run after run, and writes them.
+func (pl *pipeline) writing() error {
+	pending := map[int64]scoring.Scored{}
+	defer func() {
+		for _, s := range pending {
+			s.Release()
+		}
+	}()
+	var next int64
+	for s := range pl.scored {
+		pending[s.Seq] = s
+		for {
+			ready, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			if err := pl.writeChunk(ready); err != nil {
+				return err
+			}
+			next++
+			<-pl.tickets
+			if pl.progress != nil {
+				pl.progress(pl.written, pl.total)
+			}
+		}
+	}
+	return nil
+}
+
+// writeChunk writes one scored chunk to the score profile, the side
+// tables and the result files, and releases it.
+func (pl *pipeline) writeChunk(ready scoring.Scored) error {
+	t := time.Now()
+	if err := pl.checks.addScores(ready.Score); err != nil {
+		ready.Release()
+		return err
+	}
+	if err := pl.plan.WriteSide(ready); err != nil {
+		ready.Release()
+		return err
+	}
+	pl.fellBack += route.FallbackRows(ready.Source) // counted as written, not as filled
+	n, err := write(pl.w, pl.out, ready)
+	pl.busy.write += time.Since(t)
+	if err != nil {
+		return err
+	}
+	pl.written += n
+	return nil
+}
+
+// drain releases whatever a failed stage left in the channels.
+func (pl *pipeline) drain() {
+	for in := range pl.raw {
+		in.rec.Release()
+	}
+	for c := range pl.chunks {
+		c.Record.Release()
+	}
+	for s := range pl.scored {
+		s.Release()
+	}
 }
 
 // rawChunk is a decoded batch on its way to the checks.
@@ -204,17 +255,17 @@ type rawChunk struct {
 	offset int64
 }
 
-// recordBusy puts into the manifest how busy each stage was, as a share of
-// the pipeline's wall time (scoring's over its workers): the stage nearest
-// 1.0 bounds the run.
-func (e *execution) recordBusy(wall time.Duration, workers int, read, checks, score, write time.Duration) {
+// busyShares say how busy each stage was, as a share of the pipeline's
+// wall time (scoring's over its workers): the stage nearest 1.0 bounds the
+// run.
+func busyShares(wall time.Duration, workers int, read, checks, score, write time.Duration) []report.Busy {
 	share := func(d time.Duration, n int) float64 {
 		if wall <= 0 {
 			return 0
 		}
 		return d.Seconds() / wall.Seconds() / float64(n)
 	}
-	e.m.Busy = []report.Busy{
+	return []report.Busy{
 		{Stage: "read", Seconds: read.Seconds(), Share: share(read, 1)},
 		{Stage: "checks", Seconds: checks.Seconds(), Share: share(checks, 1)},
 		{Stage: "score", Seconds: score.Seconds(), Share: share(score, workers), Workers: workers},
@@ -226,7 +277,7 @@ func (e *execution) recordBusy(wall time.Duration, workers int, read, checks, sc
 // validate): nothing is scored or written but the quarantine files.
 func (e *execution) checkOnly(ctx context.Context, src snapshot, c *checks) error {
 	var read, valid int64
-	err := src.Read(ctx, e.readColumns(nil, c), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, file string, offset int64) error {
+	err := src.Read(ctx, readColumns(e.req.Job, nil, c), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, file string, offset int64) error {
 		n := rec.NumRows()
 		ok, err := c.apply(rec, file, offset)
 		rec.Release()
@@ -248,17 +299,18 @@ func (e *execution) checkOnly(ctx context.Context, src snapshot, c *checks) erro
 
 // readColumns are the snapshot columns a run reads: keys, model inputs,
 // and what the checks need.
-func (e *execution) readColumns(p *plan, c *checks) []string {
-	cols := append([]string(nil), e.req.Job.Output.Keys...)
+func readColumns(job *spec.Job, p *route.Plan, c *checks) []string {
+	cols := append([]string(nil), job.Output.Keys...)
 	if p != nil {
-		cols = append(cols, p.columns()...)
+		cols = append(cols, p.Columns()...)
 	}
 	return dedupe(append(cols, c.columns()...))
 }
 
-func (e *execution) write(w *parquetio.Writer, out *outputBuilder, s scoring.Scored) (int64, error) {
+// write writes a scored chunk's result rows, and releases it.
+func write(w *parquetio.Writer, out *output.Builder, s scoring.Scored) (int64, error) {
 	defer s.Release()
-	rec, err := out.build(s)
+	rec, err := out.Build(s)
 	if err != nil {
 		return 0, err
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
-	"github.com/batchscore/batchscore/scoring"
 )
 
 // buildReport gathers the manifest, the rule results, the profiles and
@@ -119,7 +118,7 @@ func profileBinLabel(edges []float64, i int) string {
 }
 
 // nonFiniteInputs lists the manifest's counts by column name.
-func nonFiniteInputs(counts map[string]scoring.NonFinite) []report.NonFiniteInput {
+func nonFiniteInputs(counts map[string]report.NonFinite) []report.NonFiniteInput {
 	var out []report.NonFiniteInput
 	for _, c := range slices.Sorted(maps.Keys(counts)) {
 		n := counts[c]

@@ -20,7 +20,11 @@ import (
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/sqlio"
 	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/resume"
+	"github.com/batchscore/batchscore/jobs/route"
+	"github.com/batchscore/batchscore/jobs/shard"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
 )
@@ -198,43 +202,29 @@ type execution struct {
 	runIDLogged bool
 
 	baseline *jobBaseline // set once the baseline is read and checked
+	// checkpoints saves scored chunks for a rerun of the same run id; nil
+	// when the run cannot be resumed.
+	checkpoints *resume.Checkpoints
 }
 
+// run is one execution, top to bottom: open the table, load the models,
+// open the snapshot and the checks, name the run, score into a staged
+// version, settle the checks and publish (a shard parks instead).
 func (e *execution) run(ctx context.Context) (err error) {
 	job := e.req.Job
-	t, err := table.Open(job.Output.Table)
+	t, err := e.openTable(ctx)
 	if err != nil {
-		// A table that cannot be opened (a versions/ that is a file, an
-		// immutable _staging) may still take the failed manifest in runs/:
-		// a Table literal writes manifests, with the same symlink checks,
-		// and stages nothing.
-		e.table = failedTable(job.Output.Table)
-		return err
-	}
-	e.table = t
-	if e.req.Shard != nil {
-		if err := checkShardable(job); err != nil {
-			return err
-		}
-	}
-	if err := e.claim(ctx, t); err != nil {
-		return err
-	}
-
-	// Before the model and the snapshot: a baseline that cannot serve
-	// the job is the job file's error.
-	if _, err := e.openBaseline(); err != nil {
 		return err
 	}
 	stage := time.Now()
-	var p *plan
+	var p *route.Plan
 	if !e.DryRun {
 		var err error
 		if p, err = e.openPlan(); err != nil {
 			return err
 		}
-		defer p.close()
-		defer p.record(e.m, true)
+		defer p.Close()
+		defer e.recordPlan(p, true)
 		e.m.Time("model", stage)
 	}
 
@@ -252,48 +242,21 @@ func (e *execution) run(ctx context.Context) (err error) {
 	}
 	e.checks = checks
 	defer checks.close()
-	if p != nil && p.review != nil && job.Review.OutOfRange {
-		p.review.ranges = trainingRanges(checks.baseline, modelColumns(job))
-		if len(p.review.ranges) == 0 {
-			e.log.Warn("review.out_of_range: the baseline has no range for any model input")
-		}
+	if p != nil {
+		p.UseBaseline(checks.baseline, modelColumns(job))
 	}
 	defer func() {
 		// A run that stopped while the checks streamed (a fail rule, a
 		// row the model cannot take) still reports what they saw.
 		if err != nil && e.verdict == nil && !errors.Is(err, context.Canceled) {
-			v := checks.stopped()
-			e.record(v)
-			if errors.Is(err, validate.ErrFailRule) {
-				// The chunk the rule fired in was read and checked too.
-				e.m.Counts.Read, e.m.Counts.Valid, e.m.Counts.Quarantined = v.result.Rows, v.result.Valid, v.result.Rejected
-			}
+			e.recordStopped(checks, err)
 		}
 	}()
 	e.m.Time("source", stage)
 
 	if !e.DryRun {
-		// A query's values are known only once read: its run id stands
-		// for the query text and parameters, the manifest's fingerprint
-		// for the values too.
-		e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.modelHashes(e.m, job.Validation.Baseline))
-		e.log, e.runIDLogged = e.log.With("run_id", e.m.RunID), true
-		if e.req.Shard != nil {
-			seed, _ := strconv.ParseUint(e.m.RunID, 16, 64)
-			checks.engine.SetKeySeed(seed)
-		}
-		if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() {
-			cleanResume(t.Root, e.m.RunID)
-			if e.req.Shard != nil {
-				e.parkCurrent(t)
-			}
-			return errAlreadyCurrent
-		}
-		cleanResume(t.Root, "")
-		// A query's run id does not cover its values; a shard's chunks
-		// are numbered from 0 like every other shard's.
-		if job.Source.SQL == nil && e.req.Shard == nil {
-			p.resume = e.openResume()
+		if err := e.name(t, p, checks); err != nil {
+			return err
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -301,28 +264,8 @@ func (e *execution) run(ctx context.Context) (err error) {
 	}
 
 	stage = time.Now()
-	dir, err := t.Stage(e.m.Version)
+	dir, err := e.stageScores(ctx, t, src, p, checks)
 	if err != nil {
-		return err
-	}
-	e.staged = true
-	if !e.DryRun {
-		checks.quarantineDir = filepath.Join(dir, QuarantineDir)
-	}
-	files, err := e.score(ctx, src, p, checks, dir)
-	if err != nil {
-		return err
-	}
-	e.m.Output.Files = files
-	if err := checks.closeQuarantine(); err != nil {
-		return err
-	}
-	crashpoint.Hit("staged")
-	e.m.Output.QuarantineFiles = checks.quarantined
-	if p != nil {
-		p.record(e.m, false)
-	}
-	if err := e.verifyStaged(dir); err != nil {
 		return err
 	}
 	e.m.Time("check_score_write", stage)
@@ -339,9 +282,9 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return e.park(t, dir, checks, p, src.Schema(), src.Rows())
 	}
 
-	var fb *fallback
+	var fb *spec.Fallback
 	if p != nil {
-		fb = p.fallback
+		fb = job.Fallback
 	}
 	if err := e.settle(checks, prevRows, src.Rows(), p != nil, fb, src.Where()); err != nil {
 		return err
@@ -353,29 +296,129 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return nil // the staged quarantine files go with the staging folder
 	}
 
-	p.record(e.m, false) // the provisional manifest lists the side tables too
+	e.recordPlan(p, false) // the provisional manifest lists the side tables too
 	if err := e.publish(ctx, t, dir); err != nil {
 		return err
 	}
-	if p.resume != nil {
-		p.resume.remove()
+	if e.checkpoints != nil {
+		e.checkpoints.Remove()
 	}
 	return nil
+}
+
+// openTable opens the result table and claims it for the job; the
+// baseline is read before the model and the snapshot, as a baseline that
+// cannot serve the job is the job file's error.
+func (e *execution) openTable(ctx context.Context) (*table.Table, error) {
+	job := e.req.Job
+	t, err := table.Open(job.Output.Table)
+	if err != nil {
+		// A table that cannot be opened (a versions/ that is a file, an
+		// immutable _staging) may still take the failed manifest in runs/:
+		// a Table literal writes manifests, with the same symlink checks,
+		// and stages nothing.
+		e.table = failedTable(job.Output.Table)
+		return nil, err
+	}
+	e.table = t
+	if e.req.Shard != nil {
+		if err := shard.Check(job); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.claim(ctx, t); err != nil {
+		return nil, err
+	}
+	if _, err := e.openBaseline(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// name gives the run its id, ends it if the date is already current with
+// that id, and opens the checkpoints a rerun of the same id reuses.
+func (e *execution) name(t *table.Table, p *route.Plan, checks *checks) error {
+	job := e.req.Job
+	// A query's values are known only once read: its run id stands
+	// for the query text and parameters, the manifest's fingerprint
+	// for the values too.
+	e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.ModelHashes(&e.m.Model, job.Validation.Baseline))
+	e.log, e.runIDLogged = e.log.With("run_id", e.m.RunID), true
+	if e.req.Shard != nil {
+		seed, _ := strconv.ParseUint(e.m.RunID, 16, 64)
+		checks.engine.SetKeySeed(seed)
+	}
+	if !e.req.Force && job.Source.SQL == nil && e.alreadyCurrent() {
+		resume.Clean(t.Root, e.m.RunID)
+		if e.req.Shard != nil {
+			e.parkCurrent(t)
+		}
+		return errAlreadyCurrent
+	}
+	resume.Clean(t.Root, "")
+	// A query's run id does not cover its values; a shard's chunks
+	// are numbered from 0 like every other shard's.
+	if job.Source.SQL == nil && e.req.Shard == nil {
+		e.checkpoints = resume.Open(t, resume.Identity{
+			RunID: e.m.RunID, Binary: e.Version, ORT: e.m.Binary.ORTVersion, Engine: e.m.Model.Engine,
+		}, e.mem(), e.log)
+		p.SaveTo(e.checkpoints)
+	}
+	return nil
+}
+
+// stageScores checks and scores the snapshot into a staged version, and
+// checks the staged files against what the manifest lists.
+func (e *execution) stageScores(ctx context.Context, t *table.Table, src snapshot, p *route.Plan, checks *checks) (string, error) {
+	dir, err := t.Stage(e.m.Version)
+	if err != nil {
+		return "", err
+	}
+	e.staged = true
+	if !e.DryRun {
+		checks.quarantineDir = filepath.Join(dir, QuarantineDir)
+	}
+	files, err := e.score(ctx, src, p, checks, dir)
+	if err != nil {
+		return "", err
+	}
+	e.m.Output.Files = output.Files(files)
+	if err := checks.closeQuarantine(); err != nil {
+		return "", err
+	}
+	crashpoint.Hit("staged")
+	e.m.Output.QuarantineFiles = output.Files(checks.quarantined)
+	if p != nil {
+		e.recordPlan(p, false)
+	}
+	if err := verifyStaged(dir, e.m); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// recordStopped records what the checks saw of a run that stopped while
+// they streamed (a fail rule, a row the model cannot take).
+func (e *execution) recordStopped(checks *checks, err error) {
+	v := checks.stopped()
+	e.record(v)
+	if errors.Is(err, validate.ErrFailRule) {
+		// The chunk the rule fired in was read and checked too.
+		e.m.Counts.Read, e.m.Counts.Valid, e.m.Counts.Quarantined = v.result.Rows, v.result.Valid, v.result.Rejected
+	}
 }
 
 // settle concludes the checks over everything staged: the table rules,
 // the quality gate and drift, the fallback's limit, and the books against
 // footerRows (-1: unknown). Single runs and commits share it.
-func (e *execution) settle(c *checks, prevRows, footerRows int64, scored bool, fb *fallback, where string) error {
+func (e *execution) settle(c *checks, prevRows, footerRows int64, scored bool, fb *spec.Fallback, where string) error {
 	v, gateErr := c.conclude(prevRows, scored)
 	e.record(v)
 	if gateErr != nil {
 		return gateErr
 	}
-	if fb != nil {
-		if err := fb.gate(e.m.Counts.Fallback, e.m.Counts.Valid); err != nil {
-			return err
-		}
+	if err := route.Gate(fb, e.m.Counts.Fallback, e.m.Counts.Valid); err != nil {
+		return err
 	}
 	if e.m.Counts.Read == 0 {
 		return fmt.Errorf("%w: %s returned no rows", ErrEmpty, where)

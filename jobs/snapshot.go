@@ -7,6 +7,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/source"
 	"github.com/batchscore/batchscore/io/sqlio"
+	"github.com/batchscore/batchscore/jobs/shard"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -39,7 +40,7 @@ func (e *execution) openSQL(ctx context.Context, q *spec.SQLSource) (*sqlio.Sour
 		return nil, fmt.Errorf("source.sql: %w", err)
 	}
 	if e.req.Shard != nil {
-		if err := checkShardKey(src.Schema(), q.ShardKey); err != nil {
+		if err := shard.CheckKey(src.Schema(), q.ShardKey); err != nil {
 			src.Close()
 			return nil, err
 		}

@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/output"
+	"github.com/batchscore/batchscore/jobs/report"
 )
 
 // verifyStaged reads back every Parquet file staged for this version
@@ -15,24 +17,20 @@ import (
 // row count and sha256 the writer reported. A write that failed without
 // an error (see parquetio.CheckWritten) fails the run here, naming the
 // file, instead of publishing a file cut short.
-func (e *execution) verifyStaged(dir string) error {
+func verifyStaged(dir string, m *report.Manifest) error {
 	listed := map[string]*parquetio.WrittenFile{}
-	for i := range e.m.Output.Files {
-		listed[e.m.Output.Files[i].Name] = &e.m.Output.Files[i]
-	}
-	for i := range e.m.Output.QuarantineFiles {
-		f := &e.m.Output.QuarantineFiles[i]
-		listed[filepath.Join(QuarantineDir, f.Name)] = f
-	}
-	if c := e.m.Challenger; c != nil {
-		for i := range c.Files {
-			listed[filepath.Join(ShadowDir, c.Files[i].Name)] = &c.Files[i]
+	list := func(sub string, files []report.File) {
+		for _, f := range output.Written(files) {
+			listed[filepath.Join(sub, f.Name)] = &f
 		}
 	}
-	if r := e.m.Review; r != nil {
-		for i := range r.Files {
-			listed[filepath.Join(ReviewDir, r.Files[i].Name)] = &r.Files[i]
-		}
+	list("", m.Output.Files)
+	list(QuarantineDir, m.Output.QuarantineFiles)
+	if c := m.Challenger; c != nil {
+		list(output.ShadowDir, c.Files)
+	}
+	if r := m.Review; r != nil {
+		list(output.ReviewDir, r.Files)
 	}
 	seen := map[string]bool{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

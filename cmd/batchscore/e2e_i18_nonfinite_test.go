@@ -11,7 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
-	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/jobs/report"
 )
 
 // spoiled are the non-finite values put into the first file's rows, in
@@ -20,12 +20,12 @@ var spoiled = []struct {
 	column string
 	row    int
 	value  float64
-	want   scoring.NonFinite
+	want   report.NonFinite
 }{
-	{"avg_call_minutes", 3, math.NaN(), scoring.NonFinite{NaN: 1}},
-	{"dropped_call_rate", 5, math.Inf(1), scoring.NonFinite{PosInf: 1}},
-	{"bill_variability", 7, math.Inf(-1), scoring.NonFinite{NegInf: 1}},
-	{"email_open_rate", 9, 1e39, scoring.NonFinite{BeyondFloat32: 1}}, // the models take float
+	{"avg_call_minutes", 3, math.NaN(), report.NonFinite{NaN: 1}},
+	{"dropped_call_rate", 5, math.Inf(1), report.NonFinite{PosInf: 1}},
+	{"bill_variability", 7, math.Inf(-1), report.NonFinite{NegInf: 1}},
+	{"email_open_rate", 9, 1e39, report.NonFinite{BeyondFloat32: 1}}, // the models take float
 }
 
 // spoiledSnapshot is date20's samples with the spoiled values; it returns

@@ -37,7 +37,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/batchscore/batchscore/io/blob"
-	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/jobs/report"
 )
 
@@ -413,7 +412,7 @@ func (w *tableWatch) checkPublished(t *testing.T) {
 type fileSet struct {
 	kind  string
 	dir   string // a folder, or a key in the table's bucket
-	files []parquetio.WrittenFile
+	files []report.File
 }
 
 // publishedSets are a published manifest's tables: the results and, when

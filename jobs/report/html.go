@@ -161,31 +161,7 @@ func newPage(r *Report) *page {
 		pii[c] = true
 	}
 
-	var warnings []string
-	for _, x := range r.Rules {
-		if !x.Passed {
-			warnings = append(warnings, fmt.Sprintf("rule %s failed on %s rows", x.Name, thousands(x.Failed)))
-		}
-	}
-	for _, x := range r.Table {
-		if !x.Passed {
-			warnings = append(warnings, "table check "+x.Name+" failed")
-		}
-	}
-	for _, c := range r.Columns {
-		if c.Drift != nil && band(c.Drift) != BandStable {
-			warnings = append(warnings, fmt.Sprintf("column %s drifted (%s)", c.Name, band(c.Drift)))
-		}
-	}
-	if s := r.Scores; s != nil && s.PSI != nil && scoreBand(s) != BandStable {
-		warnings = append(warnings, fmt.Sprintf("the score distribution drifted (%s)", scoreBand(s)))
-	}
-	if !r.Gate.Passed {
-		warnings = append(warnings, "the quality gate failed")
-	}
-	if !p.BooksOK {
-		warnings = append(warnings, "the books do not balance")
-	}
+	warnings := warningsOf(r, p.BooksOK)
 	p.Warnings, p.WarningsMore = capList(warnings, htmlWarnings)
 	p.WarningCount = len(warnings)
 	p.StatusLabel, p.StatusClass = r.Status, "warn"
@@ -251,6 +227,46 @@ func newPage(r *Report) *page {
 	}
 	p.NotCharted, p.NotChartMore = capList(left, htmlOmittedNames)
 
+	p.addScores(r)
+	p.Breaches = clipAll(r.Gate.Breaches, htmlTextChars)
+	p.Notes = clipAll(r.Notes, htmlTextChars)
+	p.PII = clipAll(r.PII, htmlNameChars)
+	return p
+}
+
+// warningsOf lists what the page warns about, most serious last.
+func warningsOf(r *Report, booksOK bool) []string {
+	var warnings []string
+	for _, x := range r.Rules {
+		if !x.Passed {
+			warnings = append(warnings, fmt.Sprintf("rule %s failed on %s rows", x.Name, thousands(x.Failed)))
+		}
+	}
+	for _, x := range r.Table {
+		if !x.Passed {
+			warnings = append(warnings, "table check "+x.Name+" failed")
+		}
+	}
+	for _, c := range r.Columns {
+		if c.Drift != nil && band(c.Drift) != BandStable {
+			warnings = append(warnings, fmt.Sprintf("column %s drifted (%s)", c.Name, band(c.Drift)))
+		}
+	}
+	if s := r.Scores; s != nil && s.PSI != nil && scoreBand(s) != BandStable {
+		warnings = append(warnings, fmt.Sprintf("the score distribution drifted (%s)", scoreBand(s)))
+	}
+	if !r.Gate.Passed {
+		warnings = append(warnings, "the quality gate failed")
+	}
+	if !booksOK {
+		warnings = append(warnings, "the books do not balance")
+	}
+	return warnings
+}
+
+// addScores adds the score distribution, the challenger's and the
+// review's sections.
+func (p *page) addScores(r *Report) {
 	if s := r.Scores; s != nil {
 		ps := &pageScores{ScoreReport: *s, PSI: "—", Band: ""}
 		if s.PSI != nil {
@@ -276,10 +292,6 @@ func newPage(r *Report) *page {
 				Share: pct(float64(v.Reasons[reason]) / float64(max(1, r.Books.Valid)))})
 		}
 	}
-	p.Breaches = clipAll(r.Gate.Breaches, htmlTextChars)
-	p.Notes = clipAll(r.Notes, htmlTextChars)
-	p.PII = clipAll(r.PII, htmlNameChars)
-	return p
 }
 
 func newPageRule(x RuleResult, pii map[string]bool, perRule int) pageRule {

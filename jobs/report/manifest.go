@@ -5,9 +5,6 @@ package report
 import (
 	"encoding/json"
 	"time"
-
-	"github.com/batchscore/batchscore/io/parquetio"
-	"github.com/batchscore/batchscore/scoring"
 )
 
 // Statuses of an execution.
@@ -55,9 +52,9 @@ type Manifest struct {
 	// NonFiniteInputs counts, per column, the model's inputs that were
 	// NaN or infinite as the model took them (a double beyond float32's
 	// range in a float input becomes ±Inf): scored, not refused.
-	NonFiniteInputs map[string]scoring.NonFinite `json:"non_finite_inputs,omitempty"`
-	Output          Output                       `json:"output"`
-	Validation      Summary                      `json:"validation"`
+	NonFiniteInputs map[string]NonFinite `json:"non_finite_inputs,omitempty"`
+	Output          Output               `json:"output"`
+	Validation      Summary              `json:"validation"`
 	// Set when the job file has the section.
 	Challenger *Challenger `json:"challenger,omitempty"`
 	Fallback   *Fallback   `json:"fallback,omitempty"`
@@ -78,8 +75,8 @@ type ShardRef struct {
 	Host    string `json:"host,omitempty"`
 	// Parts are the (file, row groups) it read; Query the query it ran,
 	// for a SQL source.
-	Parts []parquetio.ShardPart `json:"parts,omitempty"`
-	Query string                `json:"query,omitempty"`
+	Parts []ShardPart `json:"parts,omitempty"`
+	Query string      `json:"query,omitempty"`
 	// Fingerprint is a SQL shard's checksum of its rows.
 	Fingerprint string `json:"fingerprint,omitempty"`
 }
@@ -113,11 +110,11 @@ type Binary struct {
 
 // Model identifies the model file and what it said about itself.
 type Model struct {
-	Path      string             `json:"path"`
-	SHA256    string             `json:"sha256,omitempty"`
-	Version   string             `json:"version,omitempty"`
-	Signature *scoring.Signature `json:"signature,omitempty"`
-	Metadata  any                `json:"metadata,omitempty"`
+	Path      string         `json:"path"`
+	SHA256    string         `json:"sha256,omitempty"`
+	Version   string         `json:"version,omitempty"`
+	Signature *Signature     `json:"signature,omitempty"`
+	Metadata  *ModelMetadata `json:"metadata,omitempty"`
 	// Rewrites lists how the graph scored differs from the file, e.g. a
 	// ZipMap output read as the probability tensor that fed it.
 	Rewrites []string `json:"rewrites,omitempty"`
@@ -150,7 +147,7 @@ type Source struct {
 	Driver      string            `json:"driver,omitempty"`
 	Query       string            `json:"query,omitempty"`
 	Params      map[string]string `json:"params,omitempty"`
-	Files       []parquetio.File  `json:"files,omitempty"`
+	Files       []SourceFile      `json:"files,omitempty"`
 	Rows        int64             `json:"rows"`
 	Fingerprint string            `json:"fingerprint,omitempty"`
 	// ReadPoolPeakBytes is the read pool's peak once the rows were read
@@ -181,14 +178,14 @@ type Output struct {
 	Published   bool   `json:"published"`
 	// URL and CurrentURL are the version folder and the date's pointer
 	// object when the table is on object storage.
-	URL        string                  `json:"url,omitempty"`
-	CurrentURL string                  `json:"current_url,omitempty"`
-	Files      []parquetio.WrittenFile `json:"files,omitempty"`
+	URL        string `json:"url,omitempty"`
+	CurrentURL string `json:"current_url,omitempty"`
+	Files      []File `json:"files,omitempty"`
 	// QuarantineFiles hold the rejected rows: in the version's _quarantine/
 	// when published, kept in QuarantinePath for on-call when the gate
 	// stopped the run.
-	QuarantineFiles []parquetio.WrittenFile `json:"quarantine_files,omitempty"`
-	QuarantinePath  string                  `json:"quarantine_path,omitempty"`
+	QuarantineFiles []File `json:"quarantine_files,omitempty"`
+	QuarantinePath  string `json:"quarantine_path,omitempty"`
 	// ReusedChunks were scored by an earlier, killed execution of the same
 	// run id and reused after their checksums matched.
 	ReusedChunks int64 `json:"reused_chunks"`

@@ -1,7 +1,5 @@
 package report
 
-import "github.com/batchscore/batchscore/io/parquetio"
-
 // Challenger statuses.
 const (
 	ChallengerCompared = "compared"
@@ -25,13 +23,13 @@ type Challenger struct {
 	SampleRows       int64   `json:"sample_rows"`
 	// Flipped counts rows on different sides of Threshold; Up are those
 	// the challenger puts at or above it and the champion below.
-	Threshold   float64                 `json:"threshold"`
-	Flipped     int64                   `json:"flipped"`
-	FlippedUp   int64                   `json:"flipped_up"`
-	FlippedDown int64                   `json:"flipped_down"`
-	Histogram   []ShadowBin             `json:"histogram,omitempty"`
-	Path        string                  `json:"path,omitempty"` // the shadow table's files, once published
-	Files       []parquetio.WrittenFile `json:"files,omitempty"`
+	Threshold   float64     `json:"threshold"`
+	Flipped     int64       `json:"flipped"`
+	FlippedUp   int64       `json:"flipped_up"`
+	FlippedDown int64       `json:"flipped_down"`
+	Histogram   []ShadowBin `json:"histogram,omitempty"`
+	Path        string      `json:"path,omitempty"` // the shadow table's files, once published
+	Files       []File      `json:"files,omitempty"`
 }
 
 // ShadowBin counts both models' scores in one bin [Lo, Hi).
@@ -59,8 +57,8 @@ type Fallback struct {
 // Review counts the rows routed to the review table, per reason; a row
 // with several reasons counts under each.
 type Review struct {
-	Rows    int64                   `json:"rows"`
-	Reasons map[string]int64        `json:"reasons"`
-	Path    string                  `json:"path,omitempty"`
-	Files   []parquetio.WrittenFile `json:"files,omitempty"`
+	Rows    int64            `json:"rows"`
+	Reasons map[string]int64 `json:"reasons"`
+	Path    string           `json:"path,omitempty"`
+	Files   []File           `json:"files,omitempty"`
 }

@@ -1,4 +1,4 @@
-package jobs
+package route
 
 import (
 	"cmp"
@@ -29,12 +29,12 @@ import (
 // fallback rows than max_fallback_fraction: nothing is published.
 var ErrFallback = errors.New("fallback")
 
-// What made a row fall back.
+// What made a row fall back: the keys of the manifest's fallback triggers.
 const (
-	triggerLoad      = "model_load"
-	triggerInference = "inference"
-	triggerNaN       = "nan"
-	triggerReused    = "reused" // rows of saved chunks: the cause was seen by the execution that saved them
+	TriggerLoad      = "model_load"
+	TriggerInference = "inference"
+	TriggerNaN       = "nan"
+	TriggerReused    = "reused" // rows of saved chunks: the cause was seen by the execution that saved them
 )
 
 const sourceModel = "model"
@@ -76,16 +76,16 @@ type noted struct {
 // maxNoted is how many errors the manifest keeps.
 const maxNoted = 5
 
-func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
-	job := e.req.Job
-	f := &fallback{spec: job.Fallback, source: job.Fallback.Source(), keys: job.Output.Keys, mem: e.mem(), all: all, chunkRows: job.Scoring.ChunkRows}
+func (o *opener) openFallback(all bool, loadErr error) (*fallback, error) {
+	job := o.Job
+	f := &fallback{spec: job.Fallback, source: job.Fallback.Source(), keys: job.Output.Keys, mem: o.Mem, all: all, chunkRows: job.Scoring.ChunkRows}
 	if all {
-		f.note(-1, triggerLoad, loadErr)
+		f.note(-1, TriggerLoad, loadErr)
 	}
 	switch f.spec.Kind {
 	case spec.FallbackModel:
 		rep := &report.Model{}
-		m, err := e.loadModel(*f.spec.Model, "fallback.model", rep)
+		m, err := o.loadModel(*f.spec.Model, "fallback.model", rep)
 		if err != nil {
 			return nil, fmt.Errorf("the fallback model cannot be used either: %w", err)
 		}
@@ -93,7 +93,7 @@ func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
 		// NaN allowed: only the rows in need are held to being finite.
 		f.scorer = &scoring.Scorer{Session: m.session, Binding: m.feed, Named: m.binding, Mem: f.mem, AllowNaN: true}
 	case spec.FallbackCarryForward:
-		if prev := e.previousPublished(); prev != nil {
+		if prev := o.previous(); prev != nil {
 			// A table on object storage: the bucket's copy, which every
 			// machine reads, not the work folder of the one that wrote it.
 			f.previous, f.previousName = prev.Output.Path, prev.Version
@@ -101,8 +101,8 @@ func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
 			// pulled from the bucket names no other place to read.
 			// Its URL is recorded without the query (older manifests:
 			// with the writer's); it is read with this table's.
-			if want := e.table.Location("versions", prev.LogicalDate, prev.Version); prev.Output.URL != "" &&
-				(prev.Output.URL == want || prev.Output.URL == e.table.ReaderURL("versions", prev.LogicalDate, prev.Version)) {
+			if want := o.Table.Location("versions", prev.LogicalDate, prev.Version); prev.Output.URL != "" &&
+				(prev.Output.URL == want || prev.Output.URL == o.Table.ReaderURL("versions", prev.LogicalDate, prev.Version)) {
 				f.previous = want
 			}
 		}
@@ -110,20 +110,12 @@ func (e *execution) openFallback(all bool, loadErr error) (*fallback, error) {
 	return f, nil
 }
 
-// previousPublished is the newest published, successful run of an
-// earlier date: the scores a carry-forward fallback repeats.
-func (e *execution) previousPublished() *report.Manifest {
-	ms, err := readManifests(e.table)
-	if err != nil {
+// previous is the newest published, successful run of an earlier date.
+func (o *opener) previous() *report.Manifest {
+	if o.Previous == nil {
 		return nil
 	}
-	for i := len(ms) - 1; i >= 0; i-- {
-		m := ms[i]
-		if m.Status == report.StatusSucceeded && m.Output.Published && m.LogicalDate < e.date && m.Output.Path != "" {
-			return m
-		}
-	}
-	return nil
+	return o.Previous()
 }
 
 // note keeps err, of the chunk numbered seq (-1: before any), if it is
@@ -145,11 +137,11 @@ func (f *fallback) note(seq int64, trigger string, err error) {
 func (f *fallback) fill(ctx context.Context, sc *scoring.Scored, buf *scoring.Buffers) error {
 	n := int(sc.Record.NumRows())
 	need := make([]bool, n)
-	count, trigger := 0, triggerNaN
+	count, trigger := 0, TriggerNaN
 	if sc.Score == nil {
-		trigger = triggerInference
+		trigger = TriggerInference
 		if f.all {
-			trigger = triggerLoad
+			trigger = TriggerLoad
 		}
 		for i := range need {
 			need[i] = true
@@ -167,8 +159,8 @@ func (f *fallback) fill(ctx context.Context, sc *scoring.Scored, buf *scoring.Bu
 		sc.Source = f.allModel(n)
 		return nil
 	}
-	if trigger == triggerNaN {
-		f.note(sc.Seq, triggerNaN, fmt.Errorf("%s: %d rows from row %d have a NaN or infinite score", sc.File, count, sc.Offset))
+	if trigger == TriggerNaN {
+		f.note(sc.Seq, TriggerNaN, fmt.Errorf("%s: %d rows from row %d have a NaN or infinite score", sc.File, count, sc.Offset))
 	}
 	values, err := f.values(ctx, sc, need, buf)
 	if err != nil {
@@ -199,7 +191,7 @@ func (f *fallback) fill(ctx context.Context, sc *scoring.Scored, buf *scoring.Bu
 	sc.Score = scores.NewFloat64Array()
 	sc.Source = sources.NewStringArray()
 	f.rows.Add(int64(count))
-	idx := map[string]int{triggerLoad: 0, triggerInference: 1, triggerNaN: 2}[trigger]
+	idx := map[string]int{TriggerLoad: 0, TriggerInference: 1, TriggerNaN: 2}[trigger]
 	f.triggers[idx].Add(int64(count))
 	return nil
 }
@@ -250,13 +242,13 @@ func (f *fallback) release() {
 // countReused counts the fallback rows of a chunk saved by an earlier
 // execution.
 func (f *fallback) countReused(sc scoring.Scored) {
-	n := fallbackRows(sc.Source)
+	n := FallbackRows(sc.Source)
 	f.rows.Add(n)
 	f.triggers[3].Add(n)
 }
 
-// fallbackRows counts the rows of a chunk a fallback scored.
-func fallbackRows(source *array.String) int64 {
+// FallbackRows counts the rows of a chunk a fallback scored.
+func FallbackRows(source *array.String) int64 {
 	if source == nil {
 		return 0
 	}
@@ -408,14 +400,18 @@ func keyString(cols []arrow.Array, row int) string {
 
 // gate fails a run with more fallback rows than max_fallback_fraction of
 // its valid rows.
-func (f *fallback) gate(rows, valid int64) error {
-	if rows == 0 || valid == 0 {
+func (f *fallback) gate(rows, valid int64) error { return Gate(f.spec, rows, valid) }
+
+// Gate fails a run whose fallback (the job's fallback section, nil: none)
+// scored more of the valid rows than max_fallback_fraction.
+func Gate(fb *spec.Fallback, rows, valid int64) error {
+	if fb == nil || rows == 0 || valid == 0 {
 		return nil
 	}
-	if share := float64(rows) / float64(valid); share > f.spec.Limit() {
-		got, limit := numfmt.Pair(share, f.spec.Limit())
+	if share := float64(rows) / float64(valid); share > fb.Limit() {
+		got, limit := numfmt.Pair(share, fb.Limit())
 		return fmt.Errorf("%w: %d of %d valid rows (%s) were scored by the %s fallback, above max_fallback_fraction %s",
-			ErrFallback, rows, valid, got, f.spec.Kind, limit)
+			ErrFallback, rows, valid, got, fb.Kind, limit)
 	}
 	return nil
 }
@@ -427,7 +423,7 @@ func (f *fallback) summary(rows, valid int64) *report.Fallback {
 	if valid > 0 {
 		s.Fraction = float64(s.Rows) / float64(valid)
 	}
-	for i, name := range []string{triggerLoad, triggerInference, triggerNaN, triggerReused} {
+	for i, name := range []string{TriggerLoad, TriggerInference, TriggerNaN, TriggerReused} {
 		if n := f.triggers[i].Load(); n > 0 {
 			if s.Triggers == nil {
 				s.Triggers = map[string]int64{}

@@ -1,4 +1,4 @@
-package jobs
+package output
 
 import (
 	"fmt"
@@ -14,18 +14,21 @@ import (
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
-// Folders of a version that hold tables besides the scores. The leading
-// underscore keeps them out of Spark's and Hive's reads of the version.
+// Folders of a version that hold tables besides the scores: the rejected
+// rows, the challenger's shadow scores, the review queue. The leading
+// underscore keeps them out of Spark's, Hive's and pyarrow's reads of the
+// version.
 const (
-	ShadowDir = "_shadow"
-	ReviewDir = "_review"
+	QuarantineDir = "_quarantine"
+	ShadowDir     = "_shadow"
+	ReviewDir     = "_review"
 )
 
-// sideTable is a table published inside a version's folder, next to the
+// SideTable is a table published inside a version's folder, next to the
 // scores: the challenger's shadow scores, the review queue. Its files are
 // staged with the scores and published with them.
-type sideTable struct {
-	dir         string
+type SideTable struct {
+	Dir         string
 	schema      *arrow.Schema
 	compression string
 	level       int
@@ -36,9 +39,9 @@ type sideTable struct {
 	recSchema   *arrow.Schema // the records': constants dictionary-encoded
 }
 
-// newSideTable's schema is the key columns, then cols, then score_date,
+// NewSideTable's schema is the key columns, then cols, then score_date,
 // run_id and model_version.
-func newSideTable(dir string, src *arrow.Schema, job *spec.Job, cols []arrow.Field, date, runID, modelVersion string, mem memory.Allocator) (*sideTable, error) {
+func NewSideTable(dir string, src *arrow.Schema, job *spec.Job, cols []arrow.Field, date, runID, modelVersion string, mem memory.Allocator) (*SideTable, error) {
 	var fields []arrow.Field
 	for _, k := range job.Output.Keys {
 		idx := src.FieldIndices(k)
@@ -59,8 +62,8 @@ func newSideTable(dir string, src *arrow.Schema, job *spec.Job, cols []arrow.Fie
 		return nil, err
 	}
 	schema := arrow.NewSchema(fields, nil)
-	return &sideTable{
-		dir: dir, schema: schema, compression: job.Output.Compression, level: job.Output.CompressionLevel,
+	return &SideTable{
+		Dir: dir, schema: schema, compression: job.Output.Compression, level: job.Output.CompressionLevel,
 		fileRows: job.Output.FileRows, mem: mem, constants: constants, recSchema: recordSchema(schema, constants),
 	}, nil
 }
@@ -107,8 +110,8 @@ func recordSchema(file *arrow.Schema, constants []arrow.Array) *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
-// write appends rows: keys taken from rec, then cols (n rows each).
-func (t *sideTable) write(rec arrow.Record, cols []arrow.Array) error {
+// Write appends rows: keys taken from rec, then cols (n rows each).
+func (t *SideTable) Write(rec arrow.Record, cols []arrow.Array) error {
 	n := int64(cols[0].Len())
 	var all []arrow.Array
 	for _, f := range t.schema.Fields()[:len(t.schema.Fields())-len(cols)-3] {
@@ -127,10 +130,10 @@ func (t *sideTable) write(rec arrow.Record, cols []arrow.Array) error {
 	out := array.NewRecord(t.recSchema, all, n)
 	defer out.Release()
 	if t.w == nil {
-		if err := os.MkdirAll(t.dir, table.DirMode); err != nil {
+		if err := os.MkdirAll(t.Dir, table.DirMode); err != nil {
 			return err
 		}
-		w, err := parquetio.NewWriter(t.dir, t.schema, t.compression, t.fileRows, t.mem, parquetio.CompressionLevel(t.level))
+		w, err := parquetio.NewWriter(t.Dir, t.schema, t.compression, t.fileRows, t.mem, parquetio.CompressionLevel(t.level))
 		if err != nil {
 			return err
 		}
@@ -139,8 +142,8 @@ func (t *sideTable) write(rec arrow.Record, cols []arrow.Array) error {
 	return t.w.Write(out)
 }
 
-// close finishes the files; a table nothing was written to has none.
-func (t *sideTable) close() ([]parquetio.WrittenFile, error) {
+// Close finishes the files; a table nothing was written to has none.
+func (t *SideTable) Close() ([]parquetio.WrittenFile, error) {
 	t.release()
 	if t.w == nil {
 		return nil, nil
@@ -150,8 +153,8 @@ func (t *sideTable) close() ([]parquetio.WrittenFile, error) {
 	return w.Close()
 }
 
-// abort removes what was written.
-func (t *sideTable) abort() {
+// Abort removes what was written.
+func (t *SideTable) Abort() {
 	t.release()
 	if t.w != nil {
 		t.w.Abort()
@@ -159,7 +162,7 @@ func (t *sideTable) abort() {
 	}
 }
 
-func (t *sideTable) release() {
+func (t *SideTable) release() {
 	for _, c := range t.constants {
 		c.Release()
 	}

@@ -1,4 +1,4 @@
-package jobs
+package route
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ const (
 
 // resolveModel finds the model file a job section names: its path, or
 // the registry entry (recorded in rep) and the sha256 the registry holds.
-func (e *execution) resolveModel(m spec.Model, key string, rep *report.Model) (path, sha string, err error) {
+func (o *opener) resolveModel(m spec.Model, key string, rep *report.Model) (path, sha string, err error) {
 	if m.Registry == "" {
 		return m.Path, "", nil
 	}
@@ -35,11 +35,11 @@ func (e *execution) resolveModel(m spec.Model, key string, rep *report.Model) (p
 	switch {
 	case m.Version != "":
 		res, err = reg.Resolve(m.Name, "", m.Version)
-	case e.RegistryModel == RegistryAsOfDate:
+	case o.RegistryModel == RegistryAsOfDate:
 		entry.Policy = RegistryAsOfDate
 		// The last instant of the date: a promote at midnight belongs to
 		// the next one.
-		end := time.Date(e.req.Date.Year(), e.req.Date.Month(), e.req.Date.Day()+1, 0, 0, 0, 0, e.req.Job.Location).Add(-time.Nanosecond)
+		end := time.Date(o.Date.Year(), o.Date.Month(), o.Date.Day()+1, 0, 0, 0, 0, o.Job.Location).Add(-time.Nanosecond)
 		entry.AsOf = end.UTC()
 		res, err = reg.ResolveAt(m.Name, m.Alias, end)
 	default:

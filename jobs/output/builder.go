@@ -1,4 +1,12 @@
-package jobs
+// Package output lays out the rows a run writes: the result table's
+// records (keys, score, label, score_source, flags and the run's
+// constants) and the side tables published inside a version's folder
+// (the challenger's shadow scores, the review queue).
+//
+// A Builder or SideTable is used by one goroutine, the pipeline's writer;
+// its Arrow buffers come from the allocator passed in and go back on
+// Release (Close or Abort for a side table).
+package output
 
 import (
 	"fmt"
@@ -10,11 +18,11 @@ import (
 	"github.com/batchscore/batchscore/scoring"
 )
 
-// outputBuilder assembles result rows: the key columns as read (no copy),
+// Builder assembles result rows: the key columns as read (no copy),
 // the score and label, and three columns that are constant for a run,
 // built once and sliced per chunk.
-type outputBuilder struct {
-	schema    *arrow.Schema // the files'
+type Builder struct {
+	Schema    *arrow.Schema // the files'
 	recSchema *arrow.Schema // the records': constants dictionary-encoded
 	keys      []string
 	label     arrow.DataType // nil: no label column
@@ -24,7 +32,14 @@ type outputBuilder struct {
 	constants []arrow.Array // score_date, run_id, model_version
 }
 
-func newOutputBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, flags bool, date, runID, modelVersion string, chunkRows int, mem memory.Allocator) (*outputBuilder, error) {
+// FlagsColumn carries a row's marks from the checks to the result writer,
+// which publishes them as the flags column.
+const FlagsColumn = "_flags"
+
+// NewBuilder prepares the result rows of a run: the key columns of src,
+// the score, the label when label is not nil, score_source when source is
+// set, flags when flags is set, then score_date, run_id and model_version.
+func NewBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, flags bool, date, runID, modelVersion string, chunkRows int, mem memory.Allocator) (*Builder, error) {
 	var fields []arrow.Field
 	for _, k := range keys {
 		idx := src.FieldIndices(k)
@@ -54,8 +69,8 @@ func newOutputBuilder(src *arrow.Schema, keys []string, label arrow.DataType, so
 		return nil, err
 	}
 	schema := arrow.NewSchema(fields, nil)
-	return &outputBuilder{
-		schema:    schema,
+	return &Builder{
+		Schema:    schema,
 		recSchema: recordSchema(schema, constants),
 		keys:      keys,
 		label:     label,
@@ -67,9 +82,9 @@ func newOutputBuilder(src *arrow.Schema, keys []string, label arrow.DataType, so
 }
 
 // build returns a new record; the caller releases it and s.
-func (o *outputBuilder) build(s scoring.Scored) (arrow.Record, error) {
+func (o *Builder) Build(s scoring.Scored) (arrow.Record, error) {
 	n := s.Record.NumRows()
-	cols := make([]arrow.Array, 0, len(o.schema.Fields()))
+	cols := make([]arrow.Array, 0, len(o.Schema.Fields()))
 	for _, k := range o.keys {
 		idx := s.Record.Schema().FieldIndices(k)
 		if len(idx) == 0 {
@@ -99,7 +114,7 @@ func (o *outputBuilder) build(s scoring.Scored) (arrow.Record, error) {
 		cols = append(cols, s.Source)
 	}
 	if o.hasFlags {
-		idx := s.Record.Schema().FieldIndices(flagsColumn)
+		idx := s.Record.Schema().FieldIndices(FlagsColumn)
 		if len(idx) == 0 {
 			return nil, fmt.Errorf("%s: the checks' marks are missing", s.File)
 		}
@@ -114,7 +129,7 @@ func (o *outputBuilder) build(s scoring.Scored) (arrow.Record, error) {
 }
 
 // Release frees the constant columns.
-func (o *outputBuilder) Release() {
+func (o *Builder) Release() {
 	for _, c := range o.constants {
 		c.Release()
 	}

@@ -1,4 +1,4 @@
-package jobs
+package route
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
@@ -33,7 +34,7 @@ type reviewer struct {
 	ranges []featureRange
 	mem    memory.Allocator
 	// Written in input order by the pipeline's writing stage only.
-	table  *sideTable
+	table  *output.SideTable
 	files  []parquetio.WrittenFile
 	rows   int64
 	counts map[string]int64
@@ -143,7 +144,7 @@ func (r *reviewer) writeRows(s scoring.Scored, mask, reasons arrow.Array) error 
 	}
 	rec := array.NewRecord(arrow.NewSchema(fields, nil), cols[:len(keys)], int64(cols[0].Len()))
 	defer rec.Release()
-	if err := r.table.write(rec, cols[len(keys):]); err != nil {
+	if err := r.table.Write(rec, cols[len(keys):]); err != nil {
 		return fmt.Errorf("writing the review table: %w", err)
 	}
 	return nil
@@ -181,5 +182,5 @@ func numberAt(col arrow.Array, i int) (float64, bool) {
 }
 
 func (r *reviewer) summary() *report.Review {
-	return &report.Review{Rows: r.rows, Reasons: r.counts, Files: r.files}
+	return &report.Review{Rows: r.rows, Reasons: r.counts, Files: output.Files(r.files)}
 }

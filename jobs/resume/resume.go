@@ -1,4 +1,13 @@
-package jobs
+// Package resume makes a run durable across a kill: every scored chunk is
+// saved under <table>/_resume/<run id>/, and the next execution of the same
+// run id (same job file, date, snapshot and models) reuses the saved
+// chunks, verified by their sha256, instead of scoring them again.
+//
+// Contract: Checkpoints' troubles are logged, never fatal (the chunk is
+// scored afresh); Load and Save may be called by many workers at once; a
+// chunk counts as saved once its .sha256 sidecar exists, written after its
+// .arrow file, both replaced atomically.
+package resume
 
 import (
 	"encoding/json"
@@ -17,14 +26,12 @@ import (
 
 	"github.com/batchscore/batchscore/internal/atomicfile"
 	"github.com/batchscore/batchscore/internal/crashpoint"
+	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/scoring"
 )
 
-// ResumeDir holds, per run id, the scores of every chunk scored so far:
-// an execution killed half way leaves them, and the next execution of the
-// same run id (same job file, date, snapshot and models) reuses them
-// instead of scoring those chunks again.
-const ResumeDir = "_resume"
+// Dir holds, per run id, the scores of every chunk scored so far.
+const Dir = "_resume"
 
 // checkpoint columns: what scoring adds to a chunk. Keys and flags come
 // from the snapshot, which is read and checked again either way.
@@ -36,10 +43,9 @@ const (
 	ckShadow     = "shadow"
 )
 
-// resume saves each scored chunk and reuses the chunks a killed execution
-// of the same run id saved. Its troubles are logged, never fatal: the
-// chunk is scored afresh.
-type resume struct {
+// Checkpoints saves each scored chunk and reuses the chunks a killed
+// execution of the same run id saved.
+type Checkpoints struct {
 	dir    string
 	mem    memory.Allocator
 	log    *slog.Logger
@@ -49,21 +55,26 @@ type resume struct {
 	once   sync.Once
 }
 
-// resumeMeta identifies what the chunks in a folder were scored by.
-type resumeMeta struct {
+// Identity says what the chunks in a folder were scored by: saved chunks
+// are reused only by an execution with the same identity.
+type Identity struct {
 	RunID  string `json:"run_id"`
 	Binary string `json:"binary"`
 	ORT    string `json:"onnxruntime"`
 	Engine string `json:"engine,omitempty"` // saved scores are this engine's
 }
 
-// openResume prepares <table>/_resume/<run id>/, reading what a killed
-// execution left there if it matches this one.
-func (e *execution) openResume() *resume {
-	dir := filepath.Join(e.table.Root, ResumeDir, e.m.RunID)
-	r := &resume{dir: dir, mem: e.mem(), log: e.log, saved: map[int64]string{}}
-	meta := resumeMeta{RunID: e.m.RunID, Binary: e.Version, ORT: e.m.Binary.ORTVersion, Engine: e.m.Model.Engine}
-	want, _ := json.Marshal(meta)
+// Result is what the checkpoints add to the manifest.
+type Result struct {
+	ReusedChunks int64 // chunks taken from an earlier execution
+}
+
+// Open prepares <table>/_resume/<run id>/, reading what a killed
+// execution left there if it matches id.
+func Open(t *table.Table, id Identity, mem memory.Allocator, log *slog.Logger) *Checkpoints {
+	dir := filepath.Join(t.Root, Dir, id.RunID)
+	r := &Checkpoints{dir: dir, mem: mem, log: log, saved: map[int64]string{}}
+	want, _ := json.Marshal(id)
 	got, err := os.ReadFile(filepath.Join(dir, "meta.json"))
 	if err == nil && string(got) == string(want) {
 		entries, _ := os.ReadDir(dir)
@@ -77,13 +88,13 @@ func (e *execution) openResume() *resume {
 			}
 		}
 		if len(r.saved) > 0 {
-			e.log.Info("resuming: chunks scored by an earlier execution will be reused once verified", "chunks", len(r.saved), "dir", dir)
+			log.Info("resuming: chunks scored by an earlier execution will be reused once verified", "chunks", len(r.saved), "dir", dir)
 		}
 		return r
 	}
 	// Another binary or nothing usable: start afresh.
 	os.RemoveAll(dir)
-	if _, err := e.table.Dir(ResumeDir, e.m.RunID); err != nil {
+	if _, err := t.Dir(Dir, id.RunID); err != nil {
 		r.disable(err)
 		return r
 	}
@@ -93,17 +104,17 @@ func (e *execution) openResume() *resume {
 	return r
 }
 
-func (r *resume) disable(err error) {
+func (r *Checkpoints) disable(err error) {
 	r.once.Do(func() { r.log.Warn("scored chunks are not saved for resuming", "err", err) })
 	r.off.Store(true)
 }
 
-func (r *resume) path(seq int64, ext string) string {
+func (r *Checkpoints) path(seq int64, ext string) string {
 	return filepath.Join(r.dir, fmt.Sprintf("chunk-%08d.%s", seq, ext))
 }
 
-// load returns the saved scores of chunk c, verified, or false.
-func (r *resume) load(c scoring.Chunk) (scoring.Scored, bool) {
+// Load returns the saved scores of chunk c, verified, or false.
+func (r *Checkpoints) Load(c scoring.Chunk) (scoring.Scored, bool) {
 	want, ok := r.saved[c.Seq]
 	if !ok {
 		return scoring.Scored{}, false
@@ -147,9 +158,9 @@ func (r *resume) load(c scoring.Chunk) (scoring.Scored, bool) {
 	return sc, true
 }
 
-// save writes a scored chunk's scores, then its checksum: a chunk counts
+// Save writes a scored chunk's scores, then its checksum: a chunk counts
 // as saved once its sidecar exists.
-func (r *resume) save(s scoring.Scored) {
+func (r *Checkpoints) Save(s scoring.Scored) {
 	if r.off.Load() {
 		return
 	}
@@ -187,28 +198,33 @@ func (r *resume) save(s scoring.Scored) {
 	crashpoint.Hit("checkpointed")
 }
 
-// remove drops the saved chunks once the version they were for is
+// Result reports what was reused.
+func (r *Checkpoints) Result() Result {
+	return Result{ReusedChunks: r.reused.Load()}
+}
+
+// Remove drops the saved chunks once the version they were for is
 // published.
-func (r *resume) remove() {
+func (r *Checkpoints) Remove() {
 	if err := os.RemoveAll(r.dir); err != nil {
 		r.log.Warn("could not remove the saved chunks", "dir", r.dir, "err", err)
 	}
 }
 
-// resumeKeep is how long saved chunks wait for an execution to reuse them.
-const resumeKeep = 7 * 24 * time.Hour
+// keep is how long saved chunks wait for an execution to reuse them.
+const keep = 7 * 24 * time.Hour
 
-// cleanResume removes saved chunks nobody came back for, and those of run
-// id done (a version published just before its execution was killed).
-func cleanResume(root, done string) {
-	dir := filepath.Join(root, ResumeDir)
+// Clean removes saved chunks nobody came back for, and those of run id
+// done (a version published just before its execution was killed).
+func Clean(root, done string) {
+	dir := filepath.Join(root, Dir)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
 	for _, en := range entries {
 		info, err := en.Info()
-		if err == nil && (en.Name() == done || time.Since(info.ModTime()) > resumeKeep) {
+		if err == nil && (en.Name() == done || time.Since(info.ModTime()) > keep) {
 			os.RemoveAll(filepath.Join(dir, en.Name()))
 		}
 	}

@@ -1,18 +1,23 @@
-package jobs
+package route
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/resume"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
 )
@@ -51,7 +56,7 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 		t.Fatal(err)
 	}
 	value := 0.1
-	p := &plan{
+	p := &Plan{
 		scorer:   &scoring.Scorer{Session: &flakySession{}, Binding: binding, Mem: mem, AllowNaN: true},
 		fallback: &fallback{spec: &spec.Fallback{Kind: spec.FallbackConstant, Value: &value}, source: "fallback:constant", mem: mem, chunkRows: 3},
 	}
@@ -68,11 +73,19 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 	}
 	// Only what a rerun would score the same way is saved for resuming:
 	// not the chunk whose inference failed.
-	p.resume = &resume{dir: t.TempDir(), mem: mem, log: slog.New(slog.DiscardHandler), saved: map[int64]string{}}
+	tbl, err := table.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Close()
+	p.SaveTo(resume.Open(tbl, resume.Identity{RunID: "run"}, mem, slog.New(slog.DiscardHandler)))
+	saved := func(seq int) string {
+		return filepath.Join(tbl.Root, resume.Dir, "run", fmt.Sprintf("chunk-%08d.sha256", seq))
+	}
 	var buf scoring.Buffers
 	check := func(wantScores []float64, wantSources []string) {
 		t.Helper()
-		sc, err := p.score(context.Background(), chunk(), &buf)
+		sc, err := p.Score(context.Background(), chunk(), &buf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,14 +100,14 @@ func TestPlanFallsBackOnFailedChunksAndNaN(t *testing.T) {
 	check([]float64{0.9, 0.1, 0.9}, []string{"model", "fallback:constant", "model"})                         // row 1 NaN
 	check([]float64{0.9, 0.9, 0.9}, []string{"model", "model", "model"})                                     // all scored
 	defer p.fallback.release()
-	if _, err := os.Stat(p.resume.path(0, "sha256")); err == nil {
+	if _, err := os.Stat(saved(0)); err == nil {
 		t.Error("a chunk the fallback scored after an inference failure was saved for resuming")
 	}
-	if _, err := os.Stat(p.resume.path(1, "sha256")); err != nil {
+	if _, err := os.Stat(saved(1)); err != nil {
 		t.Errorf("a chunk the model scored (one NaN row, deterministic) was not saved: %v", err)
 	}
 	s := p.fallback.summary(p.fallback.rows.Load(), 6)
-	if s.Rows != 4 || s.Triggers[triggerInference] != 3 || s.Triggers[triggerNaN] != 1 || len(s.Errors) != 2 {
+	if s.Rows != 4 || s.Triggers[TriggerInference] != 3 || s.Triggers[TriggerNaN] != 1 || len(s.Errors) != 2 {
 		t.Fatalf("summary %+v", s)
 	}
 	if err := p.fallback.gate(s.Rows, 6); err == nil || !errors.Is(err, ErrFallback) {
@@ -124,7 +137,7 @@ func TestKeepColumnsReleasesTheRest(t *testing.T) {
 	key.Release()
 	feature.Release()
 
-	kept := keepColumns(rec, []string{"id", flagsColumn})
+	kept := keepColumns(rec, []string{"id", output.FlagsColumn})
 	defer kept.Release()
 	if kept.NumCols() != 1 || kept.ColumnName(0) != "id" || kept.NumRows() != 3 {
 		t.Fatalf("kept %v", kept.Schema())
@@ -141,15 +154,15 @@ func TestKeepColumnsReleasesTheRest(t *testing.T) {
 // A model named by path keeps the run id it had before registry versions
 // joined it; a registry model's version name is part of it.
 func TestModelHashesNameRegistryVersions(t *testing.T) {
-	p := &plan{}
+	p := &Plan{}
 	m := &report.Manifest{Model: report.Model{SHA256: "abc"}}
-	if got := p.modelHashes(m, ""); got != "abc" {
+	if got := p.ModelHashes(&m.Model, ""); got != "abc" {
 		t.Errorf("path model: %q, want abc", got)
 	}
 	m.Model.Registry = &report.RegistryEntry{Name: "churn", Version: "v3"}
-	v3 := p.modelHashes(m, "")
+	v3 := p.ModelHashes(&m.Model, "")
 	m.Model.Registry.Version = "v1"
-	if v1 := p.modelHashes(m, ""); v1 == v3 || v3 != "abc@churn:v3" {
+	if v1 := p.ModelHashes(&m.Model, ""); v1 == v3 || v3 != "abc@churn:v3" {
 		t.Errorf("registry versions v1 %q and v3 %q", v1, v3)
 	}
 }

@@ -1,4 +1,4 @@
-package jobs
+package route
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/scoring"
 )
@@ -36,17 +37,17 @@ type challenger struct {
 	warn   func(error) // logs a failure once the run knows it
 
 	// Written in input order by the pipeline's writing stage only.
-	table *sideTable
+	table *output.SideTable
 	stats shadowStats
 }
 
 // openChallenger loads the challenger; a challenger that does not load is
 // recorded as failed and the run goes on without it.
-func (e *execution) openChallenger(championLoaded bool) *challenger {
-	job := e.req.Job
+func (o *opener) openChallenger(championLoaded bool) *challenger {
+	job := o.Job
 	c := &challenger{threshold: job.Challenger.DecisionThreshold()}
 	c.warn = func(err error) {
-		e.log.Warn("challenger failed: the run goes on without it, its shadow table is not published", "err", err)
+		o.Log.Warn("challenger failed: the run goes on without it, its shadow table is not published", "err", err)
 	}
 	c.rep.Threshold = c.threshold
 	c.rep.Status = report.ChallengerCompared
@@ -55,15 +56,15 @@ func (e *execution) openChallenger(championLoaded bool) *challenger {
 		c.warned = true // the champion's failure is logged
 		return c
 	}
-	m, err := e.loadModel(job.Challenger.Model, "challenger", &c.rep.Model)
+	m, err := o.loadModel(job.Challenger.Model, "challenger", &c.rep.Model)
 	if err != nil {
 		c.fail(beforeChunks, err)
 		c.warned = true
-		e.log.Warn("challenger failed to load: the run goes on without it", "err", err)
+		o.Log.Warn("challenger failed to load: the run goes on without it", "err", err)
 		return c
 	}
 	c.model = m
-	c.scorer = &scoring.Scorer{Session: m.session, Binding: m.feed, Named: m.binding, Mem: e.mem()}
+	c.scorer = &scoring.Scorer{Session: m.session, Binding: m.feed, Named: m.binding, Mem: o.Mem}
 	c.stats.rng = rand.New(rand.NewPCG(1, 2))
 	return c
 }
@@ -134,7 +135,7 @@ func (c *challenger) write(s scoring.Scored) {
 		c.fail(s.Seq, fmt.Errorf("challenger: %s: rows from %d were not scored", s.File, s.Offset))
 		return
 	}
-	if err := c.table.write(s.Record, []arrow.Array{s.Score, s.Shadow}); err != nil {
+	if err := c.table.Write(s.Record, []arrow.Array{s.Score, s.Shadow}); err != nil {
 		c.fail(s.Seq, fmt.Errorf("challenger: writing the shadow table: %w", err))
 		return
 	}
