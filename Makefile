@@ -73,12 +73,9 @@ vet:
 # alone the longest test) in a second process of the same race-built test
 # binary; then the fuzz targets and the bench smoke. Each end-to-end process
 # builds batchscore and starts PostgreSQL and MinIO in folders and on ports
-# of its own. BATCHSCORE_DEBUG_POISON: released Parquet read buffers are
-# overwritten (io/parquetio/pooled.go), so a read after release shows in
-# results.
+# of its own.
 E2E_ALONE := TestCrashAnywhere
 E2E_BIN   := $(CURDIR)/out/test/batchscore-e2e.test
-test: export BATCHSCORE_DEBUG_POISON := 1
 test: export BATCHSCORE_DUCKDB_NODE_MODULES := $(CURDIR)/$(NODE_DIR)/node_modules
 test: export MINIO_BIN := $(CURDIR)/$(MINIO)
 test:

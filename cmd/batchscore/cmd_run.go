@@ -139,8 +139,7 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 	}
 	// A missing library fails the run inside Run, so that it leaves a manifest.
 	lib, libErr := resolveORTLib(g.ortLib)
-	runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log, Workers: f.workers, RegistryModel: f.registryModel,
-		ReadPool: newReadPool()}
+	runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log, Workers: f.workers, RegistryModel: f.registryModel}
 	if f.backfillFlags.set() {
 		return backfill(cmd, runner, job, &f.backfillFlags, f.json)
 	}

@@ -59,7 +59,7 @@ format) and /runs (recent runs as JSON).`,
 				return fmt.Errorf("%w: --jobs is required", jobs.ErrUsage)
 			}
 			lib, libErr := resolveORTLib(g.ortLib)
-			runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log, ReadPool: newReadPool()}
+			runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log}
 			d := schedule.New(schedule.Options{Run: runFunc(runner), History: lastDate(log), Logger: log, Grace: grace})
 			if err := loadJobs(d, dir, log); err != nil {
 				return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
@@ -68,7 +68,7 @@ format) and /runs (recent runs as JSON).`,
 			if err != nil {
 				return fmt.Errorf("%w: --listen %s: %v", jobs.ErrUsage, listen, err)
 			}
-			srv := &http.Server{Handler: withPoolMetrics(d.Handler(), runner.ReadPool), ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
 			go srv.Serve(ln)
 			defer srv.Close()
 
@@ -109,8 +109,6 @@ format) and /runs (recent runs as JSON).`,
 func runFunc(runner *jobs.Runner) schedule.RunFunc {
 	return func(ctx context.Context, job *spec.Job, date time.Time, trigger string) (string, int) {
 		res, err := runner.Run(ctx, jobs.Request{Job: job, Date: date, Trigger: trigger})
-		// Between runs the daemon holds no run's peak of read buffers.
-		runner.ReadPool.Release()
 		if res == nil {
 			return "failed", jobs.ExitCode(err)
 		}

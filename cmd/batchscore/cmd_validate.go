@@ -39,7 +39,7 @@ lock, so it never exits 4.`,
 			if err != nil {
 				return err
 			}
-			runner := &jobs.Runner{Version: buildVersion(), Logger: log, DryRun: true, ReadPool: newReadPool()}
+			runner := &jobs.Runner{Version: buildVersion(), Logger: log, DryRun: true}
 			var progress *progressLine
 			if stderrIsTerminal() {
 				progress = newProgressLine(os.Stderr)

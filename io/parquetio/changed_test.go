@@ -56,7 +56,7 @@ func TestCheckUnchanged(t *testing.T) {
 			dir := t.TempDir()
 			p := filepath.Join(dir, "part-0.parquet")
 			writeRows(t, p, 0, 100, fileOpts{})
-			src, err := openPooled(filepath.Join(dir, "*.parquet"))
+			src, err := Open(filepath.Join(dir, "*.parquet"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -24,11 +24,11 @@ import (
 // page errors and carries on with the column's next row group: confined
 // to one, such a column comes up short, where it used to shift against
 // the others.
-func (f *File) rowGroupReaders(ctx context.Context, fr *fileReaders, fields, leaves []int, rg int) ([]*pqarrow.ColumnReader, *arrow.Schema, error) {
+func (f *File) rowGroupReaders(ctx context.Context, fr *pqarrow.FileReader, fields, leaves []int, rg int) ([]*pqarrow.ColumnReader, *arrow.Schema, error) {
 	readers := make([]*pqarrow.ColumnReader, 0, len(fields))
 	out := make([]arrow.Field, 0, len(fields))
 	for i, fi := range fields {
-		rdr, err := fr.forField(fi).GetFieldReader(ctx, fi, map[int]bool{leaves[i]: true}, []int{rg})
+		rdr, err := fr.GetFieldReader(ctx, fi, map[int]bool{leaves[i]: true}, []int{rg})
 		if err != nil {
 			releaseReaders(readers)
 			if errors.Is(err, blob.ErrChanged) { // an object replaced mid-read: its GETs are pinned (remote.go)

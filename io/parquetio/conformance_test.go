@@ -2,7 +2,6 @@ package parquetio
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,7 +22,6 @@ func putSnapshot(t *testing.T, path string, rows []sourcetest.Row) {
 
 func TestSourceConformanceLocal(t *testing.T) {
 	dir := t.TempDir()
-	pool := NewBufferPool(PoisonReleased())
 	pattern := filepath.Join(dir, "snap", "*.parquet")
 	notParquet := filepath.Join(dir, "csv", "a.parquet")
 	if err := os.MkdirAll(filepath.Dir(notParquet), 0o755); err != nil {
@@ -33,7 +31,7 @@ func TestSourceConformanceLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	opener := func(p string) func(context.Context) (source.Source, error) {
-		return func(context.Context) (source.Source, error) { return Open(p, WithBufferPool(pool)) }
+		return func(context.Context) (source.Source, error) { return Open(p) }
 	}
 	sourcetest.Run(t, sourcetest.Harness{
 		Put: func(t *testing.T, rows []sourcetest.Row) {
@@ -44,16 +42,14 @@ func TestSourceConformanceLocal(t *testing.T) {
 			{Name: "no file", Open: opener(filepath.Join(dir, "none", "*.parquet")), Want: filepath.Join(dir, "none", "*.parquet")},
 			{Name: "not Parquet", Open: opener(filepath.Join(dir, "csv", "*.parquet")), Want: notParquet},
 		},
-		Leaks: poolLeaks(pool),
 	})
 }
 
 func TestSourceConformanceS3(t *testing.T) {
 	s := newS3Snapshot(t)
-	pool := NewBufferPool(PoisonReleased())
 	local := filepath.Join(s.dir, "upload.parquet")
 	opener := func(p string) func(context.Context) (source.Source, error) {
-		return func(context.Context) (source.Source, error) { return Open(s.url(p), WithBufferPool(pool)) }
+		return func(context.Context) (source.Source, error) { return Open(s.url(p)) }
 	}
 	if err := os.WriteFile(local, []byte("id,x,name\n1,2,a\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -69,16 +65,5 @@ func TestSourceConformanceS3(t *testing.T) {
 			{Name: "no object", Open: opener("none/*.parquet"), Want: "none/*.parquet"},
 			{Name: "not Parquet", Open: opener("csv/*.parquet"), Want: "csv/a.parquet"},
 		},
-		Leaks: poolLeaks(pool),
 	})
-}
-
-// poolLeaks reports bytes of pool still in use.
-func poolLeaks(pool *BufferPool) func() error {
-	return func() error {
-		if n := pool.InUse(); n != 0 {
-			return fmt.Errorf("%d bytes of the read pool in use", n)
-		}
-		return nil
-	}
 }

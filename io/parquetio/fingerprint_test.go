@@ -20,7 +20,7 @@ func TestFingerprint(t *testing.T) {
 	pattern := filepath.Join(dir, "date=*", "*.parquet")
 	fingerprint := func(t *testing.T, workers int) (string, *Source) {
 		t.Helper()
-		src, err := openPooled(pattern, WithHashWorkers(workers))
+		src, err := Open(pattern, WithHashWorkers(workers))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestFingerprint(t *testing.T) {
 		}
 	})
 	t.Run("file grew after Open", func(t *testing.T) {
-		src, err := openPooled(pattern)
+		src, err := Open(pattern)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestFingerprint(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		src, err := openPooled(pattern)
+		src, err := Open(pattern)
 		if err != nil {
 			t.Fatal(err)
 		}

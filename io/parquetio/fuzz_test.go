@@ -93,7 +93,7 @@ func openAndRead(ctx context.Context, t *testing.T, path string) {
 			t.Errorf("%s: error does not name the file: %v", what, err)
 		}
 	}
-	src, err := openPooled(path)
+	src, err := Open(path)
 	if err != nil {
 		named("Open", err)
 		return

@@ -18,29 +18,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(releasedAll{miniotest.Wrap(m)}) // stops MinIO, if a test started it
-}
-
-// testPool is the read pool of every test that reads through one: it
-// poisons released buffers, as the end-to-end tests' pool does.
-var testPool = NewBufferPool(PoisonReleased())
-
-// openPooled is Open reading through testPool.
-func openPooled(pattern string, opts ...Option) (*Source, error) {
-	return Open(pattern, append(opts, WithBufferPool(testPool))...)
-}
-
-// releasedAll fails the package when a record read is never released: its
-// pooled buffers would stay taken for the life of the process.
-type releasedAll struct{ goleak.TestingM }
-
-func (m releasedAll) Run() int {
-	code := m.TestingM.Run()
-	if n := testPool.InUse(); n != 0 && code == 0 {
-		fmt.Fprintf(os.Stderr, "parquetio: %d bytes of read buffers were never released\n", n)
-		return 1
-	}
-	return code
+	goleak.VerifyTestMain(miniotest.Wrap(m)) // stops MinIO, if a test started it
 }
 
 // testSchema is the snapshot shape the tests write: a key, a feature, a label.

@@ -146,7 +146,7 @@ func runHostileWithin(t *testing.T, limit time.Duration, path string, mem memory
 
 func runHostile(ctx context.Context, t *testing.T, path string, mem memory.Allocator) hostileOutcome {
 	out := hostileOutcome{Open: "error", Read: "error"}
-	src, err := openPooled(path)
+	src, err := Open(path)
 	if err != nil {
 		out.err = err
 		if !errors.Is(err, ErrCorrupt) {
@@ -303,7 +303,7 @@ func TestOpenClosesCorruptFiles(t *testing.T) {
 	before := fds()
 	for range 100 {
 		for _, name := range []string{"footer_garbled.parquet", "lie_schema_children.parquet", "magic_zero_footer.parquet"} {
-			if _, err := openPooled(filepath.Join(hostileDir, name)); err == nil {
+			if _, err := Open(filepath.Join(hostileDir, name)); err == nil {
 				t.Fatalf("%s opened", name)
 			}
 		}

@@ -35,8 +35,7 @@ type Option func(*openOptions)
 type openOptions struct {
 	root        string
 	types       map[string]arrow.DataType
-	pool        *BufferPool // pooled.go
-	hashWorkers int         // fingerprint.go
+	hashWorkers int // fingerprint.go
 }
 
 // WithPartitionRoot names where partition folders start: root is a prefix

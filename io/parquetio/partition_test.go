@@ -39,7 +39,7 @@ func TestPartitionColumns(t *testing.T) {
 	dir := t.TempDir()
 	writeRows(t, filepath.Join(dir, "day=2026-11-19", "bucket=7", "region=eu", "part-0.parquet"), 0, 5, fileOpts{rowGroup: 2})
 	writeRows(t, filepath.Join(dir, "day=2026-11-20", "bucket=12", "region=__HIVE_DEFAULT_PARTITION__", "part-0.parquet"), 100, 3, fileOpts{})
-	src, err := openPooled(filepath.Join(dir, "*", "*", "*", "*.parquet"))
+	src, err := Open(filepath.Join(dir, "*", "*", "*", "*.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestPartitionTypes(t *testing.T) {
 	writeRows(t, filepath.Join(dir, "k=2026-11-20", "p.parquet"), 2, 2, fileOpts{})
 	glob := filepath.Join(dir, "*", "*.parquet")
 	// Mixed: string, kept as written.
-	src, err := openPooled(glob)
+	src, err := Open(glob)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,20 +107,20 @@ func TestPartitionTypes(t *testing.T) {
 	// Leading zeros: a string, as written, unless declared int.
 	one := t.TempDir()
 	writeRows(t, filepath.Join(one, "k=010", "p.parquet"), 0, 2, fileOpts{})
-	if src, err = openPooled(filepath.Join(one, "*", "*.parquet")); err != nil {
+	if src, err = Open(filepath.Join(one, "*", "*.parquet")); err != nil {
 		t.Fatal(err)
 	}
 	if rows, _ := readText(t, src, []string{"k"}, 10); rows[0][0] != "010" {
 		t.Errorf("k=010 read as %s, want the string 010", rows[0][0])
 	}
-	if src, err = openPooled(filepath.Join(one, "*", "*.parquet"), WithPartitionTypes(map[string]arrow.DataType{"k": arrow.PrimitiveTypes.Int64})); err != nil {
+	if src, err = Open(filepath.Join(one, "*", "*.parquet"), WithPartitionTypes(map[string]arrow.DataType{"k": arrow.PrimitiveTypes.Int64})); err != nil {
 		t.Fatal(err)
 	}
 	if rows, _ := readText(t, src, []string{"k"}, 10); rows[0][0] != "10" {
 		t.Errorf("k=010 declared int read as %s, want 10", rows[0][0])
 	}
 	// Declared int: the date folder does not parse, named.
-	_, err = openPooled(glob, WithPartitionTypes(map[string]arrow.DataType{"k": arrow.PrimitiveTypes.Int64}))
+	_, err = Open(glob, WithPartitionTypes(map[string]arrow.DataType{"k": arrow.PrimitiveTypes.Int64}))
 	if !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "k=2026-11-20") || !strings.Contains(err.Error(), "declared") {
 		t.Errorf("declared int over a date folder: %v", err)
 	}
@@ -131,7 +131,7 @@ func TestPartitionRoot(t *testing.T) {
 	writeRows(t, filepath.Join(dir, "env=prod", "snapshot_date=2026-11-20", "p.parquet"), 0, 2, fileOpts{})
 	pattern := filepath.Join(dir, "env=prod", "snapshot_date=2026-11-20", "*.parquet")
 	// The glob's fixed folder: no partition.
-	src, err := openPooled(pattern)
+	src, err := Open(pattern)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestPartitionRoot(t *testing.T) {
 		t.Errorf("fixed folders became columns: %s", src.Schema())
 	}
 	// A root before the date's folder (a job's template): snapshot_date, not env.
-	src, err = openPooled(pattern, WithPartitionRoot(filepath.Join(dir, "env=prod", "snapshot_date=")))
+	src, err = Open(pattern, WithPartitionRoot(filepath.Join(dir, "env=prod", "snapshot_date=")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestPartitionErrors(t *testing.T) {
 		dir := t.TempDir()
 		writeRows(t, filepath.Join(dir, "a=1", "p.parquet"), 0, 2, fileOpts{})
 		writeRows(t, filepath.Join(dir, "b=1", "p.parquet"), 0, 2, fileOpts{})
-		_, err := openPooled(filepath.Join(dir, "*", "*.parquet"))
+		_, err := Open(filepath.Join(dir, "*", "*.parquet"))
 		if !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "b=1") {
 			t.Errorf("got %v", err)
 		}
@@ -161,7 +161,7 @@ func TestPartitionErrors(t *testing.T) {
 	t.Run("key twice", func(t *testing.T) {
 		dir := t.TempDir()
 		writeRows(t, filepath.Join(dir, "a=1", "a=2", "p.parquet"), 0, 2, fileOpts{})
-		_, err := openPooled(filepath.Join(dir, "*", "*", "*.parquet"))
+		_, err := Open(filepath.Join(dir, "*", "*", "*.parquet"))
 		if !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "twice") {
 			t.Errorf("got %v", err)
 		}
@@ -170,7 +170,7 @@ func TestPartitionErrors(t *testing.T) {
 		dir := t.TempDir()
 		writeRows(t, filepath.Join(dir, "id=0", "p.parquet"), 0, 1, fileOpts{})            // id 0: agrees
 		writeRows(t, filepath.Join(dir, "id=5", "p.parquet"), 5, 2, fileOpts{rowGroup: 1}) // ids 5, 6: row 1 disagrees
-		src, err := openPooled(filepath.Join(dir, "*", "*.parquet"))
+		src, err := Open(filepath.Join(dir, "*", "*.parquet"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +200,7 @@ func TestPartitionFingerprint(t *testing.T) {
 	writeRows(t, a, 0, 3, fileOpts{})
 	writeRows(t, b, 0, 3, fileOpts{}) // the same bytes in another folder
 	fp := func(glob string) string {
-		src, err := openPooled(glob)
+		src, err := Open(glob)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func TestPartitionFingerprintFixedFolder(t *testing.T) {
 		writeRows(t, filepath.Join(dir, "day="+day, "p.parquet"), 0, 3, fileOpts{})
 	}
 	fp := func(day string, opts ...Option) string {
-		src, err := openPooled(filepath.Join(dir, "day="+day, "*.parquet"), opts...)
+		src, err := Open(filepath.Join(dir, "day="+day, "*.parquet"), opts...)
 		if err != nil {
 			t.Fatal(err)
 		}

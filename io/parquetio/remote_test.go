@@ -92,11 +92,11 @@ func TestRemoteReadMatchesLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	remote, err := openPooled(s.url(day + "*.parquet"))
+	remote, err := Open(s.url(day + "*.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := openPooled(filepath.Join(s.dir, "snap", "2026-11-20", "*.parquet"))
+	local, err := Open(filepath.Join(s.dir, "snap", "2026-11-20", "*.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestRemoteReadMatchesLocal(t *testing.T) {
 			t.Fatalf("%s: checksum %q", f.Name, f.SHA256)
 		}
 	}
-	again, err := openPooled(s.url(day + "part-[0-9].parquet"))
+	again, err := Open(s.url(day + "part-[0-9].parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestRemoteOpenReadsOnlyTheEnds(t *testing.T) {
 	s.put(t, "big/part-1.parquet", 400_000, 400_000, fileOpts{rowGroup: 100_000})
 	proxied, traffic := miniotest.Proxy(t, s.bucketURL)
 	i := strings.Index(proxied, "?")
-	src, err := openPooled(proxied[:i] + "/big/*.parquet" + proxied[i:])
+	src, err := Open(proxied[:i] + "/big/*.parquet" + proxied[i:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,20 +232,20 @@ func TestRemoteOpenErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := openPooled(s.url(tc.pattern))
+			_, err := Open(s.url(tc.pattern))
 			if err == nil || (tc.is != nil && !errors.Is(err, tc.is)) || !strings.Contains(err.Error(), tc.contains) {
-				t.Fatalf("openPooled(%s) = %v; want %v naming %q", tc.pattern, err, tc.is, tc.contains)
+				t.Fatalf("Open(%s) = %v; want %v naming %q", tc.pattern, err, tc.is, tc.contains)
 			}
 		})
 	}
 	t.Run("missing bucket", func(t *testing.T) {
-		_, err := openPooled("s3://no-such-bucket/x/*.parquet?" + strings.SplitN(s.bucketURL, "?", 2)[1])
+		_, err := Open("s3://no-such-bucket/x/*.parquet?" + strings.SplitN(s.bucketURL, "?", 2)[1])
 		if !errors.Is(err, blob.ErrNotFound) || !strings.Contains(err.Error(), "no bucket s3://no-such-bucket") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("unknown query parameter", func(t *testing.T) {
-		_, err := openPooled(s.url("ok/*.parquet") + "&bogus=1")
+		_, err := Open(s.url("ok/*.parquet") + "&bogus=1")
 		if err == nil || !strings.Contains(err.Error(), "bogus") {
 			t.Fatalf("err = %v", err)
 		}
@@ -276,7 +276,7 @@ func TestRemoteChangedDuringTheRun(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newS3Snapshot(t)
 			s.put(t, "d/part-0.parquet", 0, 1000, fileOpts{rowGroup: 250})
-			src, err := openPooled(s.url("d/*.parquet"))
+			src, err := Open(s.url("d/*.parquet"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -291,7 +291,7 @@ func TestRemoteChangedDuringTheRun(t *testing.T) {
 		s := newS3Snapshot(t)
 		// Row groups far larger than the tail window, so that the next one is a GET.
 		s.put(t, "d/part-0.parquet", 0, 40_000, fileOpts{rowGroup: 10_000})
-		src, err := openPooled(s.url("d/*.parquet"))
+		src, err := Open(s.url("d/*.parquet"))
 		if err != nil {
 			t.Fatal(err)
 		}

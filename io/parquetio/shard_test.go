@@ -27,7 +27,7 @@ func TestShard(t *testing.T) {
 		}
 		return ids
 	}
-	whole, err := openPooled(pattern)
+	whole, err := Open(pattern)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestShard(t *testing.T) {
 		var got []int64
 		var units int
 		for index := range count {
-			src, err := openPooled(pattern)
+			src, err := Open(pattern)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func TestShard(t *testing.T) {
 	}
 
 	// Offsets stay the rows' places in their file, as quarantine needs.
-	src, _ := openPooled(pattern)
+	src, _ := Open(pattern)
 	if _, err := src.Shard(1, 3); err != nil {
 		t.Fatal(err)
 	}

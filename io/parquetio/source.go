@@ -235,14 +235,14 @@ func (s *Source) Read(ctx context.Context, cols []string, batchRows int, mem mem
 		if f.groups != nil && len(f.groups) == 0 {
 			continue // another shard's file
 		}
-		if err := f.read(ctx, cols, batchRows, mem, s.opts.pool, emit); err != nil {
+		if err := f.read(ctx, cols, batchRows, mem, emit); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memory.Allocator, pool *BufferPool, emit Emit) (err error) {
+func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memory.Allocator, emit Emit) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: the Parquet reader panicked: %v", ErrCorrupt, f.Path, r)
@@ -270,7 +270,7 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
 	defer pf.Close()
-	fr, err := newFileReaders(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem, pool)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
@@ -308,7 +308,7 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 // readRowGroup emits one row group's rows in batches and checks their count.
 // It asks for no more rows than the footer promises: a read past the end
 // costs every column a batch-sized buffer, for nothing.
-func (f *File) readRowGroup(ctx context.Context, fr *fileReaders, fields, leaves []int, rg, batchRows int,
+func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields, leaves []int, rg, batchRows int,
 	mem memory.Allocator, offset int64, emit Emit) (int64, error) {
 	readers, schema, err := f.rowGroupReaders(ctx, fr, fields, leaves, rg)
 	if err != nil {

@@ -95,7 +95,7 @@ func TestOpenErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			tt.setup(t, dir)
-			src, err := openPooled(filepath.Join(dir, "*.parquet"))
+			src, err := Open(filepath.Join(dir, "*.parquet"))
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Open = %v, %v; want %v", src, err, tt.wantErr)
 			}
@@ -109,7 +109,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestOpenBadPattern(t *testing.T) {
-	_, err := openPooled(filepath.Join(t.TempDir(), "[*.parquet"))
+	_, err := Open(filepath.Join(t.TempDir(), "[*.parquet"))
 	if err == nil || !strings.Contains(err.Error(), "[*.parquet") {
 		t.Fatalf("Open = %v, want an error naming the glob", err)
 	}
@@ -147,7 +147,7 @@ func TestOpenFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src, err := openPooled(tt.pattern)
+			src, err := Open(tt.pattern)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,7 +215,7 @@ func TestCheckColumns(t *testing.T) {
 			first, second := filepath.Join(dir, "a.parquet"), filepath.Join(dir, "b.parquet")
 			writeRows(t, first, 0, 3, fileOpts{})
 			writeEmptyWithSchema(t, second, tt.second)
-			src, err := openPooled(filepath.Join(dir, "*.parquet"))
+			src, err := Open(filepath.Join(dir, "*.parquet"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -291,7 +291,7 @@ func TestRead(t *testing.T) {
 	// a: 25 rows in row groups of 8 (so batches cross row groups); b: 12 rows.
 	writeRows(t, a, 0, 25, fileOpts{rowGroup: 8, codec: compress.Codecs.Zstd})
 	writeRows(t, b, 1000, 12, fileOpts{codec: compress.Codecs.Snappy})
-	src, err := openPooled(filepath.Join(dir, "*.parquet"))
+	src, err := Open(filepath.Join(dir, "*.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +367,7 @@ func TestRead(t *testing.T) {
 func TestReadColumnOrder(t *testing.T) {
 	dir := t.TempDir()
 	writeRows(t, filepath.Join(dir, "a.parquet"), 0, 5, fileOpts{})
-	src, err := openPooled(filepath.Join(dir, "*.parquet"))
+	src, err := Open(filepath.Join(dir, "*.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +392,7 @@ func TestReadStops(t *testing.T) {
 	dir := t.TempDir()
 	writeRows(t, filepath.Join(dir, "a.parquet"), 0, 50, fileOpts{rowGroup: 10})
 	writeRows(t, filepath.Join(dir, "b.parquet"), 50, 50, fileOpts{rowGroup: 10})
-	src, err := openPooled(filepath.Join(dir, "*.parquet"))
+	src, err := Open(filepath.Join(dir, "*.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +498,7 @@ func TestReadCorruptPage(t *testing.T) {
 			bad := filepath.Join(dir, "b.parquet")
 			writeRows(t, bad, 0, 20000, fileOpts{codec: tt.codec})
 			corruptMiddle(t, bad, tt.col, tt.header)
-			src, err := openPooled(filepath.Join(dir, "*.parquet"))
+			src, err := Open(filepath.Join(dir, "*.parquet"))
 			if err != nil {
 				t.Fatalf("footer is intact, Open should pass: %v", err)
 			}
@@ -580,7 +580,7 @@ func TestReadWideCorruptColumn(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	src, err := openPooled(path)
+	src, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func TestWriterSplitsFiles(t *testing.T) {
 			}
 
 			// Read back: the ids count up across the files, values intact.
-			src, err := openPooled(filepath.Join(dir, "*.parquet"))
+			src, err := Open(filepath.Join(dir, "*.parquet"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +189,7 @@ func TestWriterCompressions(t *testing.T) {
 			if _, err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if src, err := openPooled(filepath.Join(dir, "*.parquet")); err != nil || src.Rows() != 50 {
+			if src, err := Open(filepath.Join(dir, "*.parquet")); err != nil || src.Rows() != 50 {
 				t.Fatalf("reading back: %v", err)
 			}
 		})
@@ -210,7 +210,7 @@ func TestWriterEmptyClose(t *testing.T) {
 	if len(files) != 1 || files[0].Name != "part-00000.parquet" || files[0].Rows != 0 || files[0].Bytes == 0 {
 		t.Fatalf("files = %+v, want one part-00000.parquet with 0 rows", files)
 	}
-	src, err := openPooled(filepath.Join(dir, "*.parquet"))
+	src, err := Open(filepath.Join(dir, "*.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +478,7 @@ func TestWriterCompressionLevel(t *testing.T) {
 	if err := os.WriteFile(path, high, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	src, err := openPooled(path)
+	src, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

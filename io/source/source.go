@@ -33,9 +33,8 @@ type Emit func(rec arrow.Record, where string, offset int64) error
 // it; Close ends what the source holds (a query and its connection) and
 // may be called while records from Read are still held. Records belong to
 // Emit (see Emit), and every buffer in them comes from the allocator
-// passed to Read, or from a pool the source was opened with
-// (parquetio.WithBufferPool); once every record is released and the
-// source is closed, neither holds anything for it.
+// passed to Read; once every record is released and the source is
+// closed, neither holds anything for it.
 //
 // Concurrency: a Source is not safe for concurrent use. Read calls emit in
 // Read's own goroutine, one chunk at a time and in order, so a slow emit

@@ -150,10 +150,6 @@ type Source struct {
 	Files       []SourceFile      `json:"files,omitempty"`
 	Rows        int64             `json:"rows"`
 	Fingerprint string            `json:"fingerprint,omitempty"`
-	// ReadPoolPeakBytes is the read pool's peak once the rows were read
-	// (parquetio.BufferPool.Peak: in a daemon, over its runs so far);
-	// absent without a pool or a Parquet read.
-	ReadPoolPeakBytes int64 `json:"read_pool_peak_bytes,omitempty"`
 }
 
 // Counts balance: read = valid + quarantined; valid = scored + fallback.

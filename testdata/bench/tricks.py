@@ -36,7 +36,7 @@ def parse_time(path):
 def main(res):
     runs = {}  # (job, build) -> {round: times}
     for p in glob.glob(os.path.join(res, "*.time")):
-        m = re.match(r"(.+)-(default|nocheck|purego|nopool)-(\d+)\.time$", os.path.basename(p))
+        m = re.match(r"(.+)-(default|nocheck|purego)-(\d+)\.time$", os.path.basename(p))
         if not m:
             continue
         job, build, r = m.group(1), m.group(2), int(m.group(3))
@@ -52,7 +52,7 @@ def main(res):
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for job in ["gbm-2m", "logreg-2m", "gbm-2m-ort", "logreg-2m-ort"]:
         base = runs.get((job, "default"), {})
-        for build in ["default", "nocheck", "purego", "nopool"]:
+        for build in ["default", "nocheck", "purego"]:
             rs = runs.get((job, build))
             if not rs:
                 continue

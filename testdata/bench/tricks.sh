@@ -9,10 +9,7 @@
 #   nocheck  the per-chunk check off (-ldflags -X ...crossCheckSample=0);
 #   purego   -tags purego: the Go kernels instead of the amd64 assembly
 #            (scoring/trees leq_amd64.s for the GBM, scoring/linear
-#            kernel_amd64.s for the logistic model);
-#   nopool   the Parquet reader's fixed-width columns from the caller's
-#            allocator instead of io/parquetio's read-buffer pool
-#            (-ldflags -X main.noReadPool=1; BENCH_TRICKS_NOPOOL=0 skips it).
+#            kernel_amd64.s for the logistic model).
 #
 # BENCH_TRICKS_BUILDS (e.g. "default nocheck") runs only those builds.
 #
@@ -61,11 +58,7 @@ log "building"
 $GO build -o "$B/default" ./cmd/batchscore
 $GO build -ldflags "-X $PKG/scoring/onnx.crossCheckSample=0" -o "$B/nocheck" ./cmd/batchscore
 $GO build -tags purego -o "$B/purego" ./cmd/batchscore
-BUILDS=${BENCH_TRICKS_BUILDS:-default nocheck purego nopool}
-[ "${BENCH_TRICKS_NOPOOL:-1}" != 0 ] || BUILDS=${BUILDS/nopool/}
-if [[ " $BUILDS " == *" nopool "* ]]; then
-	$GO build -ldflags "-X main.noReadPool=1" -o "$B/nopool" ./cmd/batchscore
-fi
+BUILDS=${BENCH_TRICKS_BUILDS:-default nocheck purego}
 
 # The ONNX Runtime twins of the two jobs (BENCH_TRICKS_ORT: which run).
 ORTJOBS=${BENCH_TRICKS_ORT-logreg-2m-ort}

@@ -107,9 +107,9 @@ type Harness struct {
 	// Missing are snapshots whose errors the suite checks.
 	Missing []Missing
 	// Leaks, when set, says what a closed source whose records are all
-	// released still holds outside the allocator Read is given (pooled
-	// bytes, a database connection); nil when nothing. It may wait a
-	// little for a server to notice a closed connection.
+	// released still holds outside the allocator Read is given (a database
+	// connection); nil when nothing. It may wait a little for a server to
+	// notice a closed connection.
 	Leaks func() error
 }
 
