@@ -93,7 +93,7 @@ e2e-test-binary:
 # start none (no go statement, no t.Parallel, no errgroup, in code or tests)
 # and run without it; under it gensnapshot's tests cost 19 times the CPU.
 # A package that starts goroutines fails the check and must leave the list.
-NORACE := cmd/gensnapshot internal/atomicfile internal/crashpoint jobs/numfmt jobs/spec jobs/validate/profile scoring/linear
+NORACE := cmd/gensnapshot internal/atomicfile internal/crashpoint jobs/numfmt jobs/spec jobs/validate/profile
 test-packages:
 	$(GO) test -race -count=1 -timeout 45m $$($(GO) list ./... | grep -v -e '/cmd/batchscore$$' $(addprefix -e '/,$(addsuffix $$',$(NORACE))))
 test-packages-norace:

@@ -44,10 +44,6 @@ type InputBinding struct {
 	Columns []string
 	Elem    string
 	Rank    int // 1: [N] from one column; 2: [N,len(Columns)]
-	// ColumnMajor fills a float [N,F] input feature-major (Tensor.ColumnMajor):
-	// set by an engine that reads columns (the native linear one), never by
-	// a job file.
-	ColumnMajor bool
 }
 
 // OutputBinding reads one output; Index points into Binding.Outputs.

@@ -85,17 +85,13 @@ func portNames(ports []Port) []string {
 	return names
 }
 
-// Tensor is one input, row-major unless ColumnMajor. Exactly one of the
-// slices is set.
+// Tensor is one input, row-major. Exactly one of the slices is set.
 type Tensor struct {
-	Shape []int64
-	// ColumnMajor: the values are feature-major (column j's N values at
-	// [j*N, (j+1)*N)), for an engine that asked for it (InputBinding).
-	ColumnMajor bool
-	Float32     []float32
-	Float64     []float64
-	Int64       []int64
-	Int32       []int32
+	Shape   []int64
+	Float32 []float32
+	Float64 []float64
+	Int64   []int64
+	Int32   []int32
 }
 
 // Output is one decoded model output. Values are row-major; a ZipMap

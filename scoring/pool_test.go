@@ -293,37 +293,6 @@ func TestTensorsFillRowMajor(t *testing.T) {
 	}
 }
 
-// An engine that asks for feature-major input gets each column's values
-// in one run (a bool column as 0/1), and a null still names its row.
-func TestTensorsFillColumnMajor(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	const n = 13
-	rec := chunk(mem, 0, n, -1)
-	defer rec.Release()
-	b := poolBinding(t)
-	b.Inputs[0].ColumnMajor = true
-	var buf Buffers
-	ts, err := b.tensors(rec, &buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ts[0].ColumnMajor || ts[1].ColumnMajor {
-		t.Fatalf("ColumnMajor %v %v, want the float input only", ts[0].ColumnMajor, ts[1].ColumnMajor)
-	}
-	for i := range n {
-		if x, flag := ts[0].Float32[i], ts[0].Float32[n+i]; x != float32(float64(i)/100) || flag != float32(i%2) {
-			t.Fatalf("row %d: x %g, flag %g", i, x, flag)
-		}
-	}
-	nulls := chunk(mem, 0, 4, 2)
-	defer nulls.Release()
-	var ie *InputError
-	if _, err := b.tensors(nulls, &buf); !errors.As(err, &ie) || ie.Row != 2 || ie.Column != "x" {
-		t.Errorf("null: %v, want an InputError at row 2 of x", err)
-	}
-}
-
 // Tiles of fillTile rows must join up: compare a matrix wider than one
 // tile with the plain row-by-row definition.
 func TestTensorsAcrossTiles(t *testing.T) {

@@ -65,12 +65,7 @@ func (b *Binding) tensors(rec arrow.Record, buf *Buffers) ([]Tensor, error) {
 		case Float:
 			buf.f32[i] = grow(buf.f32[i], n*width)
 			t.Float32 = buf.f32[i]
-			if in.ColumnMajor && in.Rank == 2 {
-				t.ColumnMajor = true
-				err = fillColumns(t.Float32, cols, in.Columns, buf)
-			} else {
-				err = fillAll(t.Float32, cols, in.Columns, buf)
-			}
+			err = fillAll(t.Float32, cols, in.Columns, buf)
 		case Double:
 			buf.f64[i] = grow(buf.f64[i], n*width)
 			t.Float64 = buf.f64[i]
@@ -152,21 +147,6 @@ func (buf *Buffers) countNonFinite(column string, n NonFinite) {
 		buf.nonFinite = nonFiniteTally{}
 	}
 	buf.nonFinite[column] = buf.nonFinite[column].Add(n)
-}
-
-// fillColumns writes cols one after the other into dst, feature-major,
-// after the same checks as fillAll.
-func fillColumns[T number](dst []T, cols []arrow.Array, names []string, buf *Buffers) error {
-	if err := checkAll(cols, names); err != nil {
-		return err
-	}
-	for j, col := range cols {
-		n := col.Len()
-		if nf, bad := fill(dst[j*n:(j+1)*n], col, 0, 1, 0, n); bad {
-			buf.countNonFinite(names[j], nf)
-		}
-	}
-	return nil
 }
 
 // checkAll says which column, if any, holds a null or a type no input can

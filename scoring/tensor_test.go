@@ -36,12 +36,12 @@ func floatChunk(mem memory.Allocator, n, width int, spoil func(col, row int) (fl
 	return rec
 }
 
-func floatBinding(rec arrow.Record, elem string, columnMajor bool) *Binding {
+func floatBinding(rec arrow.Record, elem string) *Binding {
 	var names []string
 	for _, f := range rec.Schema().Fields() {
 		names = append(names, f.Name)
 	}
-	return &Binding{Inputs: []InputBinding{{Name: "x", Columns: names, Elem: elem, Rank: 2, ColumnMajor: columnMajor}}}
+	return &Binding{Inputs: []InputBinding{{Name: "x", Columns: names, Elem: elem, Rank: 2}}}
 }
 
 // Non-finite inputs are scored but counted per column, as the model
@@ -69,21 +69,18 @@ func TestTensorsCountNonFinite(t *testing.T) {
 	defer rec.Release()
 	names := rec.Schema().Fields()
 	tests := []struct {
-		name        string
-		elem        string
-		columnMajor bool
-		want        map[string]NonFinite
+		name string
+		elem string
+		want map[string]NonFinite
 	}{
-		{"float row-major", Float, false, map[string]NonFinite{
+		{"float", Float, map[string]NonFinite{
 			names[0].Name: {NaN: 4}, names[1].Name: {PosInf: 1, NegInf: 1}, names[2].Name: {BeyondFloat32: 2}}},
-		{"float column-major", Float, true, map[string]NonFinite{
-			names[0].Name: {NaN: 4}, names[1].Name: {PosInf: 1, NegInf: 1}, names[2].Name: {BeyondFloat32: 2}}},
-		{"double", Double, false, map[string]NonFinite{
+		{"double", Double, map[string]NonFinite{
 			names[0].Name: {NaN: 4}, names[1].Name: {PosInf: 1, NegInf: 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &Scorer{Binding: floatBinding(rec, tt.elem, tt.columnMajor)}
+			s := &Scorer{Binding: floatBinding(rec, tt.elem)}
 			var buf Buffers
 			for range 2 { // two chunks: the counts add up
 				if _, err := s.Binding.tensors(rec, &buf); err != nil {
@@ -106,7 +103,7 @@ func TestTensorsCountNonFinite(t *testing.T) {
 	clean := floatChunk(mem, 10, 3, func(int, int) (float64, bool) { return 0, false })
 	defer clean.Release()
 	var buf Buffers
-	b := floatBinding(rec, Float, false)
+	b := floatBinding(rec, Float)
 	if _, err := b.tensors(rec, &buf); err != nil {
 		t.Fatal(err)
 	}
@@ -118,14 +115,11 @@ func TestTensorsCountNonFinite(t *testing.T) {
 // BenchmarkTensors measures the per-row fill: 30 double columns into a
 // float [N,30] input, 65,536 rows a chunk, as the churn job's.
 func BenchmarkTensors(b *testing.B) {
-	for _, tc := range []struct {
-		name        string
-		columnMajor bool
-	}{{"row-major", false}, {"column-major", true}} {
-		b.Run(tc.name, func(b *testing.B) {
+	for _, name := range []string{"row-major"} {
+		b.Run(name, func(b *testing.B) {
 			rec := floatChunk(memory.DefaultAllocator, 65536, 30, func(int, int) (float64, bool) { return 0, false })
 			defer rec.Release()
-			bind := floatBinding(rec, Float, tc.columnMajor)
+			bind := floatBinding(rec, Float)
 			var buf Buffers
 			// CPU time of this thread, which a busy machine inflates far
 			// less than wall time.
@@ -174,7 +168,7 @@ func TestTensorsCountNonFiniteFloat32AndBoundary(t *testing.T) {
 	rec := array.NewRecord(schema, []arrow.Array{f32, f64}, 5)
 	defer rec.Release()
 	var buf Buffers
-	if _, err := floatBinding(rec, Float, false).tensors(rec, &buf); err != nil {
+	if _, err := floatBinding(rec, Float).tensors(rec, &buf); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := buf.nonFinite["f"], (NonFinite{NaN: 1, PosInf: 1, NegInf: 1}); got != want {

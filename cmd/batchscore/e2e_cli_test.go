@@ -65,8 +65,8 @@ func TestCLI(t *testing.T) {
 		{
 			name: "inspect per-column inputs", args: []string{"inspect", modelPath(t, "churn_logreg.onnx")},
 			out: []string{"  tenure_months: int64[N,1]\n", "  monthly_charges: float[N,1]\n", "  months_to_contract_end: float[N,1]\n",
-				// Judged on the file: the Concat of its inputs is rewritten at run time.
-				"native engine: no (ONNX Runtime scores it): native engine cannot score this model: linear model not supported: the LinearClassifier (or its Scaler) does not read a float graph input"},
+				// A linear model: ONNX Runtime's, the native engine scores trees only.
+				"native engine: no (ONNX Runtime scores it): native engine cannot score this model: tree ensemble not supported: no TreeEnsembleClassifier or TreeEnsembleRegressor node"},
 		},
 		{
 			name: "inspect double input", args: []string{"inspect", modelPath(t, "ltv_linear.onnx")},

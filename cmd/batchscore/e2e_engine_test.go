@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/batchscore/batchscore/scoring/linear"
 )
 
 // withEngine sets scoring.engine in a job file.
@@ -21,9 +19,9 @@ func withEngine(engine string) func(string) string {
 // ONNX Runtime: the same rows and labels, scores within float rounding of
 // ONNX Runtime's (its graph computes the logistic with MLAS's
 // approximation), and the manifest says which engine scored. The logistic
-// model's native linear engine gives ONNX Runtime's table to the bit. A
-// model the native engine declines fails with exit 2, publishing nothing,
-// under native.
+// model, a linear one, is ONNX Runtime's under auto too, and declines
+// under native. A model the native engine declines fails with exit 2,
+// publishing nothing, under native.
 func TestEngines(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -60,8 +58,8 @@ func TestEngines(t *testing.T) {
 	}
 	t.Logf("2000 rows, labels identical, max |native - ONNX Runtime| = %.2g", worst)
 
-	// The logistic regression goes to the native linear engine under auto,
-	// with ONNX Runtime's bits (its Concat of 30 inputs rewritten first).
+	// The logistic regression is ONNX Runtime's under auto as under
+	// onnxruntime (the native engine scores trees only): the same table.
 	logreg := map[string]resultRows{}
 	for _, engine := range []string{"auto", "onnxruntime"} {
 		table := filepath.Join(dir, "logreg-"+engine)
@@ -70,36 +68,42 @@ func TestEngines(t *testing.T) {
 		if res.code != 0 {
 			t.Fatalf("logreg under %s failed\n%s", engine, res)
 		}
-		want := map[string]string{"auto": "native (batchscore's Go linear evaluator)", "onnxruntime": "onnxruntime 1.24.1"}[engine]
-		if !linear.CPUSupported() {
-			want = "onnxruntime 1.24.1" // the linear engine needs AVX2 and FMA
-		}
+		want := "onnxruntime 1.24.1"
 		if m := parseManifest(t, []byte(res.stdout)); !strings.HasPrefix(m.Model.Engine, want) {
 			t.Errorf("logreg under %s: model.engine %q, want %q…", engine, m.Model.Engine, want)
 		}
 		logreg[engine] = readResults(t, filepath.Join(table, "current", date20))
 	}
 	if a, o := logreg["auto"], logreg["onnxruntime"]; !slices.Equal(a.ids, o.ids) || !slices.Equal(a.labels, o.labels) || !slices.Equal(a.scores, o.scores) {
-		t.Errorf("logreg: the native linear engine's table differs from ONNX Runtime's")
+		t.Errorf("logreg: the table under auto differs from the one under onnxruntime")
 	}
 
-	// The LTV model (a LinearRegressor on a double input) is neither: it
-	// fails under native, with exit 2, publishing nothing.
-	table := filepath.Join(dir, "ltv-native")
-	job := writeJob(t, "churn_logreg.yaml", jobOpts{table: table, model: modelPath(t, "ltv_linear.onnx"), edit: func(s string) string {
+	// Under native, the logistic model and the LTV model (a
+	// LinearRegressor on a double input) fail with exit 2, publishing
+	// nothing: the native engine scores trees only.
+	checkNativeDeclines(t, filepath.Join(dir, "logreg-native"), "churn_logreg.onnx", withEngine("native"))
+	checkNativeDeclines(t, filepath.Join(dir, "ltv-native"), "ltv_linear.onnx", func(s string) string {
 		s = withEngine("native")(s)
 		s = s[:strings.Index(s, "  inputs:\n")] + "  inputs:\n    X: [monthly_charges, avg_monthly_data_gb, satisfaction_score, household_income_k, months_to_contract_end]\n" +
 			"  score: {output: variable}\n" + s[strings.Index(s, "output:\n"):]
 		return s
-	}})
+	})
+}
+
+// checkNativeDeclines runs the logistic job file on model, edited by edit
+// (which sets scoring.engine native), and checks that it fails with exit
+// 2, naming the model and the setting, and publishes nothing.
+func checkNativeDeclines(t *testing.T, table, model string, edit func(string) string) {
+	t.Helper()
+	job := writeJob(t, "churn_logreg.yaml", jobOpts{table: table, model: modelPath(t, model), edit: edit})
 	res := bs(t, "run", job, "--date", date20, "--json")
 	if res.code != 2 {
-		t.Fatalf("ltv under native: exit %d, want 2\n%s", res.code, res)
+		t.Fatalf("%s under native: exit %d, want 2\n%s", model, res.code, res)
 	}
 	m := parseManifest(t, []byte(res.stdout))
 	if m.Status != "failed" || m.ExitCode != 2 || !strings.Contains(m.Error, "scoring.engine is native") ||
-		!strings.Contains(m.Error, "ltv_linear.onnx") || !strings.Contains(m.Error, "(model, scoring.engine in "+job+")") {
-		t.Errorf("ltv under native: status %s exit %d error %q", m.Status, m.ExitCode, m.Error)
+		!strings.Contains(m.Error, model) || !strings.Contains(m.Error, "(model, scoring.engine in "+job+")") {
+		t.Errorf("%s under native: status %s exit %d error %q", model, m.Status, m.ExitCode, m.Error)
 	}
 	if v := currentVersion(t, table, date20); v != "" {
 		t.Errorf("a failed run published %s", v)

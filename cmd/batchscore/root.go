@@ -29,8 +29,8 @@ func newRootCommand() *cobra.Command {
 		Short: "Run scheduled batch scoring jobs with ONNX models",
 		Long: `batchscore reads one logical date's snapshot (Parquet files, local or on
 S3-compatible storage, or a SQL query: postgres, mysql or sqlite), scores
-every row with an ONNX model (ONNX Runtime, or the native tree and linear
-engines), and publishes a new immutable version of a result table (Parquet,
+every row with an ONNX model (ONNX Runtime, or the native tree engine),
+and publishes a new immutable version of a result table (Parquet,
 local or on S3, optionally a SQL table too) with a run manifest. A job file
 (YAML) says what to read, which model to use, how columns feed it and where
 results go.

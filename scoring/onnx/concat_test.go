@@ -24,6 +24,34 @@ import (
 	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
 
+// logregBinding binds churn_logreg.onnx the way a job binds a DataFrame
+// model: one column per input; features are the model's, in its order.
+func logregBinding(t testing.TB) (model *Model, b *scoring.Binding, features []string) {
+	t.Helper()
+	if err := Init(onnxtest.Lib(t)); err != nil {
+		t.Fatal(err)
+	}
+	model, err := Load(filepath.Join(onnxtest.Root(t), "testdata", "models", "churn_logreg.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, md, err := model.Inspect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	features = strings.Split(md.Custom["features"], ",")
+	inputs := map[string][]string{}
+	for _, f := range features {
+		inputs[f] = []string{f}
+	}
+	b, err = scoring.Bind(sig, scoring.Wiring{Inputs: inputs,
+		Score: scoring.OutputRef{Output: "probabilities", Class: ptr(1)}, Label: &scoring.OutputRef{Output: "label"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model, b, features
+}
+
 // The logistic model, exported as skl2onnx exports a DataFrame model (30
 // [N,1] inputs, ten of them int64 and Cast), scores the same bits through
 // the rewritten graph as through its own, on rows that include the

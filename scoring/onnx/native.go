@@ -1,24 +1,20 @@
 package onnx
 
-// The native engine: tree ensembles scored by scoring/trees, and binary
-// linear classifiers by scoring/linear, in Go instead of by ONNX Runtime
-// (BENCHMARKS.md has what that earns), with ONNX Runtime's results to the
-// bit.
+// The native engine: tree ensembles scored by scoring/trees in Go instead
+// of by ONNX Runtime (BENCHMARKS.md has what that earns), with ONNX
+// Runtime's results to the bit. Every other model, linear ones included,
+// is ONNX Runtime's.
 //
 // A model is scored natively only when all of this holds, otherwise ONNX
 // Runtime scores it and Session.Engine says why:
 //
 //   - scoring/trees compiles its tree node (binary classifiers and
-//     single-target regressors, the cases it reproduces bit for bit), or
-//     scoring/linear its LinearClassifier (binary, with the Scaler feeding
-//     it from a graph input, if one does);
-//   - the job feeds one input, the node's (or Scaler's) own float [N,F]
-//     graph input;
+//     single-target regressors, the cases it reproduces bit for bit);
+//   - the job feeds one input, the node's own float [N,F] graph input;
 //   - every output the job reads is one of the node's outputs, directly or
 //     through Identity nodes (a rewritten ZipMap is one) or Casts to the
 //     type the output already has;
-//   - on probe rows (aimed at the model's thresholds, or spread over the
-//     sizes a linear model's features take), every such output equals ONNX
+//   - on probe rows (aimed at the model's thresholds), every such output equals ONNX
 //     Runtime's, bit for bit, with the model as it is (no tree rewrite)
 //     and one intra-op thread.
 //
@@ -94,9 +90,6 @@ type nativeModel interface {
 	scores(x []float32, width int, out []float32) error
 	classify(x []float32, width int, label []int64, prob []float32) error
 	probe(rows, width int, seed uint64) []float32
-	// oneRowByORT: ONNX Runtime scores a one-row call with a kernel of its
-	// own, which the model does not repeat; such calls go to ONNX Runtime.
-	oneRowByORT() bool
 }
 
 // treeModel is a compiled tree ensemble.
@@ -114,9 +107,8 @@ func (t treeModel) classify(x []float32, width int, label []int64, prob []float3
 	return t.e.Classify(x, width, make([]float32, len(x)/max(width, 1)), label, prob)
 }
 func (t treeModel) probe(rows, width int, seed uint64) []float32 { return t.e.Probe(rows, width, seed) }
-func (t treeModel) oneRowByORT() bool                            { return false }
 
-// loadNative compiles data's tree node, or else its LinearClassifier.
+// loadNative compiles data's tree node.
 func loadNative(data []byte) (nativeModel, error) {
 	e, err := trees.Load(data)
 	if err == nil {
@@ -125,16 +117,7 @@ func loadNative(data []byte) (nativeModel, error) {
 	if errors.Is(err, trees.ErrModel) {
 		return nil, fmt.Errorf("%w: %w: %v", ErrNotNative, ErrModel, err)
 	}
-	l, lerr := loadLinear(data)
-	switch {
-	case lerr == nil:
-		return l, nil
-	case errors.Is(lerr, errNoLinear):
-		return nil, fmt.Errorf("%w: %v (and %v)", ErrNotNative, err, lerr)
-	case errors.Is(lerr, ErrModel):
-		return nil, fmt.Errorf("%w: %w", ErrNotNative, lerr)
-	}
-	return nil, fmt.Errorf("%w: %v", ErrNotNative, lerr)
+	return nil, fmt.Errorf("%w: %v", ErrNotNative, err)
 }
 
 // nativeEngine is a native model with the job's outputs mapped onto it.
@@ -147,8 +130,7 @@ type nativeEngine struct {
 	names   []string // the job's outputs, for messages
 
 	// ref is ONNX Runtime on the same bytes at one thread: the reference
-	// every chunk is checked against, and what scores once useORT is set
-	// (and the one-row calls of a model with oneRowByORT).
+	// every chunk is checked against, and what scores once useORT is set.
 	ref      *Session
 	checked  sync.Once    // the first chunk's check
 	chunks   atomic.Int64 // chunks that reached Run
@@ -193,7 +175,7 @@ func openNative(data []byte, b *scoring.Binding, zipMaps []rewrite.ZipMap, opts 
 }
 
 // Native says whether the native engine can compile the model's tree
-// node or LinearClassifier, and describes the node or why not, on the
+// node, and describes the node or why not, on the
 // file as it is. Whether a job then scores with it also depends on the
 // job's binding (a Concat of its columns is rewritten first) and the
 // probe (see Open).
@@ -330,7 +312,7 @@ func (n *nativeEngine) Run(ctx context.Context, inputs []scoring.Tensor) ([]scor
 	if err != nil {
 		return nil, err
 	}
-	if n.useORT.Load() || inputs[0].Shape[0] == 1 && n.e.oneRowByORT() {
+	if n.useORT.Load() {
 		return n.runORT(ctx, inputs)
 	}
 	outs, err := n.run(inputs)
@@ -352,50 +334,25 @@ func (n *nativeEngine) Run(ctx context.Context, inputs []scoring.Tensor) ([]scor
 	return outs, nil
 }
 
-// runORT scores inputs with the reference session, row-major.
+// runORT scores inputs with the reference session.
 func (n *nativeEngine) runORT(ctx context.Context, inputs []scoring.Tensor) ([]scoring.Output, error) {
-	if inputs[0].ColumnMajor {
-		inputs = []scoring.Tensor{headRows(inputs[0], inputs[0].Shape[0], false)}
-	}
 	return n.ref.Run(ctx, inputs)
 }
 
-// columnReader is a native model that reads feature-major tensors.
-type columnReader interface {
-	classifyColumns(x []float32, rows int, label []int64, prob []float32) error
-}
-
-// headRows is the first rows of the [N,F] float tensor t, copied into
-// the layout asked for (feature-major or row-major).
-func headRows(t scoring.Tensor, rows int64, columnMajor bool) scoring.Tensor {
-	n, width := t.Shape[0], t.Shape[1]
-	if !t.ColumnMajor && !columnMajor {
-		return scoring.Tensor{Shape: []int64{rows, width}, Float32: t.Float32[:rows*width]}
-	}
-	out := scoring.Tensor{Shape: []int64{rows, width}, ColumnMajor: columnMajor, Float32: make([]float32, rows*width)}
-	for i := range rows {
-		for k := range width {
-			from, to := i*width+k, i*width+k
-			if t.ColumnMajor {
-				from = k*n + i
-			}
-			if columnMajor {
-				to = k*rows + i
-			}
-			out.Float32[to] = t.Float32[from]
-		}
-	}
-	return out
+// headRows is the first rows of the [N,F] float tensor t.
+func headRows(t scoring.Tensor, rows int64) scoring.Tensor {
+	width := t.Shape[1]
+	return scoring.Tensor{Shape: []int64{rows, width}, Float32: t.Float32[:rows*width]}
 }
 
 // checkFirst compares the first rows of the first chunk with ONNX
 // Runtime's outputs for them.
 func (n *nativeEngine) checkFirst(ctx context.Context, inputs []scoring.Tensor) error {
 	rows := min(inputs[0].Shape[0], checkRows)
-	want, err := n.ref.Run(ctx, []scoring.Tensor{headRows(inputs[0], rows, false)})
+	want, err := n.ref.Run(ctx, []scoring.Tensor{headRows(inputs[0], rows)})
 	if err == nil {
 		var got []scoring.Output
-		if got, err = n.run([]scoring.Tensor{headRows(inputs[0], rows, inputs[0].ColumnMajor)}); err == nil {
+		if got, err = n.run([]scoring.Tensor{headRows(inputs[0], rows)}); err == nil {
 			return n.compareFirst(want, got)
 		}
 	}
@@ -412,7 +369,7 @@ func (n *nativeEngine) compareFirst(want, got []scoring.Output) error {
 			return nil
 		}
 	}
-	if crossCheckRows == 0 && !n.e.oneRowByORT() {
+	if crossCheckRows == 0 {
 		n.ref.Close()
 		n.ref = nil
 	}
@@ -478,18 +435,12 @@ func sampleRows(t scoring.Tensor, k int) []int {
 	return slices.Compact(rows)
 }
 
-// pickRows is rows of the [N,F] float tensor t, copied row-major.
+// pickRows is rows of the [N,F] float tensor t, copied.
 func pickRows(t scoring.Tensor, rows []int) scoring.Tensor {
-	n, width := int(t.Shape[0]), int(t.Shape[1])
+	width := int(t.Shape[1])
 	out := scoring.Tensor{Shape: []int64{int64(len(rows)), int64(width)}, Float32: make([]float32, len(rows)*width)}
 	for j, i := range rows {
-		for k := range width {
-			from := i*width + k
-			if t.ColumnMajor {
-				from = k*n + i
-			}
-			out.Float32[j*width+k] = t.Float32[from]
-		}
+		copy(out.Float32[j*width:(j+1)*width], t.Float32[i*width:(i+1)*width])
 	}
 	return out
 }
@@ -520,10 +471,6 @@ func (n *nativeEngine) run(inputs []scoring.Tensor) ([]scoring.Output, error) {
 	if len(inputs) != 1 || len(inputs[0].Shape) != 2 || inputs[0].Float32 == nil && inputs[0].Shape[0] != 0 {
 		return nil, errors.New("native engine: the binding gave other than one float [N,F] tensor")
 	}
-	cr, columns := n.e.(columnReader)
-	if inputs[0].ColumnMajor && !columns {
-		inputs = []scoring.Tensor{headRows(inputs[0], inputs[0].Shape[0], false)}
-	}
 	x, rows, width := inputs[0].Float32, int(inputs[0].Shape[0]), int(inputs[0].Shape[1])
 	var score []float32
 	var label []int64
@@ -542,11 +489,7 @@ func (n *nativeEngine) run(inputs []scoring.Tensor) ([]scoring.Output, error) {
 				prob = make([]float32, 2*rows)
 			}
 		}
-		classify := func() error { return n.e.classify(x, width, label, prob) }
-		if inputs[0].ColumnMajor {
-			classify = func() error { return cr.classifyColumns(x, rows, label, prob) }
-		}
-		if err := classify(); err != nil {
+		if err := n.e.classify(x, width, label, prob); err != nil {
 			return nil, err
 		}
 	}

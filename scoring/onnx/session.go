@@ -111,9 +111,6 @@ func (m *Model) open(data []byte, b, feed *scoring.Binding, opts Options) (*Sess
 		}
 		if err == nil {
 			sess := &Session{native: native, feed: feed}
-			if _, ok := native.e.(columnReader); ok {
-				sess.feed = columnMajor(feed)
-			}
 			for _, z := range zipMaps {
 				sess.rewrites = append(sess.rewrites, z.String())
 			}
@@ -233,14 +230,6 @@ func (s *Session) Rewrites() []string { return s.rewrites }
 // Feed is the binding the session's inputs are filled through: the one
 // Open was given, or its rewrite when a Concat of inputs became one input.
 func (s *Session) Feed() *scoring.Binding { return s.feed }
-
-// columnMajor is b with its single input filled feature-major.
-func columnMajor(b *scoring.Binding) *scoring.Binding {
-	c := *b
-	c.Inputs = slices.Clone(b.Inputs)
-	c.Inputs[0].ColumnMajor = true
-	return &c
-}
 
 // Close releases the session.
 func (s *Session) Close() error {

@@ -6,7 +6,7 @@
 #      reused when the stamp says they were made with the same flags;
 #   2. the model runtimes alone on prebuilt tensors: ONNX Runtime
 #      (scoring/onnx BenchmarkORT, BenchmarkSession) and the native engine
-#      (BenchmarkNative: trees for the GBM, linear for the logistic model);
+#      (BenchmarkNative: the GBM's trees; the logistic model is ONNX Runtime's);
 #   3. the Parquet side alone (io/parquetio BenchmarkFingerprint,
 #      BenchmarkRead, BenchmarkReadWrite) on the 2M snapshot;
 #   4. bin/batchscore run end to end on the 2M snapshot, both models, under
