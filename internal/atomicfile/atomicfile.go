@@ -31,6 +31,7 @@ type File struct {
 	path  string
 	mode  fs.FileMode
 	point string
+	sync  bool
 	done  bool
 }
 
@@ -39,6 +40,12 @@ type Option func(*File)
 
 // WithMode sets the file's mode instead of Mode.
 func WithMode(m fs.FileMode) Option { return func(f *File) { f.mode = m } }
+
+// WithoutSync skips the fsyncs, for files whose reader verifies them (a
+// checksum written beside them) and that are only worth having when the
+// process, not the machine, died: the rename still makes a killed writer
+// leave the old file or the new one whole.
+func WithoutSync() Option { return func(f *File) { f.sync = false } }
 
 // WithCrashPoint names the crash point hit between the temporary file's
 // sync and the rename (see internal/crashpoint).
@@ -50,7 +57,7 @@ func Create(path string, opts ...Option) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
-	f := &File{File: tmp, path: path, mode: Mode}
+	f := &File{File: tmp, path: path, mode: Mode, sync: true}
 	for _, o := range opts {
 		o(f)
 	}
@@ -65,7 +72,7 @@ func (f *File) Commit() error {
 	}
 	f.done = true
 	err := f.Chmod(f.mode)
-	if err == nil {
+	if err == nil && f.sync {
 		err = f.Sync()
 	}
 	err = errors.Join(err, f.Close())
@@ -76,6 +83,9 @@ func (f *File) Commit() error {
 	if err != nil {
 		os.Remove(f.Name())
 		return fmt.Errorf("writing %s: %w", f.path, err)
+	}
+	if !f.sync {
+		return nil
 	}
 	if err := SyncDir(filepath.Dir(f.path)); err != nil {
 		return fmt.Errorf("writing %s: %w", f.path, err)

@@ -67,3 +67,17 @@ func TestWriteFileIntoAFolderThatIsAFileFails(t *testing.T) {
 		t.Fatal("replacing a folder with a file succeeded")
 	}
 }
+
+func TestWithoutSyncStillReplacesWhole(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "chunk.arrow")
+	if err := WriteFile(path, []byte("new"), WithoutSync()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "new" {
+		t.Fatalf("got %q", got)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("folder holds %d entries, want only the target", len(entries))
+	}
+}

@@ -23,7 +23,7 @@ import (
 // atomically: after a killed process the file is there whole or not at
 // all. A reader still checks the sha256 it returns (readRecordFile).
 func writeRecordFile(path string, rec arrow.Record, mem memory.Allocator) (string, error) {
-	tmp, err := atomicfile.Create(path)
+	tmp, err := atomicfile.Create(path, atomicfile.WithoutSync())
 	if err != nil {
 		return "", err
 	}

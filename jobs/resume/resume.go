@@ -189,7 +189,7 @@ func (r *Checkpoints) Save(s scoring.Scored) {
 	defer rec.Release()
 	sum, err := writeRecordFile(r.path(s.Seq, "arrow"), rec, r.mem)
 	if err == nil {
-		err = atomicfile.WriteFile(r.path(s.Seq, "sha256"), []byte(sum+"\n"))
+		err = atomicfile.WriteFile(r.path(s.Seq, "sha256"), []byte(sum+"\n"), atomicfile.WithoutSync())
 	}
 	if err != nil {
 		r.disable(err)
