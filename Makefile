@@ -67,27 +67,38 @@ vet:
 	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
 
 # make test: what it needs (fetched, built and vetted side by side), then
-# the tests in three processes side by side: every package but the
-# end-to-end one (go test -race, as before), the end-to-end tests, and
-# TestCrashAnywhere (one table, about a hundred runs one after the other,
-# alone the longest test) in a second process of the same race-built test
-# binary; then the fuzz targets and the bench smoke. Each end-to-end process
-# builds batchscore and starts PostgreSQL and MinIO in folders and on ports
-# of its own.
+# the tests side by side: every package but the end-to-end one (go test
+# -race; the goroutine-free ones in NORACE without it), the end-to-end
+# tests, and TestCrashAnywhere (one table, about a hundred runs one after the
+# other, alone the longest test) in a second process of the same
+# test binary; the fuzz targets and the bench smoke join the end-to-end
+# tests' tail. Each end-to-end process builds batchscore and starts
+# PostgreSQL, MariaDB and MinIO in folders and on ports of its own.
 E2E_ALONE := TestCrashAnywhere
 E2E_BIN   := $(CURDIR)/out/test/batchscore-e2e.test
 test: export BATCHSCORE_DUCKDB_NODE_MODULES := $(CURDIR)/$(NODE_DIR)/node_modules
 test: export MINIO_BIN := $(CURDIR)/$(MINIO)
 test:
 	$(MAKE) --no-print-directory -j5 build interop vet minio e2e-test-binary
-	$(MAKE) --no-print-directory -j4 --output-sync=target test-packages test-packages-norace test-e2e test-e2e-alone
+	$(MAKE) --no-print-directory -j6 --output-sync=target test-packages test-packages-norace test-e2e test-e2e-alone fuzz-ci-late bench-smoke-late
+
+# The fuzz targets and the bench smoke start once the package tests and
+# TestCrashAnywhere are done, beside the rest of the end-to-end tests, whose
+# last minutes leave a core idle while they wait on servers and daemons.
+.PHONY: fuzz-ci-late bench-smoke-late
+fuzz-ci-late bench-smoke-late: test-packages test-packages-norace test-e2e-alone
+fuzz-ci-late:
 	$(MAKE) --no-print-directory fuzz-ci
+bench-smoke-late:
 	$(MAKE) --no-print-directory bench-smoke
 
 .PHONY: e2e-test-binary test-packages test-packages-norace test-e2e test-e2e-alone
+# Without -race: these tests exec the built batchscore, which the race
+# detector does not watch either way; under it, only the tests' own reads
+# and row comparisons were watched, at several times their CPU.
 e2e-test-binary:
 	@mkdir -p $(dir $(E2E_BIN))
-	$(GO) test -race -c -o $(E2E_BIN) ./cmd/batchscore
+	$(GO) test -c -o $(E2E_BIN) ./cmd/batchscore
 
 # The race detector needs two goroutines to find a race: these packages
 # start none (no go statement, no t.Parallel, no errgroup, in code or tests)
