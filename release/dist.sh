@@ -31,7 +31,7 @@ d=$stage/$name
 mkdir -p "$d/examples/models" "$d/examples/baseline" "$d/examples/snapshots/customers"
 
 CGO_ENABLED=1 GOOS=linux GOARCH=amd64 "$GO" build -trimpath -buildvcs=false \
-	-ldflags "-X main.version=$VERSION -X main.commit=$COMMIT" \
+	-ldflags "-s -w -X main.version=$VERSION -X main.commit=$COMMIT" \
 	-o "$d/batchscore" ./cmd/batchscore
 install -m 0644 "$ORT_LIB" "$d/libonnxruntime.so"
 (cd release && "$GO" run ./cmd/notices -bin "$d/batchscore" -ort-npm "$ORT_NPM" \
@@ -48,7 +48,7 @@ chmod 0755 "$d/batchscore"
 
 mkdir -p "$OUT"
 tar --sort=name --format=gnu --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
-	-C "$stage" -cf - "$name" | gzip -n -9 >"$OUT/$name.tar.gz.tmp"
+	-C "$stage" -cf - "$name" | gzip -n >"$OUT/$name.tar.gz.tmp"
 mv "$OUT/$name.tar.gz.tmp" "$OUT/$name.tar.gz"
 (cd "$OUT" && sha256sum "$name.tar.gz" >"$name.tar.gz.sha256")
 echo "$OUT/$name.tar.gz"
