@@ -9,12 +9,25 @@ import (
 	"testing"
 )
 
-// binary is the batchscore binary to check: BATCHSCORE_BIN, else one built
-// here from the repository (the module set does not depend on flags).
+// binary is the batchscore binary to check: BATCHSCORE_BIN, else the one
+// in the release archive BATCHSCORE_DIST (make test-release), else one
+// built here from the repository (the module set does not depend on flags).
 func binary(t *testing.T) string {
 	t.Helper()
 	if b := os.Getenv("BATCHSCORE_BIN"); b != "" {
 		return b
+	}
+	if dist := os.Getenv("BATCHSCORE_DIST"); dist != "" {
+		dir := t.TempDir()
+		cmd := exec.Command("tar", "-xzf", dist, "-C", dir, "--wildcards", "*/batchscore")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("batchscore from %s: %v\n%s", dist, err, out)
+		}
+		m, _ := filepath.Glob(filepath.Join(dir, "*", "batchscore"))
+		if len(m) != 1 {
+			t.Fatalf("%s: %d batchscore binaries at its top", dist, len(m))
+		}
+		return m[0]
 	}
 	bin := filepath.Join(t.TempDir(), "batchscore")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/batchscore")
