@@ -406,3 +406,48 @@ func slicesEqual(a, b []string) bool {
 }
 
 func unixTime(sec int64) time.Time { return time.Unix(sec, 0).UTC() }
+
+// The docker-loadable tar loads into Podman (Debian's) with the image's
+// entrypoint, user and labels. Podman then runs it where it can: on the
+// machines this project builds on, crun's setrlimit is refused, so there
+// the run is reported and the chroot test above stands in for it.
+func TestImageLoadsInPodman(t *testing.T) {
+	dir := need(t, "BATCHSCORE_IMAGE")
+	podman, err := exec.LookPath("podman")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("podman is missing (.ci/run installs it)")
+		}
+		t.Skip("podman is missing")
+	}
+	store := t.TempDir()
+	pm := func(args ...string) (string, error) {
+		cmd := exec.Command(podman, append([]string{"--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "run")}, args...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() { pm("system", "reset", "--force") })
+	archive := strings.TrimSuffix(dir, "-oci") + "-image.tar"
+	if out, err := pm("load", "-i", archive); err != nil {
+		t.Fatalf("podman load %s: %v\n%s", archive, err, out)
+	}
+	ref := "localhost/batchscore:" + os.Getenv("VERSION")
+	out, err := pm("image", "inspect", ref, "--format", `{{json .Config.Entrypoint}} {{.Config.User}} {{index .Config.Labels "org.opencontainers.image.revision"}}`)
+	if err != nil {
+		t.Fatalf("podman image inspect: %v\n%s", err, out)
+	}
+	if want := `["/opt/batchscore/batchscore"] ` + image.User + " " + os.Getenv("COMMIT") + "\n"; out != want {
+		t.Errorf("podman sees %q, want %q", out, want)
+	}
+	out, err = pm("run", "--rm", "--network=none", ref, "version")
+	switch {
+	case err == nil:
+		if !strings.Contains(out, "batchscore "+os.Getenv("VERSION")+"\n") || !strings.Contains(out, "onnxruntime "+os.Getenv("ORT_VERSION")+" (/opt/batchscore/libonnxruntime.so)") {
+			t.Errorf("podman run %s version:\n%s", ref, out)
+		}
+	case strings.Contains(out, "setrlimit") || strings.Contains(out, "OCI permission denied"):
+		t.Logf("podman cannot run containers on this machine: %s", strings.TrimSpace(out))
+	default:
+		t.Errorf("podman run %s version: %v\n%s", ref, err, out)
+	}
+}
