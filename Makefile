@@ -7,14 +7,21 @@ ORT_VER   := 1.24.1
 ORT_DIR   := third_party/onnxruntime-$(ORT_VER)
 ORT_LIB   := $(ORT_DIR)/libonnxruntime.so.1
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-LDFLAGS   := -X main.version=$(VERSION)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 NODE_DIR  := third_party/node
 MINIO_VER := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO     := third_party/minio/minio
 
 export BATCHSCORE_ORT_LIB := $(CURDIR)/$(ORT_LIB)
 
-.PHONY: all build ort demo test test-short vet bench bench-smoke bench-tricks fuzz fuzz-ci models interop clean
+# Every go command builds with -trimpath, as the release archive must (its
+# bytes may not depend on the checkout's path): one build cache for the
+# binary, the tests and the archive instead of a second compile of every
+# dependency.
+export GOFLAGS := -trimpath $(GOFLAGS)
+
+.PHONY: all build ort notices dist image test-release demo test test-short vet bench bench-smoke bench-tricks fuzz fuzz-ci models interop clean
 
 all: build
 
@@ -26,6 +33,49 @@ $(ORT_LIB):
 	rm -rf $(ORT_DIR)/pack
 
 ort: $(ORT_LIB)
+
+# The npm tarball the library comes from: THIRD_PARTY_NOTICES takes ONNX
+# Runtime's version and declared licence from its package.json.
+ORT_NPM ?= $(ORT_DIR)/onnxruntime-node-$(ORT_VER).tgz
+$(ORT_NPM):
+	@mkdir -p $(dir $@)
+	cd $(dir $@) && npm pack --silent onnxruntime-node@$(ORT_VER) >/dev/null
+
+# THIRD_PARTY_NOTICES: the licences of what bin/batchscore links (go version
+# -m, the module cache) and of ONNX Runtime. release/notices' test fails
+# when it is stale or a linked module has no licence: run this and commit.
+NOTICES_ARGS = -ort-npm $(abspath $(ORT_NPM)) -ort-license licenses/onnxruntime-LICENSE -kept licenses/modules
+notices: build $(ORT_NPM)
+	cd release && $(GO) run ./cmd/notices -bin ../bin/batchscore $(NOTICES_ARGS) -o ../THIRD_PARTY_NOTICES
+
+# The release archive dist/batchscore-<version>-linux-amd64.tar.gz and its
+# .sha256 (release/dist.sh), reproducible: mtimes are the commit's time.
+# The image (release/cmd/ociimage): a Debian 12 root filesystem
+# (release/rootfs.sh, cached in ~/.cache/batchscore) and the archive under
+# /opt/batchscore, as an OCI layout, a docker-loadable tar and an SBOM.
+DIST              ?= dist
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+DIST_TGZ          := $(DIST)/batchscore-$(VERSION)-linux-amd64.tar.gz
+RELEASE_ENV = VERSION=$(VERSION) COMMIT=$(COMMIT) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
+	ORT_LIB=$(abspath $(ORT_LIB)) ORT_NPM=$(abspath $(ORT_NPM)) ORT_VERSION=$(ORT_VER) GO=$(GO)
+dist: $(ORT_LIB) $(ORT_NPM)
+	$(RELEASE_ENV) OUT=$(abspath $(DIST)) release/dist.sh
+
+image: dist
+	rootfs=$$(release/rootfs.sh) && cd release && $(GO) run ./cmd/ociimage -rootfs "$$rootfs" \
+		-dist $(abspath $(DIST_TGZ)) -version $(VERSION) -revision $(COMMIT) -ort-version $(ORT_VER) \
+		-epoch $(SOURCE_DATE_EPOCH) -out $(abspath $(DIST))
+
+# What is shipped, run: the archive on a clean Debian root filesystem, the
+# image's layers as its user, both rebuilt to the same bytes, the notices.
+test-release: image
+	$(MAKE) --no-print-directory test-release-built
+.PHONY: test-release-built
+test-release-built: export BATCHSCORE_DIST := $(abspath $(DIST_TGZ))
+test-release-built: export BATCHSCORE_IMAGE := $(abspath $(DIST))/batchscore-$(VERSION)-oci
+test-release-built:
+	cd release && $(GO) vet ./... && BATCHSCORE_ROOTFS=$$(./rootfs.sh) $(RELEASE_ENV) \
+		$(GO) test -count=1 -timeout 20m ./...
 
 # The binary finds the library next to itself.
 build: $(ORT_LIB)
@@ -79,14 +129,15 @@ E2E_BIN   := $(CURDIR)/out/test/batchscore-e2e.test
 test: export BATCHSCORE_DUCKDB_NODE_MODULES := $(CURDIR)/$(NODE_DIR)/node_modules
 test: export MINIO_BIN := $(CURDIR)/$(MINIO)
 test:
-	$(MAKE) --no-print-directory -j5 build interop vet minio e2e-test-binary
-	$(MAKE) --no-print-directory -j6 --output-sync=target test-packages test-packages-norace test-e2e test-e2e-alone fuzz-ci-late bench-smoke-late
+	$(MAKE) --no-print-directory -j5 build interop vet minio e2e-test-binary image
+	$(MAKE) --no-print-directory -j7 --output-sync=target test-packages test-packages-norace test-e2e test-e2e-alone test-release-built fuzz-ci-late bench-smoke-late
 
-# The fuzz targets and the bench smoke start once the package tests and
-# TestCrashAnywhere are done, beside the rest of the end-to-end tests, whose
-# last minutes leave a core idle while they wait on servers and daemons.
+# The fuzz targets and the bench smoke start once the package tests, the
+# release tests and TestCrashAnywhere are done, beside the rest of the
+# end-to-end tests, whose last minutes leave a core idle while they wait on
+# servers and daemons.
 .PHONY: fuzz-ci-late bench-smoke-late
-fuzz-ci-late bench-smoke-late: test-packages test-packages-norace test-e2e-alone
+fuzz-ci-late bench-smoke-late: test-packages test-packages-norace test-e2e-alone test-release-built
 fuzz-ci-late:
 	$(MAKE) --no-print-directory fuzz-ci
 bench-smoke-late:
@@ -169,4 +220,4 @@ models:
 	/usr/bin/python3 testdata/models/build_models.py
 
 clean:
-	rm -rf bin out
+	rm -rf bin out dist

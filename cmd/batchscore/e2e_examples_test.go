@@ -47,6 +47,7 @@ type k8sMount struct {
 
 type k8sContainer struct {
 	Name         string     `yaml:"name"`
+	Image        string     `yaml:"image"`
 	Command      []string   `yaml:"command"`
 	Args         []string   `yaml:"args"`
 	VolumeMounts []k8sMount `yaml:"volumeMounts"`
@@ -232,6 +233,7 @@ func checkK8sExample(t *testing.T, ex *k8sExample) (loaded int) {
 	for _, j := range ex.jobs() {
 		for _, c := range j.Template.Spec.Containers {
 			where := ex.file + ": container " + c.Name
+			checkImage(t, where, c.Image, len(c.Command) > 0)
 			arg, text, err := ex.jobFileArg(j, c)
 			if err != nil {
 				t.Errorf("%s: %v", where, err)
@@ -271,13 +273,49 @@ func checkK8sExample(t *testing.T, ex *k8sExample) (loaded int) {
 				}
 			}
 			for _, e := range c.Env {
-				if strings.Contains(strings.ToUpper(e.Name), "DSN") && !namesDSN(job, e.Name) {
-					t.Errorf("%s: sets %s, which the job file (no SQL source or sink reading it) never uses", where, e.Name)
+				if !jobUsesEnv(job, writes, reads, e.Name) {
+					t.Errorf("%s: sets %s, which the job does not use", where, e.Name)
 				}
 			}
 		}
 	}
 	return loaded
+}
+
+// reImage is the image make image builds, in some registry.
+var reImage = regexp.MustCompile(`^([a-z0-9.-]+(:[0-9]+)?/)?([a-z0-9._-]+/)*batchscore:[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+// checkImage: a container runs the image make image builds, whose
+// entrypoint is batchscore and which has no shell, so it sets no command.
+func checkImage(t *testing.T, where, image string, command bool) {
+	t.Helper()
+	if !reImage.MatchString(image) {
+		t.Errorf("%s: image %q is not batchscore's (make image), tagged", where, image)
+	}
+	if command {
+		t.Errorf("%s: sets a command: the image's entrypoint is batchscore and it has no shell; pass args", where)
+	}
+}
+
+// jobUsesEnv says whether a pod's variable is one the job needs: a DSN it
+// names, or AWS_* credentials and settings when it reads or writes s3://.
+func jobUsesEnv(job *spec.Job, writes, reads map[string]string, env string) bool {
+	if namesDSN(job, env) {
+		return true
+	}
+	if strings.HasPrefix(env, "AWS_") {
+		for _, p := range writes {
+			if isObjectStore(p) {
+				return true
+			}
+		}
+		for _, p := range reads {
+			if isObjectStore(p) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func namesDSN(job *spec.Job, env string) bool {
@@ -326,9 +364,58 @@ func checkHostJob(t *testing.T, example, installed string, onlyObjectStore bool,
 }
 
 var (
-	reAirflowJob = regexp.MustCompile(`(?m)^JOB = "([^"]+)"`)
-	reCronRun    = regexp.MustCompile(`\brun\s+(\S+\.yaml)`)
+	reAirflowJob   = regexp.MustCompile(`(?m)^JOB = "([^"]+)"`)
+	reAirflowImage = regexp.MustCompile(`(?m)^IMAGE = "([^"]+)"`)
+	reAirflowBin   = regexp.MustCompile(`(?m)^BATCHSCORE = "([^"]+)"|"(/[^"]*/batchscore)"`)
+	reKPOMount     = regexp.MustCompile(`V1VolumeMount\(name="([^"]+)", mount_path="([^"]+)"`)
+	reKPOConfigMap = regexp.MustCompile(`V1Volume\(name="([^"]+)", config_map=`)
+	reCronRun      = regexp.MustCompile(`\brun\s+(\S+\.yaml)`)
 )
+
+// checkKPODag checks an Airflow DAG that runs the image with the
+// KubernetesPodOperator: the image is batchscore's, no cmds (no shell),
+// the job file JOB is on a ConfigMap mount, and the job file it is made
+// from (by name, in configs/examples) writes only to S3 and reads from S3
+// or the pod's mounts.
+func checkKPODag(t *testing.T, name string, data []byte, job string) {
+	m := reAirflowImage.FindSubmatch(data)
+	if m == nil {
+		t.Errorf("%s: no IMAGE = \"...\" line", name)
+		return
+	}
+	checkImage(t, name, string(m[1]), bytes.Contains(data, []byte("cmds=")))
+	configMaps := map[string]bool{}
+	for _, m := range reKPOConfigMap.FindAllSubmatch(data, -1) {
+		configMaps[string(m[1])] = true
+	}
+	var mounts []string
+	onConfigMap := false
+	for _, m := range reKPOMount.FindAllSubmatch(data, -1) {
+		mp := strings.TrimSuffix(string(m[2]), "/") + "/"
+		mounts = append(mounts, mp)
+		if configMaps[string(m[1])] && strings.HasPrefix(job, mp) {
+			onConfigMap = true
+		}
+	}
+	if !onConfigMap {
+		t.Errorf("%s: the job file %s is not on a ConfigMap mount", name, job)
+	}
+	checkHostJob(t, name, job, true, nil)
+	text, err := os.ReadFile(filepath.Join(repoRoot(t), "configs", "examples", filepath.Base(job)))
+	if err != nil {
+		return
+	}
+	j, _, err := loadCopy(t, filepath.Base(job), string(text))
+	if err != nil {
+		return
+	}
+	_, reads := jobPaths(j)
+	for key, p := range reads {
+		if !isObjectStore(p) && !slices.ContainsFunc(mounts, func(mp string) bool { return strings.HasPrefix(p, mp) }) {
+			t.Errorf("%s: %s %s is on no volume the pod mounts", name, key, p)
+		}
+	}
+}
 
 // Every example in configs/examples loads its job file and writes only to
 // a persistent volume or an object store: the Kubernetes manifests' job
@@ -364,6 +451,14 @@ func TestI18DaemonExamplesWritePersistently(t *testing.T) {
 				continue
 			}
 			referenced[filepath.Base(string(m[1]))] = true
+			if bytes.Contains(data, []byte("KubernetesPodOperator(")) {
+				checkKPODag(t, name, data, string(m[1]))
+				continue
+			}
+			// On a host: the binary of the archive, unpacked at /opt/batchscore.
+			if b := reAirflowBin.FindSubmatch(data); b == nil || !strings.HasPrefix(string(b[1])+string(b[2]), "/opt/batchscore/") {
+				t.Errorf("%s: runs no /opt/batchscore/batchscore (the archive, README: Install)", name)
+			}
 			checkHostJob(t, name, string(m[1]), true, nil)
 		case name == "crontab":
 			n := 0

@@ -26,7 +26,7 @@ SHARDS = 4
 
 
 def batchscore(*args):
-    code = subprocess.run(["batchscore", *args], stdin=subprocess.DEVNULL).returncode
+    code = subprocess.run(["/opt/batchscore/batchscore", *args], stdin=subprocess.DEVNULL).returncode
     if code in (2, 3):
         raise AirflowFailException(f"batchscore exited {code}: fix the job file or the data; not retrying")
     if code != 0:
