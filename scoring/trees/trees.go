@@ -89,12 +89,22 @@ type Ensemble struct {
 	// (regressor; a classifier sums).
 	PostTransform string
 	Aggregate     string
-	Base          float32 // the base value, 0 without one
+	Base          float32 // the base value when there is one, else 0
 	hasBase       bool
-	Labels        [2]int64 // classlabels_int64s (classifier)
+	bases         []float32 // every base value
+	Labels        [2]int64  // the first two classlabels_int64s (classifier)
+	ClassLabels   []int64   // classlabels_int64s (classifier)
+	Targets       int       // n_targets (regressor)
 	// Positive is true when no class weight is negative: ORT then labels
-	// by score > 0.5 and writes [1-s, s] whatever PostTransform says.
-	Positive bool
+	// a binary classifier by score > 0.5 and writes [1-s, s] whatever
+	// PostTransform says.
+	Positive   bool
+	binaryCase bool // two classes, weights in one of them (ORT's binary_case_)
+	// general is set for the forms scored one column at a time
+	// (general.go): parts[k] sums column k, has[k] is ORT's has_score.
+	general bool
+	parts   []compiled
+	has     []bool
 	// OtherOps lists the graph's other nodes (op types), which this
 	// package does not evaluate: a ZipMap or Cast after the classifier,
 	// say. The caller decides whether the node's outputs are enough.
@@ -167,9 +177,12 @@ func Load(model []byte) (*Ensemble, error) {
 
 func (e *Ensemble) String() string {
 	s := fmt.Sprintf("%s %q: %d trees, %d nodes, depth %d, %d features, %s", e.Op, e.Node, e.Trees, e.Nodes, e.Depth, e.Features, e.PostTransform)
-	if e.Op == Regressor {
-		s += ", " + e.Aggregate
-	} else {
+	switch {
+	case e.Op == Regressor:
+		s += fmt.Sprintf(", %s of %d target(s)", e.Aggregate, e.Targets)
+	case e.general:
+		s += fmt.Sprintf(", %d classes %v", len(e.ClassLabels), e.ClassLabels)
+	default:
 		rule := "score > 0"
 		if e.Positive {
 			rule = "score > 0.5"
@@ -196,6 +209,9 @@ func (e *Ensemble) check(x []float32, width, rows int) error {
 // for a regressor its output Y, for a classifier its raw score (the
 // weights' sum plus the base value) before any post_transform.
 func (e *Ensemble) Scores(x []float32, width int, out []float32) error {
+	if e.general {
+		return fmt.Errorf("%w: %s has %d output columns: use Predict", ErrInput, e.Node, e.Columns())
+	}
 	if err := e.check(x, width, len(out)); err != nil {
 		return err
 	}
@@ -234,8 +250,8 @@ func (e *Ensemble) addBase(score []float32) {
 // prob[2i], prob[2i+1] for row i. score receives the raw scores and must
 // hold one float per row; label or prob may be nil when not wanted.
 func (e *Ensemble) Classify(x []float32, width int, score []float32, label []int64, prob []float32) error {
-	if e.Op != Classifier {
-		return fmt.Errorf("%w: %s is a regressor", ErrInput, e.Node)
+	if e.Op != Classifier || e.general {
+		return fmt.Errorf("%w: %s is not a binary classifier scored as one sum: use Predict", ErrInput, e.Node)
 	}
 	n := len(score)
 	if err := e.check(x, width, n); err != nil {
