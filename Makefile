@@ -14,7 +14,7 @@ MINIO     := third_party/minio/minio
 
 export BATCHSCORE_ORT_LIB := $(CURDIR)/$(ORT_LIB)
 
-.PHONY: all build ort demo test test-short vet bench bench-smoke bench-tricks fuzz fuzz-ci models interop clean
+.PHONY: all build ort demo test test-short vet bench bench-smoke bench-tricks fuzz fuzz-ci models models-families interop clean
 
 all: build
 
@@ -154,8 +154,13 @@ bench: build
 bench-tricks: build
 	./testdata/bench/tricks.sh
 
-models:
+models: models-families
 	/usr/bin/python3 testdata/models/build_models.py
+
+# The tree-family test models (testdata/models/families): scikit-learn and
+# XGBoost models exported by hand, with their frameworks' predictions.
+models-families:
+	/usr/bin/python3 testdata/models/build_tree_families.py
 
 clean:
 	rm -rf bin out
