@@ -11,36 +11,51 @@
 //     under the node's mode (BRANCH_LEQ, _LT, _GTE, _GT, _EQ, _NEQ); a NaN
 //     feature compares false (true for _NEQ), unless the node's
 //     nodes_missing_value_tracks_true is 1, which sends NaN to the true
-//     child;
-//   - a row's score is 0, plus each tree's leaf weight in float32, trees in
-//     the order their first node is listed, plus the base value (AVERAGE
-//     divides the sum by the number of trees first);
+//     child. A node may be the true child of several (LightGBM's
+//     categorical BRANCH_EQ chains), as ORT lays trees out;
+//   - a column's score (the class or target a weight names) is 0, plus
+//     each tree's leaf weight for that column in float32, trees in the
+//     order their first node is listed; the base values, AVERAGE's
+//     division by the number of trees, MIN and MAX follow each
+//     aggregator's FinalizeScores;
 //   - a binary classifier (two int64 labels, every weight in class 0) with
 //     a negative weight somewhere labels a row classlabels[1] when the
 //     score is > 0 and writes probabilities [ComputeLogistic(-s),
 //     ComputeLogistic(s)] under LOGISTIC, [-s, s] under NONE; with no
 //     negative weight ORT labels by score > 0.5 and writes [1-s, s] under
 //     either (ml_common.h, write_scores). ComputeLogistic is reproduced
-//     with glibc's expf (logistic.go).
+//     with glibc's expf (logistic.go). These forms, and single-target SUM
+//     and AVERAGE regressors, are summed as one score per row (Scores,
+//     Classify);
+//   - the other forms (general.go) are summed one column at a time:
+//     classifiers of three or more classes (label of the first highest
+//     score, base values, NONE, LOGISTIC, SOFTMAX or SOFTMAX_ZERO over the
+//     scores), binary classifiers with weights in class 1 or in both
+//     classes (random forests) or two base values (ORT's binary case as it
+//     is, quirks included), multi-target regressors, MIN and MAX.
+//     Predict writes any form's outputs.
 //
 // These equal ORT's with one intra-op thread (batchscore's setting). With
 // more threads ORT splits the trees between threads for calls of more than
 // 50 rows (and for single rows of more than 80 trees) and adds the partial
 // sums afterwards, which can round differently in the last bit.
 //
-// What is refused (ErrUnsupported) rather than approximated: multi-class
-// and string-label classifiers; weights in another class or target than 0;
-// PROBIT, SOFTMAX and SOFTMAX_ZERO; regressors with n_targets other than
-// 1, MIN or MAX, or a post_transform; more than one base value; a leaf
-// weighted twice; weights on a branch node; trees whose nodes are not
-// listed together, or not all reached exactly once from the tree's first
-// listed node (ORT 1.24 reads such listings its own way); missing-value
-// lists of another length than the nodes'; double or external tensors; an
-// input that is not a float [N,F] graph input; more than one tree node,
-// or ai.onnx.ml's opset-5 TreeEnsemble; ai.onnx.ml opsets other than 1 to
-// 4; attributes the package does not know. Malformed models, which ORT
-// refuses too (a leaf without a weight, a child outside its tree, a node
-// listed twice, attribute lists of different lengths), give ErrModel.
+// What is refused (ErrUnsupported) rather than approximated: string-label
+// classifiers; PROBIT (ORT's own erf inverse); a class or target weighted
+// on some leaves of a tree only, unless another tree weighs it on every
+// leaf (whether ORT counts it as scored would depend on the row); a leaf
+// weighted twice in one column; a weight id outside the node's columns;
+// more base values than columns (a multi-target regressor: other than 0
+// or n_targets); weights on a branch node; trees whose nodes are not
+// listed together, not all reached from the tree's first listed node, or
+// with a cycle; missing-value lists of another length than the nodes';
+// double or external tensors; an input that is not a float [N,F] graph
+// input; more than one tree node; ai.onnx.ml's opset-5 TreeEnsemble (ORT
+// 1.24 runs it; this package reads only the opset 1-4 attributes); other
+// ai.onnx.ml opsets; attributes the package does not know. Malformed
+// models, which ORT refuses too (a leaf without a weight, a child outside
+// its tree, a node listed twice, a node reached again through a false
+// branch, attribute lists of different lengths), give ErrModel.
 package trees
 
 import (
