@@ -149,7 +149,7 @@ func Load(model []byte) (*Ensemble, error) {
 			}
 			tree = n
 		case n.Domain == mlDomain && n.Op == "TreeEnsemble":
-			return nil, fmt.Errorf("%w: ai.onnx.ml TreeEnsemble (opset 5) node %q", ErrUnsupported, n.Name)
+			return nil, fmt.Errorf("%w: ai.onnx.ml TreeEnsemble (opset 5) node %q: ONNX Runtime runs it, this package compiles the opset 1-4 operators only", ErrUnsupported, n.Name)
 		default:
 			others = append(others, n.Op)
 		}
