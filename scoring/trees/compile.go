@@ -546,14 +546,48 @@ const (
 	maxLEQFeatures = 1024
 )
 
+// leqForm says whether x <= t2 gives a split's answer for every non-NaN
+// x, and which t2: BRANCH_LEQ with t itself; BRANCH_LT with the float
+// below t (x < t iff x <= nextafter(t, -Inf); nothing is below -Inf,
+// which takes t2 = NaN: false for every x); a NaN threshold with NaN
+// (false). tracks is the node's missing-value tracking: the x <= t
+// kernel reads a tracked node's feature from a copy of the block in
+// which NaN is -Inf (true for every t2 but NaN, hence !ok then), an
+// untracked node's from the block as it is (NaN <= t2 is false).
+func leqForm(mask uint8, t float32) (t2 float32, tracks, ok bool) {
+	tracks = mask>>outNaN&1 == 1
+	nan := float32(math.NaN())
+	switch mask &^ (1 << outNaN) {
+	case maskLEQ:
+		t2 = t
+	case 1 << outLT:
+		t2 = math.Nextafter32(t, float32(math.Inf(-1)))
+		if t == float32(math.Inf(-1)) {
+			t2 = nan
+		}
+	case 0:
+		t2 = nan
+	default:
+		return 0, false, false
+	}
+	return t2, tracks, !tracks || t2 == t2
+}
+
 func (t treeSet) build() compiled {
-	// x <= t gives every node's answer when each is BRANCH_LEQ without
-	// missing-value tracking, or has a NaN threshold and no tracking
-	// (false for every x, as x <= NaN is).
+	// x <= t2 gives every node's answer when each is BRANCH_LEQ or _LT,
+	// with or without missing-value tracking (see leqForm).
 	allLEQ := !t.tablesOnly
+	copies := 1
 	for i, m := range t.masks {
-		if !t.leaf[i] && (m != maskLEQ && m != 0 || t.feat[i] >= maxLEQFeatures) {
+		if t.leaf[i] {
+			continue
+		}
+		_, tracks, ok := leqForm(m, t.thr[i])
+		if !ok || t.feat[i] >= maxLEQFeatures {
 			allLEQ = false
+		}
+		if tracks {
+			copies = 2
 		}
 	}
 	padded := len(t.roots) << (t.depth + 1)
@@ -590,10 +624,18 @@ func (t treeSet) build() compiled {
 		place(r, 0, 0)
 	}
 	if allLEQ {
+		c.copies = copies
 		for i := range c.nodes {
-			f := c.nodes[i].fm & featMask
-			c.feats = max(c.feats, int(f)+1)
-			c.nodes[i].fm = f * 4 * block
+			c.feats = max(c.feats, int(c.nodes[i].fm&featMask)+1)
+		}
+		for i := range c.nodes {
+			n := &c.nodes[i]
+			t2, tracks, _ := leqForm(uint8(n.fm>>24), n.t)
+			f := n.fm & featMask
+			if tracks {
+				f += uint32(c.feats)
+			}
+			n.fm, n.t = f*4*block, t2
 		}
 	}
 	return c

@@ -27,6 +27,7 @@ package trees
 
 import (
 	"fmt"
+	"math"
 	"unsafe"
 )
 
@@ -61,6 +62,7 @@ type wnode struct {
 type compiled struct {
 	layout, trees, depth, inner int
 	feats                       int       // layoutLEQ: columns the splits read
+	copies                      int       // layoutLEQ: 2 when a split tracks NaN (leqForm)
 	nodes                       []cnode   // complete: trees × inner
 	leaves                      []float32 // complete: trees × (inner+1)
 	walk                        []wnode   // walk: every listed node
@@ -70,10 +72,14 @@ type compiled struct {
 func (c *compiled) describe() string {
 	switch c.layout {
 	case layoutLEQ:
-		if hasAVX2 && c.depth >= 1 && c.depth <= 4 {
-			return fmt.Sprintf("complete depth %d, x <= t (AVX2)", c.depth)
+		nan := ""
+		if c.copies == 2 {
+			nan = ", NaN tracked"
 		}
-		return fmt.Sprintf("complete depth %d, x <= t", c.depth)
+		if hasAVX2 && c.depth >= 1 && c.depth <= 4 {
+			return fmt.Sprintf("complete depth %d, x <= t%s (AVX2)", c.depth, nan)
+		}
+		return fmt.Sprintf("complete depth %d, x <= t%s", c.depth, nan)
 	case layoutMask:
 		return fmt.Sprintf("complete depth %d, truth tables", c.depth)
 	}
@@ -85,7 +91,7 @@ func (c *compiled) sums(x []float32, w int, out []float32) {
 	n := len(out)
 	var xt []float32
 	if c.layout == layoutLEQ {
-		xt = make([]float32, c.feats*block)
+		xt = make([]float32, c.copies*c.feats*block)
 	}
 	for r0 := 0; r0 < n; r0 += block {
 		r1 := min(n, r0+block)
@@ -106,7 +112,7 @@ func (c *compiled) sums(x []float32, w int, out []float32) {
 // feature is the input column split n reads.
 func (c *compiled) feature(n cnode) int {
 	if c.layout == layoutLEQ {
-		return int(n.fm) / (4 * block)
+		return int(n.fm) / (4 * block) % c.feats
 	}
 	return int(n.fm & featMask)
 }
@@ -136,9 +142,10 @@ func outcome(x, t float32) uint32 {
 //     every one (pads read feature 0); Scores and Classify check that a row
 //     has at least Features values and that len(x) is rows × width; rows
 //     r..r+3 are below len(acc), so x[(r+3)*w + f] is inside x.
-//   - the transposed block: xt holds feats × block values, every split's
-//     offset is below feats × 4 × block, and rows r..r+7 are below
-//     len(acc) ≤ block.
+//   - the transposed block: xt holds copies × feats × block values (the
+//     NaN-tracked copy after the first), every split's offset is below
+//     copies × feats × 4 × block, and rows r..r+7 are below len(acc) ≤
+//     block.
 //
 // The node walk (deep trees) keeps Go's checks.
 
@@ -150,10 +157,23 @@ func (c *compiled) blockLEQ(x []float32, w int, acc []float32, xt []float32) {
 		return
 	}
 	_ = x[n*w-1]
-	_ = xt[c.feats*block-1]
+	_ = xt[c.copies*c.feats*block-1]
 	for r := range n {
 		for f, v := range x[r*w : r*w+c.feats] {
 			xt[f*block+r] = v
+		}
+	}
+	if c.copies == 2 {
+		// The copy tracked splits read: NaN is -Inf, so x <= t holds.
+		ninf := float32(math.Inf(-1))
+		tracked := xt[c.feats*block:]
+		for r := range n {
+			for f, v := range x[r*w : r*w+c.feats] {
+				if v != v {
+					v = ninf
+				}
+				tracked[f*block+r] = v
+			}
 		}
 	}
 	r0 := 0

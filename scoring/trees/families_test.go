@@ -27,7 +27,7 @@ type familyMeta struct {
 	}
 }
 
-func readF32(t *testing.T, path string) []float32 {
+func readF32(t testing.TB, path string) []float32 {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
