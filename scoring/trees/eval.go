@@ -157,25 +157,7 @@ func (c *compiled) blockLEQ(x []float32, w int, acc []float32, xt []float32) {
 		return
 	}
 	_ = x[n*w-1]
-	_ = xt[c.copies*c.feats*block-1]
-	for r := range n {
-		for f, v := range x[r*w : r*w+c.feats] {
-			xt[f*block+r] = v
-		}
-	}
-	if c.copies == 2 {
-		// The copy tracked splits read: NaN is -Inf, so x <= t holds.
-		ninf := float32(math.Inf(-1))
-		tracked := xt[c.feats*block:]
-		for r := range n {
-			for f, v := range x[r*w : r*w+c.feats] {
-				if v != v {
-					v = ninf
-				}
-				tracked[f*block+r] = v
-			}
-		}
-	}
+	c.transpose(x, w, n, xt)
 	r0 := 0
 	if hasAVX2 && depth <= 4 && n >= 8 {
 		groups := n / 8
@@ -190,20 +172,7 @@ func (c *compiled) blockLEQ(x []float32, w int, acc []float32, xt []float32) {
 		r := r0
 		for ; r+8 <= n; r += 8 {
 			xr := unsafe.Add(base, r*4)
-			i0, i1 := first(xr, top, topT, 0), first(xr, top, topT, 1)
-			i2, i3 := first(xr, top, topT, 2), first(xr, top, topT, 3)
-			i4, i5 := first(xr, top, topT, 4), first(xr, top, topT, 5)
-			i6, i7 := first(xr, top, topT, 6), first(xr, top, topT, 7)
-			for range depth - 1 {
-				i0 = leq(nodes, xr, i0, 0)
-				i1 = leq(nodes, xr, i1, 1)
-				i2 = leq(nodes, xr, i2, 2)
-				i3 = leq(nodes, xr, i3, 3)
-				i4 = leq(nodes, xr, i4, 4)
-				i5 = leq(nodes, xr, i5, 5)
-				i6 = leq(nodes, xr, i6, 6)
-				i7 = leq(nodes, xr, i7, 7)
-			}
+			i0, i1, i2, i3, i4, i5, i6, i7 := c.descend8(nodes, xr, top, topT)
 			a := acc[r : r+8 : r+8]
 			a[0] += leaves[int(i0)-inner]
 			a[1] += leaves[int(i1)-inner]
@@ -221,6 +190,52 @@ func (c *compiled) blockLEQ(x []float32, w int, acc []float32, xt []float32) {
 				i = leq(nodes, xr, i, 0)
 			}
 			acc[r] += leaves[int(i)-inner]
+		}
+	}
+}
+
+// descend8 is the leaf positions of eight rows in one tree: xr is the
+// transposed block at the first of them, top and topT the tree's first
+// split.
+func (c *compiled) descend8(nodes, xr unsafe.Pointer, top uintptr, topT float32) (i0, i1, i2, i3, i4, i5, i6, i7 uintptr) {
+	i0, i1 = first(xr, top, topT, 0), first(xr, top, topT, 1)
+	i2, i3 = first(xr, top, topT, 2), first(xr, top, topT, 3)
+	i4, i5 = first(xr, top, topT, 4), first(xr, top, topT, 5)
+	i6, i7 = first(xr, top, topT, 6), first(xr, top, topT, 7)
+	for range c.depth - 1 {
+		i0 = leq(nodes, xr, i0, 0)
+		i1 = leq(nodes, xr, i1, 1)
+		i2 = leq(nodes, xr, i2, 2)
+		i3 = leq(nodes, xr, i3, 3)
+		i4 = leq(nodes, xr, i4, 4)
+		i5 = leq(nodes, xr, i5, 5)
+		i6 = leq(nodes, xr, i6, 6)
+		i7 = leq(nodes, xr, i7, 7)
+	}
+	return
+}
+
+// transpose copies n rows of x (width w) feature-major into xt, and the
+// NaN-tracked copy after it (see leqForm).
+func (c *compiled) transpose(x []float32, w, n int, xt []float32) {
+	_ = x[n*w-1]
+	_ = xt[c.copies*c.feats*block-1]
+	for r := range n {
+		for f, v := range x[r*w : r*w+c.feats] {
+			xt[f*block+r] = v
+		}
+	}
+	if c.copies == 2 {
+		// The copy tracked splits read: NaN is -Inf, so x <= t holds.
+		ninf := float32(math.Inf(-1))
+		tracked := xt[c.feats*block:]
+		for r := range n {
+			for f, v := range x[r*w : r*w+c.feats] {
+				if v != v {
+					v = ninf
+				}
+				tracked[f*block+r] = v
+			}
 		}
 	}
 }
@@ -310,6 +325,65 @@ func (c *compiled) blockWalk(x []float32, w int, acc []float32) {
 					i = nd.tru
 				} else {
 					i = nd.fal
+				}
+			}
+		}
+	}
+}
+
+// sumsColumns is sums for several columns whose trees are the same (a
+// random forest weighs every class on every leaf): each row walks each
+// tree once and adds the leaf's weight of every column, leaves[k] being
+// column k's leaves in c's layout; out[k] receives column k's sums. The
+// additions per column are those of sums with leaves[k], in tree order.
+// c's layout is layoutLEQ.
+func (c *compiled) sumsColumns(x []float32, w int, leaves, out [][]float32) {
+	n := len(out[0])
+	xt := make([]float32, c.copies*c.feats*block)
+	inner, nl := c.inner, c.inner+1
+	acc := make([][]float32, len(out))
+	for r0 := 0; r0 < n; r0 += block {
+		r1 := min(n, r0+block)
+		for k := range out {
+			acc[k] = out[k][r0:r1]
+			clear(acc[k])
+		}
+		m := r1 - r0
+		if inner == 0 {
+			for k := range acc {
+				(&compiled{trees: c.trees, leaves: leaves[k]}).blockShallow(acc[k])
+			}
+			continue
+		}
+		c.transpose(x[r0*w:r1*w], w, m, xt)
+		base := unsafe.Pointer(&xt[0])
+		for t := 0; t < c.trees; t++ {
+			nodes := unsafe.Pointer(&c.nodes[t*inner])
+			top, topT := uintptr(c.nodes[t*inner].fm), c.nodes[t*inner].t
+			r := 0
+			for ; r+8 <= m; r += 8 {
+				i0, i1, i2, i3, i4, i5, i6, i7 := c.descend8(nodes, unsafe.Add(base, r*4), top, topT)
+				for k, lk := range leaves {
+					lv := lk[t*nl : t*nl+nl]
+					a := acc[k][r : r+8 : r+8]
+					a[0] += lv[int(i0)-inner]
+					a[1] += lv[int(i1)-inner]
+					a[2] += lv[int(i2)-inner]
+					a[3] += lv[int(i3)-inner]
+					a[4] += lv[int(i4)-inner]
+					a[5] += lv[int(i5)-inner]
+					a[6] += lv[int(i6)-inner]
+					a[7] += lv[int(i7)-inner]
+				}
+			}
+			for ; r < m; r++ {
+				xr := unsafe.Add(base, r*4)
+				i := uintptr(0)
+				for range c.depth {
+					i = leq(nodes, xr, i, 0)
+				}
+				for k, lk := range leaves {
+					acc[k][r] += lk[t*nl+int(i)-inner]
 				}
 			}
 		}

@@ -17,6 +17,7 @@ package trees
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Columns is the width of the node's float output: the classes of a
@@ -87,7 +88,26 @@ func (e *Ensemble) compileGeneral(t treeSet) error {
 			break
 		}
 	}
+	e.shareTrees()
 	return nil
+}
+
+// shareTrees sets e.shared when every column is compiled from every tree
+// to the x <= t layout (a random forest): the columns' nodes are then the
+// same, and sumsColumns walks them once for all columns.
+func (e *Ensemble) shareTrees() {
+	if e.Aggregate == "MIN" || e.Aggregate == "MAX" || len(e.parts) < 2 {
+		return
+	}
+	p0 := &e.parts[0]
+	for k := range e.parts {
+		p := &e.parts[k]
+		if p.layout != layoutLEQ || p.trees != e.Trees || p.depth != p0.depth || p.copies != p0.copies || !slices.Equal(p.nodes, p0.nodes) {
+			return
+		}
+	}
+	e.shared = true
+	e.Layout = p0.describe() + ", all columns in one walk"
 }
 
 // checkGeneralBase checks the number of base values against what ORT's
@@ -153,7 +173,17 @@ func (e *Ensemble) Predict(x []float32, width int, label []int64, out []float32)
 		return e.Classify(x, width, make([]float32, rows), label, out)
 	}
 	raw := make([]float32, rows*cols) // column-major
+	if e.shared {
+		leaves, outs := make([][]float32, cols), make([][]float32, cols)
+		for k := range e.parts {
+			leaves[k], outs[k] = e.parts[k].leaves, raw[k*rows:(k+1)*rows]
+		}
+		e.parts[0].sumsColumns(x, width, leaves, outs)
+	}
 	for k := range e.parts {
+		if e.shared {
+			break
+		}
 		p := &e.parts[k]
 		if p.trees == 0 {
 			continue

@@ -120,6 +120,7 @@ type Ensemble struct {
 	general bool
 	parts   []compiled
 	has     []bool
+	shared  bool // every part has the same nodes (sumsColumns)
 	// OtherOps lists the graph's other nodes (op types), which this
 	// package does not evaluate: a ZipMap or Cast after the classifier,
 	// say. The caller decides whether the node's outputs are enough.
