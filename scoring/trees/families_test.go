@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -17,6 +18,14 @@ import (
 // MAX. Each must compile, equal ONNX Runtime to the bit on every row of
 // the committed inputs, and equal its framework's own predictions within
 // float32 rounding.
+
+// familyLayouts is part of the layout each family model compiles to.
+var familyLayouts = map[string]string{
+	"xgb_binary": "x <= t, NaN tracked", "xgb_multi": "x <= t, NaN tracked", "xgb_reg": "x <= t, NaN tracked",
+	"sk_rf_multi": "all columns in one walk", "sk_et_multi": "all columns in one walk",
+	"sk_gbm_binary": "x <= t", "sk_gbm_multi": "x <= t", "sk_rf_binary": "x <= t", "sk_rf_reg": "x <= t",
+	"hand_min": "node walk", "hand_max": "node walk",
+}
 
 type familyMeta struct {
 	Rows, Features int
@@ -94,6 +103,10 @@ func TestFamiliesMatchORTAndFrameworks(t *testing.T) {
 				t.Errorf("compiled %v: %d columns, labels %v; want %d, %v", e, e.Columns(), e.ClassLabels, m.Columns, m.Labels)
 			}
 			t.Log(e)
+			// The layouts the speed work chose for them (BenchmarkFamilies).
+			if want := familyLayouts[name]; !strings.Contains(e.Layout, want) {
+				t.Errorf("layout %q, want %q", e.Layout, want)
+			}
 			if d := compareORT(t, model, x, meta.Rows, meta.Features); !d.zero() {
 				t.Errorf("against ONNX Runtime: %v", d)
 			}
