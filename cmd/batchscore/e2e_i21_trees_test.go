@@ -17,7 +17,7 @@ import (
 // TestI21TreeFamiliesNative: tree families that used to go to ONNX
 // Runtime (XGBoost multi:softprob with NaNs and SOFTMAX, a random forest
 // of three classes as skl2onnx writes it, categorical BRANCH_EQ chains, a
-// MIN regressor of two targets) run through `batchscore run` with
+// MIN regressor of two targets, an opset-5 TreeEnsemble) run through `batchscore run` with
 // scoring.engine native, and publish the same table, bit for bit, as
 // with scoring.engine onnxruntime; the manifest says which engine scored.
 func TestI21TreeFamiliesNative(t *testing.T) {
@@ -36,6 +36,7 @@ func TestI21TreeFamiliesNative(t *testing.T) {
 		{"hand_modes", "{output: probabilities, class: 0}", "{output: label}", false},
 		{"hand_eq_chain", "{output: probabilities, class: 1}", "{output: label}", true},
 		{"hand_min", "{output: variable, class: 1}", "", false},
+		{"v5_xgb_multi", "{output: variable, class: 2}", "", false}, // ai.onnx.ml opset 5
 	} {
 		t.Run(tc.model, func(t *testing.T) {
 			t.Parallel()

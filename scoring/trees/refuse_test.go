@@ -159,9 +159,9 @@ func TestRefusals(t *testing.T) {
 			cast = pbMsg(cast, 5, pbVarint(pbVarint(pbStr(nil, 1, "to"), 3, 1), 20, attrInt))
 			return addNode(t, m, cast)
 		}(),
-		"two tree nodes":       addNode(t, stumps().model(), tree(stumps().model())),
-		"opset 5 TreeEnsemble": editTreeOp(t, stumps().model(), "TreeEnsemble"),
-		"no tree node":         editTreeOp(t, stumps().model(), "TreeEnsembleSomething"),
+		"two tree nodes":          addNode(t, stumps().model(), tree(stumps().model())),
+		"TreeEnsemble at opset 3": editTreeOp(t, stumps().model(), "TreeEnsemble"),
+		"no tree node":            editTreeOp(t, stumps().model(), "TreeEnsembleSomething"),
 		"thresholds as double tensor": editTreeAttr(t, stumps().model(), "nodes_values",
 			pbVarint(pbMsg(pbStr(nil, 1, "nodes_values_as_tensor"), 5,
 				pbMsg(pbVarint(pbVarint(nil, 1, 6), 2, tensorDouble), 9, make([]byte, 48))), 20, attrTensor)),
@@ -251,5 +251,32 @@ func TestAcceptedVariants(t *testing.T) {
 		if _, err := Load(b); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v, want ErrUnsupported", f, err)
 		}
+	}
+}
+
+// TestV5Refusals: an opset-5 TreeEnsemble with BRANCH_MEMBER sets, or
+// under another ai.onnx.ml opset, is refused; the committed ones compile.
+func TestV5Refusals(t *testing.T) {
+	model, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "models", "families", "v5_xgb_reg.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(model); err != nil {
+		t.Fatalf("v5_xgb_reg: %v", err)
+	}
+	g, _, err := readGraph(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := decodeAttrs(g.Nodes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := attr{name: "membership_values", typ: attrTensor}
+	if _, err := fromV5(append(attrs, member)); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("membership_values: %v, want ErrUnsupported", err)
+	}
+	if _, err := fromV5(append(attrs, attr{name: "nodes_something", typ: attrInts})); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("unknown attribute: %v, want ErrUnsupported", err)
 	}
 }

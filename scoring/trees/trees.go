@@ -1,8 +1,8 @@
 // Package trees scores ONNX tree ensembles in Go, compiled, with the
 // results ONNX Runtime 1.24 gives to the bit.
 //
-// It reads the one ai.onnx.ml TreeEnsembleClassifier or
-// TreeEnsembleRegressor node of a model (Load), checks that it is a case the
+// It reads the one ai.onnx.ml TreeEnsembleClassifier, TreeEnsembleRegressor
+// or (opset 5) TreeEnsemble node of a model (Load), checks that it is a case the
 // package reproduces exactly, and compiles its trees into flat arrays. The
 // evaluator then follows ORT's CPU kernel (tree_ensemble_common.h,
 // tree_ensemble_aggregator.h, ml_common.h) operation for operation:
@@ -50,9 +50,10 @@
 // listed together, not all reached from the tree's first listed node, or
 // with a cycle; missing-value lists of another length than the nodes';
 // double or external tensors; an input that is not a float [N,F] graph
-// input; more than one tree node; ai.onnx.ml's opset-5 TreeEnsemble (ORT
-// 1.24 runs it; this package reads only the opset 1-4 attributes); other
-// ai.onnx.ml opsets; attributes the package does not know. Malformed
+// input; more than one tree node; the opset-5 TreeEnsemble's
+// BRANCH_MEMBER sets (an opset-5 TreeEnsemble is otherwise read as ORT
+// reads it, as a regressor: v5.go); other ai.onnx.ml opsets; attributes
+// the package does not know. Malformed
 // models, which ORT refuses too (a leaf without a weight, a child outside
 // its tree, a node listed twice, a node reached again through a false
 // branch, attribute lists of different lengths), give ErrModel.
@@ -149,8 +150,11 @@ func Load(model []byte) (*Ensemble, error) {
 				return nil, fmt.Errorf("%w: more than one tree ensemble node (%q and %q)", ErrUnsupported, tree.Name, n.Name)
 			}
 			tree = n
-		case n.Domain == mlDomain && n.Op == "TreeEnsemble":
-			return nil, fmt.Errorf("%w: ai.onnx.ml TreeEnsemble (opset 5) node %q: ONNX Runtime runs it, this package compiles the opset 1-4 operators only", ErrUnsupported, n.Name)
+		case n.Domain == mlDomain && n.Op == TreeEnsembleV5:
+			if tree != nil {
+				return nil, fmt.Errorf("%w: more than one tree ensemble node (%q and %q)", ErrUnsupported, tree.Name, n.Name)
+			}
+			tree = n
 		default:
 			others = append(others, n.Op)
 		}
@@ -158,12 +162,23 @@ func Load(model []byte) (*Ensemble, error) {
 	if tree == nil {
 		return nil, fmt.Errorf("%w: no TreeEnsembleClassifier or TreeEnsembleRegressor node", ErrUnsupported)
 	}
-	if mlOpset < 1 || mlOpset > 4 {
-		return nil, fmt.Errorf("%w: ai.onnx.ml opset %d (the package knows 1 to 4)", ErrUnsupported, mlOpset)
+	v5 := tree.Op == TreeEnsembleV5
+	switch {
+	case v5 && mlOpset != 5:
+		return nil, fmt.Errorf("%w: TreeEnsemble under ai.onnx.ml opset %d (the package knows it at 5)", ErrUnsupported, mlOpset)
+	case !v5 && (mlOpset < 1 || mlOpset > 4):
+		return nil, fmt.Errorf("%w: %s under ai.onnx.ml opset %d (the package knows 1 to 4)", ErrUnsupported, tree.Op, mlOpset)
 	}
 	attrs, err := decodeAttrs(*tree)
 	if err != nil {
 		return nil, err
+	}
+	op := tree.Op
+	if v5 {
+		if attrs, err = fromV5(attrs); err != nil {
+			return nil, fmt.Errorf("node %q: %w", tree.Name, err)
+		}
+		op = Regressor
 	}
 	if len(tree.Inputs) != 1 {
 		return nil, fmt.Errorf("%w: node %q has %d inputs", ErrModel, tree.Name, len(tree.Inputs))
@@ -178,7 +193,7 @@ func Load(model []byte) (*Ensemble, error) {
 	case in.HasShape && len(in.Shape) != 2:
 		return nil, fmt.Errorf("%w: input %q has rank %d; only [N,F] is compiled", ErrUnsupported, in.Name, len(in.Shape))
 	}
-	e := &Ensemble{Op: tree.Op, Node: tree.Name, Input: in.Name, Outputs: tree.Outputs, Width: -1, OtherOps: others}
+	e := &Ensemble{Op: op, Node: tree.Name, Input: in.Name, Outputs: tree.Outputs, Width: -1, OtherOps: others}
 	if in.HasShape {
 		e.Width = int(in.Shape[1])
 	}

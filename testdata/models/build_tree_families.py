@@ -37,6 +37,9 @@ onnxmltools) in the form those converters write:
                      whose true branches share one child, LOGISTIC
     hand_min         regressor, 2 targets, MIN, base values
     hand_max         regressor, 1 target, MAX
+    v5_xgb_reg       xgb_reg's trees as an ai.onnx.ml opset-5 TreeEnsemble
+                     (no base value) plus a tree of one leaf
+    v5_xgb_multi     xgb_multi's trees likewise, 3 targets, SOFTMAX
 
 Files written to testdata/models/families/:
   inputs.f32            3,000 rows x 12 features, float32 little-endian,
@@ -340,6 +343,59 @@ def hand_extreme(name, aggregate, targets):
     return e.node(name, "NONE", base=base, targets=targets, aggregate=aggregate)
 
 
+def v5_from_xgb(booster, name, targets, post):
+    """An ai.onnx.ml opset-5 TreeEnsemble with a booster's trees (tree i
+    weighs target i % targets; no base value: opset 5 has none), plus a
+    last tree of one leaf (a root whose branches are the same leaf: ORT
+    reads its weight at the root's own index). post and aggregate are ORT's
+    enum values (post_transform 2 = SOFTMAX)."""
+    model = json.loads(booster.save_raw(raw_format="json"))
+    a = {k: [] for k in ["nodes_featureids", "nodes_splits", "nodes_modes", "nodes_truenodeids", "nodes_falsenodeids",
+                         "nodes_trueleafs", "nodes_falseleafs", "nodes_missing_value_tracks_true", "leaf_targetids",
+                         "leaf_weights", "tree_roots"]}
+    for tid, t in enumerate(model["learner"]["gradient_booster"]["model"]["trees"]):
+        left, right = t["left_children"], t["right_children"]
+        index, leaves = {}, {}
+        for nid in range(len(left)):
+            if left[nid] == -1:
+                leaves[nid] = len(a["leaf_weights"])
+                a["leaf_targetids"].append(tid % targets)
+                a["leaf_weights"].append(float(np.float32(t["split_conditions"][nid])))
+            else:
+                index[nid] = len(a["nodes_featureids"]) + len(index)
+        base = len(a["nodes_featureids"])
+        for nid in range(len(left)):
+            if left[nid] == -1:
+                continue
+            a["nodes_featureids"].append(t["split_indices"][nid])
+            a["nodes_splits"].append(float(np.float32(t["split_conditions"][nid])))
+            a["nodes_modes"].append(1)  # BRANCH_LT
+            a["nodes_missing_value_tracks_true"].append(t["default_left"][nid])
+            for side, child in (("true", left[nid]), ("false", right[nid])):
+                leaf = child in leaves
+                a["nodes_%snodeids" % side].append(leaves[child] if leaf else index[child])
+                a["nodes_%sleafs" % side].append(int(leaf))
+        a["tree_roots"].append(index[0] if 0 in index else base)
+    r = len(a["nodes_featureids"])  # a tree of one leaf
+    for k, v in (("nodes_featureids", 0), ("nodes_splits", 0.0), ("nodes_modes", 0), ("nodes_truenodeids", 0),
+                 ("nodes_falsenodeids", 0), ("nodes_trueleafs", 1), ("nodes_falseleafs", 1),
+                 ("nodes_missing_value_tracks_true", 0)):
+        a[k].append(v)
+    a["tree_roots"].append(r)
+    for k in ("nodes_splits", "leaf_weights"):
+        a[k] = helper.make_tensor(k, TensorProto.FLOAT, [len(a[k])], a[k])
+    a["nodes_modes"] = helper.make_tensor("nodes_modes", TensorProto.UINT8, [len(a["nodes_modes"])], a["nodes_modes"])
+    node = helper.make_node("TreeEnsemble", ["X"], ["variable"], name=name, domain="ai.onnx.ml",
+                            n_targets=targets, aggregate_function=1, post_transform=post, **a)
+    graph = helper.make_graph([node], name, [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, FEATURES])],
+                              [helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, targets])])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("ai.onnx.ml", 5)],
+                          producer_name=PRODUCER, producer_version="1")
+    m.ir_version = 10
+    with open(os.path.join(OUT, name + ".onnx"), "wb") as f:
+        f.write(m.SerializeToString())  # onnx 1.12's checker does not know opset 5
+
+
 # --------------------------------------------------------------------------
 
 
@@ -432,6 +488,10 @@ def build_families():
     record("hand_eq_chain", hand_eq_chain(), "classifier", 2, [0, 1], "hand-built", None)
     record("hand_min", hand_extreme("hand_min", "MIN", 2), "regressor", 2, None, "hand-built", None)
     record("hand_max", hand_extreme("hand_max", "MAX", 1), "regressor", 1, None, "hand-built", None)
+    v5_from_xgb(xg["xgb_reg"][1], "v5_xgb_reg", 1, 0)
+    meta["models"]["v5_xgb_reg"] = {"kind": "regressor", "columns": 1, "framework": "hand-built (opset 5)"}
+    v5_from_xgb(xg["xgb_multi"][1], "v5_xgb_multi", 3, 2)
+    meta["models"]["v5_xgb_multi"] = {"kind": "regressor", "columns": 3, "framework": "hand-built (opset 5)"}
     with open(os.path.join(OUT, "families.json"), "w") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
         f.write("\n")
