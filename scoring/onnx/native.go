@@ -8,8 +8,8 @@ package onnx
 // A model is scored natively only when all of this holds, otherwise ONNX
 // Runtime scores it and Session.Engine says why:
 //
-//   - scoring/trees compiles its tree node (binary classifiers and
-//     single-target regressors, the cases it reproduces bit for bit);
+//   - scoring/trees compiles its tree node (the classifiers and
+//     regressors it reproduces bit for bit; see its package doc);
 //   - the job feeds one input, the node's own float [N,F] graph input;
 //   - every output the job reads is one of the node's outputs, directly or
 //     through Identity nodes (a rewritten ZipMap is one) or Casts to the
@@ -87,6 +87,7 @@ type nativeModel interface {
 	input() string         // the graph input it reads
 	nodeOutputs() []string // label (or Y), probabilities
 	regressor() bool
+	columns() int // the width of the float output (classes or targets)
 	scores(x []float32, width int, out []float32) error
 	classify(x []float32, width int, label []int64, prob []float32) error
 	probe(rows, width int, seed uint64) []float32
@@ -100,11 +101,15 @@ func (t treeModel) who() string           { return "batchscore's Go tree evaluat
 func (t treeModel) input() string         { return t.e.Input }
 func (t treeModel) nodeOutputs() []string { return t.e.Outputs }
 func (t treeModel) regressor() bool       { return t.e.Op == trees.Regressor }
+func (t treeModel) columns() int          { return t.e.Columns() }
 func (t treeModel) scores(x []float32, width int, out []float32) error {
-	return t.e.Scores(x, width, out)
+	return t.e.Predict(x, width, nil, out)
 }
 func (t treeModel) classify(x []float32, width int, label []int64, prob []float32) error {
-	return t.e.Classify(x, width, make([]float32, len(x)/max(width, 1)), label, prob)
+	if prob == nil {
+		prob = make([]float32, t.e.Columns()*(len(x)/max(width, 1)))
+	}
+	return t.e.Predict(x, width, label, prob)
 }
 func (t treeModel) probe(rows, width int, seed uint64) []float32 { return t.e.Probe(rows, width, seed) }
 
@@ -476,7 +481,7 @@ func (n *nativeEngine) run(inputs []scoring.Tensor) ([]scoring.Output, error) {
 	var label []int64
 	var prob []float32
 	if n.e.regressor() {
-		score = make([]float32, rows)
+		score = make([]float32, rows*n.e.columns())
 		if err := n.e.scores(x, width, score); err != nil {
 			return nil, err
 		}
@@ -486,7 +491,7 @@ func (n *nativeEngine) run(inputs []scoring.Tensor) ([]scoring.Output, error) {
 				label = make([]int64, rows)
 			}
 			if at == 1 && prob == nil {
-				prob = make([]float32, 2*rows)
+				prob = make([]float32, n.e.columns()*rows)
 			}
 		}
 		if err := n.e.classify(x, width, label, prob); err != nil {

@@ -231,3 +231,56 @@ func TensorFloats(b []byte) ([]float32, error) {
 	}
 	return out, nil
 }
+
+// TensorUint8s reads a uint8 TensorProto of rank ≤ 1 stored in the model
+// (int32_data or raw_data), as ai.onnx.ml's TreeEnsemble stores
+// nodes_modes. Other element types, ranks and external data wrap
+// ErrUnsupported.
+func TensorUint8s(b []byte) ([]uint8, error) {
+	const uint8Type = 2
+	var dims, vals []int64
+	elem := uint64(0)
+	var raw []byte
+	hasRaw := false
+	err := Walk(b, func(f Field) error {
+		var err error
+		switch {
+		case f.Num == 1 && (f.Typ == protowire.VarintType || f.Typ == protowire.BytesType):
+			dims, err = AppendInt64s(dims, f)
+		case f.Num == 2 && f.Typ == protowire.VarintType:
+			elem = f.V
+		case f.Num == 5 && (f.Typ == protowire.VarintType || f.Typ == protowire.BytesType):
+			vals, err = AppendInt64s(vals, f)
+		case f.Num == 9 && f.Typ == protowire.BytesType:
+			hasRaw, raw = true, f.Val
+		case f.Num == 8 || f.Num == 12:
+		case f.Num == 14 && f.Typ == protowire.VarintType && f.V == 0:
+		default:
+			return fmt.Errorf("%w: tensor field %d", ErrUnsupported, f.Num)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if elem != uint8Type {
+		return nil, fmt.Errorf("%w: tensor of data type %d, only uint8 (2) is read here", ErrUnsupported, elem)
+	}
+	if len(dims) > 1 {
+		return nil, fmt.Errorf("%w: tensor of rank %d", ErrUnsupported, len(dims))
+	}
+	out := append([]uint8(nil), raw...)
+	if hasRaw && len(vals) > 0 {
+		return nil, fmt.Errorf("%w: tensor with both raw_data and int32_data", ErrMalformed)
+	}
+	for _, v := range vals {
+		if v < 0 || v > 255 {
+			return nil, fmt.Errorf("%w: uint8 tensor value %d", ErrMalformed, v)
+		}
+		out = append(out, uint8(v))
+	}
+	if len(dims) == 1 && dims[0] != int64(len(out)) {
+		return nil, fmt.Errorf("%w: tensor of shape [%d] holds %d values", ErrMalformed, dims[0], len(out))
+	}
+	return out, nil
+}

@@ -29,6 +29,8 @@ package trees
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -151,4 +153,41 @@ func BenchmarkChurn(b *testing.B) {
 		ins, outs := []ort.Value{in}, []ort.Value{lt, pt}
 		measure(b, func() error { return s.Run(ins, outs) })
 	})
+}
+
+// BenchmarkFamilies: Predict on 65,536 rows (the committed family inputs
+// repeated, NaNs included) for each model in $BATCHSCORE_BENCH_TREES (a
+// folder of .onnx files with 12-feature inputs, e.g. what
+// build_tree_families.py --bench writes), or by default the committed
+// families.
+func BenchmarkFamilies(b *testing.B) {
+	dir := os.Getenv("BATCHSCORE_BENCH_TREES")
+	if dir == "" {
+		dir = filepath.Join(repoRoot(b), "testdata", "models", "families")
+	}
+	src := readF32(b, filepath.Join(repoRoot(b), "testdata", "models", "families", "inputs.f32"))
+	x := make([]float32, 0, benchRows*12)
+	for len(x) < benchRows*12 {
+		x = append(x, src[:min(len(src), benchRows*12-len(x))]...)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	for _, f := range files {
+		model, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, err := Load(model)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out := make([]float32, benchRows*e.Columns())
+		var label []int64
+		if e.Op == Classifier {
+			label = make([]int64, benchRows)
+		}
+		b.Run(strings.TrimSuffix(filepath.Base(f), ".onnx"), func(b *testing.B) {
+			b.Log(e)
+			measure(b, func() error { return e.Predict(x, 12, label, out) })
+		})
+	}
 }

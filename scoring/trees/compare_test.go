@@ -33,6 +33,9 @@ func compareORT(t testing.TB, model []byte, x []float32, rows, width int) diff {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if e.general {
+		return comparePredict(t, e, model, x, rows, width)
+	}
 	d := diff{rows: rows}
 	score := make([]float32, rows)
 	if e.Op == Regressor {
@@ -85,6 +88,58 @@ func compareORT(t testing.TB, model []byte, x []float32, rows, width int) diff {
 					t.Logf("row %d: p%d %v, ORT %v (score %v)", i, k, a, b, score[i])
 				}
 				d.probs++
+				d.maxULP = max(d.maxULP, u)
+			}
+		}
+	}
+	return d
+}
+
+// comparePredict compares Predict's outputs (label and probabilities, or
+// Y) with ONNX Runtime's on the same rows; a float differing counts in
+// probs (classifier) or scores (regressor).
+func comparePredict(t testing.TB, e *Ensemble, model []byte, x []float32, rows, width int) diff {
+	t.Helper()
+	d := diff{rows: rows}
+	cols := e.Columns()
+	out := make([]float32, rows*cols)
+	var label []int64
+	if e.Op == Classifier {
+		label = make([]int64, rows)
+	}
+	if err := e.Predict(x, width, label, out); err != nil {
+		t.Fatal(err)
+	}
+	s := newORTSession(t, model, e.Input, e.Outputs)
+	defer s.Close()
+	ref := s.run(t, x, rows, width)
+	want := ref[len(ref)-1].f32
+	if len(want) != len(out) {
+		t.Fatalf("ORT wrote %d floats, Predict %d", len(want), len(out))
+	}
+	for i := range rows {
+		if label != nil {
+			if label[i] == e.ClassLabels[len(e.ClassLabels)-1] {
+				d.positives++
+			}
+			if label[i] != ref[0].i64[i] {
+				if d.labels < 5 {
+					t.Logf("row %d: label %d, ORT %d (out %v, ORT %v)", i, label[i], ref[0].i64[i], out[i*cols:(i+1)*cols], want[i*cols:(i+1)*cols])
+				}
+				d.labels++
+			}
+		}
+		for k := range cols {
+			a, b := out[i*cols+k], want[i*cols+k]
+			if u := ulps(a, b); u != 0 {
+				if d.probs+d.scores < 5 {
+					t.Logf("row %d %v: column %d %v, ORT %v (row %v, ORT %v)", i, x[i*width:(i+1)*width], k, a, b, out[i*cols:(i+1)*cols], want[i*cols:(i+1)*cols])
+				}
+				if e.Op == Classifier {
+					d.probs++
+				} else {
+					d.scores++
+				}
 				d.maxULP = max(d.maxULP, u)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/batchscore/batchscore/scoring/onnxwire"
 )
@@ -168,6 +169,9 @@ func (e *Ensemble) compile(attrs []attr) error {
 	if captureTrees != nil {
 		captureTrees(t)
 	}
+	if e.general {
+		return e.compileGeneral(t)
+	}
 	e.c = t.build()
 	e.Layout = e.c.describe()
 	return nil
@@ -224,9 +228,10 @@ func (e *Ensemble) readAttrs(attrs []attr) (treeLists, error) {
 	if e.Op == Regressor {
 		e.Aggregate = s.str("aggregate_function", "SUM")
 		nt, ok := s.want("n_targets", onnxwire.AttrInt)
-		if !ok || nt.I != 1 {
-			return l, fmt.Errorf("%w: n_targets %d (only 1 is compiled)", ErrUnsupported, nt.I)
+		if !ok || nt.I < 1 || nt.I > maxColumns {
+			return l, fmt.Errorf("%w: n_targets %d (1 to %d are compiled)", ErrUnsupported, nt.I, maxColumns)
 		}
+		e.Targets = int(nt.I)
 	}
 	if s.err != nil {
 		return l, s.err
@@ -234,18 +239,18 @@ func (e *Ensemble) readAttrs(attrs []attr) (treeLists, error) {
 	if err := e.checkKind(s); err != nil {
 		return l, err
 	}
-	switch len(base) {
-	case 0:
-	case 1:
+	e.bases = base
+	if len(base) == 1 {
 		e.Base, e.hasBase = base[0], true
-	default:
-		return l, fmt.Errorf("%w: %d base values (0 or 1 are compiled)", ErrUnsupported, len(base))
 	}
 	return l, nil
 }
 
-// checkKind checks the node's kind of output: a binary classifier's
-// labels, and the settings each kind compiles.
+// maxColumns bounds the classes or targets of a compiled node.
+const maxColumns = 1 << 12
+
+// checkKind checks the node's kind of output: a classifier's labels,
+// and the settings each kind compiles.
 func (e *Ensemble) checkKind(s *attrSet) error {
 	switch e.Op {
 	case Classifier:
@@ -253,20 +258,23 @@ func (e *Ensemble) checkKind(s *attrSet) error {
 			return fmt.Errorf("%w: string class labels", ErrUnsupported)
 		}
 		labels := s.ints("classlabels_int64s")
-		if len(labels) != 2 {
-			return fmt.Errorf("%w: %d class labels (only binary classifiers are compiled)", ErrUnsupported, len(labels))
+		if len(labels) < 2 || len(labels) > maxColumns {
+			return fmt.Errorf("%w: %d class labels (2 to %d are compiled)", ErrUnsupported, len(labels), maxColumns)
 		}
+		e.ClassLabels = labels
 		e.Labels = [2]int64{labels[0], labels[1]}
-		if e.PostTransform != "NONE" && e.PostTransform != "LOGISTIC" {
-			return fmt.Errorf("%w: post_transform %s on a classifier (NONE and LOGISTIC are compiled)", ErrUnsupported, e.PostTransform)
-		}
 	case Regressor:
-		if e.Aggregate != "SUM" && e.Aggregate != "AVERAGE" {
-			return fmt.Errorf("%w: aggregate_function %s (SUM and AVERAGE are compiled)", ErrUnsupported, e.Aggregate)
+		switch e.Aggregate {
+		case "SUM", "AVERAGE", "MIN", "MAX":
+		default:
+			return fmt.Errorf("%w: aggregate_function %s", ErrUnsupported, e.Aggregate)
 		}
-		if e.PostTransform != "NONE" {
-			return fmt.Errorf("%w: post_transform %s on a regressor (NONE is compiled)", ErrUnsupported, e.PostTransform)
-		}
+	}
+	switch e.PostTransform {
+	case "NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO":
+	default:
+		// PROBIT takes ORT's own erf inverse (logf, sqrtf): not reproduced.
+		return fmt.Errorf("%w: post_transform %s (NONE, LOGISTIC, SOFTMAX and SOFTMAX_ZERO are compiled)", ErrUnsupported, e.PostTransform)
 	}
 	return nil
 }
@@ -365,11 +373,13 @@ func (l treeLists) link(index map[nodeKey]int, t *treeSet) error {
 	return nil
 }
 
-// weighLeaves sets t's leaf weights: one per leaf, in class or target 0.
+// weighLeaves reads the leaf weights into t: each leaf's (class or
+// target, weight) pairs in listing order, which is the order ORT adds
+// them (it sorts the weights by tree and node id, stably by position).
 func (e *Ensemble) weighLeaves(l treeLists, index map[nodeKey]int, t *treeSet) error {
 	n := len(l.treeIDs)
-	t.weight = make([]float32, n)
-	weighted := make([]bool, n)
+	t.weights = make([][]leafWeight, n)
+	cols := e.Columns()
 	for w := range l.wTrees {
 		i, ok := index[nodeKey{l.wTrees[w], l.wNodes[w]}]
 		switch {
@@ -378,28 +388,60 @@ func (e *Ensemble) weighLeaves(l treeLists, index map[nodeKey]int, t *treeSet) e
 		case !t.leaf[i]:
 			// ORT ignores these (old onnxmltools wrote them).
 			return fmt.Errorf("%w: a weight on branch node %d of tree %d", ErrUnsupported, l.wNodes[w], l.wTrees[w])
-		case l.wIDs[w] != 0:
-			return fmt.Errorf("%w: %sids %d (only one score column, id 0, is compiled)", ErrUnsupported, l.prefix, l.wIDs[w])
-		case weighted[i]:
-			return fmt.Errorf("%w: node %d of tree %d weighted twice", ErrUnsupported, l.wNodes[w], l.wTrees[w])
+		case l.wIDs[w] < 0 || l.wIDs[w] >= int64(cols):
+			// ORT fails on these, or reads a single target's first weight whatever its id.
+			return fmt.Errorf("%w: %sids %d outside the node's %d columns", ErrUnsupported, l.prefix, l.wIDs[w], cols)
 		}
-		weighted[i], t.weight[i] = true, l.weights[w]
+		for _, p := range t.weights[i] {
+			if p.col == int(l.wIDs[w]) {
+				// ORT adds both, in turn: not reproduced.
+				return fmt.Errorf("%w: node %d of tree %d weighted twice in %s %d", ErrUnsupported, l.wNodes[w], l.wTrees[w], strings.TrimSuffix(l.prefix, "_"), l.wIDs[w])
+			}
+		}
+		t.weights[i] = append(t.weights[i], leafWeight{col: int(l.wIDs[w]), w: l.weights[w]})
 	}
 	e.Positive = !slices.ContainsFunc(l.weights, func(w float32) bool { return w < 0 })
+	ids := map[int64]bool{}
+	for _, id := range l.wIDs {
+		ids[id] = true
+	}
+	e.binaryCase = e.Op == Classifier && len(e.ClassLabels) == 2 && len(ids) == 1
+	t.weight = make([]float32, n)
 	for i := range n {
-		if t.leaf[i] && !weighted[i] {
+		switch {
+		case t.leaf[i] && len(t.weights[i]) == 0:
 			return fmt.Errorf("%w: leaf %d of tree %d has no weight", ErrModel, l.nodeIDs[i], l.treeIDs[i])
+		case t.leaf[i]:
+			t.weight[i] = t.weights[i][0].w
 		}
 	}
+	e.general = !e.single(ids)
 	return nil
 }
 
-// findTrees sets t's roots and depth. ORT starts a tree at each change of
-// nodes_treeids and walks from the node listed first; each tree must be a
-// proper tree: every node of its run reached once from the node listed
-// first. ORT 1.24 builds its own node order from the first node of each
-// run; how it reads runs with other nodes (unreachable ones, a node shared
-// by two parents, a cycle) is not something to guess at.
+// single says whether the node is one of the forms scored as one sum
+// per row (Scores, Classify): a binary classifier with every weight in
+// class 0 and at most one base value, or a single-target SUM or AVERAGE
+// regressor with at most one base value.
+func (e *Ensemble) single(ids map[int64]bool) bool {
+	if len(ids) > 1 || len(e.bases) > 1 || len(ids) == 1 && !ids[0] {
+		return false
+	}
+	if e.Op == Classifier {
+		return len(e.ClassLabels) == 2 && (e.PostTransform == "NONE" || e.PostTransform == "LOGISTIC")
+	}
+	// ORT ignores a single target's post_transform but PROBIT.
+	return e.Targets == 1 && (e.Aggregate == "SUM" || e.Aggregate == "AVERAGE")
+}
+
+// findTrees sets t's roots and depths. ORT starts a tree at each change
+// of nodes_treeids and lays it out from the node listed first, depth
+// first, the false child before the true one (TreeEnsembleCommon::
+// AddNodes). A node reached a second time through a true branch is
+// shared (LightGBM's categorical BRANCH_EQ chains point their true
+// branches at one child); through a false branch ORT refuses the model.
+// A cycle is refused, and so is a node not reached from its tree's first
+// node (ORT counts the nodes laid out and refuses such a model too).
 func (e *Ensemble) findTrees(l treeLists, t *treeSet) error {
 	n := len(l.treeIDs)
 	seen := map[int64]bool{}
@@ -416,41 +458,63 @@ func (e *Ensemble) findTrees(l treeLists, t *treeSet) error {
 	e.Trees = len(t.roots)
 
 	const maxDepth = 1000
-	visited := make([]bool, n)
-	var walk func(i, d int) (int, error)
-	walk = func(i, d int) (int, error) {
-		switch {
-		case d > maxDepth:
-			return 0, fmt.Errorf("%w: a tree deeper than %d", ErrUnsupported, maxDepth)
-		case visited[i]:
-			return 0, fmt.Errorf("%w: node %d of tree %d is reached twice (shared or in a cycle)", ErrUnsupported, l.nodeIDs[i], l.treeIDs[i])
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := make([]uint8, n)
+	height := make([]int, n)
+	where := func(i int) string { return fmt.Sprintf("node %d of tree %d", l.nodeIDs[i], l.treeIDs[i]) }
+	var add func(i, d int) error
+	add = func(i, d int) error {
+		if d > maxDepth {
+			return fmt.Errorf("%w: a tree deeper than %d", ErrUnsupported, maxDepth)
 		}
-		visited[i] = true
-		if t.leaf[i] {
-			return d, nil
+		state[i] = onPath
+		if !t.leaf[i] {
+			f, tr := t.falseAt[i], t.trueAt[i]
+			if state[f] != unseen {
+				return fmt.Errorf("%w: %s: its false branch leads to %s, reached before (ORT refuses this)", ErrModel, where(i), where(f))
+			}
+			if err := add(f, d+1); err != nil {
+				return err
+			}
+			switch state[tr] {
+			case onPath:
+				return fmt.Errorf("%w: %s: its true branch leads back to %s (a cycle)", ErrUnsupported, where(i), where(tr))
+			case unseen:
+				if err := add(tr, d+1); err != nil {
+					return err
+				}
+			}
+			height[i] = 1 + max(height[f], height[tr])
 		}
-		a, err := walk(t.trueAt[i], d+1)
-		if err != nil {
-			return 0, err
-		}
-		b, err := walk(t.falseAt[i], d+1)
-		return max(a, b), err
+		state[i] = done
+		return nil
 	}
-	for _, r := range t.roots {
-		d, err := walk(r, 0)
-		if err != nil {
+	t.rootDepth = make([]int, len(t.roots))
+	for k, r := range t.roots {
+		if err := add(r, 0); err != nil {
 			return err
 		}
-		e.Depth = max(e.Depth, d)
+		t.rootDepth[k] = height[r]
+		e.Depth = max(e.Depth, height[r])
 	}
 	for i := range n {
-		if !visited[i] {
+		if state[i] == unseen {
 			return fmt.Errorf("%w: node %d of tree %d is not reached from the tree's first listed node %d",
 				ErrUnsupported, l.nodeIDs[i], l.treeIDs[i], l.nodeIDs[t.roots[slices.Index(l.treeIDs, l.treeIDs[i])]])
 		}
 	}
 	t.depth = e.Depth
 	return nil
+}
+
+// leafWeight is one weight of a leaf: its class or target and value.
+type leafWeight struct {
+	col int
+	w   float32
 }
 
 // captureTrees, when set (tests), receives each compiled treeSet.
@@ -463,10 +527,12 @@ type treeSet struct {
 	masks           []uint8
 	feat            []int64
 	thr             []float32
-	weight          []float32
+	weight          []float32      // a leaf's first weight (single-sum forms)
+	weights         [][]leafWeight // every weight of each leaf
 	trueAt, falseAt []int
 	depth           int
-	tablesOnly      bool // tests: compile x <= t splits as truth tables too
+	rootDepth       []int // each tree's depth
+	tablesOnly      bool  // tests: compile x <= t splits as truth tables too
 }
 
 // Complete layouts pad every tree to the deepest one's depth; past these
@@ -480,14 +546,48 @@ const (
 	maxLEQFeatures = 1024
 )
 
+// leqForm says whether x <= t2 gives a split's answer for every non-NaN
+// x, and which t2: BRANCH_LEQ with t itself; BRANCH_LT with the float
+// below t (x < t iff x <= nextafter(t, -Inf); nothing is below -Inf,
+// which takes t2 = NaN: false for every x); a NaN threshold with NaN
+// (false). tracks is the node's missing-value tracking: the x <= t
+// kernel reads a tracked node's feature from a copy of the block in
+// which NaN is -Inf (true for every t2 but NaN, hence !ok then), an
+// untracked node's from the block as it is (NaN <= t2 is false).
+func leqForm(mask uint8, t float32) (t2 float32, tracks, ok bool) {
+	tracks = mask>>outNaN&1 == 1
+	nan := float32(math.NaN())
+	switch mask &^ (1 << outNaN) {
+	case maskLEQ:
+		t2 = t
+	case 1 << outLT:
+		t2 = math.Nextafter32(t, float32(math.Inf(-1)))
+		if t == float32(math.Inf(-1)) {
+			t2 = nan
+		}
+	case 0:
+		t2 = nan
+	default:
+		return 0, false, false
+	}
+	return t2, tracks, !tracks || t2 == t2
+}
+
 func (t treeSet) build() compiled {
-	// x <= t gives every node's answer when each is BRANCH_LEQ without
-	// missing-value tracking, or has a NaN threshold and no tracking
-	// (false for every x, as x <= NaN is).
+	// x <= t2 gives every node's answer when each is BRANCH_LEQ or _LT,
+	// with or without missing-value tracking (see leqForm).
 	allLEQ := !t.tablesOnly
+	copies := 1
 	for i, m := range t.masks {
-		if !t.leaf[i] && (m != maskLEQ && m != 0 || t.feat[i] >= maxLEQFeatures) {
+		if t.leaf[i] {
+			continue
+		}
+		_, tracks, ok := leqForm(m, t.thr[i])
+		if !ok || t.feat[i] >= maxLEQFeatures {
 			allLEQ = false
+		}
+		if tracks {
+			copies = 2
 		}
 	}
 	padded := len(t.roots) << (t.depth + 1)
@@ -524,10 +624,18 @@ func (t treeSet) build() compiled {
 		place(r, 0, 0)
 	}
 	if allLEQ {
+		c.copies = copies
 		for i := range c.nodes {
-			f := c.nodes[i].fm & featMask
-			c.feats = max(c.feats, int(f)+1)
-			c.nodes[i].fm = f * 4 * block
+			c.feats = max(c.feats, int(c.nodes[i].fm&featMask)+1)
+		}
+		for i := range c.nodes {
+			n := &c.nodes[i]
+			t2, tracks, _ := leqForm(uint8(n.fm>>24), n.t)
+			f := n.fm & featMask
+			if tracks {
+				f += uint32(c.feats)
+			}
+			n.fm, n.t = f*4*block, t2
 		}
 	}
 	return c

@@ -27,6 +27,7 @@ package trees
 
 import (
 	"fmt"
+	"math"
 	"unsafe"
 )
 
@@ -61,6 +62,7 @@ type wnode struct {
 type compiled struct {
 	layout, trees, depth, inner int
 	feats                       int       // layoutLEQ: columns the splits read
+	copies                      int       // layoutLEQ: 2 when a split tracks NaN (leqForm)
 	nodes                       []cnode   // complete: trees × inner
 	leaves                      []float32 // complete: trees × (inner+1)
 	walk                        []wnode   // walk: every listed node
@@ -70,10 +72,14 @@ type compiled struct {
 func (c *compiled) describe() string {
 	switch c.layout {
 	case layoutLEQ:
-		if hasAVX2 && c.depth >= 1 && c.depth <= 4 {
-			return fmt.Sprintf("complete depth %d, x <= t (AVX2)", c.depth)
+		nan := ""
+		if c.copies == 2 {
+			nan = ", NaN tracked"
 		}
-		return fmt.Sprintf("complete depth %d, x <= t", c.depth)
+		if hasAVX2 && c.depth >= 1 && c.depth <= 4 {
+			return fmt.Sprintf("complete depth %d, x <= t%s (AVX2)", c.depth, nan)
+		}
+		return fmt.Sprintf("complete depth %d, x <= t%s", c.depth, nan)
 	case layoutMask:
 		return fmt.Sprintf("complete depth %d, truth tables", c.depth)
 	}
@@ -85,7 +91,7 @@ func (c *compiled) sums(x []float32, w int, out []float32) {
 	n := len(out)
 	var xt []float32
 	if c.layout == layoutLEQ {
-		xt = make([]float32, c.feats*block)
+		xt = make([]float32, c.copies*c.feats*block)
 	}
 	for r0 := 0; r0 < n; r0 += block {
 		r1 := min(n, r0+block)
@@ -106,7 +112,7 @@ func (c *compiled) sums(x []float32, w int, out []float32) {
 // feature is the input column split n reads.
 func (c *compiled) feature(n cnode) int {
 	if c.layout == layoutLEQ {
-		return int(n.fm) / (4 * block)
+		return int(n.fm) / (4 * block) % c.feats
 	}
 	return int(n.fm & featMask)
 }
@@ -136,9 +142,10 @@ func outcome(x, t float32) uint32 {
 //     every one (pads read feature 0); Scores and Classify check that a row
 //     has at least Features values and that len(x) is rows × width; rows
 //     r..r+3 are below len(acc), so x[(r+3)*w + f] is inside x.
-//   - the transposed block: xt holds feats × block values, every split's
-//     offset is below feats × 4 × block, and rows r..r+7 are below
-//     len(acc) ≤ block.
+//   - the transposed block: xt holds copies × feats × block values (the
+//     NaN-tracked copy after the first), every split's offset is below
+//     copies × feats × 4 × block, and rows r..r+7 are below len(acc) ≤
+//     block.
 //
 // The node walk (deep trees) keeps Go's checks.
 
@@ -150,12 +157,7 @@ func (c *compiled) blockLEQ(x []float32, w int, acc []float32, xt []float32) {
 		return
 	}
 	_ = x[n*w-1]
-	_ = xt[c.feats*block-1]
-	for r := range n {
-		for f, v := range x[r*w : r*w+c.feats] {
-			xt[f*block+r] = v
-		}
-	}
+	c.transpose(x, w, n, xt)
 	r0 := 0
 	if hasAVX2 && depth <= 4 && n >= 8 {
 		groups := n / 8
@@ -170,20 +172,7 @@ func (c *compiled) blockLEQ(x []float32, w int, acc []float32, xt []float32) {
 		r := r0
 		for ; r+8 <= n; r += 8 {
 			xr := unsafe.Add(base, r*4)
-			i0, i1 := first(xr, top, topT, 0), first(xr, top, topT, 1)
-			i2, i3 := first(xr, top, topT, 2), first(xr, top, topT, 3)
-			i4, i5 := first(xr, top, topT, 4), first(xr, top, topT, 5)
-			i6, i7 := first(xr, top, topT, 6), first(xr, top, topT, 7)
-			for range depth - 1 {
-				i0 = leq(nodes, xr, i0, 0)
-				i1 = leq(nodes, xr, i1, 1)
-				i2 = leq(nodes, xr, i2, 2)
-				i3 = leq(nodes, xr, i3, 3)
-				i4 = leq(nodes, xr, i4, 4)
-				i5 = leq(nodes, xr, i5, 5)
-				i6 = leq(nodes, xr, i6, 6)
-				i7 = leq(nodes, xr, i7, 7)
-			}
+			i0, i1, i2, i3, i4, i5, i6, i7 := c.descend8(nodes, xr, top, topT)
 			a := acc[r : r+8 : r+8]
 			a[0] += leaves[int(i0)-inner]
 			a[1] += leaves[int(i1)-inner]
@@ -201,6 +190,52 @@ func (c *compiled) blockLEQ(x []float32, w int, acc []float32, xt []float32) {
 				i = leq(nodes, xr, i, 0)
 			}
 			acc[r] += leaves[int(i)-inner]
+		}
+	}
+}
+
+// descend8 is the leaf positions of eight rows in one tree: xr is the
+// transposed block at the first of them, top and topT the tree's first
+// split.
+func (c *compiled) descend8(nodes, xr unsafe.Pointer, top uintptr, topT float32) (i0, i1, i2, i3, i4, i5, i6, i7 uintptr) {
+	i0, i1 = first(xr, top, topT, 0), first(xr, top, topT, 1)
+	i2, i3 = first(xr, top, topT, 2), first(xr, top, topT, 3)
+	i4, i5 = first(xr, top, topT, 4), first(xr, top, topT, 5)
+	i6, i7 = first(xr, top, topT, 6), first(xr, top, topT, 7)
+	for range c.depth - 1 {
+		i0 = leq(nodes, xr, i0, 0)
+		i1 = leq(nodes, xr, i1, 1)
+		i2 = leq(nodes, xr, i2, 2)
+		i3 = leq(nodes, xr, i3, 3)
+		i4 = leq(nodes, xr, i4, 4)
+		i5 = leq(nodes, xr, i5, 5)
+		i6 = leq(nodes, xr, i6, 6)
+		i7 = leq(nodes, xr, i7, 7)
+	}
+	return
+}
+
+// transpose copies n rows of x (width w) feature-major into xt, and the
+// NaN-tracked copy after it (see leqForm).
+func (c *compiled) transpose(x []float32, w, n int, xt []float32) {
+	_ = x[n*w-1]
+	_ = xt[c.copies*c.feats*block-1]
+	for r := range n {
+		for f, v := range x[r*w : r*w+c.feats] {
+			xt[f*block+r] = v
+		}
+	}
+	if c.copies == 2 {
+		// The copy tracked splits read: NaN is -Inf, so x <= t holds.
+		ninf := float32(math.Inf(-1))
+		tracked := xt[c.feats*block:]
+		for r := range n {
+			for f, v := range x[r*w : r*w+c.feats] {
+				if v != v {
+					v = ninf
+				}
+				tracked[f*block+r] = v
+			}
 		}
 	}
 }
@@ -290,6 +325,65 @@ func (c *compiled) blockWalk(x []float32, w int, acc []float32) {
 					i = nd.tru
 				} else {
 					i = nd.fal
+				}
+			}
+		}
+	}
+}
+
+// sumsColumns is sums for several columns whose trees are the same (a
+// random forest weighs every class on every leaf): each row walks each
+// tree once and adds the leaf's weight of every column, leaves[k] being
+// column k's leaves in c's layout; out[k] receives column k's sums. The
+// additions per column are those of sums with leaves[k], in tree order.
+// c's layout is layoutLEQ.
+func (c *compiled) sumsColumns(x []float32, w int, leaves, out [][]float32) {
+	n := len(out[0])
+	xt := make([]float32, c.copies*c.feats*block)
+	inner, nl := c.inner, c.inner+1
+	acc := make([][]float32, len(out))
+	for r0 := 0; r0 < n; r0 += block {
+		r1 := min(n, r0+block)
+		for k := range out {
+			acc[k] = out[k][r0:r1]
+			clear(acc[k])
+		}
+		m := r1 - r0
+		if inner == 0 {
+			for k := range acc {
+				(&compiled{trees: c.trees, leaves: leaves[k]}).blockShallow(acc[k])
+			}
+			continue
+		}
+		c.transpose(x[r0*w:r1*w], w, m, xt)
+		base := unsafe.Pointer(&xt[0])
+		for t := 0; t < c.trees; t++ {
+			nodes := unsafe.Pointer(&c.nodes[t*inner])
+			top, topT := uintptr(c.nodes[t*inner].fm), c.nodes[t*inner].t
+			r := 0
+			for ; r+8 <= m; r += 8 {
+				i0, i1, i2, i3, i4, i5, i6, i7 := c.descend8(nodes, unsafe.Add(base, r*4), top, topT)
+				for k, lk := range leaves {
+					lv := lk[t*nl : t*nl+nl]
+					a := acc[k][r : r+8 : r+8]
+					a[0] += lv[int(i0)-inner]
+					a[1] += lv[int(i1)-inner]
+					a[2] += lv[int(i2)-inner]
+					a[3] += lv[int(i3)-inner]
+					a[4] += lv[int(i4)-inner]
+					a[5] += lv[int(i5)-inner]
+					a[6] += lv[int(i6)-inner]
+					a[7] += lv[int(i7)-inner]
+				}
+			}
+			for ; r < m; r++ {
+				xr := unsafe.Add(base, r*4)
+				i := uintptr(0)
+				for range c.depth {
+					i = leq(nodes, xr, i, 0)
+				}
+				for k, lk := range leaves {
+					acc[k][r] += lk[t*nl+int(i)-inner]
 				}
 			}
 		}

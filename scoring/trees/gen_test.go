@@ -146,3 +146,94 @@ func genRows(r *rand.Rand, s spec, rows int) []float32 {
 	}
 	return x
 }
+
+// genGeneral draws a model of the general forms (general.go): a
+// classifier of 2 to 5 classes or a regressor of 1 to 4 targets, its
+// leaves weighted per column the ways exporters do it (every column on
+// every leaf, as skl2onnx writes random forests; one column per tree, as
+// gradient boosting exports do; a few columns per tree), any
+// post_transform ORT's write_scores applies, base values or not, and
+// SUM, AVERAGE, MIN or MAX for a regressor.
+func genGeneral(r *rand.Rand, o genOptions) spec {
+	s := genSpec(r, o)
+	cols := 2 + r.IntN(4)
+	if r.IntN(3) == 0 {
+		s.op = Regressor
+		cols = 1 + r.IntN(4)
+		s.targets = int64(cols)
+		s.aggregate = pick(r, []string{"SUM", "AVERAGE", "MIN", "MAX"})
+		s.labels = nil
+	} else {
+		s.op, s.aggregate = Classifier, ""
+		s.labels = nil
+		for k := range cols {
+			s.labels = append(s.labels, int64(10*k+r.IntN(10)-3))
+		}
+	}
+	s.post = pick(r, []string{"NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO"})
+	switch r.IntN(3) {
+	case 0:
+		s.base = nil
+	case 1:
+		s.base = make([]float32, cols)
+		for k := range s.base {
+			s.base[k] = float32(r.NormFloat64())
+		}
+	default:
+		n := 1 + r.IntN(cols)
+		if s.op == Regressor {
+			n = cols
+		}
+		s.base = make([]float32, n)
+		for k := range s.base {
+			s.base[k] = pick(r, []float32{0, 0.5, -1, float32(r.NormFloat64())})
+		}
+	}
+	pattern := r.IntN(3)
+	if s.op == Classifier && cols == 2 && r.IntN(3) == 0 {
+		pattern = 3 // binary, every weight in class 1
+	}
+	zeros := r.IntN(3) == 0 // weights near 0 for SOFTMAX_ZERO
+	for ti := range s.trees {
+		var tc []int64
+		switch pattern {
+		case 0: // every column
+			for k := range cols {
+				tc = append(tc, int64(k))
+			}
+		case 1: // one column per tree
+			tc = []int64{int64(ti % cols)}
+		case 2: // a random non-empty subset
+			for k := range cols {
+				if r.IntN(2) == 0 {
+					tc = append(tc, int64(k))
+				}
+			}
+			if len(tc) == 0 {
+				tc = []int64{int64(r.IntN(cols))}
+			}
+			r.Shuffle(len(tc), func(i, j int) { tc[i], tc[j] = tc[j], tc[i] })
+		case 3:
+			tc = []int64{1}
+		}
+		for ni := range s.trees[ti].nodes {
+			n := &s.trees[ti].nodes[ni]
+			if n.mode != "LEAF" {
+				continue
+			}
+			n.cols = tc
+			n.ws = make([]float32, len(tc))
+			for j := range tc {
+				w := float32(r.NormFloat64())
+				switch {
+				case zeros && r.IntN(2) == 0:
+					w = pick(r, []float32{0, float32(math.Copysign(0, -1)), 1e-8, -1e-8, 1e-7, 2e-7})
+				case r.IntN(12) == 0:
+					w = pick(r, specialValues[:20])
+				}
+				n.ws[j] = w
+			}
+		}
+	}
+	return s
+}

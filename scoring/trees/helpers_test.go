@@ -340,6 +340,10 @@ type tnode struct {
 	tru, fal int64
 	tracks   bool
 	weight   float32
+	// cols and ws, when cols is set, are the leaf's weights by class or
+	// target instead of weight in column 0.
+	cols []int64
+	ws   []float32
 }
 
 type ttree struct {
@@ -359,6 +363,7 @@ type spec struct {
 	asTensors  bool     // thresholds, weights and base values as float tensors
 	extraAttrs [][]byte // appended as they are
 	mlOpset    uint64
+	targets    int64 // regressor's n_targets; 0 means 1
 }
 
 func (s spec) model() []byte {
@@ -373,7 +378,12 @@ func (s spec) model() []byte {
 			modes, thr = append(modes, n.mode), append(thr, n.thr)
 			tru, fal = append(tru, n.tru), append(fal, n.fal)
 			tracks = append(tracks, map[bool]int64{false: 0, true: 1}[n.tracks])
-			if n.mode == "LEAF" {
+			switch {
+			case n.mode == "LEAF" && n.cols != nil:
+				for j, c := range n.cols {
+					wt, wn, wid, ww = append(wt, t.id), append(wn, n.id), append(wid, c), append(ww, n.ws[j])
+				}
+			case n.mode == "LEAF":
 				wt, wn, wid, ww = append(wt, t.id), append(wn, n.id), append(wid, 0), append(ww, n.weight)
 			}
 		}
@@ -404,18 +414,18 @@ func (s spec) model() []byte {
 	var outputs []string
 	graphOut := [][]byte{}
 	if s.op == Regressor {
-		attrs = append(attrs, intAttr("n_targets", 1))
+		attrs = append(attrs, intAttr("n_targets", max(s.targets, 1)))
 		if s.aggregate != "" {
 			attrs = append(attrs, stringAttr("aggregate_function", s.aggregate))
 		}
 		outputs = []string{"Y"}
-		graphOut = append(graphOut, pbMsg(pbStr(nil, 1, "Y"), 2, tensorType(tensorFloat, -1, 1)))
+		graphOut = append(graphOut, pbMsg(pbStr(nil, 1, "Y"), 2, tensorType(tensorFloat, -1, max(s.targets, 1))))
 	} else {
 		attrs = append(attrs, intsAttr("classlabels_int64s", s.labels...))
 		outputs = []string{"label", "probabilities"}
 		graphOut = append(graphOut,
 			pbMsg(pbStr(nil, 1, "label"), 2, tensorType(7, -1)),
-			pbMsg(pbStr(nil, 1, "probabilities"), 2, tensorType(tensorFloat, -1, 2)))
+			pbMsg(pbStr(nil, 1, "probabilities"), 2, tensorType(tensorFloat, -1, int64(max(len(s.labels), 2)))))
 	}
 	attrs = append(attrs, s.extraAttrs...)
 	node := pbStr(nil, 1, "X")

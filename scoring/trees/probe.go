@@ -24,12 +24,14 @@ func (e *Ensemble) Probe(rows, width int, seed uint64) []float32 {
 			byFeature[f] = append(byFeature[f], t)
 		}
 	}
-	for _, n := range e.c.nodes {
-		add(e.c.feature(n), n.t)
-	}
-	for _, n := range e.c.walk {
-		if n.fm&leafFlag == 0 {
-			add(int(n.fm&featMask), n.t)
+	for _, c := range append([]compiled{e.c}, e.parts...) {
+		for _, n := range c.nodes {
+			add(c.feature(n), n.t)
+		}
+		for _, n := range c.walk {
+			if n.fm&leafFlag == 0 {
+				add(int(n.fm&featMask), n.t)
+			}
 		}
 	}
 	r := rand.New(rand.NewPCG(seed, uint64(e.Nodes)))

@@ -2,6 +2,7 @@ package trees
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -98,17 +99,9 @@ func TestRefusals(t *testing.T) {
 		return g.Nodes[0].Raw
 	}
 	unsupported := map[string][]byte{
-		"three classes":       with(func(s *spec) { s.labels = []int64{0, 1, 2} }),
 		"string labels":       editTreeAttr(t, stumps().model(), "classlabels_int64s", stringsAttr("classlabels_strings", "no", "yes")),
-		"weights in class 1":  editTreeAttr(t, stumps().model(), "class_ids", intsAttr("class_ids", 1, 1, 1, 1)),
 		"two weight columns":  editTreeAttr(t, stumps().model(), "class_ids", intsAttr("class_ids", 0, 1, 0, 1)),
 		"PROBIT":              with(func(s *spec) { s.post = "PROBIT" }),
-		"SOFTMAX":             with(func(s *spec) { s.post = "SOFTMAX" }),
-		"SOFTMAX_ZERO":        with(func(s *spec) { s.post = "SOFTMAX_ZERO" }),
-		"two base values":     with(func(s *spec) { s.base = []float32{0.25, -0.25} }),
-		"regressor MAX":       with(func(s *spec) { s.op, s.aggregate = Regressor, "MAX" }),
-		"regressor MIN":       with(func(s *spec) { s.op, s.aggregate = Regressor, "MIN" }),
-		"regressor LOGISTIC":  with(func(s *spec) { s.op, s.post = Regressor, "LOGISTIC" }),
 		"regressor 2 targets": editTreeAttr(t, with(func(s *spec) { s.op = Regressor }), "n_targets", intAttr("n_targets", 2)),
 		"unknown attribute":   with(func(s *spec) { s.extraAttrs = [][]byte{intsAttr("nodes_something_new", 1)} }),
 		"ai.onnx.ml opset 5":  with(func(s *spec) { s.mlOpset = 5 }),
@@ -123,10 +116,18 @@ func TestRefusals(t *testing.T) {
 			n := s.trees[0].nodes
 			n[0], n[1] = n[1], n[0]
 		}),
-		"shared child": with(func(s *spec) {
-			s.trees[0].nodes = append(s.trees[0].nodes[:1], s.trees[0].nodes[1])
-			s.trees[0].nodes[0].fal = 1
+		"cycle through a true branch": with(func(s *spec) {
+			s.trees[0].nodes = append(s.trees[0].nodes, tnode{id: 3, mode: "BRANCH_LEQ", feat: 1, thr: 2, tru: 0, fal: 2})
+			s.trees[0].nodes[0].fal = 3
 		}),
+		"class weighted on some leaves": editTreeAttr(t, stumps().model(), "class_ids", intsAttr("class_ids", 0, 0, 0, 1)),
+		"MIN, a target on some leaves": editTreeAttr(t, editTreeAttr(t, with(func(s *spec) { s.op, s.post, s.aggregate = Regressor, "", "MIN" }),
+			"n_targets", intAttr("n_targets", 2)), "target_ids", intsAttr("target_ids", 0, 0, 0, 1)),
+		"weight id past the classes": editTreeAttr(t, stumps().model(), "class_ids", intsAttr("class_ids", 0, 0, 2, 2)),
+		"regressor PROBIT":           with(func(s *spec) { s.op, s.post = Regressor, "PROBIT" }),
+		"3 base values, 2 targets": editTreeAttr(t, with(func(s *spec) { s.op, s.post, s.base = Regressor, "", []float32{1, 2, 3} }),
+			"n_targets", intAttr("n_targets", 2)),
+		"4 base values, 3 classes": with(func(s *spec) { s.labels, s.base = []int64{0, 1, 2}, []float32{1, 2, 3, 4} }),
 		"double input": editGraph(t, stumps().model(), func(f field) []byte {
 			if f.Num == 11 {
 				return pbMsg(nil, 11, pbMsg(pbStr(nil, 1, "X"), 2, tensorType(tensorDouble, -1, 2)))
@@ -158,9 +159,9 @@ func TestRefusals(t *testing.T) {
 			cast = pbMsg(cast, 5, pbVarint(pbVarint(pbStr(nil, 1, "to"), 3, 1), 20, attrInt))
 			return addNode(t, m, cast)
 		}(),
-		"two tree nodes":       addNode(t, stumps().model(), tree(stumps().model())),
-		"opset 5 TreeEnsemble": editTreeOp(t, stumps().model(), "TreeEnsemble"),
-		"no tree node":         editTreeOp(t, stumps().model(), "TreeEnsembleSomething"),
+		"two tree nodes":          addNode(t, stumps().model(), tree(stumps().model())),
+		"TreeEnsemble at opset 3": editTreeOp(t, stumps().model(), "TreeEnsemble"),
+		"no tree node":            editTreeOp(t, stumps().model(), "TreeEnsembleSomething"),
 		"thresholds as double tensor": editTreeAttr(t, stumps().model(), "nodes_values",
 			pbVarint(pbMsg(pbStr(nil, 1, "nodes_values_as_tensor"), 5,
 				pbMsg(pbVarint(pbVarint(nil, 1, 6), 2, tensorDouble), 9, make([]byte, 48))), 20, attrTensor)),
@@ -184,6 +185,12 @@ func TestRefusals(t *testing.T) {
 		"lengths differ":      editTreeAttr(t, stumps().model(), "nodes_featureids", intsAttr("nodes_featureids", 0, 0)),
 		"feature past width":  with(func(s *spec) { s.trees[1].nodes[0].feat = 2 }),
 		"duplicate node":      with(func(s *spec) { s.trees[0].nodes[2].id = 1 }),
+		"false branch shared": with(func(s *spec) {
+			s.trees[0].nodes = append(s.trees[0].nodes[:1], s.trees[0].nodes[1])
+			// The root's false branch is leaf 1, and so is node 2's.
+			s.trees[0].nodes = append(s.trees[0].nodes, tnode{id: 2, mode: "BRANCH_LEQ", feat: 1, thr: 2, tru: 3, fal: 1}, tnode{id: 3, mode: "LEAF", weight: 1})
+			s.trees[0].nodes[0].tru, s.trees[0].nodes[0].fal = 2, 1
+		}),
 	}
 	for name, m := range malformed {
 		t.Run(name, func(t *testing.T) {
@@ -197,9 +204,11 @@ func TestRefusals(t *testing.T) {
 }
 
 // TestAcceptedVariants: what the package compiles besides the GBM's form,
-// each checked against ORT in TestGeneratedModelsMatchORT; here only that
-// Load takes them and says what it compiled.
+// each compared with ORT on a few rows here (and in random variety in
+// TestGeneratedModelsMatchORT and TestGeneralModelsMatchORT).
 func TestAcceptedVariants(t *testing.T) {
+	initORT(t)
+	nan := float32(math.NaN())
 	for name, m := range map[string][]byte{
 		"no base value":        with(func(s *spec) { s.base = nil }),
 		"post_transform NONE":  with(func(s *spec) { s.post = "NONE" }),
@@ -209,6 +218,18 @@ func TestAcceptedVariants(t *testing.T) {
 		"regressor AVERAGE":    with(func(s *spec) { s.op, s.post, s.aggregate = Regressor, "", "AVERAGE" }),
 		"ai.onnx.ml opset 1":   with(func(s *spec) { s.mlOpset = 1 }),
 		"hit rates (unused)":   with(func(s *spec) { s.extraAttrs = [][]byte{floatsAttr("nodes_hitrates", 1, 1, 1, 1, 1, 1)} }),
+		"three classes":        with(func(s *spec) { s.labels = []int64{0, 1, 2} }),
+		"weights in class 1":   editTreeAttr(t, stumps().model(), "class_ids", intsAttr("class_ids", 1, 1, 1, 1)),
+		"SOFTMAX":              with(func(s *spec) { s.post = "SOFTMAX" }),
+		"SOFTMAX_ZERO":         with(func(s *spec) { s.post = "SOFTMAX_ZERO" }),
+		"two base values":      with(func(s *spec) { s.base = []float32{0.25, -0.25} }),
+		"regressor MAX":        with(func(s *spec) { s.op, s.aggregate = Regressor, "MAX" }),
+		"regressor MIN":        with(func(s *spec) { s.op, s.aggregate = Regressor, "MIN" }),
+		"regressor LOGISTIC":   with(func(s *spec) { s.op, s.post = Regressor, "LOGISTIC" }),
+		"shared child": with(func(s *spec) {
+			s.trees[0].nodes = append(s.trees[0].nodes[:1], s.trees[0].nodes[1])
+			s.trees[0].nodes[0].fal = 1
+		}),
 	} {
 		e, err := Load(m)
 		if err != nil {
@@ -216,6 +237,10 @@ func TestAcceptedVariants(t *testing.T) {
 			continue
 		}
 		t.Logf("%s: %v", name, e)
+		x := []float32{0, 0, 0.5, 0.25, 1, 1, -1, 2, nan, 0, 0.5, nan}
+		if d := compareORT(t, m, x, len(x)/2, 2); !d.zero() {
+			t.Errorf("%s: %v", name, d)
+		}
 	}
 	// The committed models other than the GBM are not tree models.
 	for _, f := range []string{"churn_logreg.onnx", "ltv_linear.onnx"} {
@@ -226,5 +251,32 @@ func TestAcceptedVariants(t *testing.T) {
 		if _, err := Load(b); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v, want ErrUnsupported", f, err)
 		}
+	}
+}
+
+// TestV5Refusals: an opset-5 TreeEnsemble with BRANCH_MEMBER sets, or
+// under another ai.onnx.ml opset, is refused; the committed ones compile.
+func TestV5Refusals(t *testing.T) {
+	model, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "models", "families", "v5_xgb_reg.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(model); err != nil {
+		t.Fatalf("v5_xgb_reg: %v", err)
+	}
+	g, _, err := readGraph(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := decodeAttrs(g.Nodes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := attr{name: "membership_values", typ: attrTensor}
+	if _, err := fromV5(append(attrs, member)); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("membership_values: %v, want ErrUnsupported", err)
+	}
+	if _, err := fromV5(append(attrs, attr{name: "nodes_something", typ: attrInts})); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("unknown attribute: %v, want ErrUnsupported", err)
 	}
 }

@@ -1,6 +1,7 @@
 package trees
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -171,5 +172,50 @@ func TestWideModelsMatchORT(t *testing.T) {
 	}
 	if wide == 0 {
 		t.Error("no model compiled to the truth-table kernel")
+	}
+}
+
+// TestGeneralModelsMatchORT: random models of the general forms
+// (genGeneral: multi-class, class-1-only binary, multi-target, MIN, MAX,
+// SOFTMAX, SOFTMAX_ZERO, base values) on corner rows, each compared with
+// ONNX Runtime to the bit: labels and every output column.
+func TestGeneralModelsMatchORT(t *testing.T) {
+	initORT(t)
+	models := 400
+	if testing.Short() {
+		models = 60
+	}
+	kinds := map[string]int{}
+	var total diff
+	for seed := range models {
+		r := rand.New(rand.NewPCG(uint64(seed), 21))
+		o := genOptions{maxDepth: 6, maxTrees: 12}
+		if seed%5 == 4 {
+			o = genOptions{maxDepth: 13, maxTrees: 4}
+		}
+		s := genGeneral(r, o)
+		rows := 1 + r.IntN(400)
+		x := genRows(r, s, rows)
+		model := s.model()
+		e, err := Load(model)
+		if err != nil {
+			kinds["refused"]++
+			t.Logf("seed %d: %v", seed, err)
+			continue
+		}
+		kinds[fmt.Sprintf("%s %s %s", e.Op, e.Aggregate, e.PostTransform)]++
+		d := compareORT(t, model, x, rows, s.width)
+		if !d.zero() {
+			t.Errorf("seed %d (%v): %v", seed, e, d)
+		}
+		total.rows += d.rows
+		total.labels += d.labels
+		total.probs += d.probs
+		total.scores += d.scores
+		total.maxULP = max(total.maxULP, d.maxULP)
+	}
+	t.Logf("%d models: %v; kinds %v", models, total, kinds)
+	if kinds["refused"] > models/10 {
+		t.Errorf("%d of %d generated models refused", kinds["refused"], models)
 	}
 }

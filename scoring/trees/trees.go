@@ -1,8 +1,8 @@
 // Package trees scores ONNX tree ensembles in Go, compiled, with the
 // results ONNX Runtime 1.24 gives to the bit.
 //
-// It reads the one ai.onnx.ml TreeEnsembleClassifier or
-// TreeEnsembleRegressor node of a model (Load), checks that it is a case the
+// It reads the one ai.onnx.ml TreeEnsembleClassifier, TreeEnsembleRegressor
+// or (opset 5) TreeEnsemble node of a model (Load), checks that it is a case the
 // package reproduces exactly, and compiles its trees into flat arrays. The
 // evaluator then follows ORT's CPU kernel (tree_ensemble_common.h,
 // tree_ensemble_aggregator.h, ml_common.h) operation for operation:
@@ -11,36 +11,52 @@
 //     under the node's mode (BRANCH_LEQ, _LT, _GTE, _GT, _EQ, _NEQ); a NaN
 //     feature compares false (true for _NEQ), unless the node's
 //     nodes_missing_value_tracks_true is 1, which sends NaN to the true
-//     child;
-//   - a row's score is 0, plus each tree's leaf weight in float32, trees in
-//     the order their first node is listed, plus the base value (AVERAGE
-//     divides the sum by the number of trees first);
+//     child. A node may be the true child of several (LightGBM's
+//     categorical BRANCH_EQ chains), as ORT lays trees out;
+//   - a column's score (the class or target a weight names) is 0, plus
+//     each tree's leaf weight for that column in float32, trees in the
+//     order their first node is listed; the base values, AVERAGE's
+//     division by the number of trees, MIN and MAX follow each
+//     aggregator's FinalizeScores;
 //   - a binary classifier (two int64 labels, every weight in class 0) with
 //     a negative weight somewhere labels a row classlabels[1] when the
 //     score is > 0 and writes probabilities [ComputeLogistic(-s),
 //     ComputeLogistic(s)] under LOGISTIC, [-s, s] under NONE; with no
 //     negative weight ORT labels by score > 0.5 and writes [1-s, s] under
 //     either (ml_common.h, write_scores). ComputeLogistic is reproduced
-//     with glibc's expf (logistic.go).
+//     with glibc's expf (logistic.go). These forms, and single-target SUM
+//     and AVERAGE regressors, are summed as one score per row (Scores,
+//     Classify);
+//   - the other forms (general.go) are summed one column at a time:
+//     classifiers of three or more classes (label of the first highest
+//     score, base values, NONE, LOGISTIC, SOFTMAX or SOFTMAX_ZERO over the
+//     scores), binary classifiers with weights in class 1 or in both
+//     classes (random forests) or two base values (ORT's binary case as it
+//     is, quirks included), multi-target regressors, MIN and MAX.
+//     Predict writes any form's outputs.
 //
 // These equal ORT's with one intra-op thread (batchscore's setting). With
 // more threads ORT splits the trees between threads for calls of more than
 // 50 rows (and for single rows of more than 80 trees) and adds the partial
 // sums afterwards, which can round differently in the last bit.
 //
-// What is refused (ErrUnsupported) rather than approximated: multi-class
-// and string-label classifiers; weights in another class or target than 0;
-// PROBIT, SOFTMAX and SOFTMAX_ZERO; regressors with n_targets other than
-// 1, MIN or MAX, or a post_transform; more than one base value; a leaf
-// weighted twice; weights on a branch node; trees whose nodes are not
-// listed together, or not all reached exactly once from the tree's first
-// listed node (ORT 1.24 reads such listings its own way); missing-value
-// lists of another length than the nodes'; double or external tensors; an
-// input that is not a float [N,F] graph input; more than one tree node,
-// or ai.onnx.ml's opset-5 TreeEnsemble; ai.onnx.ml opsets other than 1 to
-// 4; attributes the package does not know. Malformed models, which ORT
-// refuses too (a leaf without a weight, a child outside its tree, a node
-// listed twice, attribute lists of different lengths), give ErrModel.
+// What is refused (ErrUnsupported) rather than approximated: string-label
+// classifiers; PROBIT (ORT's own erf inverse); a class or target weighted
+// on some leaves of a tree only, unless another tree weighs it on every
+// leaf (whether ORT counts it as scored would depend on the row); a leaf
+// weighted twice in one column; a weight id outside the node's columns;
+// more base values than columns (a multi-target regressor: other than 0
+// or n_targets); weights on a branch node; trees whose nodes are not
+// listed together, not all reached from the tree's first listed node, or
+// with a cycle; missing-value lists of another length than the nodes';
+// double or external tensors; an input that is not a float [N,F] graph
+// input; more than one tree node; the opset-5 TreeEnsemble's
+// BRANCH_MEMBER sets (an opset-5 TreeEnsemble is otherwise read as ORT
+// reads it, as a regressor: v5.go); other ai.onnx.ml opsets; attributes
+// the package does not know. Malformed
+// models, which ORT refuses too (a leaf without a weight, a child outside
+// its tree, a node listed twice, a node reached again through a false
+// branch, attribute lists of different lengths), give ErrModel.
 package trees
 
 import (
@@ -89,12 +105,23 @@ type Ensemble struct {
 	// (regressor; a classifier sums).
 	PostTransform string
 	Aggregate     string
-	Base          float32 // the base value, 0 without one
+	Base          float32 // the base value when there is one, else 0
 	hasBase       bool
-	Labels        [2]int64 // classlabels_int64s (classifier)
+	bases         []float32 // every base value
+	Labels        [2]int64  // the first two classlabels_int64s (classifier)
+	ClassLabels   []int64   // classlabels_int64s (classifier)
+	Targets       int       // n_targets (regressor)
 	// Positive is true when no class weight is negative: ORT then labels
-	// by score > 0.5 and writes [1-s, s] whatever PostTransform says.
-	Positive bool
+	// a binary classifier by score > 0.5 and writes [1-s, s] whatever
+	// PostTransform says.
+	Positive   bool
+	binaryCase bool // two classes, weights in one of them (ORT's binary_case_)
+	// general is set for the forms scored one column at a time
+	// (general.go): parts[k] sums column k, has[k] is ORT's has_score.
+	general bool
+	parts   []compiled
+	has     []bool
+	shared  bool // every part has the same nodes (sumsColumns)
 	// OtherOps lists the graph's other nodes (op types), which this
 	// package does not evaluate: a ZipMap or Cast after the classifier,
 	// say. The caller decides whether the node's outputs are enough.
@@ -123,8 +150,11 @@ func Load(model []byte) (*Ensemble, error) {
 				return nil, fmt.Errorf("%w: more than one tree ensemble node (%q and %q)", ErrUnsupported, tree.Name, n.Name)
 			}
 			tree = n
-		case n.Domain == mlDomain && n.Op == "TreeEnsemble":
-			return nil, fmt.Errorf("%w: ai.onnx.ml TreeEnsemble (opset 5) node %q", ErrUnsupported, n.Name)
+		case n.Domain == mlDomain && n.Op == TreeEnsembleV5:
+			if tree != nil {
+				return nil, fmt.Errorf("%w: more than one tree ensemble node (%q and %q)", ErrUnsupported, tree.Name, n.Name)
+			}
+			tree = n
 		default:
 			others = append(others, n.Op)
 		}
@@ -132,12 +162,23 @@ func Load(model []byte) (*Ensemble, error) {
 	if tree == nil {
 		return nil, fmt.Errorf("%w: no TreeEnsembleClassifier or TreeEnsembleRegressor node", ErrUnsupported)
 	}
-	if mlOpset < 1 || mlOpset > 4 {
-		return nil, fmt.Errorf("%w: ai.onnx.ml opset %d (the package knows 1 to 4)", ErrUnsupported, mlOpset)
+	v5 := tree.Op == TreeEnsembleV5
+	switch {
+	case v5 && mlOpset != 5:
+		return nil, fmt.Errorf("%w: TreeEnsemble under ai.onnx.ml opset %d (the package knows it at 5)", ErrUnsupported, mlOpset)
+	case !v5 && (mlOpset < 1 || mlOpset > 4):
+		return nil, fmt.Errorf("%w: %s under ai.onnx.ml opset %d (the package knows 1 to 4)", ErrUnsupported, tree.Op, mlOpset)
 	}
 	attrs, err := decodeAttrs(*tree)
 	if err != nil {
 		return nil, err
+	}
+	op := tree.Op
+	if v5 {
+		if attrs, err = fromV5(attrs); err != nil {
+			return nil, fmt.Errorf("node %q: %w", tree.Name, err)
+		}
+		op = Regressor
 	}
 	if len(tree.Inputs) != 1 {
 		return nil, fmt.Errorf("%w: node %q has %d inputs", ErrModel, tree.Name, len(tree.Inputs))
@@ -152,7 +193,7 @@ func Load(model []byte) (*Ensemble, error) {
 	case in.HasShape && len(in.Shape) != 2:
 		return nil, fmt.Errorf("%w: input %q has rank %d; only [N,F] is compiled", ErrUnsupported, in.Name, len(in.Shape))
 	}
-	e := &Ensemble{Op: tree.Op, Node: tree.Name, Input: in.Name, Outputs: tree.Outputs, Width: -1, OtherOps: others}
+	e := &Ensemble{Op: op, Node: tree.Name, Input: in.Name, Outputs: tree.Outputs, Width: -1, OtherOps: others}
 	if in.HasShape {
 		e.Width = int(in.Shape[1])
 	}
@@ -167,9 +208,12 @@ func Load(model []byte) (*Ensemble, error) {
 
 func (e *Ensemble) String() string {
 	s := fmt.Sprintf("%s %q: %d trees, %d nodes, depth %d, %d features, %s", e.Op, e.Node, e.Trees, e.Nodes, e.Depth, e.Features, e.PostTransform)
-	if e.Op == Regressor {
-		s += ", " + e.Aggregate
-	} else {
+	switch {
+	case e.Op == Regressor:
+		s += fmt.Sprintf(", %s of %d target(s)", e.Aggregate, e.Targets)
+	case e.general:
+		s += fmt.Sprintf(", %d classes %v", len(e.ClassLabels), e.ClassLabels)
+	default:
 		rule := "score > 0"
 		if e.Positive {
 			rule = "score > 0.5"
@@ -196,6 +240,9 @@ func (e *Ensemble) check(x []float32, width, rows int) error {
 // for a regressor its output Y, for a classifier its raw score (the
 // weights' sum plus the base value) before any post_transform.
 func (e *Ensemble) Scores(x []float32, width int, out []float32) error {
+	if e.general {
+		return fmt.Errorf("%w: %s has %d output columns: use Predict", ErrInput, e.Node, e.Columns())
+	}
 	if err := e.check(x, width, len(out)); err != nil {
 		return err
 	}
@@ -234,8 +281,8 @@ func (e *Ensemble) addBase(score []float32) {
 // prob[2i], prob[2i+1] for row i. score receives the raw scores and must
 // hold one float per row; label or prob may be nil when not wanted.
 func (e *Ensemble) Classify(x []float32, width int, score []float32, label []int64, prob []float32) error {
-	if e.Op != Classifier {
-		return fmt.Errorf("%w: %s is a regressor", ErrInput, e.Node)
+	if e.Op != Classifier || e.general {
+		return fmt.Errorf("%w: %s is not a binary classifier scored as one sum: use Predict", ErrInput, e.Node)
 	}
 	n := len(score)
 	if err := e.check(x, width, n); err != nil {
