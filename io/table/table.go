@@ -63,6 +63,8 @@ type Table struct {
 	// stale lists what Open removed from _staging and runs/: the leftovers
 	// of executions that were killed.
 	stale []string
+	// sweptDates counts the runs/ date folders that sweep listed (tests).
+	sweptDates int
 
 	users   *os.File // _locks/staging.lock, held shared while open
 	backend Store    // nil: the folder is the store (see store)
@@ -179,12 +181,63 @@ func (t *Table) Manifests() ([]string, error) {
 	}
 	out := paths[:0]
 	for _, p := range paths {
-		if base := filepath.Base(p); strings.Count(strings.TrimSuffix(base, ".json"), ".") == 1 {
-			out = append(out, p) // <start>.<millis>Z-<suffix>.json; companions add another dot
+		if isManifestName(filepath.Base(p)) {
+			out = append(out, p)
 		}
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// RunDates lists the dates that have a runs/ folder, oldest first: one
+// listing of runs/, no manifest read. A run reads the history of the few
+// dates it needs (DateManifests) instead of every manifest (Manifests).
+func (t *Table) RunDates() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(t.Root, "runs"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		// A date folder may be a symlink that resolves inside the table
+		// (Open checked); ReadDir sorts by name: dates in order.
+		if (e.IsDir() || e.Type()&fs.ModeSymlink != 0) && checkName("date", e.Name()) == nil {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// DateManifests lists the manifest paths of one date's executions,
+// oldest version first, as Manifests does for the whole table.
+func (t *Table) DateManifests(date string) ([]string, error) {
+	if err := checkName("date", date); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(filepath.Join(t.Root, "runs", date))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if isManifestName(e.Name()) && !e.IsDir() {
+			out = append(out, filepath.Join(t.Root, "runs", date, e.Name()))
+		}
+	}
+	return out, nil
+}
+
+// isManifestName: <start>.<millis>Z-<suffix>.json; companions (reports,
+// profiles) add another dot, temporary files start with one.
+func isManifestName(base string) bool {
+	name, ok := strings.CutSuffix(base, ".json")
+	return ok && !strings.HasPrefix(base, ".") && strings.Count(name, ".") == 1
 }
 
 // NewVersion names a new execution: sortable by start time, unique even for

@@ -517,3 +517,51 @@ func testManifestsSkipCompanions(t *testing.T, k kind) {
 		t.Errorf("another machine's Manifests = %v, %v; want %v", got, err, want)
 	}
 }
+
+// RunDates and DateManifests list what Manifests lists, one date at a
+// time: dates in order, a date's manifests oldest first, companions and
+// temporary files left out.
+func TestDateManifests(t *testing.T) {
+	root := t.TempDir()
+	tb := &Table{Root: root}
+	files := map[string][]string{
+		"2026-11-21": {"20261121T010000.000Z-bb.json", "20261121T010000.000Z-bb.report.html", "20261121T000000.000Z-aa.json", ".20261121T020000.000Z-cc.json.1.tmp"},
+		"2026-11-19": {"20261119T000000.000Z-aa.json", "20261119T000000.000Z-aa.profile.json"},
+		"2026-11-20": {"20261120T000000.000Z-aa.report.json"},
+	}
+	for d, names := range files {
+		for _, n := range names {
+			if err := os.MkdirAll(filepath.Join(root, "runs", d), 0o750); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, "runs", d, n), []byte("{}"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dates, err := tb.RunDates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"2026-11-19", "2026-11-20", "2026-11-21"}; !slices.Equal(dates, want) {
+		t.Errorf("RunDates = %v, want %v", dates, want)
+	}
+	var each []string
+	for _, d := range dates {
+		ps, err := tb.DateManifests(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		each = append(each, ps...)
+	}
+	all, err := tb.Manifests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(each, all) || len(all) != 3 {
+		t.Errorf("DateManifests over RunDates = %v; Manifests = %v; want the 3 manifests", each, all)
+	}
+	if got, _ := tb.DateManifests("2026-11-21"); len(got) != 2 || filepath.Base(got[0]) != "20261121T000000.000Z-aa.json" {
+		t.Errorf("DateManifests(2026-11-21) = %v, want aa then bb", got)
+	}
+}
