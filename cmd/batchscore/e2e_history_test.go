@@ -97,3 +97,72 @@ func TestHistoryReadPerRun(t *testing.T) {
 		t.Errorf("runs --json listed %d executions (%v), want %d", len(list), err, old+2)
 	}
 }
+
+// --dry-run decides as the run does: dates whose current version came
+// from the same snapshot, model and job file are "already current", a
+// date whose snapshot changed would run, a date never run would run; the
+// backfill that follows does exactly that.
+func TestBackfillDryRunCurrent(t *testing.T) {
+	snap := filepath.Join(t.TempDir(), "customers")
+	for _, d := range []string{"2026-11-18", "2026-11-19", "2026-11-20"} {
+		copyDir(t, filepath.Join(samples(t), "snapshot_date="+d), filepath.Join(snap, "snapshot_date="+d))
+	}
+	table := filepath.Join(t.TempDir(), "scores")
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{
+		table: table, source: filepath.Join(snap, "snapshot_date={{ .Date }}", "*.parquet"),
+		edit: func(s string) string { return removeLine(t, s, "    max_row_change_pct: 50") },
+	})
+	if res := bs(t, "run", job, "--from", "2026-11-18", "--to", "2026-11-19"); res.code != 0 {
+		t.Fatal(res)
+	}
+	// 2026-11-19's snapshot is re-delivered with one file fewer.
+	if err := os.Remove(filepath.Join(snap, "snapshot_date=2026-11-19", "part-00001.parquet")); err != nil {
+		t.Fatal(err)
+	}
+	span := []string{"--from", "2026-11-18", "--to", "2026-11-20"}
+	plan := bs(t, append([]string{"run", job, "--dry-run", "--json"}, span...)...)
+	if plan.code != 0 {
+		t.Fatal(plan)
+	}
+	p := outcomesCurrent(t, plan)
+	if o := p["2026-11-18"]; o.Run || !o.Current || !strings.HasPrefix(o.Reason, "already current") {
+		t.Errorf("2026-11-18, unchanged: %+v, want already current", o)
+	}
+	if o := p["2026-11-19"]; !o.Run || o.Current || !strings.Contains(o.Reason, "out of date") {
+		t.Errorf("2026-11-19, snapshot changed: %+v, want run", o)
+	}
+	if o := p["2026-11-20"]; !o.Run || o.Reason != "never run" {
+		t.Errorf("2026-11-20, never run: %+v, want run", o)
+	}
+	text := bs(t, append([]string{"run", job, "--dry-run"}, span...)...)
+	if !strings.Contains(text.stdout, "2 of 3 dates would run, 1 already current") {
+		t.Errorf("--dry-run summary:\n%s", text.stdout)
+	}
+
+	real := outcomes(t, bs(t, append([]string{"run", job, "--json"}, span...)...))
+	for d, want := range map[string]string{"2026-11-18": "already_current", "2026-11-19": "succeeded", "2026-11-20": "succeeded"} {
+		if real[d].Status != want {
+			t.Errorf("backfill after the plan, %s: %+v, want %s as planned", d, real[d], want)
+		}
+	}
+}
+
+type plannedDate struct {
+	Run     bool   `json:"run"`
+	Current bool   `json:"current"`
+	Reason  string `json:"reason"`
+	Date    string `json:"date"`
+}
+
+func outcomesCurrent(t *testing.T, res result) map[string]plannedDate {
+	t.Helper()
+	var list []plannedDate
+	if err := json.Unmarshal([]byte(res.stdout), &list); err != nil {
+		t.Fatalf("no JSON plan: %v\n%s", err, res)
+	}
+	out := map[string]plannedDate{}
+	for _, p := range list {
+		out[p.Date] = p
+	}
+	return out
+}
