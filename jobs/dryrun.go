@@ -75,4 +75,3 @@ func (r *Runner) wouldBeCurrent(ctx context.Context, job *spec.Job, date time.Ti
 	e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.ModelHashes(&e.m.Model, job.Validation.Baseline))
 	return e.alreadyCurrent(), nil
 }
-
