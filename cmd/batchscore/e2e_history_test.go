@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/batchscore/batchscore/internal/crashpoint"
 )
 
 // historyRead is what a run's debug log says it read of the table's run
@@ -165,4 +168,125 @@ func outcomesCurrent(t *testing.T, res result) map[string]plannedDate {
 		out[p.Date] = p
 	}
 	return out
+}
+
+// runFiles lists runs/<date>/ by execution: version → its file suffixes.
+func runFiles(t *testing.T, table, date string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, name := range listDir(t, filepath.Join(table, "runs", date)) {
+		version, suffix, _ := strings.Cut(name, ".")
+		version2, suffix2, _ := strings.Cut(suffix, ".")
+		// <start>.<millis>Z-<hex>.<suffix>
+		out[version+"."+version2] = append(out[version+"."+version2], suffix2)
+	}
+	return out
+}
+
+// output.keep_runs keeps the whole record of the newest executions of a
+// date; older published ones keep their manifest (their versions stay),
+// older failed ones go whole; the current version keeps its profile, which
+// the next date compares with. A kill in the middle of retention leaves a
+// published run and a table the next run prunes.
+func TestRunsRetention(t *testing.T) {
+	snap := filepath.Join(t.TempDir(), "customers")
+	for _, d := range []string{"2026-11-19", "2026-11-20"} {
+		copyDir(t, filepath.Join(samples(t), "snapshot_date="+d), filepath.Join(snap, "snapshot_date="+d))
+	}
+	table := filepath.Join(t.TempDir(), "scores")
+	job := writeJob(t, "churn_nightly.yaml", jobOpts{
+		table: table, source: filepath.Join(snap, "snapshot_date={{ .Date }}", "*.parquet"),
+		edit: func(s string) string {
+			s = removeLine(t, s, "    max_row_change_pct: 50")
+			return strings.Replace(s, "  keys: [customer_id]\n", "  keys: [customer_id]\n  keep_runs: 2\n", 1)
+		},
+	})
+	for range 4 {
+		if res := bs(t, "run", job, "--date", date20, "--force"); res.code != 0 {
+			t.Fatal(res)
+		}
+	}
+	files := runFiles(t, table, date20)
+	versions := listDir(t, filepath.Join(table, "versions", date20))
+	if len(files) != 4 || len(versions) != 4 {
+		t.Fatalf("4 published runs: records %v, versions %v", files, versions)
+	}
+	for i, v := range versions { // oldest first
+		got := files[v]
+		if i < 2 && (len(got) != 1 || got[0] != "json") {
+			t.Errorf("old published run %s: %v, want its manifest only", v, got)
+		}
+		if i >= 2 && len(got) != 4 {
+			t.Errorf("newest run %s: %v, want manifest, profile and both reports", v, got)
+		}
+	}
+
+	// Failed executions beyond keep_runs go whole.
+	for range 3 {
+		if res := bs(t, "run", job, "--date", "2026-11-17"); res.code != 1 {
+			t.Fatalf("a date without a snapshot: %s", res)
+		}
+	}
+	if f := runFiles(t, table, "2026-11-17"); len(f) != 2 {
+		t.Errorf("3 failed runs, keep_runs 2: records %v, want 2", f)
+	}
+
+	// The current version keeps its whole record however many runs
+	// failed after it, and the next date compares with its profile.
+	if res := bs(t, "run", job, "--date", date19); res.code != 0 {
+		t.Fatal(res)
+	}
+	good := currentVersion(t, table, date19)
+	if err := os.Rename(filepath.Join(snap, "snapshot_date="+date19), filepath.Join(snap, "gone")); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if res := bs(t, "run", job, "--date", date19, "--force"); res.code != 1 {
+			t.Fatalf("a date whose snapshot went: %s", res)
+		}
+	}
+	if got := runFiles(t, table, date19)[good]; len(got) != 4 {
+		t.Errorf("the current version %s, older than keep_runs: %v, want its whole record", good, got)
+	}
+	res := bs(t, "run", job, "--date", date20, "--force", "--json")
+	if res.code != 0 {
+		t.Fatal(res)
+	}
+	if m := parseManifest(t, []byte(res.stdout)); m.Validation.PreviousVersion != good {
+		t.Errorf("%s compared with %q, want %s's current version %s", date20, m.Validation.PreviousVersion, date19, good)
+	}
+
+	// Killed between an old run's reports and its manifest: the run
+	// itself had published and written its manifest.
+	env := append(ortEnv(t), crashpoint.Env+"=prune-companions")
+	killed := runWith(t, batchscore, env, "run", job, "--date", date20, "--force", "--json")
+	if killed.code == 0 {
+		t.Fatalf("not killed at prune-companions: %s", killed)
+	}
+	versions = listDir(t, filepath.Join(table, "versions", date20))
+	newest := versions[len(versions)-1]
+	if currentVersion(t, table, date20) != newest || !slices.Contains(runFiles(t, table, date20)[newest], "json") {
+		t.Errorf("killed in retention: %s is not current with its manifest: %v", newest, runFiles(t, table, date20))
+	}
+	if res := bs(t, "run", job, "--date", date20, "--force"); res.code != 0 {
+		t.Fatal(res)
+	}
+	runs := bs(t, "runs", job, "--json")
+	var list []struct {
+		Version string `json:"version"`
+		Status  string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(runs.stdout), &list); runs.code != 0 || err != nil {
+		t.Fatalf("runs after retention: %v\n%s", err, runs)
+	}
+	for _, m := range list {
+		if m.Status == "" || m.Version == "" {
+			t.Errorf("runs lists %+v", m)
+		}
+	}
+	for v, suffixes := range runFiles(t, table, date20) {
+		if !slices.Contains(suffixes, "json") {
+			t.Errorf("%s: %v without its manifest", v, suffixes)
+		}
+	}
 }

@@ -240,6 +240,56 @@ func isManifestName(base string) bool {
 	return ok && !strings.HasPrefix(base, ".") && strings.Count(name, ".") == 1
 }
 
+// DropRunFiles removes an execution's records from runs/<date>/ (see
+// jobs' retention, output.keep_runs): its companions (reports, profile,
+// quarantined rows), and its manifest too when withManifest is set. The
+// companions go first and the manifest last, from the store before the
+// local folder: a crash in between leaves a manifest whose report is
+// missing, which the next retention removes again, never a report without
+// its manifest that nothing would list. It returns the names removed.
+func (t *Table) DropRunFiles(date, version string, withManifest bool) ([]string, error) {
+	if err := errors.Join(checkName("date", date), checkName("version", version)); err != nil {
+		return nil, err
+	}
+	dir, err := t.dir(false, "runs", date)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var companions []string
+	for _, e := range entries {
+		if name := e.Name(); strings.HasPrefix(name, version+".") && name != version+".json" {
+			companions = append(companions, name)
+		}
+	}
+	steps := [][]string{companions, nil}
+	if withManifest {
+		steps[1] = []string{version + ".json"}
+	}
+	var removed []string
+	for i, names := range steps {
+		if i > 0 && len(companions) > 0 {
+			crashpoint.Hit("prune-companions")
+		}
+		if len(names) == 0 {
+			continue
+		}
+		if err := t.store().DropRunFiles(context.Background(), date, names); err != nil {
+			return removed, fmt.Errorf("removing the records of %s from %s: %w", version, t.Location("runs", date), err)
+		}
+		for _, name := range names {
+			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+				return removed, err
+			}
+			removed = append(removed, name)
+		}
+	}
+	return removed, syncDir(dir)
+}
+
 // NewVersion names a new execution: sortable by start time, unique even for
 // executions started in the same millisecond.
 func NewVersion(start time.Time) string {
