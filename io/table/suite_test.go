@@ -33,6 +33,7 @@ var suite = []struct {
 	{"PublishWhileReading", testPublishWhileReading},
 	{"PublishLeavesOnlyDateLinksAndPrivateManifests", testPublishLeavesOnlyDateLinksAndPrivateManifests},
 	{"ManifestsSkipCompanions", testManifestsSkipCompanions},
+	{"DropRunFiles", testDropRunFiles},
 	{"PublishUndoesTheRenameWhenCommitFails", testPublishUndoesTheRenameWhenCommitFails},
 	{"Own", testOwn},
 	{"OwnerRecordUnreadable", testOwnerRecordUnreadable},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -563,5 +564,57 @@ func TestDateManifests(t *testing.T) {
 	}
 	if got, _ := tb.DateManifests("2026-11-21"); len(got) != 2 || filepath.Base(got[0]) != "20261121T000000.000Z-aa.json" {
 		t.Errorf("DateManifests(2026-11-21) = %v, want aa then bb", got)
+	}
+}
+
+// DropRunFiles removes an execution's companions (and its manifest when
+// asked) from the local folder and from what readers see; another
+// machine's Open does not bring them back; other executions' files stay.
+func testDropRunFiles(t *testing.T, k kind) {
+	root := k.root(t)
+	tb := openRoot(t, root)
+	old, kept := NewVersion(time.Now()), NewVersion(time.Now().Add(time.Second))
+	for _, v := range []string{old, kept} {
+		for _, suffix := range []string{".json", ".report.json", ".report.html", ".profile.json"} {
+			if _, err := tb.WriteRunFile(date, v, suffix, []byte("{}")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	removed, err := tb.DropRunFiles(date, old, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(removed)
+	if want := []string{old + ".profile.json", old + ".report.html", old + ".report.json"}; !slices.Equal(removed, want) {
+		t.Errorf("removed %v, want %v", removed, want)
+	}
+	r := k.reader(t, root)
+	if _, err := r.runFile(date, old+".json"); err != nil {
+		t.Errorf("the manifest went too: %v", err)
+	}
+	if _, err := r.runFile(date, old+".report.html"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a reader still reads the report: %v", err)
+	}
+	if _, err := tb.DropRunFiles(date, old, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.runFile(date, old+".json"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a reader still reads the manifest: %v", err)
+	}
+	tb.Close()
+	k.machine(t)
+	again := openRoot(t, root)
+	ps, err := again.DateManifests(date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || filepath.Base(ps[0]) != kept+".json" {
+		t.Errorf("after another Open the date's manifests are %v, want only %s.json", ps, kept)
+	}
+	for _, suffix := range []string{".report.json", ".report.html", ".profile.json"} {
+		if _, err := r.runFile(date, kept+suffix); err != nil {
+			t.Errorf("%s%s went: %v", kept, suffix, err)
+		}
 	}
 }
