@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/jobs/route"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -25,6 +27,13 @@ func (r *Runner) PlanDryRun(ctx context.Context, b Backfill) ([]PlannedDate, err
 		return nil, err
 	}
 	defer t.Close()
+	// The models are the same for every date unless a registry alias is
+	// read as of each date: loaded once, as a backfill would load them.
+	var shared *sharedPlan
+	if r.RegistryModel != RegistryAsOfDate {
+		shared = &sharedPlan{}
+		defer shared.close()
+	}
 	for i := range plan {
 		p := &plan[i]
 		if !p.Run {
@@ -37,7 +46,7 @@ func (r *Runner) PlanDryRun(ctx context.Context, b Backfill) ([]PlannedDate, err
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		same, err := r.wouldBeCurrent(ctx, b.Job, p.Date, t)
+		same, err := r.wouldBeCurrent(ctx, b.Job, p.Date, t, shared)
 		switch {
 		case err != nil:
 			p.Reason = fmt.Sprintf("current (version %s), but a run would not get as far as comparing: %v", current, err)
@@ -54,7 +63,7 @@ func (r *Runner) PlanDryRun(ctx context.Context, b Backfill) ([]PlannedDate, err
 // wouldBeCurrent runs an execution of date up to its name (the models,
 // the snapshot's schema and fingerprint, the run id) and asks what the
 // run asks before scoring: is the current version this run id's?
-func (r *Runner) wouldBeCurrent(ctx context.Context, job *spec.Job, date time.Time, t *table.Table) (bool, error) {
+func (r *Runner) wouldBeCurrent(ctx context.Context, job *spec.Job, date time.Time, t *table.Table, shared *sharedPlan) (bool, error) {
 	quiet := *r
 	quiet.Logger = nil // a plan, not a run: no "run started"
 	e := quiet.newExecution(Request{Job: job, Date: date, Trigger: TriggerBackfill})
@@ -62,11 +71,24 @@ func (r *Runner) wouldBeCurrent(ctx context.Context, job *spec.Job, date time.Ti
 	if _, err := e.openBaseline(); err != nil {
 		return false, err
 	}
-	p, err := e.openPlan()
-	if err != nil {
-		return false, err
+	var p *route.Plan
+	switch {
+	case shared != nil && shared.plan != nil:
+		p, e.m.Model = shared.plan, shared.champion
+	default:
+		var err error
+		if p, err = e.openPlan(); err != nil {
+			if p != nil {
+				p.Close()
+			}
+			return false, err
+		}
+		if shared != nil {
+			shared.plan, shared.champion = p, e.m.Model
+		} else {
+			defer p.Close()
+		}
 	}
-	defer p.Close()
 	src, err := e.openSource(ctx, p)
 	if err != nil {
 		return false, err
@@ -74,4 +96,16 @@ func (r *Runner) wouldBeCurrent(ctx context.Context, job *spec.Job, date time.Ti
 	defer src.Close()
 	e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.ModelHashes(&e.m.Model, job.Validation.Baseline))
 	return e.alreadyCurrent(), nil
+}
+
+// sharedPlan is the models a dry run loaded once for every date.
+type sharedPlan struct {
+	plan     *route.Plan
+	champion report.Model
+}
+
+func (s *sharedPlan) close() {
+	if s.plan != nil {
+		s.plan.Close()
+	}
 }

@@ -141,6 +141,16 @@ done
 	m1=$(med "$h1")
 	if [ "$e1" -gt "$e0" ]; then
 		awk -v a="$m0" -v b="$m1" -v e0="$e0" -v e1="$e1" -v h0="$h0" -v h1="$h1" \
-			'BEGIN {printf "\nno-op growth: %.1f µs of CPU per past execution (%d → %d dates, %d → %d executions)\n", (b - a) * 1e6 / (e1 - e0), h0, h1, e0, e1}'
+			'BEGIN {printf "\nno-op growth: %.1f µs of CPU per past execution (%d → %d dates, %d → %d executions; /usr/bin/time counts in 10 ms steps)\n", (b - a) * 1e6 / (e1 - e0), h0, h1, e0, e1}'
 	fi
+	# A backfill step's CPU per date against the mean number of dates
+	# before its dates: flat when a run reads only what it needs.
+	awk -v dir="$RES" 'NR == 1 {p0 = 0; h0 = $1} {step[NR] = $1 - prev; mid[NR] = (prev + $1) / 2; h[NR] = $1; prev = $1}
+		END {
+			for (i = 1; i <= NR; i++) {
+				cmd = "awk -F\": \" \x27/User time/ {u=$2} /System time/ {s=$2} END {print u+s}\x27 " dir "/history-grow-" h[i] ".time"
+				cmd | getline c; close(cmd); per[i] = c / step[i]
+			}
+			if (NR > 1) printf "backfill growth: %.1f µs of CPU per date per date before it (%.3f CPU-s per date with a mean of %d dates before, %.3f with %d)\n", (per[NR] - per[1]) * 1e6 / (mid[NR] - mid[1]), per[1], mid[1], per[NR], mid[NR]
+		}' "$RES/history-sizes.txt"
 } | tee "$RES/history.md"
