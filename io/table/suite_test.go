@@ -47,6 +47,7 @@ var suite = []struct {
 	{"Modes", testModes},
 	{"Shards", testShards},
 	{"CrashPoints", testCrashPoints},
+	{"CrashPrune", testCrashPrune},
 }
 
 func TestFolderStore(t *testing.T) { runSuite(t, folderKind) }
