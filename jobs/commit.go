@@ -159,7 +159,7 @@ func (e *execution) committed(t *table.Table, n int) bool {
 	}
 	// Shards that ran for the date after that commit (and failed, since
 	// none is staged) mean the commit is not the last word.
-	ms, _ := readManifests(t)
+	ms, _ := readDate(t, e.date)
 	for _, s := range ms {
 		if s.LogicalDate == e.date && s.Shard != nil && s.Shard.Count == n && s.StartedAt.After(m.FinishedAt) {
 			return false

@@ -181,6 +181,8 @@ func (e *execution) finish(err error) (*Result, error) {
 			res.ManifestPath = "" // WriteManifest names the path it could not write
 			e.log.Error("could not write the run manifest", "err", jerr)
 			err = errors.Join(err, fmt.Errorf("writing manifest: %w", jerr))
+		} else {
+			e.pruneRuns()
 		}
 	}
 	logOutcome(e.log, e.m, e.DryRun, err)

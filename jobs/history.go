@@ -15,12 +15,30 @@ import (
 
 // readManifests reads a table's manifests, oldest date and version first;
 // unreadable ones are left out. The run history lives there, never in
-// memory, so it survives restarts.
+// memory, so it survives restarts. It reads every execution the table
+// ever had: for the history commands and a backfill's plan, not for what
+// each run needs (see newestBefore, readDate).
 func readManifests(t *table.Table) ([]*report.Manifest, error) {
 	paths, err := t.Manifests()
 	if err != nil {
 		return nil, err
 	}
+	return ownedManifests(t, parseManifests(paths)), nil
+}
+
+// readDate reads the manifests of one date's executions, oldest first,
+// the owner's only (see ownedManifests).
+func readDate(t *table.Table, date string) ([]*report.Manifest, error) {
+	paths, err := t.DateManifests(date)
+	if err != nil {
+		return nil, err
+	}
+	return ownedManifests(t, parseManifests(paths)), nil
+}
+
+// parseManifests reads and decodes the manifests at paths; unreadable
+// ones are left out.
+func parseManifests(paths []string) []*report.Manifest {
 	out := make([]*report.Manifest, 0, len(paths))
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
@@ -32,7 +50,44 @@ func readManifests(t *table.Table) ([]*report.Manifest, error) {
 			out = append(out, &m)
 		}
 	}
-	return ownedManifests(t, out), nil
+	return out
+}
+
+// historyWalk is what newestBefore read: a run's cost in history is the
+// dates it opened and the manifests it decoded, whatever the table's age.
+type historyWalk struct {
+	Dates, Manifests int
+}
+
+// newestBefore finds the newest execution of a date before date that ok
+// accepts, reading runs/ one date at a time, newest date first, and
+// stopping at the first date that has one; it returns that date's
+// manifests too (oldest first). The runs/ folder is the only record: no
+// index to fall out of step with it, and a date's manifests are read only
+// when no later date had what the run looks for.
+func newestBefore(t *table.Table, date string, ok func(*report.Manifest) bool) (*report.Manifest, []*report.Manifest, historyWalk, error) {
+	var walk historyWalk
+	dates, err := t.RunDates()
+	if err != nil {
+		return nil, nil, walk, err
+	}
+	for i := len(dates) - 1; i >= 0; i-- {
+		if dates[i] >= date {
+			continue
+		}
+		ms, err := readDate(t, dates[i])
+		walk.Dates++
+		walk.Manifests += len(ms)
+		if err != nil {
+			return nil, nil, walk, err
+		}
+		for j := len(ms) - 1; j >= 0; j-- {
+			if m := ms[j]; m.LogicalDate < date && ok(m) {
+				return m, ms, walk, nil
+			}
+		}
+	}
+	return nil, nil, walk, nil
 }
 
 // History lists a job's executions, newest first. A table that belongs
@@ -91,39 +146,40 @@ func LastSuccess(history []*report.Manifest) time.Time {
 // earlier date, and its profiles: what row counts and scores are compared
 // with. Without one it returns nil and -1.
 func (e *execution) previousRun() (*runProfile, int64) {
-	ms, err := readManifests(e.table)
+	published := func(m *report.Manifest) bool {
+		// An earlier date only (newestBefore): a rerun compared with its
+		// own date's earlier version would never see a re-delivered
+		// snapshot change.
+		return m.Status == report.StatusSucceeded && m.Output.Published
+	}
+	m, sameDate, walk, err := newestBefore(e.table, e.date, published)
+	e.log.Debug("run history read", "dates", walk.Dates, "manifests", walk.Manifests)
 	if err != nil {
 		e.log.Warn("could not list earlier runs", "err", err)
 		return nil, -1
 	}
-	for i := len(ms) - 1; i >= 0; i-- {
-		m := ms[i]
-		// An earlier date only: a rerun compared with its own date's
-		// earlier version would never see a re-delivered snapshot change.
-		if m.Status != report.StatusSucceeded || !m.Output.Published || m.LogicalDate >= e.date {
-			continue
-		}
-		// That date's current version, if it is one of its published
-		// runs: the last one published, which is not the highest version
-		// id when the clock was stepped back between the two.
-		if cur, err := e.table.Current(m.LogicalDate); err == nil && cur != "" && cur != m.Version {
-			for _, c := range ms[:i] {
-				if c.Version == cur && c.LogicalDate == m.LogicalDate && c.Status == report.StatusSucceeded && c.Output.Published {
-					m = c
-					break
-				}
-			}
-		}
-		e.m.Validation.PreviousVersion = m.Version
-		var p runProfile
-		if data, err := os.ReadFile(e.table.RunFile(m.LogicalDate, m.Version, ".profile.json")); err == nil {
-			if json.Unmarshal(data, &p) == nil {
-				return &p, m.Counts.Read
-			}
-		}
-		return nil, m.Counts.Read
+	if m == nil {
+		return nil, -1
 	}
-	return nil, -1
+	// That date's current version, if it is one of its published runs:
+	// the last one published, which is not the highest version id when
+	// the clock was stepped back between the two.
+	if cur, err := e.table.Current(m.LogicalDate); err == nil && cur != "" && cur != m.Version {
+		for _, c := range sameDate {
+			if c.Version == cur && c.LogicalDate == m.LogicalDate && published(c) {
+				m = c
+				break
+			}
+		}
+	}
+	e.m.Validation.PreviousVersion = m.Version
+	var p runProfile
+	if data, err := os.ReadFile(e.table.RunFile(m.LogicalDate, m.Version, ".profile.json")); err == nil {
+		if json.Unmarshal(data, &p) == nil {
+			return &p, m.Counts.Read
+		}
+	}
+	return nil, m.Counts.Read
 }
 
 // ExitUnknown is the exit code history gives an execution whose end is

@@ -36,15 +36,11 @@ func (e *execution) openPlan() (*route.Plan, error) {
 // previousPublished is the newest published, successful run of a date
 // before date: the scores a carry-forward fallback repeats.
 func previousPublished(t *table.Table, date string) *report.Manifest {
-	ms, err := readManifests(t)
+	m, _, _, err := newestBefore(t, date, func(m *report.Manifest) bool {
+		return m.Status == report.StatusSucceeded && m.Output.Published && m.Output.Path != ""
+	})
 	if err != nil {
 		return nil
 	}
-	for i := len(ms) - 1; i >= 0; i-- {
-		m := ms[i]
-		if m.Status == report.StatusSucceeded && m.Output.Published && m.LogicalDate < date && m.Output.Path != "" {
-			return m
-		}
-	}
-	return nil
+	return m
 }

@@ -28,7 +28,7 @@ func (b *backfillFlags) add(cmd *cobra.Command) {
 	fl.IntVar(&b.parallel, "parallel", 1, "dates of a backfill run at a time")
 	fl.BoolVar(&b.backwards, "backwards", false, "backfill newest date first")
 	fl.StringVar(&b.reprocess, "reprocess", jobs.ReprocessNone, "which dates of a backfill run: none (every date but those whose last execution failed; a date already current with the same snapshot, model and job file is a no-op), failed (those too) or all (every date, each a new version as with --force, again on every rerun)")
-	fl.BoolVar(&b.dryRun, "dry-run", false, "print the backfill's plan (which dates run and why) and touch nothing")
+	fl.BoolVar(&b.dryRun, "dry-run", false, "print the backfill's plan (which dates would run, which are already current, and why) and touch nothing")
 }
 
 func (b *backfillFlags) set() bool { return b.from != "" || b.to != "" || b.dryRun }
@@ -50,17 +50,21 @@ func backfill(cmd *cobra.Command, runner *jobs.Runner, job *spec.Job, b *backfil
 		return err
 	}
 	bf := jobs.Backfill{Job: job, From: from, To: to, Parallel: b.parallel, Backwards: b.backwards, Reprocess: b.reprocess}
-	plan, err := jobs.Plan(bf)
-	if err != nil {
-		return err
-	}
 	out := cmd.OutOrStdout()
 	if b.dryRun {
+		plan, err := runner.PlanDryRun(cmd.Context(), bf)
+		if err != nil {
+			return err
+		}
 		if asJSON {
 			return json.NewEncoder(out).Encode(plan)
 		}
 		printPlan(out, plan)
 		return nil
+	}
+	plan, err := jobs.Plan(bf)
+	if err != nil {
+		return err
 	}
 	outcomes := runner.RunBackfill(cmd.Context(), bf, plan)
 	if asJSON {
@@ -82,16 +86,19 @@ func backfill(cmd *cobra.Command, runner *jobs.Runner, job *spec.Job, b *backfil
 func printPlan(w io.Writer, plan []jobs.PlannedDate) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "DATE\tACTION\tWHY")
-	runs := 0
+	runs, current := 0, 0
 	for _, p := range plan {
 		action := "skip"
-		if p.Run {
+		switch {
+		case p.Run:
 			action, runs = "run", runs+1
+		case p.Current:
+			action, current = "current", current+1
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Day, action, p.Reason)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d of %d dates would run; nothing was touched (--dry-run)\n", runs, len(plan))
+	fmt.Fprintf(w, "%d of %d dates would run, %d already current; nothing was touched (--dry-run)\n", runs, len(plan), current)
 }
 
 func printOutcomes(w io.Writer, outcomes []jobs.DateOutcome) {

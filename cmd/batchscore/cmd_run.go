@@ -57,7 +57,9 @@ with the same flags after an interruption, none and failed carry on where
 they stopped (what is done is already current); all starts again from the
 first date, so rerun it with --from and --to narrowed to the dates it did
 not finish (the outcome table lists them). --dry-run prints the plan, each
-date with run or skip and why, and touches nothing.
+date with run, current or skip and why, and touches nothing: a date is
+current when a run would find it so (it loads the models and fingerprints
+the snapshot of each date that has a current version, as a run does).
 
 A date whose current version came from the same snapshot, model and job file
 is not run again ("already current", exit 0) unless --force. Two executions

@@ -350,8 +350,8 @@ func TestI18CLIRunHelp(t *testing.T) {
 		t.Fatalf("a date without a snapshot: exit %d", r.code)
 	}
 	plan := outcomes(t, bs(t, "run", job, "--from", "2026-11-17", "--to", date20, "--dry-run", "--json"))
-	if p := plan[date20]; !p.Run || !strings.HasPrefix(p.Reason, "current") {
-		t.Errorf("--reprocess none plans a current date as %+v, want run (a no-op when unchanged)", p)
+	if p := plan[date20]; p.Run || !strings.HasPrefix(p.Reason, "already current") {
+		t.Errorf("--reprocess none plans an unchanged current date as %+v, want already current (a run would be a no-op)", p)
 	}
 	if p := plan["2026-11-17"]; p.Run {
 		t.Errorf("--reprocess none plans a failed date as %+v, want skip", p)

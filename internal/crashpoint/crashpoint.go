@@ -20,6 +20,7 @@
 //	report-temp      a report's temporary file is written, not yet renamed (io/table)
 //	manifest         about to write the manifest (jobs)
 //	manifest-temp    the manifest's temporary file is written, not yet renamed (io/table)
+//	prune-companions retention removed an old execution's reports, not yet its manifest (io/table)
 package crashpoint
 
 import (

@@ -49,6 +49,8 @@ func crashChild() int {
 		_, err = tb.WriteManifest(date, version, []byte(`{"status":"new"}`))
 	case "report":
 		_, err = tb.WriteRunFile(date, version, ".report.html", []byte("new report"))
+	case "prune":
+		_, err = tb.DropRunFiles(date, version, true)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -178,5 +180,40 @@ func leftovers(t *testing.T, root string) {
 		if atomicfile.IsTemp(e.Name()) {
 			t.Errorf("runs/%s/%s stays after reopening", date, e.Name())
 		}
+	}
+}
+
+// Retention killed between an old execution's reports and its manifest
+// (prune-companions) leaves the manifest, which readers still read, and
+// no report; dropping again removes the manifest.
+func testCrashPrune(t *testing.T, k kind) {
+	root := k.root(t)
+	v1 := NewVersion(time.Date(2026, 11, 21, 1, 0, 0, 0, time.UTC))
+	tb := openRoot(t, root)
+	for _, suffix := range []string{".json", ".report.html", ".profile.json"} {
+		if _, err := tb.WriteRunFile(date, v1, suffix, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tb.Close()
+	killAt(t, "prune-companions", "prune", root, v1)
+	r := k.reader(t, root)
+	if _, err := r.runFile(date, v1+".json"); err != nil {
+		t.Errorf("killed before the manifest went, a reader cannot read it: %v", err)
+	}
+	for _, suffix := range []string{".report.html", ".profile.json"} {
+		if data, err := r.runFile(date, v1+suffix); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s%s survived the companions' removal: %q, %v", v1, suffix, data, err)
+		}
+	}
+	again := openRoot(t, root)
+	if ps, _ := again.DateManifests(date); len(ps) != 1 {
+		t.Errorf("after the kill the date lists %v, want the manifest", ps)
+	}
+	if _, err := again.DropRunFiles(date, v1, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.runFile(date, v1+".json"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("dropped again, the manifest stays: %v", err)
 	}
 }

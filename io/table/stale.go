@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/batchscore/batchscore/internal/atomicfile"
 )
@@ -102,12 +103,13 @@ func (t *Table) openUsersLock() (*os.File, error) {
 func (t *Table) removeStale() ([]string, error) {
 	var removed []string
 	var errs []error
-	remove := func(path, rel string) {
+	remove := func(path, rel string) error {
 		if err := os.RemoveAll(path); err != nil {
 			errs = append(errs, err)
-			return
+			return err
 		}
 		removed = append(removed, rel)
+		return nil
 	}
 	staging, err := t.dir(false, "_staging")
 	if err != nil {
@@ -118,13 +120,56 @@ func (t *Table) removeStale() ([]string, error) {
 		return nil, err
 	}
 	for _, e := range entries {
-		remove(filepath.Join(staging, e.Name()), filepath.Join("_staging", e.Name()))
+		_ = remove(filepath.Join(staging, e.Name()), filepath.Join("_staging", e.Name()))
 	}
-	dates, err := os.ReadDir(filepath.Join(t.Root, "runs"))
+	errs = append(errs, t.removeStaleRuns(remove))
+	return removed, errors.Join(errs...)
+}
+
+// sweptStamp, in _locks/, is touched when a sweep of runs/ begins and
+// renamed into place once it ends without error: its mtime, from the file
+// system's own clock, is when the last complete sweep started.
+const sweptStamp = "swept-runs"
+
+// stampSlack covers clocks coarser than the file system's timestamps and
+// a folder written in the instant its sweep began.
+const stampSlack = 2 * time.Second
+
+// removeStaleRuns removes the temporary files of manifests and reports in
+// runs/<date>/. A killed writer's temporary file changed its date
+// folder's mtime when it was made, so only the folders changed since the
+// last complete sweep began (less stampSlack) are listed: one lstat per
+// date, however many executions the table has had. A date folder that is
+// a symlink is always listed. Without a stamp, every folder is.
+func (t *Table) removeStaleRuns(remove func(path, rel string) error) error {
+	locks, err := t.dir(true, "_locks")
+	if err != nil {
+		return err
+	}
+	stamp := filepath.Join(locks, sweptStamp)
+	var since time.Time
+	if fi, err := os.Stat(stamp); err == nil {
+		since = fi.ModTime().Add(-stampSlack)
+	}
+	next := stamp + ".next"
+	_ = os.Remove(next) // made anew: its mtime is now
+	if err := os.WriteFile(next, nil, FileMode); err != nil {
+		return err
+	}
+	runs := filepath.Join(t.Root, "runs")
+	dates, err := os.ReadDir(runs)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		errs = append(errs, err)
+		return err
 	}
+	var errs []error
+	failed := false
 	for _, d := range dates {
+		if d.Type().IsDir() && !since.IsZero() {
+			if fi, err := os.Lstat(filepath.Join(runs, d.Name())); err == nil && fi.ModTime().Before(since) {
+				continue
+			}
+		}
+		t.sweptDates++
 		dir, err := t.dir(false, "runs", d.Name())
 		if err != nil {
 			errs = append(errs, err) // a date folder leading outside: not ours to touch
@@ -133,11 +178,16 @@ func (t *Table) removeStale() ([]string, error) {
 		files, _ := os.ReadDir(dir)
 		for _, f := range files {
 			if name := f.Name(); f.Type().IsRegular() && atomicfile.IsTemp(name) {
-				remove(filepath.Join(dir, name), filepath.Join("runs", d.Name(), name))
+				if remove(filepath.Join(dir, name), filepath.Join("runs", d.Name(), name)) != nil {
+					failed = true // the caller has the error
+				}
 			}
 		}
 	}
-	return removed, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil || failed {
+		return err // the stamp stays: the next sweep lists these folders again
+	}
+	return os.Rename(next, stamp)
 }
 
 func flock(f *os.File, how int) error {

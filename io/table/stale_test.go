@@ -167,3 +167,55 @@ func testCleanStaleSkipsOutside(t *testing.T, k kind) {
 		t.Errorf("a file outside the table was removed: %v", err)
 	}
 }
+
+// An idle Open lists only the runs/ date folders changed since the last
+// sweep began: what it costs does not grow with the table's history, and
+// a killed writer's temporary file, which changed its folder, is still
+// found however old the date.
+func TestSweepListsOnlyChangedDates(t *testing.T) {
+	root := t.TempDir()
+	old := time.Now().Add(-time.Hour)
+	const dates = 50
+	for i := range dates {
+		d := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i).Format("2006-01-02")
+		dir := filepath.Join(root, "runs", d)
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "20200101T000000.000Z-aa.json"), []byte("{}"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(dir, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func() *Table {
+		t.Helper()
+		tb, err := Open(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.Close()
+		return tb
+	}
+	if tb := open(); tb.sweptDates != dates {
+		t.Errorf("first sweep (no stamp) listed %d date folders, want all %d", tb.sweptDates, dates)
+	}
+	if tb := open(); tb.sweptDates != 0 {
+		t.Errorf("second sweep listed %d date folders, want 0: none changed", tb.sweptDates)
+	}
+	tmp := filepath.Join("runs", "2020-01-07", ".20200101T000000.000Z-aa.report.html.12345.tmp")
+	if err := os.WriteFile(filepath.Join(root, tmp), []byte("<ht"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	tb := open()
+	if tb.sweptDates > 1 {
+		t.Errorf("listed %d date folders, want the one changed", tb.sweptDates)
+	}
+	if !slices.Equal(tb.stale, []string{tmp}) {
+		t.Errorf("stale = %v, want %v", tb.stale, []string{tmp})
+	}
+	if _, err := os.Stat(filepath.Join(root, "runs", "2020-01-07", "20200101T000000.000Z-aa.json")); err != nil {
+		t.Errorf("the manifest beside it went: %v", err)
+	}
+}

@@ -72,6 +72,10 @@ type Store interface {
 	Commit(ctx context.Context, date, version string) (committed bool, err error)
 	// PutRunFile makes runs/<date>/<name>, written locally, readable.
 	PutRunFile(ctx context.Context, date, name string) error
+	// DropRunFiles removes runs/<date>/<name> for each name (a file, or a
+	// folder and everything under it) from what readers see; names not
+	// there are no error. The local files are the Table's.
+	DropRunFiles(ctx context.Context, date string, names []string) error
 	// ReadOwner returns the owner record as the store has it (nil: none)
 	// and a tag for ReplaceOwner.
 	ReadOwner(ctx context.Context) (data []byte, tag string, err error)
@@ -117,6 +121,8 @@ func (s folderStore) Commit(_ context.Context, date, version string) (bool, erro
 }
 
 func (s folderStore) PutRunFile(context.Context, string, string) error { return nil }
+
+func (s folderStore) DropRunFiles(context.Context, string, []string) error { return nil }
 
 func (s folderStore) ReadOwner(context.Context) ([]byte, string, error) {
 	data, err := os.ReadFile(filepath.Join(s.t.Root, ownerFile))

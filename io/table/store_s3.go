@@ -425,6 +425,18 @@ func (s *bucketStore) PutRunFile(ctx context.Context, date, name string) error {
 	return s.bucket.Upload(ctx, key, filepath.Join(s.t.Root, "runs", date, name))
 }
 
+func (s *bucketStore) DropRunFiles(ctx context.Context, date string, names []string) error {
+	var errs []error
+	for _, name := range names {
+		key := s.prefix + "runs/" + date + "/" + name
+		if err := s.bucket.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			errs = append(errs, err)
+		}
+		errs = append(errs, s.drop(ctx, key+"/")) // a folder's objects, if any
+	}
+	return errors.Join(errs...)
+}
+
 // ReadOwner reads the bucket's record and mirrors it into the work folder.
 func (s *bucketStore) ReadOwner(ctx context.Context) ([]byte, string, error) {
 	key := s.prefix + ownerFile

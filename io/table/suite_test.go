@@ -33,6 +33,7 @@ var suite = []struct {
 	{"PublishWhileReading", testPublishWhileReading},
 	{"PublishLeavesOnlyDateLinksAndPrivateManifests", testPublishLeavesOnlyDateLinksAndPrivateManifests},
 	{"ManifestsSkipCompanions", testManifestsSkipCompanions},
+	{"DropRunFiles", testDropRunFiles},
 	{"PublishUndoesTheRenameWhenCommitFails", testPublishUndoesTheRenameWhenCommitFails},
 	{"Own", testOwn},
 	{"OwnerRecordUnreadable", testOwnerRecordUnreadable},
@@ -46,6 +47,7 @@ var suite = []struct {
 	{"Modes", testModes},
 	{"Shards", testShards},
 	{"CrashPoints", testCrashPoints},
+	{"CrashPrune", testCrashPrune},
 }
 
 func TestFolderStore(t *testing.T) { runSuite(t, folderKind) }

@@ -63,6 +63,8 @@ type Table struct {
 	// stale lists what Open removed from _staging and runs/: the leftovers
 	// of executions that were killed.
 	stale []string
+	// sweptDates counts the runs/ date folders that sweep listed (tests).
+	sweptDates int
 
 	users   *os.File // _locks/staging.lock, held shared while open
 	backend Store    // nil: the folder is the store (see store)
@@ -179,12 +181,113 @@ func (t *Table) Manifests() ([]string, error) {
 	}
 	out := paths[:0]
 	for _, p := range paths {
-		if base := filepath.Base(p); strings.Count(strings.TrimSuffix(base, ".json"), ".") == 1 {
-			out = append(out, p) // <start>.<millis>Z-<suffix>.json; companions add another dot
+		if isManifestName(filepath.Base(p)) {
+			out = append(out, p)
 		}
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// RunDates lists the dates that have a runs/ folder, oldest first: one
+// listing of runs/, no manifest read. A run reads the history of the few
+// dates it needs (DateManifests) instead of every manifest (Manifests).
+func (t *Table) RunDates() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(t.Root, "runs"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		// A date folder may be a symlink that resolves inside the table
+		// (Open checked); ReadDir sorts by name: dates in order.
+		if (e.IsDir() || e.Type()&fs.ModeSymlink != 0) && checkName("date", e.Name()) == nil {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// DateManifests lists the manifest paths of one date's executions,
+// oldest version first, as Manifests does for the whole table.
+func (t *Table) DateManifests(date string) ([]string, error) {
+	if err := checkName("date", date); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(filepath.Join(t.Root, "runs", date))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if isManifestName(e.Name()) && !e.IsDir() {
+			out = append(out, filepath.Join(t.Root, "runs", date, e.Name()))
+		}
+	}
+	return out, nil
+}
+
+// isManifestName: <start>.<millis>Z-<suffix>.json; companions (reports,
+// profiles) add another dot, temporary files start with one.
+func isManifestName(base string) bool {
+	name, ok := strings.CutSuffix(base, ".json")
+	return ok && !strings.HasPrefix(base, ".") && strings.Count(name, ".") == 1
+}
+
+// DropRunFiles removes an execution's records from runs/<date>/ (see
+// jobs' retention, output.keep_runs): its companions (reports, profile,
+// quarantined rows), and its manifest too when withManifest is set. The
+// companions go first and the manifest last, from the store before the
+// local folder: a crash in between leaves a manifest whose report is
+// missing, which the next retention removes again, never a report without
+// its manifest that nothing would list. It returns the names removed.
+func (t *Table) DropRunFiles(date, version string, withManifest bool) ([]string, error) {
+	if err := errors.Join(checkName("date", date), checkName("version", version)); err != nil {
+		return nil, err
+	}
+	dir, err := t.dir(false, "runs", date)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var companions []string
+	for _, e := range entries {
+		if name := e.Name(); strings.HasPrefix(name, version+".") && name != version+".json" {
+			companions = append(companions, name)
+		}
+	}
+	steps := [][]string{companions, nil}
+	if withManifest {
+		steps[1] = []string{version + ".json"}
+	}
+	var removed []string
+	for i, names := range steps {
+		if i > 0 && len(companions) > 0 {
+			crashpoint.Hit("prune-companions")
+		}
+		if len(names) == 0 {
+			continue
+		}
+		if err := t.store().DropRunFiles(context.Background(), date, names); err != nil {
+			return removed, fmt.Errorf("removing the records of %s from %s: %w", version, t.Location("runs", date), err)
+		}
+		for _, name := range names {
+			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+				return removed, err
+			}
+			removed = append(removed, name)
+		}
+	}
+	return removed, syncDir(dir)
 }
 
 // NewVersion names a new execution: sortable by start time, unique even for

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -515,5 +516,105 @@ func testManifestsSkipCompanions(t *testing.T, k kind) {
 	want = []string{other.ManifestPath("2026-11-19", v1), other.ManifestPath("2026-11-20", v2)}
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("another machine's Manifests = %v, %v; want %v", got, err, want)
+	}
+}
+
+// RunDates and DateManifests list what Manifests lists, one date at a
+// time: dates in order, a date's manifests oldest first, companions and
+// temporary files left out.
+func TestDateManifests(t *testing.T) {
+	root := t.TempDir()
+	tb := &Table{Root: root}
+	files := map[string][]string{
+		"2026-11-21": {"20261121T010000.000Z-bb.json", "20261121T010000.000Z-bb.report.html", "20261121T000000.000Z-aa.json", ".20261121T020000.000Z-cc.json.1.tmp"},
+		"2026-11-19": {"20261119T000000.000Z-aa.json", "20261119T000000.000Z-aa.profile.json"},
+		"2026-11-20": {"20261120T000000.000Z-aa.report.json"},
+	}
+	for d, names := range files {
+		for _, n := range names {
+			if err := os.MkdirAll(filepath.Join(root, "runs", d), 0o750); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, "runs", d, n), []byte("{}"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dates, err := tb.RunDates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"2026-11-19", "2026-11-20", "2026-11-21"}; !slices.Equal(dates, want) {
+		t.Errorf("RunDates = %v, want %v", dates, want)
+	}
+	var each []string
+	for _, d := range dates {
+		ps, err := tb.DateManifests(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		each = append(each, ps...)
+	}
+	all, err := tb.Manifests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(each, all) || len(all) != 3 {
+		t.Errorf("DateManifests over RunDates = %v; Manifests = %v; want the 3 manifests", each, all)
+	}
+	if got, _ := tb.DateManifests("2026-11-21"); len(got) != 2 || filepath.Base(got[0]) != "20261121T000000.000Z-aa.json" {
+		t.Errorf("DateManifests(2026-11-21) = %v, want aa then bb", got)
+	}
+}
+
+// DropRunFiles removes an execution's companions (and its manifest when
+// asked) from the local folder and from what readers see; another
+// machine's Open does not bring them back; other executions' files stay.
+func testDropRunFiles(t *testing.T, k kind) {
+	root := k.root(t)
+	tb := openRoot(t, root)
+	old, kept := NewVersion(time.Now()), NewVersion(time.Now().Add(time.Second))
+	for _, v := range []string{old, kept} {
+		for _, suffix := range []string{".json", ".report.json", ".report.html", ".profile.json"} {
+			if _, err := tb.WriteRunFile(date, v, suffix, []byte("{}")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	removed, err := tb.DropRunFiles(date, old, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(removed)
+	if want := []string{old + ".profile.json", old + ".report.html", old + ".report.json"}; !slices.Equal(removed, want) {
+		t.Errorf("removed %v, want %v", removed, want)
+	}
+	r := k.reader(t, root)
+	if _, err := r.runFile(date, old+".json"); err != nil {
+		t.Errorf("the manifest went too: %v", err)
+	}
+	if _, err := r.runFile(date, old+".report.html"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a reader still reads the report: %v", err)
+	}
+	if _, err := tb.DropRunFiles(date, old, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.runFile(date, old+".json"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a reader still reads the manifest: %v", err)
+	}
+	tb.Close()
+	k.machine(t)
+	again := openRoot(t, root)
+	ps, err := again.DateManifests(date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || filepath.Base(ps[0]) != kept+".json" {
+		t.Errorf("after another Open the date's manifests are %v, want only %s.json", ps, kept)
+	}
+	for _, suffix := range []string{".report.json", ".report.html", ".profile.json"} {
+		if _, err := r.runFile(date, kept+suffix); err != nil {
+			t.Errorf("%s%s went: %v", kept, suffix, err)
+		}
 	}
 }

@@ -32,6 +32,9 @@ type PlannedDate struct {
 	Day    string    `json:"date"`
 	Run    bool      `json:"run"`
 	Reason string    `json:"reason"`
+	// Current: a dry run found the date already current (same snapshot,
+	// model and job file): a run would change nothing.
+	Current bool `json:"current,omitempty"`
 }
 
 // DateOutcome is what happened to one date.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // chart is a two-series bar chart laid out for the HTML template, which
@@ -22,21 +23,26 @@ type chart struct {
 	LegendTextX    string
 	LegendBX       string
 	LegendBTextX   string
+	Grid           string // path data of every gridline
+	TickX          string // where tick labels end, left of the plot
 	Ticks          []chartTick
 	Groups         []chartGroup
 	Omitted        int // bins past maxBins, not drawn
 }
 
-type chartTick struct{ Y, Label string }
+// chartTick is a gridline's label and where it is written (LY: the
+// gridline's y, lowered to centre the text on it).
+type chartTick struct{ LY, Label string }
 
+// chartGroup is one bin: its tooltip, its two bars as SVG path data
+// (a bar is "M x bottom v -h h w v h": a third shorter than a rect), and
+// its label's position.
 type chartGroup struct {
-	Tip        string
-	AX, AY, AH string
-	BX, BY, BH string
-	W          string
-	Label      string // empty: not labelled (too many bins)
-	LX, LY     string
-	Rotate     bool
+	Tip    string
+	A, B   string // path data; A empty without a reference series
+	Label  string // empty: not labelled (too many bins)
+	LX, LY string
+	Rotate bool
 }
 
 const (
@@ -85,9 +91,14 @@ func newChart(label, xTitle, aName, bName string, bins []Bin) *chart {
 		most = math.Max(most, math.Max(share(b.Baseline), share(b.Today)))
 	}
 	step, ceil := ticks(most)
+	c.TickX = fx(left - 6)
+	var grid strings.Builder
 	for v := 0.0; v <= ceil+step/2; v += step {
-		c.Ticks = append(c.Ticks, chartTick{Y: fx(bottom - v/ceil*plotH), Label: tickLabel(v, step)})
+		y := bottom - v/ceil*plotH
+		fmt.Fprintf(&grid, "M%s %sH%s", c.Left, fx(y), c.Right)
+		c.Ticks = append(c.Ticks, chartTick{LY: fx(y + 4), Label: tickLabel(v, step)})
 	}
+	c.Grid = grid.String()
 	if len(bins) == 0 {
 		return c
 	}
@@ -99,10 +110,11 @@ func newChart(label, xTitle, aName, bName string, bins []Bin) *chart {
 		bh := share(b.Today) / ceil * plotH
 		g := chartGroup{
 			Tip: fmt.Sprintf("%s — %s %s, %s %s", b.Label, aName, pct(b.Baseline), bName, pct(b.Today)),
-			AX:  fx(gx + gw*0.1), AY: fx(bottom - ah), AH: fx(ah),
-			BX: fx(gx + gw*0.5), BY: fx(bottom - bh), BH: fx(bh),
-			W:  fx(gw * 0.4),
-			LX: fx(gx + gw/2), LY: fx(bottom + 14), Rotate: rotate,
+			B:   bar(gx+gw*0.5, bottom, gw*0.4, bh),
+			LX:  fx(gx + gw/2), LY: fx(bottom + 14), Rotate: rotate,
+		}
+		if c.HasA {
+			g.A = bar(gx+gw*0.1, bottom, gw*0.4, ah)
 		}
 		if i%every == 0 {
 			g.Label = clip(b.Label, binLabelChars)
@@ -147,4 +159,12 @@ func tickLabel(v, step float64) string {
 	return strconv.FormatFloat(v*100, 'f', digits, 64) + "%"
 }
 
-func fx(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+// fx writes a coordinate to a tenth of a pixel, without a trailing ".0".
+func fx(v float64) string {
+	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
+}
+
+// bar is the path data of a bar of width w and height h standing on y.
+func bar(x, y, w, h float64) string {
+	return "M" + fx(x) + " " + fx(y) + "v" + fx(-h) + "h" + fx(w) + "v" + fx(h) + "z"
+}

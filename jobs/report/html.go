@@ -132,14 +132,13 @@ type pageDrift struct {
 
 type pageColumn struct {
 	ColumnReport
-	Band       string
-	PSI        string
-	Quantiles  []Quantile
-	Top        []pageCategory
-	TopMore    int
-	Chart      *chart
-	Masked     bool
-	OutOfRange string
+	Band      string
+	PSI       string
+	Quantiles []Quantile
+	Top       []pageCategory
+	TopMore   int
+	Chart     *chart
+	Masked    bool
 }
 
 type pageCategory struct {
@@ -350,11 +349,11 @@ func newPageRule(x RuleResult, pii map[string]bool, perRule int) pageRule {
 }
 
 func newPageColumn(c ColumnReport, masked, full bool) pageColumn {
-	pc := pageColumn{ColumnReport: c, PSI: "—", Masked: masked, OutOfRange: "—"}
+	pc := pageColumn{ColumnReport: c, PSI: "—", Masked: masked}
 	pc.Name = clip(c.Name, htmlNameChars)
 	pc.Type = clip(c.Type, 40)
 	if c.Drift != nil {
-		pc.Band, pc.PSI, pc.OutOfRange = band(c.Drift), psiText(c.Drift.PSI), pct(c.Drift.OutOfRange)
+		pc.Band, pc.PSI = band(c.Drift), psiText(c.Drift.PSI)
 	}
 	if !full {
 		return pc

@@ -194,9 +194,11 @@ type ScoreReport struct {
 	Edges []float64 `json:"edges,omitempty"`
 }
 
-// JSON renders the report, masked, indented, fields in declaration order
-// and sample values in key order, so equal reports give equal bytes. A
+// JSON renders the report, masked, fields in declaration order and
+// sample values in key order, so equal reports give equal bytes. A
 // non-finite number (which JSON cannot hold) becomes null or 0 and a note.
+// It is compact, one line: kept for every execution, the report is read
+// by programs (jq), and indenting it doubled its size.
 func (r *Report) JSON() ([]byte, error) {
 	r.Mask()
 	r.dropNonFinite()
@@ -207,7 +209,7 @@ func (r *Report) JSON() ([]byte, error) {
 	c.PII = orEmpty(c.PII)
 	c.Notes = orEmpty(c.Notes)
 	c.Gate.Breaches = orEmpty(c.Gate.Breaches)
-	b, err := json.MarshalIndent(&c, "", "  ")
+	b, err := json.Marshal(&c)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the report: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -46,7 +47,7 @@ func TestJSONEmptyReportHasLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"rules": []`, `"table": []`, `"columns": []`, `"pii": []`, `"notes": []`, `"breaches": []`, `"scores": null`} {
+	for _, key := range []string{`"rules":[]`, `"table":[]`, `"columns":[]`, `"pii":[]`, `"notes":[]`, `"breaches":[]`, `"scores":null`} {
 		if !bytes.Contains(b, []byte(key)) {
 			t.Errorf("no %s in\n%s", key, b)
 		}
@@ -300,5 +301,38 @@ func TestMaskDropsPIIStatistics(t *testing.T) {
 	}
 	if r.Columns[1].Min == nil {
 		t.Error("a column that is not PII lost its min")
+	}
+}
+
+// TestHTMLBytesPerColumn bounds what each charted column adds to the
+// page: the report is kept for every execution, so a page that grows
+// (a chart drawn with more markup, data inlined twice) grows runs/.
+func TestHTMLBytesPerColumn(t *testing.T) {
+	page := func(columns int) int {
+		r := fixture()
+		r.Rules, r.Columns = nil, nil
+		for i := range columns {
+			c := ColumnReport{Name: fmt.Sprintf("feature_%02d", i), Type: "double", Count: 1e6, Min: ptr(0), Max: ptr(100),
+				Mean: ptr(44.53), Std: ptr(13.8396)}
+			for _, q := range []float64{0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99} {
+				c.Quantiles = append(c.Quantiles, Quantile{q, q * 100})
+			}
+			d := &Drift{PSI: 0.0123, Band: "stable"}
+			for b := range 10 {
+				d.Bins = append(d.Bins, Bin{fmt.Sprintf("[%d, %d)", b*10, b*10+10), 0.0978 + float64(b)*0.001, 0.1033 - float64(b)*0.001})
+			}
+			c.Drift = d
+			r.Columns = append(r.Columns, c)
+		}
+		out, err := renderHTML(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out)
+	}
+	perColumn := (page(30) - page(0)) / 30
+	t.Logf("%d bytes per charted column of 10 bins", perColumn)
+	if perColumn > 4500 {
+		t.Errorf("a charted column of 10 bins adds %d bytes to the page, more than 4,500", perColumn)
 	}
 }

@@ -119,6 +119,10 @@ type Output struct {
 	Compression string `yaml:"compression" kind:"enum"`
 	// CompressionLevel is zstd's (1-22) or gzip's (1-9); 0: the default.
 	CompressionLevel int `yaml:"compression_level" range:"0,22"`
+	// KeepRuns is how many executions of each date keep their whole
+	// record in runs/ (manifest, reports, profile, quarantined rows);
+	// 0: all. See jobs' retention.
+	KeepRuns int `yaml:"keep_runs" range:"0,"`
 }
 
 // Scoring tunes the worker pool and ONNX Runtime.

@@ -231,6 +231,9 @@ if [ "${BENCH_SKIP_SHARDS:-}" != 1 ]; then
 fi
 [ "${BENCH_SKIP_TREES:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/trees.sh" # tree families against XGBoost and scikit-learn (trees.md)
 
+# --- run history: per-run cost against the table's history, bytes in runs/ ---
+BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/history.sh" | tee "$RES/history.log"
+
 # --- 9. summary -------------------------------------------------------------
 if [ -n "$SUMMARY" ]; then
 	"$PY" "$ROOT/testdata/bench/summarize.py" "$RES" | tee "$RES/summary.md"
