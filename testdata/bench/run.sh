@@ -230,6 +230,10 @@ if [ "${BENCH_SKIP_SHARDS:-}" != 1 ]; then
 	BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/shards.sh"
 fi
 
+# Reuse across runs: a backfill's and serve's peak RSS against one run, and
+# rows per CPU-second of small dates (testdata/bench/reuse.sh, reuse.md).
+BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/reuse.sh"
+
 # --- 9. summary -------------------------------------------------------------
 if [ -n "$SUMMARY" ]; then
 	"$PY" "$ROOT/testdata/bench/summarize.py" "$RES" | tee "$RES/summary.md"
