@@ -33,18 +33,24 @@ func (e *execution) openBaseline() (*jobBaseline, error) {
 	job := e.req.Job
 	b := &jobBaseline{}
 	if path := job.Validation.Baseline; path != "" {
-		p, err := profile.Load(path)
-		if err != nil {
-			return nil, baselineError(job, "%v", err)
-		}
-		warnings, err := checkBaseline(job, p)
+		var err error
+		b, err = e.Reuse.baseline(job, path, func() (*jobBaseline, error) {
+			p, err := profile.Load(path)
+			if err != nil {
+				return nil, baselineError(job, "%v", err)
+			}
+			warnings, err := checkBaseline(job, p)
+			if err != nil {
+				return nil, err
+			}
+			return &jobBaseline{profile: p, warnings: warnings}, nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		for _, w := range warnings {
+		for _, w := range b.warnings {
 			e.log.Warn("baseline", "warning", w)
 		}
-		b.profile, b.warnings = p, warnings
 	}
 	e.baseline = b
 	return b, nil

@@ -25,6 +25,7 @@ func (e *execution) openPlan() (*route.Plan, error) {
 		Table:    e.table,
 		Previous: func() *report.Manifest { return previousPublished(e.table, e.date) },
 		Keep:     append(slices.Clone(e.req.Job.Output.Keys), output.FlagsColumn),
+		Sessions: e.Reuse.sessions(),
 	})
 	e.m.Model = models.Champion
 	if models.ORTVersion != "" {

@@ -57,6 +57,11 @@ type Runner struct {
 	// RegistryModel says which version a model named by registry alias
 	// is: RegistryCurrent (default) or RegistryAsOfDate.
 	RegistryModel string
+	// Reuse, when set, keeps for the runs after this one (the dates of a
+	// backfill, a daemon's runs) what does not change while the files
+	// behind it do not: the opened models and the checked baseline. The
+	// caller closes it once no run is left.
+	Reuse *Reuse
 }
 
 // Request is one execution: a job and a logical date.

@@ -143,6 +143,9 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 	lib, libErr := resolveORTLib(g.ortLib)
 	runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log, Workers: f.workers, RegistryModel: f.registryModel}
 	if f.backfillFlags.set() {
+		// The dates share what does not change between them.
+		runner.Reuse = jobs.NewReuse()
+		defer runner.Reuse.Close()
 		return backfill(cmd, runner, job, &f.backfillFlags, f.json)
 	}
 	var progress *progressLine

@@ -59,7 +59,9 @@ format) and /runs (recent runs as JSON).`,
 				return fmt.Errorf("%w: --jobs is required", jobs.ErrUsage)
 			}
 			lib, libErr := resolveORTLib(g.ortLib)
-			runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log}
+			// Runs share what their files did not change (jobs.Reuse).
+			runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log, Reuse: jobs.NewReuse()}
+			defer runner.Reuse.Close()
 			d := schedule.New(schedule.Options{Run: runFunc(runner), History: lastDate(log), Logger: log, Grace: grace})
 			if err := loadJobs(d, dir, log); err != nil {
 				return fmt.Errorf("%w: %v", jobs.ErrUsage, err)

@@ -70,7 +70,7 @@ func (o *opener) loadModel(m spec.Model, key string, rep *report.Model) (*loaded
 		return nil, err
 	}
 	o.models.ORTVersion = onnx.Version()
-	sig, md, err := model.Inspect()
+	sig, md, err := o.Sessions.Inspect(model)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (o *opener) loadModel(m spec.Model, key string, rep *report.Model) (*loaded
 	if engine == onnx.EngineNative && key != "model" {
 		engine = onnx.EngineAuto // native is required of the champion only
 	}
-	sess, err := model.Open(binding, onnx.Options{
+	sess, err := o.Sessions.Open(model, binding, onnx.Options{
 		IntraOpThreads: job.Scoring.IntraOpThreads,
 		Optimization:   job.Scoring.Optimization,
 		Engine:         engine,

@@ -31,6 +31,7 @@ import (
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate/profile"
 	"github.com/batchscore/batchscore/scoring"
+	"github.com/batchscore/batchscore/scoring/onnx"
 )
 
 // Plan is how a run scores: the champion, and around it the fallback,
@@ -83,6 +84,9 @@ type Config struct {
 	// Keep names the columns the writer reads of a scored record (keys
 	// and the checks' marks); the rest is released once a chunk is scored.
 	Keep []string
+	// Sessions, when set, keeps opened models for later runs of the
+	// process (see onnx.Cache); nil opens every model afresh.
+	Sessions *onnx.Cache
 }
 
 // Models is what loading found out, for the manifest: the champion's

@@ -37,3 +37,9 @@ func PerturbNative(s *Session, f func(chunk int64, outs []scoring.Output)) { s.n
 // CrossCheckSample is the rows of t the native engine checks against ONNX
 // Runtime.
 func CrossCheckSample(t scoring.Tensor) []int { return sampleRows(t, crossCheckRows) }
+
+// SharesEngine says whether two sessions score with the same compiled
+// native model and reference session (one Cache entry).
+func SharesEngine(a, b *Session) bool {
+	return a.native != nil && b.native != nil && a.native.ref == b.native.ref && a.native.e == b.native.e
+}

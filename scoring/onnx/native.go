@@ -137,6 +137,7 @@ type nativeEngine struct {
 	// ref is ONNX Runtime on the same bytes at one thread: the reference
 	// every chunk is checked against, and what scores once useORT is set.
 	ref      *Session
+	shared   bool         // ref belongs to a Cache's entry: never closed here
 	checked  sync.Once    // the first chunk's check
 	chunks   atomic.Int64 // chunks that reached Run
 	switched sync.Once
@@ -375,7 +376,9 @@ func (n *nativeEngine) compareFirst(want, got []scoring.Output) error {
 		}
 	}
 	if crossCheckRows == 0 {
-		n.ref.Close()
+		if !n.shared {
+			n.ref.Close()
+		}
 		n.ref = nil
 	}
 	return nil
@@ -462,10 +465,17 @@ func rowOf(o scoring.Output, i, n int) scoring.Output {
 	return row
 }
 
+// fresh is n for another run: the compiled model and the reference
+// session that passed the probe, shared; the first-chunk check, the chunk
+// count and the switch to ONNX Runtime, its own.
+func (n *nativeEngine) fresh() *nativeEngine {
+	return &nativeEngine{e: n.e, outputs: n.outputs, keys: n.keys, names: n.names, ref: n.ref, shared: true}
+}
+
 // close releases the reference session if it is still open.
 func (n *nativeEngine) close() error {
 	n.checked.Do(func() {}) // no Run can start the check any more
-	if n.ref != nil {
+	if n.ref != nil && !n.shared {
 		return n.ref.Close()
 	}
 	return nil

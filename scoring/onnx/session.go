@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -53,6 +54,24 @@ type Session struct {
 	rewrites  []string
 	engine    string // ONNX Runtime sessions; a native one asks native
 	feed      *scoring.Binding
+	// release, set on a session a Cache shares, gives it back instead of
+	// destroying what it holds.
+	release func()
+	closed  sync.Once
+}
+
+// share is a session of its own on what s holds (see Cache): ONNX
+// Runtime's session, which allows concurrent Run calls, or the native
+// engine with fresh run state. Closing it calls release.
+func (s *Session) share(release func()) *Session {
+	v := &Session{
+		s: s.s, outputs: s.outputs, classKeys: s.classKeys, rewrites: s.rewrites,
+		engine: s.engine, feed: s.feed, release: release,
+	}
+	if s.native != nil {
+		v.native = s.native.fresh()
+	}
+	return v
 }
 
 // Open makes a session for the inputs and outputs of a binding.
@@ -233,6 +252,15 @@ func (s *Session) Feed() *scoring.Binding { return s.feed }
 
 // Close releases the session.
 func (s *Session) Close() error {
+	if s.release != nil {
+		s.closed.Do(func() {
+			if s.native != nil {
+				s.native.close()
+			}
+			s.release()
+		})
+		return nil
+	}
 	if s.native != nil {
 		return s.native.close()
 	}

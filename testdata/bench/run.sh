@@ -234,6 +234,10 @@ fi
 # --- run history: per-run cost against the table's history, bytes in runs/ ---
 BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/history.sh" | tee "$RES/history.log"
 
+# Reuse across runs: a backfill's and serve's peak RSS against one run, and
+# rows per CPU-second of small dates (testdata/bench/reuse.sh, reuse.md).
+BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/reuse.sh"
+
 # --- 9. summary -------------------------------------------------------------
 if [ -n "$SUMMARY" ]; then
 	"$PY" "$ROOT/testdata/bench/summarize.py" "$RES" | tee "$RES/summary.md"
