@@ -66,12 +66,15 @@ type Emit func(rec arrow.Record, where string, offset int64) error
 // cancelled ctx stops Read before its next chunk with an error that wraps
 // ctx.Err() (exit 130).
 //
-// Fingerprint: a string ("sha256:<hex>") that is the same whenever the
-// snapshot holds the same data and changes when it changes, so that the
-// same job, date, snapshot and model give the same run id. A Parquet
-// source knows it from its files before any row is read (their content,
-// or an object's ETag); a SQL source from the values it streamed, so its
-// Fingerprint returns ErrNotRead until Read has returned nil.
+// Fingerprint: a string ("sha256:<hex>", after the version of the rule
+// that made it when there is one: "v2:sha256:<hex>") that is the same
+// whenever the data Read returns is the same and changes when it
+// changes, so that the same job, date, snapshot and model give the same
+// run id. A Parquet source knows it from its files before any row is
+// read (their footers and the column chunks Read will decode, or an
+// object's ETag); a SQL source from the values it streamed, so its
+// Fingerprint returns ErrNotRead until Read has returned nil. Two
+// fingerprints made by different rules never compare equal.
 type Source interface {
 	// Schema is the snapshot's columns as Arrow fields.
 	Schema() *arrow.Schema
