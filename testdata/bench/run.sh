@@ -229,6 +229,7 @@ if [ "${BENCH_SKIP_SHARDS:-}" != 1 ]; then
 	log "sharded runs: testdata/bench/shards.sh"
 	BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/shards.sh"
 fi
+[ "${BENCH_SKIP_FILES:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" GO="$GO" "$ROOT/testdata/bench/files.sh" # file shapes: testdata/bench/files.sh
 
 # --- 9. summary -------------------------------------------------------------
 if [ -n "$SUMMARY" ]; then
