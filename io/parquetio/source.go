@@ -328,17 +328,22 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 	// offset counts every row before a group, read or not: quarantined
 	// rows name their row in the file, whichever shard read them.
 	var offset, read int64
+	chunks := &chunker{path: f.Path, chunkRows: int64(batchRows), mem: mem, emit: emit}
+	defer chunks.release()
 	for rg := range pf.NumRowGroups() {
 		if !f.reads(rg) {
 			offset += f.groupRows[rg]
 			continue
 		}
-		n, err := f.readRowGroup(ctx, fr, fields, leaves, rg, batchRows, mem, offset, emit)
+		n, err := f.readRowGroup(ctx, fr, fields, leaves, rg, chunks, offset)
 		if err != nil {
 			return reads.explain(f, err)
 		}
 		offset += n
 		read += n
+	}
+	if err := chunks.flush(); err != nil {
+		return err
 	}
 	if read != f.readRows() {
 		return fmt.Errorf("%w: %s: read %d rows, footer says %d", ErrCorrupt, f.Path, read, f.readRows())
@@ -346,11 +351,12 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 	return nil
 }
 
-// readRowGroup emits one row group's rows in batches and checks their count.
-// It asks for no more rows than the footer promises: a read past the end
-// costs every column a batch-sized buffer, for nothing.
-func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields, leaves []int, rg, batchRows int,
-	mem memory.Allocator, offset int64, emit Emit) (int64, error) {
+// readRowGroup passes one row group's rows to chunks in batches that
+// fill its chunks, and checks their count. It asks for no more rows than
+// the footer promises: a read past the end costs every column a
+// batch-sized buffer, for nothing.
+func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields, leaves []int, rg int,
+	chunks *chunker, offset int64) (int64, error) {
 	readers, schema, err := f.rowGroupReaders(ctx, fr, fields, leaves, rg)
 	if err != nil {
 		return 0, err
@@ -362,7 +368,7 @@ func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields,
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		rec, err := nextRecord(readers, schema, int(min(int64(batchRows), want-n)), mem)
+		rec, err := nextRecord(readers, schema, int(min(chunks.room(), want-n)), chunks.mem)
 		if err != nil {
 			return n, fmt.Errorf("%w: %s: row %d: %v", ErrCorrupt, f.Path, offset+n, err)
 		}
@@ -370,7 +376,7 @@ func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields,
 			break
 		}
 		rows := rec.NumRows()
-		if err := emit(rec, f.Path, offset+n); err != nil {
+		if err := chunks.add(rec, offset+n); err != nil {
 			return n, err
 		}
 		n += rows

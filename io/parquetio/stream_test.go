@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
 // spyLocation records the largest single read of a file Read makes.
@@ -65,5 +66,68 @@ func TestReadStreamsColumnChunks(t *testing.T) {
 	// about 1 MiB); a column chunk here is 3.2 MB or more.
 	if n := largest.Load(); n > max(localStreamBuffer, 1<<20+64<<10) {
 		t.Errorf("largest read %d bytes: column chunks are read whole", n)
+	}
+}
+
+// TestReadJoinsSmallRowGroups: a file of many small row groups is read in
+// chunks of chunkRows rows, not one chunk per group, and each chunk's
+// (file, offset) still names its rows exactly; a shard joins only the
+// groups it reads, and every shard's chunks together are the file's rows.
+func TestReadJoinsSmallRowGroups(t *testing.T) {
+	dir := t.TempDir()
+	writeRows(t, filepath.Join(dir, "a.parquet"), 0, 5000, fileOpts{rowGroup: 50})       // 100 groups
+	writeRows(t, filepath.Join(dir, "b.parquet"), 100_000, 1500, fileOpts{rowGroup: 50}) // 30 groups
+	base := map[string]int64{"a.parquet": 0, "b.parquet": 100_000}
+	type chunk struct {
+		file      string
+		off, rows int64
+	}
+	read := func(t *testing.T, shard, of int) []chunk {
+		t.Helper()
+		src, err := Open(filepath.Join(dir, "*.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if of > 1 {
+			if _, err := src.Shard(shard, of); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []chunk
+		err = src.Read(context.Background(), []string{"id", "x"}, 512, checkedAlloc(t), func(rec arrow.Record, where string, off int64) error {
+			defer rec.Release()
+			name := filepath.Base(where)
+			ids := rec.Column(0).(*array.Int64).Int64Values()
+			for i, id := range ids {
+				if want := base[name] + off + int64(i); id != want {
+					t.Fatalf("%s row %d holds id %d, want %d", name, off+int64(i), id, want)
+				}
+			}
+			got = append(got, chunk{name, off, rec.NumRows()})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	whole := read(t, 0, 1)
+	// 5,000 rows: 9 chunks of 512 and one of 392; 1,500: 2 and one of 476.
+	if len(whole) != 13 || whole[9] != (chunk{"a.parquet", 4608, 392}) || whole[12] != (chunk{"b.parquet", 1024, 476}) {
+		t.Errorf("chunks %v, want 13 (130 row groups of 50 rows before)", whole)
+	}
+	var rows int64
+	seen := map[chunk]bool{}
+	for k := range 2 {
+		for _, c := range read(t, k, 2) {
+			if seen[c] {
+				t.Errorf("shard %d: chunk %v read twice", k, c)
+			}
+			seen[c] = true
+			rows += c.rows
+		}
+	}
+	if rows != 6500 {
+		t.Errorf("the two shards read %d rows, want 6,500", rows)
 	}
 }

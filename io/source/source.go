@@ -46,10 +46,14 @@ type Emit func(rec arrow.Record, where string, offset int64) error
 // shard it was restricted to when opened), in the snapshot's order: a
 // Parquet source file by file in name order and row group by row group,
 // a SQL source in the query's order. Chunks hold at least one and at most
-// chunkRows rows; a chunk is shorter than chunkRows only at the end of a
-// unit (a Parquet row group, the query's result). Offsets count rows from
-// the start of the chunk's unit of origin (the file, the result), rows of
-// other shards included.
+// chunkRows rows of one unit (a Parquet file, the query's result), and
+// are shorter than chunkRows only at the end of a unit or, in a Parquet
+// file, before a row group of another shard: a file's adjacent row groups
+// are joined into chunks of chunkRows rows however small they are. The
+// cut is a pure function of the snapshot (its footers), the shard and
+// chunkRows. Offsets count rows from the start of the chunk's unit of
+// origin (the file, the result), rows of other shards included: a chunk
+// holds rows offset, offset+1, ... of its unit.
 //
 // Errors: every error names the thing at fault (the file, the column, the
 // query) and wraps the implementation's sentinel, which jobs.ExitCode maps.
