@@ -89,6 +89,10 @@ func Open(pattern string, opts ...Option) (*Source, error) {
 		if err := f.readFooter(); err != nil {
 			return nil, err
 		}
+		// Files of one snapshot share a schema: one copy, not one per file.
+		if n := len(s.files); n > 0 && sameSchema(f.schema, s.files[n-1].schema) {
+			f.schema = s.files[n-1].schema
+		}
 		if f.parts, err = parsePartitions(loc.display(f.Path), loc.relBelow(partBase, f.Path)); err != nil {
 			return nil, err
 		}
@@ -400,4 +404,8 @@ func streamProps() *parquet.ReaderProperties {
 	props := parquet.NewReaderProperties(memory.DefaultAllocator)
 	props.BufferedStreamEnabled = true
 	return props
+}
+
+func sameSchema(a, b *arrow.Schema) bool {
+	return a.Equal(b) && a.Metadata().Equal(b.Metadata())
 }

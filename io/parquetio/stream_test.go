@@ -2,7 +2,9 @@ package parquetio
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -130,4 +132,35 @@ func TestReadJoinsSmallRowGroups(t *testing.T) {
 	if rows != 6500 {
 		t.Errorf("the two shards read %d rows, want 6,500", rows)
 	}
+}
+
+// TestOpenKeepsLittlePerFile: once its footer is checked, a file keeps
+// its counts and a schema shared with the files before it, not its own
+// copy: memory per file of a snapshot of many small files stays small.
+func TestOpenKeepsLittlePerFile(t *testing.T) {
+	dir := t.TempDir()
+	const files = 300
+	for i := range files {
+		writeRows(t, filepath.Join(dir, fmt.Sprintf("p-%04d.parquet", i)), int64(i)*10, 10, fileOpts{})
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	src, err := Open(filepath.Join(dir, "*.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	perFile := (int64(ms.HeapAlloc) - int64(before)) / files
+	for _, f := range src.Files()[1:] {
+		if f.schema != src.Files()[0].schema {
+			t.Fatalf("%s has its own copy of the schema", f.Name)
+		}
+	}
+	if perFile > 4<<10 {
+		t.Errorf("Open keeps %d bytes per file", perFile)
+	}
+	runtime.KeepAlive(src)
 }
