@@ -18,8 +18,9 @@ import (
 
 // openSource opens the snapshot (Parquet files or a SQL query) and checks
 // its schema against the job before any row is read. Parquet files are
-// fingerprinted now; a query's fingerprint (its values' checksum) is known
-// once it has been read.
+// fingerprinted once the checks say which columns the run reads
+// (fingerprintParquet); a query's fingerprint (its values' checksum) is
+// known once it has been read.
 func (e *execution) openSource(ctx context.Context, p *route.Plan) (snapshot, error) {
 	job := e.req.Job
 	var src snapshot
@@ -63,13 +64,9 @@ func (e *execution) openParquet(ctx context.Context) (*parquetio.Source, error) 
 	if src.Rows() == 0 {
 		return nil, fmt.Errorf("%w: %d files match %s but hold no rows", ErrEmpty, len(src.Files()), pattern)
 	}
-	if e.m.Source.Fingerprint, err = src.Fingerprint(ctx); err != nil {
-		return nil, err
-	}
-	e.m.Source.Files = sourceFiles(src.Files())
 	if s := e.req.Shard; s != nil {
-		// After the fingerprint, which covers the whole snapshot: every
-		// shard has the same run id.
+		// The fingerprint covers the whole snapshot whatever the shard:
+		// every shard has the same run id.
 		parts, err := src.Shard(s.Index, s.Count)
 		if err != nil {
 			return nil, err
@@ -78,8 +75,25 @@ func (e *execution) openParquet(ctx context.Context) (*parquetio.Source, error) 
 		e.m.Shard.Rows = src.Rows()
 		e.log.Info("shard selected", "row_groups", len(e.m.Shard.Parts), "rows", e.m.Shard.Rows)
 	}
-	e.log.Info("snapshot opened", "files", len(src.Files()), "rows", src.Rows(), "fingerprint", e.m.Source.Fingerprint)
 	return src, nil
+}
+
+// fingerprintParquet fingerprints the Parquet files by their footers and
+// the chunks of cols, the columns the run reads (see
+// parquetio.Source.Fingerprint); a SQL source is fingerprinted once read.
+func (e *execution) fingerprintParquet(ctx context.Context, src snapshot, cols []string) error {
+	ps, ok := src.(*parquetio.Source)
+	if !ok {
+		return nil
+	}
+	ps.FingerprintColumns(cols)
+	var err error
+	if e.m.Source.Fingerprint, err = ps.Fingerprint(ctx); err != nil {
+		return err
+	}
+	e.m.Source.Files = sourceFiles(ps.Files())
+	e.log.Info("snapshot opened", "files", len(ps.Files()), "rows", ps.Rows(), "fingerprint", e.m.Source.Fingerprint)
+	return nil
 }
 
 // partitionOptions say how the snapshot's key=value folders become

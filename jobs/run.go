@@ -243,6 +243,9 @@ func (e *execution) run(ctx context.Context) (err error) {
 	}
 	e.checks = checks
 	defer checks.close()
+	if err := e.fingerprintParquet(ctx, src, readColumns(job, p, checks)); err != nil {
+		return err
+	}
 	if p != nil {
 		p.UseBaseline(checks.baseline, modelColumns(job))
 	}

@@ -330,7 +330,14 @@ func TestFaultDiskFull(t *testing.T) {
 		}
 		tmp := t.TempDir()
 		table := filepath.Join(tmp, "scores")
-		job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, chunkRows: 256}) // 8 row groups
+		// 20,000 rows: result files are written in row groups of 65,536
+		// rows, so the 2,000-row sample's is barely twice a manifest.
+		snap := filepath.Join(tmp, "snap")
+		if res := runWith(t, gensnapshot, baseEnv(), "--date", date20, "--rows", "20000", "--out", snap, "-q"); res.code != 0 {
+			t.Fatalf("gensnapshot failed\n%s", res)
+		}
+		job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, chunkRows: 2048,
+			source: filepath.Join(snap, "snapshot_date={{ .Date }}", "*.parquet")})
 		before, known := published(t, job, table)
 		var good *report.Manifest
 		for _, m := range known {

@@ -53,6 +53,9 @@ type Options struct {
 	Out   string // root directory; files go to Out/snapshot_date=Date/
 	Seed  uint64 // PCG seed
 	CSV   bool   // also write part-NNNNN.csv next to each Parquet file
+	// RowGroupRows is the rows per row group (default rowGroupRows); a
+	// multiple of batchRows.
+	RowGroupRows int64
 }
 
 // DefaultSeed derives the default seed from the date, so each date gets
@@ -80,6 +83,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Out, "out", "", "output root; files are written to OUT/snapshot_date=DATE/part-NNNNN.parquet (required)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "random seed (default: derived from --date)")
 	fs.BoolVar(&o.CSV, "csv", false, "also write part-NNNNN.csv next to each Parquet file")
+	fs.Int64Var(&o.RowGroupRows, "row-group-rows", rowGroupRows, "rows per Parquet row group, a multiple of 8192")
 	list := fs.Bool("list-features", false, "print the 30 model feature names, one per line, and exit")
 	quiet := fs.Bool("q", false, "do not print the written files")
 	if err := fs.Parse(args); err != nil {
@@ -132,6 +136,12 @@ func Generate(o Options) ([]string, error) {
 	if o.Rows < 1 {
 		return nil, errors.New("--rows must be at least 1")
 	}
+	if o.RowGroupRows == 0 {
+		o.RowGroupRows = rowGroupRows
+	}
+	if o.RowGroupRows < batchRows || o.RowGroupRows%batchRows != 0 {
+		return nil, fmt.Errorf("--row-group-rows must be a positive multiple of %d", batchRows)
+	}
 	if o.Files < 1 || int64(o.Files) > o.Rows {
 		return nil, fmt.Errorf("--files must be between 1 and --rows (%d)", o.Rows)
 	}
@@ -177,12 +187,13 @@ type generator struct {
 	rng  *rand.Rand
 }
 
-// writerProperties: zstd, one row group per 65,536 rows, no dictionary
+// writerProperties: zstd, one row group per groupRows rows (65,536 unless
+// --row-group-rows says otherwise), no dictionary
 // encoding except for the low-cardinality string columns.
-func writerProperties() *parquet.WriterProperties {
+func writerProperties(groupRows int64) *parquet.WriterProperties {
 	props := []parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithMaxRowGroupLength(rowGroupRows),
+		parquet.WithMaxRowGroupLength(groupRows),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithDictionaryFor(colContractType, true),
 		parquet.WithDictionaryFor(colPayment, true),
@@ -223,7 +234,7 @@ func (g *generator) writeFile(base string, lo, hi int64) (err error) {
 
 	mem := memory.NewGoAllocator()
 	schema := Schema()
-	fw, err := pqarrow.NewFileWriter(schema, bw, writerProperties(), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	fw, err := pqarrow.NewFileWriter(schema, bw, writerProperties(g.opts.RowGroupRows), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		return err
 	}

@@ -83,10 +83,12 @@ const byteStreamSplit = parquet.Encoding(9)
 // their pages to their chunks (checkPages): arrow allocates a chunk's
 // stated size before reading it, and a lying size of a terabyte is a fatal
 // out-of-memory, which no recover catches.
-func (f *File) checkChunks(pf *file.Reader, leaves []int) error {
+//
+// It returns the size of the largest column chunk it checked.
+func (f *File) checkChunks(pf *file.Reader, leaves []int) (largest int64, err error) {
 	r, err := f.loc.open(f) // pinned to the object Open listed
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
+		return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
 	defer r.Close()
 	md := pf.MetaData()
@@ -97,17 +99,17 @@ func (f *File) checkChunks(pf *file.Reader, leaves []int) error {
 	for rg := range pf.NumRowGroups() {
 		meta := md.RowGroup(rg)
 		if meta.NumColumns() != md.Schema.NumColumns() {
-			return fmt.Errorf("%w: %s: row group %d has %d columns, the schema %d",
+			return 0, fmt.Errorf("%w: %s: row group %d has %d columns, the schema %d",
 				ErrCorrupt, f.Path, rg, meta.NumColumns(), md.Schema.NumColumns())
 		}
 		for _, leaf := range leaves {
 			cc, err := meta.ColumnChunk(leaf)
 			if err != nil {
-				return fmt.Errorf("%w: %s: row group %d: %v", ErrCorrupt, f.Path, rg, err)
+				return 0, fmt.Errorf("%w: %s: row group %d: %v", ErrCorrupt, f.Path, rg, err)
 			}
 			col := md.Schema.Column(leaf).Path()
 			if slices.Contains(cc.Encodings(), byteStreamSplit) {
-				return fmt.Errorf("%w: %s: column %q is BYTE_STREAM_SPLIT encoded, which this reader (arrow-go v17) cannot decode",
+				return 0, fmt.Errorf("%w: %s: column %q is BYTE_STREAM_SPLIT encoded, which this reader (arrow-go v17) cannot decode",
 					ErrCorrupt, f.Path, col)
 			}
 			start := cc.DataPageOffset()
@@ -116,19 +118,20 @@ func (f *File) checkChunks(pf *file.Reader, leaves []int) error {
 			}
 			size := cc.TotalCompressedSize()
 			if start < 0 || size < 0 || start > f.Size || size > f.Size-start {
-				return fmt.Errorf("%w: %s: row group %d column %q: bytes [%d, +%d) are outside the file's %d",
+				return 0, fmt.Errorf("%w: %s: row group %d column %q: bytes [%d, +%d) are outside the file's %d",
 					ErrCorrupt, f.Path, rg, col, start, size, f.Size)
 			}
+			largest = max(largest, size)
 			// Encrypted headers are opaque; an empty row group's chunk is never read
 			// (arrow writes it a data page offset of 0).
 			if walkPages && cc.CryptoMetadata() == nil && meta.NumRows() > 0 {
 				if err := walks.add(rg, col, start, start+size); err != nil {
-					return err
+					return 0, err
 				}
 			}
 		}
 	}
-	return walks.wait()
+	return largest, walks.wait()
 }
 
 // nextRecord reads up to n rows of every column; nil at the end.

@@ -38,13 +38,18 @@ type location interface {
 	openNow(f *File) (fileReader, error)
 	// unchanged fails with ErrChanged when f is no longer what list saw.
 	unchanged(f *File) error
-	// checksum is f's checksum for the fingerprint.
-	checksum(ctx context.Context, f *File) (string, error)
+	// checksum is f's checksum for the fingerprint, given the columns
+	// Read will take (nil: all).
+	checksum(ctx context.Context, f *File, cols []string) (string, error)
 	// readErr classes a failed read of f's bytes.
 	readErr(f *File, err error) error
 	// perRequest says each read is a request (an object): page walks then
 	// run concurrently, where on a local file each is a pread, done inline.
 	perRequest() bool
+	// streamBuffer is the read buffer of each column a Read streams, given
+	// its file's largest column chunk: what one read (a pread, a GET)
+	// fetches of it.
+	streamBuffer(largestChunk int64) int64
 }
 
 // fileReader is what footers, page headers and rows are read through: an
@@ -124,16 +129,9 @@ func (localFiles) unchanged(f *File) error {
 	return nil
 }
 
-// checksum is the sha256 of the file's content.
-func (localFiles) checksum(ctx context.Context, f *File) (string, error) {
-	sum, size, err := hashFile(ctx, f.Path) // fingerprint.go
-	if err != nil {
-		return "", err
-	}
-	if size != f.Size {
-		return "", fmt.Errorf("%s: size changed from %d to %d bytes while the run started", f.Path, f.Size, size)
-	}
-	return sum, nil
+// checksum hashes the file's footer and the chunks of cols (fingerprint.go).
+func (localFiles) checksum(ctx context.Context, f *File, cols []string) (string, error) {
+	return hashRead(ctx, f.Path, f.Size, cols)
 }
 
 // readErr: a local read error is ErrCorrupt, as it always was.
@@ -142,6 +140,21 @@ func (localFiles) readErr(f *File, err error) error {
 }
 
 func (localFiles) perRequest() bool { return false }
+
+// streamBuffer: a pread is cheap, so a column's buffer stays small.
+func (localFiles) streamBuffer(largest int64) int64 { return clampBuffer(largest, localStreamBuffer) }
+
+// Read buffers per column: at most these many bytes of each column chunk
+// are held at once (plus the page being decoded). An object's is larger
+// since each fill is a GET; a chunk smaller than the buffer is read whole
+// in one, as it was before reads were streamed.
+const (
+	localStreamBuffer  = 256 << 10
+	objectStreamBuffer = 4 << 20
+	minStreamBuffer    = 16 << 10 // parquet.DefaultBufSize: a page header fits
+)
+
+func clampBuffer(largest, most int64) int64 { return max(minStreamBuffer, min(largest, most)) }
 
 // staticDir is the folder part of a glob before its first wildcard.
 func staticDir(pattern string) string {

@@ -162,7 +162,7 @@ func (objectFiles) unchanged(f *File) error {
 // MD5s for a multipart one), so fingerprinting downloads nothing. The
 // same bytes uploaded another way may get another ETag: that costs a new
 // run id, never a wrong reuse.
-func (objectFiles) checksum(_ context.Context, f *File) (string, error) {
+func (objectFiles) checksum(_ context.Context, f *File, _ []string) (string, error) {
 	etag := strings.Trim(f.etag, `"`)
 	if etag == "" {
 		return "", fmt.Errorf("%s: the store sent no ETag, and fingerprinting an object without one would download it whole", blob.Redact(f.Path))
@@ -171,6 +171,9 @@ func (objectFiles) checksum(_ context.Context, f *File) (string, error) {
 }
 
 func (objectFiles) perRequest() bool { return true }
+
+// streamBuffer: each fill is a GET, so a column's buffer is larger.
+func (objectFiles) streamBuffer(largest int64) int64 { return clampBuffer(largest, objectStreamBuffer) }
 
 // pageWalks runs checkChunks' page walks (checkPages): each at once on a
 // local file, where a page-header read is a pread, and concurrentWalks at

@@ -6,10 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
@@ -55,6 +58,10 @@ type File struct {
 type Source struct {
 	files []File
 	opts  openOptions
+	// hashCols are the columns Fingerprint hashed (nil: all); once hashed,
+	// Read takes no other.
+	hashCols []string
+	hashed   bool
 }
 
 var _ source.Source = (*Source)(nil)
@@ -81,6 +88,10 @@ func Open(pattern string, opts ...Option) (*Source, error) {
 		f.loc = loc
 		if err := f.readFooter(); err != nil {
 			return nil, err
+		}
+		// Files of one snapshot share a schema: one copy, not one per file.
+		if n := len(s.files); n > 0 && sameSchema(f.schema, s.files[n-1].schema) {
+			f.schema = s.files[n-1].schema
 		}
 		if f.parts, err = parsePartitions(loc.display(f.Path), loc.relBelow(partBase, f.Path)); err != nil {
 			return nil, err
@@ -157,10 +168,13 @@ func (f *File) checkMagic(r fileReader) error {
 // openParquet is file.OpenParquetFile without its descriptor leak: that
 // leaves the file open when the footer does not parse (or panics), one
 // descriptor per corrupt file until a long-running serve has none left.
-func openParquet(f *File) (*file.Reader, error) {
+//
+// The reader streams each column chunk through a buffer of props'
+// BufferSize (see streamProps) instead of holding it whole.
+func openParquet(f *File, props *parquet.ReaderProperties) (*file.Reader, *readErrs, error) {
 	fh, err := f.loc.openNow(f)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opened := false
 	defer func() { // on a panic too
@@ -168,12 +182,37 @@ func openParquet(f *File) (*file.Reader, error) {
 			fh.Close()
 		}
 	}()
-	pf, err := file.NewParquetReader(fh)
+	rec := &readErrs{fileReader: fh}
+	pf, err := file.NewParquetReader(rec, file.WithReadProps(props))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opened = true
-	return pf, nil
+	return pf, rec, nil
+}
+
+// readErrs keeps the first failed read of a file: arrow-go drops some
+// errors of a streamed column chunk and reports only a column that comes
+// up short, which would hide an object replaced mid-read (ErrChanged).
+type readErrs struct {
+	fileReader
+	first atomic.Pointer[error]
+}
+
+func (r *readErrs) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.fileReader.ReadAt(p, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		r.first.CompareAndSwap(nil, &err)
+	}
+	return n, err
+}
+
+// explain puts the failed read, if there was one, in place of err.
+func (r *readErrs) explain(f *File, err error) error {
+	if p := r.first.Load(); p != nil && err != nil {
+		return f.loc.readErr(f, fmt.Errorf("%s: %w", f.Path, *p))
+	}
+	return err
 }
 
 // Files lists the snapshot's files in read order.
@@ -231,6 +270,9 @@ type Emit = source.Emit
 // goroutine so that a panic inside the Parquet decoder on a corrupt file
 // is recovered here and named, never left to crash the process.
 func (s *Source) Read(ctx context.Context, cols []string, batchRows int, mem memory.Allocator, emit Emit) error {
+	if err := s.checkFingerprinted(cols); err != nil {
+		return err
+	}
 	for _, f := range s.files {
 		if f.groups != nil && len(f.groups) == 0 {
 			continue // another shard's file
@@ -265,7 +307,8 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 	if err := f.checkUnchanged(); err != nil {
 		return err
 	}
-	pf, err := openParquet(f)
+	props := streamProps()
+	pf, reads, err := openParquet(f, props)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
@@ -278,26 +321,33 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 	if err != nil {
 		return err
 	}
-	if err := f.checkChunks(pf, leaves); err != nil {
+	largest, err := f.checkChunks(pf, leaves)
+	if err != nil {
 		return err
 	}
+	props.BufferSize = f.loc.streamBuffer(largest) // read by each column reader as it opens
 	if pf.NumRowGroups() != len(f.groupRows) {
 		return fmt.Errorf("%w: %s: %d row groups, %d when the run started", ErrChanged, f.Path, pf.NumRowGroups(), len(f.groupRows))
 	}
 	// offset counts every row before a group, read or not: quarantined
 	// rows name their row in the file, whichever shard read them.
 	var offset, read int64
+	chunks := &chunker{path: f.Path, chunkRows: int64(batchRows), mem: mem, emit: emit}
+	defer chunks.release()
 	for rg := range pf.NumRowGroups() {
 		if !f.reads(rg) {
 			offset += f.groupRows[rg]
 			continue
 		}
-		n, err := f.readRowGroup(ctx, fr, fields, leaves, rg, batchRows, mem, offset, emit)
+		n, err := f.readRowGroup(ctx, fr, fields, leaves, rg, chunks, offset)
 		if err != nil {
-			return err
+			return reads.explain(f, err)
 		}
 		offset += n
 		read += n
+	}
+	if err := chunks.flush(); err != nil {
+		return err
 	}
 	if read != f.readRows() {
 		return fmt.Errorf("%w: %s: read %d rows, footer says %d", ErrCorrupt, f.Path, read, f.readRows())
@@ -305,11 +355,12 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 	return nil
 }
 
-// readRowGroup emits one row group's rows in batches and checks their count.
-// It asks for no more rows than the footer promises: a read past the end
-// costs every column a batch-sized buffer, for nothing.
-func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields, leaves []int, rg, batchRows int,
-	mem memory.Allocator, offset int64, emit Emit) (int64, error) {
+// readRowGroup passes one row group's rows to chunks in batches that
+// fill its chunks, and checks their count. It asks for no more rows than
+// the footer promises: a read past the end costs every column a
+// batch-sized buffer, for nothing.
+func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields, leaves []int, rg int,
+	chunks *chunker, offset int64) (int64, error) {
 	readers, schema, err := f.rowGroupReaders(ctx, fr, fields, leaves, rg)
 	if err != nil {
 		return 0, err
@@ -321,7 +372,7 @@ func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields,
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		rec, err := nextRecord(readers, schema, int(min(int64(batchRows), want-n)), mem)
+		rec, err := nextRecord(readers, schema, int(min(chunks.room(), want-n)), chunks.mem)
 		if err != nil {
 			return n, fmt.Errorf("%w: %s: row %d: %v", ErrCorrupt, f.Path, offset+n, err)
 		}
@@ -329,7 +380,7 @@ func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields,
 			break
 		}
 		rows := rec.NumRows()
-		if err := emit(rec, f.Path, offset+n); err != nil {
+		if err := chunks.add(rec, offset+n); err != nil {
 			return n, err
 		}
 		n += rows
@@ -338,4 +389,23 @@ func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields,
 		return n, fmt.Errorf("%w: %s: row group %d: read %d rows, footer says %d", ErrCorrupt, f.Path, rg, n, want)
 	}
 	return n, nil
+}
+
+// streamProps make the Parquet reader stream column chunks: arrow-go's
+// default reads a whole column chunk into memory, twice over, before its
+// first value, so memory grew with the largest row group whatever
+// chunk_rows said. Streamed, a column holds its buffer and its current
+// page; Read sets BufferSize once the footer has told the chunks' sizes.
+//
+// Pages are decoded into memory.DefaultAllocator's buffers, as they were:
+// arrow-go leaks some of a data page v2's, which a caller's checked
+// allocator would count.
+func streamProps() *parquet.ReaderProperties {
+	props := parquet.NewReaderProperties(memory.DefaultAllocator)
+	props.BufferedStreamEnabled = true
+	return props
+}
+
+func sameSchema(a, b *arrow.Schema) bool {
+	return a.Equal(b) && a.Metadata().Equal(b.Metadata())
 }

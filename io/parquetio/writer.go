@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
@@ -32,8 +33,11 @@ type WrittenFile struct {
 }
 
 // Writer writes records, in the order given, to part-NNNNN.parquet files in
-// a folder: one row group per record, a new file every fileRows rows. The
-// same records give byte-identical files.
+// a folder: a new file every fileRows rows, and row groups of whole
+// records, as few as make at least RowGroupRows rows (records shorter
+// than that are held and written together; a longer one is a row group of
+// its own), so that many small chunks do not make a file of tiny row
+// groups. The same records give byte-identical files.
 type Writer struct {
 	dir      string
 	schema   *arrow.Schema
@@ -51,7 +55,16 @@ type Writer struct {
 	// broken is set when arrow's writer panicked: cur must not be used,
 	// not even closed.
 	broken error
+
+	mem       memory.Allocator
+	groupRows int64
+	held      []arrow.Record // written as one row group once they reach groupRows
+	heldRows  int64
 }
+
+// DefaultRowGroupRows is the fewest rows a result row group gets from
+// short records (see Writer), unless RowGroupRows says otherwise.
+const DefaultRowGroupRows = 1 << 16
 
 var codecs = map[string]compress.Compression{
 	"zstd":   compress.Codecs.Zstd,
@@ -68,7 +81,16 @@ const DefaultZstdLevel = 1
 // WriterOption tunes NewWriter.
 type WriterOption func(*writerConfig)
 
-type writerConfig struct{ level int }
+type writerConfig struct {
+	level     int
+	groupRows int64
+}
+
+// RowGroupRows sets the fewest rows a row group of short records gets;
+// 1 writes every record as its own row group.
+func RowGroupRows(n int64) WriterOption {
+	return func(c *writerConfig) { c.groupRows = n }
+}
 
 // CompressionLevel is the codec's level (zstd 1-22, gzip 1-9); 0 keeps the
 // default: DefaultZstdLevel for zstd, the codec's own for gzip.
@@ -88,7 +110,7 @@ func NewWriter(dir string, schema *arrow.Schema, compression string, fileRows in
 	if fileRows < 1 {
 		return nil, fmt.Errorf("rows per file must be positive, not %d", fileRows)
 	}
-	var cfg writerConfig
+	cfg := writerConfig{groupRows: DefaultRowGroupRows}
 	for _, o := range options {
 		o(&cfg)
 	}
@@ -110,19 +132,102 @@ func NewWriter(dir string, schema *arrow.Schema, compression string, fileRows in
 		}
 	}
 	return &Writer{
-		dir:      dir,
-		schema:   schema,
-		props:    parquet.NewWriterProperties(opts...),
-		arrProps: pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)),
-		fileRows: fileRows,
+		dir:       dir,
+		schema:    schema,
+		props:     parquet.NewWriterProperties(opts...),
+		arrProps:  pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)),
+		fileRows:  fileRows,
+		mem:       mem,
+		groupRows: max(cfg.groupRows, 1),
 	}, nil
 }
 
-// Write appends a record, splitting it where a file fills up.
+// Write appends a record: it holds a short one (see Writer) until the
+// records held reach the row-group size, then writes them.
 func (w *Writer) Write(rec arrow.Record) error {
 	if w.broken != nil {
 		return w.broken
 	}
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	if !rec.Schema().Equal(w.schema) {
+		if err := sameColumns(rec.Schema(), w.schema); err != nil {
+			return err
+		}
+	}
+	// Records join only with records of the same schema (a key may come
+	// dictionary-encoded in one chunk and not in the next).
+	if len(w.held) > 0 && !rec.Schema().Equal(w.held[0].Schema()) {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	rec.Retain()
+	w.held = append(w.held, rec)
+	w.heldRows += rec.NumRows()
+	if w.heldRows >= w.groupRows {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	crashpoint.Hit("staged-chunk")
+	return nil
+}
+
+// flush writes the records held as one row group (more where a file
+// fills up).
+func (w *Writer) flush() error {
+	if len(w.held) == 0 {
+		return nil
+	}
+	held := w.held
+	w.held, w.heldRows = nil, 0
+	rec, err := concatRecords(held, w.mem)
+	for _, r := range held {
+		r.Release()
+	}
+	if err != nil {
+		return fmt.Errorf("joining result chunks into a row group: %w", err)
+	}
+	defer rec.Release()
+	return w.write(rec)
+}
+
+// concatRecords is recs as one record (recs[0] itself, retained, when
+// there is one).
+func concatRecords(recs []arrow.Record, mem memory.Allocator) (arrow.Record, error) {
+	if len(recs) == 1 {
+		recs[0].Retain()
+		return recs[0], nil
+	}
+	cols := make([]arrow.Array, recs[0].NumCols())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	parts := make([]arrow.Array, len(recs))
+	var rows int64
+	for i := range cols {
+		for j, r := range recs {
+			parts[j] = r.Column(i)
+		}
+		var err error
+		if cols[i], err = array.Concatenate(parts, mem); err != nil {
+			return nil, fmt.Errorf("column %q: %w", recs[0].Schema().Field(i).Name, err)
+		}
+	}
+	for _, r := range recs {
+		rows += r.NumRows()
+	}
+	return array.NewRecord(recs[0].Schema(), cols, rows), nil
+}
+
+// write writes rec, splitting it where a file fills up.
+func (w *Writer) write(rec arrow.Record) error {
 	for off := int64(0); off < rec.NumRows(); {
 		if w.cur != nil && w.rows >= w.fileRows {
 			if err := w.finish(); err != nil {
@@ -149,7 +254,6 @@ func (w *Writer) Write(rec arrow.Record) error {
 		w.rows += n
 		off += n
 	}
-	crashpoint.Hit("staged-chunk")
 	return nil
 }
 
@@ -270,6 +374,13 @@ func (w *Writer) finish() error {
 // Close finishes the last file and lists what was written. A version with
 // no rows still gets one file, so that readers see its schema.
 func (w *Writer) Close() ([]WrittenFile, error) {
+	if w.broken != nil {
+		w.Abort()
+		return nil, w.broken
+	}
+	if err := w.flush(); err != nil {
+		return nil, err
+	}
 	if w.cur == nil && len(w.files) == 0 {
 		if err := w.start(); err != nil {
 			return nil, err
@@ -288,6 +399,10 @@ func (w *Writer) Close() ([]WrittenFile, error) {
 
 // Abort closes an open file without finishing it; the caller removes the folder.
 func (w *Writer) Abort() {
+	for _, r := range w.held {
+		r.Release()
+	}
+	w.held, w.heldRows = nil, 0
 	if w.cur != nil {
 		if w.broken == nil {
 			_, _ = w.guardArrow(w.cur.Close) // frees its buffers; the file is discarded anyway

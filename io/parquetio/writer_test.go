@@ -24,7 +24,13 @@ import (
 // and closes the writer.
 func writeAll(t *testing.T, dir, compression string, fileRows int64, mem memory.Allocator, sizes ...int64) []WrittenFile {
 	t.Helper()
-	w, err := NewWriter(dir, testSchema, compression, fileRows, mem)
+	return writeAllGroups(t, dir, compression, fileRows, 1, mem, sizes...)
+}
+
+// writeAllGroups is writeAll with row groups of at least groupRows rows.
+func writeAllGroups(t *testing.T, dir, compression string, fileRows, groupRows int64, mem memory.Allocator, sizes ...int64) []WrittenFile {
+	t.Helper()
+	w, err := NewWriter(dir, testSchema, compression, fileRows, mem, RowGroupRows(groupRows))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +205,7 @@ func TestWriterCompressions(t *testing.T) {
 func TestWriterEmptyClose(t *testing.T) {
 	mem := checkedAlloc(t)
 	dir := t.TempDir()
-	w, err := NewWriter(dir, testSchema, "zstd", 10, mem)
+	w, err := NewWriter(dir, testSchema, "zstd", 10, mem, RowGroupRows(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +246,7 @@ func TestWriterAbort(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mem := checkedAlloc(t)
-			w, err := NewWriter(t.TempDir(), testSchema, "zstd", 10, mem)
+			w, err := NewWriter(t.TempDir(), testSchema, "zstd", 10, mem, RowGroupRows(1))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,7 +267,7 @@ func TestWriterAbort(t *testing.T) {
 func TestWriterMissingDir(t *testing.T) {
 	mem := checkedAlloc(t)
 	dir := filepath.Join(t.TempDir(), "gone")
-	w, err := NewWriter(dir, testSchema, "zstd", 10, mem)
+	w, err := NewWriter(dir, testSchema, "zstd", 10, mem, RowGroupRows(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +314,7 @@ func TestWriterDictionaryColumns(t *testing.T) {
 	defer constant.Release()
 
 	dir := t.TempDir()
-	w, err := NewWriter(dir, schema, "zstd", 10, mem)
+	w, err := NewWriter(dir, schema, "zstd", 10, mem, RowGroupRows(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +432,7 @@ func TestWriterDictionaryKey(t *testing.T) {
 	r := array.NewRecord(rec, []arrow.Array{k, c}, 4)
 	defer r.Release()
 	dir := t.TempDir()
-	w, err := NewWriter(dir, file, "zstd", 100, mem)
+	w, err := NewWriter(dir, file, "zstd", 100, mem, RowGroupRows(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,5 +501,60 @@ func TestWriterCompressionLevel(t *testing.T) {
 	})
 	if err != nil || rows != 500 {
 		t.Fatalf("read %d rows: %v", rows, err)
+	}
+}
+
+// TestWriterJoinsShortRecords: records shorter than the row-group size are
+// written together (many small chunks no longer make a file of tiny row
+// groups), a file still holds fileRows rows, and every row is there, in
+// order.
+func TestWriterJoinsShortRecords(t *testing.T) {
+	mem := checkedAlloc(t)
+	dir := t.TempDir()
+	sizes := make([]int64, 300)
+	for i := range sizes {
+		sizes[i] = 100 // 30,000 rows in chunks of 100
+	}
+	files := writeAllGroups(t, dir, "zstd", 20_000, 4096, mem, sizes...)
+	if len(files) != 2 || files[0].Rows != 20_000 || files[1].Rows != 10_000 {
+		t.Fatalf("files %+v, want 20,000 and 10,000 rows", files)
+	}
+	var next int64
+	groups := 0
+	for _, f := range files {
+		pf, err := file.OpenParquetFile(filepath.Join(dir, f.Name), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rg := range pf.NumRowGroups() {
+			n := pf.MetaData().RowGroup(rg).NumRows()
+			groups++
+			// 4,096 rows is 40.96 chunks: 41 of them, but where a file
+			// fills up (its last group, the next file's first).
+			if n < 4096 && rg != 0 && rg != pf.NumRowGroups()-1 {
+				t.Errorf("%s: row group %d has %d rows, fewer than 4,096", f.Name, rg, n)
+			}
+		}
+		pf.Close()
+		src, err := Open(filepath.Join(dir, f.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = src.Read(context.Background(), []string{"id"}, 5000, memory.NewGoAllocator(), func(rec arrow.Record, _ string, _ int64) error {
+			defer rec.Release()
+			for _, id := range rec.Column(0).(*array.Int64).Int64Values() {
+				if id != next {
+					t.Fatalf("id %d where %d was due", id, next)
+				}
+				next++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if next != 30_000 || groups > 9 {
+		t.Errorf("%d rows in %d row groups; want 30,000 in at most 9 (300 before)", next, groups)
 	}
 }

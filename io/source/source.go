@@ -46,10 +46,14 @@ type Emit func(rec arrow.Record, where string, offset int64) error
 // shard it was restricted to when opened), in the snapshot's order: a
 // Parquet source file by file in name order and row group by row group,
 // a SQL source in the query's order. Chunks hold at least one and at most
-// chunkRows rows; a chunk is shorter than chunkRows only at the end of a
-// unit (a Parquet row group, the query's result). Offsets count rows from
-// the start of the chunk's unit of origin (the file, the result), rows of
-// other shards included.
+// chunkRows rows of one unit (a Parquet file, the query's result), and
+// are shorter than chunkRows only at the end of a unit or, in a Parquet
+// file, before a row group of another shard: a file's adjacent row groups
+// are joined into chunks of chunkRows rows however small they are. The
+// cut is a pure function of the snapshot (its footers), the shard and
+// chunkRows. Offsets count rows from the start of the chunk's unit of
+// origin (the file, the result), rows of other shards included: a chunk
+// holds rows offset, offset+1, ... of its unit.
 //
 // Errors: every error names the thing at fault (the file, the column, the
 // query) and wraps the implementation's sentinel, which jobs.ExitCode maps.
@@ -66,12 +70,15 @@ type Emit func(rec arrow.Record, where string, offset int64) error
 // cancelled ctx stops Read before its next chunk with an error that wraps
 // ctx.Err() (exit 130).
 //
-// Fingerprint: a string ("sha256:<hex>") that is the same whenever the
-// snapshot holds the same data and changes when it changes, so that the
-// same job, date, snapshot and model give the same run id. A Parquet
-// source knows it from its files before any row is read (their content,
-// or an object's ETag); a SQL source from the values it streamed, so its
-// Fingerprint returns ErrNotRead until Read has returned nil.
+// Fingerprint: a string ("sha256:<hex>", after the version of the rule
+// that made it when there is one: "v2:sha256:<hex>") that is the same
+// whenever the data Read returns is the same and changes when it
+// changes, so that the same job, date, snapshot and model give the same
+// run id. A Parquet source knows it from its files before any row is
+// read (their footers and the column chunks Read will decode, or an
+// object's ETag); a SQL source from the values it streamed, so its
+// Fingerprint returns ErrNotRead until Read has returned nil. Two
+// fingerprints made by different rules never compare equal.
 type Source interface {
 	// Schema is the snapshot's columns as Arrow fields.
 	Schema() *arrow.Schema

@@ -238,6 +238,10 @@ BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$RO
 # rows per CPU-second of small dates (testdata/bench/reuse.sh, reuse.md).
 BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/reuse.sh"
 
+# File shapes: one big row group, many files, row-group sizes, chunk_rows, the
+# fingerprint by columns read (testdata/bench/files.sh).
+[ "${BENCH_SKIP_FILES:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" GO="$GO" "$ROOT/testdata/bench/files.sh" # file shapes: testdata/bench/files.sh
+
 # --- 9. summary -------------------------------------------------------------
 if [ -n "$SUMMARY" ]; then
 	"$PY" "$ROOT/testdata/bench/summarize.py" "$RES" | tee "$RES/summary.md"
