@@ -160,7 +160,7 @@ func TestLoadFields(t *testing.T) {
 			check: func(t *testing.T, j *Job) {
 				eq(t, "Timezone", j.Timezone, "UTC")
 				eq(t, "Location", j.Location, time.UTC)
-				eq(t, "ChunkRows", j.Scoring.ChunkRows, 65536)
+				eq(t, "ChunkRows", j.Scoring.ChunkRows, 32768)
 				eq(t, "IntraOpThreads", j.Scoring.IntraOpThreads, 1)
 				eq(t, "Optimization", j.Scoring.Optimization, "all")
 				eq(t, "Workers", j.Scoring.Workers, 0)

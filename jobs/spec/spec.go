@@ -138,7 +138,7 @@ type Scoring struct {
 // Defaults, in one place.
 const (
 	DefaultTimezone       = "UTC"
-	DefaultChunkRows      = 65536
+	DefaultChunkRows      = 32768 // BENCHMARKS.md, "chunk_rows"
 	DefaultFileRows       = 4_000_000
 	DefaultCompression    = "zstd"
 	DefaultIntraOpThreads = 1
