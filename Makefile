@@ -25,21 +25,20 @@ export GOFLAGS := -trimpath $(GOFLAGS)
 
 all: build
 
-$(ORT_LIB):
-	@mkdir -p $(ORT_DIR)/pack
-	cd $(ORT_DIR)/pack && npm pack --silent onnxruntime-node@$(ORT_VER) >/dev/null
-	tar -xzf $(ORT_DIR)/pack/onnxruntime-node-$(ORT_VER).tgz -C $(ORT_DIR)/pack package/bin/napi-v6/linux/x64/libonnxruntime.so.1
-	mv $(ORT_DIR)/pack/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $@
-	rm -rf $(ORT_DIR)/pack
-
-ort: $(ORT_LIB)
-
-# The npm tarball the library comes from: THIRD_PARTY_NOTICES takes ONNX
-# Runtime's version and declared licence from its package.json.
+# The library is taken out of the npm tarball, which is kept: the notices
+# read ONNX Runtime's version and declared licence from its package.json.
 ORT_NPM ?= $(ORT_DIR)/onnxruntime-node-$(ORT_VER).tgz
 $(ORT_NPM):
 	@mkdir -p $(dir $@)
 	cd $(dir $@) && npm pack --silent onnxruntime-node@$(ORT_VER) >/dev/null
+
+$(ORT_LIB): | $(ORT_NPM)
+	@mkdir -p $(ORT_DIR)/pack
+	tar -xzf $(ORT_NPM) -C $(ORT_DIR)/pack package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+	mv $(ORT_DIR)/pack/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $@
+	rm -rf $(ORT_DIR)/pack
+
+ort: $(ORT_LIB)
 
 # THIRD_PARTY_NOTICES: the licences of what bin/batchscore links (go version
 # -m, the module cache) and of ONNX Runtime. release/notices' test fails
