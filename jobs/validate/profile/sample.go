@@ -116,9 +116,10 @@ func (c *colState) addSample(arr arrow.Array, idx []int32) {
 		unit := a.DataType().(*arrow.TimestampType).Unit
 		buf = gather(buf, arr, a.TimestampValues(), idx, float64(24*time.Hour)/float64(unit.Multiplier()))
 	}
-	var below, above int64 // of the sample: addFinite counts them over every row
-	c.bins.count(buf, c.hist, below, above)
-	c.sampledIn += int64(len(buf))
+	// The sample's values outside the edges are left out: addFinite
+	// counts those over every row.
+	below, above := c.bins.count(buf, c.hist, 0, 0)
+	c.sampledIn += int64(len(buf)) - below - above
 	c.sampleBuf = buf
 }
 
