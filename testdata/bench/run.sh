@@ -230,6 +230,7 @@ if [ "${BENCH_SKIP_SHARDS:-}" != 1 ]; then
 	BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/shards.sh"
 fi
 
+[ "${BENCH_SKIP_CHECKS:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/checks.sh" # what the demo checks cost: checks.md
 # --- 9. summary -------------------------------------------------------------
 if [ -n "$SUMMARY" ]; then
 	"$PY" "$ROOT/testdata/bench/summarize.py" "$RES" | tee "$RES/summary.md"
