@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -115,26 +114,43 @@ func (k *keySet) count() (int64, error) {
 	k.buf, k.scratch = nil, nil
 	var dups int64
 	var bucket, tmp []uint64 // reused: one bucket and the sort's scratch
+	block := make([]byte, 1<<16)
 	for _, f := range k.buckets {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return 0, err
 		}
-		bucket = bucket[:0]
-		r := bufio.NewReaderSize(f, 1<<16)
-		var word [8]byte
-		for {
-			if _, err := io.ReadFull(r, word[:]); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return 0, fmt.Errorf("reading %s: %w", f.Name(), err)
-			}
-			bucket = append(bucket, binary.LittleEndian.Uint64(word[:]))
+		var err error
+		if bucket, err = readBucket(f, bucket[:0], block); err != nil {
+			return 0, err
 		}
 		tmp = slices.Grow(tmp[:0], len(bucket))
 		dups += countDuplicates(bucket, tmp)
 	}
 	return dups, nil
+}
+
+// readBucket appends the hashes of a bucket file to bucket, reading it in
+// blocks of len(block) bytes (a multiple of 8).
+func readBucket(f *os.File, bucket []uint64, block []byte) ([]uint64, error) {
+	var carry int // bytes of an incomplete hash at the start of block
+	for {
+		n, err := f.Read(block[carry:])
+		n += carry
+		whole := n &^ 7
+		for i := 0; i < whole; i += 8 {
+			bucket = append(bucket, binary.LittleEndian.Uint64(block[i:]))
+		}
+		carry = copy(block, block[whole:n])
+		if errors.Is(err, io.EOF) {
+			if carry != 0 {
+				return nil, fmt.Errorf("reading %s: %w", f.Name(), io.ErrUnexpectedEOF)
+			}
+			return bucket, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", f.Name(), err)
+		}
+	}
 }
 
 // countDuplicates sorts h, with tmp as scratch when it is large enough.
