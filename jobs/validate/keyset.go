@@ -42,6 +42,11 @@ func newKeySet(dir string, limit int) *keySet {
 }
 
 func (k *keySet) add(h []uint64) error {
+	if cap(k.buf) == 0 {
+		// Room for sixteen chunks (up to limit) at once: growing the
+		// buffer chunk by chunk cost more than keeping the keys.
+		k.buf = make([]uint64, 0, min(k.limit, max(16*len(h), 1024)))
+	}
 	k.buf = append(k.buf, h...)
 	if len(k.buf) >= k.limit {
 		return k.flush()

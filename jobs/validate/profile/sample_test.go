@@ -194,3 +194,53 @@ func TestSampledTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestStringsCounted: the string counts (the first values met compared
+// before the map is asked) tell apart values that share a prefix, a
+// suffix or all but a byte, and empty ones, on a sliced column too, as a
+// map of the values does.
+func TestStringsCounted(t *testing.T) {
+	values := []string{"", "a", "a\x00", "abcdefgh", "abcdefghi", "abcdefgX", "Xbcdefgh",
+		"abcdefghijklmnop", "abcdefghijklmnoq", "bbcdefghijklmnop", "abcdefghijklmnopq", "abcdefghijklmnopr",
+		"month_to_month", "one_year", "two_year"}
+	r := rand.New(rand.NewPCG(4, 4))
+	sb := array.NewStringBuilder(memory.DefaultAllocator)
+	var all []string
+	for range 5000 {
+		if r.IntN(50) == 0 {
+			sb.AppendNull()
+			all = append(all, "\xffnull")
+			continue
+		}
+		v := values[r.IntN(len(values))]
+		sb.Append(v)
+		all = append(all, v)
+	}
+	arr := sb.NewArray()
+	sb.Release()
+	defer arr.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	for _, cut := range [][2]int{{0, 5000}, {7, 4993}, {4990, 5000}} {
+		part := array.NewSlice(arr, int64(cut[0]), int64(cut[1]))
+		rec := array.NewRecord(schema, []arrow.Array{part}, int64(part.Len()))
+		b := NewBuilder(schema, nil, nil)
+		if err := b.Add(rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+		part.Release()
+		want := map[string]int64{}
+		for _, v := range all[cut[0]:cut[1]] {
+			if v != "\xffnull" {
+				want[v]++
+			}
+		}
+		got := map[string]int64{}
+		for _, c := range b.Profile().Columns[0].Top {
+			got[c.Value] = c.Count
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("rows %v: counted %v, want %v", cut, got, want)
+		}
+	}
+}
