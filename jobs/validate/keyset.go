@@ -47,6 +47,12 @@ func (k *keySet) add(h []uint64) error {
 		// buffer chunk by chunk cost more than keeping the keys.
 		k.buf = make([]uint64, 0, min(k.limit, max(16*len(h), 1024)))
 	}
+	if len(k.buf) > 0 && len(k.buf)+len(h) > k.limit {
+		// Spill first rather than grow past limit.
+		if err := k.flush(); err != nil {
+			return err
+		}
+	}
 	k.buf = append(k.buf, h...)
 	if len(k.buf) >= k.limit {
 		return k.flush()
