@@ -3,7 +3,6 @@ package validate
 import (
 	"encoding/binary"
 	"math"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -251,10 +250,6 @@ func setBits[T any](col arrow.Array, vals []T, bad func(T) bool, bits []uint64) 
 func allowedEval(t arrow.DataType, values []string) (func(arrow.Array, []uint64), error) {
 	switch {
 	case isStringType(t):
-		if len(values) <= 8 { // a few values: comparing beats hashing
-			vals := slices.Clone(values)
-			return stringEval(func(s string) bool { return !slices.Contains(vals, s) }), nil
-		}
 		set := make(map[string]struct{}, len(values))
 		for _, v := range values {
 			set[v] = struct{}{}
