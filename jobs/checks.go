@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/zeebo/xxh3"
 
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/table"
@@ -82,7 +83,7 @@ func (e *execution) openChecks(schema *arrow.Schema, where string, previous *run
 	}
 	c.summary = engine.NewSummary(c.keysDir)
 	c.profiled = profiled
-	c.snapshot = profile.NewBuilder(schema, profiled, c.baseline)
+	c.snapshot = profile.NewBuilder(schema, profiled, c.baseline, e.driftSample())
 	c.scoreSchema = arrow.NewSchema([]arrow.Field{{Name: "score", Type: arrow.PrimitiveTypes.Float64}}, nil)
 	var prevScores *profile.Profile
 	if previous != nil {
@@ -90,6 +91,19 @@ func (e *execution) openChecks(schema *arrow.Schema, where string, previous *run
 	}
 	c.scores = profile.NewBuilder(c.scoreSchema, []string{"score"}, prevScores, profile.WithFineCounts("score"))
 	return c, nil
+}
+
+// driftSample is the row sample that counts the snapshot's drift
+// histograms: about profile.DriftSampleRows rows of a Parquet snapshot
+// larger than that, seeded by its fingerprint, so that a rerun, a shard
+// and a resumed run all count the same rows; every row of a smaller
+// snapshot or of a query.
+func (e *execution) driftSample() profile.Option {
+	src := e.m.Source
+	if src.Kind != "parquet" || src.Fingerprint == "" {
+		return profile.WithRowSample(1, 0)
+	}
+	return profile.WithRowSample(profile.SampleRate(src.Rows), xxh3.HashString(src.Fingerprint))
 }
 
 // partitionColumns are the snapshot's key=value folders. The job's own
@@ -142,7 +156,7 @@ func (c *checks) apply(rec arrow.Record, file string, offset int64) (arrow.Recor
 		// The run stops on this chunk, which was read and checked: its
 		// counts go into what the stopped run reports.
 		c.rejected += checked.Stats.Rejected
-		return nil, errors.Join(err, c.snapshot.Add(rec), c.summary.Add(checked.Stats))
+		return nil, errors.Join(err, c.snapshot.AddAt(rec, file, offset), c.summary.Add(checked.Stats))
 	}
 	if err != nil {
 		return nil, err
@@ -155,7 +169,7 @@ func (c *checks) apply(rec arrow.Record, file string, offset int64) (arrow.Recor
 			checked.Marks.Release()
 		}
 	}()
-	err = errors.Join(c.snapshot.Add(rec), c.summary.Add(checked.Stats))
+	err = errors.Join(c.snapshot.AddAt(rec, file, offset), c.summary.Add(checked.Stats))
 	c.rejected += checked.Stats.Rejected
 	if err == nil && checked.Quarantine != nil && c.quarantineDir != "" {
 		err = c.writeQuarantine(checked.Quarantine)

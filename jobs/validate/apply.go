@@ -380,8 +380,6 @@ func (e *Engine) Marks() bool {
 
 // marks are the reason codes of the marking rules each kept row failed.
 func (e *Engine) marks(all []uint64, nw int, reject []uint64, n int, stats ChunkStats) arrow.Array {
-	b := array.NewStringBuilder(e.mem)
-	defer b.Release()
 	var marking []int
 	for i := range e.rules {
 		if a := e.rules[i].action; (a == actImpute || a == actClip || a == actWarn) && stats.Rules[i].Failed > 0 {
@@ -389,9 +387,10 @@ func (e *Engine) marks(all []uint64, nw int, reject []uint64, n int, stats Chunk
 		}
 	}
 	if len(marking) == 0 { // the usual chunk: nothing to say about any row
-		b.AppendEmptyValues(n - int(stats.Rejected))
-		return b.NewArray()
+		return emptyStrings(e.mem, n-int(stats.Rejected))
 	}
+	b := array.NewStringBuilder(e.mem)
+	defer b.Release()
 	var sb strings.Builder
 	for i := 0; i < n; i++ {
 		if reject[i/64]&(1<<(uint(i)%64)) != 0 {
@@ -409,6 +408,20 @@ func (e *Engine) marks(all []uint64, nw int, reject []uint64, n int, stats Chunk
 		b.Append(sb.String())
 	}
 	return b.NewArray()
+}
+
+// emptyStrings is n empty strings, made from zeroed offsets rather than
+// appended one by one.
+func emptyStrings(mem memory.Allocator, n int) arrow.Array {
+	offsets := memory.NewResizableBuffer(mem)
+	offsets.Resize((n + 1) * arrow.Int32SizeBytes)
+	clear(offsets.Bytes())
+	values := memory.NewResizableBuffer(mem)
+	data := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{nil, offsets, values}, nil, 0, 0)
+	offsets.Release()
+	values.Release()
+	defer data.Release()
+	return array.NewStringData(data)
 }
 
 // quarantine builds the rejected rows with their reasons and positions.

@@ -29,29 +29,42 @@ func (e *Engine) keyHashes(rec arrow.Record) ([]uint64, int64, error) {
 	n := int(rec.NumRows())
 	h := make([]uint64, n)
 	seed := e.seed
-	for i := range h {
-		h[i] = seed
-	}
-	part := make([]uint64, n)
-	var null []bool // rows with a null key part; nil while there is none
-	for _, k := range e.unique {
+	var part []uint64 // the second and later key columns' parts
+	var null []bool   // rows with a null key part; nil while there is none
+	for j, k := range e.unique {
 		idx := rec.Schema().FieldIndices(k)
 		if len(idx) == 0 {
 			return nil, 0, fmt.Errorf("%w: unique key column %q is missing from this chunk", ErrSchema, k)
 		}
 		col := rec.Column(idx[0])
-		if err := e.hashColumn(col, part); err != nil {
+		// The first column's parts go straight into h, which holds the
+		// seed for every row before it: h = mix(seed·φ ^ mix(part ^ seed)).
+		dst := h
+		if j > 0 {
+			if part == nil {
+				part = make([]uint64, n)
+			}
+			dst = part
+		}
+		if err := e.hashColumn(col, dst); err != nil {
 			return nil, 0, fmt.Errorf("unique key column %q: %w", k, err)
 		}
 		if col.NullN() > 0 {
 			if null == nil {
 				null = make([]bool, n)
 			}
-			for i := range part {
+			for i := range n {
 				if col.IsNull(i) {
 					null[i] = true
 				}
 			}
+		}
+		if j == 0 {
+			first := seed * 0x9e3779b97f4a7c15
+			for i, p := range h {
+				h[i] = mix(first ^ mix(p^seed))
+			}
+			continue
 		}
 		for i, p := range part {
 			h[i] = mix(h[i]*0x9e3779b97f4a7c15 ^ mix(p^seed))

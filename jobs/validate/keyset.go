@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -43,6 +42,17 @@ func newKeySet(dir string, limit int) *keySet {
 }
 
 func (k *keySet) add(h []uint64) error {
+	if cap(k.buf) == 0 {
+		// Room for sixteen chunks (up to limit) at once: growing the
+		// buffer chunk by chunk cost more than keeping the keys.
+		k.buf = make([]uint64, 0, min(k.limit, max(16*len(h), 1024)))
+	}
+	if len(k.buf) > 0 && len(k.buf)+len(h) > k.limit {
+		// Spill first rather than grow past limit.
+		if err := k.flush(); err != nil {
+			return err
+		}
+	}
 	k.buf = append(k.buf, h...)
 	if len(k.buf) >= k.limit {
 		return k.flush()
@@ -115,26 +125,43 @@ func (k *keySet) count() (int64, error) {
 	k.buf, k.scratch = nil, nil
 	var dups int64
 	var bucket, tmp []uint64 // reused: one bucket and the sort's scratch
+	block := make([]byte, 1<<16)
 	for _, f := range k.buckets {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return 0, err
 		}
-		bucket = bucket[:0]
-		r := bufio.NewReaderSize(f, 1<<16)
-		var word [8]byte
-		for {
-			if _, err := io.ReadFull(r, word[:]); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return 0, fmt.Errorf("reading %s: %w", f.Name(), err)
-			}
-			bucket = append(bucket, binary.LittleEndian.Uint64(word[:]))
+		var err error
+		if bucket, err = readBucket(f, bucket[:0], block); err != nil {
+			return 0, err
 		}
 		tmp = slices.Grow(tmp[:0], len(bucket))
 		dups += countDuplicates(bucket, tmp)
 	}
 	return dups, nil
+}
+
+// readBucket appends the hashes of a bucket file to bucket, reading it in
+// blocks of len(block) bytes (a multiple of 8).
+func readBucket(f *os.File, bucket []uint64, block []byte) ([]uint64, error) {
+	var carry int // bytes of an incomplete hash at the start of block
+	for {
+		n, err := f.Read(block[carry:])
+		n += carry
+		whole := n &^ 7
+		for i := 0; i < whole; i += 8 {
+			bucket = append(bucket, binary.LittleEndian.Uint64(block[i:]))
+		}
+		carry = copy(block, block[whole:n])
+		if errors.Is(err, io.EOF) {
+			if carry != 0 {
+				return nil, fmt.Errorf("reading %s: %w", f.Name(), io.ErrUnexpectedEOF)
+			}
+			return bucket, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", f.Name(), err)
+		}
+	}
 }
 
 // countDuplicates sorts h, with tmp as scratch when it is large enough.

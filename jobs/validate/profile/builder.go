@@ -38,11 +38,12 @@ func WithFineCounts(column string) Option {
 // give each goroutine its own Builder (with the same arguments) and Merge
 // them at the end.
 type Builder struct {
-	rows  int64
-	cols  []*colState
-	fixed map[string]*binner
-	fine  map[string]bool
-	err   error // a bad argument to NewBuilder, returned by every Add
+	rows   int64
+	cols   []*colState
+	fixed  map[string]*binner
+	fine   map[string]bool
+	sample *rowSample // WithRowSample: the rows that count the histograms
+	err    error      // a bad argument to NewBuilder, returned by every Add
 }
 
 // NewBuilder profiles the named columns of schema (nil: every column of a
@@ -93,6 +94,7 @@ func NewBuilder(schema *arrow.Schema, columns []string, bins *Profile, opts ...O
 		}
 		if c.bins != nil {
 			c.hist = make([]int64, c.bins.n())
+			c.sampled = b.sample != nil
 		}
 		if b.fine[name] && c.isNumeric() {
 			c.fine = &fineCounts{}
@@ -130,9 +132,19 @@ func columnType(t arrow.DataType) string {
 
 // Add profiles one record. Its columns are found by name and must have
 // the types of the schema given to NewBuilder; other columns are ignored.
-func (b *Builder) Add(rec arrow.Record) error {
+// Under WithRowSample its rows are located by their order in what the
+// Builder was given: AddAt locates them in their files.
+func (b *Builder) Add(rec arrow.Record) error { return b.AddAt(rec, "", b.rows) }
+
+// AddAt is Add for a record that holds the rows from row offset of file,
+// which decide the row sample of WithRowSample.
+func (b *Builder) AddAt(rec arrow.Record, file string, offset int64) error {
 	if b.err != nil {
 		return b.err
+	}
+	var rows []int32
+	if b.sample != nil {
+		rows = b.sample.pick(file, offset, int(rec.NumRows()))
 	}
 	sc := rec.Schema()
 	for _, c := range b.cols {
@@ -145,6 +157,9 @@ func (b *Builder) Add(rec arrow.Record) error {
 			return fmt.Errorf("profile: column %q is %s, want %s", c.name, arr.DataType(), c.dtype)
 		}
 		c.add(arr)
+		if c.sampled {
+			c.addSample(arr, rows)
+		}
 	}
 	b.rows += rec.NumRows()
 	return nil
@@ -224,7 +239,19 @@ func (c *colState) numericSummary(col *Column) {
 			col.Histogram = estimatedHistogram(v, c.min, c.max)
 		}
 	}
-	if c.bins != nil {
+	switch {
+	case c.sampled && c.sampledIn == 0 && c.n-c.below-c.above > 0:
+		// No sampled value between the edges that hold some: no
+		// histogram, drift estimates from the sketch instead.
+	case c.sampled:
+		col.Histogram = &Histogram{
+			Edges:   c.bins.edgeList(),
+			Counts:  c.sampledCounts(),
+			Below:   c.below,
+			Above:   c.above,
+			Sampled: c.sampledIn,
+		}
+	case c.bins != nil:
 		col.Histogram = &Histogram{
 			Edges:  c.bins.edgeList(),
 			Counts: slices.Clone(c.hist),

@@ -42,7 +42,10 @@ type colState struct {
 	hist          []int64
 	below, above  int64
 	fine          *fineCounts // exact counts in fixed fine bins, WithFineCounts
+	sampled       bool        // hist counts a row sample (WithRowSample); below and above every row
+	sampledIn     int64       // values the sample put between the edges
 	scratch, pick []float64
+	sampleBuf     []float64 // addSample's
 
 	// categorical values
 	catIdx        map[string]int
@@ -353,7 +356,10 @@ func (c *colState) addFinite(vals []float64, sum, lo, hi float64) {
 		m0 += d * d
 	}
 	c.mergeMoments(int64(len(vals)), mb, m0+m1, lo, hi)
-	if c.bins != nil {
+	switch {
+	case c.sampled:
+		c.outside(vals, lo, hi) // the sample's rows go to hist in addSample
+	case c.bins != nil:
 		c.below, c.above = c.bins.count(vals, c.hist, c.below, c.above)
 	}
 	if c.fine != nil {
@@ -426,6 +432,7 @@ func (c *colState) merge(o *colState) {
 		}
 		c.below += o.below
 		c.above += o.above
+		c.sampledIn += o.sampledIn
 		if c.fine != nil && o.fine != nil {
 			c.fine.merge(o.fine)
 		}

@@ -95,13 +95,16 @@ type Quantile struct {
 //
 // Estimated histograms (no baseline edges or fixed bins were given) take
 // their edges from the sketch's deciles and their counts from the
-// sketch's ranks; the others are exact.
+// sketch's ranks. Sampled ones (WithRowSample) counted Sampled values of
+// a row sample between the edges, scaled to the exact number there; Below
+// and Above are exact. The others are exact.
 type Histogram struct {
 	Edges     []float64 `json:"edges"`
 	Counts    []int64   `json:"counts"`
 	Below     int64     `json:"below,omitempty"`
 	Above     int64     `json:"above,omitempty"`
 	Estimated bool      `json:"estimated,omitempty"`
+	Sampled   int64     `json:"sampled,omitempty"`
 }
 
 // Category is one value of a string or bool column with its count.

@@ -29,6 +29,7 @@ type colJSON struct {
 	Hist       []int64          `json:"hist,omitempty"`
 	Below      int64            `json:"below"`
 	Above      int64            `json:"above"`
+	SampledIn  int64            `json:"sampled_in,omitempty"`
 	Fine       *Fine            `json:"fine,omitempty"`
 	Categories map[string]int64 `json:"categories,omitempty"`
 	Capped     bool             `json:"capped"`
@@ -45,7 +46,7 @@ func (b *Builder) State() (*State, error) {
 	for _, c := range b.cols {
 		j := colJSON{Name: c.name, Count: c.count, Nulls: c.nulls, NaN: c.nan, Inf: c.inf, N: c.n,
 			Moments:   [4]uint64{math.Float64bits(c.mean), math.Float64bits(c.m2), math.Float64bits(c.min), math.Float64bits(c.max)},
-			ExactLeft: c.exactLeft, Hist: c.hist, Below: c.below, Above: c.above,
+			ExactLeft: c.exactLeft, Hist: c.hist, Below: c.below, Above: c.above, SampledIn: c.sampledIn,
 			Capped: c.capped, Trues: c.trues, Falses: c.falses}
 		if c.isNumeric() {
 			j.Sketch = c.sk
@@ -85,7 +86,7 @@ func (b *Builder) MergeState(st *State) error {
 			count: j.Count, nulls: j.Nulls, nan: j.NaN, inf: j.Inf, n: j.N,
 			mean: math.Float64frombits(j.Moments[0]), m2: math.Float64frombits(j.Moments[1]),
 			min: math.Float64frombits(j.Moments[2]), max: math.Float64frombits(j.Moments[3]),
-			sk: j.Sketch, exactLeft: j.ExactLeft, hist: j.Hist, below: j.Below, above: j.Above,
+			sk: j.Sketch, exactLeft: j.ExactLeft, hist: j.Hist, below: j.Below, above: j.Above, sampledIn: j.SampledIn,
 			capped: j.Capped, trues: j.Trues, falses: j.Falses}
 		if j.Categories != nil {
 			o.catIdx = map[string]int{}

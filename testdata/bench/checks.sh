@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# What the checks cost end to end, part of make bench: the GBM job on the
+# main ("2m") snapshot with the demo job's validation (configs/
+# churn_nightly.yaml: its rules, table checks, unique keys and drift against
+# the baseline) against the same job file with its validation section
+# removed. The aim: the checks cost at most 10 % (ratio <= 1.10).
+#
+# In each of BENCH_ROUNDS rounds (default 3), interleaved (the order turns
+# each round so neither variant always goes first), every run under
+# /usr/bin/time -v. The table, printed and written to checks.md, gives per
+# variant the median and best of wall and CPU seconds (user + system) and
+# peak RSS, and the ratio checks / nochecks of the medians and of the bests.
+#
+# BENCH_CHECKS_BASE=path/to/another/batchscore adds the same two variants
+# run by that binary (base-checks, base-nochecks) in the same rounds: the
+# ratio before and after a change, measured side by side.
+#
+# Raw files in the results folder: checks-<variant>-<round>.{time,json,log}.
+# Called by run.sh with BENCH_RES (its results folder); standalone it makes
+# its own under BENCH_OUT/results, and the snapshot and job files with
+# run.sh's rules (reused when they match).
+# Settings: BENCH_OUT (default out/bench), BENCH_ROUNDS, BENCH_ROWS (rows of
+# the "2m" snapshot, default 2,000,000), BENCH_CHECKS_BASE,
+# BATCHSCORE_ORT_LIB. Without /usr/bin/time or /usr/bin/python3 the runs
+# still run, untimed, and there is no table ("skipped: ...").
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+OUT=${BENCH_OUT:-out/bench}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+ROUNDS=${BENCH_ROUNDS:-3}
+ROWS=${BENCH_ROWS:-2000000}
+DATE=2026-12-01
+TIME=/usr/bin/time
+PY=/usr/bin/python3
+BASE=${BENCH_CHECKS_BASE:-}
+export BATCHSCORE_ORT_LIB=${BATCHSCORE_ORT_LIB:-$ROOT/third_party/onnxruntime-1.24.1/libonnxruntime.so.1}
+log() { printf '[bench checks %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+for tool in bin/batchscore bin/gensnapshot; do
+	[ -x "$tool" ] || { echo "bench checks: $tool is missing (run 'make build')" >&2; exit 1; }
+done
+[ -z "$BASE" ] || [ -x "$BASE" ] || { echo "bench checks: BENCH_CHECKS_BASE=$BASE is not executable" >&2; exit 1; }
+[ -f "$BATCHSCORE_ORT_LIB" ] || { echo "bench checks: no ONNX Runtime at $BATCHSCORE_ORT_LIB (make ort)" >&2; exit 1; }
+SUMMARY=1
+for tool in "$TIME" "$PY"; do
+	[ -x "$tool" ] || { echo "bench checks: skipped: $tool is missing: no timing, no table" >&2; SUMMARY=; }
+done
+
+RES=${BENCH_RES:-}
+if [ -z "$RES" ]; then
+	RES="$OUT/results/$(date -u +%Y%m%dT%H%M%SZ)-checks"
+	mkdir -p "$RES"
+	echo "$(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" >"$RES/machine.txt"
+fi
+
+# --- snapshot and job files: run.sh's rules ----------------------------------
+snap() { # snap <tag> <rows> <files>, as in run.sh: reused when the stamp matches
+	local tag=$1 rows=$2 files=$3 dir="$OUT/snap-$1"
+	local flags="--date $DATE --rows $rows --files $files"
+	local part="$dir/snapshot_date=$DATE"
+	if [ "$(cat "$dir/.gensnapshot-flags" 2>/dev/null)" = "$flags" ] &&
+		[ "$(ls "$part"/part-*.parquet 2>/dev/null | wc -l)" -eq "$files" ]; then
+		log "snapshot $tag: reusing $part ($flags)"
+	else
+		log "snapshot $tag: generating ($flags)"
+		rm -rf "$dir"
+		# shellcheck disable=SC2086
+		bin/gensnapshot $flags --out "$dir" -q
+		echo "$flags" >"$dir/.gensnapshot-flags"
+	fi
+}
+snap 2m "$ROWS" $(((ROWS + 499999) / 500000))
+mkdir -p "$OUT/jobs"
+CHECKS="$OUT/jobs/checks-on.yaml"
+NOCHECKS="$OUT/jobs/checks-off.yaml"
+sed -e "s#^\(  parquet: \).*#\1$OUT/snap-2m/snapshot_date={{ .Date }}/*.parquet#" \
+	-e "s#^\(  path: \)\.\./#\1$ROOT/#" \
+	-e "s#^\(  table: \).*#\1$OUT/tables/checks-on#" \
+	-e "s#^\(  baseline: \)\.\./#\1$ROOT/#" \
+	configs/churn_nightly.yaml >"$CHECKS"
+sed -e '/^validation:/,$d' -e "s#/tables/checks-on#/tables/checks-off#" "$CHECKS" >"$NOCHECKS"
+grep -q "$OUT/snap-2m" "$CHECKS" && grep -q "^validation:" "$CHECKS" && grep -q "baseline: $ROOT/" "$CHECKS" &&
+	! grep -q "^validation:" "$NOCHECKS" && grep -q "$OUT/tables/checks-off" "$NOCHECKS" ||
+	{ echo "bench checks: could not make the job files from configs/churn_nightly.yaml" >&2; exit 1; }
+
+# --- the rounds ---------------------------------------------------------------
+run1() { # run1 <variant> <binary> <job file> <round>
+	local v=$1 bin=$2 jobf=$3 r=$4 b="$RES/checks-$1-$4" table
+	table=$(sed -n 's#^  table: ##p' "$jobf")
+	rm -rf "$table"
+	local timed=()
+	[ -x "$TIME" ] && timed=("$TIME" -v -o "$b.time")
+	if ! "${timed[@]}" "$bin" run "$jobf" --date "$DATE" --json >"$b.json" 2>"$b.log"; then
+		echo "bench checks: $v failed; see $b.log" >&2
+		tail -5 "$b.log" >&2
+		rm -rf "$table"
+		exit 1
+	fi
+	rm -rf "$table"
+}
+VARIANTS=(checks nochecks)
+[ -z "$BASE" ] || VARIANTS+=(base-checks base-nochecks)
+for r in $(seq 1 "$ROUNDS"); do
+	nv=${#VARIANTS[@]}
+	for i in $(seq 0 $((nv - 1))); do
+		v=${VARIANTS[$(((i + r - 1) % nv))]}
+		log "round $r/$ROUNDS: $v"
+		case $v in
+		checks) run1 "$v" bin/batchscore "$CHECKS" "$r" ;;
+		nochecks) run1 "$v" bin/batchscore "$NOCHECKS" "$r" ;;
+		base-checks) run1 "$v" "$BASE" "$CHECKS" "$r" ;;
+		base-nochecks) run1 "$v" "$BASE" "$NOCHECKS" "$r" ;;
+		esac
+	done
+done
+
+if [ -z "$SUMMARY" ]; then
+	echo "skipped: no /usr/bin/time or /usr/bin/python3: no table"
+	exit 0
+fi
+"$PY" - "$RES" "$ROUNDS" "${VARIANTS[@]}" <<'EOF' | tee "$RES/checks.md"
+import re, statistics, sys
+res, rounds, variants = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+
+def parse(path):
+    t = open(path).read()
+    def f(key):
+        return float(re.search(re.escape(key) + r":\s*(\S+)", t).group(1))
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", t).group(1)
+    secs = 0.0
+    for part in wall.split(":"):
+        secs = secs * 60 + float(part)
+    return secs, f("User time (seconds)") + f("System time (seconds)"), f("Maximum resident set size (kbytes)") / 1024
+
+runs = {v: [parse(f"{res}/checks-{v}-{r}.time") for r in range(1, rounds + 1)] for v in variants}
+print(f"Checks end to end: the demo job's validation against none, {rounds} interleaved round(s)\n")
+print("| variant | wall median (s) | wall best (s) | CPU median (s) | CPU best (s) | peak RSS median (MB) |")
+print("|---|---|---|---|---|---|")
+for v in variants:
+    w, c, m = zip(*runs[v])
+    print(f"| {v} | {statistics.median(w):.2f} | {min(w):.2f} | {statistics.median(c):.2f} | {min(c):.2f} | {statistics.median(m):.0f} |")
+print()
+for prefix in ("", "base-"):
+    on, off = prefix + "checks", prefix + "nochecks"
+    if on not in runs:
+        continue
+    (w1, c1, _), (w0, c0, _) = (zip(*runs[on]), zip(*runs[off]))
+    print(f"{prefix or 'this '}binary: checks/nochecks CPU median {statistics.median(c1) / statistics.median(c0):.3f}, "
+          f"best {min(c1) / min(c0):.3f}; wall median {statistics.median(w1) / statistics.median(w0):.3f}, "
+          f"best {min(w1) / min(w0):.3f} (aim <= 1.10)")
+EOF
+[ -n "${BENCH_RES:-}" ] || log "raw results: $RES"
