@@ -93,6 +93,14 @@ func (e *execution) openChecks(schema *arrow.Schema, where string, previous *run
 	return c, nil
 }
 
+// sampleDrift starts the snapshot's profile again, before any row, on the
+// row sample of opt: a Parquet snapshot's sample is seeded by its
+// fingerprint, which needs the columns the checks read, so it is known
+// only after openChecks.
+func (c *checks) sampleDrift(schema *arrow.Schema, opt profile.Option) {
+	c.snapshot = profile.NewBuilder(schema, c.profiled, c.baseline, opt)
+}
+
 // driftSample is the row sample that counts the snapshot's drift
 // histograms: about profile.DriftSampleRows rows of a Parquet snapshot
 // larger than that, seeded by its fingerprint, so that a rerun, a shard

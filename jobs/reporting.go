@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -56,6 +57,9 @@ func buildReport(m *report.Manifest, v *verdict, pii []string) *report.Report {
 		}
 		if d, ok := drift[c.Name]; ok {
 			cr.Drift = &report.Drift{PSI: d.PSI, Band: d.Band, OutOfRange: d.OutOfRange, Bins: bins(d.Bins), Binning: d.Binning}
+			if h := c.Histogram; h != nil && h.Sampled > 0 {
+				cr.Drift.Binning += fmt.Sprintf("; today's shares counted on a seeded sample of %d values", h.Sampled)
+			}
 		}
 		r.Columns = append(r.Columns, cr)
 	}

@@ -246,6 +246,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 	if err := e.fingerprintParquet(ctx, src, readColumns(job, p, checks)); err != nil {
 		return err
 	}
+	checks.sampleDrift(src.Schema(), e.driftSample())
 	if p != nil {
 		p.UseBaseline(checks.baseline, modelColumns(job))
 	}
