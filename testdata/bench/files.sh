@@ -18,19 +18,8 @@
 # first and last point. Raw files: files-<curve>-<point>-<round>.time.
 # Settings: BENCH_OUT (default out/bench), BENCH_ROUNDS, BENCH_ROWS,
 # BENCH_RES (run.sh's results folder), BATCHSCORE_ORT_LIB.
-set -euo pipefail
-
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-OUT=${BENCH_OUT:-out/bench}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-ROUNDS=${BENCH_ROUNDS:-3}
-ROWS=${BENCH_ROWS:-2000000}
-DATE=2026-12-01
-TIME=/usr/bin/time
+source "$(dirname "$0")/common.sh"
 GO=${GO:-go}
-export BATCHSCORE_ORT_LIB=${BATCHSCORE_ORT_LIB:-$ROOT/third_party/onnxruntime-1.24.1/libonnxruntime.so.1}
 log() { printf '[bench files %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 for tool in bin/batchscore bin/gensnapshot; do

@@ -28,15 +28,7 @@
 # BENCH_HISTORY_ROWS, BENCH_HISTORY_BIN (the binary, default bin/batchscore:
 # to measure another build the same way), BATCHSCORE_ORT_LIB. Without
 # /usr/bin/time the runs still run, untimed ("skipped: no /usr/bin/time").
-set -euo pipefail
-
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-OUT=${BENCH_OUT:-out/bench}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-ROUNDS=${BENCH_ROUNDS:-3}
-ROWS=${BENCH_ROWS:-2000000}
+source "$(dirname "$0")/common.sh"
 if [ "$ROWS" -lt 1000000 ]; then
 	HIST=${BENCH_HISTORY:-"10 30"}
 else
@@ -44,8 +36,6 @@ else
 fi
 HROWS=${BENCH_HISTORY_ROWS:-2000}
 BIN=${BENCH_HISTORY_BIN:-$ROOT/bin/batchscore}
-TIME=/usr/bin/time
-export BATCHSCORE_ORT_LIB=${BATCHSCORE_ORT_LIB:-$ROOT/third_party/onnxruntime-1.24.1/libonnxruntime.so.1}
 log() { printf '[bench history %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 for tool in "$BIN" bin/gensnapshot; do

@@ -25,23 +25,12 @@
 # BENCH_ROUNDS, BENCH_ROWS (only to detect bench-smoke), BENCH_REUSE_DATES,
 # BENCH_REUSE_ROWS, BATCHSCORE_ORT_LIB. Prints "skipped: ..." without
 # /usr/bin/time or /usr/bin/python3.
-set -euo pipefail
-
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-OUT=${BENCH_OUT:-out/bench}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-ROUNDS=${BENCH_ROUNDS:-3}
-ROWS=${BENCH_ROWS:-2000000}
+source "$(dirname "$0")/common.sh"
 N=${BENCH_REUSE_DATES:-30}
 SMALL=${BENCH_REUSE_ROWS:-10000}
 if [ -z "${BENCH_REUSE_ROWS:-}" ] && [ "$ROWS" -lt 2000000 ]; then
 	SMALL=2000
 fi
-TIME=/usr/bin/time
-PY=/usr/bin/python3
-export BATCHSCORE_ORT_LIB=${BATCHSCORE_ORT_LIB:-$ROOT/third_party/onnxruntime-1.24.1/libonnxruntime.so.1}
 log() { printf '[bench reuse %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 for tool in "$TIME" "$PY"; do

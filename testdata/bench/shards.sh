@@ -32,21 +32,9 @@
 # the "2m" snapshot, default 2,000,000), BENCH_SHARDS_SKIP_4=1,
 # BATCHSCORE_ORT_LIB. Without /usr/bin/time the runs still run, untimed, and
 # there is no table.
-set -euo pipefail
-
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-OUT=${BENCH_OUT:-out/bench}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-ROUNDS=${BENCH_ROUNDS:-3}
-ROWS=${BENCH_ROWS:-2000000}
-DATE=2026-12-01
-TIME=/usr/bin/time
-PY=/usr/bin/python3
+source "$(dirname "$0")/common.sh"
 NAME=gbm-2m
 JOB="$OUT/jobs/$NAME.yaml"
-export BATCHSCORE_ORT_LIB=${BATCHSCORE_ORT_LIB:-$ROOT/third_party/onnxruntime-1.24.1/libonnxruntime.so.1}
 log() { printf '[bench shards %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 for tool in bin/batchscore bin/gensnapshot; do

@@ -21,21 +21,9 @@
 # out/bench), BENCH_ROUNDS, BENCH_ROWS (default 2,000,000), BENCH_RES (the
 # results folder; standalone: BENCH_OUT/results/<time>). Prints "skipped: ..."
 # without /usr/bin/time, /usr/bin/python3, python3-xgboost or python3-sklearn.
-set -euo pipefail
-
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-OUT=${BENCH_OUT:-out/bench}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-ROUNDS=${BENCH_ROUNDS:-3}
-ROWS=${BENCH_ROWS:-2000000}
-DATE=2026-12-01
-PY=/usr/bin/python3
-TIME=/usr/bin/time
+source "$(dirname "$0")/common.sh"
 RES=${BENCH_RES:-$OUT/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$RES"
-export BATCHSCORE_ORT_LIB=${BATCHSCORE_ORT_LIB:-$ROOT/third_party/onnxruntime-1.24.1/libonnxruntime.so.1}
 
 if [ ! -x "$TIME" ] || [ ! -x "$PY" ]; then
 	echo "trees: skipped: no /usr/bin/time or /usr/bin/python3"
