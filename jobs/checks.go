@@ -56,34 +56,18 @@ type runProfile struct {
 }
 
 func (e *execution) openChecks(schema *arrow.Schema, where string, previous *runProfile) (*checks, error) {
-	job := e.req.Job
-	c := &checks{job: job, mem: e.mem(), previous: previous}
-	b, err := e.openBaseline()
+	cp, err := e.planChecks(schema, where)
 	if err != nil {
 		return nil, err
 	}
-	var baseline validate.Baseline
-	if b.profile != nil {
-		c.baseline, baseline = b.profile, b.profile
-		c.warnings = b.warnings
-	}
-	if err := checkBaselineTypes(job, c.baseline, schema); err != nil {
-		return nil, err
-	}
-	profiled := profiledColumns(job, schema, c.baseline)
-	used := append(usedColumns(job), partitionColumns(e.m.Source.Files)...)
-	engine, err := validate.New(job.Validation, schema, e.req.Date, baseline, c.mem, validate.UsedColumns(used...))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
-	}
-	c.engine = engine
+	c := &checks{job: e.req.Job, mem: e.mem(), previous: previous, engine: cp.engine,
+		baseline: cp.baseline, warnings: cp.warnings, profiled: cp.profiled}
 	c.keysDir = filepath.Join(e.table.Root, "_staging", e.m.Version+"-keys")
 	if err := os.MkdirAll(c.keysDir, table.DirMode); err != nil {
 		return nil, err
 	}
-	c.summary = engine.NewSummary(c.keysDir)
-	c.profiled = profiled
-	c.snapshot = profile.NewBuilder(schema, profiled, c.baseline, e.driftSample())
+	c.summary = cp.engine.NewSummary(c.keysDir)
+	c.snapshot = profile.NewBuilder(schema, cp.profiled, c.baseline, e.driftSample())
 	c.scoreSchema = arrow.NewSchema([]arrow.Field{{Name: "score", Type: arrow.PrimitiveTypes.Float64}}, nil)
 	var prevScores *profile.Profile
 	if previous != nil {
@@ -92,6 +76,43 @@ func (e *execution) openChecks(schema *arrow.Schema, where string, previous *run
 	c.scores = profile.NewBuilder(c.scoreSchema, []string{"score"}, prevScores, profile.WithFineCounts("score"))
 	return c, nil
 }
+
+// checkPlan is what the checks read, known from the job, the baseline and
+// the snapshot's schema before anything is opened or written.
+type checkPlan struct {
+	engine   *validate.Engine
+	baseline *profile.Profile
+	warnings []string // the baseline's
+	profiled []string
+}
+
+// planChecks compiles the job's rules against the snapshot's schema and
+// lists the columns profiled; a dry run needs no more (its fingerprint
+// covers these columns, as the run's does).
+func (e *execution) planChecks(schema *arrow.Schema, where string) (*checkPlan, error) {
+	job := e.req.Job
+	b, err := e.openBaseline()
+	if err != nil {
+		return nil, err
+	}
+	cp := &checkPlan{}
+	var baseline validate.Baseline
+	if b.profile != nil {
+		cp.baseline, baseline = b.profile, b.profile
+		cp.warnings = b.warnings
+	}
+	if err := checkBaselineTypes(job, cp.baseline, schema); err != nil {
+		return nil, err
+	}
+	cp.profiled = profiledColumns(job, schema, cp.baseline)
+	used := append(usedColumns(job), partitionColumns(e.m.Source.Files)...)
+	if cp.engine, err = validate.New(job.Validation, schema, e.req.Date, baseline, e.mem(), validate.UsedColumns(used...)); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return cp, nil
+}
+
+func (cp *checkPlan) columns() []string { return append(cp.engine.Columns(), cp.profiled...) }
 
 // sampleDrift starts the snapshot's profile again, before any row, on the
 // row sample of opt: a Parquet snapshot's sample is seeded by its

@@ -94,6 +94,13 @@ func (r *Runner) wouldBeCurrent(ctx context.Context, job *spec.Job, date time.Ti
 		return false, err
 	}
 	defer src.Close()
+	cp, err := e.planChecks(src.Schema(), src.Where())
+	if err != nil {
+		return false, err
+	}
+	if err := e.fingerprintParquet(ctx, src, readColumns(job, p, cp.columns())); err != nil {
+		return false, err
+	}
 	e.m.RunID = runID(job, e.date, e.m.Source.Fingerprint, p.ModelHashes(&e.m.Model, job.Validation.Baseline))
 	return e.alreadyCurrent(), nil
 }

@@ -49,7 +49,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *c
 
 	pl := &pipeline{
 		src: src, plan: p, checks: c, w: w, out: out, mem: mem,
-		columns: readColumns(job, p, c), chunkRows: job.Scoring.ChunkRows,
+		columns: readColumns(job, p, c.columns()), chunkRows: job.Scoring.ChunkRows,
 		countKeys: e.req.Shard == nil, progress: e.Progress, total: src.Rows(),
 		raw:     make(chan rawChunk), // unbuffered: a chunk less in flight, measured no slower
 		chunks:  make(chan scoring.Chunk, workers),
@@ -277,7 +277,7 @@ func busyShares(wall time.Duration, workers int, read, checks, score, write time
 // validate): nothing is scored or written but the quarantine files.
 func (e *execution) checkOnly(ctx context.Context, src snapshot, c *checks) error {
 	var read, valid int64
-	err := src.Read(ctx, readColumns(e.req.Job, nil, c), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, file string, offset int64) error {
+	err := src.Read(ctx, readColumns(e.req.Job, nil, c.columns()), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, file string, offset int64) error {
 		n := rec.NumRows()
 		ok, err := c.apply(rec, file, offset)
 		rec.Release()
@@ -299,12 +299,12 @@ func (e *execution) checkOnly(ctx context.Context, src snapshot, c *checks) erro
 
 // readColumns are the snapshot columns a run reads: keys, model inputs,
 // and what the checks need.
-func readColumns(job *spec.Job, p *route.Plan, c *checks) []string {
+func readColumns(job *spec.Job, p *route.Plan, checked []string) []string {
 	cols := append([]string(nil), job.Output.Keys...)
 	if p != nil {
 		cols = append(cols, p.Columns()...)
 	}
-	return dedupe(append(cols, c.columns()...))
+	return dedupe(append(cols, checked...))
 }
 
 // write writes a scored chunk's result rows, and releases it.

@@ -243,7 +243,7 @@ func (e *execution) run(ctx context.Context) (err error) {
 	}
 	e.checks = checks
 	defer checks.close()
-	if err := e.fingerprintParquet(ctx, src, readColumns(job, p, checks)); err != nil {
+	if err := e.fingerprintParquet(ctx, src, readColumns(job, p, checks.columns())); err != nil {
 		return err
 	}
 	checks.sampleDrift(src.Schema(), e.driftSample())
