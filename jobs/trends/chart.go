@@ -21,7 +21,7 @@ const (
 	chartW      = 960
 	chartH      = 240
 	padLeft     = 70
-	padRight    = 16
+	padRight    = 44
 	padTop      = 30
 	padBottom   = 40
 	xLabels     = 8
@@ -38,9 +38,18 @@ type series struct {
 	Dashed bool
 }
 
-// lineChart draws series over days with the days' marks. zero makes the
-// y axis start at 0; bands are horizontal reference lines (PSI bands).
-func lineChart(name, title, yTitle string, days []*Day, ss []series, zero bool, bands []float64, format func(float64) string) template.HTML {
+// axis says how a chart's y axis is drawn.
+type axis struct {
+	Title   string
+	Zero    bool                 // start at 0
+	Integer bool                 // counts: gridlines at whole numbers
+	Bands   []float64            // horizontal reference lines (PSI bands)
+	Format  func(float64) string // tick and tooltip values
+}
+
+// lineChart draws series over days, with the days' marks.
+func lineChart(name, title string, days []*Day, ss []series, ax axis) template.HTML {
+	zero, bands, format, yTitle := ax.Zero, ax.Bands, ax.Format, ax.Title
 	left, top := float64(padLeft), float64(padTop)
 	right, bottom := float64(chartW-padRight), float64(chartH-padBottom)
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -64,13 +73,13 @@ func lineChart(name, title, yTitle string, days []*Day, ss []series, zero bool, 
 	if zero {
 		lo = math.Min(0, lo)
 	}
-	step, lo, hi := niceRange(lo, hi)
+	step, lo, hi := niceRange(lo, hi, ax.Integer)
 	xOf := dayX(days, left, right)
 	yOf := func(v float64) float64 { return bottom - (v-lo)/(hi-lo)*(bottom-top) }
 
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" data-chart="%s" data-points="%d" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`,
-		esc(name), points, chartW, chartH, chartW, chartH, esc(title))
+	fmt.Fprintf(&b, `<svg class="chart" data-chart="%s" data-points="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
+		esc(name), points, chartW, chartH, esc(title))
 	fmt.Fprintf(&b, `<text class="title" x="%s" y="16">%s</text>`, fx(left), esc(title))
 	// Grid and y ticks.
 	for v := lo; v <= hi+step/2; v += step {
@@ -153,8 +162,8 @@ func heatMap(days []*Day, features []string) (template.HTML, int) {
 	}
 	xOf := func(i int) float64 { return left + (float64(i)+0.5)*cw }
 	var head strings.Builder
-	fmt.Fprintf(&head, `<svg class="heat" data-chart="psi" data-cells="%d" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="PSI per feature and date">`,
-		cells, chartW, h, chartW, h)
+	fmt.Fprintf(&head, `<svg class="heat" data-chart="psi" data-cells="%d" viewBox="0 0 %d %d" role="img" aria-label="PSI per feature and date">`,
+		cells, chartW, h)
 	fmt.Fprintf(&head, `<text class="title" x="%s" y="16">PSI per feature against the baseline (rows: most drifted first)</text>`, fx(left))
 	head.WriteString(b.String())
 	writeXLabels(&head, days, xOf, bottom)
@@ -214,12 +223,12 @@ func writeMarks(b *strings.Builder, days []*Day, xOf func(int) float64, top, bot
 }
 
 // niceRange widens [lo, hi] to round gridlines, about four of them.
-func niceRange(lo, hi float64) (step, nlo, nhi float64) {
-	if hi <= lo {
+func niceRange(lo, hi float64, integer bool) (step, nlo, nhi float64) {
+	switch {
+	case hi <= lo && hi == 0:
+		hi = 1
+	case hi <= lo:
 		pad := math.Abs(hi) * 0.1
-		if pad == 0 {
-			pad = 1
-		}
 		lo, hi = lo-pad, hi+pad
 	}
 	raw := (hi - lo) / 4
@@ -228,6 +237,9 @@ func niceRange(lo, hi float64) (step, nlo, nhi float64) {
 		if step = m * mag; step >= raw {
 			break
 		}
+	}
+	if integer {
+		step = math.Max(1, math.Round(step))
 	}
 	return step, math.Floor(lo/step+1e-9) * step, math.Ceil(hi/step-1e-9) * step
 }

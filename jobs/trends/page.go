@@ -124,22 +124,23 @@ func WriteJob(w io.Writer, j *Job) error {
 			p.Changes++
 		}
 	}
-	p.Rows = lineChart("rows", "Rows read and scored", "rows", j.Days, []series{
+	rows := axis{Title: "rows", Zero: true, Integer: true, Format: count}
+	p.Rows = lineChart("rows", "Rows read and scored", j.Days, []series{
 		{Name: "read", Class: "s0", Values: perDay(j.Days, func(d *Day) (float64, bool) { return float64(d.Run.Read), true })},
 		{Name: "scored", Class: "s1", Values: perDay(j.Days, func(d *Day) (float64, bool) { return float64(d.Run.Scored), true })},
-	}, true, nil, count)
-	p.Quarantine = lineChart("quarantine", "Rows quarantined, in all and per rule", "rows", j.Days, quarantineSeries(j), true, nil, count)
+	}, rows)
+	p.Quarantine = lineChart("quarantine", "Rows quarantined, in all and per rule", j.Days, quarantineSeries(j), rows)
 	if len(j.Features) > 0 {
 		p.Heat, _ = heatMap(j.Days, j.Features)
 		p.HeatMore = max(0, len(j.Features)-heatMaxRows)
 	}
 	if len(j.Quantiles) > 0 {
-		p.Quantiles = lineChart("quantiles", "Score quantiles", "score", j.Days, quantileSeries(j), false, nil, general)
+		p.Quantiles = lineChart("quantiles", "Score quantiles", j.Days, quantileSeries(j), axis{Title: "score", Format: general})
 	}
 	if hasAny(j.Days, func(d *Day) bool { return d.ScorePSI != nil }) {
-		p.ScorePSI = lineChart("score_psi", "Score PSI against the previous run (bands at 0.1 and 0.25)", "PSI", j.Days, []series{
+		p.ScorePSI = lineChart("score_psi", "Score PSI against the previous run (bands at 0.1 and 0.25)", j.Days, []series{
 			{Name: "score PSI", Class: "s0", Values: perDay(j.Days, func(d *Day) (float64, bool) { return deref(d.ScorePSI) })},
-		}, true, []float64{0.1, 0.25}, general)
+		}, axis{Title: "PSI", Zero: true, Bands: []float64{0.1, 0.25}, Format: general})
 	}
 	if hasAny(j.Days, func(d *Day) bool { return d.Outcome != nil }) {
 		out := func(f func(o *Outcome) *float64) []float64 {
@@ -157,11 +158,11 @@ func WriteJob(w io.Writer, j *Job) error {
 		if hasAny(j.Days, func(d *Day) bool { return d.Outcome != nil && d.Outcome.ChallengerAUC != nil }) {
 			ss = append(ss, series{Name: "challenger AUC", Class: "s2", Dashed: true, Values: out(func(o *Outcome) *float64 { return o.ChallengerAUC })})
 		}
-		p.AUC = lineChart("auc", "Outcomes: AUC and KS of the published scores", "", j.Days, ss, false, nil, general)
-		p.Calibration = lineChart("calibration", "Outcomes: Brier score and expected calibration error", "", j.Days, []series{
+		p.AUC = lineChart("auc", "Outcomes: AUC and KS of the published scores", j.Days, ss, axis{Format: general})
+		p.Calibration = lineChart("calibration", "Outcomes: Brier score and expected calibration error", j.Days, []series{
 			{Name: "Brier", Class: "s3", Values: out(func(o *Outcome) *float64 { return o.Brier })},
 			{Name: "ECE", Class: "s4", Values: out(func(o *Outcome) *float64 { return o.ECE })},
-		}, true, nil, general)
+		}, axis{Zero: true, Format: general})
 	}
 	if n := len(j.Days); n > 0 {
 		p.First, p.Last = j.Days[0].Date, j.Days[n-1].Date
