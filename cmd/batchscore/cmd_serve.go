@@ -59,7 +59,7 @@ but /healthz must then send "Authorization: Bearer <token>" (--open-metrics
 leaves /metrics open for a Prometheus scraper on a trusted network).`,
 		Example: `  batchscore serve --jobs configs/ --listen 127.0.0.1:9464
   batchscore serve --jobs configs/ --listen :9464 --token-file /run/secrets/batchscore-token --open-metrics`,
-		Args:    usageArgs(cobra.NoArgs),
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
 			if err != nil {
