@@ -109,7 +109,14 @@ func (r *Run) Failed() bool {
 // error (table.ErrOwner), as for `batchscore runs`. Unreadable manifests
 // are left out, as the run history leaves them out; an unreadable report
 // or outcomes file leaves its figures out and adds a note.
-func Collect(job *spec.Job, from, to string) (*Job, error) {
+func Collect(job *spec.Job, from, to string) (*Job, error) { return collect(job, from, to, true) }
+
+// Summary is Collect over every date from the manifests alone: the runs,
+// statuses and model versions, without reports or outcomes (the jobs
+// list needs no more).
+func Summary(job *spec.Job) (*Job, error) { return collect(job, "", "", false) }
+
+func collect(job *spec.Job, from, to string, detail bool) (*Job, error) {
 	t, err := table.Mirror(job.Output.Table)
 	if err != nil {
 		return nil, err
@@ -146,7 +153,7 @@ func Collect(job *spec.Job, from, to string) (*Job, error) {
 	seen := map[string]bool{} // model versions of earlier dates
 	var prev string
 	for _, date := range dates {
-		d := j.day(t, date, byDate[date])
+		d := j.day(t, date, byDate[date], detail)
 		if d == nil {
 			continue
 		}
@@ -168,7 +175,7 @@ func Collect(job *spec.Job, from, to string) (*Job, error) {
 }
 
 // day builds one date from its executions (oldest first).
-func (j *Job) day(t *table.Table, date string, ms []*report.Manifest) *Day {
+func (j *Job) day(t *table.Table, date string, ms []*report.Manifest, detail bool) *Day {
 	current, _ := t.Current(date)
 	d := &Day{Date: date}
 	var stand *Run
@@ -189,6 +196,9 @@ func (j *Job) day(t *table.Table, date string, ms []*report.Manifest) *Day {
 		return nil
 	}
 	d.Run = stand
+	if !detail {
+		return d
+	}
 	for _, r := range j.Runs[len(j.Runs)-len(ms):] {
 		if r != stand && slices.Contains(r.Files, ".report.json") {
 			// The report's error is masked; the manifest's is not.

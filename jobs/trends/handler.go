@@ -58,7 +58,7 @@ func (h *handler) find(name string) *spec.Job {
 func (h *handler) index(w http.ResponseWriter, _ *http.Request) {
 	var entries []IndexEntry
 	for _, job := range h.jobs() {
-		j, err := Collect(job, "", "")
+		j, err := Summary(job)
 		e := IndexEntry{Name: job.Name, Job: j}
 		if err != nil {
 			e.Job, e.Err = nil, err.Error()
