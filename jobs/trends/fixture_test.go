@@ -20,6 +20,7 @@ type history struct {
 	failed   map[string]bool // dates with a failed execution (after the published one)
 	onlyFail map[string]bool // dates with a failed execution only
 	outcomes map[string]bool
+	shadow   int // outcomes with a challenger's AUC
 	features int
 	models   map[string]string // by date
 	secret   string            // a PII value that must never show
@@ -70,8 +71,12 @@ func writeHistory(t testing.TB, dir string, n, features int) *history {
 		}
 		if i%5 == 0 {
 			h.outcomes[date] = true
-			writeOutcomes(t, root, date, v, model, when.AddDate(0, 1, 0), 0.5)
-			writeOutcomes(t, root, date, v, model, when.AddDate(0, 1, 1), 0.7+float64(i%10)/100)
+			writeOutcomes(t, root, date, v, model, when.AddDate(0, 1, 0), 0.5, nil)
+			var challenger any // null: undefined
+			if i%10 == 0 {
+				challenger, h.shadow = 0.66, h.shadow+1
+			}
+			writeOutcomes(t, root, date, v, model, when.AddDate(0, 1, 1), 0.7+float64(i%10)/100, challenger)
 		}
 	}
 	return h
@@ -131,7 +136,7 @@ func writeRun(t testing.TB, tb *table.Table, date string, when time.Time, model 
 
 // writeOutcomes writes an outcomes file as /work's contract says
 // (batchscore-outcomes/1), with its HTML page.
-func writeOutcomes(t testing.TB, root, date, version, model string, at time.Time, auc float64) {
+func writeOutcomes(t testing.TB, root, date, version, model string, at time.Time, auc float64, challengerAUC any) {
 	t.Helper()
 	metrics := map[string]any{"model_version": model, "rows_scored": 1000, "labelled": 900, "matched": 900,
 		"labels_without_score": 0, "base_rate": 0.1, "auc": auc, "gini": 2*auc - 1, "ks": auc - 0.3, "brier": 0.09,
@@ -139,7 +144,7 @@ func writeOutcomes(t testing.TB, root, date, version, model string, at time.Time
 		"precision": 0.5, "recall": 0.5}
 	doc := map[string]any{"format": OutcomesFormat, "job": "churn", "date": date, "version": version, "run_id": "r",
 		"evaluated_at": at.Format(time.RFC3339), "labels": map[string]any{"source": "labels/*.parquet", "label": "churned", "rows": 900},
-		"threshold": 0.5, "champion": metrics, "challenger": map[string]any{"model_version": "v9", "auc": nil}}
+		"threshold": 0.5, "champion": metrics, "challenger": map[string]any{"model_version": "v9", "auc": challengerAUC}}
 	data, _ := json.Marshal(doc)
 	name := "outcomes-" + at.Format("20060102T150405Z")
 	dir := filepath.Join(root, "runs", date)

@@ -15,7 +15,10 @@ import (
 )
 
 func TestCollect(t *testing.T) {
-	h := writeHistory(t, t.TempDir(), 60, 12)
+	dir := t.TempDir()
+	h := writeHistory(t, dir, 60, 12)
+	// A file of another format is named in a note; the date's others count.
+	os.WriteFile(filepath.Join(dir, "table", "runs", "2026-01-01", "outcomes-20990101T000000Z.json"), []byte(`{"format":"other/2"}`), 0o640)
 	j, err := Collect(h.job, "", "")
 	if err != nil {
 		t.Fatal(err)
@@ -40,8 +43,8 @@ func TestCollect(t *testing.T) {
 		if (d.Outcome != nil) != h.outcomes[d.Date] {
 			t.Errorf("%s: outcome %v, want %v", d.Date, d.Outcome, h.outcomes[d.Date])
 		}
-		if d.Outcome != nil && (d.Outcome.AUC == nil || *d.Outcome.AUC < 0.7 || !d.Outcome.HTML || d.Outcome.ChallengerAUC != nil) {
-			t.Errorf("%s: outcome %+v: want the newer evaluation (AUC >= 0.7), its page, no challenger AUC (null)", d.Date, d.Outcome)
+		if d.Outcome != nil && (d.Outcome.AUC == nil || *d.Outcome.AUC < 0.7 || !d.Outcome.HTML || (d.Outcome.ChallengerAUC != nil) != (i%10 == 0)) {
+			t.Errorf("%s: outcome %+v: want the newer evaluation (AUC >= 0.7), its page, a challenger AUC every 10th date (else null)", d.Date, d.Outcome)
 		}
 		if got := d.Quarantined["email:not_null"]; got != int64(i%4) {
 			t.Errorf("%s: %d quarantined by email:not_null, want %d", d.Date, got, i%4)
@@ -49,6 +52,9 @@ func TestCollect(t *testing.T) {
 		if _, ok := d.Quarantined["age:range"]; ok {
 			t.Errorf("%s: a warn rule counted as quarantine", d.Date)
 		}
+	}
+	if len(j.Notes) != 1 || !strings.Contains(j.Notes[0], `2026-01-01: outcomes file outcomes-20990101T000000Z.json: format "other/2"`) {
+		t.Errorf("notes %q", j.Notes)
 	}
 	var changes, rollbacks []string
 	for _, d := range j.Days {
@@ -106,7 +112,7 @@ func (h *history) expectedPoints() map[string]int {
 		"quantiles":   5 * n,
 		"score_psi":   n,
 		"psi":         h.features * n,
-		"auc":         2 * evaluated, // AUC and KS; the challenger's AUC is null
+		"auc":         2*evaluated + h.shadow, // AUC and KS, and the challenger's AUC where not null
 		"calibration": 2 * evaluated,
 	}
 }
