@@ -24,11 +24,13 @@ import (
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/schedule"
 	"github.com/batchscore/batchscore/jobs/spec"
+	"github.com/batchscore/batchscore/jobs/trends"
 )
 
 func newServeCommand(g *globalFlags) *cobra.Command {
-	var dir, listen string
+	var dir, listen, tokenFile, tokenEnv string
 	var grace time.Duration
+	var openMetrics bool
 	cmd := &cobra.Command{
 		Use:   "serve --jobs DIR",
 		Short: "Run every job of a folder on its schedule",
@@ -47,9 +49,17 @@ scheduling, lets running jobs finish for --grace, then cancels them (nothing
 half-published) and exits 0.
 
 HTTP on --listen (loopback by default): /healthz, /metrics (Prometheus text
-format) and /runs (recent runs as JSON).`,
-		Example: `  batchscore serve --jobs configs/ --listen 127.0.0.1:9464`,
-		Args:    usageArgs(cobra.NoArgs),
+format), /runs (recent runs as JSON) and, at /, the trends pages of
+'batchscore trends' for every job, with each run's report and manifest.
+Every response carries a Content-Security-Policy that allows no script and
+nothing from elsewhere. On an address other than loopback serve needs a
+bearer token (--token-file or --token-env: the token itself never goes on
+the command line) and refuses to start without one (exit 2); every request
+but /healthz must then send "Authorization: Bearer <token>" (--open-metrics
+leaves /metrics open for a Prometheus scraper on a trusted network).`,
+		Example: `  batchscore serve --jobs configs/ --listen 127.0.0.1:9464
+  batchscore serve --jobs configs/ --listen :9464 --token-file /run/secrets/batchscore-token --open-metrics`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
 			if err != nil {
@@ -63,6 +73,10 @@ format) and /runs (recent runs as JSON).`,
 			runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log, Reuse: jobs.NewReuse()}
 			defer runner.Reuse.Close()
 			d := schedule.New(schedule.Options{Run: runFunc(runner), History: lastDate(log), Logger: log, Grace: grace})
+			token, err := schedule.LoadToken(tokenFile, tokenEnv)
+			if err != nil {
+				return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
+			}
 			if err := loadJobs(d, dir, log); err != nil {
 				return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
 			}
@@ -70,7 +84,12 @@ format) and /runs (recent runs as JSON).`,
 			if err != nil {
 				return fmt.Errorf("%w: --listen %s: %v", jobs.ErrUsage, listen, err)
 			}
-			srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			if err := schedule.CheckExposure(ln.Addr(), token != nil); err != nil {
+				ln.Close()
+				return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
+			}
+			handler := d.HandlerWith(schedule.HTTPOptions{Pages: trends.Handler(d.Jobs, log), Token: token, OpenMetrics: openMetrics})
+			srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 			go srv.Serve(ln)
 			defer srv.Close()
 
@@ -89,7 +108,7 @@ format) and /runs (recent runs as JSON).`,
 					}
 				}
 			}()
-			log.Info("serving", "jobs", dir, "listen", ln.Addr().String())
+			log.Info("serving", "jobs", dir, "listen", ln.Addr().String(), "token", token != nil, "open_metrics", openMetrics)
 			if err := d.Run(ctx); err != nil {
 				return err
 			}
@@ -102,7 +121,10 @@ format) and /runs (recent runs as JSON).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&dir, "jobs", "", "folder of job files (*.yaml)")
-	fl.StringVar(&listen, "listen", "127.0.0.1:9464", "address of /healthz, /metrics and /runs")
+	fl.StringVar(&listen, "listen", "127.0.0.1:9464", "address of the pages, /healthz, /metrics and /runs")
+	fl.StringVar(&tokenFile, "token-file", "", "file holding the bearer token every request but /healthz must send (required off loopback)")
+	fl.StringVar(&tokenEnv, "token-env", "", "name of the environment variable holding the bearer token (instead of --token-file)")
+	fl.BoolVar(&openMetrics, "open-metrics", false, "serve /metrics without the token (a Prometheus scraper on a trusted network)")
 	fl.DurationVar(&grace, "grace", 10*time.Minute, "on SIGTERM, how long running jobs may finish before they are cancelled")
 	return cmd
 }

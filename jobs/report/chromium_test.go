@@ -1,78 +1,30 @@
 package report
 
 import (
-	"context"
 	"image"
 	"image/color"
-	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
+	"github.com/batchscore/batchscore/internal/testkit/chromiumtest"
 )
-
-// chromium finds a headless-capable Chromium: $BATCHSCORE_CHROMIUM, or
-// chromium / chromium-browser on PATH (Debian: apt-get install chromium).
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("BATCHSCORE_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	onnxtest.Missing(t, "Chromium (apt-get install chromium, or set BATCHSCORE_CHROMIUM)")
-	return ""
-}
 
 // screenshot renders page in headless Chromium, offline, and decodes the
 // PNG it takes of the first 1200×2000 pixels.
 func screenshot(t *testing.T, bin string, page []byte) image.Image {
 	t.Helper()
-	dir := t.TempDir()
-	html := filepath.Join(dir, "report.html")
+	html := filepath.Join(t.TempDir(), "report.html")
 	if err := os.WriteFile(html, page, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	shot := filepath.Join(dir, "shot.png")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin,
-		"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", // containers give /dev/shm 64 MB
-		"--user-data-dir="+filepath.Join(dir, "profile"),
-		"--screenshot="+shot, "--window-size=1200,2000",
-		"file://"+html)
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_CACHE_HOME="+dir)
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v (after %v)\n%s", bin, err, time.Since(start), out)
-	}
-	t.Logf("chromium took %v", time.Since(start).Round(time.Millisecond))
-	f, err := os.Open(shot)
-	if err != nil {
-		t.Fatalf("no screenshot: %v\n%s", err, out)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("decoding the screenshot: %v", err)
-	}
-	return img
+	return chromiumtest.Screenshot(t, bin, "file://"+html, 1200, 2000)
 }
 
 // TestHTMLRendersInChromium checks that a real browser draws the page, and
 // draws the status in its colour.
 func TestHTMLRendersInChromium(t *testing.T) {
-	bin := chromium(t)
+	bin := chromiumtest.Find(t)
 	clean := fixture()
 	clean.Rules[2].Passed = true
 	for i := range clean.Columns {

@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/batchscore/batchscore/jobs/spec"
 )
 
-// Handler serves:
+// Handler serves, with HTTPOptions{} (no pages, no token):
 //
 //   - /healthz: 200 and JSON {"status":"ok","jobs":[...],"load_errors":{job:err}};
 //     a job file that failed to load does not make the daemon unhealthy
@@ -18,12 +20,31 @@ import (
 //     "degraded"; so is a folder that left nothing to schedule;
 //   - /metrics: the Prometheus text exposition format;
 //   - /runs: JSON list of the recent runs, newest first, at most MaxRuns.
-func (d *Daemon) Handler() http.Handler {
+func (d *Daemon) Handler() http.Handler { return d.HandlerWith(HTTPOptions{}) }
+
+// HandlerWith serves what Handler does and o.Pages at every other path.
+// Every response carries PageCSP; with o.Token every request but /healthz
+// (and /metrics when o.OpenMetrics) needs the bearer token, else 401.
+func (d *Daemon) HandlerWith(o HTTPOptions) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", d.serveHealth)
 	mux.HandleFunc("GET /metrics", d.serveMetrics)
 	mux.HandleFunc("GET /runs", d.serveRuns)
-	return mux
+	if o.Pages != nil {
+		mux.Handle("GET /", o.Pages)
+	}
+	return secure(mux, o)
+}
+
+// Jobs lists the jobs scheduled now, by name.
+func (d *Daemon) Jobs() []*spec.Job {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]*spec.Job, 0, len(d.jobs))
+	for _, name := range slices.Sorted(maps.Keys(d.jobs)) {
+		out = append(out, d.jobs[name].job)
+	}
+	return out
 }
 
 // Health is the body of /healthz: status "ok", or "degraded" while a job

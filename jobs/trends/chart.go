@@ -1,0 +1,301 @@
+package trends
+
+import (
+	"fmt"
+	"html"
+	"html/template"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/batchscore/batchscore/jobs/spec"
+)
+
+// Charts are written as inline SVG by hand: every text goes through
+// html.EscapeString, every number through fx. Each chart is an
+// <svg class="chart" data-chart=NAME data-points=N> whose N data points are
+// <circle class="pt"> elements with a <title> (the tooltip, no script),
+// and whose marks are <line class="mk mk-model|mk-rollback|mk-failed">.
+
+const (
+	chartW      = 960
+	chartH      = 240
+	padLeft     = 70
+	padRight    = 44
+	padTop      = 30
+	padBottom   = 40
+	xLabels     = 8
+	heatRowH    = 14
+	heatLeft    = 200
+	heatMaxRows = 60 // features drawn in the heat map, most drifted first
+)
+
+// series is one line: a value per day, NaN where the day has none.
+type series struct {
+	Name   string
+	Class  string // s0…s7: the colour
+	Values []float64
+	Dashed bool
+}
+
+// axis says how a chart's y axis is drawn.
+type axis struct {
+	Title   string
+	Zero    bool                 // start at 0
+	Integer bool                 // counts: gridlines at whole numbers
+	Bands   []float64            // horizontal reference lines (PSI bands)
+	Format  func(float64) string // tick and tooltip values
+}
+
+// lineChart draws series over days, with the days' marks.
+func lineChart(name, title string, days []*Day, ss []series, ax axis) template.HTML {
+	zero, bands, format, yTitle := ax.Zero, ax.Bands, ax.Format, ax.Title
+	left, top := float64(padLeft), float64(padTop)
+	right, bottom := float64(chartW-padRight), float64(chartH-padBottom)
+	lo, hi := math.Inf(1), math.Inf(-1)
+	points := 0
+	for _, s := range ss {
+		for _, v := range s.Values {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+				points++
+			}
+		}
+	}
+	for _, b := range bands {
+		if points > 0 {
+			hi = math.Max(hi, b)
+		}
+	}
+	if points == 0 {
+		lo, hi = 0, 1
+	}
+	if zero {
+		lo = math.Min(0, lo)
+	}
+	step, lo, hi := niceRange(lo, hi, ax.Integer)
+	xOf := dayX(days, left, right)
+	yOf := func(v float64) float64 { return bottom - (v-lo)/(hi-lo)*(bottom-top) }
+
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" data-chart="%s" data-points="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
+		esc(name), points, chartW, chartH, esc(title))
+	fmt.Fprintf(&b, `<text class="title" x="%s" y="16">%s</text>`, fx(left), esc(title))
+	// Grid and y ticks.
+	for v := lo; v <= hi+step/2; v += step {
+		y := yOf(v)
+		fmt.Fprintf(&b, `<path class="grid" d="M%s %sH%s"/><text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`,
+			fx(left), fx(y), fx(right), fx(left-6), fx(y+4), esc(format(v)))
+	}
+	for _, band := range bands {
+		if band >= lo && band <= hi {
+			fmt.Fprintf(&b, `<path class="band" d="M%s %sH%s"/>`, fx(left), fx(yOf(band)), fx(right))
+		}
+	}
+	fmt.Fprintf(&b, `<text class="axis" transform="translate(14 %s) rotate(-90)" text-anchor="middle">%s</text>`, fx((top+bottom)/2), esc(yTitle))
+	writeXLabels(&b, days, xOf, bottom)
+	writeMarks(&b, days, xOf, top, bottom)
+	// Lines, then points on top.
+	for _, s := range ss {
+		var d strings.Builder
+		pen := false
+		for i, v := range s.Values {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				pen = false
+				continue
+			}
+			op := "L"
+			if !pen {
+				op = "M"
+			}
+			fmt.Fprintf(&d, "%s%s %s", op, fx(xOf(i)), fx(yOf(v)))
+			pen = true
+		}
+		dash := ""
+		if s.Dashed {
+			dash = ` stroke-dasharray="5 3"`
+		}
+		fmt.Fprintf(&b, `<path class="line %s" d="%s"%s/>`, s.Class, d.String(), dash)
+		for i, v := range s.Values {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			fmt.Fprintf(&b, `<circle class="pt %s" cx="%s" cy="%s" r="2.5"><title>%s %s: %s</title></circle>`,
+				s.Class, fx(xOf(i)), fx(yOf(v)), esc(days[i].Date), esc(s.Name), esc(format(v)))
+		}
+	}
+	// Legend.
+	x := right
+	for i := len(ss) - 1; i >= 0; i-- {
+		w := 26 + 7*float64(len([]rune(ss[i].Name)))
+		x -= w
+		fmt.Fprintf(&b, `<rect class="key %s" x="%s" y="8" width="10" height="10"/><text class="legend" x="%s" y="17">%s</text>`,
+			ss[i].Class, fx(x), fx(x+14), esc(ss[i].Name))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// heatMap draws the PSI of each feature (rows, most drifted first) on
+// each day (columns). Cells are <rect class="cell hN"> with a tooltip.
+func heatMap(days []*Day, features []string) (template.HTML, int) {
+	rows := features[:min(len(features), heatMaxRows)]
+	left, top := float64(heatLeft), float64(padTop)
+	right := float64(chartW - padRight)
+	h := padTop + len(rows)*heatRowH + padBottom
+	bottom := top + float64(len(rows)*heatRowH)
+	cw := (right - left) / float64(max(1, len(days)))
+	cells := 0
+	var b strings.Builder
+	for r, f := range rows {
+		y := top + float64(r*heatRowH)
+		fmt.Fprintf(&b, `<text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`, fx(left-6), fx(y+heatRowH-3), esc(clip(f, 28)))
+		for i, d := range days {
+			v, ok := d.PSI[f]
+			if !ok {
+				continue
+			}
+			cells++
+			fmt.Fprintf(&b, `<rect class="cell %s" x="%s" y="%s" width="%s" height="%d"><title>%s %s: PSI %s</title></rect>`,
+				psiClass(v), fx(left+float64(i)*cw), fx(y), fx(math.Max(cw, 0.5)), heatRowH-1, esc(f), esc(d.Date), esc(psiText(v)))
+		}
+	}
+	xOf := func(i int) float64 { return left + (float64(i)+0.5)*cw }
+	var head strings.Builder
+	fmt.Fprintf(&head, `<svg class="heat" data-chart="psi" data-cells="%d" viewBox="0 0 %d %d" role="img" aria-label="PSI per feature and date">`,
+		cells, chartW, h)
+	fmt.Fprintf(&head, `<text class="title" x="%s" y="16">PSI per feature against the baseline (rows: most drifted first)</text>`, fx(left))
+	head.WriteString(b.String())
+	writeXLabels(&head, days, xOf, bottom)
+	head.WriteString(`</svg>`)
+	return template.HTML(head.String()), cells
+}
+
+// dayX places days on the calendar between the first and the last: a
+// gap of dates without a run shows as a gap.
+func dayX(days []*Day, left, right float64) func(int) float64 {
+	if len(days) < 2 {
+		return func(int) float64 { return (left + right) / 2 }
+	}
+	first, _ := spec.ParseDate(days[0].Date)
+	last, _ := spec.ParseDate(days[len(days)-1].Date)
+	span := last.Sub(first).Hours()
+	if span <= 0 {
+		span = 1
+	}
+	offs := make([]float64, len(days))
+	for i, d := range days {
+		t, _ := spec.ParseDate(d.Date)
+		offs[i] = t.Sub(first).Hours() / span
+	}
+	return func(i int) float64 { return left + 6 + offs[i]*(right-left-12) }
+}
+
+func writeXLabels(b *strings.Builder, days []*Day, xOf func(int) float64, bottom float64) {
+	n := len(days)
+	if n == 0 {
+		return
+	}
+	every := max(1, (n+xLabels-1)/xLabels)
+	for i := 0; i < n; i += every {
+		fmt.Fprintf(b, `<text class="tick" x="%s" y="%s" text-anchor="middle">%s</text>`, fx(xOf(i)), fx(bottom+16), esc(days[i].Date))
+	}
+}
+
+// writeMarks draws a vertical line at each day with a model change, a
+// rollback or a failed execution.
+func writeMarks(b *strings.Builder, days []*Day, xOf func(int) float64, top, bottom float64) {
+	for i, d := range days {
+		x := fx(xOf(i))
+		switch {
+		case d.Rollback:
+			fmt.Fprintf(b, `<line class="mk mk-rollback" x1="%s" y1="%s" x2="%s" y2="%s"><title>%s: rollback to model %s (from %s)</title></line>`,
+				x, fx(top), x, fx(bottom), esc(d.Date), esc(d.Run.Model), esc(d.PrevModel))
+		case d.ModelChange:
+			fmt.Fprintf(b, `<line class="mk mk-model" x1="%s" y1="%s" x2="%s" y2="%s"><title>%s: model %s (was %s)</title></line>`,
+				x, fx(top), x, fx(bottom), esc(d.Date), esc(d.Run.Model), esc(d.PrevModel))
+		}
+		if len(d.Failed) > 0 {
+			fmt.Fprintf(b, `<line class="mk mk-failed" x1="%s" y1="%s" x2="%s" y2="%s"><title>%s: %d failed execution(s)</title></line>`,
+				x, fx(top), x, fx(bottom), esc(d.Date), len(d.Failed))
+		}
+	}
+}
+
+// niceRange widens [lo, hi] to round gridlines, about four of them.
+func niceRange(lo, hi float64, integer bool) (step, nlo, nhi float64) {
+	switch {
+	case hi <= lo && hi == 0:
+		hi = 1
+	case hi <= lo:
+		pad := math.Abs(hi) * 0.1
+		lo, hi = lo-pad, hi+pad
+	}
+	raw := (hi - lo) / 4
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if step = m * mag; step >= raw {
+			break
+		}
+	}
+	if integer {
+		step = math.Max(1, math.Round(step))
+	}
+	return step, math.Floor(lo/step+1e-9) * step, math.Ceil(hi/step-1e-9) * step
+}
+
+func psiClass(v float64) string {
+	switch {
+	case v >= 0.25:
+		return "h4"
+	case v >= 0.1:
+		return "h3"
+	case v >= 0.05:
+		return "h2"
+	case v >= 0.02:
+		return "h1"
+	}
+	return "h0"
+}
+
+func psiText(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
+
+// count formats a row count with separators; general a metric.
+func count(v float64) string { return thousands(int64(math.Round(v))) }
+func general(v float64) string {
+	if v != 0 && math.Abs(v) < 1e-3 {
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 4, 64)
+}
+
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func esc(s string) string { return html.EscapeString(s) }
+
+// fx writes a coordinate to a tenth of a pixel.
+func fx(v float64) string { return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) }
+
+// clip shortens s to n characters, marking the cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
