@@ -62,7 +62,7 @@ format) and /runs (recent runs as JSON).`,
 			// Runs share what their files did not change (jobs.Reuse).
 			runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log, Reuse: jobs.NewReuse()}
 			defer runner.Reuse.Close()
-			d := schedule.New(schedule.Options{Run: runFunc(runner), History: lastDate(log), Logger: log, Grace: grace})
+			d := schedule.New(schedule.Options{Run: runFunc(runner), History: lastDate(log), Logger: log, Grace: grace, Outcomes: evaluateDue(log)})
 			if err := loadJobs(d, dir, log); err != nil {
 				return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
 			}

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/batchscore/batchscore/jobs"
 	quality "github.com/batchscore/batchscore/jobs/outcomes"
+	"github.com/batchscore/batchscore/jobs/schedule"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -114,5 +117,18 @@ func exportOutcomeMetrics(log *slog.Logger, rep *quality.Report, file, gateway s
 		if err := push(gateway, rep.Job, data); err != nil {
 			log.Warn("could not push metrics", "err", err)
 		}
+	}
+}
+
+// evaluateDue is serve's outcomes hook: after each scheduled run of a job
+// with an outcomes section, the dates whose horizon has passed and that
+// have no outcomes yet are evaluated; /metrics shows the newest.
+func evaluateDue(log *slog.Logger) schedule.OutcomesFunc {
+	return func(ctx context.Context, job *spec.Job, now time.Time) []quality.Sample {
+		reps := quality.EvaluateDue(ctx, job, now, log)
+		if len(reps) == 0 {
+			return nil
+		}
+		return reps[len(reps)-1].Samples()
 	}
 }

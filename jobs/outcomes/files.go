@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/batchscore/batchscore/io/table"
 )
@@ -161,9 +160,4 @@ func (e *evaluation) write(rep *Report) error {
 		return fmt.Errorf("writing the outcomes file: %w", err)
 	}
 	return nil
-}
-
-func parseDay(s string) (int64, error) {
-	d, err := time.Parse("2006-01-02", s)
-	return d.Unix(), err
 }

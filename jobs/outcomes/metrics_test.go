@@ -12,9 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
-
 )
-
 
 // sklearn runs testdata/outcomes/sklearn_metrics.py on groups of rows.
 func sklearn(t *testing.T, groups map[string]Rows) map[string]map[string]*float64 {

@@ -97,12 +97,12 @@ type Segment struct {
 
 // GateInfo is the gate's verdict.
 type GateInfo struct {
-	AUCMin       *float64 `json:"auc_min,omitempty"`
-	AUCDrop      *float64 `json:"auc_drop,omitempty"`
-	FirstDate    string   `json:"first_date,omitempty"`
-	FirstAUC     *float64 `json:"first_auc,omitempty"`
-	Passed       bool     `json:"passed"`
-	Reasons      []string `json:"reasons,omitempty"`
+	AUCMin    *float64 `json:"auc_min,omitempty"`
+	AUCDrop   *float64 `json:"auc_drop,omitempty"`
+	FirstDate string   `json:"first_date,omitempty"`
+	FirstAUC  *float64 `json:"first_auc,omitempty"`
+	Passed    bool     `json:"passed"`
+	Reasons   []string `json:"reasons,omitempty"`
 }
 
 // evaluation is one Evaluate's state.

@@ -5,25 +5,33 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
-// Metrics renders the evaluation for Prometheus (text format 0.0.4):
-// batchscore_outcome_<metric>{batchscore_job, model_version} for the
-// champion and, when scored, the challenger. Undefined metrics are left
-// out, never NaN.
-func (r *Report) Metrics() []byte {
-	var b bytes.Buffer
+// Sample is one batchscore_outcome_* value of an evaluation:
+// Name{batchscore_job, model_version} (no model_version when empty).
+type Sample struct {
+	Name, Help   string
+	Job          string
+	ModelVersion string
+	Value        float64
+}
+
+// Samples are the evaluation's metrics for Prometheus: the champion's
+// and, when scored, the challenger's, by model_version; undefined metrics
+// are left out, never NaN.
+func (r *Report) Samples() []Sample {
 	type metric struct {
 		name, help string
 		get        func(m *Metrics) *float64
 	}
 	f := func(v int64) *float64 { x := float64(v); return &x }
 	list := []metric{
-		{"auc", "Area under the ROC curve of the newest evaluated score date.", func(m *Metrics) *float64 { return m.AUC }},
-		{"gini", "Gini coefficient (2 AUC - 1).", func(m *Metrics) *float64 { return m.Gini }},
-		{"ks", "Kolmogorov-Smirnov statistic between the positives' and negatives' scores.", func(m *Metrics) *float64 { return m.KS }},
-		{"brier", "Brier score (mean squared error of the probabilities).", func(m *Metrics) *float64 { return m.Brier }},
-		{"log_loss", "Log loss (scores clipped to [1e-15, 1-1e-15]).", func(m *Metrics) *float64 { return m.LogLoss }},
+		{"auc", "Area under the ROC curve on the newest evaluated score date.", func(m *Metrics) *float64 { return m.AUC }},
+		{"gini", "Gini coefficient (2 AUC - 1) on the newest evaluated score date.", func(m *Metrics) *float64 { return m.Gini }},
+		{"ks", "Kolmogorov-Smirnov statistic between the positives' and the negatives' scores.", func(m *Metrics) *float64 { return m.KS }},
+		{"brier", "Brier score: mean squared difference between score and outcome.", func(m *Metrics) *float64 { return m.Brier }},
+		{"log_loss", "Log loss, scores clipped to [1e-15, 1-1e-15].", func(m *Metrics) *float64 { return m.LogLoss }},
 		{"ece", "Expected calibration error over score deciles.", func(m *Metrics) *float64 { return m.ECE }},
 		{"base_rate", "Share of positive labels among the matched rows.", func(m *Metrics) *float64 { return m.BaseRate }},
 		{"matched_rows", "Scored rows that found their label.", func(m *Metrics) *float64 { return f(m.Matched) }},
@@ -33,28 +41,52 @@ func (r *Report) Metrics() []byte {
 	if r.Challenger != nil {
 		models = append(models, r.Challenger)
 	}
+	var out []Sample
 	for _, mt := range list {
-		name := "batchscore_outcome_" + mt.name
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, mt.help, name)
 		for _, m := range models {
 			if m == nil {
 				continue
 			}
 			if v := mt.get(m); v != nil {
-				fmt.Fprintf(&b, "%s{batchscore_job=%s,model_version=%s} %s\n", name, quote(r.Job), quote(m.ModelVersion), strconv.FormatFloat(*v, 'g', -1, 64))
+				out = append(out, Sample{Name: "batchscore_outcome_" + mt.name, Help: mt.help, Job: r.Job, ModelVersion: m.ModelVersion, Value: *v})
 			}
 		}
 	}
-	name := "batchscore_outcome_score_date_timestamp_seconds"
-	fmt.Fprintf(&b, "# HELP %s The score date these outcome metrics are of, midnight UTC in Unix seconds.\n# TYPE %s gauge\n", name, name)
-	if d, err := parseDay(r.Date); err == nil {
-		fmt.Fprintf(&b, "%s{batchscore_job=%s} %d\n", name, quote(r.Job), d)
+	if d, err := time.Parse("2006-01-02", r.Date); err == nil {
+		out = append(out, Sample{Name: "batchscore_outcome_score_date_timestamp_seconds",
+			Help: "The score date the outcome metrics are of, midnight UTC in Unix seconds.", Job: r.Job, Value: float64(d.Unix())})
+	}
+	return out
+}
+
+// Metrics renders Samples in the Prometheus text format (0.0.4), for a
+// node_exporter textfile or a Pushgateway.
+func (r *Report) Metrics() []byte { return Render(r.Samples()) }
+
+// Render writes samples grouped by name, one HELP and TYPE per name.
+func Render(samples []Sample) []byte {
+	var b bytes.Buffer
+	seen := map[string]bool{}
+	for i, s := range samples {
+		if seen[s.Name] {
+			continue
+		}
+		seen[s.Name] = true
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", s.Name, s.Help, s.Name)
+		for _, t := range samples[i:] {
+			if t.Name != s.Name {
+				continue
+			}
+			fmt.Fprintf(&b, "%s{batchscore_job=%s", t.Name, quote(t.Job))
+			if t.ModelVersion != "" {
+				fmt.Fprintf(&b, ",model_version=%s", quote(t.ModelVersion))
+			}
+			fmt.Fprintf(&b, "} %s\n", strconv.FormatFloat(t.Value, 'g', -1, 64))
+		}
 	}
 	return b.Bytes()
 }
 
 func quote(s string) string {
-	s = strings.ReplaceAll(s, `\`, `\\`)
-	s = strings.ReplaceAll(s, "\n", `\n`)
-	return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
 }
