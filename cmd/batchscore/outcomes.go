@@ -19,6 +19,7 @@ func newOutcomesCommand(g *globalFlags) *cobra.Command {
 	var f struct {
 		date, labels, label, version string
 		json                         bool
+		spillRows                    int
 		metricsFile, pushgateway     string
 	}
 	cmd := &cobra.Command{
@@ -61,7 +62,7 @@ labels that have not arrived yet.`,
 				job.Outcomes = &spec.Outcomes{Label: f.label, Horizon: "0d"}
 			}
 			rep, err := quality.Evaluate(cmd.Context(), quality.Request{
-				Job: job, Date: f.date, Version: f.version, Labels: f.labels, Label: f.label, Logger: log,
+				Job: job, Date: f.date, Version: f.version, Labels: f.labels, Label: f.label, Logger: log, SpillRows: f.spillRows,
 			})
 			if rep != nil {
 				printEvaluation(cmd, log, rep, f.json)
@@ -78,6 +79,8 @@ labels that have not arrived yet.`,
 	fl.BoolVar(&f.json, "json", false, "print the evaluation as JSON on stdout")
 	fl.StringVar(&f.metricsFile, "metrics-file", "", "write the batchscore_outcome_* metrics here in the node_exporter textfile format (*.prom)")
 	fl.StringVar(&f.pushgateway, "pushgateway", "", "push the batchscore_outcome_* metrics to this Prometheus Pushgateway URL")
+	fl.IntVar(&f.spillRows, "spill-rows", 0, "records of each side of the join kept in memory before it spills to bucket files (default 1,048,576)")
+	_ = fl.MarkHidden("spill-rows")
 	return cmd
 }
 
