@@ -81,7 +81,7 @@ func TestOutcomesThroughTheBinary(t *testing.T) {
 	table := filepath.Join(dir, "scores")
 	labels := filepath.Join(dir, "labels", "date={{ .Date }}", "labels.parquet")
 	section := "challenger:\n  path: " + strconv.Quote(modelPath(t, "churn_logreg.onnx")) + "\n  version: logreg-shadow\n" + inputsBlock(t, "churn_logreg.yaml", "  ") +
-		"\noutcomes:\n  labels:\n    parquet: " + strconv.Quote(labels) + "\n  label: churned\n  horizon: 30d\n  segments: [region]\n"
+		"\noutcomes:\n  labels:\n    parquet: " + strconv.Quote(labels) + "\n  label: churned\n  horizon: 30d\n  segments: [region, contract_type]\n"
 	job := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, edit: appendSection(section)})
 	if res := bs(t, "run", job, "--date", date20); res.code != 0 {
 		t.Fatalf("run failed\n%s", res)
@@ -105,6 +105,16 @@ func TestOutcomesThroughTheBinary(t *testing.T) {
 			chall[ids.Value(i)] = cs.Value(i)
 		}
 	}
+	// contract_type is a column of the snapshot only.
+	contract := map[int64]string{}
+	snapFiles, _ := filepath.Glob(filepath.Join(samples(t), "snapshot_date="+date20, "*.parquet"))
+	for _, f := range snapFiles {
+		tbl := readParquet(t, f)
+		ids, ct := column(t, tbl, "customer_id").(*array.Int64), column(t, tbl, "contract_type")
+		for i := range ids.Len() {
+			contract[ids.Value(i)] = ct.ValueStr(i)
+		}
+	}
 	// Labels: every third scored row unlabelled, two labels with no score,
 	// region "vip" all negatives.
 	var ids, churned []int64
@@ -123,7 +133,7 @@ func TestOutcomesThroughTheBinary(t *testing.T) {
 			y = 0
 		}
 		ids, churned, region = append(ids, id), append(churned, y), append(region, r)
-		fmt.Fprintf(&csv, "champion,%v,%d\n%s,%v,%d\n", rows.scores[i], y, r, rows.scores[i], y)
+		fmt.Fprintf(&csv, "champion,%v,%d\n%s,%v,%d\ncontract:%s,%v,%d\n", rows.scores[i], y, r, rows.scores[i], y, contract[id], rows.scores[i], y)
 		if c, ok := chall[id]; ok {
 			fmt.Fprintf(&csv, "challenger,%v,%d\n", c, y)
 		}
@@ -152,13 +162,28 @@ func TestOutcomesThroughTheBinary(t *testing.T) {
 		t.Fatalf("no challenger: %+v", got.Challenger)
 	}
 	checkAgainst(t, "challenger", got.Challenger, want["challenger"])
-	seen := 0
+	seen, contracts := 0, 0
+	scoredBy := map[string]int64{}
+	for _, id := range rows.ids {
+		scoredBy[contract[id]]++
+	}
 	for _, s := range got.Segments {
+		if s.Column == "contract_type" {
+			checkAgainst(t, "contract_type "+s.Value, s.Champion, want["contract:"+s.Value])
+			if s.Champion.RowsScored != scoredBy[s.Value] {
+				t.Errorf("contract_type %s: %d rows scored, want %d", s.Value, s.Champion.RowsScored, scoredBy[s.Value])
+			}
+			contracts++
+			continue
+		}
 		checkAgainst(t, "region "+s.Value, s.Champion, want[s.Value])
 		if s.Value == "vip" && (s.Champion.AUC != nil || s.Champion.KS != nil) {
 			t.Errorf("one-class segment has AUC %v KS %v", s.Champion.AUC, s.Champion.KS)
 		}
 		seen++
+	}
+	if contracts != len(scoredBy) {
+		t.Errorf("%d contract_type segments, want %d", contracts, len(scoredBy))
 	}
 	if seen != 3 || !strings.Contains(res.stdout, `"auc": null`) {
 		t.Errorf("segments %d (want 3), or no null AUC in %s", seen, clip(res.stdout))

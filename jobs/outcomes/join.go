@@ -10,6 +10,7 @@ import (
 //	label:  hash u64 | ordinal u64 | label u8 | label-side segment ids u32…
 //	score:  hash u64 | score f64 | result-side segment ids u32…
 //	shadow: hash u64 | challenger score f64
+//	snapshot: hash u64 | snapshot-side segment ids u32…
 const (
 	labelFixed = 17
 	scoreFixed = 16
@@ -26,26 +27,50 @@ type joined struct {
 	// key the version holds twice (-1: none).
 	dupLabel, dupScore int64
 	challMatched       int64
+	// snapScored and snapLabelled count, per snapshot-side segment column
+	// and value id, the scored rows and the label rows whose key the
+	// snapshot has with that value.
+	snapScored, snapLabelled [][]int64
+}
+
+// noSnapshot is the segment id of a matched row whose key the snapshot
+// does not have (any more).
+const noSnapshot = ^uint32(0)
+
+// shape is how many segment columns each side carries, and how many
+// values each snapshot-side column has.
+type shape struct {
+	label, score int
+	snapValues   []int
 }
 
 // join matches the sides bucket by bucket (or all at once when nothing
 // spilled) and returns the matched rows.
-func join(labels, scores, shadow *side, nLabelSeg, nScoreSeg int) (*joined, error) {
-	j := &joined{dupLabel: -1, dupScore: -1, seg: make([][]uint32, nLabelSeg+nScoreSeg)}
+func join(labels, scores, shadow, snapshot *side, sh shape) (*joined, error) {
+	j := &joined{dupLabel: -1, dupScore: -1, seg: make([][]uint32, sh.label+sh.score+len(sh.snapValues))}
+	for _, n := range sh.snapValues {
+		j.snapScored = append(j.snapScored, make([]int64, n))
+		j.snapLabelled = append(j.snapLabelled, make([]int64, n))
+	}
 	sides := []*side{labels, scores}
-	if shadow != nil {
-		sides = append(sides, shadow)
+	for _, s := range []*side{shadow, snapshot} {
+		if s != nil {
+			sides = append(sides, s)
+		}
 	}
 	any := false
 	for _, s := range sides {
 		any = any || s.spilled()
 	}
 	if !any {
-		var sh []byte
+		var hb, pb []byte
 		if shadow != nil {
-			sh = shadow.buf
+			hb = shadow.buf
 		}
-		j.group(labels.buf, scores.buf, sh, labels.width, scores.width, nLabelSeg, nScoreSeg)
+		if snapshot != nil {
+			pb = snapshot.buf
+		}
+		j.group(labels.buf, scores.buf, hb, pb, labels.width, scores.width, sh)
 		return j, nil
 	}
 	for _, s := range sides {
@@ -53,7 +78,7 @@ func join(labels, scores, shadow *side, nLabelSeg, nScoreSeg int) (*joined, erro
 			return nil, err
 		}
 	}
-	var lb, sb, hb []byte
+	var lb, sb, hb, pb []byte
 	for b := range bucketCount {
 		var err error
 		if lb, err = labels.bucket(b, lb); err != nil {
@@ -68,13 +93,36 @@ func join(labels, scores, shadow *side, nLabelSeg, nScoreSeg int) (*joined, erro
 				return nil, err
 			}
 		}
-		j.group(lb, sb, hb, labels.width, scores.width, nLabelSeg, nScoreSeg)
+		pb = pb[:0]
+		if snapshot != nil {
+			if pb, err = snapshot.bucket(b, pb); err != nil {
+				return nil, err
+			}
+		}
+		j.group(lb, sb, hb, pb, labels.width, scores.width, sh)
 	}
 	return j, nil
 }
 
 // group joins one bucket of each side.
-func (j *joined) group(lb, sb, hb []byte, lw, sw, nLabelSeg, nScoreSeg int) {
+func (j *joined) group(lb, sb, hb, pb []byte, lw, sw int, sh shape) {
+	nLabelSeg, nScoreSeg, nSnap := sh.label, sh.score, len(sh.snapValues)
+	pw := 8 + 4*nSnap
+	var snap map[uint64]int32 // the snapshot's rows by key; the first of a repeated key
+	if nSnap > 0 {
+		snap = make(map[uint64]int32, len(pb)/pw)
+		for i := len(pb)/pw - 1; i >= 0; i-- {
+			snap[binary.LittleEndian.Uint64(pb[i*pw:])] = int32(i)
+		}
+	}
+	// snapIDs is the snapshot-side segment id k of a key's row.
+	snapIDs := func(h uint64, k int) uint32 {
+		p, ok := snap[h]
+		if !ok {
+			return noSnapshot
+		}
+		return binary.LittleEndian.Uint32(pb[int(p)*pw+8+4*k:])
+	}
 	nl := len(lb) / lw
 	idx := make(map[uint64]int32, nl)
 	for i := range nl {
@@ -87,6 +135,11 @@ func (j *joined) group(lb, sb, hb []byte, lw, sw, nLabelSeg, nScoreSeg int) {
 			continue
 		}
 		idx[h] = int32(i)
+		for k := range nSnap {
+			if id := snapIDs(h, k); id != noSnapshot {
+				j.snapLabelled[k][id]++
+			}
+		}
 	}
 	matchedOf := make([]int32, nl)
 	for i := range matchedOf {
@@ -94,7 +147,13 @@ func (j *joined) group(lb, sb, hb []byte, lw, sw, nLabelSeg, nScoreSeg int) {
 	}
 	for at := 0; at+sw <= len(sb); at += sw {
 		rec := sb[at:]
-		i, ok := idx[binary.LittleEndian.Uint64(rec)]
+		h := binary.LittleEndian.Uint64(rec)
+		for k := range nSnap {
+			if id := snapIDs(h, k); id != noSnapshot {
+				j.snapScored[k][id]++
+			}
+		}
+		i, ok := idx[h]
 		if !ok {
 			continue
 		}
@@ -115,6 +174,9 @@ func (j *joined) group(lb, sb, hb []byte, lw, sw, nLabelSeg, nScoreSeg int) {
 		}
 		for k := range nScoreSeg {
 			j.seg[nLabelSeg+k] = append(j.seg[nLabelSeg+k], binary.LittleEndian.Uint32(rec[scoreFixed+4*k:]))
+		}
+		for k := range nSnap {
+			j.seg[nLabelSeg+nScoreSeg+k] = append(j.seg[nLabelSeg+nScoreSeg+k], snapIDs(h, k))
 		}
 	}
 	for at := 0; at+scoreFixed <= len(hb); at += scoreFixed {

@@ -154,6 +154,7 @@ func numberAt(col arrow.Array, i int) (float64, bool) {
 type segCol struct {
 	name      string
 	labelSide bool
+	snapshot  bool // a snapshot column: counts come from the join
 	ids       map[string]uint32
 	values    []string
 	counted   []int64 // rows per value on the column's own side

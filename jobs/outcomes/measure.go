@@ -11,6 +11,10 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 )
 
+// NotInSnapshot is the segment value of matched rows whose key the
+// snapshot (a snapshot-side segment column's) no longer has.
+const NotInSnapshot = "(not in the snapshot)"
+
 // errFound stops a read once the row looked for is found.
 var errFound = errors.New("found")
 
@@ -75,20 +79,32 @@ func (e *evaluation) measure(rep *Report, j *joined, n counts) {
 	}
 	rep.Segments = []Segment{}
 	for k, c := range e.segs {
-		groups := make([][]int, len(c.values))
+		groups := make([][]int, len(c.values)+1) // the last: not in the snapshot
 		for i, id := range j.seg[k] {
+			if id == noSnapshot {
+				id = uint32(len(c.values))
+			}
 			groups[id] = append(groups[id], i)
 		}
 		for id, rows := range groups {
+			if len(rows) == 0 && id == len(c.values) {
+				continue
+			}
 			// The column's own side counts its rows; the other side
 			// knows only the matched ones.
 			scored, labelled := int64(len(rows)), int64(len(rows))
-			if c.labelSide {
-				labelled = c.counted[id]
-			} else {
-				scored = c.counted[id]
+			value := NotInSnapshot
+			switch {
+			case id == len(c.values):
+			case c.snapshot:
+				s := k - e.nLabel - e.nScore
+				value, scored, labelled = c.values[id], j.snapScored[s][id], j.snapLabelled[s][id]
+			case c.labelSide:
+				value, labelled = c.values[id], c.counted[id]
+			default:
+				value, scored = c.values[id], c.counted[id]
 			}
-			seg := Segment{Column: c.name, Value: c.values[id], Champion: e.metrics(j, rows, false, scored, labelled)}
+			seg := Segment{Column: c.name, Value: value, Champion: e.metrics(j, rows, false, scored, labelled)}
 			if rep.Challenger != nil {
 				seg.Challenger = e.metrics(j, rows, true, scored, labelled)
 			}

@@ -183,7 +183,7 @@ func TestJoinSpills(t *testing.T) {
 				}
 			}
 		}
-		j, err := join(ls, ss, hs, 1, 0)
+		j, err := join(ls, ss, hs, nil, shape{label: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

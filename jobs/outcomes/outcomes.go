@@ -114,8 +114,12 @@ type evaluation struct {
 	mem    memory.Allocator
 	keys   []string
 	label  string
-	segs   []*segCol // label-side first
+	segs   []*segCol // label-side, then result-side, then snapshot-side
 	nLabel int       // label-side segment columns
+	nScore int       // result-side segment columns
+	// snapshot is the date's snapshot, opened when a segment column is
+	// in neither the labels nor the result table.
+	snapshot *parquetio.Source
 }
 
 // Evaluate joins the labels of req.Date to the version current for it
@@ -155,6 +159,9 @@ func Evaluate(ctx context.Context, req Request) (*Report, error) {
 		return nil, err
 	}
 	rep, err := e.run(ctx, date)
+	if e.snapshot != nil {
+		e.snapshot.Close()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +235,7 @@ func (e *evaluation) run(ctx context.Context, date time.Time) (*Report, error) {
 		return nil, err
 	}
 	defer labels.Close()
-	if err := e.checkSchemas(labels, scores, where); err != nil {
+	if err := e.checkSchemas(labels, scores, date); err != nil {
 		return nil, err
 	}
 	j, n, err := e.join(ctx, labels, scores, shadow, where)
@@ -253,7 +260,7 @@ type counts struct{ labels, scores, shadow int64 }
 
 // checkSchemas wants the label column, the key columns on both sides
 // with the same kind of values, and each segment column on one side.
-func (e *evaluation) checkSchemas(labels source.Source, scores *parquetio.Source, where string) error {
+func (e *evaluation) checkSchemas(labels source.Source, scores *parquetio.Source, date time.Time) error {
 	ls, ss := labels.Schema(), scores.Schema()
 	if len(ls.FieldIndices(e.label)) == 0 {
 		return fmt.Errorf("%w: labels %s have no column %q (outcomes.label); they have %v", ErrData, labels.Where(), e.label, names(ls))
@@ -271,7 +278,7 @@ func (e *evaluation) checkSchemas(labels source.Source, scores *parquetio.Source
 			return fmt.Errorf("%w: labels %s: key column %q is %s, the result table's is %s", ErrData, labels.Where(), k, lt, st)
 		}
 	}
-	var label, result []*segCol
+	var label, result, snap []*segCol
 	for _, c := range e.job.Outcomes.Segments {
 		switch {
 		case len(ls.FieldIndices(c)) > 0:
@@ -279,11 +286,36 @@ func (e *evaluation) checkSchemas(labels source.Source, scores *parquetio.Source
 		case len(ss.FieldIndices(c)) > 0:
 			result = append(result, &segCol{name: c, ids: map[string]uint32{}})
 		default:
-			return fmt.Errorf("%w: outcomes.segments: column %q is neither in the labels (%s) nor in the result table", spec.ErrInvalid, c, labels.Where())
+			in, err := e.inSnapshot(c, date)
+			if err != nil {
+				return err
+			}
+			if !in {
+				return fmt.Errorf("%w: outcomes.segments: column %q is in none of the labels (%s), the result table and the snapshot of %s", spec.ErrInvalid, c, labels.Where(), e.req.Date)
+			}
+			snap = append(snap, &segCol{name: c, snapshot: true, ids: map[string]uint32{}})
 		}
 	}
-	e.segs, e.nLabel = append(label, result...), len(label)
+	e.segs, e.nLabel, e.nScore = slices.Concat(label, result, snap), len(label), len(result)
 	return nil
+}
+
+// inSnapshot opens the date's snapshot (once) and says whether it has
+// column c. The snapshot is read as it is now; only Parquet snapshots.
+func (e *evaluation) inSnapshot(c string, date time.Time) (bool, error) {
+	if e.snapshot == nil {
+		if e.job.Source.Parquet == "" {
+			return false, nil
+		}
+		pattern, err := e.job.SourcePattern(date)
+		if err != nil {
+			return false, fmt.Errorf("%w: source.parquet: %v", spec.ErrInvalid, err)
+		}
+		if e.snapshot, err = parquetio.Open(pattern); err != nil {
+			return false, fmt.Errorf("outcomes.segments: column %q: the snapshot of %s: %w", c, e.req.Date, err)
+		}
+	}
+	return len(e.snapshot.Schema().FieldIndices(c)) > 0, nil
 }
 
 func names(s *arrow.Schema) []string {
@@ -305,7 +337,7 @@ func (e *evaluation) join(ctx context.Context, labels source.Source, scores, sha
 		return nil, counts{}, err
 	}
 	ls := newSide(dir, "labels", labelFixed+4*e.nLabel, limit)
-	ss := newSide(dir, "scores", scoreFixed+4*(len(e.segs)-e.nLabel), limit)
+	ss := newSide(dir, "scores", scoreFixed+4*e.nScore, limit)
 	defer ls.close()
 	defer ss.close()
 	r := &reader{keys: e.keys, chunkRows: e.job.Scoring.ChunkRows, mem: e.mem}
@@ -330,7 +362,7 @@ func (e *evaluation) join(ctx context.Context, labels source.Source, scores, sha
 		return nil, counts{}, err
 	}
 
-	r.segs = e.segs[e.nLabel:]
+	r.segs = e.segs[e.nLabel : e.nLabel+e.nScore]
 	cols = slices.Concat(e.keys, []string{"score"}, segNames(r.segs))
 	if err := r.readSide(ctx, scores, cols, ss, "scores", scoreRows("score")); err != nil {
 		return nil, counts{}, err
@@ -347,7 +379,23 @@ func (e *evaluation) join(ctx context.Context, labels source.Source, scores, sha
 		}
 		n.shadow = hs.n
 	}
-	j, err := join(ls, ss, hs, e.nLabel, len(e.segs)-e.nLabel)
+	var ps *side
+	sh := shape{label: e.nLabel, score: e.nScore}
+	if snapSegs := e.segs[e.nLabel+e.nScore:]; len(snapSegs) > 0 {
+		ps = newSide(dir, "snapshot", 8+4*len(snapSegs), limit)
+		defer ps.close()
+		r.segs = snapSegs
+		cols = slices.Concat(e.keys, segNames(snapSegs))
+		if err := r.readSide(ctx, e.snapshot, cols, ps, "snapshot", func(arrow.Record, string, int64) (func(int, []byte) bool, error) {
+			return func(int, []byte) bool { return true }, nil
+		}); err != nil {
+			return nil, counts{}, err
+		}
+		for _, c := range snapSegs {
+			sh.snapValues = append(sh.snapValues, len(c.values))
+		}
+	}
+	j, err := join(ls, ss, hs, ps, sh)
 	if err != nil {
 		return nil, counts{}, err
 	}
