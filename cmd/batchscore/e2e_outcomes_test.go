@@ -233,6 +233,12 @@ func TestOutcomesThroughTheBinary(t *testing.T) {
 	defer keyRec.Release()
 	writeParquet(t, filepath.Join(badDir, "keys.parquet"), keyRec)
 	bad("key type", 3, []string{"keys.parquet", `key column "customer_id" is utf8`}, "--date", date20, "--labels", filepath.Join(badDir, "keys.parquet"))
+	// The gate: an AUC under auc_min writes the evaluation and exits 3.
+	gated := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, edit: appendSection(section + "  gate: {auc_min: 0.999}\n")})
+	res = bs(t, "outcomes", gated, "--date", date20, "--json")
+	if res.code != 3 || !strings.Contains(res.stderr, "below auc_min 0.999") || !strings.Contains(res.stdout, `"passed": false`) {
+		t.Errorf("gate: exit %d, want 3 naming auc_min, with the evaluation printed\n%s", res.code, res)
+	}
 	if after := treeDigest(t, filepath.Join(table, "versions"), filepath.Join(table, "current")); after != before {
 		t.Errorf("an outcomes run changed what is published")
 	}
