@@ -58,11 +58,11 @@ func join(labels, scores, shadow, snapshot *side, sh shape) (*joined, error) {
 			sides = append(sides, s)
 		}
 	}
-	any := false
+	spilled := false
 	for _, s := range sides {
-		any = any || s.spilled()
+		spilled = spilled || s.spilled()
 	}
-	if !any {
+	if !spilled {
 		var hb, pb []byte
 		if shadow != nil {
 			hb = shadow.buf
