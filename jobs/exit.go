@@ -7,6 +7,7 @@ import (
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/sqlio"
 	"github.com/batchscore/batchscore/io/table"
+	"github.com/batchscore/batchscore/jobs/outcomes"
 	"github.com/batchscore/batchscore/jobs/route"
 	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/jobs/validate"
@@ -61,12 +62,14 @@ func ExitCode(err error) int {
 	case errors.Is(err, ErrUsage), errors.Is(err, spec.ErrInvalid), errors.Is(err, table.ErrOwner), errors.Is(err, table.ErrOwnerRecord), errors.Is(err, sqlio.ErrOwner),
 		errors.Is(err, scoring.ErrSignature), errors.Is(err, onnx.ErrNoModel), errors.Is(err, onnx.ErrNotNative),
 		errors.Is(err, sqlio.ErrDSN), errors.Is(err, sqlio.ErrType), errors.Is(err, sqlio.ErrRejected),
-		errors.Is(err, registry.ErrMismatch), errors.Is(err, registry.ErrNotFound), errors.Is(err, registry.ErrInvalid):
+		errors.Is(err, registry.ErrMismatch), errors.Is(err, registry.ErrNotFound), errors.Is(err, registry.ErrInvalid),
+		errors.Is(err, outcomes.ErrNotScored):
 		return ExitUsage
 	case errors.Is(err, scoring.ErrBadInput), errors.Is(err, parquetio.ErrSchema),
 		errors.Is(err, ErrEmpty), errors.Is(err, validate.ErrSchema),
 		errors.Is(err, validate.ErrFailRule), errors.Is(err, validate.ErrGate),
-		errors.Is(err, route.ErrFallback), errors.Is(err, sqlio.ErrDataException):
+		errors.Is(err, route.ErrFallback), errors.Is(err, sqlio.ErrDataException),
+		errors.Is(err, outcomes.ErrData):
 		return ExitDataQuality
 	}
 	return ExitFailure

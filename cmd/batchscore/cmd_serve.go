@@ -72,7 +72,7 @@ leaves /metrics open for a Prometheus scraper on a trusted network).`,
 			// Runs share what their files did not change (jobs.Reuse).
 			runner := &jobs.Runner{ORTLib: lib, ORTLibErr: libErr, Version: buildVersion(), Logger: log, Reuse: jobs.NewReuse()}
 			defer runner.Reuse.Close()
-			d := schedule.New(schedule.Options{Run: runFunc(runner), History: lastDate(log), Logger: log, Grace: grace})
+			d := schedule.New(schedule.Options{Run: runFunc(runner), History: lastDate(log), Logger: log, Grace: grace, Outcomes: evaluateDue(log)})
 			token, err := schedule.LoadToken(tokenFile, tokenEnv)
 			if err != nil {
 				return fmt.Errorf("%w: %v", jobs.ErrUsage, err)

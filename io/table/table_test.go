@@ -618,3 +618,73 @@ func testDropRunFiles(t *testing.T, k kind) {
 		}
 	}
 }
+
+// An outcomes evaluation's files (runs/<date>/outcomes-<time>.json and
+// .html, see jobs/outcomes) are not manifests to Manifests and
+// DateManifests, and neither retention (DropRunFiles of any version,
+// manifest included) nor the stale sweep of an idle Open removes them.
+func TestOutcomesFilesAreNotManifests(t *testing.T) {
+	root := t.TempDir()
+	tb, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	date, version := "2026-11-20", "20261120T000000.000Z-aa"
+	for _, n := range []string{version + ".json", version + ".report.html"} {
+		if _, err := tb.WriteRunFile(date, strings.TrimSuffix(strings.TrimSuffix(n, ".json"), ".report.html"), n[len(version):], []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outcomes := []string{"outcomes-20261221T020000Z.json", "outcomes-20261221T020000Z.html"}
+	for _, n := range outcomes {
+		stem, suffix, _ := strings.Cut(n, ".")
+		if _, err := tb.WriteRunFile(date, stem, "."+suffix, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := tb.Manifests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	day, err := tb.DateManifests(date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || len(day) != 1 || filepath.Base(all[0]) != version+".json" {
+		t.Errorf("Manifests = %v, DateManifests = %v; want only %s.json", all, day, version)
+	}
+	if _, err := tb.DropRunFiles(date, version, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The stamp is removed so that the sweep lists every date folder.
+	_ = os.Remove(filepath.Join(root, "_locks", sweptStamp))
+	again, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	for _, n := range outcomes {
+		if _, err := os.Stat(filepath.Join(root, "runs", date, n)); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	if left := listNames(t, filepath.Join(root, "runs", date)); len(left) != 2 {
+		t.Errorf("runs/%s holds %v, want the two outcomes files", date, left)
+	}
+}
+
+func listNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}

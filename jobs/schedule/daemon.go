@@ -24,6 +24,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/batchscore/batchscore/jobs/outcomes"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -87,6 +88,7 @@ type Options struct {
 	Logger   *slog.Logger      // nil: discard
 	Grace    time.Duration     // on stop: let running jobs finish this long, then cancel them
 	Policies map[string]Policy // by job name; missing: DefaultPolicy (see also SetPolicy)
+	Outcomes OutcomesFunc      // nil: serve evaluates no outcomes (outcomes.go)
 }
 
 // Daemon schedules a set of jobs. Load, SetPolicy and Handler may be
@@ -117,6 +119,7 @@ type Daemon struct {
 	loadErrs map[string]string
 	policies map[string]Policy
 	stats    stats
+	outcomes map[string][]outcomes.Sample // newest evaluation by job (outcomes.go)
 }
 
 // jobState is one scheduled job. It survives reloads of the job's file so

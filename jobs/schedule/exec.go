@@ -80,6 +80,7 @@ func (d *Daemon) work(st *jobState) {
 		d.mu.Lock()
 		d.stats.finish(rec, status, code, d.clock.Now())
 		d.mu.Unlock()
+		d.evaluateOutcomes(ctx, job)
 	}
 }
 

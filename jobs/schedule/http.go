@@ -158,6 +158,7 @@ func (d *Daemon) metricsText() string {
 	}
 	family("batchscore_job_load_errors", "gauge", "Job files (or the jobs folder) that failed to load at the last reload (their old version, if any, keeps running).")
 	sample("batchscore_job_load_errors", float64(len(d.loadErrs)))
+	b.WriteString(d.outcomeMetricsText())
 	return b.String()
 }
 

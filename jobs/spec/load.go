@@ -84,6 +84,7 @@ var yamlSections = map[string]string{
 	"TableRules": "validation.table", "Freshness": "validation.table.freshness", "Drift": "validation.drift",
 	"Threshold":  "validation.drift",
 	"Challenger": "challenger", "Fallback": "fallback", "Review": "review",
+	"Outcomes": "outcomes", "LabelSource": "outcomes.labels", "LabelSQL": "outcomes.labels.sql", "OutcomesGate": "outcomes.gate",
 }
 
 // yamlMessage turns yaml.v3's type-centric wording into the file's terms.
@@ -184,6 +185,12 @@ func (j *Job) expandEnv(root *yaml.Node) error {
 		{&j.Output.Table, []string{"output", "table"}},
 		{&j.Validation.Baseline, []string{"validation", "baseline"}},
 	}
+	if o := j.Outcomes; o != nil {
+		fields = append(fields, struct {
+			value *string
+			path  []string
+		}{&o.Labels.Parquet, []string{"outcomes", "labels", "parquet"}})
+	}
 	for _, f := range fields {
 		var missing string
 		*f.value = envRef.ReplaceAllStringFunc(*f.value, func(m string) string {
@@ -228,6 +235,12 @@ func (j *Job) resolvePaths() {
 	}
 	if j.Output.SQL != nil {
 		j.Output.SQL.DSNFile = abs(j.Output.SQL.DSNFile)
+	}
+	if o := j.Outcomes; o != nil {
+		o.Labels.Parquet = abs(o.Labels.Parquet)
+		if o.Labels.SQL != nil {
+			o.Labels.SQL.DSNFile = abs(o.Labels.SQL.DSNFile)
+		}
 	}
 }
 

@@ -33,6 +33,8 @@ type Job struct {
 	Challenger *Challenger `yaml:"challenger"`
 	Fallback   *Fallback   `yaml:"fallback"`
 	Review     *Review     `yaml:"review"`
+	// Outcomes measures published scores against labels (outcomes.go).
+	Outcomes *Outcomes `yaml:"outcomes"`
 
 	// Set by Load, never by the file.
 	File     string         `yaml:"-"` // absolute path of the job file
