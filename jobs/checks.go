@@ -13,6 +13,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/io/source"
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
@@ -213,6 +214,86 @@ func (c *checks) apply(rec arrow.Record, file string, offset int64) (arrow.Recor
 		return checked.Valid, nil
 	}
 	return withColumn(checked.Valid, output.FlagsColumn, checked.Marks), nil
+}
+
+// applySpans is apply over a chunk whose rows may come from several files
+// (source.Joiner): each file's rows are checked under its own name and
+// row numbers, and the rows kept are joined again. locate, for a chunk of
+// several files, names the file of each kept row and its row there
+// (exact where no row before it in its file was dropped, as for one file).
+func (c *checks) applySpans(rec arrow.Record, spans []source.Span) (kept arrow.Record, locate func(int64) (string, int64), err error) {
+	if len(spans) == 1 {
+		kept, err = c.apply(rec, spans[0].Where, spans[0].Offset)
+		return kept, nil, err
+	}
+	parts := make([]arrow.Record, 0, len(spans))
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	var at int64
+	var starts []int64 // the first kept row of each span, in the joined record
+	var from []source.Span
+	var n int64
+	for _, s := range spans {
+		part := rec.NewSlice(at, at+s.Rows)
+		ok, err := c.apply(part, s.Where, s.Offset)
+		part.Release()
+		if err != nil {
+			return nil, nil, err
+		}
+		at += s.Rows
+		if ok == nil {
+			continue
+		}
+		parts = append(parts, ok)
+		starts, from = append(starts, n), append(from, s)
+		n += ok.NumRows()
+	}
+	if len(parts) == 0 {
+		return nil, nil, nil
+	}
+	if kept, err = joinRecords(parts, c.mem); err != nil {
+		return nil, nil, err
+	}
+	locate = func(i int64) (string, int64) {
+		j, _ := slices.BinarySearch(starts, i+1)
+		j--
+		return from[j].Where, from[j].Offset + i - starts[j]
+	}
+	return kept, locate, nil
+}
+
+// joinRecords is recs, which share a schema, as one record.
+func joinRecords(recs []arrow.Record, mem memory.Allocator) (arrow.Record, error) {
+	if len(recs) == 1 {
+		recs[0].Retain()
+		return recs[0], nil
+	}
+	cols := make([]arrow.Array, recs[0].NumCols())
+	defer func() {
+		for _, a := range cols {
+			if a != nil {
+				a.Release()
+			}
+		}
+	}()
+	parts := make([]arrow.Array, len(recs))
+	var rows int64
+	for _, r := range recs {
+		rows += r.NumRows()
+	}
+	for i := range cols {
+		for j, r := range recs {
+			parts[j] = r.Column(i)
+		}
+		var err error
+		if cols[i], err = array.Concatenate(parts, mem); err != nil {
+			return nil, fmt.Errorf("joining the checked rows of several files, column %q: %w", recs[0].Schema().Field(i).Name, err)
+		}
+	}
+	return array.NewRecord(recs[0].Schema(), cols, rows), nil
 }
 
 // withColumn returns rec with one more column, releasing rec.

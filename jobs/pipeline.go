@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/batchscore/batchscore/io/parquetio"
+	"github.com/batchscore/batchscore/io/source"
 	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/route"
@@ -125,16 +126,27 @@ type pipeline struct {
 func (pl *pipeline) reading(ctx context.Context) error {
 	defer close(pl.raw)
 	defer func(t time.Time) { pl.busy.reader = time.Since(t) }(time.Now())
-	return pl.src.Read(ctx, pl.columns, pl.chunkRows, pl.mem, func(rec arrow.Record, file string, offset int64) error {
+	return readSpans(ctx, pl.src, pl.columns, pl.chunkRows, pl.mem, func(rec arrow.Record, spans []source.Span) error {
 		t := time.Now()
 		defer func() { pl.busy.readWait += time.Since(t) }() // blocked on the checks: not busy
 		select {
-		case pl.raw <- rawChunk{rec, file, offset}:
+		case pl.raw <- rawChunk{rec, spans}:
 			return nil
 		case <-ctx.Done():
 			rec.Release()
 			return ctx.Err()
 		}
+	})
+}
+
+// readSpans reads src in chunks that join small files when it can
+// (source.Joiner), else in its own chunks, each one span.
+func readSpans(ctx context.Context, src snapshot, cols []string, chunkRows int, mem memory.Allocator, emit source.EmitSpans) error {
+	if j, ok := src.(source.Joiner); ok {
+		return j.ReadJoined(ctx, cols, chunkRows, mem, emit)
+	}
+	return src.Read(ctx, cols, chunkRows, mem, func(rec arrow.Record, where string, offset int64) error {
+		return emit(rec, []source.Span{{Where: where, Offset: offset, Rows: rec.NumRows()}})
 	})
 }
 
@@ -146,7 +158,7 @@ func (pl *pipeline) checking(ctx context.Context) error {
 	for in := range pl.raw {
 		n := in.rec.NumRows()
 		t := time.Now()
-		ok, err := pl.checks.apply(in.rec, in.file, in.offset)
+		ok, locate, err := pl.checks.applySpans(in.rec, in.spans)
 		pl.busy.checks += time.Since(t)
 		in.rec.Release()
 		if err != nil {
@@ -164,7 +176,7 @@ func (pl *pipeline) checking(ctx context.Context) error {
 		}
 		kept := ok.NumRows() // ok belongs to a worker once sent
 		select {
-		case pl.chunks <- scoring.Chunk{Seq: seq, Record: ok, File: in.file, Offset: in.offset}:
+		case pl.chunks <- scoring.Chunk{Seq: seq, Record: ok, File: in.spans[0].Where, Offset: in.spans[0].Offset, Locate: locate}:
 			seq++
 			pl.valid += kept
 		case <-ctx.Done():
@@ -248,11 +260,11 @@ func (pl *pipeline) drain() {
 	}
 }
 
-// rawChunk is a decoded batch on its way to the checks.
+// rawChunk is a decoded batch on its way to the checks, with the files
+// and rows its rows come from.
 type rawChunk struct {
-	rec    arrow.Record
-	file   string
-	offset int64
+	rec   arrow.Record
+	spans []source.Span
 }
 
 // busyShares say how busy each stage was, as a share of the pipeline's
@@ -277,9 +289,9 @@ func busyShares(wall time.Duration, workers int, read, checks, score, write time
 // validate): nothing is scored or written but the quarantine files.
 func (e *execution) checkOnly(ctx context.Context, src snapshot, c *checks) error {
 	var read, valid int64
-	err := src.Read(ctx, readColumns(e.req.Job, nil, c.columns()), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, file string, offset int64) error {
+	err := readSpans(ctx, src, readColumns(e.req.Job, nil, c.columns()), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, spans []source.Span) error {
 		n := rec.NumRows()
-		ok, err := c.apply(rec, file, offset)
+		ok, _, err := c.applySpans(rec, spans)
 		rec.Release()
 		if err == nil {
 			read += n

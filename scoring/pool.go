@@ -15,12 +15,22 @@ import (
 )
 
 // Chunk is one record batch of the snapshot. Seq orders chunks; File and
-// Offset locate the first row for error messages.
+// Offset locate the first row for error messages, and Locate, when set
+// (a chunk joined from several files), the file and row of row i.
 type Chunk struct {
 	Seq    int64
 	Record arrow.Record
 	File   string
 	Offset int64
+	Locate func(i int64) (file string, row int64)
+}
+
+// Row is the file and row that row i of the chunk comes from.
+func (c Chunk) Row(i int64) (string, int64) {
+	if c.Locate != nil {
+		return c.Locate(i)
+	}
+	return c.File, c.Offset + i
 }
 
 // Scored is a chunk with its scores. Its owner calls Release once.
@@ -230,7 +240,7 @@ func (s *Scorer) ScoreChunk(ctx context.Context, c Chunk, buf *Buffers) (Scored,
 	s.nonFinite.add(buf.nonFinite)
 	outs, err := s.Session.Run(ctx, inputs)
 	if err != nil {
-		return Scored{}, fmt.Errorf("%s: rows %d-%d: %w: %w", c.File, c.Offset, c.Offset+int64(n)-1, ErrInference, err)
+		return Scored{}, fmt.Errorf("%s: %w: %w", c.rows(n), ErrInference, err)
 	}
 	score, label, err := s.Binding.decode(outs, n, s.AllowNaN, s.Mem)
 	if err != nil {
@@ -243,6 +253,17 @@ func (s *Scorer) ScoreChunk(ctx context.Context, c Chunk, buf *Buffers) (Scored,
 	return sc, nil
 }
 
+// rows names the chunk's n rows: file: rows a-b, or from a file's row to
+// another's when the chunk joins files.
+func (c Chunk) rows(n int) string {
+	file, first := c.Row(0)
+	lastFile, last := c.Row(int64(n) - 1)
+	if lastFile == file {
+		return fmt.Sprintf("%s: rows %d-%d", file, first, last)
+	}
+	return fmt.Sprintf("%s: rows from %d to %s row %d", file, first, lastFile, last)
+}
+
 // locate names the file and absolute row of an input error.
 func (s *Scorer) locate(c Chunk, err error) error {
 	var ie *InputError
@@ -251,10 +272,11 @@ func (s *Scorer) locate(c Chunk, err error) error {
 		if named == nil {
 			named = s.Binding
 		}
+		file, row := c.Row(ie.Row)
 		if key := named.ColumnKey(ie.Column); key != "" {
-			return fmt.Errorf("%s: row %d: column %q (%s): %s: %w", c.File, c.Offset+ie.Row, ie.Column, key, ie.Reason, ErrBadInput)
+			return fmt.Errorf("%s: row %d: column %q (%s): %s: %w", file, row, ie.Column, key, ie.Reason, ErrBadInput)
 		}
-		return fmt.Errorf("%s: row %d: column %q: %s: %w", c.File, c.Offset+ie.Row, ie.Column, ie.Reason, ErrBadInput)
+		return fmt.Errorf("%s: row %d: column %q: %s: %w", file, row, ie.Column, ie.Reason, ErrBadInput)
 	}
 	return fmt.Errorf("%s: %w", c.File, err)
 }

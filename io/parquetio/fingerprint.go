@@ -116,8 +116,9 @@ func hashRead(ctx context.Context, path string, size int64, cols []string) (stri
 		return hashWhole(ctx, fh, path, size)
 	}
 	h := sha256.New()
+	buf := make([]byte, 32<<10) // one for the file's ranges: io.Copy would allocate one per range
 	for _, r := range ranges {
-		if err := hashRange(ctx, h, fh, r); err != nil {
+		if err := hashRange(ctx, h, fh, r, buf); err != nil {
 			return "", fmt.Errorf("hashing %s: %w", path, err)
 		}
 	}
@@ -127,12 +128,12 @@ func hashRead(ctx context.Context, path string, size int64, cols []string) (stri
 // byteRange is [start, start+size) of a file.
 type byteRange struct{ start, size int64 }
 
-func hashRange(ctx context.Context, h hash.Hash, r io.ReaderAt, br byteRange) error {
+func hashRange(ctx context.Context, h hash.Hash, r io.ReaderAt, br byteRange, buf []byte) error {
 	var hdr [16]byte
 	binary.LittleEndian.PutUint64(hdr[:8], uint64(br.start))
 	binary.LittleEndian.PutUint64(hdr[8:], uint64(br.size))
 	h.Write(hdr[:])
-	n, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(r, br.start, br.size)})
+	n, err := io.CopyBuffer(h, ctxReader{ctx, io.NewSectionReader(r, br.start, br.size)}, buf)
 	if err == nil && n != br.size {
 		err = fmt.Errorf("bytes [%d, +%d): read %d", br.start, br.size, n)
 	}

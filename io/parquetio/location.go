@@ -141,15 +141,19 @@ func (localFiles) readErr(f *File, err error) error {
 
 func (localFiles) perRequest() bool { return false }
 
-// streamBuffer: a pread is cheap, so a column's buffer stays small.
-func (localFiles) streamBuffer(largest int64) int64 { return clampBuffer(largest, localStreamBuffer) }
+// streamBuffer: a pread is cheap, so a column's buffer is the smallest
+// that holds a page header, whatever the chunk's size. arrow-go reads the
+// rest of a page straight into its decompression buffer when that is
+// larger than the stream's buffer, so a small buffer costs a pread more
+// per page and saves a copy; a buffer sized to the chunk was allocated
+// and cleared for every column of every row group.
+func (localFiles) streamBuffer(int64) int64 { return minStreamBuffer }
 
 // Read buffers per column: at most these many bytes of each column chunk
 // are held at once (plus the page being decoded). An object's is larger
 // since each fill is a GET; a chunk smaller than the buffer is read whole
-// in one, as it was before reads were streamed.
+// in one.
 const (
-	localStreamBuffer  = 256 << 10
 	objectStreamBuffer = 4 << 20
 	minStreamBuffer    = 16 << 10 // parquet.DefaultBufSize: a page header fits
 )

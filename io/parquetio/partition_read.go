@@ -65,18 +65,6 @@ func (pr *partitionRead) release() {
 	}
 }
 
-// wrap checks and completes each batch before emit gets it.
-func (pr *partitionRead) wrap(emit Emit) Emit {
-	return func(rec arrow.Record, file string, offset int64) error {
-		out, err := pr.complete(rec, int(rec.NumRows()), offset)
-		rec.Release()
-		if err != nil {
-			return err
-		}
-		return emit(out, file, offset)
-	}
-}
-
 // complete is rec with the constant columns added, in the order asked for;
 // rec may be nil (nothing read from the file) when n gives the row count.
 func (pr *partitionRead) complete(rec arrow.Record, n int, offset int64) (arrow.Record, error) {
@@ -148,9 +136,9 @@ func (pr *partitionRead) check(rec arrow.Record, p *partition, offset int64) err
 }
 
 // readConstants is a read that asks the file for no column, only for its
-// folders': the rows are counted from the footer, in the same batches and
+// folders': the rows are counted from the footer, in the same chunks and
 // shard as a read of the file's columns.
-func (pr *partitionRead) readConstants(ctx context.Context, batchRows int, emit Emit) error {
+func (pr *partitionRead) readConstants(ctx context.Context, c *chunker) error {
 	f := pr.f
 	if err := f.checkUnchanged(); err != nil {
 		return err
@@ -165,12 +153,12 @@ func (pr *partitionRead) readConstants(ctx context.Context, batchRows int, emit 
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			size := min(int64(batchRows), rows-n)
+			size := min(c.room(), rows-n)
 			rec, err := pr.complete(nil, int(size), offset+n)
 			if err != nil {
 				return err
 			}
-			if err := emit(rec, f.Path, offset+n); err != nil {
+			if err := c.add(rec, f.Path, offset+n); err != nil {
 				return err
 			}
 			n += size

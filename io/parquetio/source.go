@@ -266,40 +266,85 @@ func (s *Source) CheckColumns(cols []string) error {
 type Emit = source.Emit
 
 // Read streams the named columns of every file, in batches of at most
-// batchRows rows, one file after the other. Decoding runs in the caller's
-// goroutine so that a panic inside the Parquet decoder on a corrupt file
-// is recovered here and named, never left to crash the process.
+// batchRows rows, one file after the other: a chunk holds rows of one
+// file. Decoding runs in the caller's goroutine so that a panic inside
+// the Parquet decoder on a corrupt file is recovered here and named,
+// never left to crash the process.
 func (s *Source) Read(ctx context.Context, cols []string, batchRows int, mem memory.Allocator, emit Emit) error {
+	return s.read(ctx, cols, batchRows, mem, false, func(rec arrow.Record, spans []source.Span) error {
+		return emit(rec, spans[0].Where, spans[0].Offset)
+	})
+}
+
+// ReadJoined is Read whose chunks join small files too (source.Joiner):
+// every chunk but the last holds chunkRows rows, whatever the files' and
+// row groups' sizes, and its spans name the file and row of each row.
+func (s *Source) ReadJoined(ctx context.Context, cols []string, chunkRows int, mem memory.Allocator, emit source.EmitSpans) error {
+	return s.read(ctx, cols, chunkRows, mem, true, emit)
+}
+
+var _ source.Joiner = (*Source)(nil)
+
+func (s *Source) read(ctx context.Context, cols []string, chunkRows int, mem memory.Allocator, join bool, emit source.EmitSpans) error {
 	if err := s.checkFingerprinted(cols); err != nil {
 		return err
 	}
-	for _, f := range s.files {
+	chunks := &chunker{chunkRows: int64(chunkRows), mem: mem, emit: emit}
+	defer chunks.release()
+	for i := range s.files {
+		f := &s.files[i]
 		if f.groups != nil && len(f.groups) == 0 {
 			continue // another shard's file
 		}
-		if err := f.read(ctx, cols, batchRows, mem, emit); err != nil {
+		if err := f.read(ctx, cols, chunks); err != nil {
 			return err
 		}
+		if !join {
+			if err := chunks.flush(); err != nil {
+				return err
+			}
+		}
 	}
-	return nil
+	return chunks.flush()
 }
 
-func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memory.Allocator, emit Emit) (err error) {
+// fileChunks adds one file's batches to the chunker, each completed with
+// the file's partition columns first (pr, when some are asked for).
+type fileChunks struct {
+	*chunker
+	path string
+	pr   *partitionRead
+}
+
+func (a fileChunks) add(rec arrow.Record, offset int64) error {
+	if a.pr != nil {
+		out, err := a.pr.complete(rec, int(rec.NumRows()), offset)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+		rec = out
+	}
+	return a.chunker.add(rec, a.path, offset)
+}
+
+func (f *File) read(ctx context.Context, cols []string, c *chunker) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: the Parquet reader panicked: %v", ErrCorrupt, f.Path, r)
 		}
 	}()
-	pr, err := f.planPartitions(cols, mem) // partition.go
+	pr, err := f.planPartitions(cols, c.mem) // partition.go
 	if err != nil {
 		return err
 	}
+	chunks := fileChunks{chunker: c, path: f.Path, pr: pr}
 	if pr != nil {
 		defer pr.release()
 		if len(pr.fileCols) == 0 {
-			return pr.readConstants(ctx, batchRows, emit)
+			return pr.readConstants(ctx, c)
 		}
-		cols, emit = pr.fileCols, pr.wrap(emit)
+		cols = pr.fileCols
 	}
 	if len(cols) == 0 {
 		return fmt.Errorf("%w: %s: no columns to read", ErrSchema, f.Path)
@@ -313,7 +358,7 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: c.chunkRows}, c.mem)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Path, err)
 	}
@@ -332,8 +377,6 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 	// offset counts every row before a group, read or not: quarantined
 	// rows name their row in the file, whichever shard read them.
 	var offset, read int64
-	chunks := &chunker{path: f.Path, chunkRows: int64(batchRows), mem: mem, emit: emit}
-	defer chunks.release()
 	for rg := range pf.NumRowGroups() {
 		if !f.reads(rg) {
 			offset += f.groupRows[rg]
@@ -346,9 +389,6 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 		offset += n
 		read += n
 	}
-	if err := chunks.flush(); err != nil {
-		return err
-	}
 	if read != f.readRows() {
 		return fmt.Errorf("%w: %s: read %d rows, footer says %d", ErrCorrupt, f.Path, read, f.readRows())
 	}
@@ -360,7 +400,7 @@ func (f *File) read(ctx context.Context, cols []string, batchRows int, mem memor
 // the footer promises: a read past the end costs every column a
 // batch-sized buffer, for nothing.
 func (f *File) readRowGroup(ctx context.Context, fr *pqarrow.FileReader, fields, leaves []int, rg int,
-	chunks *chunker, offset int64) (int64, error) {
+	chunks fileChunks, offset int64) (int64, error) {
 	readers, schema, err := f.rowGroupReaders(ctx, fr, fields, leaves, rg)
 	if err != nil {
 		return 0, err

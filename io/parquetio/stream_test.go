@@ -66,7 +66,7 @@ func TestReadStreamsColumnChunks(t *testing.T) {
 	}
 	// A read is a buffer's fill or one page (arrow-go writes pages of
 	// about 1 MiB); a column chunk here is 3.2 MB or more.
-	if n := largest.Load(); n > max(localStreamBuffer, 1<<20+64<<10) {
+	if n := largest.Load(); n > max(minStreamBuffer, 1<<20+64<<10) {
 		t.Errorf("largest read %d bytes: column chunks are read whole", n)
 	}
 }

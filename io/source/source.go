@@ -99,3 +99,27 @@ type Source interface {
 	// Close releases what the source holds. It is safe to call twice.
 	Close() error
 }
+
+// Span is a run of a chunk's rows from one unit: Rows rows from row
+// Offset of Where (a file's path, as Emit names it).
+type Span struct {
+	Where  string
+	Offset int64
+	Rows   int64
+}
+
+// EmitSpans receives one chunk whose rows are its spans' rows, in order:
+// row i of rec is row Offset+(i-k) of the span that holds it, k being the
+// rows of the spans before. It owns rec as Emit does.
+type EmitSpans func(rec arrow.Record, spans []Span) error
+
+// Joiner is a Source that can join the rows of several units into one
+// chunk (parquetio: small files, in snapshot order). ReadJoined keeps
+// Read's contract but for one rule: a chunk holds chunkRows rows, fewer
+// only at the end of what is read (the snapshot, a shard's rows), and
+// may span units; spans name the unit and row of each of its rows. The
+// cut is a pure function of the snapshot's footers, the shard and
+// chunkRows, as Read's is.
+type Joiner interface {
+	ReadJoined(ctx context.Context, cols []string, chunkRows int, mem memory.Allocator, emit EmitSpans) error
+}

@@ -244,6 +244,7 @@ BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$RO
 
 [ "${BENCH_SKIP_CHECKS:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/checks.sh" # what the demo checks cost: checks.md
 [ "${BENCH_SKIP_OUTCOMES:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/outcomes.sh" # outcomes of a date against scoring it: outcomes.md
+[ "${BENCH_SKIP_READ:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" GO="$GO" "$ROOT/testdata/bench/read.sh" # the read path and files joined into chunks: read.md
 # --- 9. summary -------------------------------------------------------------
 if [ -n "$SUMMARY" ]; then
 	"$PY" "$ROOT/testdata/bench/summarize.py" "$RES" | tee "$RES/summary.md"
