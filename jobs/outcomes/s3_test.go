@@ -195,3 +195,33 @@ outcomes:
 		t.Errorf("trends of the table on S3: days %+v, notes %v", j.Days, j.Notes)
 	}
 }
+
+// A model without model.version is named as the trends pages name it, and
+// a challenger never shares the champion's model_version: two series with
+// the same labels would make Prometheus reject the whole scrape.
+func TestModelVersionsApart(t *testing.T) {
+	job, err := spec.Parse([]byte(`name: o
+source: {parquet: snap/*.parquet}
+model: {path: m.onnx, inputs: {x: [a]}, score: {output: y}}
+output: {table: out, keys: [customer_id]}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha := "sha256:0123456789abcdef0123"
+	e := &evaluation{job: job, m: &report.Manifest{Model: report.Model{SHA256: sha},
+		Challenger: &report.Challenger{Model: report.Model{SHA256: sha}}}}
+	j := &joined{score: []float64{0.2, 0.8, 0.6}, chall: []float64{0.3, 0.7, 0.4}, label: []bool{false, true, false}}
+	rep := &Report{Job: "o", Date: "2026-01-01", Champion: e.metrics(j, []int{0, 1, 2}, false, 3, 3), Challenger: e.metrics(j, []int{0, 1, 2}, true, 3, 3)}
+	if rep.Champion.ModelVersion != "sha256:0123456789ab" || rep.Challenger.ModelVersion != "sha256:0123456789ab (challenger)" {
+		t.Errorf("model versions %q and %q", rep.Champion.ModelVersion, rep.Challenger.ModelVersion)
+	}
+	seen := map[string]bool{}
+	for _, s := range rep.Samples() {
+		k := s.Name + "|" + s.ModelVersion
+		if seen[k] {
+			t.Errorf("two samples %s", k)
+		}
+		seen[k] = true
+	}
+}
