@@ -132,6 +132,12 @@ func Evaluate(ctx context.Context, req Request) (*Report, error) {
 	if job.Outcomes == nil {
 		return nil, fmt.Errorf("%w: %s: the job has no outcomes section", spec.ErrInvalid, job.File)
 	}
+	for _, c := range job.Outcomes.Segments {
+		// Segment values are shown as they are, in the file and its page.
+		if job.Validation.Columns[c].PII {
+			return nil, fmt.Errorf("%w: %s: outcomes.segments: column %q is pii (validation.columns): its values would show unmasked in the outcomes file and page", spec.ErrInvalid, job.File, c)
+		}
+	}
 	date, err := spec.ParseDate(req.Date)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", spec.ErrInvalid, err)

@@ -3,6 +3,7 @@ package outcomes
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -223,5 +224,29 @@ output: {table: out, keys: [customer_id]}
 			t.Errorf("two samples %s", k)
 		}
 		seen[k] = true
+	}
+}
+
+// A PII column cannot segment: its values would show unmasked.
+func TestPIISegmentRefused(t *testing.T) {
+	job, err := spec.Parse([]byte(`name: o
+source: {parquet: snap/*.parquet}
+model: {path: m.onnx, inputs: {x: [a]}, score: {output: y}}
+output: {table: out, keys: [customer_id]}
+validation:
+  columns:
+    email: {type: string, pii: true}
+outcomes:
+  labels: {parquet: "labels/*.parquet"}
+  label: churned
+  horizon: 1d
+  segments: [region, email]
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Evaluate(context.Background(), Request{Job: job, Date: "2026-01-01"})
+	if !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), `column "email" is pii`) {
+		t.Errorf("a pii segment: %v, want spec.ErrInvalid naming email", err)
 	}
 }
