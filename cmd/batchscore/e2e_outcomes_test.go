@@ -200,6 +200,26 @@ func TestOutcomesThroughTheBinary(t *testing.T) {
 	if runs := bs(t, "runs", job, "--json"); runs.code != 0 || strings.Count(runs.stdout, `"run_id"`) != 1 {
 		t.Errorf("runs sees more than the one manifest:\n%s", runs)
 	}
+	// The file the command wrote feeds the trends page: the date's AUC
+	// point and the challenger's hold the values of the JSON.
+	site := filepath.Join(dir, "site")
+	if res := bs(t, "trends", job, "--out", site); res.code != 0 {
+		t.Fatalf("trends: %s", res)
+	}
+	page, err := os.ReadFile(filepath.Join(site, "jobs", "churn_nightly", "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		fmt.Sprintf("<title>%s AUC: %.4f</title>", date20, *c.AUC),
+		fmt.Sprintf("<title>%s challenger AUC: %.4f</title>", date20, *got.Challenger.AUC),
+		fmt.Sprintf("<title>%s KS: %.4f</title>", date20, *c.KS),
+		filepath.Base(got.Files[0]),
+	} {
+		if !strings.Contains(string(page), w) {
+			t.Errorf("the trends page lacks %q", w)
+		}
+	}
 
 	// Bad input: each names what is wrong, with its exit code.
 	bad := func(name string, code int, wants []string, args ...string) {

@@ -15,13 +15,18 @@ import (
 // date's midnight in the job's zone plus outcomes.horizon) and whose
 // current version has no outcomes file yet, oldest first.
 func Due(job *spec.Job, now time.Time) ([]string, error) {
-	if job.Outcomes == nil || table.IsRemote(job.Output.Table) {
+	if job.Outcomes == nil {
 		return nil, nil
 	}
-	if _, err := os.Stat(job.Output.Table); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(job.Output.Table); !table.IsRemote(job.Output.Table) && errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	t := &table.Table{Root: job.Output.Table}
+	// A table on S3: its manifests, outcomes files and pointers, pulled.
+	t, err := table.Mirror(job.Output.Table)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
 	dates, err := t.RunDates()
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/batchscore/batchscore/jobs/report"
 )
 
 // NotInSnapshot is the segment value of matched rows whose key the
@@ -129,10 +131,30 @@ func (e *evaluation) metrics(j *joined, idx []int, challenger bool, scored, labe
 	}
 	m := &Metrics{RowsScored: scored, Labelled: labelled, Matched: int64(len(rows.Score))}
 	m.LabelsWithoutScore = max(labelled-int64(len(idx)), 0)
-	m.ModelVersion = e.m.Model.Version
+	m.ModelVersion = modelName(e.m.Model, "champion")
 	if challenger {
-		m.ModelVersion = e.m.Challenger.Model.Version
+		// Told apart from the champion: the two are two series of one
+		// metric family, and a scrape with a repeated series fails whole.
+		if m.ModelVersion = modelName(e.m.Challenger.Model, "challenger"); m.ModelVersion == modelName(e.m.Model, "champion") {
+			m.ModelVersion += " (challenger)"
+		}
 	}
 	Compute(m, rows, e.job.OutcomeThreshold())
 	return m
+}
+
+// modelName names the model that scored as the trends pages do: the
+// job's model.version, else the registry's name@version, else the file's
+// sha256 (12 digits), else role.
+func modelName(m report.Model, role string) string {
+	switch {
+	case m.Version != "":
+		return m.Version
+	case m.Registry != nil && m.Registry.Name != "":
+		return m.Registry.Name + "@" + m.Registry.Version
+	case m.SHA256 != "":
+		h := strings.TrimPrefix(m.SHA256, "sha256:")
+		return "sha256:" + h[:min(12, len(h))]
+	}
+	return role
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -131,8 +132,11 @@ func Evaluate(ctx context.Context, req Request) (*Report, error) {
 	if job.Outcomes == nil {
 		return nil, fmt.Errorf("%w: %s: the job has no outcomes section", spec.ErrInvalid, job.File)
 	}
-	if table.IsRemote(job.Output.Table) {
-		return nil, fmt.Errorf("%w: outcomes reads a local result table; %s is in object storage", spec.ErrInvalid, job.Output.Table)
+	for _, c := range job.Outcomes.Segments {
+		// Segment values are shown as they are, in the file and its page.
+		if job.Validation.Columns[c].PII {
+			return nil, fmt.Errorf("%w: %s: outcomes.segments: column %q is pii (validation.columns): its values would show unmasked in the outcomes file and page", spec.ErrInvalid, job.File, c)
+		}
 	}
 	date, err := spec.ParseDate(req.Date)
 	if err != nil {
@@ -148,9 +152,15 @@ func Evaluate(ctx context.Context, req Request) (*Report, error) {
 	if req.Label != "" {
 		e.label = req.Label
 	}
-	if _, err := os.Stat(job.Output.Table); err != nil {
-		return nil, fmt.Errorf("%w: date %s: result table %s: %v", ErrNotScored, req.Date, job.Output.Table, err)
+	if !table.IsRemote(job.Output.Table) {
+		if _, err := os.Stat(job.Output.Table); err != nil {
+			return nil, fmt.Errorf("%w: date %s: result table %s: %v", ErrNotScored, req.Date, job.Output.Table, err)
+		}
 	}
+	// On S3, Open pulls the manifests, the outcomes files and the current
+	// pointers into the work folder; the version's files are read from
+	// the bucket (openVersion) and the outcomes files uploaded as reports
+	// are (WriteRunFile).
 	if e.table, err = table.Open(job.Output.Table); err != nil {
 		return nil, err
 	}
@@ -203,13 +213,22 @@ func (e *evaluation) findVersion() error {
 	return nil
 }
 
-// openVersion opens the version's result files (sub "") or a side table.
+// openVersion opens the version's result files (sub "") or a side table:
+// in the table's folder, or in the bucket for a table on S3.
 func (e *evaluation) openVersion(sub string, want int) (*parquetio.Source, error) {
-	dir := e.table.VersionDir(e.req.Date, e.m.Version)
+	rel := []string{"versions", e.req.Date, e.m.Version}
 	if sub != "" {
-		dir = filepath.Join(dir, sub)
+		rel = append(rel, sub)
 	}
-	src, err := parquetio.Open(filepath.Join(dir, "*.parquet"))
+	glob := filepath.Join(e.table.Root, filepath.Join(rel...), "*.parquet")
+	if loc := e.table.Location(rel...); loc != "" {
+		base, query, _ := strings.Cut(loc, "?")
+		glob = base + "/*.parquet"
+		if query != "" {
+			glob += "?" + query
+		}
+	}
+	src, err := parquetio.Open(glob)
 	if err != nil {
 		return nil, fmt.Errorf("version %s of %s: %w", e.m.Version, e.req.Date, err)
 	}

@@ -3,6 +3,8 @@ package schedule
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,5 +140,25 @@ outcomes:
 	}
 	if !strings.Contains(metrics, `batchscore_outcome_auc{batchscore_job="o",model_version="m1"} 1`) {
 		t.Errorf("metrics lack the outcome AUC:\n%s", metrics)
+	}
+	// As serve wires it: the outcomes hook and a token. /metrics needs the
+	// token (unless --open-metrics) and then shows the evaluation.
+	token := []byte("0123456789abcdef-token")
+	for _, c := range []struct {
+		auth string
+		open bool
+		code int
+	}{{"", false, http.StatusUnauthorized}, {"Bearer wrong-token-0123456789", false, http.StatusUnauthorized},
+		{"Bearer " + string(token), false, http.StatusOK}, {"", true, http.StatusOK}} {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		rec := httptest.NewRecorder()
+		h.d.HandlerWith(HTTPOptions{Token: token, OpenMetrics: c.open}).ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if rec.Code != c.code || (c.code == http.StatusOK) != strings.Contains(body, "batchscore_outcome_auc{") {
+			t.Errorf("/metrics with %q (open %v): %d, want %d; outcome AUC shown: %v", c.auth, c.open, rec.Code, c.code, strings.Contains(body, "batchscore_outcome_auc{"))
+		}
 	}
 }

@@ -130,6 +130,11 @@ func (h *handler) file(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data, err := readRegular(path)
+	// A manifest (<start>.<ms>Z-<hex>.json: one dot before .json) in its
+	// public form.
+	if version, ok := strings.CutSuffix(name, ".json"); ok && err == nil && strings.Count(version, ".") == 1 {
+		data, err = publicManifest(&table.Table{Root: root}, date, version)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		http.NotFound(w, r)
 		return

@@ -13,7 +13,8 @@ import (
 // WriteSite writes the static site of jobs into dir: index.html (the jobs
 // list), jobs/<name>/index.html (a job's page) and, beside each job page,
 // runs/<date>/ with a copy of every listed execution's manifest and
-// report and of the outcomes files evaluated, so that every link resolves
+// report (a manifest in its public form: publicManifest) and of the
+// outcomes files evaluated, so that every link resolves
 // offline. A copy whose source has the same size and modification time is
 // left as it is. It returns how many files it wrote.
 func WriteSite(dir string, jobs []*Job) (int, error) {
@@ -42,7 +43,20 @@ func writeJobSite(dir string, j *Job) (int, error) {
 	t := &table.Table{Root: j.root}
 	for _, r := range j.Runs {
 		for _, suffix := range r.Files {
-			n, err := copyFile(t.RunFile(r.Date, r.Version, suffix), filepath.Join(dir, "runs", r.Date, r.Version+suffix))
+			dst := filepath.Join(dir, "runs", r.Date, r.Version+suffix)
+			if suffix == ".json" {
+				data, err := publicManifest(t, r.Date, r.Version)
+				if err != nil {
+					return written, fmt.Errorf("copying a run's record: %w", err)
+				}
+				n, err := writeIfChanged(dst, data)
+				written += n
+				if err != nil {
+					return written, err
+				}
+				continue
+			}
+			n, err := copyFile(t.RunFile(r.Date, r.Version, suffix), dst)
 			written += n
 			if err != nil {
 				return written, err

@@ -2,6 +2,7 @@ package trends
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/batchscore/batchscore/internal/testkit/chromiumtest"
+	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -281,5 +283,57 @@ func TestHandler(t *testing.T) {
 		if strings.Contains(b.String(), "password") {
 			t.Errorf("GET %s served the file outside the table", tc.path)
 		}
+	}
+}
+
+// The manifests the pages link carry the report's masked error, never a
+// PII value the manifest recorded; the copy and the served file agree,
+// and keep the rest of the manifest.
+func TestManifestsMasked(t *testing.T) {
+	dir := t.TempDir()
+	h := writeHistory(t, dir, 12, 3)
+	j, err := Collect(h.job, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := filepath.Join(dir, "site")
+	if _, err := WriteSite(site, []*Job{j}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Handler(func() []*spec.Job { return []*spec.Job{h.job} }, nil))
+	defer srv.Close()
+	failed := 0
+	for _, r := range j.Runs {
+		if !r.Failed() {
+			continue
+		}
+		failed++
+		raw, _ := os.ReadFile(filepath.Join(dir, "table", "runs", r.Date, r.Version+".json"))
+		if !strings.Contains(string(raw), h.secret) {
+			t.Fatalf("the fixture's manifest of %s does not hold the PII value", r.Version)
+		}
+		copied, err := os.ReadFile(filepath.Join(site, "jobs", "churn", "runs", r.Date, r.Version+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(srv.URL + "/jobs/churn/runs/" + r.Date + "/" + r.Version + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var served bytes.Buffer
+		served.ReadFrom(resp.Body)
+		resp.Body.Close()
+		for what, data := range map[string]string{"copy": string(copied), "served": served.String()} {
+			var m report.Manifest
+			if err := json.Unmarshal([]byte(data), &m); err != nil {
+				t.Fatalf("%s manifest of %s: %v", what, r.Version, err)
+			}
+			if strings.Contains(data, h.secret) || !strings.Contains(m.Error, report.Masked) || m.Version != r.Version || m.Counts.Read == 0 {
+				t.Errorf("%s manifest of %s: error %q, version %q, counts %+v", what, r.Version, m.Error, m.Version, m.Counts)
+			}
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no failed run to check")
 	}
 }
