@@ -118,18 +118,23 @@ vet:
 # make test: what it needs (fetched, built and vetted side by side), then
 # the tests side by side: every package but the end-to-end one (go test
 # -race; the goroutine-free ones in NORACE without it), the end-to-end
-# tests, and TestCrashAnywhere (one table, about a hundred runs one after the
-# other, alone the longest test) in a second process of the same
-# test binary; the fuzz targets and the bench smoke join the end-to-end
-# tests' tail. Each end-to-end process builds batchscore and starts
-# PostgreSQL, MariaDB and MinIO in folders and on ports of its own.
-E2E_ALONE := TestCrashAnywhere
-E2E_BIN   := $(CURDIR)/out/test/batchscore-e2e.test
+# tests in E2E_GROUPS processes of the same test binary, of about equal time
+# (testdata/e2e/groups.sh), and TestCrashAnywhere (one table, about a
+# hundred runs one after the other, alone the longest test) in one more; the
+# fuzz targets and the bench smoke join the end-to-end tests' tail. The
+# end-to-end tests spend much of their time waiting on the binary's
+# start-up, servers and daemons, so one process of them all left a core idle.
+# Each end-to-end process builds batchscore and starts PostgreSQL, MariaDB
+# and MinIO in folders and on ports of its own.
+E2E_ALONE  := TestCrashAnywhere
+E2E_BIN    := $(CURDIR)/out/test/batchscore-e2e.test
+E2E_GROUPS := 2
+E2E_GROUP_TARGETS := $(addprefix test-e2e-group-,$(shell seq $(E2E_GROUPS)))
 test: export BATCHSCORE_DUCKDB_NODE_MODULES := $(CURDIR)/$(NODE_DIR)/node_modules
 test: export MINIO_BIN := $(CURDIR)/$(MINIO)
 test:
 	$(MAKE) --no-print-directory -j5 build interop vet minio e2e-test-binary image
-	$(MAKE) --no-print-directory -j7 --output-sync=target test-packages test-packages-norace test-e2e test-e2e-alone test-release-built fuzz-ci-late bench-smoke-late
+	$(MAKE) --no-print-directory -j$(words x x x x x x $(E2E_GROUP_TARGETS)) --output-sync=target test-packages test-packages-norace $(E2E_GROUP_TARGETS) test-e2e-alone test-release-built fuzz-ci-late bench-smoke-late
 
 # The fuzz targets and the bench smoke start once the package tests, the
 # release tests and TestCrashAnywhere are done, beside the rest of the
@@ -142,7 +147,7 @@ fuzz-ci-late:
 bench-smoke-late:
 	$(MAKE) --no-print-directory bench-smoke
 
-.PHONY: e2e-test-binary test-packages test-packages-norace test-e2e test-e2e-alone
+.PHONY: e2e-test-binary test-packages test-packages-norace test-e2e test-e2e-alone e2e-seconds $(E2E_GROUP_TARGETS)
 # Without -race: these tests exec the built batchscore, which the race
 # detector does not watch either way; under it, only the tests' own reads
 # and row comparisons were watched, at several times their CPU.
@@ -170,6 +175,16 @@ test-e2e:
 	$(E2E_RUN) -test.skip='^($(E2E_ALONE))$$' $(call E2E_END,all but $(E2E_ALONE))
 test-e2e-alone:
 	$(E2E_RUN) -test.run='^($(E2E_ALONE))$$' $(call E2E_END,$(E2E_ALONE))
+$(E2E_GROUP_TARGETS): test-e2e-group-%:
+	names=$$(testdata/e2e/groups.sh $(E2E_BIN) $(E2E_GROUPS) $* '$(E2E_ALONE)') && \
+		$(E2E_RUN) -test.run="^($$names)$$" $(call E2E_END,group $* of $(E2E_GROUPS))
+
+# The seconds testdata/e2e/groups.sh balances the groups by: every
+# end-to-end test in one process, as timed by go test -v.
+e2e-seconds: e2e-test-binary
+	cd cmd/batchscore && $(E2E_BIN) -test.count=1 -test.timeout=60m -test.v | tee $(CURDIR)/out/test/e2e-v.log
+	{ sed -n '/^#/p' testdata/e2e/seconds.txt; sed -nE 's/^--- (PASS|FAIL): ([A-Za-z0-9_]+) \(([0-9.]+)s\)$$/\2 \3/p' out/test/e2e-v.log | sort; } > testdata/e2e/seconds.txt.new
+	mv testdata/e2e/seconds.txt.new testdata/e2e/seconds.txt
 
 # Every fuzz target of the module (go test -list finds them, so new ones
 # join), one after the other, FUZZTIME each on top of its seed corpus and
@@ -179,6 +194,7 @@ test-e2e-alone:
 # (golang/go#75804, fixed in Go 1.27), not a finding: it is reported and
 # passed over.
 FUZZTIME ?= 2m
+FUZZFLAGS ?=
 fuzz fuzz-ci:
 	@set -e; list=$$($(GO) test -list '^Fuzz' ./...); \
 	targets=$$(echo "$$list" | awk '/^Fuzz/ { names = names " " $$1 } /^ok/ { n = split(names, a, " "); for (i = 1; i <= n; i++) print $$2 "," a[i]; names = "" }'); \
@@ -189,14 +205,17 @@ fuzz fuzz-ci:
 		inputs=$$($(GO) list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$name; \
 		before=$$(ls "$$inputs" 2>/dev/null | wc -l); \
 		echo "== $$name ($$pkg, $(FUZZTIME))"; \
-		if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg >"$$log" 2>&1; then tail -1 "$$log"; continue; fi; \
+		if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg >"$$log" 2>&1; then tail -1 "$$log"; continue; fi; \
 		cat "$$log"; \
 		if [ "$$(ls "$$inputs" 2>/dev/null | wc -l)" = "$$before" ] && grep -q '^    context deadline exceeded$$' "$$log"; then \
 			echo "   no failing input was written: golang/go#75804, not a finding"; \
 		else exit 1; fi; \
 	done
 
-fuzz-ci: FUZZTIME = 15s
+# In make test: every target for a short while on one worker, so that the
+# fuzzing shares the cores with the end-to-end tests instead of taking both.
+fuzz-ci: FUZZTIME = 10s
+fuzz-ci: FUZZFLAGS = -parallel 1
 
 # make bench on a 50,000-row snapshot, one round, no SQL and no RSS runs:
 # a check that the bench still runs, not a measurement.
