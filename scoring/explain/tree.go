@@ -186,7 +186,7 @@ func (t *Tree) Explain(x []float32, s *Scratch, phi []float64) (bias, margin flo
 
 // pathElement is one feature on the unique path of Algorithm 2.
 type pathElement struct {
-	feature             int32
+	feature            int32
 	zero, one, pweight float64
 }
 
