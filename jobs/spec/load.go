@@ -84,6 +84,7 @@ var yamlSections = map[string]string{
 	"TableRules": "validation.table", "Freshness": "validation.table.freshness", "Drift": "validation.drift",
 	"Threshold":  "validation.drift",
 	"Challenger": "challenger", "Fallback": "fallback", "Review": "review",
+	"Explain": "explain", "ExplainWhere": "explain.where",
 }
 
 // yamlMessage turns yaml.v3's type-centric wording into the file's terms.
@@ -228,6 +229,9 @@ func (j *Job) resolvePaths() {
 	}
 	if j.Output.SQL != nil {
 		j.Output.SQL.DSNFile = abs(j.Output.SQL.DSNFile)
+	}
+	if x := j.Explain; x != nil {
+		x.Covers, x.Reasons = abs(x.Covers), abs(x.Reasons)
 	}
 }
 

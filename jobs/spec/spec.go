@@ -33,6 +33,8 @@ type Job struct {
 	Challenger *Challenger `yaml:"challenger"`
 	Fallback   *Fallback   `yaml:"fallback"`
 	Review     *Review     `yaml:"review"`
+	// Explain publishes per-row explanations with the scores: explain.go.
+	Explain *Explain `yaml:"explain"`
 
 	// Set by Load, never by the file.
 	File     string         `yaml:"-"` // absolute path of the job file
