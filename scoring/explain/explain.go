@@ -33,6 +33,8 @@ type Explainer interface {
 	// Inputs is the number of input columns a row has and contributions
 	// are given for.
 	Inputs() int
+	// Features says what each contribution is of, in order.
+	Features() []Feature
 	// Explain writes row x's contribution of each input to phi (len
 	// Inputs(), overwritten) and returns the bias (the margin expected
 	// under the explainer's reference) and the row's margin computed in

@@ -12,6 +12,7 @@ import (
 type Tree struct {
 	f      *trees.Forest
 	inputs int
+	input  string // the graph input the trees read
 	roots  []int32
 	depth  int
 	leaf   []bool
@@ -93,7 +94,7 @@ func NewTree(e *trees.Ensemble, m Margin, covers []Cover) (*Tree, error) {
 	if e.Op == trees.Regressor && e.Aggregate == "AVERAGE" {
 		scale /= float64(e.Trees)
 	}
-	t := &Tree{f: f, inputs: e.Features, offset: m.Offset}
+	t := &Tree{f: f, inputs: e.Features, input: e.Input, offset: m.Offset}
 	if e.Width > t.inputs {
 		t.inputs = e.Width
 	}
@@ -273,4 +274,14 @@ func unwoundSum(path []pathElement, d, k int) float64 {
 		}
 	}
 	return total
+}
+
+// Features is what each contribution is of: column j of the tree node's
+// input.
+func (t *Tree) Features() []Feature {
+	out := make([]Feature, t.inputs)
+	for j := range out {
+		out[j] = Feature{Input: t.input, Index: j}
+	}
+	return out
 }

@@ -14,6 +14,11 @@ Models are exported by hand as build_tree_families.py does (its functions):
   xgb_multi   multi:softprob, 3 classes, 8 rounds, depth 3, SOFTMAX
   xgb_reg     reg:squarederror, 20 trees, depth 4
   sk_gbm      GradientBoostingClassifier, 10 trees, depth 3 (NaN-free rows)
+  sk_logreg   StandardScaler + LogisticRegression as Scaler + LinearClassifier
+              (two score rows, LOGISTIC); linear.means.f64 holds the
+              training means (E[x]), sk_logreg.contribs.f64 NumPy's
+              w_j*scale_j*(x_j - mean_j) then the bias and the margin
+              (decision_function) per row
 
 Files in testdata/models/explain/:
   inputs.f32             200 fresh rows x 12 features, float32, row-major
@@ -32,7 +37,10 @@ import sys
 
 import numpy as np
 import xgboost as xgb
+from onnx import TensorProto, helper
 from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -93,6 +101,34 @@ def main():
     node.name = "sk_gbm"
     fam.save_model(node, "sk_gbm", 2, "scikit-learn explain test model", True, OUT)
     write_covers("sk_gbm", sk_covers(gbm))
+    linear(Xs, yb, fam.impute(Xt))
+
+
+def linear(X, y, Xt):
+    sc = StandardScaler().fit(X)
+    lr = LogisticRegression(max_iter=500).fit(sc.transform(X), y)
+    w = lr.coef_[0].astype(np.float32)
+    b = np.float32(lr.intercept_[0])
+    offset, scale = sc.mean_.astype(np.float32), (1 / sc.scale_).astype(np.float32)
+    nodes = [helper.make_node("Scaler", ["X"], ["scaled"], domain="ai.onnx.ml", offset=offset.tolist(), scale=scale.tolist()),
+             helper.make_node("LinearClassifier", ["scaled"], ["label", "probabilities"], domain="ai.onnx.ml",
+                              coefficients=np.concatenate([-w, w]).tolist(), intercepts=[float(-b), float(b)],
+                              classlabels_ints=[0, 1], post_transform="LOGISTIC")]
+    graph = helper.make_graph(nodes, "sk_logreg", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, fam.FEATURES])],
+                              [helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+                               helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 2])])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15), helper.make_opsetid("ai.onnx.ml", 3)])
+    m.ir_version = 8
+    with open(os.path.join(OUT, "sk_logreg.onnx"), "wb") as f:
+        f.write(m.SerializeToString())
+    means = X.astype(np.float64).mean(axis=0)
+    weff = w.astype(np.float64) * scale.astype(np.float64)
+    contribs = weff * (Xt.astype(np.float64) - means)
+    bias = float(b) + np.sum(weff * (means - offset.astype(np.float64)))
+    margin = float(b) + (weff * (Xt.astype(np.float64) - offset.astype(np.float64))).sum(axis=1)
+    out = np.concatenate([contribs, np.full((len(Xt), 1), bias), margin[:, None]], axis=1)
+    np.ascontiguousarray(means, dtype="<f8").tofile(os.path.join(OUT, "linear.means.f64"))
+    np.ascontiguousarray(out, dtype="<f8").tofile(os.path.join(OUT, "sk_logreg.contribs.f64"))
 
 
 if __name__ == "__main__":
