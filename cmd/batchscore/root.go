@@ -70,6 +70,7 @@ Exit codes:
 		return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
 	})
 	root.AddCommand(newRunCommand(g), newServeCommand(g), newValidateCommand(g), newProfileCommand(), newRunsCommand(), newShowCommand(), newInspectCommand(g), newModelsCommand(g), newCommitCommand(g), newReownCommand(g), newVersionCommand())
+	root.AddCommand(newCoversCommand())
 	return root
 }
 

@@ -27,6 +27,7 @@ type Linear struct {
 	sign     float64
 	icept    float64 // the intercept, sign applied
 	bias     float64
+	outputs  []string
 }
 
 // LinearModel reads the linear model in an ONNX file and returns its
@@ -66,7 +67,7 @@ func LinearModel(model []byte, class int) (*Linear, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Linear{sign: 1}
+	l := &Linear{sign: 1, outputs: lin.Outputs}
 	coef, icept := a["coefficients"].Floats, a["intercepts"].Floats
 	rows := len(icept)
 	if rows == 0 || len(coef)%rows != 0 {
@@ -192,6 +193,9 @@ func attrs(n onnxwire.Node) (map[string]onnxwire.Values, error) {
 	}
 	return out, nil
 }
+
+// Outputs are the linear node's outputs (label and scores, or Y).
+func (l *Linear) Outputs() []string { return l.outputs }
 
 // Features is what each contribution is of, in order.
 func (l *Linear) Features() []Feature { return l.features }
