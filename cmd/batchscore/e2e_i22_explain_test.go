@@ -92,7 +92,9 @@ func TestI22ExplainThroughTheBinary(t *testing.T) {
 		shap[j] = column(t, tbl, "shap_f"+fmt.Sprint(j)).(*array.Float64)
 	}
 	reason := []*array.String{column(t, tbl, "reason_1").(*array.String), column(t, tbl, "reason_2").(*array.String), column(t, tbl, "reason_3").(*array.String)}
-	code := func(j int) string { return map[int]string{0: "R00", 1: "R01"}[j] + map[bool]string{true: fmt.Sprintf("f%d", j)}[j > 1] }
+	code := func(j int) string {
+		return map[int]string{0: "R00", 1: "R01"}[j] + map[bool]string{true: fmt.Sprintf("f%d", j)}[j > 1]
+	}
 	selected := 0
 	for _, s := range scores {
 		if s >= 0.7 {
