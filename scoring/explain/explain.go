@@ -8,7 +8,9 @@
 // Feature Attribution for Tree Ensembles" (2018, arXiv:1802.03888), as
 // shap's tree_shap.h and XGBoost's TreeShap implement it, with the node
 // covers the caller supplies (ReadCovers) as the path-dependent
-// distribution. Linear models (Linear) give w_j·(x_j − E[x_j]) with E[x]
+// distribution; computed as Fast TreeSHAP v2 (Yang 2021,
+// arXiv:2109.09847: fast.go) when the per-leaf tables fit, by Algorithm 2
+// itself otherwise. Linear models (Linear) give w_j·(x_j − E[x_j]) with E[x]
 // the caller's baseline means.
 //
 // Reasons turns contributions into a row's top-k reason codes.
@@ -47,7 +49,8 @@ type Explainer interface {
 
 // Scratch is one goroutine's working memory for Explain.
 type Scratch struct {
-	path []pathElement
+	path  []pathElement
+	stack []node
 }
 
 // Additivity returns |bias + Σ phi − margin|, the additivity error of one

@@ -23,6 +23,7 @@ type Tree struct {
 	zt, zf []float64 // cover of the true / false child over the node's
 	offset float64   // what the margin adds to the trees' sum
 	bias   float64
+	fast   *fastTree // nil: Algorithm 2 (the paths are too long)
 }
 
 // Margin says which margin an explanation is in: the ensemble's raw
@@ -127,6 +128,7 @@ func NewTree(e *trees.Ensemble, m Margin, covers []Cover) (*Tree, error) {
 		t.bias += t.expected(r)
 		t.depth = max(t.depth, t.height(r))
 	}
+	t.fast = buildFast(t)
 	return t, nil
 }
 
@@ -164,6 +166,15 @@ func (t *Tree) Bias() float64 { return t.bias }
 
 // Explain implements Explainer.
 func (t *Tree) Explain(x []float32, s *Scratch, phi []float64) (bias, margin float64) {
+	clear(phi)
+	if t.fast != nil {
+		return t.bias, t.explainFast(x, s, phi)
+	}
+	return t.explainRecursive(x, s, phi)
+}
+
+// explainRecursive is Algorithm 2 itself.
+func (t *Tree) explainRecursive(x []float32, s *Scratch, phi []float64) (bias, margin float64) {
 	clear(phi)
 	maxd := t.depth + 2
 	if need := (maxd + 1) * (maxd + 2) / 2; len(s.path) < need {

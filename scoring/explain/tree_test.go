@@ -271,3 +271,33 @@ func TestCoversRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFastEqualsAlgorithm2: Fast TreeSHAP v2's precomputed leaves give
+// Algorithm 2's contributions on every row of every model.
+func TestFastEqualsAlgorithm2(t *testing.T) {
+	x := readF32(t, "inputs.f32")
+	for _, tc := range []struct {
+		name  string
+		class int
+	}{{"xgb_bin", 1}, {"xgb_multi", 2}, {"xgb_reg", 0}, {"sk_gbm", 0}} {
+		_, ex := loadTree(t, tc.name, tc.class)
+		if ex.fast == nil {
+			t.Fatalf("%s: no fast table", tc.name)
+		}
+		var s Scratch
+		fast, slow := make([]float64, ex.Inputs()), make([]float64, ex.Inputs())
+		for r := range len(x) / features {
+			row := x[r*features : (r+1)*features]
+			_, m1 := ex.Explain(row, &s, fast)
+			_, m2 := ex.explainRecursive(row, &s, slow)
+			if m1 != m2 {
+				t.Fatalf("%s row %d: margin %v, Algorithm 2 %v", tc.name, r, m1, m2)
+			}
+			for j := range fast {
+				if math.Abs(fast[j]-slow[j]) > 1e-12*(1+math.Abs(slow[j])) {
+					t.Fatalf("%s row %d feature %d: %v, Algorithm 2 %v", tc.name, r, j, fast[j], slow[j])
+				}
+			}
+		}
+	}
+}
