@@ -213,15 +213,37 @@ func linearExplainer(job *spec.Job, model []byte, baseline *profile.Profile) (*e
 				pc = b
 			}
 		}
-		if pc == nil || pc.Mean == nil {
+		m, ok := baselineMean(pc)
+		if !ok {
 			return nil, explainError("the baseline %s has no mean of input column %q", job.Validation.Baseline, c)
 		}
-		means[i] = *pc.Mean
+		means[i] = m
 	}
 	if err := l.SetMeans(means); err != nil {
 		return nil, err
 	}
 	return l, nil
+}
+
+// baselineMean is a profiled column's mean: a numeric column's, or a
+// boolean column's share of true (the model reads true as 1).
+func baselineMean(c *profile.Column) (float64, bool) {
+	switch {
+	case c == nil:
+		return 0, false
+	case c.Mean != nil:
+		return *c.Mean, true
+	case c.Type != "bool" || c.Other != 0:
+		return 0, false
+	}
+	var n, yes int64
+	for _, t := range c.Top {
+		n += t.Count
+		if t.Value == "true" {
+			yes += t.Count
+		}
+	}
+	return float64(yes) / float64(n), n > 0
 }
 
 // featureColumns names the snapshot column behind each contribution.

@@ -130,6 +130,40 @@ func TestI22ExplainThroughTheBinary(t *testing.T) {
 		}
 	}
 
+	// A linear model (Scaler + LinearClassifier) with E[x] from a baseline
+	// profiled by the binary; rows with NaN inputs are quarantined.
+	linear := filepath.Join(root, "testdata", "models", "explain", "sk_logreg.onnx")
+	baseline := filepath.Join(dir, "baseline.json")
+	if res := bs(t, "profile", data, "--out", baseline, "--columns", strings.Join(features, ",")); res.code != 0 {
+		t.Fatalf("profile: exit %d\n%s", res.code, res)
+	}
+	lj := filepath.Join(dir, "linear.yaml")
+	os.WriteFile(lj, []byte(fmt.Sprintf("name: linear\nsource:\n  parquet: %q\nmodel:\n  path: %q\n  inputs:\n    X: [%s]\n  score: {output: probabilities, class: 1}\noutput:\n  table: %q\n  keys: [row_id]\nvalidation:\n  baseline: %q\n  max_invalid_fraction: 0.5\n  rules:\n    - {column: f0, check: finite}\n    - {column: f3, check: finite}\n    - {column: f7, check: finite}\nexplain:\n  top: 2\n  values: true\n",
+		source, linear, strings.Join(features, ", "), filepath.Join(dir, "linear"), baseline)), 0o644)
+	res = bs(t, "run", lj, "--date", date20, "--json")
+	if res.code != 0 {
+		t.Fatalf("linear run: exit %d\n%s", res.code, res)
+	}
+	m = parseManifest(t, []byte(res.stdout))
+	if x := m.Explain; x == nil || x.Method != "linear" || x.Rows != m.Counts.Scored || x.Rows < 2000 || x.MaxAdditivityError > 1e-9 {
+		t.Fatalf("linear explain section: %+v (scored %d)", m.Explain, m.Counts.Scored)
+	}
+	files, _ = filepath.Glob(filepath.Join(m.Explain.Path, "*.parquet"))
+	lt := readParquet(t, files[0])
+	score, bias = column(t, lt, "score").(*array.Float64), column(t, lt, "bias").(*array.Float64)
+	for j := range shap {
+		shap[j] = column(t, lt, "shap_f"+fmt.Sprint(j)).(*array.Float64)
+	}
+	for i := range score.Len() {
+		margin := bias.Value(i)
+		for j := range shap {
+			margin += shap[j].Value(i)
+		}
+		if p := 1 / (1 + math.Exp(-margin)); math.Abs(p-score.Value(i)) > 1e-6 {
+			t.Fatalf("linear row %d: logistic(bias + Σ shap) = %v, score %v", i, p, score.Value(i))
+		}
+	}
+
 	// Covers of another model: exit 2 at load, naming tree and node.
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(strings.Replace(string(b), `"cover":3000}`, `"cover":0}`, 1)), 0o644)
