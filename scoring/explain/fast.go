@@ -25,13 +25,14 @@ type fastTree struct {
 	nfeat []int32   // a leaf's first feature in feats
 	depth []uint8   // a leaf's d
 	feats []int32   // each leaf's path features, in path order
-	coef  []float64 // per leaf, per pattern A (2^d), per place k (d)
+	ratio []float64 // per leaf and place k: (1−z_k)/z_k, beside feats
+	vr    []float64 // per leaf, per B ⊆ F (2^d): v·R(B)
 }
 
 // Limits of the precomputed table: past them Algorithm 2 runs instead.
 const (
 	maxFastDepth   = 16      // distinct features on one path
-	maxFastEntries = 8 << 20 // coefficients (64 MiB)
+	maxFastEntries = 8 << 20 // v·R values (64 MiB)
 )
 
 // buildFast precomputes t's leaves, or returns nil past the limits.
@@ -50,13 +51,16 @@ func buildFast(t *Tree) *fastTree {
 		}
 		if t.leaf[i] {
 			d := len(fr.feats)
-			if d > maxFastDepth || len(f.coef)+d<<d > maxFastEntries {
+			if d > maxFastDepth || len(f.vr)+1<<d > maxFastEntries {
 				ok = false
 				return
 			}
-			f.off[i], f.nfeat[i], f.depth[i] = int32(len(f.coef)), int32(len(f.feats)), uint8(d)
+			f.off[i], f.nfeat[i], f.depth[i] = int32(len(f.vr)), int32(len(f.feats)), uint8(d)
 			f.feats = append(f.feats, fr.feats...)
-			f.coef = append(f.coef, leafCoefs(t.val[i], fr.z)...)
+			for _, z := range fr.z {
+				f.ratio = append(f.ratio, (1-z)/z)
+			}
+			f.vr = append(f.vr, leafR(t.val[i], fr.z)...)
 			return
 		}
 		k := -1
@@ -96,12 +100,12 @@ func buildFast(t *Tree) *fastTree {
 	return f
 }
 
-// leafCoefs are one leaf's coefficients: [A][k] for every pattern A of
-// its d path features.
-func leafCoefs(v float64, z []float64) []float64 {
+// leafR is v·R(B) for every B ⊆ F of one leaf (B as a bit set of the
+// path places).
+func leafR(v float64, z []float64) []float64 {
 	d := len(z)
 	if d == 0 {
-		return nil
+		return []float64{0}
 	}
 	// e[B][s]: the elementary symmetric polynomial of degree s of
 	// {1/z_j : j ∈ B}.
@@ -131,19 +135,9 @@ func leafCoefs(v float64, z []float64) []float64 {
 		for s := range d {
 			sum += w[s] * e[b*(d+1)+s]
 		}
-		r[b] = all * sum
+		r[b] = v * all * sum
 	}
-	out := make([]float64, d<<d)
-	for a := range 1 << d {
-		for k := range d {
-			if a>>k&1 == 1 {
-				out[a*d+k] = v * (1 - z[k]) / z[k] * r[a&^(1<<k)]
-			} else {
-				out[a*d+k] = -v * r[a]
-			}
-		}
-	}
-	return out
+	return r
 }
 
 func lowBit(b int) int {
@@ -178,10 +172,16 @@ func (t *Tree) explainFast(x []float32, s *Scratch, phi []float64) float64 {
 					margin += t.val[i]
 				}
 				a := int(^nd.miss) & (1<<d - 1)
-				c := f.coef[int(f.off[i])+a*d : int(f.off[i])+a*d+d]
+				vr := f.vr[f.off[i] : int(f.off[i])+1<<d]
 				feats := f.feats[f.nfeat[i] : int(f.nfeat[i])+d]
+				ratio := f.ratio[f.nfeat[i] : int(f.nfeat[i])+d]
+				out := vr[a]
 				for k, ft := range feats {
-					phi[ft] += c[k]
+					if a>>k&1 == 1 {
+						phi[ft] += ratio[k] * vr[a&^(1<<k)]
+					} else {
+						phi[ft] -= out
+					}
 				}
 				continue
 			}
