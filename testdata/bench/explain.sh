@@ -6,7 +6,7 @@
 # of BENCH_ROUNDS rounds, each under /usr/bin/time -v:
 #   score     batchscore run, no explain: section (the baseline)
 #   explain   the same run with explain: {top: 4, values: true}, every row
-#   where     explain: only rows with score >= the median score (about half)
+#   where     explain: only rows with score >= the median score (half)
 #   xgb       XGBoost pred_contribs on the same rows already in memory
 # The table: wall and CPU seconds (median and best), peak RSS; then rows
 # explained per CPU-second for batchscore (explain's CPU minus score's: the
@@ -67,9 +67,8 @@ run_bs() { # run_bs NAME JOB ROUND
 	rm -rf "$T/table-explain-$1"
 }
 SCORE_JOB=$(job score "")
-# The median score, from a first scoring run, sets where's threshold.
-run_bs score "$SCORE_JOB" 0
-MEDIAN=$("$PY" -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["validation"]["scores"]["quantiles"]["p50"] if "quantiles" in m["validation"].get("scores",{}) else 0.5)' "$RES/explain-score-0.json" 2>/dev/null || echo 0.5)
+# The median score (XGBoost's own prediction) sets where's threshold.
+MEDIAN=$("$PY" testdata/bench/explain_peer.py median "$T/models/xgb_bench.json" "$SNAP/rows.f32")
 EXPLAIN_JOB=$(job explain "explain:\n  top: 4\n  covers: \"$T/xgb_bench.covers.json\"\n  values: true\n")
 WHERE_JOB=$(job where "explain:\n  top: 4\n  covers: \"$T/xgb_bench.covers.json\"\n  values: true\n  where: {score_min: $MEDIAN}\n")
 

@@ -3,6 +3,7 @@
 
     explain_peer.py covers MODEL.json OUT.json    write the booster's covers (get_dump with_stats)
     explain_peer.py contribs MODEL.json ROWS.f32  Booster.predict(pred_contribs=True), nthread=2
+    explain_peer.py median MODEL.json ROWS.f32    print the median predicted probability
 
 ROWS.f32 is treesnap's float32 row-major matrix of 12 columns. Prints the row
 count and a checksum. Run it under /usr/bin/time -v.
@@ -30,6 +31,9 @@ def main():
             json.dump(covers, f)
         return
     X = np.memmap(arg, dtype="<f4", mode="r").reshape(-1, 12)
+    if cmd == "median":
+        print(repr(float(np.median(b.inplace_predict(X)))))
+        return
     c = b.predict(xgb.DMatrix(X, nthread=2), pred_contribs=True)
     print("contribs: %d rows, checksum %.6f" % (len(X), float(np.asarray(c, dtype=np.float64).sum())))
 
