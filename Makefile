@@ -21,7 +21,7 @@ export BATCHSCORE_ORT_LIB := $(CURDIR)/$(ORT_LIB)
 # dependency.
 export GOFLAGS := -trimpath $(GOFLAGS)
 
-.PHONY: all build ort notices dist image test-release demo test test-short vet bench bench-smoke bench-tricks fuzz fuzz-ci models models-families interop clean
+.PHONY: all build ort notices dist image test-release demo test test-short vet bench bench-smoke bench-tricks fuzz fuzz-ci models models-families models-explain interop clean
 
 all: build
 
@@ -234,13 +234,18 @@ bench: build
 bench-tricks: build
 	./testdata/bench/tricks.sh
 
-models: models-families
+models: models-families models-explain
 	/usr/bin/python3 testdata/models/build_models.py
 
 # The tree-family test models (testdata/models/families): scikit-learn and
 # XGBoost models exported by hand, with their frameworks' predictions.
 models-families:
 	/usr/bin/python3 testdata/models/build_tree_families.py
+
+# The explanation test models (testdata/models/explain): XGBoost and
+# scikit-learn models with their covers and XGBoost's pred_contribs.
+models-explain:
+	/usr/bin/python3 testdata/models/build_explain.py
 
 clean:
 	rm -rf bin out dist

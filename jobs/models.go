@@ -24,7 +24,7 @@ func (e *execution) openPlan() (*route.Plan, error) {
 		Mem: e.mem(), Log: e.log,
 		Table:    e.table,
 		Previous: func() *report.Manifest { return previousPublished(e.table, e.date) },
-		Keep:     append(slices.Clone(e.req.Job.Output.Keys), output.FlagsColumn),
+		Keep:     append(append(slices.Clone(e.req.Job.Output.Keys), output.FlagsColumn), explainKeep(e.req.Job)...),
 		Sessions: e.Reuse.sessions(),
 	})
 	e.m.Model = models.Champion

@@ -41,15 +41,20 @@ func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *c
 	if err := p.OpenSideTables(job, src.Schema(), dir, e.date, e.m.RunID, e.m.Model.Version); err != nil {
 		return nil, err
 	}
+	if err := e.explain.open(job, src.Schema(), dir, e.date, e.m.RunID, e.m.Model.Version); err != nil {
+		p.AbortSideTables()
+		return nil, err
+	}
 	w, err := parquetio.NewWriter(dir, out.Schema, job.Output.Compression, job.Output.FileRows, mem,
 		parquetio.CompressionLevel(job.Output.CompressionLevel))
 	if err != nil {
 		p.AbortSideTables()
+		e.explain.abort()
 		return nil, err
 	}
 
 	pl := &pipeline{
-		src: src, plan: p, checks: c, w: w, out: out, mem: mem,
+		src: src, plan: p, checks: c, w: w, out: out, mem: mem, explain: e.explain,
 		columns: readColumns(job, p, c.columns()), chunkRows: job.Scoring.ChunkRows,
 		countKeys: e.req.Shard == nil, progress: e.Progress, total: src.Rows(),
 		raw:     make(chan rawChunk), // unbuffered: a chunk less in flight, measured no slower
@@ -68,7 +73,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *c
 	g.Go(guard("checking", func() error { return pl.checking(gctx) }))
 	g.Go(func() error {
 		defer close(pl.scored)
-		return scoring.Pool(gctx, workers, pl.chunks, pl.scored, p.Score)
+		return scoring.Pool(gctx, workers, pl.chunks, pl.scored, e.explain.wrap(p.Score))
 	})
 	g.Go(guard("writing", pl.writing))
 	err = g.Wait()
@@ -87,11 +92,18 @@ func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *c
 	if err != nil {
 		w.Abort()
 		p.AbortSideTables()
+		e.explain.abort()
 		return nil, err
 	}
 	files, err := w.Close()
 	if err != nil {
 		p.AbortSideTables()
+		e.explain.abort()
+		return nil, err
+	}
+	if e.m.Explain, err = e.explain.close(); err != nil {
+		p.AbortSideTables()
+		e.explain.abort()
 		return nil, err
 	}
 	return files, p.CloseSideTables()
@@ -106,6 +118,7 @@ type pipeline struct {
 	checks    *checks
 	w         *parquetio.Writer
 	out       *output.Builder
+	explain   *explaining // nil unless the job explains its rows
 	mem       memory.Allocator
 	columns   []string
 	chunkRows int
@@ -234,6 +247,10 @@ func (pl *pipeline) writeChunk(ready scoring.Scored) error {
 		return err
 	}
 	if err := pl.plan.WriteSide(ready); err != nil {
+		ready.Release()
+		return err
+	}
+	if err := pl.explain.write(ready); err != nil {
 		ready.Release()
 		return err
 	}

@@ -203,6 +203,7 @@ type execution struct {
 	runIDLogged bool
 
 	baseline *jobBaseline // set once the baseline is read and checked
+	explain  *explaining  // set when the job explains its rows
 	// checkpoints saves scored chunks for a rerun of the same run id; nil
 	// when the run cannot be resumed.
 	checkpoints *resume.Checkpoints
@@ -249,6 +250,9 @@ func (e *execution) run(ctx context.Context) (err error) {
 	checks.sampleDrift(src.Schema(), e.driftSample())
 	if p != nil {
 		p.UseBaseline(checks.baseline, modelColumns(job))
+		if err := e.openExplain(e.m.Model.Path, checks.baseline); err != nil {
+			return err
+		}
 	}
 	defer func() {
 		// A run that stopped while the checks streamed (a fail rule, a
@@ -458,6 +462,9 @@ func (e *execution) publish(ctx context.Context, t *table.Table, dir string) err
 	e.m.Output.URL, e.m.Output.CurrentURL = t.ReaderURL("versions", e.date, e.m.Version), t.ReaderURL("current", e.date+".json")
 	if len(e.m.Output.QuarantineFiles) > 0 {
 		e.m.Output.QuarantinePath = filepath.Join(e.m.Output.Path, QuarantineDir)
+	}
+	if x := e.m.Explain; x != nil && len(x.Files) > 0 {
+		x.Path = filepath.Join(e.m.Output.Path, output.ExplanationsDir)
 	}
 	if err := t.SyncCurrent(); err != nil {
 		e.log.Warn("published, but syncing current/ failed", "err", err)

@@ -32,6 +32,9 @@ func verifyStaged(dir string, m *report.Manifest) error {
 	if r := m.Review; r != nil {
 		list(output.ReviewDir, r.Files)
 	}
+	if x := m.Explain; x != nil {
+		list(output.ExplanationsDir, x.Files)
+	}
 	seen := map[string]bool{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Ext(p) != ".parquet" {

@@ -69,7 +69,7 @@ Exit codes:
 		flagsFailed = true
 		return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
 	})
-	root.AddCommand(newRunCommand(g), newServeCommand(g), newValidateCommand(g), newProfileCommand(), newRunsCommand(), newShowCommand(), newInspectCommand(g), newModelsCommand(g), newCommitCommand(g), newReownCommand(g), newOutcomesCommand(g), newTrendsCommand(), newVersionCommand())
+	root.AddCommand(newRunCommand(g), newServeCommand(g), newValidateCommand(g), newProfileCommand(), newRunsCommand(), newShowCommand(), newInspectCommand(g), newModelsCommand(g), newCommitCommand(g), newReownCommand(g), newCoversCommand(), newOutcomesCommand(g), newTrendsCommand(), newVersionCommand())
 	return root
 }
 

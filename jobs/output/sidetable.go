@@ -22,6 +22,8 @@ const (
 	QuarantineDir = "_quarantine"
 	ShadowDir     = "_shadow"
 	ReviewDir     = "_review"
+	// ExplanationsDir holds the rows' explanations (explain: in the job).
+	ExplanationsDir = "_explanations"
 )
 
 // SideTable is a table published inside a version's folder, next to the

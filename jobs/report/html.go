@@ -93,6 +93,7 @@ type page struct {
 	Scores       *pageScores
 	Shadow       *chart // the challenger's and champion's scores
 	Reasons      []pageCategory
+	ReasonCodes  []pageCategory // explain: how often each reason code was given
 	Breaches     []string
 	Notes        []string
 	PII          []string
@@ -284,6 +285,14 @@ func (p *page) addScores(r *Report) {
 				Baseline: float64(b.Champion) / float64(max(1, c.SampleRows)), Today: float64(b.Challenger) / float64(max(1, c.SampleRows))}
 		}
 		p.Shadow = newChart("champion and challenger score distributions", "score", "champion", "challenger", bins)
+	}
+	if x := r.Explain; x != nil {
+		codes := slices.Sorted(maps.Keys(x.Reasons))
+		slices.SortStableFunc(codes, func(a, b string) int { return int(x.Reasons[b] - x.Reasons[a]) })
+		for _, c := range codes {
+			p.ReasonCodes = append(p.ReasonCodes, pageCategory{Value: clip(c, htmlNameChars), Count: thousands(x.Reasons[c]),
+				Share: pct(float64(x.Reasons[c]) / float64(max(1, x.Rows)))})
+		}
 	}
 	if v := r.Review; v != nil {
 		for _, reason := range slices.Sorted(maps.Keys(v.Reasons)) {

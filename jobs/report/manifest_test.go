@@ -84,6 +84,14 @@ func manifestFixture() *Manifest {
 			Rows: 5, Reasons: map[string]int64{"low_confidence": 5},
 			Path: "/tables/churn/versions/2026-03-13/20260314T020000Z/_review", Files: []File{file("part-00000.parquet")},
 		},
+		Explain: &Explanation{
+			Method: "tree_shap_path_dependent", Space: ExplainSpaceMargin,
+			Covers: "/models/churn_gbm.covers.json", CoversSHA256: "c0ffee",
+			Rows: 900, Skipped: 90, FallbackRows: 10, MaxAdditivityError: 2.2e-16,
+			Importance: []Importance{{Column: "tenure_months", MeanAbs: 0.41}},
+			Reasons:    map[string]int64{"R01": 612},
+			Path:       "/tables/churn/versions/2026-03-13/20260314T020000Z/_explanations", Files: []File{file("part-00000.parquet")},
+		},
 		Shard:  &shard,
 		Shards: []ShardRef{shard},
 	}

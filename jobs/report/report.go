@@ -50,6 +50,8 @@ type Report struct {
 	Challenger *Challenger `json:"challenger,omitempty"`
 	Fallback   *Fallback   `json:"fallback,omitempty"`
 	Review     *Review     `json:"review,omitempty"`
+	// Explain is the explanations' section (explain: in the job).
+	Explain *Explanation `json:"explain,omitempty"`
 	// NonFinite lists the model input columns that held NaN or infinite
 	// values, which were scored as they were.
 	NonFinite []NonFiniteInput `json:"non_finite_inputs,omitempty"`

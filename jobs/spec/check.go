@@ -160,6 +160,9 @@ func (j *Job) check(root *yaml.Node) error {
 	if err := j.checkOutcomes(bad); err != nil {
 		return err
 	}
+	if err := j.checkExplain(bad); err != nil {
+		return err
+	}
 
 	if j.Output.Table == "" {
 		return bad("is required")("output", "table")

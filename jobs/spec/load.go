@@ -85,6 +85,7 @@ var yamlSections = map[string]string{
 	"Threshold":  "validation.drift",
 	"Challenger": "challenger", "Fallback": "fallback", "Review": "review",
 	"Outcomes": "outcomes", "LabelSource": "outcomes.labels", "LabelSQL": "outcomes.labels.sql", "OutcomesGate": "outcomes.gate",
+	"Explain": "explain", "ExplainWhere": "explain.where",
 }
 
 // yamlMessage turns yaml.v3's type-centric wording into the file's terms.
@@ -241,6 +242,9 @@ func (j *Job) resolvePaths() {
 		if o.Labels.SQL != nil {
 			o.Labels.SQL.DSNFile = abs(o.Labels.SQL.DSNFile)
 		}
+	}
+	if x := j.Explain; x != nil {
+		x.Covers, x.Reasons = abs(x.Covers), abs(x.Reasons)
 	}
 }
 

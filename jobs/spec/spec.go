@@ -35,6 +35,8 @@ type Job struct {
 	Review     *Review     `yaml:"review"`
 	// Outcomes measures published scores against labels (outcomes.go).
 	Outcomes *Outcomes `yaml:"outcomes"`
+	// Explain publishes per-row explanations with the scores: explain.go.
+	Explain *Explain `yaml:"explain"`
 
 	// Set by Load, never by the file.
 	File     string         `yaml:"-"` // absolute path of the job file

@@ -169,6 +169,7 @@ func (e *Ensemble) compile(attrs []attr) error {
 	if captureTrees != nil {
 		captureTrees(t)
 	}
+	e.forest = newForest(l, t)
 	if e.general {
 		return e.compileGeneral(t)
 	}

@@ -129,7 +129,8 @@ type Ensemble struct {
 	// Layout says how the trees were compiled (see compile.go).
 	Layout string
 
-	c compiled
+	c      compiled
+	forest *Forest // the trees as listed (Forest)
 }
 
 // Load reads a model's tree node and compiles it. A model this package
