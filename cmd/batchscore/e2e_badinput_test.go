@@ -145,8 +145,18 @@ type badCase struct {
 
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	features := "      - months_to_contract_end"
-	cases := []badCase{
+	cases := append(badSnapshotCases(), badJobCases()...)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runBadCase(t, tc)
+		})
+	}
+}
+
+// badSnapshotCases damage the snapshot: its files, columns, values and rows.
+func badSnapshotCases() []badCase {
+	return []badCase{
 		{
 			name: "truncated parquet", code: 1,
 			setup: func(t *testing.T, dir string) {
@@ -246,6 +256,13 @@ func TestBadInput(t *testing.T) {
 			},
 			want: []string{"snapshot_date=" + date20 + "/*.parquet"},
 		},
+	}
+}
+
+// badJobCases break the job file, the model, the ORT library or the flags.
+func badJobCases() []badCase {
+	features := "      - months_to_contract_end"
+	return []badCase{
 		{
 			name: "model input takes 30 columns, job lists 29", code: 2,
 			opts: func(t *testing.T, o *jobOpts) {
@@ -329,12 +346,6 @@ func TestBadInput(t *testing.T) {
 			args: func(job string) []string { return []string{"run", job, "--date", "20/11/2026"} },
 			want: []string{"--date", "20/11/2026"},
 		},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			runBadCase(t, tc)
-		})
 	}
 }
 

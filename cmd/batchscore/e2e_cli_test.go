@@ -17,15 +17,7 @@ func TestCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	gbm := modelPath(t, "churn_gbm.onnx")
-	cases := []struct {
-		name  string
-		args  []string
-		noORT bool // run without any ONNX Runtime library available
-		code  int
-		// out must appear on stdout, err on stderr (user-facing messages).
-		out, err []string
-		notOut   []string
-	}{
+	cases := []cliCase{
 		{
 			name: "--help", args: []string{"--help"},
 			out: []string{"Usage:", "batchscore [command]", "run ", "inspect ", "version ", "Exit codes", "130", "--ort-lib"},
@@ -120,35 +112,51 @@ func TestCLI(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var res result
-			if tc.noORT {
-				res = runWith(t, batchscore, baseEnv(), tc.args...)
-			} else {
-				res = bs(t, tc.args...)
-			}
-			if res.code != tc.code {
-				t.Errorf("exit %d, want %d\n%s", res.code, tc.code, res)
-			}
-			for _, w := range tc.out {
-				if !strings.Contains(res.stdout, w) {
-					t.Errorf("stdout lacks %q:\n%s", w, res.stdout)
-				}
-			}
-			for _, w := range tc.notOut {
-				if strings.Contains(res.stdout, w) {
-					t.Errorf("stdout holds %q:\n%s", w, res.stdout)
-				}
-			}
-			msgs := res.messages()
-			for _, w := range tc.err {
-				if !strings.Contains(msgs, w) {
-					t.Errorf("stderr lacks %q:\n%s", w, msgs)
-				}
-			}
-			if strings.Contains(res.stderr, "panic:") {
-				t.Errorf("panic:\n%s", res.stderr)
-			}
+			runCLICase(t, tc)
 		})
+	}
+}
+
+type cliCase struct {
+	name  string
+	args  []string
+	noORT bool // run without any ONNX Runtime library available
+	code  int
+	// out must appear on stdout, err on stderr (user-facing messages).
+	out, err []string
+	notOut   []string
+}
+
+// runCLICase runs the binary with tc's arguments and checks its exit code,
+// its output and that no panic reached the user.
+func runCLICase(t *testing.T, tc cliCase) {
+	var res result
+	if tc.noORT {
+		res = runWith(t, batchscore, baseEnv(), tc.args...)
+	} else {
+		res = bs(t, tc.args...)
+	}
+	if res.code != tc.code {
+		t.Errorf("exit %d, want %d\n%s", res.code, tc.code, res)
+	}
+	for _, w := range tc.out {
+		if !strings.Contains(res.stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, res.stdout)
+		}
+	}
+	for _, w := range tc.notOut {
+		if strings.Contains(res.stdout, w) {
+			t.Errorf("stdout holds %q:\n%s", w, res.stdout)
+		}
+	}
+	msgs := res.messages()
+	for _, w := range tc.err {
+		if !strings.Contains(msgs, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, msgs)
+		}
+	}
+	if strings.Contains(res.stderr, "panic:") {
+		t.Errorf("panic:\n%s", res.stderr)
 	}
 }
 

@@ -274,7 +274,13 @@ func TestI23TrendsServeAuthAndPages(t *testing.T) {
 		t.Errorf("a raw ../ path: %s", status)
 	}
 
-	// The live pages in Chromium, through a proxy that adds the token.
+	checkLivePages(t, base, bearer, table)
+}
+
+// checkLivePages loads the served index and job pages in Chromium, through
+// a proxy that adds the token: no console message, every chart's points
+// drawn and said, every link answering with a CSP.
+func checkLivePages(t *testing.T, base, bearer, table string) {
 	target, _ := url.Parse(base)
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	director := proxy.Director

@@ -87,34 +87,7 @@ func TestOutcomesThroughTheBinary(t *testing.T) {
 		t.Fatalf("run failed\n%s", res)
 	}
 	current := filepath.Join(table, "current", date20)
-	var rows resultRows
-	parts, _ := filepath.Glob(filepath.Join(current, "*.parquet"))
-	for _, f := range parts {
-		tbl := readParquet(t, f)
-		ids, ss := column(t, tbl, "customer_id").(*array.Int64), column(t, tbl, "score").(*array.Float64)
-		for i := range ids.Len() {
-			rows.ids, rows.scores = append(rows.ids, ids.Value(i)), append(rows.scores, ss.Value(i))
-		}
-	}
-	shadowFiles, _ := filepath.Glob(filepath.Join(current, "_shadow", "*.parquet"))
-	chall := map[int64]float64{}
-	for _, f := range shadowFiles {
-		tbl := readParquet(t, f)
-		ids, cs := column(t, tbl, "customer_id").(*array.Int64), column(t, tbl, "challenger_score").(*array.Float64)
-		for i := range ids.Len() {
-			chall[ids.Value(i)] = cs.Value(i)
-		}
-	}
-	// contract_type is a column of the snapshot only.
-	contract := map[int64]string{}
-	snapFiles, _ := filepath.Glob(filepath.Join(samples(t), "snapshot_date="+date20, "*.parquet"))
-	for _, f := range snapFiles {
-		tbl := readParquet(t, f)
-		ids, ct := column(t, tbl, "customer_id").(*array.Int64), column(t, tbl, "contract_type")
-		for i := range ids.Len() {
-			contract[ids.Value(i)] = ct.ValueStr(i)
-		}
-	}
+	rows, chall, contract := publishedForOutcomes(t, current)
 	// Labels: every third scored row unlabelled, two labels with no score,
 	// region "vip" all negatives.
 	var ids, churned []int64
@@ -162,32 +135,7 @@ func TestOutcomesThroughTheBinary(t *testing.T) {
 		t.Fatalf("no challenger: %+v", got.Challenger)
 	}
 	checkAgainst(t, "challenger", got.Challenger, want["challenger"])
-	seen, contracts := 0, 0
-	scoredBy := map[string]int64{}
-	for _, id := range rows.ids {
-		scoredBy[contract[id]]++
-	}
-	for _, s := range got.Segments {
-		if s.Column == "contract_type" {
-			checkAgainst(t, "contract_type "+s.Value, s.Champion, want["contract:"+s.Value])
-			if s.Champion.RowsScored != scoredBy[s.Value] {
-				t.Errorf("contract_type %s: %d rows scored, want %d", s.Value, s.Champion.RowsScored, scoredBy[s.Value])
-			}
-			contracts++
-			continue
-		}
-		checkAgainst(t, "region "+s.Value, s.Champion, want[s.Value])
-		if s.Value == "vip" && (s.Champion.AUC != nil || s.Champion.KS != nil) {
-			t.Errorf("one-class segment has AUC %v KS %v", s.Champion.AUC, s.Champion.KS)
-		}
-		seen++
-	}
-	if contracts != len(scoredBy) {
-		t.Errorf("%d contract_type segments, want %d", contracts, len(scoredBy))
-	}
-	if seen != 3 || !strings.Contains(res.stdout, `"auc": null`) {
-		t.Errorf("segments %d (want 3), or no null AUC in %s", seen, clip(res.stdout))
-	}
+	checkOutcomeSegments(t, got, want, rows, contract, res.stdout)
 	for _, f := range got.Files {
 		data, err := os.ReadFile(filepath.Join(table, f))
 		if err != nil {
@@ -221,7 +169,88 @@ func TestOutcomesThroughTheBinary(t *testing.T) {
 		}
 	}
 
-	// Bad input: each names what is wrong, with its exit code.
+	checkOutcomesBadInput(t, filepath.Join(dir, "bad"), job, ids, churned, region)
+	// The gate: an AUC under auc_min writes the evaluation and exits 3.
+	gated := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, edit: appendSection(section + "  gate: {auc_min: 0.999}\n")})
+	res = bs(t, "outcomes", gated, "--date", date20, "--json")
+	if res.code != 3 || !strings.Contains(res.stderr, "below auc_min 0.999") || !strings.Contains(res.stdout, `"passed": false`) {
+		t.Errorf("gate: exit %d, want 3 naming auc_min, with the evaluation printed\n%s", res.code, res)
+	}
+	if after := treeDigest(t, filepath.Join(table, "versions"), filepath.Join(table, "current")); after != before {
+		t.Errorf("an outcomes run changed what is published")
+	}
+}
+
+// publishedForOutcomes reads the run's result rows, its challenger scores
+// by key and the snapshot's contract_type by key.
+func publishedForOutcomes(t *testing.T, current string) (resultRows, map[int64]float64, map[int64]string) {
+	var rows resultRows
+	parts, _ := filepath.Glob(filepath.Join(current, "*.parquet"))
+	for _, f := range parts {
+		tbl := readParquet(t, f)
+		ids, ss := column(t, tbl, "customer_id").(*array.Int64), column(t, tbl, "score").(*array.Float64)
+		for i := range ids.Len() {
+			rows.ids, rows.scores = append(rows.ids, ids.Value(i)), append(rows.scores, ss.Value(i))
+		}
+	}
+	shadowFiles, _ := filepath.Glob(filepath.Join(current, "_shadow", "*.parquet"))
+	chall := map[int64]float64{}
+	for _, f := range shadowFiles {
+		tbl := readParquet(t, f)
+		ids, cs := column(t, tbl, "customer_id").(*array.Int64), column(t, tbl, "challenger_score").(*array.Float64)
+		for i := range ids.Len() {
+			chall[ids.Value(i)] = cs.Value(i)
+		}
+	}
+	// contract_type is a column of the snapshot only.
+	contract := map[int64]string{}
+	snapFiles, _ := filepath.Glob(filepath.Join(samples(t), "snapshot_date="+date20, "*.parquet"))
+	for _, f := range snapFiles {
+		tbl := readParquet(t, f)
+		ids, ct := column(t, tbl, "customer_id").(*array.Int64), column(t, tbl, "contract_type")
+		for i := range ids.Len() {
+			contract[ids.Value(i)] = ct.ValueStr(i)
+		}
+	}
+	return rows, chall, contract
+}
+
+// checkOutcomeSegments checks each segment against scikit-learn's metrics,
+// the rows scored per contract type and the one-class region's null AUC.
+func checkOutcomeSegments(t *testing.T, got outcomeFile, want map[string]map[string]*float64, rows resultRows, contract map[int64]string, stdout string) {
+	t.Helper()
+	seen, contracts := 0, 0
+	scoredBy := map[string]int64{}
+	for _, id := range rows.ids {
+		scoredBy[contract[id]]++
+	}
+	for _, s := range got.Segments {
+		if s.Column == "contract_type" {
+			checkAgainst(t, "contract_type "+s.Value, s.Champion, want["contract:"+s.Value])
+			if s.Champion.RowsScored != scoredBy[s.Value] {
+				t.Errorf("contract_type %s: %d rows scored, want %d", s.Value, s.Champion.RowsScored, scoredBy[s.Value])
+			}
+			contracts++
+			continue
+		}
+		checkAgainst(t, "region "+s.Value, s.Champion, want[s.Value])
+		if s.Value == "vip" && (s.Champion.AUC != nil || s.Champion.KS != nil) {
+			t.Errorf("one-class segment has AUC %v KS %v", s.Champion.AUC, s.Champion.KS)
+		}
+		seen++
+	}
+	if contracts != len(scoredBy) {
+		t.Errorf("%d contract_type segments, want %d", contracts, len(scoredBy))
+	}
+	if seen != 3 || !strings.Contains(stdout, `"auc": null`) {
+		t.Errorf("segments %d (want 3), or no null AUC in %s", seen, clip(stdout))
+	}
+}
+
+// checkOutcomesBadInput runs outcomes on bad labels written under badDir:
+// each names what is wrong, with its exit code.
+func checkOutcomesBadInput(t *testing.T, badDir, job string, ids, churned []int64, region []string) {
+	t.Helper()
 	bad := func(name string, code int, wants []string, args ...string) {
 		t.Helper()
 		res := bs(t, append([]string{"outcomes", job}, args...)...)
@@ -234,7 +263,6 @@ func TestOutcomesThroughTheBinary(t *testing.T) {
 			}
 		}
 	}
-	badDir := filepath.Join(dir, "bad")
 	churned[5] = 2
 	writeLabels(t, filepath.Join(badDir, "value.parquet"), ids, churned, region)
 	bad("label 2", 3, []string{"value.parquet row 5", `"churned"`, "not 0 or 1"}, "--date", date20, "--labels", filepath.Join(badDir, "value.parquet"))
@@ -253,15 +281,6 @@ func TestOutcomesThroughTheBinary(t *testing.T) {
 	defer keyRec.Release()
 	writeParquet(t, filepath.Join(badDir, "keys.parquet"), keyRec)
 	bad("key type", 3, []string{"keys.parquet", `key column "customer_id" is utf8`}, "--date", date20, "--labels", filepath.Join(badDir, "keys.parquet"))
-	// The gate: an AUC under auc_min writes the evaluation and exits 3.
-	gated := writeJob(t, "churn_nightly.yaml", jobOpts{table: table, edit: appendSection(section + "  gate: {auc_min: 0.999}\n")})
-	res = bs(t, "outcomes", gated, "--date", date20, "--json")
-	if res.code != 3 || !strings.Contains(res.stderr, "below auc_min 0.999") || !strings.Contains(res.stdout, `"passed": false`) {
-		t.Errorf("gate: exit %d, want 3 naming auc_min, with the evaluation printed\n%s", res.code, res)
-	}
-	if after := treeDigest(t, filepath.Join(table, "versions"), filepath.Join(table, "current")); after != before {
-		t.Errorf("an outcomes run changed what is published")
-	}
 }
 
 func checkAgainst(t *testing.T, name string, got *outcomeMetrics, want map[string]*float64) {

@@ -103,30 +103,7 @@ func TestServeRunsAndStopsCleanly(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// SIGHUP with a broken job file: reported in /healthz, the jobs go on.
-	broken := filepath.Join(jobs, "quick.yaml")
-	if err := os.WriteFile(broken, []byte("name: quick\nbogus: 1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Process.Signal(syscall.SIGHUP)
-	var health struct {
-		Jobs       []string          `json:"jobs"`
-		LoadErrors map[string]string `json:"load_errors"`
-	}
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		resp, err := client.Get(base + "/healthz")
-		if err != nil {
-			continue
-		}
-		json.NewDecoder(resp.Body).Decode(&health)
-		resp.Body.Close()
-		if len(health.LoadErrors) > 0 {
-			break
-		}
-	}
-	if len(health.LoadErrors) != 1 || len(health.Jobs) != 2 {
-		t.Errorf("after a broken reload /healthz says jobs %v, load errors %v; want both jobs kept and one error", health.Jobs, health.LoadErrors)
-	}
+	checkBrokenReload(t, cmd.Process, client, base, filepath.Join(jobs, "quick.yaml"))
 	cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
 	if err != nil {
@@ -148,6 +125,34 @@ func TestServeRunsAndStopsCleanly(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "scheduler stopped") {
 		t.Errorf("serve did not say it stopped:\n%s", stderr.String())
+	}
+}
+
+// checkBrokenReload breaks the job file broken and sends SIGHUP: /healthz
+// reports the load error and both jobs go on.
+func checkBrokenReload(t *testing.T, proc *os.Process, client *http.Client, base, broken string) {
+	t.Helper()
+	if err := os.WriteFile(broken, []byte("name: quick\nbogus: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proc.Signal(syscall.SIGHUP)
+	var health struct {
+		Jobs       []string          `json:"jobs"`
+		LoadErrors map[string]string `json:"load_errors"`
+	}
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		resp, err := client.Get(base + "/healthz")
+		if err != nil {
+			continue
+		}
+		json.NewDecoder(resp.Body).Decode(&health)
+		resp.Body.Close()
+		if len(health.LoadErrors) > 0 {
+			break
+		}
+	}
+	if len(health.LoadErrors) != 1 || len(health.Jobs) != 2 {
+		t.Errorf("after a broken reload /healthz says jobs %v, load errors %v; want both jobs kept and one error", health.Jobs, health.LoadErrors)
 	}
 }
 

@@ -224,31 +224,7 @@ func TestShardsCommitAsOneRun(t *testing.T) {
 	if currentVersion(t, table, date20) != m.Version {
 		t.Errorf("current/%s is not the committed version", date20)
 	}
-	// Side tables, sections and the report agree with the single run's.
-	for _, sub := range []string{"_review", "_quarantine"} {
-		var got, want []string
-		if listDir(t, filepath.Join(single.Output.Path, sub)) != nil {
-			_, want = versionRows(t, filepath.Join(single.Output.Path, sub))
-		}
-		if listDir(t, filepath.Join(m.Output.Path, sub)) != nil {
-			_, got = versionRows(t, filepath.Join(m.Output.Path, sub))
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: %d rows, single run %d, or other rows", sub, len(got), len(want))
-		}
-		if sub == "_review" && len(want) == 0 {
-			t.Error("no row was routed to review: the test proves nothing")
-		}
-	}
-	if m.Review == nil || single.Review == nil || m.Review.Rows != single.Review.Rows || fmt.Sprint(m.Review.Reasons) != fmt.Sprint(single.Review.Reasons) {
-		t.Errorf("review %+v, single run %+v", m.Review, single.Review)
-	}
-	if m.Fallback == nil || m.Fallback.Rows != 0 || m.Fallback.Kind != "constant" || m.Fallback.Fraction != 0 {
-		t.Errorf("fallback %+v", m.Fallback)
-	}
-	if got, want := reportChecks(t, table, m.Version), reportChecks(t, table, single.Version); got != want {
-		t.Errorf("the commit's report checks:\n%s\nthe single run's:\n%s", got, want)
-	}
+	checkShardsMatchSingle(t, table, single, m)
 	if left := listDir(t, filepath.Join(table, "_shards")); len(left) != 0 {
 		t.Errorf("_shards holds %v after the commit", left)
 	}
@@ -277,6 +253,36 @@ func TestShardsCommitAsOneRun(t *testing.T) {
 	}
 	if currentVersion(t, table, date20) != m.Version {
 		t.Errorf("current/%s moved", date20)
+	}
+}
+
+// checkShardsMatchSingle checks that the commit's side tables, review and
+// fallback sections and report checks agree with the single run's.
+func checkShardsMatchSingle(t *testing.T, table string, single, m *report.Manifest) {
+	t.Helper()
+	for _, sub := range []string{"_review", "_quarantine"} {
+		var got, want []string
+		if listDir(t, filepath.Join(single.Output.Path, sub)) != nil {
+			_, want = versionRows(t, filepath.Join(single.Output.Path, sub))
+		}
+		if listDir(t, filepath.Join(m.Output.Path, sub)) != nil {
+			_, got = versionRows(t, filepath.Join(m.Output.Path, sub))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %d rows, single run %d, or other rows", sub, len(got), len(want))
+		}
+		if sub == "_review" && len(want) == 0 {
+			t.Error("no row was routed to review: the test proves nothing")
+		}
+	}
+	if m.Review == nil || single.Review == nil || m.Review.Rows != single.Review.Rows || fmt.Sprint(m.Review.Reasons) != fmt.Sprint(single.Review.Reasons) {
+		t.Errorf("review %+v, single run %+v", m.Review, single.Review)
+	}
+	if m.Fallback == nil || m.Fallback.Rows != 0 || m.Fallback.Kind != "constant" || m.Fallback.Fraction != 0 {
+		t.Errorf("fallback %+v", m.Fallback)
+	}
+	if got, want := reportChecks(t, table, m.Version), reportChecks(t, table, single.Version); got != want {
+		t.Errorf("the commit's report checks:\n%s\nthe single run's:\n%s", got, want)
 	}
 }
 

@@ -287,19 +287,7 @@ func BenchmarkNativeUnchecked(b *testing.B) {
 func benchSessions(b *testing.B, engine string) {
 	for _, m := range benchModels {
 		b.Run(m.name, func(b *testing.B) {
-			s := setup(b, m.job)
-			model, err := Load(s.path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sess, err := model.Open(s.binding, Options{Engine: engine, IntraOpThreads: s.threads, Optimization: s.optimization})
-			if errors.Is(err, ErrNotNative) {
-				b.Skip(err)
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer sess.Close()
+			s, sess := openBench(b, m.job, engine)
 			ctx := context.Background()
 			tensors := s.tensors
 			// One warm-up call: the first Run allocates ORT's arenas (and
@@ -318,14 +306,37 @@ func benchSessions(b *testing.B, engine string) {
 func BenchmarkORT(b *testing.B) {
 	for _, m := range benchModels {
 		b.Run(m.name, func(b *testing.B) {
-			s := setup(b, m.job)
-			model, err := Load(s.path)
-			if err != nil {
-				b.Fatal(err)
-			}
+			s, model := loadBench(b, m.job)
 			runORT(b, s, model, Options{IntraOpThreads: s.threads, Optimization: s.optimization})
 		})
 	}
+}
+
+// loadBench reads jobFile's set-up and loads its model.
+func loadBench(b *testing.B, jobFile string) (benchSetup, *Model) {
+	b.Helper()
+	s := setup(b, jobFile)
+	model, err := Load(s.path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, model
+}
+
+// openBench opens a session on jobFile's model with engine, closed when b
+// ends; a model the engine declines skips b.
+func openBench(b *testing.B, jobFile, engine string) (benchSetup, *Session) {
+	b.Helper()
+	s, model := loadBench(b, jobFile)
+	sess, err := model.Open(s.binding, Options{Engine: engine, IntraOpThreads: s.threads, Optimization: s.optimization})
+	if errors.Is(err, ErrNotNative) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sess.Close() })
+	return s, sess
 }
 
 // runORT opens model for s's binding and measures raw ORT Run on it.
@@ -421,19 +432,7 @@ func loadBenchJob(b testing.TB, path string) benchJob {
 func BenchmarkCrossCheck(b *testing.B) {
 	for _, m := range benchModels {
 		b.Run(m.name, func(b *testing.B) {
-			s := setup(b, m.job)
-			model, err := Load(s.path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sess, err := model.Open(s.binding, Options{Engine: EngineNative, IntraOpThreads: s.threads, Optimization: s.optimization})
-			if errors.Is(err, ErrNotNative) {
-				b.Skip(err)
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer sess.Close()
+			s, sess := openBench(b, m.job, EngineNative)
 			ctx := context.Background()
 			tensors := s.tensors
 			outs, err := sess.Run(ctx, tensors)

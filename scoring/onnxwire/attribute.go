@@ -182,54 +182,33 @@ func (a Attribute) Renamed(name string) []byte {
 // (float_data or raw_data). Other element types, ranks, external data and
 // fields wrap ErrUnsupported.
 func TensorFloats(b []byte) ([]float32, error) {
-	var dims []int64
-	elem := uint64(0)
-	var out, raw []float32
-	hasRaw := false
-	err := Walk(b, func(f Field) error {
-		var err error
-		switch {
-		case f.Num == 1 && (f.Typ == protowire.VarintType || f.Typ == protowire.BytesType):
-			dims, err = AppendInt64s(dims, f)
-		case f.Num == 2 && f.Typ == protowire.VarintType:
-			elem = f.V
-		case f.Num == 4 && (f.Typ == protowire.Fixed32Type || f.Typ == protowire.BytesType):
-			if f.Typ == protowire.BytesType && len(f.Val)%4 != 0 {
-				return fmt.Errorf("%w: packed float_data of %d bytes", ErrMalformed, len(f.Val))
-			}
-			out, err = AppendFloats(out, f)
-		case f.Num == 9 && f.Typ == protowire.BytesType:
-			if hasRaw = true; len(f.Val)%4 != 0 {
-				return fmt.Errorf("%w: raw_data of %d bytes", ErrMalformed, len(f.Val))
-			}
-			raw, err = appendRawFloats(raw[:0], f.Val, "raw_data")
-		case f.Num == 8 || f.Num == 12: // name, doc_string
-		case f.Num == 14 && f.Typ == protowire.VarintType && f.V == 0: // data_location DEFAULT
-		default:
-			// external data, segments, other element types' data
-			return fmt.Errorf("%w: tensor field %d", ErrUnsupported, f.Num)
+	var out []float32
+	t, err := walkTensor(b, Float, "float (1)", func(f Field) (bool, error) {
+		if f.Num != 4 || (f.Typ != protowire.Fixed32Type && f.Typ != protowire.BytesType) {
+			return false, nil
 		}
-		return err
+		if f.Typ == protowire.BytesType && len(f.Val)%4 != 0 {
+			return true, fmt.Errorf("%w: packed float_data of %d bytes", ErrMalformed, len(f.Val))
+		}
+		var err error
+		out, err = AppendFloats(out, f)
+		return true, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if elem != Float {
-		return nil, fmt.Errorf("%w: tensor of data type %d, only float (1) is read", ErrUnsupported, elem)
-	}
-	if len(dims) > 1 {
-		return nil, fmt.Errorf("%w: tensor of rank %d", ErrUnsupported, len(dims))
-	}
-	if hasRaw {
+	if t.hasRaw {
+		if len(t.raw)%4 != 0 {
+			return nil, fmt.Errorf("%w: raw_data of %d bytes", ErrMalformed, len(t.raw))
+		}
 		if len(out) > 0 {
 			return nil, fmt.Errorf("%w: tensor with both raw_data and float_data", ErrMalformed)
 		}
-		out = raw
+		if out, err = appendRawFloats(nil, t.raw, "raw_data"); err != nil {
+			return nil, err
+		}
 	}
-	if len(dims) == 1 && dims[0] != int64(len(out)) {
-		return nil, fmt.Errorf("%w: tensor of shape [%d] holds %d values", ErrMalformed, dims[0], len(out))
-	}
-	return out, nil
+	return out, t.holds(len(out))
 }
 
 // TensorUint8s reads a uint8 TensorProto of rank ≤ 1 stored in the model
@@ -238,39 +217,20 @@ func TensorFloats(b []byte) ([]float32, error) {
 // ErrUnsupported.
 func TensorUint8s(b []byte) ([]uint8, error) {
 	const uint8Type = 2
-	var dims, vals []int64
-	elem := uint64(0)
-	var raw []byte
-	hasRaw := false
-	err := Walk(b, func(f Field) error {
-		var err error
-		switch {
-		case f.Num == 1 && (f.Typ == protowire.VarintType || f.Typ == protowire.BytesType):
-			dims, err = AppendInt64s(dims, f)
-		case f.Num == 2 && f.Typ == protowire.VarintType:
-			elem = f.V
-		case f.Num == 5 && (f.Typ == protowire.VarintType || f.Typ == protowire.BytesType):
-			vals, err = AppendInt64s(vals, f)
-		case f.Num == 9 && f.Typ == protowire.BytesType:
-			hasRaw, raw = true, f.Val
-		case f.Num == 8 || f.Num == 12:
-		case f.Num == 14 && f.Typ == protowire.VarintType && f.V == 0:
-		default:
-			return fmt.Errorf("%w: tensor field %d", ErrUnsupported, f.Num)
+	var vals []int64
+	t, err := walkTensor(b, uint8Type, "uint8 (2)", func(f Field) (bool, error) {
+		if f.Num != 5 || (f.Typ != protowire.VarintType && f.Typ != protowire.BytesType) {
+			return false, nil
 		}
-		return err
+		var err error
+		vals, err = AppendInt64s(vals, f)
+		return true, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if elem != uint8Type {
-		return nil, fmt.Errorf("%w: tensor of data type %d, only uint8 (2) is read here", ErrUnsupported, elem)
-	}
-	if len(dims) > 1 {
-		return nil, fmt.Errorf("%w: tensor of rank %d", ErrUnsupported, len(dims))
-	}
-	out := append([]uint8(nil), raw...)
-	if hasRaw && len(vals) > 0 {
+	out := append([]uint8(nil), t.raw...)
+	if t.hasRaw && len(vals) > 0 {
 		return nil, fmt.Errorf("%w: tensor with both raw_data and int32_data", ErrMalformed)
 	}
 	for _, v := range vals {
@@ -279,8 +239,59 @@ func TensorUint8s(b []byte) ([]uint8, error) {
 		}
 		out = append(out, uint8(v))
 	}
-	if len(dims) == 1 && dims[0] != int64(len(out)) {
-		return nil, fmt.Errorf("%w: tensor of shape [%d] holds %d values", ErrMalformed, dims[0], len(out))
+	return out, t.holds(len(out))
+}
+
+// tensor is what walkTensor keeps of a TensorProto besides its typed data.
+type tensor struct {
+	dims   []int64
+	raw    []byte // the last raw_data field
+	hasRaw bool
+}
+
+// walkTensor walks a TensorProto of element type want and rank ≤ 1, handing
+// each field to data first (it reports whether it took the field); dims,
+// data_type, raw_data, name, doc_string and the default data_location are
+// read here, and any other field (external data, segments, other element
+// types' data) wraps ErrUnsupported. wantName names want in the error.
+func walkTensor(b []byte, want uint64, wantName string, data func(Field) (bool, error)) (tensor, error) {
+	var t tensor
+	elem := uint64(0)
+	err := Walk(b, func(f Field) error {
+		if took, err := data(f); took || err != nil {
+			return err
+		}
+		var err error
+		switch {
+		case f.Num == 1 && (f.Typ == protowire.VarintType || f.Typ == protowire.BytesType):
+			t.dims, err = AppendInt64s(t.dims, f)
+		case f.Num == 2 && f.Typ == protowire.VarintType:
+			elem = f.V
+		case f.Num == 9 && f.Typ == protowire.BytesType:
+			t.hasRaw, t.raw = true, f.Val
+		case f.Num == 8 || f.Num == 12: // name, doc_string
+		case f.Num == 14 && f.Typ == protowire.VarintType && f.V == 0: // data_location DEFAULT
+		default:
+			return fmt.Errorf("%w: tensor field %d", ErrUnsupported, f.Num)
+		}
+		return err
+	})
+	if err != nil {
+		return t, err
 	}
-	return out, nil
+	if elem != want {
+		return t, fmt.Errorf("%w: tensor of data type %d, only %s is read here", ErrUnsupported, elem, wantName)
+	}
+	if len(t.dims) > 1 {
+		return t, fmt.Errorf("%w: tensor of rank %d", ErrUnsupported, len(t.dims))
+	}
+	return t, nil
+}
+
+// holds checks that a rank-1 tensor's shape matches the n values read.
+func (t tensor) holds(n int) error {
+	if len(t.dims) == 1 && t.dims[0] != int64(n) {
+		return fmt.Errorf("%w: tensor of shape [%d] holds %d values", ErrMalformed, t.dims[0], n)
+	}
+	return nil
 }

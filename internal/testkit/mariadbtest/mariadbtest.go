@@ -41,6 +41,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/batchscore/batchscore/internal/testkit"
 	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 )
 
@@ -77,16 +78,7 @@ func (r Runner) Run() int { return r() }
 // Main runs the tests and then stops the server, if one was started.
 func Main(m interface{ Run() int }) int {
 	mainCalled.Store(true)
-	code := m.Run()
-	if srv != nil {
-		if err := srv.stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "mariadbtest: stopping MariaDB: %v\n", err)
-			if code == 0 {
-				code = 1
-			}
-		}
-	}
-	return code
+	return testkit.RunThenStop(m, "mariadbtest: stopping MariaDB", func() error { return srv.stop() })
 }
 
 // DSN returns the go-sql-driver/mysql DSN of a fresh, empty database on
@@ -301,6 +293,9 @@ func (s *server) dsn(db string) string {
 // stop ends the server (SIGTERM: a clean shutdown; SIGKILL after 30 s)
 // and removes its folder.
 func (s *server) stop() error {
+	if s == nil { // never started
+		return nil
+	}
 	var errs []error
 	if s.admin != nil {
 		errs = append(errs, s.admin.Close())

@@ -42,6 +42,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/batchscore/batchscore/internal/testkit"
 	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 )
 
@@ -70,16 +71,7 @@ var (
 // Main runs the tests and then stops the server, if one was started.
 func Main(m interface{ Run() int }) int {
 	mainCalled.Store(true)
-	code := m.Run()
-	if srv != nil {
-		if err := srv.stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "miniotest: stopping MinIO: %v\n", err)
-			if code == 0 {
-				code = 1
-			}
-		}
-	}
-	return code
+	return testkit.RunThenStop(m, "miniotest: stopping MinIO", func() error { return srv.stop() })
 }
 
 // Wrap is m with a Run that also stops the server, for a TestMain that
@@ -299,6 +291,9 @@ func (s *server) waitLive(timeout time.Duration) error {
 }
 
 func (s *server) stop() error {
+	if s == nil { // never started
+		return nil
+	}
 	if t, ok := s.http.Transport.(*http.Transport); ok {
 		t.CloseIdleConnections()
 	}

@@ -35,6 +35,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/batchscore/batchscore/internal/testkit"
 	"github.com/batchscore/batchscore/internal/testkit/onnxtest"
 )
 
@@ -62,16 +63,7 @@ var (
 // Main runs the tests and then stops the server, if one was started.
 func Main(m *testing.M) int {
 	mainCalled.Store(true)
-	code := m.Run()
-	if srv != nil {
-		if err := srv.stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "pgtest: stopping PostgreSQL: %v\n", err)
-			if code == 0 {
-				code = 1
-			}
-		}
-	}
-	return code
+	return testkit.RunThenStop(m, "pgtest: stopping PostgreSQL", func() error { return srv.stop() })
 }
 
 // DSN returns the URL of a fresh, empty database on the test server, e.g.
@@ -247,6 +239,9 @@ func (s *server) run(timeout time.Duration, prog string, args ...string) error {
 }
 
 func (s *server) stop() error {
+	if s == nil { // never started
+		return nil
+	}
 	var errs []error
 	if s.admin != nil {
 		errs = append(errs, s.admin.Close(context.Background()))
