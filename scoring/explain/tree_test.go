@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +17,9 @@ const dir = "../../testdata/models/explain"
 
 const features = 12
 
-func readF32(t *testing.T, name string) []float32 {
+func readF32(t *testing.T, name string) []float32 { return readF32In(t, dir, name) }
+
+func readF32In(t *testing.T, dir, name string) []float32 {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
@@ -30,6 +33,10 @@ func readF32(t *testing.T, name string) []float32 {
 }
 
 func loadTree(t *testing.T, name string, class int) (*trees.Ensemble, *Tree) {
+	return loadTreeIn(t, dir, name, class)
+}
+
+func loadTreeIn(t *testing.T, dir, name string, class int) (*trees.Ensemble, *Tree) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, name+".onnx"))
 	if err != nil {
@@ -55,17 +62,38 @@ func loadTree(t *testing.T, name string, class int) (*trees.Ensemble, *Tree) {
 }
 
 // TestTreeSHAPAgainstXGBoost compares every contribution and the bias with
-// XGBoost 1.7's pred_contribs on 200 fresh rows (NaNs included).
-func TestTreeSHAPAgainstXGBoost(t *testing.T) {
-	x := readF32(t, "inputs.f32")
+// XGBoost 1.7's pred_contribs on 200 fresh rows (NaNs included), as
+// testdata/models/build_explain.py recorded them.
+func TestTreeSHAPAgainstXGBoost(t *testing.T) { compareXGBoost(t, dir) }
+
+// TestTreeSHAPAgainstXGBoostNow trains the models again with the machine's
+// XGBoost (Debian's python3-xgboost) into a temporary folder and compares
+// with what it answers now, so that the recorded values cannot go stale.
+func TestTreeSHAPAgainstXGBoostNow(t *testing.T) {
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import xgboost, sklearn, onnx").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s cannot import xgboost, sklearn and onnx (apt-get install python3-xgboost python3-sklearn python3-onnx): %v", py, err)
+		}
+		t.Skip("no XGBoost for /usr/bin/python3")
+	}
+	out := t.TempDir()
+	if b, err := exec.Command(py, filepath.Join(dir, "..", "build_explain.py"), out).CombinedOutput(); err != nil {
+		t.Fatalf("build_explain.py: %v\n%s", err, b)
+	}
+	compareXGBoost(t, out)
+}
+
+func compareXGBoost(t *testing.T, dir string) {
+	x := readF32In(t, dir, "inputs.f32")
 	rows := len(x) / features
 	for _, tc := range []struct {
 		name  string
 		class int
 	}{{"xgb_bin", 1}, {"xgb_multi", 1}, {"xgb_reg", 0}} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, ex := loadTree(t, tc.name, tc.class)
-			want := readF32(t, tc.name+".contribs.f32")
+			e, ex := loadTreeIn(t, dir, tc.name, tc.class)
+			want := readF32In(t, dir, tc.name+".contribs.f32")
 			if len(want) != rows*(features+1) {
 				t.Fatalf("%d expected values for %d rows", len(want), rows)
 			}

@@ -46,7 +46,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import build_tree_families as fam  # noqa: E402
 
-OUT = os.path.join(HERE, "explain")
+# A folder given on the command line instead (the live XGBoost test in
+# scoring/explain writes to a temporary one).
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "explain")
 
 
 def xgb_covers(booster):
