@@ -33,7 +33,8 @@ func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *c
 	if p == nil {
 		return nil, e.checkOnly(ctx, src, c)
 	}
-	out, err := output.NewBuilder(src.Schema(), job.Output.Keys, p.LabelType(), p.HasFallback(), c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, job.Scoring.ChunkRows, mem)
+	chunkRows := chunkRowsFor(job, src)
+	out, err := output.NewBuilder(src.Schema(), job.Output.Keys, p.LabelType(), p.HasFallback(), c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, chunkRows, mem)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +56,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *c
 
 	pl := &pipeline{
 		src: src, plan: p, checks: c, w: w, out: out, mem: mem, explain: e.explain,
-		columns: readColumns(job, p, c.columns()), chunkRows: job.Scoring.ChunkRows,
+		columns: readColumns(job, p, c.columns()), chunkRows: chunkRows,
 		countKeys: e.req.Shard == nil, progress: e.Progress, total: src.Rows(),
 		raw:     make(chan rawChunk), // unbuffered: a chunk less in flight, measured no slower
 		chunks:  make(chan scoring.Chunk, workers),
@@ -324,6 +325,17 @@ func (e *execution) checkOnly(ctx context.Context, src snapshot, c *checks) erro
 	})
 	e.m.Counts.Read, e.m.Counts.Valid, e.m.Counts.Quarantined = read, valid, c.rejected
 	return err
+}
+
+// chunkRowsFor is the chunk size of a run: scoring.chunk_rows, or the
+// snapshot's rows when it has fewer (known ahead: a Parquet snapshot's
+// footers). The chunks are the same; the buffers sized by the chunk
+// size are not larger than the snapshot.
+func chunkRowsFor(job *spec.Job, src snapshot) int {
+	if n := src.Rows(); n > 0 && n < int64(job.Scoring.ChunkRows) {
+		return int(n)
+	}
+	return job.Scoring.ChunkRows
 }
 
 // readColumns are the snapshot columns a run reads: keys, model inputs,

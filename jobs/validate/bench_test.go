@@ -69,3 +69,27 @@ func BenchmarkApply(b *testing.B) {
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(rejected), "rejected/chunk")
 }
+
+// BenchmarkKeySet keeps the key hashes of 2,000,000 rows in 65,536-row
+// chunks, spilling past DefaultSpillKeys as a run does, and counts the
+// duplicates.
+func BenchmarkKeySet(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	chunk := make([]uint64, 65536)
+	dir := b.TempDir()
+	for b.Loop() {
+		k := newKeySet(dir, DefaultSpillKeys)
+		for done := 0; done < 2_000_000; done += len(chunk) {
+			for i := range chunk {
+				chunk[i] = r.Uint64()
+			}
+			if err := k.add(chunk); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := k.duplicates(); err != nil {
+			b.Fatal(err)
+		}
+		k.close()
+	}
+}

@@ -4,12 +4,15 @@ import (
 	"encoding/binary"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
+
+	"github.com/batchscore/batchscore/jobs/validate/distinct"
 )
 
 // Checks run one pass over a column and set, in a row bitmap (bit i of
@@ -191,12 +194,30 @@ func lengthOK(s string, lo, hi int) bool {
 	return n >= lo && n <= hi
 }
 
+// coders code string chunks for stringEval, which runs on many workers.
+var coders = sync.Pool{New: func() any { return new(distinct.Coder) }}
+
 // stringEval runs bad on every non-null string. A dictionary column runs
-// it once per dictionary entry.
+// it once per dictionary entry, and so does a string chunk of at most
+// distinct.Max values: a categorical column is judged per category.
 func stringEval(bad func(string) bool) func(arrow.Array, []uint64) {
 	return func(col arrow.Array, bits []uint64) {
 		switch a := col.(type) {
 		case *array.String:
+			c := coders.Get().(*distinct.Coder)
+			defer coders.Put(c)
+			if codes, values, ok := c.Code(a); ok {
+				var fails [256]bool // distinct.Null stays false
+				for k, v := range values {
+					fails[k] = bad(v)
+				}
+				for i, k := range codes {
+					if fails[k] {
+						bits[i/64] |= 1 << (uint(i) % 64)
+					}
+				}
+				return
+			}
 			for i := 0; i < a.Len(); i++ {
 				if a.IsValid(i) && bad(a.Value(i)) {
 					bits[i/64] |= 1 << (uint(i) % 64)

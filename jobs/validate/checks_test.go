@@ -3,6 +3,7 @@ package validate
 import (
 	"math"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -152,5 +153,58 @@ func TestCheckNotApplicable(t *testing.T) {
 				t.Errorf("error does not name the column: %v", err)
 			}
 		})
+	}
+}
+
+// TestStringChecksPerValue: a string chunk of few distinct values is
+// judged once per value, one of many row by row; both fail the rows a
+// row-by-row reading of the rule fails.
+func TestStringChecksPerValue(t *testing.T) {
+	rules := []spec.Rule{
+		{Column: "c", Check: "allowed", Values: []string{"v1", "v3", "a long allowed value of many bytes"}, Name: "allowed"},
+		{Column: "c", Check: "length", MaxLength: ptr(2), Name: "length"},
+		{Column: "c", Check: "pattern", Pattern: "^v[0-4]$", Name: "pattern"},
+	}
+	want := func(rule string, v string) bool {
+		switch rule {
+		case "allowed":
+			return v != "v1" && v != "v3" && v != "a long allowed value of many bytes"
+		case "length":
+			return len([]rune(v)) > 2
+		}
+		return len(v) != 2 || v[0] != 'v' || v[1] < '0' || v[1] > '4'
+	}
+	for _, distinct := range []int{5, 200} {
+		mem := checkedMem(t)
+		vals := make([]any, 3000)
+		for i := range vals {
+			switch k := (i * 7919) % distinct; {
+			case i%11 == 5:
+				vals[i] = nil
+			case k == 4:
+				vals[i] = "a long allowed value of many bytes"
+			default:
+				vals[i] = "v" + strconv.Itoa(k)
+			}
+		}
+		rec := record(col{"c", build(t, mem, arrow.BinaryTypes.String, vals...)})
+		e := newEngine(t, spec.Validation{Rules: rules}, rec.Schema(), nil, mem)
+		got, err := e.Apply(rec, "part-0.parquet", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r, rule := range rules {
+			var n int64
+			for _, v := range vals {
+				if s, ok := v.(string); ok && want(rule.Name, s) {
+					n++
+				}
+			}
+			if got.Stats.Rules[r].Failed != n {
+				t.Errorf("%d distinct values: rule %s failed %d rows, want %d", distinct, rule.Name, got.Stats.Rules[r].Failed, n)
+			}
+		}
+		got.Release()
+		rec.Release()
 	}
 }

@@ -10,23 +10,26 @@ import (
 )
 
 // keySet counts duplicate key hashes across a whole snapshot in bounded
-// memory. Hashes collect in memory up to limit; past it they are
-// partitioned by their top bits into bucketCount files and the buffer is
+// memory. Hashes collect in memory up to limit; past it the buffer is
+// partitioned by the hashes' top bits into bucketCount buckets, appended
+// to one spill file as a run (its buckets one after the other), and
 // reused. Equal hashes always land in one bucket, so each bucket is then
-// checked on its own: load, sort, count equal neighbours. Memory stays at
-// limit hashes, plus a write buffer as large while spilling, or one bucket
-// and its sort's scratch while counting.
+// checked on its own: its part of every run loaded into a hash table that
+// finds the equal ones. Memory stays at limit hashes, plus a write buffer
+// as large while spilling, or about one bucket and its table while
+// counting.
 //
 // Keys are compared by their 64-bit hash only. With n keys the chance of
 // any collision is about n²/2⁶⁵: 3·10⁻⁶ for 10⁷ keys, 3·10⁻⁴ for 10⁸. A
 // collision would report one duplicate that is not; that is negligible
 // and we accept it.
 type keySet struct {
-	dir     string // parent for the spill folder
+	dir     string // where the spill file goes
 	limit   int
 	buf     []uint64
-	spill   string // spill folder, once created
-	buckets []*os.File
+	spill   *os.File                 // once created
+	runs    [][bucketCount + 1]int64 // each run's bucket offsets in spill
+	size    int64                    // bytes in spill
 	scratch []byte
 	// counted: duplicates ran, and dups and dupErr are its answer.
 	counted bool
@@ -60,28 +63,38 @@ func (k *keySet) add(h []uint64) error {
 	return nil
 }
 
-// flush appends the buffer, partitioned, to the bucket files.
+// partition orders h by bucket into dst (len(h) long) and returns where
+// each bucket starts, the last entry being len(h).
+func partition(h, dst []uint64) (start [bucketCount + 1]int) {
+	for _, v := range h {
+		start[v>>(64-bucketBits)+1]++
+	}
+	for b := range bucketCount {
+		start[b+1] += start[b]
+	}
+	next := start
+	for _, v := range h {
+		b := v >> (64 - bucketBits)
+		dst[next[b]] = v
+		next[b]++
+	}
+	return start
+}
+
+// flush appends the buffer, partitioned, to the spill file as one run.
 func (k *keySet) flush() error {
 	if len(k.buf) == 0 {
 		return nil
 	}
-	if k.spill == "" {
-		dir, err := os.MkdirTemp(k.dir, "batchscore-keys-")
+	if k.spill == nil {
+		f, err := os.CreateTemp(k.dir, "batchscore-keys-")
 		if err != nil {
 			return err
 		}
-		k.spill = dir
-		k.buckets = make([]*os.File, bucketCount)
-		for i := range k.buckets {
-			f, err := os.CreateTemp(dir, fmt.Sprintf("bucket-%02d-", i))
-			if err != nil {
-				return err
-			}
-			k.buckets[i] = f
-		}
+		k.spill = f
 	}
-	// One counting pass groups each bucket's hashes; duplicates sorts each
-	// bucket once at the end.
+	// One counting pass finds each bucket's place; a second writes the
+	// hashes there.
 	var start [bucketCount + 1]int
 	for _, h := range k.buf {
 		start[h>>(64-bucketBits)+1]++
@@ -96,11 +109,15 @@ func (k *keySet) flush() error {
 		binary.LittleEndian.PutUint64(k.scratch[8*next[b]:], h)
 		next[b]++
 	}
-	for b, f := range k.buckets {
-		if _, err := f.Write(k.scratch[8*start[b] : 8*start[b+1]]); err != nil {
-			return err
-		}
+	var run [bucketCount + 1]int64
+	for b, s := range start {
+		run[b] = k.size + 8*int64(s)
 	}
+	if _, err := k.spill.WriteAt(k.scratch, k.size); err != nil {
+		return err
+	}
+	k.size += int64(len(k.scratch))
+	k.runs = append(k.runs, run)
 	k.buf = k.buf[:0]
 	return nil
 }
@@ -116,115 +133,94 @@ func (k *keySet) duplicates() (int64, error) {
 
 // count is duplicates' work; it consumes the buffer once spilled.
 func (k *keySet) count() (int64, error) {
-	if k.spill == "" {
-		return countDuplicates(k.buf, nil), nil
+	var dups int64
+	var table []uint64
+	if k.spill == nil {
+		part := make([]uint64, len(k.buf))
+		start := partition(k.buf, part)
+		for b := range bucketCount {
+			dups += countDuplicates(part[start[b]:start[b+1]], &table)
+		}
+		return dups, nil
 	}
 	if err := k.flush(); err != nil {
 		return 0, err
 	}
 	k.buf, k.scratch = nil, nil
-	var dups int64
-	var bucket, tmp []uint64 // reused: one bucket and the sort's scratch
-	block := make([]byte, 1<<16)
-	for _, f := range k.buckets {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return 0, err
+	var bucket []uint64
+	var block []byte
+	for b := range bucketCount {
+		bucket = bucket[:0]
+		for _, run := range k.runs {
+			n := run[b+1] - run[b]
+			block = slices.Grow(block[:0], int(n))[:n]
+			if _, err := k.spill.ReadAt(block, run[b]); err != nil {
+				return 0, fmt.Errorf("reading %s: %w", k.spill.Name(), err)
+			}
+			for i := 0; i < len(block); i += 8 {
+				bucket = append(bucket, binary.LittleEndian.Uint64(block[i:]))
+			}
 		}
-		var err error
-		if bucket, err = readBucket(f, bucket[:0], block); err != nil {
-			return 0, err
-		}
-		tmp = slices.Grow(tmp[:0], len(bucket))
-		dups += countDuplicates(bucket, tmp)
+		dups += countDuplicates(bucket, &table)
 	}
 	return dups, nil
 }
 
-// readBucket appends the hashes of a bucket file to bucket, reading it in
-// blocks of len(block) bytes (a multiple of 8).
-func readBucket(f *os.File, bucket []uint64, block []byte) ([]uint64, error) {
-	var carry int // bytes of an incomplete hash at the start of block
-	for {
-		n, err := f.Read(block[carry:])
-		n += carry
-		whole := n &^ 7
-		for i := 0; i < whole; i += 8 {
-			bucket = append(bucket, binary.LittleEndian.Uint64(block[i:]))
-		}
-		carry = copy(block, block[whole:n])
-		if errors.Is(err, io.EOF) {
-			if carry != 0 {
-				return nil, fmt.Errorf("reading %s: %w", f.Name(), io.ErrUnexpectedEOF)
-			}
-			return bucket, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", f.Name(), err)
-		}
+// countDuplicates counts the hashes of h equal to an earlier one, in an
+// open-addressing table (*table, reused and grown to a power of two at
+// least twice len(h)) indexed by the hashes' low bits.
+func countDuplicates(h []uint64, table *[]uint64) int64 {
+	size := 16
+	for size < 2*len(h) {
+		size *= 2
 	}
-}
-
-// countDuplicates sorts h, with tmp as scratch when it is large enough.
-func countDuplicates(h, tmp []uint64) int64 {
-	sortHashes(h, tmp)
+	if cap(*table) < size {
+		*table = make([]uint64, size)
+	}
+	t := (*table)[:size]
+	clear(t)
+	mask := uint64(size - 1)
 	var dups int64
-	for i := 1; i < len(h); i++ {
-		if h[i] == h[i-1] {
-			dups++
+	zero := false // 0 marks a free slot: the hash 0 is kept aside
+	for _, v := range h {
+		if v == 0 {
+			if zero {
+				dups++
+			}
+			zero = true
+			continue
+		}
+		for i := v & mask; ; i = (i + 1) & mask {
+			if t[i] == 0 {
+				t[i] = v
+				break
+			}
+			if t[i] == v {
+				dups++
+				break
+			}
 		}
 	}
 	return dups
 }
 
-// sortHashes sorts h: a least-significant-byte radix sort, eight counting
-// passes (fewer when a byte is the same in every hash): faster than
-// slices.Sort on random 64-bit hashes.
-func sortHashes(h, tmp []uint64) {
-	if len(h) < 256 {
-		slices.Sort(h)
-		return
-	}
-	if cap(tmp) < len(h) {
-		tmp = make([]uint64, len(h))
-	}
-	src, dst := h, tmp[:len(h)]
-	for shift := 0; shift < 64; shift += 8 {
-		var at [256]int
-		for _, v := range src {
-			at[byte(v>>shift)]++
-		}
-		if at[byte(src[0]>>shift)] == len(src) {
-			continue // every hash has this byte
-		}
-		sum := 0
-		for i, c := range at {
-			at[i], sum = sum, sum+c
-		}
-		for _, v := range src {
-			b := byte(v >> shift)
-			dst[at[b]] = v
-			at[b]++
-		}
-		src, dst = dst, src
-	}
-	if &src[0] != &h[0] {
-		copy(h, src)
-	}
-}
-
-// close removes the spill files.
+// close removes the spill file.
 func (k *keySet) close() error {
 	var errs []error
-	for _, f := range k.buckets {
-		if f != nil {
-			errs = append(errs, f.Close())
-		}
+	if k.spill != nil {
+		errs = append(errs, k.spill.Close(), os.Remove(k.spill.Name()))
+		k.spill = nil
 	}
-	k.buckets = nil
-	if k.spill != "" {
-		errs = append(errs, os.RemoveAll(k.spill))
-		k.spill = ""
-	}
+	k.runs, k.size = nil, 0
 	k.buf = nil
 	return errors.Join(errs...)
+}
+
+// copySpill writes every hash of the spill file to w, for export.
+func (k *keySet) copySpill(w io.Writer) (int64, error) {
+	if k.spill == nil {
+		return 0, nil
+	}
+	c, err := io.Copy(w, io.NewSectionReader(k.spill, 0, k.size))
+	return c / 8, err
 }

@@ -74,24 +74,14 @@ func (s *Summary) Merge(st SummaryState, keysPath string) error {
 
 // export writes every hash kept so far.
 func (k *keySet) export(w io.Writer) (int64, error) {
-	if k.spill != "" { // else everything is in buf
+	if k.spill != nil { // else everything is in buf
 		if err := k.flush(); err != nil {
 			return 0, err
 		}
 	}
-	var n int64
-	for _, f := range k.buckets {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return n, err
-		}
-		c, err := io.Copy(w, f)
-		n += c / 8
-		if err != nil {
-			return n, err
-		}
-		if _, err := f.Seek(0, io.SeekEnd); err != nil {
-			return n, err
-		}
+	n, err := k.copySpill(w)
+	if err != nil {
+		return n, err
 	}
 	var word [8]byte
 	for _, h := range k.buf {

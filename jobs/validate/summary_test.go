@@ -167,7 +167,7 @@ func TestSummaryCloseRemovesSpill(t *testing.T) {
 		t.Fatal(err)
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 1 {
-		t.Fatalf("expected a spill folder, got %v", left)
+		t.Fatalf("expected a spill file, got %v", left)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

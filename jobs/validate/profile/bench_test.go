@@ -93,14 +93,15 @@ func BenchmarkProfile(b *testing.B) {
 	_ = fmt.Sprint()
 }
 
-// BenchmarkStrings profiles a 65,536-row string column of three
-// categories taking turns.
+// BenchmarkStrings profiles a 65,536-row string column of five
+// categories in random order.
 func BenchmarkStrings(b *testing.B) {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}, nil)
 	sb := array.NewStringBuilder(memory.DefaultAllocator)
-	names := []string{"month_to_month", "one_year", "two_year"}
-	for i := range 65536 {
-		sb.Append(names[(i*7919)%3])
+	names := []string{"south", "north", "west", "east", "central"}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 65536 {
+		sb.Append(names[r.IntN(len(names))])
 	}
 	arr := sb.NewArray()
 	sb.Release()

@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
+
+	"github.com/batchscore/batchscore/jobs/validate/distinct"
 )
 
 // Sketch sampling: each column's first exactValues finite values go into
@@ -50,6 +52,8 @@ type colState struct {
 	// categorical values
 	catIdx        map[string]int
 	catN          []int64
+	coder         *distinct.Coder // addStrings'
+	many          bool            // a chunk had more than distinct.Max values
 	capped        bool
 	trues, falses int64
 	wantTop       []string
@@ -62,6 +66,7 @@ func newColState(name, typ string, dt arrow.DataType, seed uint64) *colState {
 		c.exactLeft = exactValues
 	} else if typ == TypeString {
 		c.catIdx = map[string]int{}
+		c.coder = new(distinct.Coder)
 	}
 	return c
 }
@@ -145,9 +150,24 @@ func (c *colState) add(arr arrow.Array) {
 }
 
 // addStrings counts a string column's values. Few distinct values is the
-// common case: the first eight met in the chunk are compared before the
-// map is asked, which BenchmarkStrings shows cheaper than the map alone.
+// common case: a chunk of at most distinct.Max values is coded and
+// counted per code, then each value once (BenchmarkStrings); after a
+// chunk of more, the column's values go one by one through the map, the
+// first eight met in each chunk compared before it is asked.
 func (c *colState) addStrings(a *array.String) {
+	if !c.many {
+		if codes, values, ok := c.coder.Code(a); ok {
+			var counts [256]int64 // counts[distinct.Null] is not read
+			for _, k := range codes {
+				counts[k]++
+			}
+			for k, v := range values {
+				c.addCategory(v, counts[k])
+			}
+			return
+		}
+		c.many = true
+	}
 	var seen [8]string // point into a's buffer: valid during this call
 	var at [8]int
 	n, hasNulls := 0, a.NullN() > 0
@@ -342,8 +362,30 @@ func (c *colState) addFinite(vals []float64, sum, lo, hi float64) {
 	if len(vals) == 0 {
 		return
 	}
-	nb := float64(len(vals))
-	mb := sum / nb
+	mb := sum / float64(len(vals))
+	var m2 float64
+	if c.sampled && (lo < c.bins.edges[0] || hi > c.bins.edges[len(c.bins.edges)-1]) {
+		// The sample's rows go to hist in addSample; the values outside
+		// the edges are counted over every row, in the moments' pass.
+		var below, above int64
+		m2, below, above = momentsOutside(vals, mb, c.bins.edges[0], c.bins.edges[len(c.bins.edges)-1])
+		c.below += below
+		c.above += above
+	} else {
+		m2 = moments(vals, mb)
+	}
+	c.mergeMoments(int64(len(vals)), mb, m2, lo, hi)
+	if c.bins != nil && !c.sampled {
+		c.below, c.above = c.bins.count(vals, c.hist, c.below, c.above)
+	}
+	if c.fine != nil {
+		c.fine.add(vals)
+	}
+	c.sketch(vals)
+}
+
+// moments is the sum of squared deviations of vals from their mean mb.
+func moments(vals []float64, mb float64) float64 {
 	var m0, m1 float64
 	i := 0
 	for ; i+2 <= len(vals); i += 2 {
@@ -355,17 +397,33 @@ func (c *colState) addFinite(vals []float64, sum, lo, hi float64) {
 		d := vals[i] - mb
 		m0 += d * d
 	}
-	c.mergeMoments(int64(len(vals)), mb, m0+m1, lo, hi)
-	switch {
-	case c.sampled:
-		c.outside(vals, lo, hi) // the sample's rows go to hist in addSample
-	case c.bins != nil:
-		c.below, c.above = c.bins.count(vals, c.hist, c.below, c.above)
+	return m0 + m1
+}
+
+// momentsOutside is moments, and counts the values below first and above
+// last on the way.
+func momentsOutside(vals []float64, mb, first, last float64) (m2 float64, below, above int64) {
+	var m0, m1 float64
+	var b0, b1, a0, a1 int
+	i := 0
+	for ; i+2 <= len(vals); i += 2 {
+		x0, x1 := vals[i], vals[i+1]
+		d0, d1 := x0-mb, x1-mb
+		m0 += d0 * d0
+		m1 += d1 * d1
+		b0 += b2i(x0 < first)
+		b1 += b2i(x1 < first)
+		a0 += b2i(x0 > last)
+		a1 += b2i(x1 > last)
 	}
-	if c.fine != nil {
-		c.fine.add(vals)
+	if i < len(vals) {
+		x := vals[i]
+		d := x - mb
+		m0 += d * d
+		b0 += b2i(x < first)
+		a0 += b2i(x > last)
 	}
-	c.sketch(vals)
+	return m0 + m1, int64(b0 + b1), int64(a0 + a1)
 }
 
 func (c *colState) mergeMoments(nb int64, mb, m2b, lo, hi float64) {

@@ -84,7 +84,7 @@ func (s *rowSample) pick(file string, offset int64, n int) []int32 {
 }
 
 // addSample bins the finite values of the sampled rows idx of arr into
-// c.hist; the values outside the edges are counted exactly by addFinite.
+// c.hist; the values outside the edges are counted over every row by addFinite.
 func (c *colState) addSample(arr arrow.Array, idx []int32) {
 	buf := c.sampleBuf[:0]
 	switch a := arr.(type) {
@@ -140,22 +140,6 @@ func gather[T integer | float32 | float64](buf []float64, arr arrow.Array, vals 
 		}
 	}
 	return buf
-}
-
-// outside counts the finite vals (of minimum lo and maximum hi) outside
-// the edges, over every row, for a column whose bins count a sample.
-func (c *colState) outside(vals []float64, lo, hi float64) {
-	first, last := c.bins.edges[0], c.bins.edges[len(c.bins.edges)-1]
-	if lo >= first && hi <= last {
-		return
-	}
-	var below, above int64
-	for _, x := range vals {
-		below += int64(b2i(x < first))
-		above += int64(b2i(x > last))
-	}
-	c.below += below
-	c.above += above
 }
 
 // sampledCounts scales the sampled counts to the exact number of values

@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -242,5 +243,45 @@ func TestStringsCounted(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("rows %v: counted %v, want %v", cut, got, want)
 		}
+	}
+}
+
+// TestStringsCountedMany: a chunk of more values than a chunk is coded
+// for, then chunks of few, counted as the rows say.
+func TestStringsCountedMany(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	b := NewBuilder(schema, nil, nil)
+	want := map[string]int64{}
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, distinct := range []int{3, 60, 4} {
+		sb := array.NewStringBuilder(memory.DefaultAllocator)
+		for range 3000 {
+			// the lower values more often, so that the top is not a tie
+			v := fmt.Sprintf("value-%02d", min(r.IntN(distinct), r.IntN(distinct)))
+			sb.Append(v)
+			want[v]++
+		}
+		arr := sb.NewArray()
+		sb.Release()
+		rec := array.NewRecord(schema, []arrow.Array{arr}, int64(arr.Len()))
+		if err := b.Add(rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+		arr.Release()
+	}
+	col := b.Profile().Columns[0]
+	if col.Distinct != len(want) {
+		t.Errorf("distinct %d, want %d", col.Distinct, len(want))
+	}
+	var inTop int64
+	for _, c := range col.Top {
+		if c.Count != want[c.Value] {
+			t.Errorf("%s counted %d, want %d", c.Value, c.Count, want[c.Value])
+		}
+		inTop += c.Count
+	}
+	if col.Other != 9000-inTop || len(col.Top) != MaxTop {
+		t.Errorf("%d values in the top, other %d; want %d and %d", len(col.Top), col.Other, MaxTop, 9000-inTop)
 	}
 }
