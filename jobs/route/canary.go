@@ -164,6 +164,14 @@ func (p *Plan) Publish(s scoring.Scored) (scoring.Scored, []bool, error) {
 	}
 	n := int(s.Record.NumRows())
 	c.rows.Add(int64(n))
+	if s.Source == nil { // score_source is published with a canary
+		b := array.NewStringBuilder(c.mem)
+		for range n {
+			b.Append(sourceModel)
+		}
+		s.Source = b.NewStringArray()
+		b.Release()
+	}
 	in, err := c.assign(s.Record)
 	if err != nil {
 		return s, nil, err
@@ -215,19 +223,14 @@ func (c *canary) fallBack(s scoring.Scored, in, arms []bool) (scoring.Scored, []
 	defer b.Release()
 	var fell int64
 	for i, v := range in {
-		src := sourceModel
-		if s.Source != nil {
-			src = s.Source.Value(i)
-		}
+		src := s.Source.Value(i)
 		if v && src == sourceModel {
 			src = sourceCanaryFallback
 			fell++
 		}
 		b.Append(src)
 	}
-	if s.Source != nil {
-		s.Source.Release()
-	}
+	s.Source.Release()
 	s.Source = b.NewStringArray()
 	if c.off == "" {
 		c.fellBack.Add(fell)
