@@ -1,13 +1,16 @@
 package route
 
 import (
+	"errors"
 	"math"
-	"strconv"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/batchscore/batchscore/jobs/report"
+	"github.com/batchscore/batchscore/scoring"
 )
 
 func int32s(vs ...int32) arrow.Array {
@@ -128,9 +131,89 @@ func TestKeyHashDictionaryAsString(t *testing.T) {
 	if a != b {
 		t.Errorf("dictionary key hashes %d, plain %d", b, a)
 	}
-	for i := range 3 {
-		if !checkKeyType(dict.DataType()) || checkKeyType(arrow.PrimitiveTypes.Float64) {
-			t.Fatal("checkKeyType " + strconv.Itoa(i))
+	if !checkKeyType(dict.DataType()) || !checkKeyType(arrow.PrimitiveTypes.Int32) || checkKeyType(arrow.PrimitiveTypes.Float64) {
+		t.Error("checkKeyType takes strings and integers only")
+	}
+}
+
+func floats(vs ...float64) *array.Float64 {
+	b := array.NewFloat64Builder(memory.DefaultAllocator)
+	b.AppendValues(vs, nil)
+	return b.NewFloat64Array()
+}
+
+// canaryChunk is n keys with champion scores 0 and, when shadow, challenger
+// scores 1; in says which keys a share of 0.5 puts in the canary.
+func canaryChunk(t *testing.T, n int, shadow bool) (scoring.Scored, []bool) {
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = int64(i)
+	}
+	col := int64s(ids...)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	s := scoring.Scored{Chunk: scoring.Chunk{Record: array.NewRecord(schema, []arrow.Array{col}, int64(n))}}
+	s.Score = floats(make([]float64, n)...)
+	in := make([]bool, n)
+	ones := make([]float64, n)
+	for i := range in {
+		h, _ := KeyHash("s", []arrow.Array{col}, i)
+		in[i] = InCanary(h, 0.5)
+		ones[i] = 1
+	}
+	if shadow {
+		s.Shadow = floats(ones...)
+	}
+	return s, in
+}
+
+func TestCanaryPublishAndGate(t *testing.T) {
+	newPlan := func(off string) *Plan {
+		return &Plan{challenger: &challenger{}, canary: &canary{share: 0.5, salt: "s", keys: []string{"id"}, limit: 0.1, mem: memory.DefaultAllocator, off: off}}
+	}
+	// Scored by the challenger: its scores on the canary rows.
+	p := newPlan("")
+	s, in := canaryChunk(t, 200, true)
+	out, arms, err := p.Publish(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range in {
+		if arms[i] != in[i] || out.Score.Value(i) != map[bool]float64{true: 1, false: 0}[in[i]] || out.Source.Value(i) != sourceModel {
+			t.Fatalf("row %d: in %v, arm %v, score %v, source %s", i, in[i], arms[i], out.Score.Value(i), out.Source.Value(i))
 		}
+	}
+	if err := p.CanaryGate(); err != nil {
+		t.Errorf("gate: %v", err)
+	}
+	// Not scored by the challenger: the champion's scores, marked, and
+	// above the limit the run fails with ErrFallback.
+	s, in = canaryChunk(t, 200, false)
+	out, arms, _ = p.Publish(s)
+	fell := 0
+	for i := range in {
+		want := sourceModel
+		if in[i] {
+			want = sourceCanaryFallback
+			fell++
+		}
+		if arms[i] || out.Score.Value(i) != 0 || out.Source.Value(i) != want {
+			t.Fatalf("row %d: in %v, arm %v, score %v, source %s", i, in[i], arms[i], out.Score.Value(i), out.Source.Value(i))
+		}
+	}
+	if FallbackRows(out.Source) != 0 {
+		t.Error("canary fallback rows counted as the job's fallback rows")
+	}
+	if err := p.CanaryGate(); !errors.Is(err, ErrFallback) {
+		t.Errorf("half the canary fell back, gate says %v", err)
+	}
+	if r := p.canary.summary(); r.FellBack != int64(fell) || r.Arms[ArmChampion]+r.Arms[ArmChallenger] != 400 {
+		t.Errorf("summary %+v, %d fell back", r, fell)
+	}
+	// A challenger that did not load: every row the champion's, no gate.
+	p = newPlan("did not load")
+	s, _ = canaryChunk(t, 200, false)
+	p.Publish(s)
+	if r := p.canary.summary(); p.CanaryGate() != nil || r.Status != report.RolloutOff || r.Arms[ArmChallenger] != 0 || r.FellBack != 0 {
+		t.Errorf("off canary: %+v, gate %v", r, p.CanaryGate())
 	}
 }
