@@ -34,7 +34,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *c
 		return nil, e.checkOnly(ctx, src, c)
 	}
 	chunkRows := chunkRowsFor(job, src)
-	out, err := output.NewBuilder(src.Schema(), job.Output.Keys, p.LabelType(), p.HasFallback(), c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, chunkRows, mem)
+	out, err := output.NewBuilder(src.Schema(), job.Output.Keys, p.LabelType(), p.HasFallback(), c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, p.CanaryVersion(), chunkRows, mem)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +79,9 @@ func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *c
 	g.Go(guard("writing", pl.writing))
 	err = g.Wait()
 	pl.drain()
+	if err == nil {
+		err = p.CanaryGate()
+	}
 	// Counts go into the manifest on every path: on-call sees how far a
 	// failed run got.
 	e.m.Counts.Read = pl.read
@@ -255,8 +258,13 @@ func (pl *pipeline) writeChunk(ready scoring.Scored) error {
 		ready.Release()
 		return err
 	}
+	ready, arms, err := pl.plan.Publish(ready)
+	if err != nil {
+		ready.Release()
+		return err
+	}
 	pl.fellBack += route.FallbackRows(ready.Source) // counted as written, not as filled
-	n, err := write(pl.w, pl.out, ready)
+	n, err := write(pl.w, pl.out, ready, arms)
 	pl.busy.write += time.Since(t)
 	if err != nil {
 		return err
@@ -349,9 +357,9 @@ func readColumns(job *spec.Job, p *route.Plan, checked []string) []string {
 }
 
 // write writes a scored chunk's result rows, and releases it.
-func write(w *parquetio.Writer, out *output.Builder, s scoring.Scored) (int64, error) {
+func write(w *parquetio.Writer, out *output.Builder, s scoring.Scored, challenger []bool) (int64, error) {
 	defer s.Release()
-	rec, err := out.Build(s)
+	rec, err := out.Build(s, challenger)
 	if err != nil {
 		return 0, err
 	}

@@ -45,6 +45,8 @@ type Scored struct {
 	Source *array.String
 	// Shadow holds a challenger's scores, when one scored the chunk.
 	Shadow *array.Float64
+	// ShadowLabel is the challenger's label, kept when a canary publishes it.
+	ShadowLabel arrow.Array
 }
 
 // Release drops the chunk's record and its score columns.
@@ -63,6 +65,9 @@ func (s *Scored) Release() {
 	}
 	if s.Source != nil {
 		s.Source.Release()
+	}
+	if s.ShadowLabel != nil {
+		s.ShadowLabel.Release()
 	}
 	if s.Shadow != nil {
 		s.Shadow.Release()

@@ -260,6 +260,14 @@ func printManifest(cmd *cobra.Command, m *report.Manifest, current bool) {
 	for _, b := range m.Validation.Breaches {
 		row("  breach", "%s", b)
 	}
+	if ch := m.Challenger; ch != nil && ch.Rollout != nil {
+		r := ch.Rollout
+		row("canary", "%s, share %g, salt %q: %d rows assigned; published %d champion, %d challenger; %d fell back to the champion",
+			r.Status, r.Share, r.Salt, r.Assigned, r.Arms["champion"], r.Arms["challenger"], r.FellBack)
+		if r.Reason != "" {
+			row("  off", "%s", r.Reason)
+		}
+	}
 	if m.Output.Published {
 		row("published", "%s (%d files)", m.Output.Path, len(m.Output.Files))
 	}

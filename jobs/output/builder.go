@@ -30,7 +30,13 @@ type Builder struct {
 	hasFlags  bool
 	mem       memory.Allocator
 	constants []arrow.Array // score_date, run_id, model_version
+	// With a canary: the arm column's values and model_version's, the
+	// champion's then the challenger's; each row picks one by its arm.
+	arms, versions arrow.Array
 }
+
+// ArmColumn names the model whose score a row publishes, with a canary.
+const ArmColumn = "arm"
 
 // FlagsColumn carries a row's marks from the checks to the result writer,
 // which publishes them as the flags column.
@@ -38,8 +44,10 @@ const FlagsColumn = "_flags"
 
 // NewBuilder prepares the result rows of a run: the key columns of src,
 // the score, the label when label is not nil, score_source when source is
-// set, flags when flags is set, then score_date, run_id and model_version.
-func NewBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, flags bool, date, runID, modelVersion string, chunkRows int, mem memory.Allocator) (*Builder, error) {
+// set, flags when flags is set, arm when canaryVersion is set, then
+// score_date, run_id and model_version (the challenger's, canaryVersion,
+// on the rows of its arm).
+func NewBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, flags bool, date, runID, modelVersion, canaryVersion string, chunkRows int, mem memory.Allocator) (*Builder, error) {
 	var fields []arrow.Field
 	for _, k := range keys {
 		idx := src.FieldIndices(k)
@@ -59,6 +67,9 @@ func NewBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, 
 	if flags {
 		fields = append(fields, arrow.Field{Name: "flags", Type: arrow.BinaryTypes.String})
 	}
+	if canaryVersion != "" {
+		fields = append(fields, arrow.Field{Name: ArmColumn, Type: arrow.BinaryTypes.String})
+	}
 	fields = append(fields,
 		arrow.Field{Name: "score_date", Type: arrow.FixedWidthTypes.Date32},
 		arrow.Field{Name: "run_id", Type: arrow.BinaryTypes.String},
@@ -69,9 +80,20 @@ func NewBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, 
 		return nil, err
 	}
 	schema := arrow.NewSchema(fields, nil)
+	recSchema := recordSchema(schema, constants)
+	var arms, versions arrow.Array
+	if canaryVersion != "" {
+		arms = stringValues(mem, "champion", "challenger")
+		versions = stringValues(mem, modelVersion, canaryVersion)
+		rf := recSchema.Fields()
+		rf[len(rf)-4].Type = dictType
+		recSchema = arrow.NewSchema(rf, nil)
+	}
 	return &Builder{
 		Schema:    schema,
-		recSchema: recordSchema(schema, constants),
+		recSchema: recSchema,
+		arms:      arms,
+		versions:  versions,
 		keys:      keys,
 		label:     label,
 		hasSource: source,
@@ -81,8 +103,18 @@ func NewBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, 
 	}, nil
 }
 
-// build returns a new record; the caller releases it and s.
-func (o *Builder) Build(s scoring.Scored) (arrow.Record, error) {
+var dictType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+
+func stringValues(mem memory.Allocator, vs ...string) arrow.Array {
+	b := array.NewStringBuilder(mem)
+	defer b.Release()
+	b.AppendValues(vs, nil)
+	return b.NewArray()
+}
+
+// Build returns a new record; the caller releases it and s. challenger
+// marks the rows whose score is the challenger's (nil: none).
+func (o *Builder) Build(s scoring.Scored, challenger []bool) (arrow.Record, error) {
 	n := s.Record.NumRows()
 	cols := make([]arrow.Array, 0, len(o.Schema.Fields()))
 	for _, k := range o.keys {
@@ -120,7 +152,31 @@ func (o *Builder) Build(s scoring.Scored) (arrow.Record, error) {
 		}
 		cols = append(cols, s.Record.Column(idx[0]))
 	}
-	for _, c := range o.constants {
+	var idx *array.Int32
+	if o.arms != nil {
+		ib := array.NewInt32Builder(o.mem)
+		ib.Reserve(int(n))
+		for i := range int(n) {
+			if challenger != nil && challenger[i] {
+				ib.UnsafeAppend(1)
+			} else {
+				ib.UnsafeAppend(0)
+			}
+		}
+		idx = ib.NewInt32Array()
+		ib.Release()
+		slices = append(slices, idx)
+		arm := array.NewDictionaryArray(dictType, idx, o.arms)
+		slices = append(slices, arm)
+		cols = append(cols, arm)
+	}
+	for i, c := range o.constants {
+		if i == len(o.constants)-1 && o.versions != nil {
+			v := array.NewDictionaryArray(dictType, idx, o.versions)
+			slices = append(slices, v)
+			cols = append(cols, v)
+			continue
+		}
 		sl := array.NewSlice(c, 0, n)
 		slices = append(slices, sl)
 		cols = append(cols, sl)
@@ -132,5 +188,9 @@ func (o *Builder) Build(s scoring.Scored) (arrow.Record, error) {
 func (o *Builder) Release() {
 	for _, c := range o.constants {
 		c.Release()
+	}
+	if o.arms != nil {
+		o.arms.Release()
+		o.versions.Release()
 	}
 }

@@ -75,6 +75,8 @@ func manifestFixture() *Manifest {
 			Threshold: 0.5, Flipped: 12, FlippedUp: 7, FlippedDown: 5,
 			Histogram: []ShadowBin{{Lo: 0.1, Hi: 0.2, Champion: 100, Challenger: 98}},
 			Path:      "/tables/churn/versions/2026-03-13/20260314T020000Z/_shadow", Files: []File{file("part-00000.parquet")},
+			Rollout: &Rollout{Share: 0.05, Salt: "churn-2026-12", Status: RolloutActive, Reason: "challenger: chunk 3 failed",
+				Assigned: 50, Arms: map[string]int64{"champion": 950, "challenger": 48}, FellBack: 2, Limit: 0.1},
 		},
 		Fallback: &Fallback{
 			Kind: "model", Rows: 10, Fraction: 0.0101, Limit: 0.05, Triggers: map[string]int64{"nan": 10},

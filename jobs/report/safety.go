@@ -30,6 +30,29 @@ type Challenger struct {
 	Histogram   []ShadowBin `json:"histogram,omitempty"`
 	Path        string      `json:"path,omitempty"` // the shadow table's files, once published
 	Files       []File      `json:"files,omitempty"`
+	// Rollout is the canary, when the job has one.
+	Rollout *Rollout `json:"rollout,omitempty"`
+}
+
+// Rollout states of a canary.
+const (
+	RolloutActive = "active" // canary rows publish the challenger's scores
+	RolloutOff    = "off"    // the challenger did not load: every row is the champion's
+)
+
+// Rollout is a canary's assignment: Assigned rows had a key hash below
+// Share; Arms counts the rows by the model whose score was published;
+// FellBack counts canary rows the challenger could not score, which kept
+// the champion's score (gated by Limit, a share of Assigned).
+type Rollout struct {
+	Share    float64          `json:"share"`
+	Salt     string           `json:"salt"`
+	Status   string           `json:"status"`
+	Reason   string           `json:"reason,omitempty"`
+	Assigned int64            `json:"assigned"`
+	Arms     map[string]int64 `json:"arms"`
+	FellBack int64            `json:"fell_back"`
+	Limit    float64          `json:"limit"`
 }
 
 // ShadowBin counts both models' scores in one bin [Lo, Hi).

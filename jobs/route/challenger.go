@@ -26,6 +26,7 @@ type challenger struct {
 	scorer    *scoring.Scorer
 	threshold float64
 	rep       report.Challenger
+	canary    bool // a canary publishes its scores: see canary.go
 
 	// err is the failure of the earliest chunk in snapshot order (errSeq;
 	// -1 before the first chunk): workers keep scoring the chunks before
@@ -111,7 +112,9 @@ func (c *challenger) failed() error {
 
 // score adds the challenger's scores to a chunk the champion scored.
 func (c *challenger) score(ctx context.Context, sc *scoring.Scored, buf *scoring.Buffers) {
-	if c.scorer == nil || c.failedBefore(sc.Seq) {
+	// With a canary every chunk is tried, so which rows fall back does
+	// not depend on the order the workers finish in.
+	if c.scorer == nil || (!c.canary && c.failedBefore(sc.Seq)) || (c.canary && c.failedBefore(0)) {
 		return
 	}
 	r, err := c.scorer.ScoreChunk(ctx, sc.Chunk, buf)
@@ -119,7 +122,9 @@ func (c *challenger) score(ctx context.Context, sc *scoring.Scored, buf *scoring
 		c.fail(sc.Seq, fmt.Errorf("challenger: %w", err))
 		return
 	}
-	if r.Label != nil {
+	if r.Label != nil && c.canary && sc.Label != nil {
+		sc.ShadowLabel = r.Label
+	} else if r.Label != nil {
 		r.Label.Release()
 	}
 	sc.Shadow = r.Score

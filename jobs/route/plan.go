@@ -26,6 +26,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
@@ -44,6 +45,7 @@ type Plan struct {
 	scorer     *scoring.Scorer
 	fallback   *fallback
 	challenger *challenger
+	canary     *canary // nil: the champion's scores are published
 	review     *reviewer
 	saved      Checkpoints // nil: chunks are neither saved nor reused
 	// keep is what the writing stage reads of a scored chunk's record: the
@@ -138,6 +140,13 @@ func Open(cfg Config) (*Plan, Models, error) {
 	}
 	if job.Challenger != nil {
 		p.challenger = o.openChallenger(p.champion != nil)
+		if job.Challenger.Rollout != nil {
+			p.canary = newCanary(job, cfg.Mem)
+			p.challenger.canary = true
+			if err := p.challenger.failed(); err != nil {
+				p.canary.off = err.Error()
+			}
+		}
 	}
 	if job.Review != nil {
 		p.review = &reviewer{spec: job.Review, keys: job.Output.Keys, mem: cfg.Mem, counts: map[string]int64{}}
@@ -152,7 +161,19 @@ func (p *Plan) SaveTo(c Checkpoints) { p.saved = c }
 
 // HasFallback says whether rows may be scored by a fallback (and carry a
 // score_source).
-func (p *Plan) HasFallback() bool { return p.fallback != nil }
+func (p *Plan) HasFallback() bool { return p.fallback != nil || p.canary != nil }
+
+// CanaryVersion is the challenger's model_version when a canary publishes
+// its scores, else "".
+func (p *Plan) CanaryVersion() string {
+	if p.canary == nil {
+		return ""
+	}
+	if m := p.challenger.model; m != nil {
+		return cmp.Or(m.report.Version, p.challenger.rep.Model.Version, "challenger")
+	}
+	return cmp.Or(p.challenger.rep.Model.Version, "challenger")
+}
 
 // UseBaseline gives the review's out_of_range routing the training
 // ranges of the model inputs in the baseline.
@@ -226,6 +247,18 @@ func (p *Plan) CheckSchema(schema *arrow.Schema, where string) error {
 		if err := c.model.binding.CheckSchema(schema, where); err != nil {
 			c.fail(beforeChunks, fmt.Errorf("challenger: %w", err))
 			c.warnFailed()
+			if p.canary != nil && p.canary.off == "" {
+				p.canary.off = c.failed().Error()
+			}
+		}
+	}
+	if p.canary != nil {
+		for _, k := range p.canary.keys {
+			idx := schema.FieldIndices(k)
+			if len(idx) > 0 && !checkKeyType(schema.Field(idx[0]).Type) {
+				return fmt.Errorf("%w: %s: challenger.rollout hashes the keys: key column %q is %s, not a string or an integer",
+					parquetio.ErrSchema, where, k, schema.Field(idx[0]).Type)
+			}
 		}
 	}
 	return nil
@@ -283,7 +316,8 @@ func (p *Plan) scoreChunk(ctx context.Context, c scoring.Chunk, buf *scoring.Buf
 	}
 	if p.challenger != nil {
 		p.challenger.score(ctx, &sc, buf)
-		transient = transient || (p.challenger.scorer != nil && sc.Shadow == nil)
+		transient = transient || (p.challenger.scorer != nil && sc.Shadow == nil) ||
+			sc.ShadowLabel != nil // checkpoints keep no challenger label
 	}
 	if p.saved != nil && !transient {
 		p.saved.Save(sc)

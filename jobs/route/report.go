@@ -47,6 +47,9 @@ func (p *Plan) Report(st Stage) Report {
 	}
 	if p.challenger != nil {
 		r.Challenger = p.challenger.summary()
+		if p.canary != nil {
+			r.Challenger.Rollout = p.canary.summary()
+		}
 		if st.Published && len(r.Challenger.Files) > 0 {
 			r.Challenger.Path = filepath.Join(st.Path, output.ShadowDir)
 		}

@@ -7,6 +7,17 @@ type Challenger struct {
 	// Threshold is where a score becomes a decision; the report counts
 	// the rows whose decision the challenger would flip. Default 0.5.
 	Threshold *float64 `yaml:"threshold" range:","`
+	// Rollout publishes the challenger's scores for a stable share of
+	// the keys (a canary); nil publishes the champion's only.
+	Rollout *Rollout `yaml:"rollout"`
+}
+
+// Rollout is a canary: the keys whose salted hash falls below Share get
+// the challenger's score (see route.InCanary for the exact rule).
+type Rollout struct {
+	Share *float64 `yaml:"share" range:"0,1"`
+	// Salt seeds the assignment: the same salt keeps the same keys.
+	Salt string `yaml:"salt" kind:"text"`
 }
 
 // DefaultThreshold is a challenger's decision threshold when unset.
@@ -70,8 +81,8 @@ func (j *Job) checkSafety(bad func(string, ...any) func(...string) error) error 
 		if err := checkModel(bad, c.Model, "challenger"); err != nil {
 			return err
 		}
-		if c.Label != nil {
-			return bad("a challenger writes scores only")("challenger", "label")
+		if err := checkRollout(bad, j.Model, c); err != nil {
+			return err
 		}
 	}
 	if f := j.Fallback; f != nil {
@@ -108,6 +119,31 @@ func (j *Job) checkSafety(bad func(string, ...any) func(...string) error) error 
 		if r.Band == nil && r.MinConfidence == 0 && !r.OutOfRange {
 			return bad("set band, min_confidence or out_of_range")("review")
 		}
+	}
+	return nil
+}
+
+// checkRollout: a canary needs its share and salt, and publishes a label
+// exactly when the champion does; a shadow-only challenger writes scores.
+func checkRollout(bad func(string, ...any) func(...string) error, champion Model, c *Challenger) error {
+	r := c.Rollout
+	if r == nil {
+		if c.Label != nil {
+			return bad("a challenger writes scores only (a label only with rollout)")("challenger", "label")
+		}
+		return nil
+	}
+	if r.Share == nil {
+		return bad("give share, from 0 to 1, e.g. 0.05")("challenger", "rollout", "share")
+	}
+	if r.Salt == "" {
+		return bad("give a salt, e.g. churn-2026-12: it keeps the same keys in the canary")("challenger", "rollout", "salt")
+	}
+	switch {
+	case champion.Label != nil && c.Label == nil:
+		return bad("model.label is set: canary rows publish the challenger's label, give challenger.label")("challenger", "label")
+	case champion.Label == nil && c.Label != nil:
+		return bad("model has no label: the canary publishes none")("challenger", "label")
 	}
 	return nil
 }

@@ -168,4 +168,4 @@ func defaultJob() Job {
 }
 
 // ReservedColumns are written by batchscore into every result row.
-var ReservedColumns = []string{"score", "label", "flags", "score_source", "score_date", "run_id", "model_version"}
+var ReservedColumns = []string{"score", "label", "flags", "score_source", "arm", "score_date", "run_id", "model_version"}
