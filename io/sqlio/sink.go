@@ -72,9 +72,9 @@ type Sink struct {
 	cols    []sinkColumn
 	keep    int
 	secrets []string
-	dateCol int // index of score_date in the schema, -1 if absent
-	runCol  int // run_id
-	modCol  int // model_version
+	dateCol int     // index of score_date in the schema, -1 if absent
+	runCol  int     // run_id
+	modCol  int     // model_version
 	sides   []*Sink // side tables: they share db and the registry, and are never Begun or Closed
 	suffix  string  // a side table's suffix
 }
