@@ -9,8 +9,9 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/batchscore/batchscore/internal/crashpoint"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/batchscore/batchscore/internal/crashpoint"
 )
 
 // Load is one version being written. Write any number of records, then
