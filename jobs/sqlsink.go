@@ -10,6 +10,7 @@ import (
 
 	"github.com/batchscore/batchscore/io/parquetio"
 	"github.com/batchscore/batchscore/io/sqlio"
+	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
 )
 
@@ -30,7 +31,15 @@ func (e *execution) loadSQL(ctx context.Context, dir string) (*sqlio.Load, error
 		return nil, err
 	}
 	schema := staged.Schema()
-	sink, err := sqlio.OpenSink(ctx, sqlio.SinkConfig{Driver: o.Driver, DSN: dsn, Table: o.Table, Keep: o.Keep}, schema)
+	expl, err := e.explanationsSide(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg := sqlio.SinkConfig{Driver: o.Driver, DSN: dsn, Table: o.Table, Keep: o.Keep}
+	if expl != nil {
+		cfg.Sides = []sqlio.SideConfig{{Suffix: explanationsSuffix, Schema: expl.schema}}
+	}
+	sink, err := sqlio.OpenSink(ctx, cfg, schema)
 	if err != nil {
 		return nil, fmt.Errorf("output.sql: %w", sqlio.Classify(err))
 	}
@@ -49,7 +58,69 @@ func (e *execution) loadSQL(ctx context.Context, dir string) (*sqlio.Load, error
 		return nil, fmt.Errorf("output.sql: loading %s: %w", o.Table, sqlio.Classify(err))
 	}
 	e.m.Output.SQL.Rows = load.Rows()
+	if err := e.loadExplanations(ctx, expl, load); err != nil {
+		load.Abort(context.Background())
+		return nil, err
+	}
 	return load, nil
+}
+
+// explanationsSuffix names the SQL table of the explanations:
+// <table>_explanations, with its view <table>_explanations_current.
+const explanationsSuffix = "_explanations"
+
+// stagedExplanations are the explanations a run staged: their table's
+// schema, and their files (none when no row was explained).
+type stagedExplanations struct {
+	schema *arrow.Schema
+	files  *parquetio.Source
+}
+
+// explanationsSide is what the SQL table of the explanations is loaded
+// from, or nil when the run explains nothing (no explain: section, or a
+// champion that did not load). The files' schema wins over the table's,
+// as the scores' does.
+func (e *execution) explanationsSide(dir string) (*stagedExplanations, error) {
+	x := e.explain
+	if x == nil || x.table == nil {
+		return nil, nil
+	}
+	out := &stagedExplanations{schema: x.table.Schema()}
+	if e.m.Explain == nil || len(e.m.Explain.Files) == 0 {
+		return out, nil
+	}
+	files, err := parquetio.Open(filepath.Join(dir, output.ExplanationsDir, "part-*.parquet"))
+	if err != nil {
+		return nil, err
+	}
+	out.schema, out.files = files.Schema(), files
+	return out, nil
+}
+
+// loadExplanations copies the staged explanations into the load's side
+// table, and checks that every explained row went in.
+func (e *execution) loadExplanations(ctx context.Context, expl *stagedExplanations, load *sqlio.Load) error {
+	if expl == nil {
+		return nil
+	}
+	table := e.req.Job.Output.SQL.Table + explanationsSuffix
+	if expl.files != nil {
+		err := expl.files.Read(ctx, columnNames(expl.schema), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, _ string, _ int64) error {
+			defer rec.Release()
+			return load.WriteSide(ctx, explanationsSuffix, rec)
+		})
+		if err != nil {
+			return fmt.Errorf("output.sql: loading %s: %w", table, sqlio.Classify(err))
+		}
+	}
+	var want int64
+	if e.m.Explain != nil {
+		want = e.m.Explain.Rows
+	}
+	if got := load.SideRows(explanationsSuffix); got != want {
+		return fmt.Errorf("output.sql: %d rows loaded into %s, %d explained", got, table, want)
+	}
+	return nil
 }
 
 // publishSQL makes the loaded version current in the SQL table. Dropping

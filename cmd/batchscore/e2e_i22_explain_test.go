@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -8,10 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/batchscore/batchscore/internal/testkit/pgtest"
 )
 
 // TestI22ExplainThroughTheBinary: `batchscore covers` counts the
@@ -20,6 +25,8 @@ import (
 // score_min, where every row adds up (logistic(bias + Σ shap) is the
 // published score) and the reason codes are the largest contributions, in
 // order; the manifest records the method, covers hash, rows and error.
+// The run also loads a PostgreSQL sink: its explained_explanations_current
+// view holds, under the published version, exactly the Parquet rows.
 // Covers that do not fit the model fail the run at load (exit 2).
 func TestI22ExplainThroughTheBinary(t *testing.T) {
 	t.Parallel()
@@ -46,14 +53,16 @@ func TestI22ExplainThroughTheBinary(t *testing.T) {
 	os.WriteFile(reasons, []byte("column,code,text\nf0,R00,first feature\nf1,R01,second\n"), 0o644)
 	job := func(name, coversPath string) string {
 		p := filepath.Join(dir, name+".yaml")
-		yaml := fmt.Sprintf("name: %s\nsource:\n  parquet: %q\nmodel:\n  path: %q\n  inputs:\n    X: [%s]\n  score: {output: probabilities, class: 1}\noutput:\n  table: %q\n  keys: [row_id]\nscoring:\n  chunk_rows: 1000\nexplain:\n  top: 3\n  where: {score_min: 0.7}\n  covers: %q\n  reasons: %q\n  values: true\n",
-			name, source, model, strings.Join(features, ", "), filepath.Join(dir, name), coversPath, reasons)
+		yaml := fmt.Sprintf("name: %s\nsource:\n  parquet: %q\nmodel:\n  path: %q\n  inputs:\n    X: [%s]\n  score: {output: probabilities, class: 1}\noutput:\n  table: %q\n  keys: [row_id]\n  sql: {driver: postgres, dsn_env: EXPLAIN_DSN, table: %s}\nscoring:\n  chunk_rows: 1000\nexplain:\n  top: 3\n  where: {score_min: 0.7}\n  covers: %q\n  reasons: %q\n  values: true\n",
+			name, source, model, strings.Join(features, ", "), filepath.Join(dir, name), name, coversPath, reasons)
 		if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	res = bs(t, "run", job("explained", covers), "--date", date20, "--json")
+	dsn := pgtest.DSN(t)
+	env := append(ortEnv(t), "EXPLAIN_DSN="+dsn)
+	res = runWith(t, batchscore, env, "run", job("explained", covers), "--date", date20, "--json")
 	if res.code != 0 {
 		t.Fatalf("run: exit %d\n%s", res.code, res)
 	}
@@ -130,6 +139,8 @@ func TestI22ExplainThroughTheBinary(t *testing.T) {
 		}
 	}
 
+	checkSQLExplanations(t, dsn, m.Version, tbl)
+
 	// A linear model (Scaler + LinearClassifier) with E[x] from a baseline
 	// profiled by the binary; rows with NaN inputs are quarantined.
 	linear := filepath.Join(root, "testdata", "models", "explain", "sk_logreg.onnx")
@@ -167,8 +178,67 @@ func TestI22ExplainThroughTheBinary(t *testing.T) {
 	// Covers of another model: exit 2 at load, naming tree and node.
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(strings.Replace(string(b), `"cover":3000}`, `"cover":0}`, 1)), 0o644)
-	res = bs(t, "run", job("badcovers", bad), "--date", date20)
+	res = runWith(t, batchscore, env, "run", job("badcovers", bad), "--date", date20)
 	if res.code != 2 || !strings.Contains(res.stderr, "tree 0 node 0 has cover 0") {
 		t.Fatalf("bad covers: exit %d\n%s", res.code, res)
+	}
+}
+
+// checkSQLExplanations compares the rows of the SQL sink's
+// explained_explanations_current view with the Parquet table's, value for
+// value (floats exactly), and their version with the published one.
+func checkSQLExplanations(t *testing.T, dsn, version string, tbl arrow.Table) {
+	t.Helper()
+	cols := []string{"row_id", "score", "bias", "reason_1", "reason_2", "reason_3"}
+	for j := range 12 {
+		cols = append(cols, fmt.Sprintf("shap_f%d", j))
+	}
+	want := map[string]bool{}
+	for i := range int(tbl.NumRows()) {
+		var row []string
+		for _, c := range cols {
+			a := column(t, tbl, c)
+			switch v := a.(type) {
+			case *array.Float64:
+				row = append(row, strconv.FormatFloat(v.Value(i), 'g', -1, 64))
+			default:
+				row = append(row, a.ValueStr(i))
+			}
+		}
+		want[strings.Join(row, " ")] = true
+	}
+	conn := pgtest.Connect(t, dsn)
+	rows, err := conn.Query(context.Background(), "SELECT "+strings.Join(cols, ", ")+", version FROM explained_explanations_current WHERE score_date = $1", date20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var row []string
+		for _, v := range vals[:len(cols)] {
+			switch v := v.(type) {
+			case float64:
+				row = append(row, strconv.FormatFloat(v, 'g', -1, 64))
+			case nil:
+				row = append(row, array.NullValueStr)
+			default:
+				row = append(row, fmt.Sprint(v))
+			}
+		}
+		if key := strings.Join(row, " "); !want[key] || vals[len(cols)] != version {
+			t.Fatalf("explained_explanations_current: row %s of version %v is not among the Parquet rows of version %s", key, vals[len(cols)], version)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) || n != int(tbl.NumRows()) {
+		t.Fatalf("explained_explanations_current holds %d rows, the Parquet table %d", n, tbl.NumRows())
 	}
 }

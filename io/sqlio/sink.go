@@ -22,6 +22,19 @@ type SinkConfig struct {
 	DSN    string // from the environment or a secret file, never the job file
 	Table  string // name or schema.name, validated
 	Keep   int    // published versions kept per score_date, the current one included; 0 keeps all
+	// Sides are tables whose rows go with each version of the result
+	// table (a run's explanations): see SideConfig.
+	Sides []SideConfig
+}
+
+// SideConfig is a table of rows that belong to each version of the result
+// table: <table><Suffix>, its columns Schema's then version and scored_at,
+// with a <table><Suffix>_current view over the same run registry. Load's
+// WriteSide stages its rows under the load's version and Publish's one
+// flip shows them in their view together with the results in theirs.
+type SideConfig struct {
+	Suffix string // "_" and a name, e.g. "_explanations"
+	Schema *arrow.Schema
 }
 
 // ErrRetention marks a Publish error that came after the version became
@@ -34,6 +47,7 @@ var ErrRetention = errors.New("dropping old versions")
 //	<table>          the result columns, version and scored_at; every version's rows
 //	<table>_runs     the run registry: one row per version, its status staged, current or superseded
 //	<table>_current  a view of the rows of each score_date's current version
+//	<table><side>, <table><side>_current  the same for each side table (SideConfig)
 //
 // A Sink is safe for concurrent use; each Load is used by one goroutine.
 // The caller closes the Sink after every Load is published or aborted.
@@ -58,9 +72,11 @@ type Sink struct {
 	cols    []sinkColumn
 	keep    int
 	secrets []string
-	dateCol int // index of score_date in the schema, -1 if absent
-	runCol  int // run_id
-	modCol  int // model_version
+	dateCol int     // index of score_date in the schema, -1 if absent
+	runCol  int     // run_id
+	modCol  int     // model_version
+	sides   []*Sink // side tables: they share db and the registry, and are never Begun or Closed
+	suffix  string  // a side table's suffix
 }
 
 // OpenSink connects and creates the table, the registry and the view if
@@ -89,6 +105,14 @@ func OpenSink(ctx context.Context, cfg SinkConfig, schema *arrow.Schema) (*Sink,
 	}
 	s.schema, s.cols, s.keep = schema, cols, cfg.Keep
 	s.dateCol, s.runCol, s.modCol = fieldOf(schema, "score_date"), fieldOf(schema, "run_id"), fieldOf(schema, "model_version")
+	for _, sc := range cfg.Sides {
+		side, err := s.side(sc)
+		if err != nil {
+			s.db.close()
+			return nil, err
+		}
+		s.sides = append(s.sides, side)
+	}
 	if err := s.ensure(ctx); err != nil {
 		s.db.close()
 		return nil, err
@@ -219,6 +243,11 @@ func (s *Sink) ensure(ctx context.Context) error {
 		if !viewExists {
 			if _, err := q.exec(ctx, s.n.createView(s.cols)); err != nil {
 				return fmt.Errorf("creating view %s: %w", s.n.View, err)
+			}
+		}
+		for _, side := range s.sides {
+			if err := side.ensureSide(ctx, q); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -84,3 +84,56 @@ func (s *Sink) ensureTable(ctx context.Context, q sinkQueryer) (exists bool, err
 	}
 	return true, s.compare(existing)
 }
+
+// side is the Sink of a side table: its own table, columns and view,
+// the result table's connection and run registry.
+func (s *Sink) side(sc SideConfig) (*Sink, error) {
+	t := s.n.Table
+	switch {
+	case len(sc.Suffix) < 2 || sc.Suffix[0] != '_' || ValidateName(sc.Suffix[1:]) != nil:
+		return nil, fmt.Errorf("output table %s: side table suffix %q: want _ and a name", t, sc.Suffix)
+	case sc.Suffix == suffixRuns || sc.Suffix == suffixOwner || sc.Suffix == suffixCurrent:
+		return nil, fmt.Errorf("output table %s: side table suffix %q is the sink's own", t, sc.Suffix)
+	case len(t.Name)+len(sc.Suffix)+len(suffixVersionIdx) > 63:
+		return nil, rejected("output table %q: at most %d characters with a side table, so that %s%s%s fits",
+			t, 63-len(sc.Suffix)-len(suffixVersionIdx), t.Name, sc.Suffix, suffixVersionIdx)
+	}
+	cols, err := resultColumns(s.d, sc.Schema)
+	if err != nil {
+		return nil, rejected("output table %s: %w", t.WithSuffix(sc.Suffix), err)
+	}
+	side := &Sink{
+		db: s.db, d: s.d, secrets: s.secrets, schema: sc.Schema, cols: cols, keep: s.keep, suffix: sc.Suffix,
+		n:       sinkNames{Table: t.WithSuffix(sc.Suffix), Runs: s.n.Runs, View: t.WithSuffix(sc.Suffix + suffixCurrent), Owner: s.n.Owner, d: s.d},
+		dateCol: fieldOf(sc.Schema, "score_date"), runCol: -1, modCol: -1,
+	}
+	return side, nil
+}
+
+// ensureSide creates a side table (with its index) and its view where
+// they do not exist, and checks the table that does, in the result
+// table's ensure transaction, after the run registry.
+func (s *Sink) ensureSide(ctx context.Context, q sinkQueryer) error {
+	exists, err := s.ensureTable(ctx, q)
+	if err != nil {
+		return fmt.Errorf("side table %s: %w", s.n.Table, err)
+	}
+	if !exists {
+		table, _ := s.n.ddlByObject(s.cols)
+		for _, stmt := range table {
+			if _, err := q.exec(ctx, stmt); err != nil {
+				return fmt.Errorf("%s: %w", firstWords(stmt), err)
+			}
+		}
+	}
+	viewExists, err := s.exists(ctx, q, s.n.View)
+	if err != nil {
+		return err
+	}
+	if !viewExists {
+		if _, err := q.exec(ctx, s.n.createView(s.cols)); err != nil {
+			return fmt.Errorf("creating view %s: %w", s.n.View, err)
+		}
+	}
+	return nil
+}

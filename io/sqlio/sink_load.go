@@ -9,8 +9,9 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/batchscore/batchscore/internal/crashpoint"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/batchscore/batchscore/internal/crashpoint"
 )
 
 // Load is one version being written. Write any number of records, then
@@ -33,6 +34,9 @@ type Load struct {
 	// behind.
 	conn *pgx.Conn
 	tx   pgx.Tx
+
+	parent *Load   // a side table's load: its parent's transaction, status and fate
+	sides  []*Load // the side tables' loads, in the sink's order
 }
 
 // Begin registers version as a staged version of scoreDate (YYYY-MM-DD):
@@ -54,6 +58,9 @@ func (s *Sink) Begin(ctx context.Context, version, scoreDate string) (*Load, err
 		return nil, s.errorf("staging version %s in %s: %w", version, s.n.Runs, err)
 	}
 	l := &Load{s: s, version: version, scoreDate: scoreDate, date: arrow.Date32FromTime(day), scoredAt: now}
+	for _, side := range s.sides {
+		l.sides = append(l.sides, &Load{s: side, version: version, scoreDate: scoreDate, date: l.date, scoredAt: now, parent: l})
+	}
 	if s.d == sinkPostgres {
 		if l.conn, err = s.db.(*pgSinkDB).connect(ctx); err == nil {
 			l.tx, err = l.conn.Begin(ctx)
@@ -68,6 +75,45 @@ func (s *Sink) Begin(ctx context.Context, version, scoreDate string) (*Load, err
 
 // Rows is how many rows were written so far.
 func (l *Load) Rows() int64 { return l.rows }
+
+// WriteSide appends a record to the side table of that suffix (a
+// SideConfig of the sink), as Write does to the result table: same
+// version, same transaction on PostgreSQL, shown by Publish's flip. A
+// failed side write fails the load.
+func (l *Load) WriteSide(ctx context.Context, suffix string, rec arrow.Record) error {
+	for _, side := range l.sides {
+		if side.s.suffix == suffix {
+			if l.done || l.failed != nil {
+				return fmt.Errorf("version %s: write after publish, abort or a failed write", l.version)
+			}
+			if err := side.Write(ctx, rec); err != nil {
+				l.failed = err
+				return err
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("version %s: the sink has no side table %q", l.version, suffix)
+}
+
+// SideRows is how many rows were written to the side table of that suffix.
+func (l *Load) SideRows(suffix string) int64 {
+	for _, side := range l.sides {
+		if side.s.suffix == suffix {
+			return side.rows
+		}
+	}
+	return 0
+}
+
+// pgTx is the transaction the load's COPYs run in: its parent's for a
+// side table.
+func (l *Load) pgTx() pgx.Tx {
+	if l.parent != nil {
+		return l.parent.tx
+	}
+	return l.tx
+}
 
 // Write appends a record of result rows to the staged version. The record
 // has the sink's schema and its score_date is the load's date. PostgreSQL
@@ -162,7 +208,7 @@ func (l *Load) copy(ctx context.Context, rec arrow.Record) error {
 	if l.s.n.Table.Schema != "" {
 		table = pgx.Identifier{l.s.n.Table.Schema, l.s.n.Table.Name}
 	}
-	if _, err := l.tx.CopyFrom(ctx, table, names, src); err != nil {
+	if _, err := l.pgTx().CopyFrom(ctx, table, names, src); err != nil {
 		return l.s.errorf("version %s: copying %d rows into %s: %w", l.version, rec.NumRows(), l.s.n.Table, err)
 	}
 	crashpoint.Hit("sql-copy")
@@ -349,6 +395,11 @@ func (s *Sink) prune(ctx context.Context, scoreDate string) error {
 // in one transaction.
 func (s *Sink) drop(ctx context.Context, version, status string) error {
 	err := s.db.inTx(ctx, func(q sinkQueryer) error {
+		for _, side := range s.sides {
+			if _, err := q.exec(ctx, side.n.deleteRows(), version); err != nil {
+				return err
+			}
+		}
 		if _, err := q.exec(ctx, s.n.deleteRows(), version); err != nil {
 			return err
 		}

@@ -52,6 +52,48 @@ func resultRecord(t testing.TB, first, n int, date, runID string) arrow.Record {
 	return b.NewRecord()
 }
 
+// explanationsSchema is the side table the suite's sinks carry, as
+// jobs/explain.go lays it out: keys, score, bias, reasons, the run's
+// constants.
+var explanationsSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "customer_id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "score", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "bias", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "reason_1", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "score_date", Type: arrow.FixedWidthTypes.Date32},
+	{Name: "run_id", Type: arrow.BinaryTypes.String},
+	{Name: "model_version", Type: arrow.BinaryTypes.String},
+}, nil)
+
+// explanationsRecord explains the rows of resultRecord(first, n) whose
+// key is even.
+func explanationsRecord(t testing.TB, first, n int, date, runID string) arrow.Record {
+	t.Helper()
+	d, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, explanationsSchema)
+	defer b.Release()
+	for k := first; k < first+n; k++ {
+		if k%2 != 0 {
+			continue
+		}
+		b.Field(0).(*array.Int64Builder).Append(int64(k))
+		b.Field(1).(*array.Float64Builder).Append(float64(k%1000) / 1000)
+		b.Field(2).(*array.Float64Builder).Append(-1.5)
+		if k%4 == 0 {
+			b.Field(3).(*array.StringBuilder).Append("R" + fmt.Sprint(k%3))
+		} else {
+			b.Field(3).(*array.StringBuilder).AppendNull()
+		}
+		b.Field(4).(*array.Date32Builder).Append(arrow.Date32FromTime(d))
+		b.Field(5).(*array.StringBuilder).Append(runID)
+		b.Field(6).(*array.StringBuilder).Append("churn-1.0")
+	}
+	return b.NewRecord()
+}
+
 // sinkBackend is one database the conformance suite runs against.
 type sinkBackend struct {
 	driver string
@@ -223,7 +265,8 @@ const suiteDate = "2026-11-20"
 
 func (su sinkSuite) open(t *testing.T, dsn string, keep int) *Sink {
 	t.Helper()
-	s, err := OpenSink(context.Background(), SinkConfig{Driver: su.be.driver, DSN: dsn, Table: "churn_scores", Keep: keep}, resultSchema)
+	s, err := OpenSink(context.Background(), SinkConfig{Driver: su.be.driver, DSN: dsn, Table: "churn_scores", Keep: keep,
+		Sides: []SideConfig{{Suffix: "_explanations", Schema: explanationsSchema}}}, resultSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,6 +287,11 @@ func (su sinkSuite) load(t *testing.T, s *Sink, version string, batches ...int) 
 		rec := resultRecord(t, first, n, suiteDate, "run-"+version)
 		err := l.Write(ctx, rec)
 		rec.Release()
+		if err == nil && len(s.sides) > 0 {
+			rec = explanationsRecord(t, first, n, suiteDate, "run-"+version)
+			err = l.WriteSide(ctx, "_explanations", rec)
+			rec.Release()
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,6 +311,13 @@ func (su sinkSuite) publish(t *testing.T, s *Sink, version string, batches ...in
 func (su sinkSuite) current(t *testing.T, dsn string) string {
 	t.Helper()
 	rows := su.be.query(t, dsn, "SELECT count(*), min(version), max(version) FROM churn_scores_current WHERE score_date = "+su.be.ph(1), suiteDate)
+	return strings.Join(rows[0], " ")
+}
+
+// explained is current's answer from the explanations' view.
+func (su sinkSuite) explained(t *testing.T, dsn string) string {
+	t.Helper()
+	rows := su.be.query(t, dsn, "SELECT count(*), min(version), max(version) FROM churn_scores_explanations_current WHERE score_date = "+su.be.ph(1), suiteDate)
 	return strings.Join(rows[0], " ")
 }
 
@@ -358,6 +413,9 @@ func (su sinkSuite) testPublishFlipAbort(t *testing.T) {
 	if got := su.current(t, dsn); got != "0 NULL NULL" {
 		t.Fatalf("before publish the view shows %s", got)
 	}
+	if got := su.explained(t, dsn); got != "0 NULL NULL" {
+		t.Fatalf("before publish the explanations' view shows %s", got)
+	}
 	if err := l.Publish(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -367,12 +425,22 @@ func (su sinkSuite) testPublishFlipAbort(t *testing.T) {
 	if got := su.current(t, dsn); got != "3507 v1 v1" {
 		t.Fatalf("after v1 the view shows %s", got)
 	}
+	// The even keys are explained: 500 + 1250 + 4, shown by the same flip.
+	if got := su.explained(t, dsn); got != "1754 v1 v1" {
+		t.Fatalf("after v1 the explanations' view shows %s", got)
+	}
+	if got := su.count(t, dsn, "SELECT count(*) FROM churn_scores_explanations_current e JOIN churn_scores_current c ON c.customer_id = e.customer_id AND c.score = e.score AND c.version = e.version WHERE e.bias = -1.5 AND (e.reason_1 IS NULL) = (e.customer_id % 4 <> 0)"); got != "1754" {
+		t.Fatalf("%s explanation rows match their scores", got)
+	}
 	if got := su.count(t, dsn, "SELECT count(DISTINCT customer_id) FROM churn_scores_current"); got != "3507" {
 		t.Fatalf("%s distinct keys", got)
 	}
 	su.publish(t, s, "v2", 10, 20)
 	if got := su.current(t, dsn); got != "30 v2 v2" {
 		t.Fatalf("after v2 the view shows %s", got)
+	}
+	if got := su.explained(t, dsn); got != "15 v2 v2" {
+		t.Fatalf("after v2 the explanations' view shows %s", got)
 	}
 	if got := su.count(t, dsn, "SELECT count(*) FROM churn_scores WHERE version = 'v1'"); got != "3507" {
 		t.Fatalf("v1 has %s rows left in the table", got)
@@ -387,6 +455,9 @@ func (su sinkSuite) testPublishFlipAbort(t *testing.T) {
 	if got := su.current(t, dsn); got != "30 v2 v2" {
 		t.Fatalf("while v3 is staged the view shows %s", got)
 	}
+	if got := su.explained(t, dsn); got != "15 v2 v2" {
+		t.Fatalf("while v3 is staged the explanations' view shows %s", got)
+	}
 	if err := l.Abort(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -398,6 +469,9 @@ func (su sinkSuite) testPublishFlipAbort(t *testing.T) {
 	}
 	if got := su.count(t, dsn, "SELECT count(*) FROM churn_scores WHERE version = 'v3'"); got != "0" {
 		t.Fatalf("v3 left %s rows", got)
+	}
+	if got := su.count(t, dsn, "SELECT count(*) FROM churn_scores_explanations WHERE version = 'v3'"); got != "0" {
+		t.Fatalf("v3 left %s explanation rows", got)
 	}
 	if got := su.count(t, dsn, "SELECT count(*) FROM churn_scores_runs WHERE version = 'v3'"); got != "0" {
 		t.Fatalf("v3 left %s registry rows", got)
@@ -430,6 +504,21 @@ func (su sinkSuite) testPublishFlipAbort(t *testing.T) {
 	if err := l2.Publish(ctx); err == nil {
 		t.Fatal("published after a failed write")
 	}
+	l3, err := s.Begin(ctx, "w2", "2026-11-21")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec3 := explanationsRecord(t, 0, 3, suiteDate, "x") // explanations of another date
+	defer rec3.Release()
+	if err := l3.WriteSide(ctx, "_explanations", rec3); err == nil || !strings.Contains(err.Error(), "score_date") {
+		t.Fatalf("explanations of another date: %v", err)
+	}
+	if err := l3.Publish(ctx); err == nil {
+		t.Fatal("published after a failed side write")
+	}
+	if err := l3.Abort(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := l2.Abort(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -452,6 +541,10 @@ func (su sinkSuite) testKeep1DropsOlderVersions(t *testing.T) {
 	want := map[string]string{"postgres": "[[v4 40]]", "sqlite": "[[v3 5] [v4 40]]", "mysql": "[[v3 5] [v4 40]]"}[su.be.driver]
 	if got := fmt.Sprint(su.be.query(t, dsn, "SELECT version, count(*) FROM churn_scores GROUP BY version ORDER BY version")); got != want {
 		t.Fatalf("table holds %s", got)
+	}
+	want = map[string]string{"postgres": "[[v4 20]]", "sqlite": "[[v3 3] [v4 20]]", "mysql": "[[v3 3] [v4 20]]"}[su.be.driver]
+	if got := fmt.Sprint(su.be.query(t, dsn, "SELECT version, count(*) FROM churn_scores_explanations GROUP BY version ORDER BY version")); got != want {
+		t.Fatalf("explanations table holds %s", got)
 	}
 	if got := fmt.Sprint(su.be.query(t, dsn, "SELECT version, status FROM churn_scores_runs ORDER BY version")); got != "[[v3 staged] [v4 current]]" {
 		t.Fatalf("registry holds %s", got)

@@ -112,6 +112,9 @@ func recordSchema(file *arrow.Schema, constants []arrow.Array) *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
+// Schema is the table's file schema.
+func (t *SideTable) Schema() *arrow.Schema { return t.schema }
+
 // Write appends rows: keys taken from rec, then cols (n rows each).
 func (t *SideTable) Write(rec arrow.Record, cols []arrow.Array) error {
 	n := int64(cols[0].Len())

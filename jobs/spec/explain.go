@@ -47,10 +47,6 @@ func (j *Job) checkExplain(bad func(string, ...any) func(...string) error) error
 	if x == nil {
 		return nil
 	}
-	if j.Output.SQL != nil {
-		// Refused rather than left out of the SQL table in silence.
-		return bad("the SQL sink (output.sql) does not carry explanations yet; publish them to the Parquet table only")("explain")
-	}
 	if x.Top == 0 {
 		x.Top = 4
 	}
