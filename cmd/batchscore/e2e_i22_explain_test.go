@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/batchscore/batchscore/internal/testkit/pgtest"
+	"github.com/batchscore/batchscore/jobs/report"
 )
 
 // TestI22ExplainThroughTheBinary: `batchscore covers` counts the
@@ -74,6 +75,27 @@ func TestI22ExplainThroughTheBinary(t *testing.T) {
 	if x.MaxAdditivityError > 1e-9 || x.Rows == 0 || x.Skipped == 0 || x.Rows+x.Skipped != 3000 || len(x.Importance) != 12 {
 		t.Fatalf("explain: rows %d, skipped %d, max additivity error %g, %d importances", x.Rows, x.Skipped, x.MaxAdditivityError, len(x.Importance))
 	}
+	tbl := checkTreeExplanations(t, m)
+	checkSQLExplanations(t, dsn, m.Version, tbl)
+
+	checkLinearExplanations(t, root, dir, source, features)
+
+	// Covers of another model: exit 2 at load, naming tree and node.
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(strings.Replace(string(b), `"cover":3000}`, `"cover":0}`, 1)), 0o644)
+	res = runWith(t, batchscore, env, "run", job("badcovers", bad), "--date", date20)
+	if res.code != 2 || !strings.Contains(res.stderr, "tree 0 node 0 has cover 0") {
+		t.Fatalf("bad covers: exit %d\n%s", res.code, res)
+	}
+}
+
+// checkTreeExplanations checks the tree run's _explanations table against
+// its published scores: the rows with a score of at least 0.7 are the ones
+// explained, logistic(bias + Σ shap) is the score, and the reason codes
+// are the largest positive contributions in order. It returns the table.
+func checkTreeExplanations(t *testing.T, m *report.Manifest) arrow.Table {
+	t.Helper()
+	x := m.Explain
 	scores := map[int64]float64{}
 	mainFiles, _ := filepath.Glob(filepath.Join(m.Output.Path, "*.parquet"))
 	for _, f := range mainFiles {
@@ -138,11 +160,15 @@ func TestI22ExplainThroughTheBinary(t *testing.T) {
 			}
 		}
 	}
+	return tbl
+}
 
-	checkSQLExplanations(t, dsn, m.Version, tbl)
-
-	// A linear model (Scaler + LinearClassifier) with E[x] from a baseline
-	// profiled by the binary; rows with NaN inputs are quarantined.
+// checkLinearExplanations runs a linear model (Scaler + LinearClassifier)
+// with E[x] from a baseline the binary profiles, and checks additivity on
+// every explained row.
+func checkLinearExplanations(t *testing.T, root, dir, source string, features []string) {
+	t.Helper()
+	data := strings.ReplaceAll(source, "{{ .Date }}", date20)
 	linear := filepath.Join(root, "testdata", "models", "explain", "sk_logreg.onnx")
 	baseline := filepath.Join(dir, "baseline.json")
 	if res := bs(t, "profile", data, "--out", baseline, "--columns", strings.Join(features, ",")); res.code != 0 {
@@ -151,17 +177,18 @@ func TestI22ExplainThroughTheBinary(t *testing.T) {
 	lj := filepath.Join(dir, "linear.yaml")
 	os.WriteFile(lj, []byte(fmt.Sprintf("name: linear\nsource:\n  parquet: %q\nmodel:\n  path: %q\n  inputs:\n    X: [%s]\n  score: {output: probabilities, class: 1}\noutput:\n  table: %q\n  keys: [row_id]\nvalidation:\n  baseline: %q\n  max_invalid_fraction: 0.5\n  rules:\n    - {column: f0, check: finite}\n    - {column: f3, check: finite}\n    - {column: f7, check: finite}\nexplain:\n  top: 2\n  values: true\n",
 		source, linear, strings.Join(features, ", "), filepath.Join(dir, "linear"), baseline)), 0o644)
-	res = bs(t, "run", lj, "--date", date20, "--json")
+	res := bs(t, "run", lj, "--date", date20, "--json")
 	if res.code != 0 {
 		t.Fatalf("linear run: exit %d\n%s", res.code, res)
 	}
-	m = parseManifest(t, []byte(res.stdout))
+	m := parseManifest(t, []byte(res.stdout))
 	if x := m.Explain; x == nil || x.Method != "linear" || x.Rows != m.Counts.Scored || x.Rows < 2000 || x.MaxAdditivityError > 1e-9 {
 		t.Fatalf("linear explain section: %+v (scored %d)", m.Explain, m.Counts.Scored)
 	}
-	files, _ = filepath.Glob(filepath.Join(m.Explain.Path, "*.parquet"))
+	files, _ := filepath.Glob(filepath.Join(m.Explain.Path, "*.parquet"))
 	lt := readParquet(t, files[0])
-	score, bias = column(t, lt, "score").(*array.Float64), column(t, lt, "bias").(*array.Float64)
+	score, bias := column(t, lt, "score").(*array.Float64), column(t, lt, "bias").(*array.Float64)
+	shap := make([]*array.Float64, len(features))
 	for j := range shap {
 		shap[j] = column(t, lt, "shap_f"+fmt.Sprint(j)).(*array.Float64)
 	}
@@ -173,14 +200,6 @@ func TestI22ExplainThroughTheBinary(t *testing.T) {
 		if p := 1 / (1 + math.Exp(-margin)); math.Abs(p-score.Value(i)) > 1e-6 {
 			t.Fatalf("linear row %d: logistic(bias + Σ shap) = %v, score %v", i, p, score.Value(i))
 		}
-	}
-
-	// Covers of another model: exit 2 at load, naming tree and node.
-	bad := filepath.Join(dir, "bad.json")
-	os.WriteFile(bad, []byte(strings.Replace(string(b), `"cover":3000}`, `"cover":0}`, 1)), 0o644)
-	res = runWith(t, batchscore, env, "run", job("badcovers", bad), "--date", date20)
-	if res.code != 2 || !strings.Contains(res.stderr, "tree 0 node 0 has cover 0") {
-		t.Fatalf("bad covers: exit %d\n%s", res.code, res)
 	}
 }
 
