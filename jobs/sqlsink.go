@@ -49,6 +49,7 @@ func (e *execution) loadSQL(ctx context.Context, dir string) (*sqlio.Load, error
 		return nil, fmt.Errorf("output.sql: %w", sqlio.Classify(err))
 	}
 	e.sink = sink
+	load.SetModelVersion(e.m.Model.Version) // the champion's, whatever a canary published
 	err = staged.Read(ctx, columnNames(schema), e.req.Job.Scoring.ChunkRows, e.mem(), func(rec arrow.Record, _ string, _ int64) error {
 		defer rec.Release()
 		return load.Write(ctx, rec)

@@ -25,6 +25,7 @@ type Load struct {
 	scoredAt  time.Time
 	runID     *string
 	modelVer  *string
+	modelSet  bool // SetModelVersion was called: the rows do not decide it
 	rows      int64
 	failed    error
 	done      bool // published or aborted
@@ -190,8 +191,18 @@ func (l *Load) constants(rec arrow.Record) {
 	if l.runID == nil {
 		l.runID = first(l.s.runCol)
 	}
-	if l.modelVer == nil {
+	if l.modelVer == nil && !l.modelSet {
 		l.modelVer = first(l.s.modCol)
+	}
+}
+
+// SetModelVersion names the model version the registry records for the
+// load (empty: none), when the rows carry several: a canary's rows carry
+// the challenger's. Without it, the first non-null row's is recorded.
+func (l *Load) SetModelVersion(v string) {
+	l.modelSet, l.modelVer = true, nil
+	if v != "" {
+		l.modelVer = &v
 	}
 }
 

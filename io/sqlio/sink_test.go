@@ -660,3 +660,39 @@ func testSinkNulls(t *testing.T, be sinkBackend) {
 		}
 	}
 }
+
+// TestSinkRecordsTheNamedModelVersion: the registry records the model
+// version the run names, not the first row's (a canary's rows carry the
+// challenger's), and the first row's when none is named.
+func TestSinkRecordsTheNamedModelVersion(t *testing.T) {
+	ctx := context.Background()
+	be := sqliteBackend()
+	dsn := be.fresh(t)
+	s, err := OpenSink(ctx, SinkConfig{Driver: be.driver, DSN: dsn, Table: "churn_scores", Keep: 2}, resultSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, v := range []struct{ version, named string }{{"v1", "champion-2.0"}, {"v2", ""}} {
+		l, err := s.Begin(ctx, v.version, suiteDate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.named != "" {
+			l.SetModelVersion(v.named)
+		}
+		rec := resultRecord(t, 0, 10, suiteDate, "run-"+v.version) // every row says churn-1.0
+		err = l.Write(ctx, rec)
+		rec.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Publish(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := fmt.Sprint(be.query(t, dsn, "SELECT version, model_version FROM churn_scores_runs ORDER BY version"))
+	if got != "[[v1 champion-2.0] [v2 churn-1.0]]" {
+		t.Fatalf("registry %s", got)
+	}
+}
