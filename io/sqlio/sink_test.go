@@ -224,9 +224,11 @@ func texts(vals []any) []string {
 	return out
 }
 
-func TestSinkSQLite(t *testing.T)   { testSink(t, sqliteBackend()) }
-func TestSinkPostgres(t *testing.T) { testSink(t, postgresBackend()) }
-func TestSinkMariaDB(t *testing.T)  { testSink(t, mariadbBackend()) }
+// The three backends' suites run side by side: each test opens a fresh
+// database, and most of their time is spent waiting on the servers.
+func TestSinkSQLite(t *testing.T)   { t.Parallel(); testSink(t, sqliteBackend()) }
+func TestSinkPostgres(t *testing.T) { t.Parallel(); testSink(t, postgresBackend()) }
+func TestSinkMariaDB(t *testing.T)  { t.Parallel(); testSink(t, mariadbBackend()) }
 
 // testSink is the conformance suite every SQL backend passes.
 func testSink(t *testing.T, be sinkBackend) {
