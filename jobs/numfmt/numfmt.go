@@ -7,6 +7,7 @@ package numfmt
 import (
 	"math"
 	"strconv"
+	"strings"
 )
 
 // MinDigits is the fewest significant digits a value is printed with.
@@ -90,3 +91,21 @@ func PctThreshold(t float64) string { return Threshold(t*100) + "%" }
 // PctPair formats a share and the share threshold it is compared with, as
 // percentages.
 func PctPair(v, t float64) (value, threshold string) { return Pct(v, t), PctThreshold(t) }
+
+// Thousands writes n with comma separators: 1,234,567.
+func Thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

@@ -40,7 +40,7 @@ const (
 var pageSource string
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"int": thousands,
+	"int": numfmt.Thousands,
 	"num": num,
 	"pct": pct,
 	// A share next to the threshold it is held to: never printed equal
@@ -239,7 +239,7 @@ func warningsOf(r *Report, booksOK bool) []string {
 	var warnings []string
 	for _, x := range r.Rules {
 		if !x.Passed {
-			warnings = append(warnings, fmt.Sprintf("rule %s failed on %s rows", x.Name, thousands(x.Failed)))
+			warnings = append(warnings, fmt.Sprintf("rule %s failed on %s rows", x.Name, numfmt.Thousands(x.Failed)))
 		}
 	}
 	for _, x := range r.Table {
@@ -290,13 +290,13 @@ func (p *page) addScores(r *Report) {
 		codes := slices.Sorted(maps.Keys(x.Reasons))
 		slices.SortStableFunc(codes, func(a, b string) int { return int(x.Reasons[b] - x.Reasons[a]) })
 		for _, c := range codes {
-			p.ReasonCodes = append(p.ReasonCodes, pageCategory{Value: clip(c, htmlNameChars), Count: thousands(x.Reasons[c]),
+			p.ReasonCodes = append(p.ReasonCodes, pageCategory{Value: clip(c, htmlNameChars), Count: numfmt.Thousands(x.Reasons[c]),
 				Share: pct(float64(x.Reasons[c]) / float64(max(1, x.Rows)))})
 		}
 	}
 	if v := r.Review; v != nil {
 		for _, reason := range slices.Sorted(maps.Keys(v.Reasons)) {
-			p.Reasons = append(p.Reasons, pageCategory{Value: clip(reason, htmlNameChars), Count: thousands(v.Reasons[reason]),
+			p.Reasons = append(p.Reasons, pageCategory{Value: clip(reason, htmlNameChars), Count: numfmt.Thousands(v.Reasons[reason]),
 				Share: pct(float64(v.Reasons[reason]) / float64(max(1, r.Books.Valid)))})
 		}
 	}
@@ -379,7 +379,7 @@ func newPageColumn(c ColumnReport, masked, full bool) pageColumn {
 		if c.Count > 0 {
 			share = pct(float64(t.Count) / float64(c.Count))
 		}
-		pc.Top = append(pc.Top, pageCategory{Value: clip(v, htmlValueChars), Count: thousands(t.Count), Share: share})
+		pc.Top = append(pc.Top, pageCategory{Value: clip(v, htmlValueChars), Count: numfmt.Thousands(t.Count), Share: share})
 	}
 	if c.Drift != nil && len(c.Drift.Bins) > 0 {
 		bins := c.Drift.Bins
@@ -481,24 +481,6 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-// thousands writes n with thin separators: 1,234,567.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 // num formats an optional number with six significant digits.

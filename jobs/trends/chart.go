@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/batchscore/batchscore/jobs/numfmt"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -261,29 +262,12 @@ func psiClass(v float64) string {
 func psiText(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 
 // count formats a row count with separators; general a metric.
-func count(v float64) string { return thousands(int64(math.Round(v))) }
+func count(v float64) string { return numfmt.Thousands(int64(math.Round(v))) }
 func general(v float64) string {
 	if v != 0 && math.Abs(v) < 1e-3 {
 		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 4, 64)
-}
-
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 func esc(s string) string { return html.EscapeString(s) }

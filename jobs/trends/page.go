@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/batchscore/batchscore/jobs/numfmt"
 )
 
 // CSP is the Content-Security-Policy of every page: nothing is loaded
@@ -28,7 +30,7 @@ const (
 var pageSource string
 
 var pages = template.Must(template.New("trends").Funcs(template.FuncMap{
-	"int":  thousands,
+	"int":  numfmt.Thousands,
 	"clip": clip,
 	"metric": func(v *float64) string {
 		if v == nil {
