@@ -134,7 +134,8 @@ func TestArmsPublishEachKeysArmModel(t *testing.T) {
 	// Plain paths, a Parquet source, the Parquet and PostgreSQL sinks.
 	tableA := filepath.Join(t.TempDir(), "ab")
 	jobA := armsJob(t, tableA, "parquet: "+strconv.Quote(filepath.Join(samples(t), "snapshot_date={{ .Date }}", "*.parquet")), "", true, 0.1)
-	if res := runWith(t, batchscore, env, "run", jobA, "--date", date20); res.code != 0 {
+	metrics := filepath.Join(t.TempDir(), "batchscore.prom")
+	if res := runWith(t, batchscore, env, "run", jobA, "--date", date20, "--metrics-file", metrics); res.code != 0 {
 		t.Fatalf("arms run: %s", res)
 	}
 	mA := onlyManifest(t, tableA, date20)
@@ -156,6 +157,14 @@ func TestArmsPublishEachKeysArmModel(t *testing.T) {
 	}
 	checkArmCounts(t, mA, counts, nil)
 	checkArmsSink(t, dsn, rowsA)
+	prom, _ := os.ReadFile(metrics)
+	page, _ := os.ReadFile(mA.Validation.ReportHTML)
+	if want := `batchscore_rollout_rows{batchscore_job="churn_ab",kind="arms",arm="logreg",outcome="published"} ` + strconv.FormatInt(counts["logreg"], 10); !strings.Contains(string(prom), want) {
+		t.Errorf("metrics lack %s:\n%s", want, prom)
+	}
+	if !strings.Contains(string(page), `id="rollout"`) || !strings.Contains(string(page), "logreg-path") {
+		t.Error("the report has no rollout table")
+	}
 	if res := bs(t, "show", jobA, mA.Version); res.code != 0 || !strings.Contains(res.stdout, "arm logreg") || !strings.Contains(res.stdout, `salt "`+armsSalt) {
 		t.Errorf("show: %s", res)
 	}
@@ -279,5 +288,10 @@ func armsFromSQL(t *testing.T, dsn string, env []string, rowsA map[int64]armRow,
 	checkArmCounts(t, m, assigned, fell)
 	if l := m.Arms.Arms[2]; l.Status != report.ArmFailed || !strings.Contains(l.Error, "arm logreg") || m.Arms.Limit != 0.5 {
 		t.Errorf("logreg arm: %+v", l)
+	}
+	// Rows that fell back are not the last word: a rerun scores again.
+	if res := runWith(t, batchscore, env, "run", armsJob(t, table, source, reg, false, 0.5), "--date", date20); res.code != 0 ||
+		currentManifest(t, table, date20).Version == m.Version {
+		t.Errorf("a rerun kept the version with fallen-back rows as current: %s", res)
 	}
 }
