@@ -218,3 +218,13 @@ func TestRolloutViewAndMetrics(t *testing.T) {
 		t.Fatalf("canary view: %+v", v)
 	}
 }
+
+// A commit's arms are its shards' summed.
+func TestMergeArms(t *testing.T) {
+	one := manifestFixture().Arms
+	one.Arms[0].Status, one.Arms[0].Error = ArmActive, ""
+	got := MergeArms(MergeArms(nil, one), manifestFixture().Arms)
+	if a := got.Arms[1]; a.Assigned != 996 || a.Published != 992 || a.FellBack != 4 || got.Arms[0].Status != ArmFailed || one.Arms[0].Assigned != 500 {
+		t.Errorf("merged %+v", got)
+	}
+}

@@ -165,3 +165,30 @@ func (m *Manifest) Rollout() *RolloutView {
 		{Name: "challenger", Version: c.Model.Version, Share: r.Share, Assigned: r.Assigned, Published: r.Arms["challenger"], FellBack: r.FellBack},
 	}}
 }
+
+// MergeArms adds a shard's arms to a commit's (nil: none yet): the counts
+// are summed per arm, the first failure kept. Shards of one commit run
+// one job file, so their arms are the same, in the same order.
+func MergeArms(into, s *Arms) *Arms {
+	if s == nil {
+		return into
+	}
+	if into == nil {
+		c := *s
+		c.Arms = append([]Arm(nil), s.Arms...)
+		return &c
+	}
+	for i := range into.Arms {
+		if i >= len(s.Arms) {
+			break
+		}
+		a, b := &into.Arms[i], s.Arms[i]
+		a.Assigned += b.Assigned
+		a.Published += b.Published
+		a.FellBack += b.FellBack
+		if a.Status != ArmFailed && b.Status == ArmFailed {
+			a.Status, a.Error = b.Status, b.Error
+		}
+	}
+	return into
+}
