@@ -157,6 +157,11 @@ func usedColumns(job *spec.Job) []string {
 	if c := job.Challenger; c != nil {
 		cols = append(cols, inputColumns(c.Model)...)
 	}
+	if a := job.Arms; a != nil {
+		for _, m := range a.Models {
+			cols = append(cols, inputColumns(m.Model)...)
+		}
+	}
 	if f := job.Fallback; f != nil && f.Model != nil {
 		cols = append(cols, inputColumns(*f.Model)...)
 	}

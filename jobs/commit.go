@@ -189,6 +189,12 @@ func (e *execution) mergeShards(shards []*shard.State) (int64, error) {
 	m.Output.Files, m.Output.QuarantineFiles = nil, nil
 	m.Counts = mg.Counts
 	m.NonFiniteInputs, m.Fallback, m.Review, m.Shards = mg.NonFinite, mg.Fallback, mg.Review, mg.Shards
+	m.Arms = nil
+	for _, s := range shards {
+		if s.Manifest != nil {
+			m.Arms = report.MergeArms(m.Arms, s.Manifest.Arms)
+		}
+	}
 	return mg.FooterRows, err
 }
 

@@ -211,5 +211,14 @@ func (e *execution) alreadyCurrent() bool {
 		e.log.Info("the current version has fallback rows from a model failure: running again")
 		return false
 	}
+	// So do a canary's or an arm's rows that fell back to the champion.
+	if v := m.Rollout(); v != nil {
+		for _, a := range v.Arms {
+			if a.FellBack > 0 {
+				e.log.Info("the current version has rows that fell back to the champion from a failing arm: running again", "arm", a.Name)
+				return false
+			}
+		}
+	}
 	return true
 }

@@ -29,4 +29,7 @@ func (e *execution) recordPlan(p *route.Plan, final bool) {
 	if r.Review != nil {
 		m.Review = r.Review
 	}
+	if r.Arms != nil {
+		m.Arms = r.Arms
+	}
 }

@@ -34,7 +34,8 @@ func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *c
 		return nil, e.checkOnly(ctx, src, c)
 	}
 	chunkRows := chunkRowsFor(job, src)
-	out, err := output.NewBuilder(src.Schema(), job.Output.Keys, p.LabelType(), p.HasFallback(), c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, p.CanaryVersion(), chunkRows, mem)
+	arms, versions := p.Arms(e.m.Model.Version)
+	out, err := output.NewBuilder(src.Schema(), job.Output.Keys, p.LabelType(), p.HasFallback(), c.engine.Marks(), e.date, e.m.RunID, e.m.Model.Version, arms, versions, chunkRows, mem)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +81,7 @@ func (e *execution) score(ctx context.Context, src snapshot, p *route.Plan, c *c
 	err = g.Wait()
 	pl.drain()
 	if err == nil {
-		err = p.CanaryGate()
+		err = p.RolloutGate()
 	}
 	// Counts go into the manifest on every path: on-call sees how far a
 	// failed run got.
@@ -357,9 +358,9 @@ func readColumns(job *spec.Job, p *route.Plan, checked []string) []string {
 }
 
 // write writes a scored chunk's result rows, and releases it.
-func write(w *parquetio.Writer, out *output.Builder, s scoring.Scored, challenger []bool) (int64, error) {
+func write(w *parquetio.Writer, out *output.Builder, s scoring.Scored, arms []int32) (int64, error) {
 	defer s.Release()
-	rec, err := out.Build(s, challenger)
+	rec, err := out.Build(s, arms)
 	if err != nil {
 		return 0, err
 	}

@@ -21,7 +21,7 @@ func buildReport(m *report.Manifest, v *verdict, pii []string) *report.Report {
 			Read: m.Counts.Read, Valid: m.Counts.Valid, Quarantined: m.Counts.Quarantined,
 			Imputed: m.Counts.Imputed, Clipped: m.Counts.Clipped, Scored: m.Counts.Scored, Fallback: m.Counts.Fallback, Written: m.Counts.Written,
 		},
-		Challenger: m.Challenger, Fallback: m.Fallback, Review: m.Review, Explain: m.Explain,
+		Challenger: m.Challenger, Fallback: m.Fallback, Review: m.Review, Explain: m.Explain, Rollout: m.Rollout(),
 		NonFinite: nonFiniteInputs(m.NonFiniteInputs),
 		PII:       pii,
 	}

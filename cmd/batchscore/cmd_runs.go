@@ -24,7 +24,9 @@ func newRunsCommand() *cobra.Command {
 		Short: "List a job's executions, newest first",
 		Long: `runs lists the executions recorded in the job's table (its manifests): the
 logical date, version, run id, trigger, status and exit code, rows read,
-scored and quarantined, duration, model version, and whether the version is
+scored and quarantined, duration, model version, the rows each arm of a
+canary or A/B test published (and how many fell back to the champion), and
+whether the version is
 the date's current one ("(SQL table not updated)" when its Parquet version
 was published but its SQL publish failed). An execution that ended while
 publishing, before its final manifest (killed, or its object store went away),
@@ -62,7 +64,7 @@ one with no finish time has no duration ("-").`,
 				return enc.Encode(rows)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "DATE\tVERSION\tRUN ID\tTRIGGER\tSTATUS\tEXIT\tREAD\tSCORED\tQUARANTINED\tSECONDS\tMODEL\tCURRENT")
+			fmt.Fprintln(tw, "DATE\tVERSION\tRUN ID\tTRIGGER\tSTATUS\tEXIT\tREAD\tSCORED\tQUARANTINED\tSECONDS\tMODEL\tARMS\tCURRENT")
 			for _, m := range history {
 				mark := ""
 				if current[m.Version] {
@@ -71,9 +73,9 @@ one with no finish time has no duration ("-").`,
 				if sqlBehind(m) {
 					mark += " (SQL table not updated)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", m.LogicalDate, m.Version, m.RunID, m.Trigger,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", m.LogicalDate, m.Version, m.RunID, m.Trigger,
 					m.Status, exitText(m), m.Counts.Read, m.Counts.Scored, m.Counts.Quarantined,
-					seconds(m), m.Model.Version, mark)
+					seconds(m), m.Model.Version, armsText(m), mark)
 			}
 			return tw.Flush()
 		},
@@ -91,6 +93,25 @@ func seconds(m *report.Manifest) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", m.FinishedAt.Sub(m.StartedAt).Seconds())
+}
+
+// armsText is a rollout in one cell: the rows each arm published, and
+// how many rows fell back to the champion; "-" without a canary or arms.
+func armsText(m *report.Manifest) string {
+	v := m.Rollout()
+	if v == nil {
+		return "-"
+	}
+	var parts []string
+	var fell int64
+	for _, a := range v.Arms {
+		parts = append(parts, fmt.Sprintf("%s=%d", a.Name, a.Published))
+		fell += a.FellBack
+	}
+	if fell > 0 {
+		parts = append(parts, fmt.Sprintf("fell_back=%d", fell))
+	}
+	return strings.Join(parts, ",")
 }
 
 // exitText is the execution's exit code, "-" while none is known.
@@ -266,6 +287,17 @@ func printManifest(cmd *cobra.Command, m *report.Manifest, current bool) {
 			r.Status, r.Share, r.Salt, r.Assigned, r.Arms["champion"], r.Arms["challenger"], r.FellBack)
 		if r.Reason != "" {
 			row("  off", "%s", r.Reason)
+		}
+	}
+	if a := m.Arms; a != nil {
+		row("arms", "salt %q, default arm %s, at most %g of an arm's rows may fall back", a.Salt, a.Default, a.Limit)
+	}
+	if v := m.Rollout(); v != nil {
+		for _, a := range v.Arms {
+			row("  arm "+a.Name, "share %g, model %s: %d assigned, %d published, %d fell back", a.Share, a.Version, a.Assigned, a.Published, a.FellBack)
+		}
+		if m.Arms != nil && v.Reason != "" {
+			row("  failed", "%s", v.Reason)
 		}
 	}
 	if m.Output.Published {

@@ -110,6 +110,9 @@ func TestCanaryPublishesTheChallengerForItsShareOfKeys(t *testing.T) {
 		if res := bs(t, "show", job, m.Version); res.code != 0 || !strings.Contains(res.stdout, "share 0.3, salt \""+salt) {
 			t.Errorf("show: %s", res)
 		}
+		if res := bs(t, "runs", job); res.code != 0 || !strings.Contains(res.stdout, "champion="+strconv.FormatInt(r.Arms["champion"], 10)+",challenger="+strconv.FormatInt(r.Arms["challenger"], 10)) {
+			t.Errorf("runs: %s", res)
+		}
 	}
 	for k, a := range runs[0] {
 		if b := runs[1][k]; a != b {

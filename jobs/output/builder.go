@@ -30,12 +30,14 @@ type Builder struct {
 	hasFlags  bool
 	mem       memory.Allocator
 	constants []arrow.Array // score_date, run_id, model_version
-	// With a canary: the arm column's values and model_version's, the
-	// champion's then the challenger's; each row picks one by its arm.
+	// With a canary or arms: the arm column's values and model_version's
+	// (a canary's: the champion's, then the challenger's); each row picks
+	// one by its arm's index.
 	arms, versions arrow.Array
 }
 
-// ArmColumn names the model whose score a row publishes, with a canary.
+// ArmColumn names the arm whose model's score a row publishes, with a
+// canary or arms.
 const ArmColumn = "arm"
 
 // FlagsColumn carries a row's marks from the checks to the result writer,
@@ -44,10 +46,13 @@ const FlagsColumn = "_flags"
 
 // NewBuilder prepares the result rows of a run: the key columns of src,
 // the score, the label when label is not nil, score_source when source is
-// set, flags when flags is set, arm when canaryVersion is set, then
-// score_date, run_id and model_version (the challenger's, canaryVersion,
-// on the rows of its arm).
-func NewBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, flags bool, date, runID, modelVersion, canaryVersion string, chunkRows int, mem memory.Allocator) (*Builder, error) {
+// set, flags when flags is set, arm when arms names the arms, then
+// score_date, run_id and model_version (modelVersion, or with arms the
+// version of the row's arm: versions[i] for arms[i]).
+func NewBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, flags bool, date, runID, modelVersion string, arms, versions []string, chunkRows int, mem memory.Allocator) (*Builder, error) {
+	if len(arms) != len(versions) {
+		return nil, fmt.Errorf("%d arms with %d model versions", len(arms), len(versions))
+	}
 	var fields []arrow.Field
 	for _, k := range keys {
 		idx := src.FieldIndices(k)
@@ -67,7 +72,7 @@ func NewBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, 
 	if flags {
 		fields = append(fields, arrow.Field{Name: "flags", Type: arrow.BinaryTypes.String})
 	}
-	if canaryVersion != "" {
+	if arms != nil {
 		fields = append(fields, arrow.Field{Name: ArmColumn, Type: arrow.BinaryTypes.String})
 	}
 	fields = append(fields,
@@ -81,10 +86,10 @@ func NewBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, 
 	}
 	schema := arrow.NewSchema(fields, nil)
 	recSchema := recordSchema(schema, constants)
-	var arms, versions arrow.Array
-	if canaryVersion != "" {
-		arms = stringValues(mem, "champion", "challenger")
-		versions = stringValues(mem, modelVersion, canaryVersion)
+	var armValues, versionValues arrow.Array
+	if arms != nil {
+		armValues = stringValues(mem, arms...)
+		versionValues = stringValues(mem, versions...)
 		rf := recSchema.Fields()
 		rf[len(rf)-4].Type = dictType
 		recSchema = arrow.NewSchema(rf, nil)
@@ -92,8 +97,8 @@ func NewBuilder(src *arrow.Schema, keys []string, label arrow.DataType, source, 
 	return &Builder{
 		Schema:    schema,
 		recSchema: recSchema,
-		arms:      arms,
-		versions:  versions,
+		arms:      armValues,
+		versions:  versionValues,
 		keys:      keys,
 		label:     label,
 		hasSource: source,
@@ -112,9 +117,9 @@ func stringValues(mem memory.Allocator, vs ...string) arrow.Array {
 	return b.NewArray()
 }
 
-// Build returns a new record; the caller releases it and s. challenger
-// marks the rows whose score is the challenger's (nil: none).
-func (o *Builder) Build(s scoring.Scored, challenger []bool) (arrow.Record, error) {
+// Build returns a new record; the caller releases it and s. arms gives
+// each row's arm, an index into NewBuilder's arms (nil: the first).
+func (o *Builder) Build(s scoring.Scored, arms []int32) (arrow.Record, error) {
 	n := s.Record.NumRows()
 	cols := make([]arrow.Array, 0, len(o.Schema.Fields()))
 	for _, k := range o.keys {
@@ -157,8 +162,8 @@ func (o *Builder) Build(s scoring.Scored, challenger []bool) (arrow.Record, erro
 		ib := array.NewInt32Builder(o.mem)
 		ib.Reserve(int(n))
 		for i := range int(n) {
-			if challenger != nil && challenger[i] {
-				ib.UnsafeAppend(1)
+			if arms != nil {
+				ib.UnsafeAppend(arms[i])
 			} else {
 				ib.UnsafeAppend(0)
 			}

@@ -161,6 +161,10 @@ func safetyFixture() *Report {
 	r.Fallback = &Fallback{Kind: "carry_forward", Rows: 12, Fraction: 0.006, Limit: 0.1,
 		Triggers: map[string]int64{"nan": 12}, CarriedFrom: "20261120T020003.551Z-81f0aa",
 		Errors: []string{"nan: part-00000.parquet: 12 rows from row 65536 have a NaN or infinite score"}}
+	r.Rollout = &RolloutView{Kind: "arms", Salt: "ab-2026-12", Status: ArmFailed, Reason: "logreg: chunk 3 failed", Limit: 0.1, Arms: []ArmCount{
+		{Name: "control", Version: "gbm-2026.11", Share: 0.5, Assigned: 1000, Published: 1002},
+		{Name: "logreg", Version: "logreg-2026.12", Share: 0.5, Assigned: 990, Published: 988, FellBack: 2},
+	}}
 	r.Review = &Review{Rows: 143, Reasons: map[string]int64{"band": 120, "low_confidence": 98, "out_of_range:tenure_months": 7}}
 	r.Explain = &Explanation{Method: "tree_shap_path_dependent", Space: ExplainSpaceMargin, Rows: 900, Skipped: 100,
 		Importance: []Importance{{Column: "monthly_charges", MeanAbs: 0.4321}}, Reasons: map[string]int64{"R17": 612, "R02": 40}}
@@ -174,7 +178,8 @@ func TestHTMLSafetySections(t *testing.T) {
 	}
 	for _, want := range []string{`id="challenger"`, "Spearman rank correlation", "0.94", "57 (31 up, 26 down)",
 		"champion and challenger score distributions", `id="fallback"`, "carry_forward", `id="review"`,
-		"out_of_range:tenure_months", "<svg", `id="explain"`, "monthly_charges", "0.4321", "R17", "68.0%"} {
+		"out_of_range:tenure_months", "<svg", `id="explain"`,
+		`id="rollout"`, "logreg-2026.12", "chunk 3 failed", "1,002", "monthly_charges", "0.4321", "R17", "68.0%"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("the page lacks %q", want)
 		}

@@ -59,6 +59,8 @@ type Manifest struct {
 	Challenger *Challenger `json:"challenger,omitempty"`
 	Fallback   *Fallback   `json:"fallback,omitempty"`
 	Review     *Review     `json:"review,omitempty"`
+	// Arms is the A/B test, when the job has arms:.
+	Arms *Arms `json:"arms,omitempty"`
 	// Explain is set when the job explains its rows (explain.go).
 	Explain *Explanation `json:"explain,omitempty"`
 	// Shard is set on a shard's own manifest; Shards on the commit's,

@@ -82,6 +82,11 @@ func manifestFixture() *Manifest {
 			Kind: "model", Rows: 10, Fraction: 0.0101, Limit: 0.05, Triggers: map[string]int64{"nan": 10},
 			CarriedFrom: "20260313T020000Z", Model: &fallbackModel, Errors: []string{"nan: 10 rows"},
 		},
+		Arms: &Arms{Salt: "churn-ab-2026-12", Default: "control", Limit: 0.1, Arms: []Arm{
+			{Name: "control", Share: 0.5, Model: model("churn_gbm.onnx"), Status: ArmFailed, Error: "none", Assigned: 500, Published: 502, FellBack: 1},
+			{Name: "logreg", Share: 0.5, Model: model("challenger.onnx"), Status: ArmFailed, Error: "arm logreg: chunk 3 failed",
+				Assigned: 498, Published: 496, FellBack: 2},
+		}},
 		Review: &Review{
 			Rows: 5, Reasons: map[string]int64{"low_confidence": 5},
 			Path: "/tables/churn/versions/2026-03-13/20260314T020000Z/_review", Files: []File{file("part-00000.parquet")},
@@ -189,5 +194,37 @@ func TestManifestImportsNoIOOrScoring(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A canary and arms read the same per arm: show, runs, the report and
+// the metrics use Rollout.
+func TestRolloutViewAndMetrics(t *testing.T) {
+	m := manifestFixture()
+	v := m.Rollout()
+	if v == nil || v.Kind != "arms" || len(v.Arms) != 2 || v.Arms[1] != (ArmCount{Name: "logreg", Version: "churn:v3", Share: 0.5, Assigned: 498, Published: 496, FellBack: 2}) {
+		t.Fatalf("arms view: %+v", v)
+	}
+	text := string(m.Metrics(time.Time{}))
+	for _, want := range []string{`batchscore_rollout_rows{batchscore_job="churn_nightly",kind="arms",arm="logreg",outcome="fell_back"} 2`,
+		`batchscore_rollout_share{batchscore_job="churn_nightly",kind="arms",arm="control"} 0.5`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s:\n%s", want, text)
+		}
+	}
+	m.Arms = nil
+	v = m.Rollout()
+	if v == nil || v.Kind != "canary" || v.Arms[1].Assigned != 50 || v.Arms[1].FellBack != 2 || v.Arms[0].Assigned != 948 || v.Arms[0].Published != 950 {
+		t.Fatalf("canary view: %+v", v)
+	}
+}
+
+// A commit's arms are its shards' summed.
+func TestMergeArms(t *testing.T) {
+	one := manifestFixture().Arms
+	one.Arms[0].Status, one.Arms[0].Error = ArmActive, ""
+	got := MergeArms(MergeArms(nil, one), manifestFixture().Arms)
+	if a := got.Arms[1]; a.Assigned != 996 || a.Published != 992 || a.FellBack != 4 || got.Arms[0].Status != ArmFailed || one.Arms[0].Assigned != 500 {
+		t.Errorf("merged %+v", got)
 	}
 }

@@ -42,6 +42,21 @@ func (m *Manifest) rowMetrics(b *strings.Builder, job string, metric func(name, 
 	for _, k := range sortedKeys(rows) {
 		fmt.Fprintf(b, "batchscore_rows{batchscore_job=%q,outcome=%q} %d\n", job, k, rows[k])
 	}
+	if v := m.Rollout(); v != nil {
+		metric("batchscore_rollout_rows", "Rows of the last run per arm of its canary or A/B test: assigned by the key hash, published with the arm's score, fell back to the champion.", "gauge")
+		for _, a := range v.Arms {
+			for _, o := range []struct {
+				name string
+				n    int64
+			}{{"assigned", a.Assigned}, {"fell_back", a.FellBack}, {"published", a.Published}} {
+				fmt.Fprintf(b, "batchscore_rollout_rows{batchscore_job=%q,kind=%q,arm=%q,outcome=%q} %d\n", job, v.Kind, labelValue(a.Name), o.name, o.n)
+			}
+		}
+		metric("batchscore_rollout_share", "Share of the keys each arm of the last run's canary or A/B test is assigned.", "gauge")
+		for _, a := range v.Arms {
+			fmt.Fprintf(b, "batchscore_rollout_share{batchscore_job=%q,kind=%q,arm=%q} %g\n", job, v.Kind, labelValue(a.Name), a.Share)
+		}
+	}
 	metric("batchscore_stage_duration_seconds", "Duration of each stage of the last run.", "gauge")
 	for _, s := range m.Stages {
 		fmt.Fprintf(b, "batchscore_stage_duration_seconds{batchscore_job=%q,stage=%q} %g\n", job, labelValue(s.Name), s.Seconds)

@@ -50,6 +50,8 @@ type Report struct {
 	Challenger *Challenger `json:"challenger,omitempty"`
 	Fallback   *Fallback   `json:"fallback,omitempty"`
 	Review     *Review     `json:"review,omitempty"`
+	// Rollout is the canary's or the A/B test's assignment, per arm.
+	Rollout *RolloutView `json:"rollout,omitempty"`
 	// Explain is the explanations' section (explain: in the job).
 	Explain *Explanation `json:"explain,omitempty"`
 	// NonFinite lists the model input columns that held NaN or infinite

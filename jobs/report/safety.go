@@ -85,3 +85,110 @@ type Review struct {
 	Path    string           `json:"path,omitempty"`
 	Files   []File           `json:"files,omitempty"`
 }
+
+// Arms is an A/B test's assignment (arms: in the job file): its salt,
+// the champion's arm (Default), and per arm, in the order listed, its
+// model and counts. Limit gates each arm's FellBack as a share of its
+// Assigned.
+type Arms struct {
+	Salt    string  `json:"salt"`
+	Default string  `json:"default"`
+	Limit   float64 `json:"limit"`
+	Arms    []Arm   `json:"arms"`
+}
+
+// Arm states.
+const (
+	ArmActive = "active" // the arm's rows publish its model's scores
+	ArmFailed = "failed" // its model failed to load or on a chunk: those rows fell back
+)
+
+// Arm is one arm: Assigned rows had their key hash in its share,
+// Published rows publish its model's score (the default arm's include
+// the other arms' rows that fell back to it), FellBack are its assigned
+// rows that kept the champion's score because its model failed (Error,
+// the first failure in snapshot order).
+type Arm struct {
+	Name      string  `json:"name"`
+	Share     float64 `json:"share"`
+	Model     Model   `json:"model"`
+	Status    string  `json:"status"`
+	Error     string  `json:"error,omitempty"`
+	Assigned  int64   `json:"assigned"`
+	Published int64   `json:"published"`
+	FellBack  int64   `json:"fell_back"`
+}
+
+// ArmCount is one arm of a rollout, canary or A/B test, as runs, show,
+// the report and the metrics list it.
+type ArmCount struct {
+	Name      string  `json:"name"`
+	Version   string  `json:"version"`
+	Share     float64 `json:"share"`
+	Assigned  int64   `json:"assigned"`
+	Published int64   `json:"published"`
+	FellBack  int64   `json:"fell_back"`
+}
+
+// RolloutView is a run's rollout in one shape for both kinds: Kind is
+// "canary" (challenger.rollout) or "arms"; nil when the run has neither.
+type RolloutView struct {
+	Kind   string     `json:"kind"`
+	Salt   string     `json:"salt"`
+	Status string     `json:"status"`
+	Reason string     `json:"reason,omitempty"`
+	Limit  float64    `json:"limit"`
+	Arms   []ArmCount `json:"arms"`
+}
+
+// Rollout views the manifest's canary or arms; nil without either.
+func (m *Manifest) Rollout() *RolloutView {
+	if a := m.Arms; a != nil {
+		v := &RolloutView{Kind: "arms", Salt: a.Salt, Status: RolloutActive, Limit: a.Limit}
+		for _, arm := range a.Arms {
+			if arm.Status == ArmFailed && v.Reason == "" {
+				v.Status, v.Reason = ArmFailed, arm.Name+": "+arm.Error
+			}
+			v.Arms = append(v.Arms, ArmCount{Name: arm.Name, Version: arm.Model.Version, Share: arm.Share,
+				Assigned: arm.Assigned, Published: arm.Published, FellBack: arm.FellBack})
+		}
+		return v
+	}
+	c := m.Challenger
+	if c == nil || c.Rollout == nil {
+		return nil
+	}
+	r := c.Rollout
+	rows := r.Arms["champion"] + r.Arms["challenger"]
+	return &RolloutView{Kind: "canary", Salt: r.Salt, Status: r.Status, Reason: r.Reason, Limit: r.Limit, Arms: []ArmCount{
+		{Name: "champion", Version: m.Model.Version, Share: 1 - r.Share, Assigned: rows - r.Assigned, Published: r.Arms["champion"]},
+		{Name: "challenger", Version: c.Model.Version, Share: r.Share, Assigned: r.Assigned, Published: r.Arms["challenger"], FellBack: r.FellBack},
+	}}
+}
+
+// MergeArms adds a shard's arms to a commit's (nil: none yet): the counts
+// are summed per arm, the first failure kept. Shards of one commit run
+// one job file, so their arms are the same, in the same order.
+func MergeArms(into, s *Arms) *Arms {
+	if s == nil {
+		return into
+	}
+	if into == nil {
+		c := *s
+		c.Arms = append([]Arm(nil), s.Arms...)
+		return &c
+	}
+	for i := range into.Arms {
+		if i >= len(s.Arms) {
+			break
+		}
+		a, b := &into.Arms[i], s.Arms[i]
+		a.Assigned += b.Assigned
+		a.Published += b.Published
+		a.FellBack += b.FellBack
+		if a.Status != ArmFailed && b.Status == ArmFailed {
+			a.Status, a.Error = b.Status, b.Error
+		}
+	}
+	return into
+}

@@ -152,16 +152,38 @@ func (c *canary) assign(rec arrow.Record) ([]bool, error) {
 	return in, nil
 }
 
-// Publish puts the challenger's score (and label) on the canary rows of a
-// chunk whose side tables are written, and says which rows have them:
-// the arm column. A canary row the challenger did not score keeps the
-// champion's score, marked canary_fallback in score_source. Without a
-// canary it returns s as is and nil.
-func (p *Plan) Publish(s scoring.Scored) (scoring.Scored, []bool, error) {
+// Publish is called on each chunk once its side tables are written, and
+// gives the arm each row publishes, as an index into Arms' lists (nil:
+// no arm column). With arms the workers put each row's arm's score on it;
+// Publish counts them. With a canary it puts the challenger's score (and
+// label) on the canary rows; a canary row the challenger did not score
+// keeps the champion's score, marked canary_fallback in score_source.
+// Otherwise it returns s as is.
+func (p *Plan) Publish(s scoring.Scored) (scoring.Scored, []int32, error) {
+	if p.arms != nil {
+		arms, err := p.arms.publish(s)
+		return s, arms, err
+	}
 	c := p.canary
 	if c == nil {
 		return s, nil, nil
 	}
+	s, in, err := c.publish(s)
+	if err != nil {
+		return s, nil, err
+	}
+	arms := make([]int32, len(in))
+	for i, v := range in {
+		if v {
+			arms[i] = 1
+		}
+	}
+	return s, arms, nil
+}
+
+// publish is Publish for a canary: in marks the rows with the
+// challenger's score.
+func (c *canary) publish(s scoring.Scored) (scoring.Scored, []bool, error) {
 	n := int(s.Record.NumRows())
 	c.rows.Add(int64(n))
 	if s.Source == nil { // score_source is published with a canary
@@ -261,10 +283,13 @@ func mergeLabels(mem memory.Allocator, champ, chall arrow.Array, in []bool) (arr
 	return b.NewArray(), nil
 }
 
-// CanaryGate fails the run (ErrFallback, exit 3) when more of the canary's
-// rows fell back to the champion than the job's max_fallback_fraction
-// (the fallback's, else its default) allows.
-func (p *Plan) CanaryGate() error {
+// RolloutGate fails the run (ErrFallback, exit 3) when more of the
+// canary's rows, or of an arm's, fell back to the champion than the job's
+// max_fallback_fraction (the fallback's, else its default) allows.
+func (p *Plan) RolloutGate() error {
+	if p.arms != nil {
+		return p.arms.gate()
+	}
 	c := p.canary
 	if c == nil || c.off != "" {
 		return nil

@@ -178,11 +178,11 @@ func TestCanaryPublishAndGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range in {
-		if arms[i] != in[i] || out.Score.Value(i) != map[bool]float64{true: 1, false: 0}[in[i]] || out.Source.Value(i) != sourceModel {
+		if (arms[i] == 1) != in[i] || out.Score.Value(i) != map[bool]float64{true: 1, false: 0}[in[i]] || out.Source.Value(i) != sourceModel {
 			t.Fatalf("row %d: in %v, arm %v, score %v, source %s", i, in[i], arms[i], out.Score.Value(i), out.Source.Value(i))
 		}
 	}
-	if err := p.CanaryGate(); err != nil {
+	if err := p.RolloutGate(); err != nil {
 		t.Errorf("gate: %v", err)
 	}
 	// Not scored by the challenger: the champion's scores, marked, and
@@ -196,14 +196,14 @@ func TestCanaryPublishAndGate(t *testing.T) {
 			want = sourceCanaryFallback
 			fell++
 		}
-		if arms[i] || out.Score.Value(i) != 0 || out.Source.Value(i) != want {
+		if arms[i] != 0 || out.Score.Value(i) != 0 || out.Source.Value(i) != want {
 			t.Fatalf("row %d: in %v, arm %v, score %v, source %s", i, in[i], arms[i], out.Score.Value(i), out.Source.Value(i))
 		}
 	}
 	if FallbackRows(out.Source) != 0 {
 		t.Error("canary fallback rows counted as the job's fallback rows")
 	}
-	if err := p.CanaryGate(); !errors.Is(err, ErrFallback) {
+	if err := p.RolloutGate(); !errors.Is(err, ErrFallback) {
 		t.Errorf("half the canary fell back, gate says %v", err)
 	}
 	if r := p.canary.summary(); r.FellBack != int64(fell) || r.Arms[ArmChampion]+r.Arms[ArmChallenger] != 400 {
@@ -213,7 +213,7 @@ func TestCanaryPublishAndGate(t *testing.T) {
 	p = newPlan("did not load")
 	s, _ = canaryChunk(t, 200, false)
 	p.Publish(s)
-	if r := p.canary.summary(); p.CanaryGate() != nil || r.Status != report.RolloutOff || r.Arms[ArmChallenger] != 0 || r.FellBack != 0 {
-		t.Errorf("off canary: %+v, gate %v", r, p.CanaryGate())
+	if r := p.canary.summary(); p.RolloutGate() != nil || r.Status != report.RolloutOff || r.Arms[ArmChallenger] != 0 || r.FellBack != 0 {
+		t.Errorf("off canary: %+v, gate %v", r, p.RolloutGate())
 	}
 }

@@ -254,7 +254,7 @@ func FallbackRows(source *array.String) int64 {
 	}
 	var n int64
 	for i := 0; i < source.Len(); i++ {
-		if v := source.Value(i); v != sourceModel && v != sourceCanaryFallback {
+		if v := source.Value(i); v != sourceModel && v != sourceCanaryFallback && v != sourceArmFallback {
 			n++
 		}
 	}

@@ -83,7 +83,7 @@ func (o *opener) loadModel(m spec.Model, key string, rep *report.Model) (*loaded
 		return nil, err
 	}
 	engine := job.Scoring.Engine
-	if engine == onnx.EngineNative && key != "model" {
+	if engine == onnx.EngineNative && key != job.ModelKey() {
 		engine = onnx.EngineAuto // native is required of the champion only
 	}
 	sess, err := o.Sessions.Open(model, binding, onnx.Options{

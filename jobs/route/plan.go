@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -46,6 +47,7 @@ type Plan struct {
 	fallback   *fallback
 	challenger *challenger
 	canary     *canary // nil: the champion's scores are published
+	arms       *armSet // an A/B test: each row publishes its arm's score
 	review     *reviewer
 	saved      Checkpoints // nil: chunks are neither saved nor reused
 	// keep is what the writing stage reads of a scored chunk's record: the
@@ -113,7 +115,7 @@ func Open(cfg Config) (*Plan, Models, error) {
 	o := &opener{Config: cfg, models: &models}
 	p := &Plan{log: cfg.Log, mem: cfg.Mem}
 	rep := &models.Champion
-	champion, err := o.loadModel(job.Model, "model", rep)
+	champion, err := o.loadModel(job.Model, job.ModelKey(), rep)
 	switch {
 	case err == nil:
 		p.champion = champion
@@ -148,10 +150,19 @@ func Open(cfg Config) (*Plan, Models, error) {
 			}
 		}
 	}
+	if job.Arms != nil {
+		if p.arms, err = o.openArms(p.champion); err != nil {
+			p.Close()
+			return nil, models, err
+		}
+	}
 	if job.Review != nil {
 		p.review = &reviewer{spec: job.Review, keys: job.Output.Keys, mem: cfg.Mem, counts: map[string]int64{}}
 	} else {
 		p.keep = cfg.Keep
+		if p.arms != nil {
+			p.keep = append(slices.Clone(cfg.Keep), armColumn)
+		}
 	}
 	return p, models, nil
 }
@@ -161,18 +172,23 @@ func (p *Plan) SaveTo(c Checkpoints) { p.saved = c }
 
 // HasFallback says whether rows may be scored by a fallback (and carry a
 // score_source).
-func (p *Plan) HasFallback() bool { return p.fallback != nil || p.canary != nil }
+func (p *Plan) HasFallback() bool { return p.fallback != nil || p.canary != nil || p.arms != nil }
 
-// CanaryVersion is the challenger's model_version when a canary publishes
-// its scores, else "".
-func (p *Plan) CanaryVersion() string {
-	if p.canary == nil {
-		return ""
+// Arms are the values of the result rows' arm column and the model
+// version of each, in the order of the indexes Publish returns; nil
+// without a canary or arms. championVersion is the champion's.
+func (p *Plan) Arms(championVersion string) (names, versions []string) {
+	switch {
+	case p.arms != nil:
+		return p.arms.versions(championVersion)
+	case p.canary == nil:
+		return nil, nil
 	}
+	v := cmp.Or(p.challenger.rep.Model.Version, "challenger")
 	if m := p.challenger.model; m != nil {
-		return cmp.Or(m.report.Version, p.challenger.rep.Model.Version, "challenger")
+		v = cmp.Or(m.report.Version, v)
 	}
-	return cmp.Or(p.challenger.rep.Model.Version, "challenger")
+	return []string{ArmChampion, ArmChallenger}, []string{championVersion, v}
 }
 
 // UseBaseline gives the review's out_of_range routing the training
@@ -199,6 +215,9 @@ func (p *Plan) Close() {
 	if p.challenger != nil {
 		p.challenger.model.close()
 	}
+	if p.arms != nil {
+		p.arms.close()
+	}
 }
 
 // bindings are the models that read the snapshot.
@@ -212,6 +231,13 @@ func (p *Plan) bindings() []*scoring.Binding {
 	}
 	if c := p.challenger; c != nil && c.model != nil && c.failed() == nil {
 		out = append(out, c.model.binding)
+	}
+	if p.arms != nil {
+		for _, a := range p.arms.arms {
+			if a.model != nil {
+				out = append(out, a.model.binding)
+			}
+		}
 	}
 	return out
 }
@@ -252,12 +278,22 @@ func (p *Plan) CheckSchema(schema *arrow.Schema, where string) error {
 			}
 		}
 	}
-	if p.canary != nil {
-		for _, k := range p.canary.keys {
+	if p.arms != nil {
+		for i, a := range p.arms.arms {
+			if a.model == nil {
+				continue
+			}
+			if err := a.model.binding.CheckSchema(schema, where); err != nil {
+				return fmt.Errorf("arms.models.[%d] (arm %s): %w", i+1, a.name, err)
+			}
+		}
+	}
+	if keys := p.hashedKeys(); keys != nil {
+		for _, k := range keys {
 			idx := schema.FieldIndices(k)
 			if len(idx) > 0 && !checkKeyType(schema.Field(idx[0]).Type) {
-				return fmt.Errorf("%w: %s: challenger.rollout hashes the keys: key column %q is %s, not a string or an integer",
-					parquetio.ErrSchema, where, k, schema.Field(idx[0]).Type)
+				return fmt.Errorf("%w: %s: %s hashes the keys: key column %q is %s, not a string or an integer",
+					parquetio.ErrSchema, where, p.rolloutKey(), k, schema.Field(idx[0]).Type)
 			}
 		}
 	}
@@ -289,6 +325,12 @@ func (p *Plan) scoreChunk(ctx context.Context, c scoring.Chunk, buf *scoring.Buf
 			if p.fallback != nil {
 				p.fallback.countReused(sc)
 			}
+			if p.arms != nil {
+				if err := p.arms.reused(&sc); err != nil {
+					sc.Release()
+					return scoring.Scored{}, err
+				}
+			}
 			return sc, nil
 		}
 	}
@@ -313,6 +355,15 @@ func (p *Plan) scoreChunk(ctx context.Context, c scoring.Chunk, buf *scoring.Buf
 			sc.Release()
 			return scoring.Scored{}, err
 		}
+	}
+	if p.arms != nil {
+		fell, err := p.arms.score(ctx, &sc, buf)
+		if err != nil {
+			sc.Record = nil // the pool releases the chunk's record
+			sc.Release()
+			return scoring.Scored{}, err
+		}
+		transient = transient || fell
 	}
 	if p.challenger != nil {
 		p.challenger.score(ctx, &sc, buf)
@@ -352,7 +403,13 @@ func keepColumns(rec arrow.Record, names []string) arrow.Record {
 // Busy is the time the workers spent in the models, summed.
 func (p *Plan) Busy() time.Duration {
 	var d int64
-	for _, s := range []*scoring.Scorer{p.scorer, p.fallbackScorer(), p.challengerScorer()} {
+	scorers := []*scoring.Scorer{p.scorer, p.fallbackScorer(), p.challengerScorer()}
+	if p.arms != nil {
+		for _, a := range p.arms.arms {
+			scorers = append(scorers, a.scorer)
+		}
+	}
+	for _, s := range scorers {
 		if s != nil {
 			d += s.Busy.Load()
 		}
@@ -372,4 +429,23 @@ func (p *Plan) challengerScorer() *scoring.Scorer {
 		return nil
 	}
 	return p.challenger.scorer
+}
+
+// hashedKeys are the key columns a canary or arms hash; nil without.
+func (p *Plan) hashedKeys() []string {
+	switch {
+	case p.arms != nil:
+		return p.arms.keys
+	case p.canary != nil:
+		return p.canary.keys
+	}
+	return nil
+}
+
+// rolloutKey names the job-file section that hashes the keys.
+func (p *Plan) rolloutKey() string {
+	if p.arms != nil {
+		return "arms"
+	}
+	return "challenger.rollout"
 }

@@ -30,6 +30,7 @@ type Report struct {
 	Fallback   *report.Fallback
 	Challenger *report.Challenger
 	Review     *report.Review
+	Arms       *report.Arms
 }
 
 // Report is what the plan saw: while staging (the side tables' staged
@@ -53,6 +54,14 @@ func (p *Plan) Report(st Stage) Report {
 		if st.Published && len(r.Challenger.Files) > 0 {
 			r.Challenger.Path = filepath.Join(st.Path, output.ShadowDir)
 		}
+	}
+	if p.arms != nil {
+		champion := report.Model{Version: "unavailable"}
+		if p.champion != nil {
+			champion = p.champion.report
+			champion.Engine = r.Engine
+		}
+		r.Arms = p.arms.summary(champion)
 	}
 	if p.review != nil {
 		r.Review = p.review.summary()
@@ -92,6 +101,13 @@ func (p *Plan) ModelHashes(champion *report.Model, baseline string) string {
 	}
 	if p.fallback != nil && p.fallback.model != nil {
 		h += "+" + p.fallback.model.report.SHA256 + registryVersion(&p.fallback.model.report)
+	}
+	if p.arms != nil {
+		for _, a := range p.arms.arms {
+			if a.model != nil {
+				h += "+" + a.name + ":" + a.model.report.SHA256 + registryVersion(&a.model.report)
+			}
+		}
 	}
 	return h
 }

@@ -151,8 +151,13 @@ func (j *Job) check(root *yaml.Node) error {
 		return bad("%v", err)("source", "parquet")
 	}
 
-	if err := checkModel(bad, j.Model, "model"); err != nil {
+	if err := j.checkArms(bad, lineOf(root, "model") > 0); err != nil {
 		return err
+	}
+	if j.Arms == nil {
+		if err := checkModel(bad, j.Model, "model"); err != nil {
+			return err
+		}
 	}
 	if err := j.checkSafety(bad); err != nil {
 		return err

@@ -104,7 +104,7 @@ func TestEveryFieldHasItsTag(t *testing.T) {
 // The full good files set every key; typePath turns a key path of a file
 // into the type path leafFields uses.
 var (
-	mapKeyInPath = regexp.MustCompile(`^(model|challenger|fallback\.model)\.inputs\.[^.\[]+|^validation\.columns\.[^.\[]+`)
+	mapKeyInPath = regexp.MustCompile(`^(model|challenger|fallback\.model|arms\.models\[\d*\])\.inputs\.[^.\[]+|^validation\.columns\.[^.\[]+`)
 	itemInPath   = regexp.MustCompile(`\[\d+\]`)
 )
 
@@ -232,7 +232,7 @@ func TestEveryFieldRefusesAWrongValue(t *testing.T) {
 		fields[f.path] = f
 	}
 	covered := map[string]bool{}
-	for _, file := range []string{"testdata/full_parquet.good.yml", "testdata/full_sql.good.yml", "testdata/full_registry.good.yml"} {
+	for _, file := range []string{"testdata/full_parquet.good.yml", "testdata/full_sql.good.yml", "testdata/full_registry.good.yml", "testdata/full_arms.good.yml"} {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -86,6 +87,7 @@ var yamlSections = map[string]string{
 	"Challenger": "challenger", "Fallback": "fallback", "Review": "review",
 	"Outcomes": "outcomes", "LabelSource": "outcomes.labels", "LabelSQL": "outcomes.labels.sql", "OutcomesGate": "outcomes.gate",
 	"Explain": "explain", "ExplainWhere": "explain.where",
+	"Arms": "arms", "Arm": "arms.models",
 }
 
 // yamlMessage turns yaml.v3's type-centric wording into the file's terms.
@@ -186,6 +188,20 @@ func (j *Job) expandEnv(root *yaml.Node) error {
 		{&j.Output.Table, []string{"output", "table"}},
 		{&j.Validation.Baseline, []string{"validation", "baseline"}},
 	}
+	if a := j.Arms; a != nil {
+		for i := range a.Models {
+			at := "[" + strconv.Itoa(i+1) + "]"
+			fields = append(fields,
+				struct {
+					value *string
+					path  []string
+				}{&a.Models[i].Path, []string{"arms", "models", at, "path"}},
+				struct {
+					value *string
+					path  []string
+				}{&a.Models[i].Registry, []string{"arms", "models", at, "registry"}})
+		}
+	}
 	if o := j.Outcomes; o != nil {
 		fields = append(fields, struct {
 			value *string
@@ -228,6 +244,11 @@ func (j *Job) resolvePaths() {
 	}
 	if f := j.Fallback; f != nil && f.Model != nil {
 		f.Model.Path, f.Model.Registry = abs(f.Model.Path), abs(f.Model.Registry)
+	}
+	if a := j.Arms; a != nil {
+		for i := range a.Models {
+			a.Models[i].Path, a.Models[i].Registry = abs(a.Models[i].Path), abs(a.Models[i].Registry)
+		}
 	}
 	j.Output.Table = abs(j.Output.Table)
 	j.Validation.Baseline = abs(j.Validation.Baseline)

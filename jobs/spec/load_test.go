@@ -380,3 +380,14 @@ func TestExplicitZeroIntraOpThreads(t *testing.T) {
 		t.Errorf("intra_op_threads: 0 became %d", j.Scoring.IntraOpThreads)
 	}
 }
+
+func TestArmsDefaultIsTheModel(t *testing.T) {
+	job, err := Load("testdata/arms_ab.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Arms.DefaultArm() != 1 || filepath.Base(job.Model.Path) != "b.onnx" || job.ModelKey() != "arms.models.[2]" ||
+		!filepath.IsAbs(job.Arms.Models[2].Path) {
+		t.Errorf("default arm %d, model %q, key %s, arm paths %q", job.Arms.DefaultArm(), job.Model.Path, job.ModelKey(), job.Arms.Models[2].Path)
+	}
+}

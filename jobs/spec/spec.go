@@ -33,6 +33,8 @@ type Job struct {
 	Challenger *Challenger `yaml:"challenger"`
 	Fallback   *Fallback   `yaml:"fallback"`
 	Review     *Review     `yaml:"review"`
+	// Arms is an A/B test of two or more models (arms.go); it replaces model:.
+	Arms *Arms `yaml:"arms"`
 	// Outcomes measures published scores against labels (outcomes.go).
 	Outcomes *Outcomes `yaml:"outcomes"`
 	// Explain publishes per-row explanations with the scores: explain.go.
