@@ -79,7 +79,7 @@ type Report struct {
 	// Arms are the metrics per arm (the result table's arm column), the
 	// reference arm first; omitted when the version has no arm column.
 	Arms []Arm     `json:"arms,omitempty"`
-	Gate        *GateInfo  `json:"gate,omitempty"`
+	Gate *GateInfo `json:"gate,omitempty"`
 	// Files are where the evaluation was written (relative to the table).
 	Files []string `json:"files,omitempty"`
 }
