@@ -198,4 +198,13 @@ func TestReferenceArmAndSamples(t *testing.T) {
 	if strings.Count(text, "# TYPE batchscore_outcome_auc gauge") != 1 {
 		t.Errorf("auc family twice:\n%s", text)
 	}
+	page, err := HTML(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<h2>Arms</h2>", "x (reference)", "not shown worse by more than the margin 0.02", "0.8889"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
 }
