@@ -37,6 +37,7 @@ type series struct {
 	Class  string // s0…s7: the colour
 	Values []float64
 	Dashed bool
+	Tip    string // the tooltips' name of a value; "" is Name
 }
 
 // axis says how a chart's y axis is drawn.
@@ -121,8 +122,12 @@ func lineChart(name, title string, days []*Day, ss []series, ax axis) template.H
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				continue
 			}
+			tip := s.Tip
+			if tip == "" {
+				tip = s.Name
+			}
 			fmt.Fprintf(&b, `<circle class="pt %s" cx="%s" cy="%s" r="2.5"><title>%s %s: %s</title></circle>`,
-				s.Class, fx(xOf(i)), fx(yOf(v)), esc(days[i].Date), esc(s.Name), esc(format(v)))
+				s.Class, fx(xOf(i)), fx(yOf(v)), esc(days[i].Date), esc(tip), esc(format(v)))
 		}
 	}
 	// Legend.
@@ -324,7 +329,11 @@ func intervalChart(name, title string, days []*Day, bs []band, ax axis, zero boo
 	fmt.Fprintf(&b, `<svg class="chart" data-chart="%s" data-points="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
 		esc(name), points, chartW, chartH, esc(title))
 	fmt.Fprintf(&b, `<text class="title" x="%s" y="16">%s</text>`, fx(left), esc(title))
-	for v := lo; v <= hi+step/2; v += step {
+	for k := 0; lo+float64(k)*step <= hi+step/2; k++ {
+		v := lo + float64(k)*step
+		if math.Abs(v) < step*1e-9 {
+			v = 0 // not 1.39e-17 after adding steps from below zero
+		}
 		y := yOf(v)
 		fmt.Fprintf(&b, `<path class="grid" d="M%s %sH%s"/><text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`,
 			fx(left), fx(y), fx(right), fx(left-6), fx(y+4), esc(ax.Format(v)))

@@ -248,7 +248,7 @@ func (p *jobPage) armCharts(j *Job) {
 			}
 			return 0, false
 		})})
-		psi = append(psi, series{Name: "arm " + name + " score PSI", Class: class, Values: vals(name, func(a *ArmOutcome) *float64 { return a.ScorePSI })})
+		psi = append(psi, series{Name: name, Tip: "arm " + name + " score PSI", Class: class, Values: vals(name, func(a *ArmOutcome) *float64 { return a.ScorePSI })})
 	}
 	p.ArmAUC = intervalChart("arm_auc", "Outcomes per arm: AUC with its 95 % interval (DeLong)", j.Days, auc, axis{Title: "AUC", Format: general}, false)
 	if len(diff) > 0 {
@@ -258,7 +258,7 @@ func (p *jobPage) armCharts(j *Job) {
 	if slices.ContainsFunc(psi, func(s series) bool {
 		return slices.ContainsFunc(s.Values, func(v float64) bool { return !math.IsNaN(v) })
 	}) {
-		p.ArmPSI = lineChart("arm_score_psi", "Score PSI per arm against the same arm on the previous published date (bands at 0.1 and 0.25)", j.Days, psi,
+		p.ArmPSI = lineChart("arm_score_psi", "Score PSI per arm against its previous date (bands 0.1, 0.25)", j.Days, psi,
 			axis{Title: "PSI", Zero: true, Bands: []float64{0.1, 0.25}, Format: general})
 	}
 	for i := len(j.Days) - 1; i >= 0 && len(p.ArmEvals) < maxRunRows; i-- {
