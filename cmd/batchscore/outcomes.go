@@ -30,14 +30,18 @@ func newOutcomesCommand(g *globalFlags) *cobra.Command {
 by the keys, and computes how good the scores were: AUC, Gini, KS, Brier
 score, log loss, calibration by decile and its error, and at the threshold
 the confusion counts, precision and recall; for each segment value too, and
-for the challenger's shadow scores on the same rows. It writes
+for the challenger's shadow scores on the same rows. When the version's
+rows have an arm column (a canary, A/B arms), every arm is measured too,
+with its AUC's 95 % interval and its AUC's difference from the reference
+arm's (DeLong); outcomes.arm_margin judges an arm worse. It writes
 runs/<date>/outcomes-<time>.json and .html in the table and changes nothing
 published.
 
 Exit codes: 0 measured (and the gate, if any, passed); 3 the labels cannot be
 measured against (a value that is not a declared class, a missing label or
 key column, a key type that differs from the table's, duplicate label keys,
-no label matching a score) or the gate failed; 2 a usage or job-file error,
+no label matching a score) or the gate failed (auc_min, auc_drop, or an
+arm worse than the reference by more than arm_margin); 2 a usage or job-file error,
 or a date (or version) the table never published; 1 anything else, such as
 labels that have not arrived yet.`,
 		Example: `  batchscore outcomes configs/churn_nightly.yaml --date 2026-11-20
@@ -96,6 +100,16 @@ func printEvaluation(cmd *cobra.Command, log *slog.Logger, rep *quality.Report, 
 	c := rep.Champion
 	fmt.Fprintf(cmd.OutOrStdout(), "%s %s version %s: %d matched of %d scored and %d labelled; AUC %s, KS %s, Brier %s, ECE %s\n",
 		rep.Job, rep.Date, rep.Version, c.Matched, c.RowsScored, c.Labelled, show(c.AUC), show(c.KS), show(c.Brier), show(c.ECE))
+	for _, a := range rep.Arms {
+		fmt.Fprintf(cmd.OutOrStdout(), "  arm %s (%s): %d matched of %d scored; AUC %s [%s, %s]", a.Arm, a.ModelVersion, a.Matched, a.RowsScored, show(a.AUC), show(a.AUCLower), show(a.AUCUpper))
+		if d := a.VsReference; d != nil {
+			fmt.Fprintf(cmd.OutOrStdout(), "; minus arm %s's: %s [%s, %s]", d.Reference, show(d.Difference), show(d.Lower), show(d.Upper))
+			if d.Worse != nil && *d.Worse {
+				fmt.Fprintf(cmd.OutOrStdout(), ", worse by more than arm_margin %g", *d.Margin)
+			}
+		}
+		fmt.Fprintln(cmd.OutOrStdout())
+	}
 	for _, f := range rep.Files {
 		fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", f)
 	}

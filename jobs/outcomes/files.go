@@ -91,7 +91,7 @@ func (e *evaluation) gate(rep *Report) error {
 	if g == nil {
 		return nil
 	}
-	info := &GateInfo{AUCMin: g.AUCMin, AUCDrop: g.AUCDrop, Passed: true}
+	info := &GateInfo{AUCMin: g.AUCMin, AUCDrop: g.AUCDrop, ArmMargin: e.job.Outcomes.ArmMargin, Passed: true}
 	rep.Gate = info
 	auc := rep.Champion.AUC
 	if g.AUCMin != nil {
@@ -111,6 +111,7 @@ func (e *evaluation) gate(rep *Report) error {
 			}
 		}
 	}
+	info.Reasons = append(info.Reasons, armGate(rep.Arms)...)
 	if len(info.Reasons) == 0 {
 		return nil
 	}

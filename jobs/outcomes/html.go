@@ -51,8 +51,26 @@ func calibrationSVG(m *Metrics) template.HTML {
 	return template.HTML(b.String())
 }
 
+// verdict says what an arm's AUC difference means against the margin.
+func verdict(d *AUCDifference) string {
+	switch {
+	case d.Upper == nil:
+		return "undefined"
+	case d.Worse != nil && *d.Worse:
+		return fmt.Sprintf("worse by more than the margin %g", *d.Margin)
+	case d.Worse != nil:
+		return fmt.Sprintf("not shown worse by more than the margin %g", *d.Margin)
+	case *d.Upper < 0:
+		return "worse (no margin set)"
+	case *d.Lower > 0:
+		return "better"
+	}
+	return "no difference shown"
+}
+
 var page = template.Must(template.New("outcomes").Funcs(template.FuncMap{
 	"num": fmtNum, "cal": calibrationSVG, "arr": func(v ...any) []any { return v },
+	"deref": func(b *bool) bool { return b != nil && *b }, "verdict": verdict,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -78,6 +96,14 @@ Labels: column <code>{{.Labels.Label}}</code> from <code>{{.Labels.Source}}</cod
 <table><tr><th>decile</th><th>rows</th><th>mean score</th><th>observed rate</th></tr>
 {{range .Champion.Calibration}}<tr><td>{{.Decile}}</td><td>{{.Rows}}</td><td>{{printf "%.4f" .MeanScore}}</td><td>{{printf "%.4f" .ObservedRate}}</td></tr>{{end}}
 </table>
+{{with .Arms}}<h2>Arms</h2>
+<p>Rows by the result table's <code>arm</code> column; each arm's AUC with its 95 % interval (DeLong), and its difference from the reference arm's (independent arms: the variances add).</p>
+<table><tr><th class="l">arm</th><th>scored</th><th>labelled</th><th>matched</th><th>labels without score</th><th>base rate</th><th>AUC</th><th>Gini</th><th>KS</th><th>Brier</th><th>log loss</th><th>ECE</th><th>TP</th><th>FP</th><th>TN</th><th>FN</th><th>precision</th><th>recall</th></tr>
+{{range .}}{{template "row" (arr .Arm .Metrics)}}{{end}}
+</table>
+<table><tr><th class="l">arm</th><th>AUC</th><th>95 % interval</th><th>AUC − reference</th><th>95 % interval</th><th class="l">verdict</th><th>rows</th><th>mean score</th><th>score PSI</th><th class="l">against</th></tr>
+{{range .}}<tr><td class="l">{{.Arm}}{{if .Reference}} (reference){{end}}</td><td>{{num .AUC}}</td><td>{{num .AUCLower}} to {{num .AUCUpper}}</td>{{with .VsReference}}<td>{{num .Difference}}</td><td>{{num .Lower}} to {{num .Upper}}</td><td class="l{{if deref .Worse}} fail{{end}}">{{verdict .}}</td>{{else}}<td>–</td><td>–</td><td class="l">reference</td>{{end}}{{with .Scores}}<td>{{.Rows}}</td><td>{{num .Mean}}</td><td>{{num .PSI}}{{with .Band}} ({{.}}){{end}}</td><td class="l">{{if .PreviousDate}}{{.PreviousDate}}{{else}}no earlier date{{end}}</td>{{else}}<td></td><td></td><td></td><td></td>{{end}}</tr>{{end}}
+</table>{{end}}
 {{if .Segments}}<h2>Segments</h2>
 <table><tr><th class="l">segment</th><th>scored</th><th>labelled</th><th>matched</th><th>labels without score</th><th>base rate</th><th>AUC</th><th>Gini</th><th>KS</th><th>Brier</th><th>log loss</th><th>ECE</th><th>TP</th><th>FP</th><th>TN</th><th>FN</th><th>precision</th><th>recall</th></tr>
 {{range .Segments}}{{template "row" (arr (printf "%s = %s (champion)" .Column .Value) .Champion)}}{{with .Challenger}}{{template "row" (arr "… challenger" .)}}{{end}}{{end}}

@@ -155,6 +155,7 @@ type segCol struct {
 	name      string
 	labelSide bool
 	snapshot  bool // a snapshot column: counts come from the join
+	hidden    bool // read for the arms, not in outcomes.segments
 	ids       map[string]uint32
 	values    []string
 	counted   []int64 // rows per value on the column's own side

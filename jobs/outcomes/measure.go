@@ -76,11 +76,15 @@ func (e *evaluation) measure(rep *Report, j *joined, n counts) {
 		all[i] = i
 	}
 	rep.Champion = e.metrics(j, all, false, n.scores, n.labels)
+	rep.Arms = e.measureArms(j)
 	if e.m.Challenger != nil && e.m.Challenger.Path != "" {
 		rep.Challenger = e.metrics(j, all, true, n.shadow, n.labels)
 	}
 	rep.Segments = []Segment{}
 	for k, c := range e.segs {
+		if c.hidden {
+			continue
+		}
 		groups := make([][]int, len(c.values)+1) // the last: not in the snapshot
 		for i, id := range j.seg[k] {
 			if id == noSnapshot {

@@ -76,7 +76,10 @@ type Report struct {
 	Champion    *Metrics   `json:"champion"`
 	Challenger  *Metrics   `json:"challenger,omitempty"`
 	Segments    []Segment  `json:"segments"`
-	Gate        *GateInfo  `json:"gate,omitempty"`
+	// Arms are the metrics per arm (the result table's arm column), the
+	// reference arm first; omitted when the version has no arm column.
+	Arms []Arm     `json:"arms,omitempty"`
+	Gate *GateInfo `json:"gate,omitempty"`
 	// Files are where the evaluation was written (relative to the table).
 	Files []string `json:"files,omitempty"`
 }
@@ -102,6 +105,9 @@ type GateInfo struct {
 	AUCDrop   *float64 `json:"auc_drop,omitempty"`
 	FirstDate string   `json:"first_date,omitempty"`
 	FirstAUC  *float64 `json:"first_auc,omitempty"`
+	// ArmMargin is outcomes.arm_margin: an arm worse than the reference
+	// arm by more than it fails the gate.
+	ArmMargin *float64 `json:"arm_margin,omitempty"`
 	Passed    bool     `json:"passed"`
 	Reasons   []string `json:"reasons,omitempty"`
 }
@@ -118,6 +124,11 @@ type evaluation struct {
 	segs   []*segCol // label-side, then result-side, then snapshot-side
 	nLabel int       // label-side segment columns
 	nScore int       // result-side segment columns
+	// armSeg and mvSeg index e.segs: the result table's arm and
+	// model_version columns, read as result-side segment columns when
+	// the version has an arm column (hidden unless also in
+	// outcomes.segments); -1 without.
+	armSeg, mvSeg int
 	// snapshot is the date's snapshot, opened when a segment column is
 	// in neither the labels nor the result table.
 	snapshot *parquetio.Source
@@ -215,8 +226,8 @@ func (e *evaluation) findVersion() error {
 
 // openVersion opens the version's result files (sub "") or a side table:
 // in the table's folder, or in the bucket for a table on S3.
-func (e *evaluation) openVersion(sub string, want int) (*parquetio.Source, error) {
-	rel := []string{"versions", e.req.Date, e.m.Version}
+func (e *evaluation) openVersion(date, version, sub string, want int) (*parquetio.Source, error) {
+	rel := []string{"versions", date, version}
 	if sub != "" {
 		rel = append(rel, sub)
 	}
@@ -230,22 +241,22 @@ func (e *evaluation) openVersion(sub string, want int) (*parquetio.Source, error
 	}
 	src, err := parquetio.Open(glob)
 	if err != nil {
-		return nil, fmt.Errorf("version %s of %s: %w", e.m.Version, e.req.Date, err)
+		return nil, fmt.Errorf("version %s of %s: %w", version, date, err)
 	}
 	if want >= 0 && len(src.Files()) != want {
-		return nil, fmt.Errorf("version %s of %s: %d result files, the manifest lists %d", e.m.Version, e.req.Date, len(src.Files()), want)
+		return nil, fmt.Errorf("version %s of %s: %d result files, the manifest lists %d", version, date, len(src.Files()), want)
 	}
 	return src, nil
 }
 
 func (e *evaluation) run(ctx context.Context, date time.Time) (*Report, error) {
-	scores, err := e.openVersion("", len(e.m.Output.Files))
+	scores, err := e.openVersion(e.req.Date, e.m.Version, "", len(e.m.Output.Files))
 	if err != nil {
 		return nil, err
 	}
 	var shadow *parquetio.Source
 	if c := e.m.Challenger; c != nil && c.Path != "" {
-		if shadow, err = e.openVersion(output.ShadowDir, -1); err != nil {
+		if shadow, err = e.openVersion(e.req.Date, e.m.Version, output.ShadowDir, -1); err != nil {
 			return nil, err
 		}
 	}
@@ -271,6 +282,11 @@ func (e *evaluation) run(ctx context.Context, date time.Time) (*Report, error) {
 		return nil, err
 	}
 	e.measure(rep, j, n)
+	if len(rep.Arms) > 0 {
+		if err := e.armScores(ctx, rep.Arms); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
 }
 
@@ -298,6 +314,7 @@ func (e *evaluation) checkSchemas(labels source.Source, scores *parquetio.Source
 		}
 	}
 	var label, result, snap []*segCol
+	e.armSeg, e.mvSeg = -1, -1
 	for _, c := range e.job.Outcomes.Segments {
 		switch {
 		case len(ls.FieldIndices(c)) > 0:
@@ -315,8 +332,33 @@ func (e *evaluation) checkSchemas(labels source.Source, scores *parquetio.Source
 			snap = append(snap, &segCol{name: c, snapshot: true, ids: map[string]uint32{}})
 		}
 	}
+	result = e.armColumns(ss, len(label), result)
 	e.segs, e.nLabel, e.nScore = slices.Concat(label, result, snap), len(label), len(result)
 	return nil
+}
+
+// armColumns adds the result table's arm and model_version columns to
+// the result-side segment columns (result; the label side's first) when
+// the version has an arm column, and records their indices in e.segs.
+func (e *evaluation) armColumns(ss *arrow.Schema, nLabel int, result []*segCol) []*segCol {
+	if len(ss.FieldIndices(output.ArmColumn)) == 0 {
+		return result
+	}
+	find := func(name string) int {
+		for i, c := range result {
+			if c.name == name {
+				return nLabel + i
+			}
+		}
+		if len(ss.FieldIndices(name)) == 0 {
+			return -1
+		}
+		result = append(result, &segCol{name: name, hidden: true, ids: map[string]uint32{}})
+		return nLabel + len(result) - 1
+	}
+	e.armSeg = find(output.ArmColumn)
+	e.mvSeg = find("model_version")
+	return result
 }
 
 // inSnapshot opens the date's snapshot (once) and says whether it has

@@ -9,11 +9,13 @@ import (
 )
 
 // Sample is one batchscore_outcome_* value of an evaluation:
-// Name{batchscore_job, model_version} (no model_version when empty).
+// Name{batchscore_job, model_version, arm} (no model_version or arm when
+// empty).
 type Sample struct {
 	Name, Help   string
 	Job          string
 	ModelVersion string
+	Arm          string
 	Value        float64
 }
 
@@ -21,10 +23,6 @@ type Sample struct {
 // and, when scored, the challenger's, by model_version; undefined metrics
 // are left out, never NaN.
 func (r *Report) Samples() []Sample {
-	type metric struct {
-		name, help string
-		get        func(m *Metrics) *float64
-	}
 	f := func(v int64) *float64 { x := float64(v); return &x }
 	list := []metric{
 		{"auc", "Area under the ROC curve on the newest evaluated score date.", func(m *Metrics) *float64 { return m.AUC }},
@@ -52,9 +50,68 @@ func (r *Report) Samples() []Sample {
 			}
 		}
 	}
+	out = append(out, r.armSamples(list)...)
 	if d, err := time.Parse("2006-01-02", r.Date); err == nil {
 		out = append(out, Sample{Name: "batchscore_outcome_score_date_timestamp_seconds",
 			Help: "The score date the outcome metrics are of, midnight UTC in Unix seconds.", Job: r.Job, Value: float64(d.Unix())})
+	}
+	return out
+}
+
+type metric struct {
+	name, help string
+	get        func(m *Metrics) *float64
+}
+
+// armSamples are the metrics of each arm (list, by arm and model_version)
+// and each arm's comparison with the reference arm and score PSI.
+func (r *Report) armSamples(list []metric) []Sample {
+	type armMetric struct {
+		name, help string
+		get        func(a *Arm) *float64
+	}
+	diff := func(get func(d *AUCDifference) *float64) func(a *Arm) *float64 {
+		return func(a *Arm) *float64 {
+			if a.VsReference == nil {
+				return nil
+			}
+			return get(a.VsReference)
+		}
+	}
+	extra := []armMetric{
+		{"auc_ci95_lower", "Lower end of the 95% interval of the arm's AUC (DeLong).", func(a *Arm) *float64 { return a.AUCLower }},
+		{"auc_ci95_upper", "Upper end of the 95% interval of the arm's AUC (DeLong).", func(a *Arm) *float64 { return a.AUCUpper }},
+		{"auc_difference", "AUC of the arm minus the reference arm's.", diff(func(d *AUCDifference) *float64 { return d.Difference })},
+		{"auc_difference_ci95_lower", "Lower end of the 95% interval of the arm's AUC difference (DeLong, independent arms).", diff(func(d *AUCDifference) *float64 { return d.Lower })},
+		{"auc_difference_ci95_upper", "Upper end of the 95% interval of the arm's AUC difference (DeLong, independent arms).", diff(func(d *AUCDifference) *float64 { return d.Upper })},
+		{"arm_worse", "1 when the arm's AUC is worse than the reference arm's by more than outcomes.arm_margin, else 0.", func(a *Arm) *float64 {
+			if a.VsReference == nil || a.VsReference.Worse == nil {
+				return nil
+			}
+			v := 0.0
+			if *a.VsReference.Worse {
+				v = 1
+			}
+			return &v
+		}},
+		{"score_psi", "PSI of the arm's scores against the same arm's of the previous published date.", func(a *Arm) *float64 {
+			if a.Scores == nil {
+				return nil
+			}
+			return a.Scores.PSI
+		}},
+	}
+	for _, mt := range list {
+		extra = append(extra, armMetric{mt.name, mt.help, func(a *Arm) *float64 { return mt.get(&a.Metrics) }})
+	}
+	var out []Sample
+	for _, mt := range extra {
+		for i := range r.Arms {
+			a := &r.Arms[i]
+			if v := mt.get(a); v != nil {
+				out = append(out, Sample{Name: "batchscore_outcome_" + mt.name, Help: mt.help, Job: r.Job, ModelVersion: a.ModelVersion, Arm: a.Arm, Value: *v})
+			}
+		}
 	}
 	return out
 }
@@ -80,6 +137,9 @@ func Render(samples []Sample) []byte {
 			fmt.Fprintf(&b, "%s{batchscore_job=%s", t.Name, quote(t.Job))
 			if t.ModelVersion != "" {
 				fmt.Fprintf(&b, ",model_version=%s", quote(t.ModelVersion))
+			}
+			if t.Arm != "" {
+				fmt.Fprintf(&b, ",arm=%s", quote(t.Arm))
 			}
 			fmt.Fprintf(&b, "} %s\n", strconv.FormatFloat(t.Value, 'g', -1, 64))
 		}

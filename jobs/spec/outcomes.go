@@ -31,6 +31,10 @@ type Outcomes struct {
 	// metrics of their own.
 	Segments []string      `yaml:"segments" kind:"column"`
 	Gate     *OutcomesGate `yaml:"gate"`
+	// ArmMargin: an arm whose AUC is worse than the reference arm's by
+	// more than this (the 95 % interval's upper bound of the difference
+	// below -ArmMargin) is reported worse, and fails a configured gate.
+	ArmMargin *float64 `yaml:"arm_margin" range:"0,1"`
 }
 
 // LabelSource is a Parquet glob ({{ .Date }} is the score date) or a SQL
@@ -160,8 +164,8 @@ func (j *Job) checkOutcomes(bad func(string, ...any) func(...string) error) erro
 	if _, err := ParseHorizon(o.Horizon); err != nil {
 		return bad("%v", err)("outcomes", "horizon")
 	}
-	if g := o.Gate; g != nil && g.AUCMin == nil && g.AUCDrop == nil {
-		return bad("set auc_min, auc_drop or both")("outcomes", "gate")
+	if g := o.Gate; g != nil && g.AUCMin == nil && g.AUCDrop == nil && o.ArmMargin == nil {
+		return bad("set auc_min, auc_drop or both (or outcomes.arm_margin to gate on the arms alone)")("outcomes", "gate")
 	}
 	return nil
 }

@@ -37,6 +37,7 @@ type series struct {
 	Class  string // s0…s7: the colour
 	Values []float64
 	Dashed bool
+	Tip    string // the tooltips' name of a value; "" is Name
 }
 
 // axis says how a chart's y axis is drawn.
@@ -121,8 +122,12 @@ func lineChart(name, title string, days []*Day, ss []series, ax axis) template.H
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				continue
 			}
+			tip := s.Tip
+			if tip == "" {
+				tip = s.Name
+			}
 			fmt.Fprintf(&b, `<circle class="pt %s" cx="%s" cy="%s" r="2.5"><title>%s %s: %s</title></circle>`,
-				s.Class, fx(xOf(i)), fx(yOf(v)), esc(days[i].Date), esc(s.Name), esc(format(v)))
+				s.Class, fx(xOf(i)), fx(yOf(v)), esc(days[i].Date), esc(tip), esc(format(v)))
 		}
 	}
 	// Legend.
@@ -282,4 +287,100 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// band is a series with a 95 % interval per day: NaN where none.
+type band struct {
+	series
+	Lo, Hi []float64
+	What   string // the tooltip's name of the value, e.g. "arm b AUC"
+}
+
+// intervalChart draws each series' points with their intervals as
+// vertical whiskers, the series side by side (offset a few pixels) so
+// that the arms' intervals of one day stay apart; zero draws a line at 0.
+func intervalChart(name, title string, days []*Day, bs []band, ax axis, zero bool) template.HTML {
+	left, top := float64(padLeft), float64(padTop)
+	right, bottom := float64(chartW-padRight), float64(chartH-padBottom)
+	lo, hi := math.Inf(1), math.Inf(-1)
+	points := 0
+	for _, s := range bs {
+		for i, v := range s.Values {
+			if math.IsNaN(v) {
+				continue
+			}
+			points++
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+			if !math.IsNaN(s.Lo[i]) {
+				lo, hi = math.Min(lo, s.Lo[i]), math.Max(hi, s.Hi[i])
+			}
+		}
+	}
+	if points == 0 {
+		lo, hi = 0, 1
+	}
+	if zero {
+		lo, hi = math.Min(lo, 0), math.Max(hi, 0)
+	}
+	step, lo, hi := niceRange(lo, hi, false)
+	xOf := dayX(days, left, right)
+	yOf := func(v float64) float64 { return bottom - (v-lo)/(hi-lo)*(bottom-top) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" data-chart="%s" data-points="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
+		esc(name), points, chartW, chartH, esc(title))
+	fmt.Fprintf(&b, `<text class="title" x="%s" y="16">%s</text>`, fx(left), esc(title))
+	for k := 0; lo+float64(k)*step <= hi+step/2; k++ {
+		v := lo + float64(k)*step
+		if math.Abs(v) < step*1e-9 {
+			v = 0 // not 1.39e-17 after adding steps from below zero
+		}
+		y := yOf(v)
+		fmt.Fprintf(&b, `<path class="grid" d="M%s %sH%s"/><text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`,
+			fx(left), fx(y), fx(right), fx(left-6), fx(y+4), esc(ax.Format(v)))
+	}
+	if zero {
+		fmt.Fprintf(&b, `<path class="band" d="M%s %sH%s"/>`, fx(left), fx(yOf(0)), fx(right))
+	}
+	fmt.Fprintf(&b, `<text class="axis" transform="translate(14 %s) rotate(-90)" text-anchor="middle">%s</text>`, fx((top+bottom)/2), esc(ax.Title))
+	writeXLabels(&b, days, xOf, bottom)
+	writeMarks(&b, days, xOf, top, bottom)
+	for k, s := range bs {
+		off := (float64(k) - float64(len(bs)-1)/2) * 5
+		var line strings.Builder
+		pen := false
+		for i, v := range s.Values {
+			if math.IsNaN(v) {
+				pen = false
+				continue
+			}
+			op := "L"
+			if !pen {
+				op = "M"
+			}
+			fmt.Fprintf(&line, "%s%s %s", op, fx(xOf(i)+off), fx(yOf(v)))
+			pen = true
+		}
+		fmt.Fprintf(&b, `<path class="line %s" d="%s"/>`, s.Class, line.String())
+		for i, v := range s.Values {
+			if math.IsNaN(v) {
+				continue
+			}
+			x := xOf(i) + off
+			tip := fmt.Sprintf("%s %s: %s", days[i].Date, s.What, ax.Format(v))
+			if l, h := s.Lo[i], s.Hi[i]; !math.IsNaN(l) {
+				fmt.Fprintf(&b, `<path class="line ci %s" d="M%s %sV%s"/>`, s.Class, fx(x), fx(yOf(l)), fx(yOf(h)))
+				tip += fmt.Sprintf(" (95 %% interval %s to %s)", ax.Format(l), ax.Format(h))
+			}
+			fmt.Fprintf(&b, `<circle class="pt %s" cx="%s" cy="%s" r="3"><title>%s</title></circle>`, s.Class, fx(x), fx(yOf(v)), esc(tip))
+		}
+	}
+	x := right
+	for i := len(bs) - 1; i >= 0; i-- {
+		w := 26 + 7*float64(len([]rune(bs[i].Name)))
+		x -= w
+		fmt.Fprintf(&b, `<rect class="key %s" x="%s" y="8" width="10" height="10"/><text class="legend" x="%s" y="17">%s</text>`,
+			bs[i].Class, fx(x), fx(x+14), esc(bs[i].Name))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
 }

@@ -44,6 +44,9 @@ type Job struct {
 	Rules     []string
 	Features  []string
 	Quantiles []float64
+	// Arms are the arm names of the outcomes files in the range, each
+	// date's reference arm first, then by name.
+	Arms []string
 	// Notes say what could not be read (a report, an outcomes file).
 	Notes []string
 
@@ -97,6 +100,23 @@ type Outcome struct {
 	AUC, KS       *float64
 	Brier, ECE    *float64
 	ChallengerAUC *float64
+	// Arms are the evaluation's arms (the result table's arm column),
+	// the reference arm first; none without an arm column.
+	Arms []ArmOutcome
+}
+
+// ArmOutcome is one arm of an evaluation.
+type ArmOutcome struct {
+	Arm, Model        string
+	Reference         bool
+	Scored, Matched   int64
+	AUC, Lower, Upper *float64 // the AUC and its 95 % interval
+	// Diff is AUC(arm) − AUC(reference) with its 95 % interval
+	// (DiffLower, DiffUpper); Worse when outcomes.arm_margin found the
+	// arm worse by more than the margin. Nil on the reference arm.
+	Diff, DiffLower, DiffUpper *float64
+	Worse                      *bool
+	ScorePSI                   *float64 // against the same arm's scores of the previous published date
 }
 
 // Failed reports whether an execution ended in failure.
@@ -324,6 +344,40 @@ type outcomesFile struct {
 	EvaluatedAt string       `json:"evaluated_at"`
 	Champion    *metricsView `json:"champion"`
 	Challenger  *metricsView `json:"challenger"`
+	Arms        []armView    `json:"arms"`
+}
+
+// armView is the part of an outcomes file's arm the pages draw.
+type armView struct {
+	Arm          string   `json:"arm"`
+	ModelVersion string   `json:"model_version"`
+	RowsScored   int64    `json:"rows_scored"`
+	Matched      int64    `json:"matched"`
+	AUC          *float64 `json:"auc"`
+	Lower        *float64 `json:"auc_ci95_lower"`
+	Upper        *float64 `json:"auc_ci95_upper"`
+	Reference    bool     `json:"reference"`
+	VsReference  *struct {
+		Difference *float64 `json:"difference"`
+		Lower      *float64 `json:"ci95_lower"`
+		Upper      *float64 `json:"ci95_upper"`
+		Worse      *bool    `json:"worse"`
+	} `json:"auc_vs_reference"`
+	Scores *struct {
+		PSI *float64 `json:"psi"`
+	} `json:"scores"`
+}
+
+func (v armView) outcome() ArmOutcome {
+	a := ArmOutcome{Arm: v.Arm, Model: v.ModelVersion, Reference: v.Reference, Scored: v.RowsScored, Matched: v.Matched,
+		AUC: v.AUC, Lower: v.Lower, Upper: v.Upper}
+	if d := v.VsReference; d != nil {
+		a.Diff, a.DiffLower, a.DiffUpper, a.Worse = d.Difference, d.Lower, d.Upper, d.Worse
+	}
+	if v.Scores != nil {
+		a.ScorePSI = v.Scores.PSI
+	}
+	return a
 }
 
 type metricsView struct {
@@ -377,6 +431,9 @@ func readOutcomes(dir string) (*Outcome, error) {
 		if f.Challenger != nil {
 			o.ChallengerAUC = f.Challenger.AUC
 		}
+		for _, a := range f.Arms {
+			o.Arms = append(o.Arms, a.outcome())
+		}
 		best = o
 	}
 	return best, errors.Join(errs...)
@@ -388,7 +445,13 @@ func (j *Job) order() {
 	rules := map[string]bool{}
 	most := map[string]float64{}
 	qs := map[float64]bool{}
+	arms, refs := map[string]bool{}, map[string]bool{}
 	for _, d := range j.Days {
+		if d.Outcome != nil {
+			for _, a := range d.Outcome.Arms {
+				arms[a.Arm], refs[a.Arm] = true, refs[a.Arm] || a.Reference
+			}
+		}
 		for r, n := range d.Quarantined {
 			if n > 0 {
 				rules[r] = true
@@ -407,4 +470,13 @@ func (j *Job) order() {
 	j.Features = slices.Sorted(maps.Keys(most))
 	slices.SortStableFunc(j.Features, func(a, b string) int { return cmp.Compare(most[b], most[a]) })
 	j.Quantiles = slices.Sorted(maps.Keys(qs))
+	j.Arms = slices.Sorted(maps.Keys(arms))
+	slices.SortStableFunc(j.Arms, func(a, b string) int { return cmp.Compare(b2i(refs[b]), b2i(refs[a])) })
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -145,6 +145,17 @@ func writeOutcomes(t testing.TB, root, date, version, model string, at time.Time
 	doc := map[string]any{"format": OutcomesFormat, "job": "churn", "date": date, "version": version, "run_id": "r",
 		"evaluated_at": at.Format(time.RFC3339), "labels": map[string]any{"source": "labels/*.parquet", "label": "churned", "rows": 900},
 		"threshold": 0.5, "champion": metrics, "challenger": map[string]any{"model_version": "v9", "auc": challengerAUC}}
+	if challengerAUC != nil {
+		// A canary's arms: the champion's (the reference) and the challenger's.
+		doc["arms"] = []any{
+			map[string]any{"arm": "champion", "model_version": model, "rows_scored": 700, "matched": 630, "auc": auc,
+				"auc_ci95_lower": auc - 0.03, "auc_ci95_upper": auc + 0.03, "reference": true, "scores": map[string]any{"rows": 700, "psi": 0.01}},
+			map[string]any{"arm": "challenger", "model_version": "v9", "rows_scored": 300, "matched": 270, "auc": challengerAUC,
+				"auc_ci95_lower": 0.6, "auc_ci95_upper": 0.72, "scores": map[string]any{"rows": 300, "psi": 0.12},
+				"auc_vs_reference": map[string]any{"reference": "champion", "difference": 0.66 - auc, "ci95_lower": 0.66 - auc - 0.07,
+					"ci95_upper": 0.66 - auc + 0.07, "worse": true, "margin": 0.02}},
+		}
+	}
 	data, _ := json.Marshal(doc)
 	name := "outcomes-" + at.Format("20060102T150405Z")
 	dir := filepath.Join(root, "runs", date)

@@ -39,6 +39,7 @@ var pages = template.Must(template.New("trends").Funcs(template.FuncMap{
 		return general(*v)
 	},
 	"htmlfile": outcomesHTML,
+	"yes":      func(b *bool) bool { return b != nil && *b },
 	"path": func(parts ...string) string {
 		for i, p := range parts {
 			parts[i] = escapePath(p)
@@ -104,11 +105,21 @@ type jobPage struct {
 	HeatMore            int
 	Quantiles, ScorePSI template.HTML
 	AUC, Calibration    template.HTML
-	Runs                []*Run
-	RunsMore            int
-	Evals               []evalRow // newest date first
-	First, Last         string
-	Notes               []string
+	// The arms side by side: AUC with its interval, the difference from
+	// the reference arm, rows scored and score PSI per arm.
+	ArmAUC, ArmDiff template.HTML
+	ArmRows, ArmPSI template.HTML
+	ArmEvals        []armRow // newest date first
+	Runs            []*Run
+	RunsMore        int
+	Evals           []evalRow // newest date first
+	First, Last     string
+	Notes           []string
+}
+
+type armRow struct {
+	Date string
+	A    ArmOutcome
 }
 
 type evalRow struct {
@@ -166,6 +177,7 @@ func WriteJob(w io.Writer, j *Job) error {
 			{Name: "ECE", Class: "s4", Values: out(func(o *Outcome) *float64 { return o.ECE })},
 		}, axis{Zero: true, Format: general})
 	}
+	p.armCharts(j)
 	if n := len(j.Days); n > 0 {
 		p.First, p.Last = j.Days[0].Date, j.Days[n-1].Date
 	}
@@ -187,6 +199,75 @@ func WriteJob(w io.Writer, j *Job) error {
 		return fmt.Errorf("rendering the page of job %s: %w", j.Name, err)
 	}
 	return nil
+}
+
+// maxArms caps the arms drawn (the chart colours); the table lists all.
+const maxArms = 8
+
+// armCharts draws the arms of the outcomes files side by side over the
+// dates, and lists each date's arms.
+func (p *jobPage) armCharts(j *Job) {
+	if len(j.Arms) == 0 {
+		return
+	}
+	arm := func(d *Day, name string) *ArmOutcome {
+		if d.Outcome == nil {
+			return nil
+		}
+		for i := range d.Outcome.Arms {
+			if d.Outcome.Arms[i].Arm == name {
+				return &d.Outcome.Arms[i]
+			}
+		}
+		return nil
+	}
+	vals := func(name string, f func(a *ArmOutcome) *float64) []float64 {
+		return perDay(j.Days, func(d *Day) (float64, bool) {
+			if a := arm(d, name); a != nil {
+				return deref(f(a))
+			}
+			return 0, false
+		})
+	}
+	var auc, diff []band
+	var rows, psi []series
+	for k, name := range j.Arms[:min(len(j.Arms), maxArms)] {
+		class := "s" + strconv.Itoa(k)
+		auc = append(auc, band{series: series{Name: name, Class: class, Values: vals(name, func(a *ArmOutcome) *float64 { return a.AUC })},
+			Lo: vals(name, func(a *ArmOutcome) *float64 { return a.Lower }), Hi: vals(name, func(a *ArmOutcome) *float64 { return a.Upper }),
+			What: "arm " + name + " AUC"})
+		d := band{series: series{Name: name, Class: class, Values: vals(name, func(a *ArmOutcome) *float64 { return a.Diff })},
+			Lo: vals(name, func(a *ArmOutcome) *float64 { return a.DiffLower }), Hi: vals(name, func(a *ArmOutcome) *float64 { return a.DiffUpper }),
+			What: "arm " + name + " AUC − reference"}
+		if slices.ContainsFunc(d.Values, func(v float64) bool { return !math.IsNaN(v) }) {
+			diff = append(diff, d)
+		}
+		rows = append(rows, series{Name: name, Class: class, Values: perDay(j.Days, func(d *Day) (float64, bool) {
+			if a := arm(d, name); a != nil {
+				return float64(a.Scored), true
+			}
+			return 0, false
+		})})
+		psi = append(psi, series{Name: name, Tip: "arm " + name + " score PSI", Class: class, Values: vals(name, func(a *ArmOutcome) *float64 { return a.ScorePSI })})
+	}
+	p.ArmAUC = intervalChart("arm_auc", "Outcomes per arm: AUC with its 95 % interval (DeLong)", j.Days, auc, axis{Title: "AUC", Format: general}, false)
+	if len(diff) > 0 {
+		p.ArmDiff = intervalChart("arm_auc_difference", "Outcomes per arm: AUC minus the reference arm's, with its 95 % interval", j.Days, diff, axis{Title: "AUC difference", Format: general}, true)
+	}
+	p.ArmRows = lineChart("arm_rows", "Rows scored per arm", j.Days, rows, axis{Title: "rows", Zero: true, Integer: true, Format: count})
+	if slices.ContainsFunc(psi, func(s series) bool {
+		return slices.ContainsFunc(s.Values, func(v float64) bool { return !math.IsNaN(v) })
+	}) {
+		p.ArmPSI = lineChart("arm_score_psi", "Score PSI per arm against its previous date (bands 0.1, 0.25)", j.Days, psi,
+			axis{Title: "PSI", Zero: true, Bands: []float64{0.1, 0.25}, Format: general})
+	}
+	for i := len(j.Days) - 1; i >= 0 && len(p.ArmEvals) < maxRunRows; i-- {
+		if o := j.Days[i].Outcome; o != nil {
+			for _, a := range o.Arms {
+				p.ArmEvals = append(p.ArmEvals, armRow{j.Days[i].Date, a})
+			}
+		}
+	}
 }
 
 // quarantineSeries is the total and the rules that rejected most; the

@@ -116,6 +116,11 @@ func (h *history) expectedPoints() map[string]int {
 		"psi":         h.features * n,
 		"auc":         2*evaluated + h.shadow, // AUC and KS, and the challenger's AUC where not null
 		"calibration": 2 * evaluated,
+		// The dates with a challenger have two arms.
+		"arm_auc":            2 * h.shadow,
+		"arm_auc_difference": h.shadow,
+		"arm_rows":           2 * h.shadow,
+		"arm_score_psi":      2 * h.shadow,
 	}
 }
 
@@ -137,6 +142,8 @@ func TestJobPage(t *testing.T) {
 		}
 	}
 	for _, want := range []string{`class="mk mk-model"`, `class="mk mk-rollback"`, `class="mk mk-failed"`, "rollback to model v1 (from v2)",
+		"arm challenger AUC: 0.6600 (95 % interval 0.6000 to 0.7200)", "arm challenger AUC − reference: -0.0400 (95 % interval -0.1100 to 0.0300)",
+		"arm challenger score PSI: 0.1200", `<b class="st-failed">worse</b>`,
 		`http-equiv="Content-Security-Policy" content="` + strings.ReplaceAll(CSP, "'", "&#39;") + `"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
@@ -247,6 +254,7 @@ func TestHandler(t *testing.T) {
 		{"/", 200, `href="jobs/churn/index.html"`},
 		{"/index.html", 200, "churn"},
 		{"/jobs/churn/", 200, `data-chart="rows"`},
+		{"/jobs/churn/", 200, `data-chart="arm_auc"`},
 		{"/jobs/churn/index.html?from=2026-01-05", 200, "8 logical dates"},
 		{"/jobs/churn/?to=2026-13-01", 400, ""},
 		{"/jobs/nobody/", 404, ""},
