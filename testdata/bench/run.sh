@@ -243,6 +243,7 @@ BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$RO
 [ "${BENCH_SKIP_FILES:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" GO="$GO" "$ROOT/testdata/bench/files.sh" # file shapes: testdata/bench/files.sh
 
 [ "${BENCH_SKIP_EXPLAIN:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/explain.sh" # reason codes: TreeSHAP against XGBoost pred_contribs (explain.md)
+[ "${BENCH_SKIP_GBM:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/gbm.sh" # where the GBM job's wall time goes, against the peer: gbm.md
 [ "${BENCH_SKIP_CHECKS:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/checks.sh" # what the demo checks cost: checks.md
 [ "${BENCH_SKIP_OUTCOMES:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" "$ROOT/testdata/bench/outcomes.sh" # outcomes of a date against scoring it: outcomes.md
 [ "${BENCH_SKIP_READ:-}" = 1 ] || BENCH_RES="$RES" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" BENCH_ROWS="$ROWS" GO="$GO" "$ROOT/testdata/bench/read.sh" # the read path and files joined into chunks: read.md
