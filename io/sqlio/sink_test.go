@@ -407,6 +407,19 @@ func (su sinkSuite) testBadIdentifiers(t *testing.T) {
 	}
 }
 
+// explanationsMatchScores checks that every current explanation row has its
+// score row (EXCEPT, not a join: SQLite joins the two views in quadratic
+// time) and carries the loaded bias and reasons; want rows are explained.
+func (su sinkSuite) explanationsMatchScores(t *testing.T, dsn, want string) {
+	t.Helper()
+	if got := su.count(t, dsn, "SELECT count(*) FROM (SELECT customer_id, score, version FROM churn_scores_explanations_current EXCEPT SELECT customer_id, score, version FROM churn_scores_current) x"); got != "0" {
+		t.Fatalf("%s explanation rows have no score row", got)
+	}
+	if got := su.count(t, dsn, "SELECT count(*) FROM churn_scores_explanations_current e WHERE e.bias = -1.5 AND (e.reason_1 IS NULL) = (e.customer_id % 4 <> 0)"); got != want {
+		t.Fatalf("%s explanation rows have the bias and reasons loaded", got)
+	}
+}
+
 func (su sinkSuite) testPublishFlipAbort(t *testing.T) {
 	ctx := context.Background()
 	dsn := su.be.fresh(t)
@@ -431,14 +444,7 @@ func (su sinkSuite) testPublishFlipAbort(t *testing.T) {
 	if got := su.explained(t, dsn); got != "1754 v1 v1" {
 		t.Fatalf("after v1 the explanations' view shows %s", got)
 	}
-	// Every explanation row has its score row (EXCEPT, not a join: SQLite
-	// joins the two views in quadratic time).
-	if got := su.count(t, dsn, "SELECT count(*) FROM (SELECT customer_id, score, version FROM churn_scores_explanations_current EXCEPT SELECT customer_id, score, version FROM churn_scores_current) x"); got != "0" {
-		t.Fatalf("%s explanation rows have no score row", got)
-	}
-	if got := su.count(t, dsn, "SELECT count(*) FROM churn_scores_explanations_current e WHERE e.bias = -1.5 AND (e.reason_1 IS NULL) = (e.customer_id % 4 <> 0)"); got != "1754" {
-		t.Fatalf("%s explanation rows have the bias and reasons loaded", got)
-	}
+	su.explanationsMatchScores(t, dsn, "1754")
 	if got := su.count(t, dsn, "SELECT count(DISTINCT customer_id) FROM churn_scores_current"); got != "3507" {
 		t.Fatalf("%s distinct keys", got)
 	}
