@@ -32,6 +32,10 @@ import (
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	// Its zstd codec keeps one encoder per level; arrow's builds one per
+	// page, which made a snapshot of many small files cost seconds a file.
+	_ "github.com/batchscore/batchscore/io/parquetio"
 )
 
 const (
