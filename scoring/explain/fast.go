@@ -186,7 +186,7 @@ func (t *Tree) explainFast(x []float32, s *Scratch, phi []float64) float64 {
 				continue
 			}
 			hot, cold := t.tru[i], t.fal[i]
-			if !t.f.GoesTrue(i, x[t.feat[i]]) {
+			if !t.goesTrue(i, x) {
 				hot, cold = cold, hot
 			}
 			stack = append(stack, node{cold, nd.miss | 1<<f.slot[i]}, node{hot, nd.miss})
