@@ -157,6 +157,15 @@ func (t *Tree) height(i int) int {
 // evaluator decides it; at a chain's head, whether some node of the
 // chain sends x to the chain's true child.
 func (t *Tree) goesTrue(i int, x []float32) bool {
+	if t.next[i] < 0 {
+		return t.f.GoesTrue(i, x[t.feat[i]])
+	}
+	return t.chainTrue(i, x)
+}
+
+// chainTrue is goesTrue at a chain's head: the chain walked as the
+// evaluator walks it.
+func (t *Tree) chainTrue(i int, x []float32) bool {
 	v := x[t.feat[i]]
 	for !t.f.GoesTrue(i, v) {
 		if i = int(t.next[i]); i < 0 {
