@@ -79,8 +79,8 @@ type stagedExplanations struct {
 
 // explanationsSide is what the SQL table of the explanations is loaded
 // from, or nil when the run explains nothing (no explain: section, or a
-// champion that did not load; for a commit, no shard explained). The files' schema wins over the table's,
-// as the scores' does.
+// champion that did not load; for a commit, no shard explained). The
+// files' schema wins over the table's, as the scores' does.
 func (e *execution) explanationsSide(dir string) (*stagedExplanations, error) {
 	x := e.explain
 	if x == nil || x.table == nil && x.schema == nil {

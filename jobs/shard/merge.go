@@ -163,9 +163,9 @@ type Linked struct {
 }
 
 // Link hard-links every shard's result, quarantine, review and
-// explanations files into the staged version dir, numbered on in shard order: the version
-// reads like one run's, and the shards keep their files until the version
-// is published, so that a failed commit can be retried.
+// explanations files into the staged version dir, numbered on in shard
+// order: the version reads like one run's, and the shards keep their files
+// until the version is published, so that a failed commit can be retried.
 func Link(shards []*State, dir string) (Linked, error) {
 	var l Linked
 	for _, st := range shards {
