@@ -246,6 +246,7 @@ models-families:
 # scikit-learn models with their covers and XGBoost's pred_contribs.
 models-explain:
 	/usr/bin/python3 testdata/models/build_explain.py
+	/usr/bin/python3 testdata/models/build_chain.py
 
 clean:
 	rm -rf bin out dist

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/apache/arrow/go/v17/arrow"
+
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/output"
 	"github.com/batchscore/batchscore/jobs/report"
@@ -195,7 +197,35 @@ func (e *execution) mergeShards(shards []*shard.State) (int64, error) {
 			m.Arms = report.MergeArms(m.Arms, s.Manifest.Arms)
 		}
 	}
+	m.Explain = mg.Explain
+	if err == nil && mg.Explain != nil {
+		err = e.explainedShards(shards)
+	}
 	return mg.FooterRows, err
+}
+
+// explainedShards gives the commit's SQL sink the schema of the shards'
+// _explanations tables (the same for every shard that explained), so that
+// the commit loads them into <table>_explanations and flips them with the
+// scores.
+func (e *execution) explainedShards(shards []*shard.State) error {
+	var schema *arrow.Schema
+	for k, st := range shards {
+		s, err := st.ExplanationsSchema()
+		switch {
+		case err != nil:
+			return err
+		case s == nil:
+		case schema == nil:
+			schema = s
+		case !schema.Equal(s):
+			return fmt.Errorf("%w: shard %d of %d wrote explanations with columns %v, an earlier shard %v", shard.ErrShards, k, len(shards), s, schema)
+		}
+	}
+	if schema != nil {
+		e.explain = &explaining{schema: schema}
+	}
+	return nil
 }
 
 // linkShards links every shard's files into the staged version dir and
@@ -207,6 +237,9 @@ func (e *execution) linkShards(shards []*shard.State, dir string) error {
 	m.Output.QuarantineFiles = append(m.Output.QuarantineFiles, l.QuarantineFiles...)
 	if err == nil && m.Review != nil {
 		m.Review.Files = l.ReviewFiles
+	}
+	if err == nil && m.Explain != nil {
+		m.Explain.Files = l.ExplanationFiles
 	}
 	return err
 }

@@ -38,6 +38,9 @@ type explaining struct {
 	scratch sync.Pool
 	pending sync.Map // chunk seq → *explainedChunk
 	table   *output.SideTable
+	// schema is a commit's: the shards' table schema, for the SQL sink
+	// (a commit explains nothing itself, table is nil).
+	schema *arrow.Schema
 
 	// Written by the writing stage only.
 	rep    report.Explanation
@@ -79,9 +82,6 @@ func (e *execution) openExplain(modelPath string, baseline *profile.Profile) err
 	xs := job.Explain
 	if xs == nil {
 		return nil
-	}
-	if e.req.Shard != nil {
-		return explainError("a sharded run (--shard) does not explain rows yet; run the job unsharded")
 	}
 	x := &explaining{spec: xs, keys: job.Output.Keys, mem: e.mem()}
 	x.rep.Space = report.ExplainSpaceMargin

@@ -61,6 +61,11 @@ func (e *execution) park(t *table.Table, dir string, c *checks, p *route.Plan, s
 	if st.Schema, err = shard.SchemaBytes(schema); err != nil {
 		return err
 	}
+	if x := e.explain; x != nil && x.table != nil {
+		if st.Explanations, err = shard.SchemaBytes(x.table.Schema()); err != nil {
+			return err
+		}
+	}
 	e.recordPlan(p, false)
 	e.m.Counts.Imputed, e.m.Counts.Clipped = sum.Imputed, sum.Clipped
 	if e.m.Source.Kind == "sql" {

@@ -79,14 +79,17 @@ type stagedExplanations struct {
 
 // explanationsSide is what the SQL table of the explanations is loaded
 // from, or nil when the run explains nothing (no explain: section, or a
-// champion that did not load). The files' schema wins over the table's,
-// as the scores' does.
+// champion that did not load; for a commit, no shard explained). The
+// files' schema wins over the table's, as the scores' does.
 func (e *execution) explanationsSide(dir string) (*stagedExplanations, error) {
 	x := e.explain
-	if x == nil || x.table == nil {
+	if x == nil || x.table == nil && x.schema == nil {
 		return nil, nil
 	}
-	out := &stagedExplanations{schema: x.table.Schema()}
+	out := &stagedExplanations{schema: x.schema}
+	if x.table != nil {
+		out.schema = x.table.Schema()
+	}
 	if e.m.Explain == nil || len(e.m.Explain.Files) == 0 {
 		return out, nil
 	}

@@ -32,7 +32,10 @@ nodes_treeids and nodes_nodeids.
 --inputs lists the columns that fill the trees' input, in the model's
 feature order (the job file's model.inputs for that input). Every node must
 be reached by some row: a node no row reaches would have no cover, and the
-command fails naming it (exit 3).`,
+command fails naming it (exit 3). A categorical chain (BRANCH_EQ nodes on
+one feature sharing their true child, as onnxmltools writes LightGBM's set
+splits) is counted as the one split it is: its first node, its shared true
+child and its false child get covers, its other nodes none.`,
 		Example: `  batchscore covers models/churn_gbm.onnx --data 'train/*.parquet' \
       --inputs tenure_months,age,monthly_charges --out models/churn_gbm.covers.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
@@ -60,7 +63,10 @@ command fails naming it (exit 3).`,
 			if err := src.CheckColumns(cols); err != nil {
 				return err
 			}
-			count := explain.NewCoverCounter(e)
+			count, err := explain.NewCoverCounter(e)
+			if err != nil {
+				return &jobs.CodeError{Code: jobs.ExitUsage, Err: fmt.Errorf("%s: %w", args[0], err)}
+			}
 			row := make([]float32, len(cols))
 			rows := int64(0)
 			err = src.Read(cmd.Context(), cols, 65536, memory.DefaultAllocator, func(rec arrow.Record, _ string, _ int64) error {

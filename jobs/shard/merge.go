@@ -37,6 +37,7 @@ type Merged struct {
 	NonFinite  map[string]report.NonFinite
 	Fallback   *report.Fallback
 	Review     *report.Review
+	Explain    *report.Explanation // the explain sections (mergeExplain), files left to Link
 	Shards     []report.ShardRef
 	// FooterRows are the snapshot rows the shards' footers promised, -1
 	// for a query (nothing to hold the books to but their own sums).
@@ -117,7 +118,9 @@ func Merge(shards []*State) (Merged, error) {
 		}
 	}
 	m.FooterRows = footerRows
-	return m, nil
+	var err error
+	m.Explain, err = mergeExplain(shards)
+	return m, err
 }
 
 func mergeFallback(into, s *report.Fallback) *report.Fallback {
@@ -156,13 +159,13 @@ func mergeReview(into, s *report.Review) *report.Review {
 
 // Linked are a commit's files, numbered on in shard order.
 type Linked struct {
-	Files, QuarantineFiles, ReviewFiles []report.File
+	Files, QuarantineFiles, ReviewFiles, ExplanationFiles []report.File
 }
 
-// Link hard-links every shard's result, quarantine and review files
-// into the staged version dir, numbered on in shard order: the version
-// reads like one run's, and the shards keep their files until the version
-// is published, so that a failed commit can be retried.
+// Link hard-links every shard's result, quarantine, review and
+// explanations files into the staged version dir, numbered on in shard
+// order: the version reads like one run's, and the shards keep their files
+// until the version is published, so that a failed commit can be retried.
 func Link(shards []*State, dir string) (Linked, error) {
 	var l Linked
 	for _, st := range shards {
@@ -175,6 +178,7 @@ func Link(shards []*State, dir string) (Linked, error) {
 			{"", s.Output.Files, &l.Files},
 			{output.QuarantineDir, s.Output.QuarantineFiles, &l.QuarantineFiles},
 			{output.ReviewDir, reviewFiles(s), &l.ReviewFiles},
+			{output.ExplanationsDir, explanationFiles(s), &l.ExplanationFiles},
 		} {
 			for _, f := range set.from {
 				if f.Name != filepath.Base(f.Name) || !strings.HasSuffix(f.Name, ".parquet") || strings.HasPrefix(f.Name, ".") {
@@ -194,6 +198,13 @@ func Link(shards []*State, dir string) (Linked, error) {
 		}
 	}
 	return l, nil
+}
+
+func explanationFiles(m *report.Manifest) []report.File {
+	if m.Explain == nil {
+		return nil
+	}
+	return m.Explain.Files
 }
 
 func reviewFiles(m *report.Manifest) []report.File {

@@ -36,6 +36,10 @@ type State struct {
 	Snapshot *profile.State        `json:"snapshot_profile"`
 	Scores   *profile.State        `json:"scores_profile"`
 	Schema   []byte                `json:"schema"` // Arrow IPC
+	// Explanations is the schema of the shard's _explanations table
+	// (Arrow IPC), when it explains its rows: the commit's SQL sink
+	// creates <table>_explanations from it, rows or none.
+	Explanations []byte `json:"explanations_schema,omitempty"`
 	// Baseline is the sha256 of the baseline file the shard's profiles
 	// were binned on; Forced, whether it ran with --force.
 	Baseline string `json:"baseline_sha256,omitempty"`
@@ -153,6 +157,20 @@ func (st *State) SnapshotSchema() (*arrow.Schema, error) {
 	r, err := ipc.NewReader(bytes.NewReader(st.Schema))
 	if err != nil {
 		return nil, fmt.Errorf("%s: the snapshot's schema: %w", st.dir, err)
+	}
+	defer r.Release()
+	return r.Schema(), nil
+}
+
+// ExplanationsSchema is the schema of the shard's _explanations table,
+// nil when it explained nothing.
+func (st *State) ExplanationsSchema() (*arrow.Schema, error) {
+	if len(st.Explanations) == 0 {
+		return nil, nil
+	}
+	r, err := ipc.NewReader(bytes.NewReader(st.Explanations))
+	if err != nil {
+		return nil, fmt.Errorf("%s: the explanations' schema: %w", st.dir, err)
 	}
 	defer r.Release()
 	return r.Schema(), nil

@@ -82,10 +82,12 @@ func formatCover(v float64) string {
 const coverSlack = 1e-5
 
 // nodeCovers returns each listed node's cover, checked against the
-// forest: every node has one, above 0 and finite; a branch's children
-// sum to no more than it, up to rounding; no cover names a node the model
-// does not have. Errors wrap ErrCovers and name tree and node.
-func nodeCovers(f *trees.Forest, covers []Cover) ([]float64, error) {
+// forest as the explainer reads it (ch): every node has one, above 0 and
+// finite; a branch's children sum to no more than it, up to rounding; no
+// cover names a node the model does not have. A chain's nodes after its
+// head need none (one given is not read). Errors wrap ErrCovers and name
+// tree and node.
+func nodeCovers(f *trees.Forest, ch *chains, covers []Cover) ([]float64, error) {
 	index := make(map[[2]int64]int, len(f.TreeIDs))
 	for i := range f.TreeIDs {
 		index[[2]int64{f.TreeIDs[i], f.NodeIDs[i]}] = i
@@ -101,6 +103,7 @@ func nodeCovers(f *trees.Forest, covers []Cover) ([]float64, error) {
 	}
 	for i := range cov {
 		switch {
+		case ch.interior[i]:
 		case !has[i]:
 			return nil, fmt.Errorf("%w: tree %d node %d has no cover", ErrCovers, f.TreeIDs[i], f.NodeIDs[i])
 		case !(cov[i] > 0) || math.IsInf(cov[i], 1):
@@ -108,10 +111,10 @@ func nodeCovers(f *trees.Forest, covers []Cover) ([]float64, error) {
 		}
 	}
 	for i := range cov {
-		if f.Leaf[i] {
+		if f.Leaf[i] || ch.interior[i] {
 			continue
 		}
-		if kids := cov[f.True[i]] + cov[f.False[i]]; kids > cov[i]*(1+coverSlack) {
+		if kids := cov[f.True[i]] + cov[ch.fal[i]]; kids > cov[i]*(1+coverSlack) {
 			return nil, fmt.Errorf("%w: tree %d node %d: its children's covers sum to %v, more than its own %v",
 				ErrCovers, f.TreeIDs[i], f.NodeIDs[i], kids, cov[i])
 		}

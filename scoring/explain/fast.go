@@ -186,7 +186,13 @@ func (t *Tree) explainFast(x []float32, s *Scratch, phi []float64) float64 {
 				continue
 			}
 			hot, cold := t.tru[i], t.fal[i]
-			if !t.f.GoesTrue(i, x[t.feat[i]]) {
+			var yes bool // goesTrue, written out: the call is not inlined
+			if t.next[i] < 0 {
+				yes = t.f.GoesTrue(i, x[t.feat[i]])
+			} else {
+				yes = t.chainTrue(i, x)
+			}
+			if !yes {
 				hot, cold = cold, hot
 			}
 			stack = append(stack, node{cold, nd.miss | 1<<f.slot[i]}, node{hot, nd.miss})

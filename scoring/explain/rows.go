@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -46,16 +47,29 @@ func Float32At(col arrow.Array, i int) float32 {
 }
 
 // CoverCounter counts rows through every node of a forest: the covers
-// `batchscore covers` writes. Not safe for concurrent use.
+// `batchscore covers` writes. A row is counted at each node of its walk
+// down a tree, so a chain's shared true child counts the rows of every
+// node of the chain that sends them there: the cover of the one split
+// the explainer reads the chain as. Not safe for concurrent use.
 type CoverCounter struct {
-	f *trees.Forest
-	n []float64
+	f  *trees.Forest
+	ch *chains
+	n  []float64
 }
 
-// NewCoverCounter counts through e's trees.
-func NewCoverCounter(e *trees.Ensemble) *CoverCounter {
+// NewCoverCounter counts through e's trees; a model whose shared nodes
+// are not chains is an error wrapping ErrUnsupported (NewTree would
+// refuse it), naming tree and node.
+func NewCoverCounter(e *trees.Ensemble) (*CoverCounter, error) {
 	f := e.Forest()
-	return &CoverCounter{f: f, n: make([]float64, len(f.Leaf))}
+	if f == nil {
+		return nil, fmt.Errorf("%w: the ensemble has no trees", ErrUnsupported)
+	}
+	ch, err := readChains(f)
+	if err != nil {
+		return nil, err
+	}
+	return &CoverCounter{f: f, ch: ch, n: make([]float64, len(f.Leaf))}, nil
 }
 
 // Add counts one row (the trees' input, at least as wide as the features
@@ -77,9 +91,13 @@ func (c *CoverCounter) Add(x []float32) {
 }
 
 // Covers returns the counts as covers, in listing order, and the nodes no
-// row reached (their cover is 0, which the explainer refuses).
+// row reached (their cover is 0, which the explainer refuses). A chain's
+// nodes after its head are left out: the explainer does not read them.
 func (c *CoverCounter) Covers() (covers []Cover, unreached []Cover) {
 	for i, n := range c.n {
+		if c.ch.interior[i] {
+			continue
+		}
 		cv := Cover{Tree: c.f.TreeIDs[i], Node: c.f.NodeIDs[i], Cover: n}
 		covers = append(covers, cv)
 		if n == 0 {

@@ -18,7 +18,8 @@ type Tree struct {
 	leaf   []bool
 	feat   []int32
 	tru    []int32
-	fal    []int32
+	fal    []int32   // a chain's head: the chain's false child
+	next   []int32   // a chain's next node (chain.go); -1: none
 	val    []float64 // a leaf's value in the explained margin (scaled, signed)
 	zt, zf []float64 // cover of the true / false child over the node's
 	offset float64   // what the margin adds to the trees' sum
@@ -69,25 +70,19 @@ func ClassMargin(e *trees.Ensemble, k int) (Margin, error) {
 
 // NewTree builds the explainer of e's margin m with the given covers
 // (checked: errors wrap ErrCovers naming tree and node). A node reached
-// from two parents (LightGBM's categorical chains) is ErrUnsupported:
-// its one cover cannot be split between the paths.
+// from several parents is read with them as one split when they are a
+// chain on one feature (LightGBM's categorical splits: chain.go); any
+// other shared node is ErrUnsupported, naming tree and node.
 func NewTree(e *trees.Ensemble, m Margin, covers []Cover) (*Tree, error) {
 	f := e.Forest()
 	if f == nil {
 		return nil, fmt.Errorf("%w: the ensemble has no trees", ErrUnsupported)
 	}
-	parents := make([]int, len(f.Leaf))
-	for i := range f.Leaf {
-		if f.Leaf[i] {
-			continue
-		}
-		for _, c := range []int{f.True[i], f.False[i]} {
-			if parents[c]++; parents[c] > 1 {
-				return nil, fmt.Errorf("%w: node %d of tree %d is the child of two nodes", ErrUnsupported, f.NodeIDs[c], f.TreeIDs[c])
-			}
-		}
+	ch, err := readChains(f)
+	if err != nil {
+		return nil, err
 	}
-	cov, err := nodeCovers(f, covers)
+	cov, err := nodeCovers(f, ch, covers)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +90,7 @@ func NewTree(e *trees.Ensemble, m Margin, covers []Cover) (*Tree, error) {
 	if e.Op == trees.Regressor && e.Aggregate == "AVERAGE" {
 		scale /= float64(e.Trees)
 	}
-	t := &Tree{f: f, inputs: e.Features, input: e.Input, offset: m.Offset}
+	t := &Tree{f: f, inputs: e.Features, input: e.Input, offset: m.Offset, next: ch.next}
 	if e.Width > t.inputs {
 		t.inputs = e.Width
 	}
@@ -116,8 +111,11 @@ func NewTree(e *trees.Ensemble, m Margin, covers []Cover) (*Tree, error) {
 			}
 			continue
 		}
-		t.feat[i], t.tru[i], t.fal[i] = int32(f.Feature[i]), int32(f.True[i]), int32(f.False[i])
-		t.zt[i], t.zf[i] = cov[f.True[i]]/cov[i], cov[f.False[i]]/cov[i]
+		if ch.interior[i] {
+			continue
+		}
+		t.feat[i], t.tru[i], t.fal[i] = int32(f.Feature[i]), int32(f.True[i]), int32(ch.fal[i])
+		t.zt[i], t.zf[i] = cov[f.True[i]]/cov[i], cov[ch.fal[i]]/cov[i]
 	}
 	t.bias = t.offset
 	for _, r := range f.Roots {
@@ -155,6 +153,28 @@ func (t *Tree) height(i int) int {
 	return 1 + max(t.height(int(t.tru[i])), t.height(int(t.fal[i])))
 }
 
+// goesTrue says whether row x takes node i's true branch, as the
+// evaluator decides it; at a chain's head, whether some node of the
+// chain sends x to the chain's true child.
+func (t *Tree) goesTrue(i int, x []float32) bool {
+	if t.next[i] < 0 {
+		return t.f.GoesTrue(i, x[t.feat[i]])
+	}
+	return t.chainTrue(i, x)
+}
+
+// chainTrue is goesTrue at a chain's head: the chain walked as the
+// evaluator walks it.
+func (t *Tree) chainTrue(i int, x []float32) bool {
+	v := x[t.feat[i]]
+	for !t.f.GoesTrue(i, v) {
+		if i = int(t.next[i]); i < 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Inputs implements Explainer.
 func (t *Tree) Inputs() int { return t.inputs }
 
@@ -184,7 +204,7 @@ func (t *Tree) explainRecursive(x []float32, s *Scratch, phi []float64) (bias, m
 	for _, r := range t.roots {
 		i := int(r)
 		for !t.leaf[i] {
-			if t.f.GoesTrue(i, x[t.feat[i]]) {
+			if t.goesTrue(i, x) {
 				i = int(t.tru[i])
 			} else {
 				i = int(t.fal[i])
@@ -221,7 +241,7 @@ func (t *Tree) recurse(x []float32, phi []float64, i int, parent []pathElement, 
 	f := t.feat[i]
 	hot, cold := int(t.tru[i]), int(t.fal[i])
 	hz, cz := t.zt[i], t.zf[i]
-	if !t.f.GoesTrue(i, x[f]) {
+	if !t.goesTrue(i, x) {
 		hot, cold, hz, cz = cold, hot, cz, hz
 	}
 	iz, io := 1.0, 1.0

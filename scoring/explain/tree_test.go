@@ -212,7 +212,7 @@ func condExpect(ex *Tree, i int, row []float32, in func(int32) bool) float64 {
 		return ex.val[i]
 	}
 	if in(ex.feat[i]) {
-		if ex.f.GoesTrue(i, row[ex.feat[i]]) {
+		if ex.goesTrue(i, row) {
 			return condExpect(ex, int(ex.tru[i]), row, in)
 		}
 		return condExpect(ex, int(ex.fal[i]), row, in)
@@ -221,14 +221,18 @@ func condExpect(ex *Tree, i int, row []float32, in func(int32) bool) float64 {
 }
 
 func bruteShapley(ex *Tree, row []float32) []float64 {
-	m := features
-	v := func(set int) float64 {
+	return shapley(features, func(set int) float64 {
 		s := ex.offset
 		for _, r := range ex.roots {
 			s += condExpect(ex, int(r), row, func(f int32) bool { return set>>f&1 == 1 })
 		}
 		return s
-	}
+	})
+}
+
+// shapley is the Shapley value of each of m features by brute force over
+// every subset, for a value function v of a subset (a bit set).
+func shapley(m int, v func(set int) float64) []float64 {
 	vals := make([]float64, 1<<m)
 	for set := range vals {
 		vals[set] = v(set)
