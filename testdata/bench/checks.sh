@@ -30,10 +30,7 @@ BASE=${BENCH_CHECKS_BASE:-}
 need_built
 [ -z "$BASE" ] || [ -x "$BASE" ] || { echo "bench checks: BENCH_CHECKS_BASE=$BASE is not executable" >&2; exit 1; }
 need_ort
-SUMMARY=1
-for tool in "$TIME" "$PY"; do
-	[ -x "$tool" ] || { echo "bench checks: skipped: $tool is missing: no timing, no table" >&2; SUMMARY=; }
-done
+check_timing
 
 RES=${BENCH_RES:-}
 if [ -z "$RES" ]; then
@@ -66,10 +63,7 @@ VARIANTS=(checks nochecks)
 [ -z "$BASE" ] || VARIANTS+=(base-checks base-nochecks)
 rounds variant
 
-if [ -z "$SUMMARY" ]; then
-	echo "skipped: no /usr/bin/time or /usr/bin/python3: no table"
-	exit 0
-fi
+table_or_skip
 "$PY" - "$RES" "$ROUNDS" "${VARIANTS[@]}" <<'EOF' | tee "$RES/checks.md"
 import re, statistics, sys
 res, rounds, variants = sys.argv[1], int(sys.argv[2]), sys.argv[3:]

@@ -42,6 +42,24 @@ need_time_or_skip() {
 	fi
 }
 
+# check_timing: SUMMARY=1, or empty (said on stderr) without /usr/bin/time
+# or /usr/bin/python3: the runs still run, untimed, and there is no table.
+check_timing() {
+	local tool
+	SUMMARY=1
+	for tool in "$TIME" "$PY"; do
+		[ -x "$tool" ] || { echo "$WHO: skipped: $tool is missing: no timing, no table" >&2; SUMMARY=; }
+	done
+}
+
+# table_or_skip: after the runs, without SUMMARY print "skipped" and exit 0.
+table_or_skip() {
+	if [ -z "$SUMMARY" ]; then
+		echo "skipped: no /usr/bin/time or /usr/bin/python3: no table"
+		exit 0
+	fi
+}
+
 # snap <tag> <rows> <files>: $OUT/snap-<tag>/snapshot_date=DATE/*.parquet
 # (run.sh's snapshots), reused when its stamp says it was made with the
 # same flags.

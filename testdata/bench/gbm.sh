@@ -37,10 +37,7 @@ BASE=${BENCH_GBM_BASE:-}
 need_built
 [ -z "$BASE" ] || [ -x "$BASE" ] || { echo "bench gbm: BENCH_GBM_BASE=$BASE is not executable" >&2; exit 1; }
 need_ort
-SUMMARY=1
-for tool in "$TIME" "$PY"; do
-	[ -x "$tool" ] || { echo "bench gbm: skipped: $tool is missing: no timing, no table" >&2; SUMMARY=; }
-done
+check_timing
 
 RES=${BENCH_RES:-}
 if [ -z "$RES" ]; then
@@ -68,10 +65,7 @@ VARIANTS=(job small)
 [ -z "$BASE" ] || VARIANTS+=(base base-small)
 rounds variant
 
-if [ -z "$SUMMARY" ]; then
-	echo "skipped: no /usr/bin/time or /usr/bin/python3: no table"
-	exit 0
-fi
+table_or_skip
 "$PY" - "$RES" "$ROUNDS" "$ROWS" "${VARIANTS[@]}" <<'EOF' | tee "$RES/gbm.md"
 import glob, json, os, re, statistics, sys
 res, rounds, rows, variants = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
