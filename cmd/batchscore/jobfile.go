@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/batchscore/batchscore/jobs"
+	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -33,4 +35,18 @@ func (g *globalFlags) loadJobDate(path, date string) (*slog.Logger, *spec.Job, t
 		return nil, nil, time.Time{}, err
 	}
 	return log, job, d, nil
+}
+
+// loadHistory loads the job file and its table's run history, newest
+// first (jobs.History), for runs and show.
+func loadHistory(path string) (*spec.Job, []*report.Manifest, error) {
+	job, err := spec.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	history, err := jobs.History(job)
+	if err != nil {
+		return nil, nil, err
+	}
+	return job, history, nil
 }
