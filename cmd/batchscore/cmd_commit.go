@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/batchscore/batchscore/jobs"
-	"github.com/batchscore/batchscore/jobs/spec"
 )
 
 type commitFlags struct {
@@ -43,25 +42,13 @@ nothing was published; 4 a shard or another execution of the date is running;
   batchscore commit job.yaml --date 2026-11-20 --shards 4`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			job, err := spec.Load(args[0])
-			if err != nil {
-				return err
-			}
-			date, err := logicalDate(job, f.date)
+			log, job, date, err := g.loadJobDate(args[0], f.date)
 			if err != nil {
 				return err
 			}
 			runner := &jobs.Runner{Version: buildVersion(), Logger: log}
 			res, err := runner.Commit(cmd.Context(), jobs.Request{Job: job, Date: date, Trigger: jobs.TriggerCommit, Force: f.force}, f.shards)
-			(&runFlags{json: f.json}).report(cmd, res)
-			if err != nil {
-				return &alreadyReported{err}
-			}
-			return nil
+			return (&runFlags{json: f.json}).reported(cmd, res, err)
 		},
 	}
 	fl := cmd.Flags()

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/batchscore/batchscore/jobs"
-	"github.com/batchscore/batchscore/jobs/spec"
 )
 
 func newReownCommand(g *globalFlags) *cobra.Command {
@@ -28,11 +27,7 @@ job-file error.`,
 		Example: `  batchscore reown configs/churn_nightly.yaml`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			job, err := spec.Load(args[0])
+			log, job, err := g.loadJob(args[0])
 			if err != nil {
 				return err
 			}

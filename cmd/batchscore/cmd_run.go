@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -148,16 +147,14 @@ func runJob(cmd *cobra.Command, g *globalFlags, f *runFlags, jobFile string) err
 		defer runner.Reuse.Close()
 		return backfill(cmd, runner, job, &f.backfillFlags, f.json)
 	}
-	var progress *progressLine
-	if stderrIsTerminal() {
-		progress = newProgressLine(os.Stderr)
-		runner.Progress = progress.update
-	}
-	res, err := runner.Run(cmd.Context(), jobs.Request{Job: job, Date: date, Trigger: f.trigger, Force: f.force, Shard: shard})
-	if progress != nil {
-		progress.done()
-	}
+	res, err := runWithProgress(cmd.Context(), runner, jobs.Request{Job: job, Date: date, Trigger: f.trigger, Force: f.force, Shard: shard})
 	exportMetrics(log, job, res, f.metricsFile, f.pushgateway)
+	return f.reported(cmd, res, err)
+}
+
+// reported prints the run's manifest or summary (report) and returns its
+// error as already reported.
+func (f *runFlags) reported(cmd *cobra.Command, res *jobs.Result, err error) error {
 	f.report(cmd, res)
 	if err != nil {
 		return &alreadyReported{err}

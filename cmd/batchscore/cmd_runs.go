@@ -36,11 +36,7 @@ one with no finish time has no duration ("-").`,
   batchscore runs configs/churn_nightly.yaml --json --limit 5`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			job, err := spec.Load(args[0])
-			if err != nil {
-				return err
-			}
-			history, err := jobs.History(job)
+			job, history, err := loadHistory(args[0])
 			if err != nil {
 				return err
 			}
@@ -159,11 +155,7 @@ manifest itself.`,
   batchscore show configs/churn_nightly.yaml 7ddd5301 --json`,
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			job, err := spec.Load(args[0])
-			if err != nil {
-				return err
-			}
-			history, err := jobs.History(job)
+			job, history, err := loadHistory(args[0])
 			if err != nil {
 				return err
 			}

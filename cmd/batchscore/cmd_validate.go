@@ -1,12 +1,9 @@
 package main
 
 import (
-	"os"
-
 	"github.com/spf13/cobra"
 
 	"github.com/batchscore/batchscore/jobs"
-	"github.com/batchscore/batchscore/jobs/spec"
 )
 
 func newValidateCommand(g *globalFlags) *cobra.Command {
@@ -27,33 +24,13 @@ lock, so it never exits 4.`,
 		Example: `  batchscore validate configs/churn_nightly.yaml --date 2026-11-20`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			job, err := spec.Load(args[0])
-			if err != nil {
-				return err
-			}
-			date, err := logicalDate(job, f.date)
+			log, job, date, err := g.loadJobDate(args[0], f.date)
 			if err != nil {
 				return err
 			}
 			runner := &jobs.Runner{Version: buildVersion(), Logger: log, DryRun: true}
-			var progress *progressLine
-			if stderrIsTerminal() {
-				progress = newProgressLine(os.Stderr)
-				runner.Progress = progress.update
-			}
-			res, err := runner.Run(cmd.Context(), jobs.Request{Job: job, Date: date, Trigger: jobs.TriggerValidate})
-			if progress != nil {
-				progress.done()
-			}
-			f.report(cmd, res)
-			if err != nil {
-				return &alreadyReported{err}
-			}
-			return nil
+			res, err := runWithProgress(cmd.Context(), runner, jobs.Request{Job: job, Date: date, Trigger: jobs.TriggerValidate})
+			return f.reported(cmd, res, err)
 		},
 	}
 	cmd.Flags().StringVar(&f.date, "date", "", "logical date to check, YYYY-MM-DD (default: the schedule's last fire time)")

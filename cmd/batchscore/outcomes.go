@@ -48,11 +48,7 @@ labels that have not arrived yet.`,
   batchscore outcomes configs/churn_nightly.yaml --date 2026-11-20 --labels 'labels/*.parquet' --label churned --json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			job, err := spec.Load(args[0])
+			log, job, err := g.loadJob(args[0])
 			if err != nil {
 				return err
 			}

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
+
+	"github.com/batchscore/batchscore/jobs"
 )
 
 // progressLine redraws one line on a terminal with rows done, rows/s and
@@ -51,4 +55,17 @@ func (p *progressLine) done() {
 	if p.drawn {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
+}
+
+// runWithProgress runs req, with a progress line on stderr when it is a
+// terminal.
+func runWithProgress(ctx context.Context, runner *jobs.Runner, req jobs.Request) (*jobs.Result, error) {
+	if !stderrIsTerminal() {
+		return runner.Run(ctx, req)
+	}
+	progress := newProgressLine(os.Stderr)
+	runner.Progress = progress.update
+	res, err := runner.Run(ctx, req)
+	progress.done()
+	return res, err
 }

@@ -195,8 +195,8 @@ func (r *reader) readSide(ctx context.Context, src source.Source, cols []string,
 		defer rec.Release()
 		n := int(rec.NumRows())
 		h := make([]uint64, n)
-		null := make([]bool, n)
-		if err := hashKeys(rec, r.keys, h, null); err != nil {
+		null, err := hashKeys(rec, r.keys, h)
+		if err != nil {
 			return fmt.Errorf("%w: %s %s: %v", ErrData, what, where, err)
 		}
 		row, err := fill(rec, where, offset)
@@ -210,7 +210,7 @@ func (r *reader) readSide(ctx context.Context, src source.Source, cols []string,
 		buf := make([]byte, s.width)
 		fixed := s.width - 4*len(r.segs)
 		for i := range n {
-			if null[i] {
+			if null != nil && null[i] {
 				return fmt.Errorf("%w: %s %s row %d: a key column is null", ErrData, what, where, offset+int64(i))
 			}
 			binary.LittleEndian.PutUint64(buf, h[i])

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/batchscore/batchscore/jobs/keyhash"
 )
 
 // sklearn runs testdata/outcomes/sklearn_metrics.py on groups of rows.
@@ -152,7 +154,7 @@ func TestJoinSpills(t *testing.T) {
 		defer hs.close()
 		rec := make([]byte, labelFixed+4)
 		for i := range uint64(3000) {
-			binary.LittleEndian.PutUint64(rec, mix(i))
+			binary.LittleEndian.PutUint64(rec, keyhash.Mix(i))
 			binary.LittleEndian.PutUint64(rec[8:], i)
 			rec[16] = byte(i % 3 % 2)
 			binary.LittleEndian.PutUint32(rec[17:], uint32(i%4))
@@ -162,7 +164,7 @@ func TestJoinSpills(t *testing.T) {
 		}
 		if dup {
 			for _, i := range []uint64{2500, 17} {
-				binary.LittleEndian.PutUint64(rec, mix(i))
+				binary.LittleEndian.PutUint64(rec, keyhash.Mix(i))
 				binary.LittleEndian.PutUint64(rec[8:], 3000+i)
 				if err := ls.add(rec); err != nil {
 					t.Fatal(err)
@@ -171,7 +173,7 @@ func TestJoinSpills(t *testing.T) {
 		}
 		srec := make([]byte, scoreFixed)
 		for i := uint64(1000); i < 5000; i++ {
-			binary.LittleEndian.PutUint64(srec, mix(i))
+			binary.LittleEndian.PutUint64(srec, keyhash.Mix(i))
 			binary.LittleEndian.PutUint64(srec[8:], math.Float64bits(float64(i)))
 			if err := ss.add(srec); err != nil {
 				t.Fatal(err)

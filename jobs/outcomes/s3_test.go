@@ -12,13 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/apache/arrow/go/v17/parquet"
-	"github.com/apache/arrow/go/v17/parquet/pqarrow"
-
 	"github.com/batchscore/batchscore/internal/testkit/miniotest"
+	"github.com/batchscore/batchscore/internal/testkit/parquettest"
 	"github.com/batchscore/batchscore/io/blob"
 	"github.com/batchscore/batchscore/io/table"
 	"github.com/batchscore/batchscore/jobs/report"
@@ -27,48 +22,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(miniotest.Main(m)) }
-
-// writeColumns writes a Parquet file of customer_id and one more column
-// (float64, or int64 when asInt).
-func writeColumns(t *testing.T, path string, ids []int64, name string, vals []float64, asInt bool) {
-	t.Helper()
-	mem := memory.DefaultAllocator
-	ib := array.NewInt64Builder(mem)
-	ib.AppendValues(ids, nil)
-	var col arrow.Array
-	typ := arrow.DataType(arrow.PrimitiveTypes.Float64)
-	if asInt {
-		b := array.NewInt64Builder(mem)
-		for _, v := range vals {
-			b.Append(int64(v))
-		}
-		col, typ = b.NewArray(), arrow.PrimitiveTypes.Int64
-	} else {
-		b := array.NewFloat64Builder(mem)
-		b.AppendValues(vals, nil)
-		col = b.NewArray()
-	}
-	schema := arrow.NewSchema([]arrow.Field{{Name: "customer_id", Type: arrow.PrimitiveTypes.Int64}, {Name: name, Type: typ}}, nil)
-	rec := array.NewRecord(schema, []arrow.Array{ib.NewArray(), col}, int64(len(ids)))
-	defer rec.Release()
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(), pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // objectKeys lists the bucket's keys under the table's prefix.
 func objectKeys(t *testing.T, url string) []string {
@@ -116,8 +69,8 @@ func TestOutcomesOfATableOnS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeColumns(t, filepath.Join(staged, "part-00000.parquet"), ids, "score", scores, false)
-	writeColumns(t, filepath.Join(staged, "_shadow", "part-00000.parquet"), ids, "challenger_score", shadow, false)
+	parquettest.WriteIDs(t, filepath.Join(staged, "part-00000.parquet"), ids, "score", scores, false)
+	parquettest.WriteIDs(t, filepath.Join(staged, "_shadow", "part-00000.parquet"), ids, "challenger_score", shadow, false)
 	if err := tb.Publish(date, version); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +85,7 @@ func TestOutcomesOfATableOnS3(t *testing.T) {
 	tb.Close()
 
 	dir := t.TempDir()
-	writeColumns(t, filepath.Join(dir, "labels", date, "l.parquet"), ids, "churned", labels, true)
+	parquettest.WriteIDs(t, filepath.Join(dir, "labels", date, "l.parquet"), ids, "churned", labels, true)
 	job, err := spec.Parse([]byte(`name: o
 source: {parquet: snap/*.parquet}
 model: {path: m.onnx, inputs: {x: [a]}, score: {output: y}}

@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/batchscore/batchscore/jobs/report"
-	"github.com/batchscore/batchscore/jobs/spec"
 	"github.com/batchscore/batchscore/scoring"
 )
 
@@ -29,7 +28,7 @@ const armColumn = "_arm"
 // (as InCanary), and the first arm whose cumulative share, summed in the
 // order listed, is above u; the last arm takes what rounding leaves.
 func ArmOf(h uint64, shares []float64) int {
-	u := float64(h>>11) / (1 << 53)
+	u := unitOf(h)
 	cum := 0.0
 	for i, s := range shares[:len(shares)-1] {
 		cum += s
@@ -90,10 +89,7 @@ func (a *arm) failed() error {
 // default arm, as far as the limit allows (Plan.RolloutGate).
 func (o *opener) openArms(champion *loaded) (*armSet, error) {
 	job := o.Job
-	s := &armSet{salt: job.Arms.Salt, keys: job.Output.Keys, def: job.Arms.DefaultArm(), mem: o.Mem, limit: spec.DefaultMaxFallbackFraction}
-	if job.Fallback != nil {
-		s.limit = job.Fallback.Limit()
-	}
+	s := &armSet{salt: job.Arms.Salt, keys: job.Output.Keys, def: job.Arms.DefaultArm(), mem: o.Mem, limit: rolloutLimit(job)}
 	for i, m := range job.Arms.Models {
 		s.shares = append(s.shares, *m.Share)
 		a := &arm{name: m.Arm}
@@ -133,13 +129,9 @@ func (s *armSet) close() {
 // assign gives each row of rec its arm; a row with a null key gets the
 // default arm.
 func (s *armSet) assign(rec arrow.Record) ([]int32, error) {
-	cols := make([]arrow.Array, len(s.keys))
-	for i, k := range s.keys {
-		idx := rec.Schema().FieldIndices(k)
-		if len(idx) == 0 {
-			return nil, fmt.Errorf("arms: key column %q is missing", k)
-		}
-		cols[i] = rec.Column(idx[0])
+	cols, err := keyColumns(rec, s.keys)
+	if err != nil {
+		return nil, fmt.Errorf("arms: %w", err)
 	}
 	out := make([]int32, rec.NumRows())
 	for i := range out {

@@ -104,7 +104,22 @@ func checkKeyType(t arrow.DataType) bool {
 // u = (h >> 11) / 2^53, exactly a float64 in [0, 1), and the key is in
 // when u < share. A key in at one share is in at every larger one.
 func InCanary(h uint64, share float64) bool {
-	return float64(h>>11)/(1<<53) < share
+	return unitOf(h) < share
+}
+
+// unitOf is a key hash as a float64 in [0, 1), exactly: (h >> 11) / 2^53.
+func unitOf(h uint64) float64 {
+	return float64(h>>11) / (1 << 53)
+}
+
+// rolloutLimit is the share of a canary's or an arm's rows that may fall
+// back to the champion: the fallback's max_fallback_fraction, else its
+// default.
+func rolloutLimit(job *spec.Job) float64 {
+	if job.Fallback != nil {
+		return job.Fallback.Limit()
+	}
+	return spec.DefaultMaxFallbackFraction
 }
 
 // canary publishes the challenger's scores for the keys in its share.
@@ -126,22 +141,14 @@ type canary struct {
 
 func newCanary(job *spec.Job, mem memory.Allocator) *canary {
 	r := job.Challenger.Rollout
-	c := &canary{share: *r.Share, salt: r.Salt, keys: job.Output.Keys, mem: mem, limit: spec.DefaultMaxFallbackFraction}
-	if job.Fallback != nil {
-		c.limit = job.Fallback.Limit()
-	}
-	return c
+	return &canary{share: *r.Share, salt: r.Salt, keys: job.Output.Keys, mem: mem, limit: rolloutLimit(job)}
 }
 
 // assign marks each row of rec whose key hash is in the share.
 func (c *canary) assign(rec arrow.Record) ([]bool, error) {
-	cols := make([]arrow.Array, len(c.keys))
-	for i, k := range c.keys {
-		idx := rec.Schema().FieldIndices(k)
-		if len(idx) == 0 {
-			return nil, fmt.Errorf("challenger.rollout: key column %q is missing", k)
-		}
-		cols[i] = rec.Column(idx[0])
+	cols, err := keyColumns(rec, c.keys)
+	if err != nil {
+		return nil, fmt.Errorf("challenger.rollout: %w", err)
 	}
 	in := make([]bool, rec.NumRows())
 	for i := range in {
@@ -187,12 +194,7 @@ func (c *canary) publish(s scoring.Scored) (scoring.Scored, []bool, error) {
 	n := int(s.Record.NumRows())
 	c.rows.Add(int64(n))
 	if s.Source == nil { // score_source is published with a canary
-		b := array.NewStringBuilder(c.mem)
-		for range n {
-			b.Append(sourceModel)
-		}
-		s.Source = b.NewStringArray()
-		b.Release()
+		s.Source = constantStrings(c.mem, sourceModel, n)
 	}
 	in, err := c.assign(s.Record)
 	if err != nil {
@@ -265,22 +267,13 @@ func mergeLabels(mem memory.Allocator, champ, chall arrow.Array, in []bool) (arr
 	if !arrow.TypeEqual(champ.DataType(), chall.DataType()) {
 		return nil, fmt.Errorf("the challenger's label is %s, the champion's %s", chall.DataType(), champ.DataType())
 	}
-	b := array.NewBuilder(mem, champ.DataType())
-	defer b.Release()
+	pick := make([]int, len(in))
 	for i, v := range in {
-		from := champ
 		if v {
-			from = chall
-		}
-		if from.IsNull(i) {
-			b.AppendNull()
-			continue
-		}
-		if err := b.AppendValueFromString(from.ValueStr(i)); err != nil {
-			return nil, err
+			pick[i] = 1
 		}
 	}
-	return b.NewArray(), nil
+	return pickLabels(mem, champ.DataType(), []arrow.Array{champ, chall}, pick)
 }
 
 // RolloutGate fails the run (ErrFallback, exit 3) when more of the

@@ -11,58 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/apache/arrow/go/v17/parquet"
-	"github.com/apache/arrow/go/v17/parquet/pqarrow"
-
+	"github.com/batchscore/batchscore/internal/testkit/parquettest"
 	"github.com/batchscore/batchscore/jobs/outcomes"
 	"github.com/batchscore/batchscore/jobs/report"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
-
-// writeIDs writes a Parquet file of customer_id and one float64 or int64
-// column.
-func writeIDs(t *testing.T, path string, ids []int64, name string, vals []float64, asInt bool) {
-	t.Helper()
-	mem := memory.DefaultAllocator
-	ib := array.NewInt64Builder(mem)
-	ib.AppendValues(ids, nil)
-	var col arrow.Array
-	typ := arrow.DataType(arrow.PrimitiveTypes.Float64)
-	if asInt {
-		b := array.NewInt64Builder(mem)
-		for _, v := range vals {
-			b.Append(int64(v))
-		}
-		col, typ = b.NewArray(), arrow.PrimitiveTypes.Int64
-	} else {
-		b := array.NewFloat64Builder(mem)
-		b.AppendValues(vals, nil)
-		col = b.NewArray()
-	}
-	schema := arrow.NewSchema([]arrow.Field{{Name: "customer_id", Type: arrow.PrimitiveTypes.Int64}, {Name: name, Type: typ}}, nil)
-	rec := array.NewRecord(schema, []arrow.Array{ib.NewArray(), col}, int64(len(ids)))
-	defer rec.Release()
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(), pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // publishedTable lays out a table with one published version of date,
 // as a run leaves it (versions/, current/, runs/), and its labels.
@@ -71,7 +24,7 @@ func publishedTable(t *testing.T, dir, date string) {
 	table := filepath.Join(dir, "out")
 	version := "20260101T010000.000Z-aa"
 	ids := []int64{1, 2, 3, 4, 5, 6}
-	writeIDs(t, filepath.Join(table, "versions", date, version, "part-00000.parquet"), ids, "score", []float64{0.1, 0.4, 0.35, 0.8, 0.2, 0.9}, false)
+	parquettest.WriteIDs(t, filepath.Join(table, "versions", date, version, "part-00000.parquet"), ids, "score", []float64{0.1, 0.4, 0.35, 0.8, 0.2, 0.9}, false)
 	if err := os.MkdirAll(filepath.Join(table, "current"), 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +41,7 @@ func publishedTable(t *testing.T, dir, date string) {
 	if err := os.WriteFile(filepath.Join(table, "runs", date, version+".json"), data, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	writeIDs(t, filepath.Join(dir, "labels", date, "l.parquet"), ids, "churned", []float64{0, 1, 0, 1, 0, 1}, true)
+	parquettest.WriteIDs(t, filepath.Join(dir, "labels", date, "l.parquet"), ids, "churned", []float64{0, 1, 0, 1, 0, 1}, true)
 }
 
 // serve evaluates a date once its horizon has passed, after the job's

@@ -51,20 +51,17 @@ type axis struct {
 
 // lineChart draws series over days, with the days' marks.
 func lineChart(name, title string, days []*Day, ss []series, ax axis) template.HTML {
-	zero, bands, format, yTitle := ax.Zero, ax.Bands, ax.Format, ax.Title
-	left, top := float64(padLeft), float64(padTop)
-	right, bottom := float64(chartW-padRight), float64(chartH-padBottom)
 	lo, hi := math.Inf(1), math.Inf(-1)
 	points := 0
 	for _, s := range ss {
 		for _, v := range s.Values {
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			if !missing(v) {
 				lo, hi = math.Min(lo, v), math.Max(hi, v)
 				points++
 			}
 		}
 	}
-	for _, b := range bands {
+	for _, b := range ax.Bands {
 		if points > 0 {
 			hi = math.Max(hi, b)
 		}
@@ -72,54 +69,25 @@ func lineChart(name, title string, days []*Day, ss []series, ax axis) template.H
 	if points == 0 {
 		lo, hi = 0, 1
 	}
-	if zero {
+	if ax.Zero {
 		lo = math.Min(0, lo)
 	}
-	step, lo, hi := niceRange(lo, hi, ax.Integer)
-	xOf := dayX(days, left, right)
-	yOf := func(v float64) float64 { return bottom - (v-lo)/(hi-lo)*(bottom-top) }
-
+	p := newPlot(days, lo, hi, ax.Integer)
+	var ticks []float64
+	for v := p.lo; v <= p.hi+p.step/2; v += p.step {
+		ticks = append(ticks, v)
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" data-chart="%s" data-points="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
-		esc(name), points, chartW, chartH, esc(title))
-	fmt.Fprintf(&b, `<text class="title" x="%s" y="16">%s</text>`, fx(left), esc(title))
-	// Grid and y ticks.
-	for v := lo; v <= hi+step/2; v += step {
-		y := yOf(v)
-		fmt.Fprintf(&b, `<path class="grid" d="M%s %sH%s"/><text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`,
-			fx(left), fx(y), fx(right), fx(left-6), fx(y+4), esc(format(v)))
-	}
-	for _, band := range bands {
-		if band >= lo && band <= hi {
-			fmt.Fprintf(&b, `<path class="band" d="M%s %sH%s"/>`, fx(left), fx(yOf(band)), fx(right))
-		}
-	}
-	fmt.Fprintf(&b, `<text class="axis" transform="translate(14 %s) rotate(-90)" text-anchor="middle">%s</text>`, fx((top+bottom)/2), esc(yTitle))
-	writeXLabels(&b, days, xOf, bottom)
-	writeMarks(&b, days, xOf, top, bottom)
+	p.open(&b, name, title, points, days, ticks, ax.Bands, ax)
 	// Lines, then points on top.
 	for _, s := range ss {
-		var d strings.Builder
-		pen := false
-		for i, v := range s.Values {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				pen = false
-				continue
-			}
-			op := "L"
-			if !pen {
-				op = "M"
-			}
-			fmt.Fprintf(&d, "%s%s %s", op, fx(xOf(i)), fx(yOf(v)))
-			pen = true
-		}
 		dash := ""
 		if s.Dashed {
 			dash = ` stroke-dasharray="5 3"`
 		}
-		fmt.Fprintf(&b, `<path class="line %s" d="%s"%s/>`, s.Class, d.String(), dash)
+		fmt.Fprintf(&b, `<path class="line %s" d="%s"%s/>`, s.Class, p.path(s.Values, 0), dash)
 		for i, v := range s.Values {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
+			if missing(v) {
 				continue
 			}
 			tip := s.Tip
@@ -127,20 +95,86 @@ func lineChart(name, title string, days []*Day, ss []series, ax axis) template.H
 				tip = s.Name
 			}
 			fmt.Fprintf(&b, `<circle class="pt %s" cx="%s" cy="%s" r="2.5"><title>%s %s: %s</title></circle>`,
-				s.Class, fx(xOf(i)), fx(yOf(v)), esc(days[i].Date), esc(tip), esc(format(v)))
+				s.Class, fx(p.xOf(i)), fx(p.y(v)), esc(days[i].Date), esc(tip), esc(ax.Format(v)))
 		}
 	}
-	// Legend.
-	x := right
+	p.close(&b, ss)
+	return template.HTML(b.String())
+}
+
+// plot is a line or interval chart's drawing area, its days' x and its
+// y scale: [lo, hi] widened to round gridlines step apart.
+type plot struct {
+	left, top, right, bottom float64
+	step, lo, hi             float64
+	xOf                      func(int) float64
+}
+
+func newPlot(days []*Day, lo, hi float64, integer bool) plot {
+	p := plot{left: padLeft, top: padTop, right: chartW - padRight, bottom: chartH - padBottom}
+	p.step, p.lo, p.hi = niceRange(lo, hi, integer)
+	p.xOf = dayX(days, p.left, p.right)
+	return p
+}
+
+func (p plot) y(v float64) float64 { return p.bottom - (v-p.lo)/(p.hi-p.lo)*(p.bottom-p.top) }
+
+// open starts the chart's svg: its title, a gridline with its tick at
+// each of ticks, the reference lines at bands inside the range, the axes'
+// labels and the days' marks.
+func (p plot) open(b *strings.Builder, name, title string, points int, days []*Day, ticks, bands []float64, ax axis) {
+	fmt.Fprintf(b, `<svg class="chart" data-chart="%s" data-points="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
+		esc(name), points, chartW, chartH, esc(title))
+	fmt.Fprintf(b, `<text class="title" x="%s" y="16">%s</text>`, fx(p.left), esc(title))
+	for _, v := range ticks {
+		y := p.y(v)
+		fmt.Fprintf(b, `<path class="grid" d="M%s %sH%s"/><text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`,
+			fx(p.left), fx(y), fx(p.right), fx(p.left-6), fx(y+4), esc(ax.Format(v)))
+	}
+	for _, band := range bands {
+		if band >= p.lo && band <= p.hi {
+			fmt.Fprintf(b, `<path class="band" d="M%s %sH%s"/>`, fx(p.left), fx(p.y(band)), fx(p.right))
+		}
+	}
+	fmt.Fprintf(b, `<text class="axis" transform="translate(14 %s) rotate(-90)" text-anchor="middle">%s</text>`, fx((p.top+p.bottom)/2), esc(ax.Title))
+	writeXLabels(b, days, p.xOf, p.bottom)
+	writeMarks(b, days, p.xOf, p.top, p.bottom)
+}
+
+// path is a series' line, off pixels to the right, broken where a day
+// has no value.
+func (p plot) path(values []float64, off float64) string {
+	var d strings.Builder
+	pen := false
+	for i, v := range values {
+		if missing(v) {
+			pen = false
+			continue
+		}
+		op := "L"
+		if !pen {
+			op = "M"
+		}
+		fmt.Fprintf(&d, "%s%s %s", op, fx(p.xOf(i)+off), fx(p.y(v)))
+		pen = true
+	}
+	return d.String()
+}
+
+// close writes the legend, right-aligned, and ends the svg.
+func (p plot) close(b *strings.Builder, ss []series) {
+	x := p.right
 	for i := len(ss) - 1; i >= 0; i-- {
 		w := 26 + 7*float64(len([]rune(ss[i].Name)))
 		x -= w
-		fmt.Fprintf(&b, `<rect class="key %s" x="%s" y="8" width="10" height="10"/><text class="legend" x="%s" y="17">%s</text>`,
+		fmt.Fprintf(b, `<rect class="key %s" x="%s" y="8" width="10" height="10"/><text class="legend" x="%s" y="17">%s</text>`,
 			ss[i].Class, fx(x), fx(x+14), esc(ss[i].Name))
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
 }
+
+// missing says a day has no value: NaN (or an infinity, which no axis holds).
+func missing(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
 
 // heatMap draws the PSI of each feature (rows, most drifted first) on
 // each day (columns). Cells are <rect class="cell hN"> with a tooltip.
@@ -300,13 +334,11 @@ type band struct {
 // vertical whiskers, the series side by side (offset a few pixels) so
 // that the arms' intervals of one day stay apart; zero draws a line at 0.
 func intervalChart(name, title string, days []*Day, bs []band, ax axis, zero bool) template.HTML {
-	left, top := float64(padLeft), float64(padTop)
-	right, bottom := float64(chartW-padRight), float64(chartH-padBottom)
 	lo, hi := math.Inf(1), math.Inf(-1)
 	points := 0
 	for _, s := range bs {
 		for i, v := range s.Values {
-			if math.IsNaN(v) {
+			if missing(v) {
 				continue
 			}
 			points++
@@ -319,68 +351,40 @@ func intervalChart(name, title string, days []*Day, bs []band, ax axis, zero boo
 	if points == 0 {
 		lo, hi = 0, 1
 	}
+	var bands []float64
 	if zero {
 		lo, hi = math.Min(lo, 0), math.Max(hi, 0)
+		bands = []float64{0}
 	}
-	step, lo, hi := niceRange(lo, hi, false)
-	xOf := dayX(days, left, right)
-	yOf := func(v float64) float64 { return bottom - (v-lo)/(hi-lo)*(bottom-top) }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" data-chart="%s" data-points="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
-		esc(name), points, chartW, chartH, esc(title))
-	fmt.Fprintf(&b, `<text class="title" x="%s" y="16">%s</text>`, fx(left), esc(title))
-	for k := 0; lo+float64(k)*step <= hi+step/2; k++ {
-		v := lo + float64(k)*step
-		if math.Abs(v) < step*1e-9 {
+	p := newPlot(days, lo, hi, false)
+	var ticks []float64
+	for k := 0; p.lo+float64(k)*p.step <= p.hi+p.step/2; k++ {
+		v := p.lo + float64(k)*p.step
+		if math.Abs(v) < p.step*1e-9 {
 			v = 0 // not 1.39e-17 after adding steps from below zero
 		}
-		y := yOf(v)
-		fmt.Fprintf(&b, `<path class="grid" d="M%s %sH%s"/><text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`,
-			fx(left), fx(y), fx(right), fx(left-6), fx(y+4), esc(ax.Format(v)))
+		ticks = append(ticks, v)
 	}
-	if zero {
-		fmt.Fprintf(&b, `<path class="band" d="M%s %sH%s"/>`, fx(left), fx(yOf(0)), fx(right))
-	}
-	fmt.Fprintf(&b, `<text class="axis" transform="translate(14 %s) rotate(-90)" text-anchor="middle">%s</text>`, fx((top+bottom)/2), esc(ax.Title))
-	writeXLabels(&b, days, xOf, bottom)
-	writeMarks(&b, days, xOf, top, bottom)
+	var b strings.Builder
+	p.open(&b, name, title, points, days, ticks, bands, ax)
+	keys := make([]series, len(bs))
 	for k, s := range bs {
+		keys[k] = s.series
 		off := (float64(k) - float64(len(bs)-1)/2) * 5
-		var line strings.Builder
-		pen := false
+		fmt.Fprintf(&b, `<path class="line %s" d="%s"/>`, s.Class, p.path(s.Values, off))
 		for i, v := range s.Values {
-			if math.IsNaN(v) {
-				pen = false
+			if missing(v) {
 				continue
 			}
-			op := "L"
-			if !pen {
-				op = "M"
-			}
-			fmt.Fprintf(&line, "%s%s %s", op, fx(xOf(i)+off), fx(yOf(v)))
-			pen = true
-		}
-		fmt.Fprintf(&b, `<path class="line %s" d="%s"/>`, s.Class, line.String())
-		for i, v := range s.Values {
-			if math.IsNaN(v) {
-				continue
-			}
-			x := xOf(i) + off
+			x := p.xOf(i) + off
 			tip := fmt.Sprintf("%s %s: %s", days[i].Date, s.What, ax.Format(v))
 			if l, h := s.Lo[i], s.Hi[i]; !math.IsNaN(l) {
-				fmt.Fprintf(&b, `<path class="line ci %s" d="M%s %sV%s"/>`, s.Class, fx(x), fx(yOf(l)), fx(yOf(h)))
+				fmt.Fprintf(&b, `<path class="line ci %s" d="M%s %sV%s"/>`, s.Class, fx(x), fx(p.y(l)), fx(p.y(h)))
 				tip += fmt.Sprintf(" (95 %% interval %s to %s)", ax.Format(l), ax.Format(h))
 			}
-			fmt.Fprintf(&b, `<circle class="pt %s" cx="%s" cy="%s" r="3"><title>%s</title></circle>`, s.Class, fx(x), fx(yOf(v)), esc(tip))
+			fmt.Fprintf(&b, `<circle class="pt %s" cx="%s" cy="%s" r="3"><title>%s</title></circle>`, s.Class, fx(x), fx(p.y(v)), esc(tip))
 		}
 	}
-	x := right
-	for i := len(bs) - 1; i >= 0; i-- {
-		w := 26 + 7*float64(len([]rune(bs[i].Name)))
-		x -= w
-		fmt.Fprintf(&b, `<rect class="key %s" x="%s" y="8" width="10" height="10"/><text class="legend" x="%s" y="17">%s</text>`,
-			bs[i].Class, fx(x), fx(x+14), esc(bs[i].Name))
-	}
-	b.WriteString(`</svg>`)
+	p.close(&b, keys)
 	return template.HTML(b.String())
 }

@@ -2,7 +2,6 @@ package trends
 
 import (
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,15 +16,7 @@ import (
 func TestPagesInChromium(t *testing.T) {
 	bin := chromiumtest.Find(t)
 	dir := t.TempDir()
-	h := writeHistory(t, dir, 45, 6)
-	j, err := Collect(h.job, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	site := filepath.Join(dir, "site")
-	if _, err := WriteSite(site, []*Job{j}); err != nil {
-		t.Fatal(err)
-	}
+	h, _, site := writeSite(t, dir, 45, 6)
 	checkInChromium(t, bin, "file://"+site+"/", h.expectedPoints(), func(url string) bool {
 		_, err := readRegular(strings.TrimPrefix(url, "file://"))
 		return strings.HasPrefix(url, "file://") && err == nil

@@ -26,6 +26,22 @@ type history struct {
 	secret   string            // a PII value that must never show
 }
 
+// writeSite writes a history (writeHistory) into dir and its static
+// site into dir/site.
+func writeSite(t testing.TB, dir string, n, features int) (*history, *Job, string) {
+	t.Helper()
+	h := writeHistory(t, dir, n, features)
+	j, err := Collect(h.job, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := filepath.Join(dir, "site")
+	if _, err := WriteSite(site, []*Job{j}); err != nil {
+		t.Fatal(err)
+	}
+	return h, j, site
+}
+
 // writeHistory writes a table of n consecutive dates from 2026-01-01,
 // with real manifests and reports (report.Report's own JSON, masked):
 // every 7th date also has a failed execution, every 11th date has only

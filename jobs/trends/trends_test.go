@@ -203,15 +203,7 @@ func TestYearRendersQuickly(t *testing.T) {
 // Every link of the static site resolves to a file in it.
 func TestSiteLinksResolve(t *testing.T) {
 	dir := t.TempDir()
-	h := writeHistory(t, dir, 30, 5)
-	j, err := Collect(h.job, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	site := filepath.Join(dir, "site")
-	if _, err := WriteSite(site, []*Job{j}); err != nil {
-		t.Fatal(err)
-	}
+	h, j, site := writeSite(t, dir, 30, 5)
 	links := 0
 	for _, page := range []string{"index.html", "jobs/churn/index.html"} {
 		data, err := os.ReadFile(filepath.Join(site, page))
@@ -299,15 +291,7 @@ func TestHandler(t *testing.T) {
 // and keep the rest of the manifest.
 func TestManifestsMasked(t *testing.T) {
 	dir := t.TempDir()
-	h := writeHistory(t, dir, 12, 3)
-	j, err := Collect(h.job, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	site := filepath.Join(dir, "site")
-	if _, err := WriteSite(site, []*Job{j}); err != nil {
-		t.Fatal(err)
-	}
+	h, j, site := writeSite(t, dir, 12, 3)
 	srv := httptest.NewServer(Handler(func() []*spec.Job { return []*spec.Job{h.job} }, nil))
 	defer srv.Close()
 	failed := 0

@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 
+	"github.com/batchscore/batchscore/jobs/keyhash"
 	"github.com/batchscore/batchscore/jobs/spec"
 )
 
@@ -32,11 +33,11 @@ func TestKeyHashesFormula(t *testing.T) {
 			for _, k := range keys {
 				c := rec.Column(rec.Schema().FieldIndices(k)[0])
 				part := make([]uint64, c.Len())
-				if err := e.hashColumn(c, part); err != nil {
+				if err := e.keyHasher().Column(c, part); err != nil {
 					t.Fatal(err)
 				}
 				null = null || c.IsNull(i)
-				h = mix(h*0x9e3779b97f4a7c15 ^ mix(part[i]^e.seed))
+				h = keyhash.Mix(h*0x9e3779b97f4a7c15 ^ keyhash.Mix(part[i]^e.seed))
 			}
 			if !null {
 				want = append(want, h)

@@ -23,19 +23,14 @@
 # the "2m" snapshot, default 2,000,000), BENCH_CHECKS_BASE,
 # BATCHSCORE_ORT_LIB. Without /usr/bin/time or /usr/bin/python3 the runs
 # still run, untimed, and there is no table ("skipped: ...").
+WHO="bench checks"
 source "$(dirname "$0")/common.sh"
 BASE=${BENCH_CHECKS_BASE:-}
-log() { printf '[bench checks %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-for tool in bin/batchscore bin/gensnapshot; do
-	[ -x "$tool" ] || { echo "bench checks: $tool is missing (run 'make build')" >&2; exit 1; }
-done
+need_built
 [ -z "$BASE" ] || [ -x "$BASE" ] || { echo "bench checks: BENCH_CHECKS_BASE=$BASE is not executable" >&2; exit 1; }
-[ -f "$BATCHSCORE_ORT_LIB" ] || { echo "bench checks: no ONNX Runtime at $BATCHSCORE_ORT_LIB (make ort)" >&2; exit 1; }
-SUMMARY=1
-for tool in "$TIME" "$PY"; do
-	[ -x "$tool" ] || { echo "bench checks: skipped: $tool is missing: no timing, no table" >&2; SUMMARY=; }
-done
+need_ort
+check_timing
 
 RES=${BENCH_RES:-}
 if [ -z "$RES" ]; then
@@ -45,70 +40,30 @@ if [ -z "$RES" ]; then
 fi
 
 # --- snapshot and job files: run.sh's rules ----------------------------------
-snap() { # snap <tag> <rows> <files>, as in run.sh: reused when the stamp matches
-	local tag=$1 rows=$2 files=$3 dir="$OUT/snap-$1"
-	local flags="--date $DATE --rows $rows --files $files"
-	local part="$dir/snapshot_date=$DATE"
-	if [ "$(cat "$dir/.gensnapshot-flags" 2>/dev/null)" = "$flags" ] &&
-		[ "$(ls "$part"/part-*.parquet 2>/dev/null | wc -l)" -eq "$files" ]; then
-		log "snapshot $tag: reusing $part ($flags)"
-	else
-		log "snapshot $tag: generating ($flags)"
-		rm -rf "$dir"
-		# shellcheck disable=SC2086
-		bin/gensnapshot $flags --out "$dir" -q
-		echo "$flags" >"$dir/.gensnapshot-flags"
-	fi
-}
 snap 2m "$ROWS" $(((ROWS + 499999) / 500000))
 mkdir -p "$OUT/jobs"
 CHECKS="$OUT/jobs/checks-on.yaml"
 NOCHECKS="$OUT/jobs/checks-off.yaml"
-sed -e "s#^\(  parquet: \).*#\1$OUT/snap-2m/snapshot_date={{ .Date }}/*.parquet#" \
-	-e "s#^\(  path: \)\.\./#\1$ROOT/#" \
-	-e "s#^\(  table: \).*#\1$OUT/tables/checks-on#" \
-	-e "s#^\(  baseline: \)\.\./#\1$ROOT/#" \
-	configs/churn_nightly.yaml >"$CHECKS"
+job_yaml configs/churn_nightly.yaml "$OUT/snap-2m" "$OUT/tables/checks-on" >"$CHECKS"
 sed -e '/^validation:/,$d' -e "s#/tables/checks-on#/tables/checks-off#" "$CHECKS" >"$NOCHECKS"
 grep -q "$OUT/snap-2m" "$CHECKS" && grep -q "^validation:" "$CHECKS" && grep -q "baseline: $ROOT/" "$CHECKS" &&
 	! grep -q "^validation:" "$NOCHECKS" && grep -q "$OUT/tables/checks-off" "$NOCHECKS" ||
 	{ echo "bench checks: could not make the job files from configs/churn_nightly.yaml" >&2; exit 1; }
 
 # --- the rounds ---------------------------------------------------------------
-run1() { # run1 <variant> <binary> <job file> <round>
-	local v=$1 bin=$2 jobf=$3 r=$4 b="$RES/checks-$1-$4" table
-	table=$(sed -n 's#^  table: ##p' "$jobf")
-	rm -rf "$table"
-	local timed=()
-	[ -x "$TIME" ] && timed=("$TIME" -v -o "$b.time")
-	if ! "${timed[@]}" "$bin" run "$jobf" --date "$DATE" --json >"$b.json" 2>"$b.log"; then
-		echo "bench checks: $v failed; see $b.log" >&2
-		tail -5 "$b.log" >&2
-		rm -rf "$table"
-		exit 1
-	fi
-	rm -rf "$table"
+variant() { # variant <variant> <round>
+	case $1 in
+	checks) run_json checks "$1" bin/batchscore "$CHECKS" "$2" ;;
+	nochecks) run_json checks "$1" bin/batchscore "$NOCHECKS" "$2" ;;
+	base-checks) run_json checks "$1" "$BASE" "$CHECKS" "$2" ;;
+	base-nochecks) run_json checks "$1" "$BASE" "$NOCHECKS" "$2" ;;
+	esac
 }
 VARIANTS=(checks nochecks)
 [ -z "$BASE" ] || VARIANTS+=(base-checks base-nochecks)
-for r in $(seq 1 "$ROUNDS"); do
-	nv=${#VARIANTS[@]}
-	for i in $(seq 0 $((nv - 1))); do
-		v=${VARIANTS[$(((i + r - 1) % nv))]}
-		log "round $r/$ROUNDS: $v"
-		case $v in
-		checks) run1 "$v" bin/batchscore "$CHECKS" "$r" ;;
-		nochecks) run1 "$v" bin/batchscore "$NOCHECKS" "$r" ;;
-		base-checks) run1 "$v" "$BASE" "$CHECKS" "$r" ;;
-		base-nochecks) run1 "$v" "$BASE" "$NOCHECKS" "$r" ;;
-		esac
-	done
-done
+rounds variant
 
-if [ -z "$SUMMARY" ]; then
-	echo "skipped: no /usr/bin/time or /usr/bin/python3: no table"
-	exit 0
-fi
+table_or_skip
 "$PY" - "$RES" "$ROUNDS" "${VARIANTS[@]}" <<'EOF' | tee "$RES/checks.md"
 import re, statistics, sys
 res, rounds, variants = sys.argv[1], int(sys.argv[2]), sys.argv[3:]

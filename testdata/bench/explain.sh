@@ -20,26 +20,8 @@
 # Settings as trees.sh: BENCH_OUT, BENCH_ROUNDS, BENCH_ROWS, BENCH_RES. Prints
 # "skipped: ..." without /usr/bin/time, /usr/bin/python3 or python3-xgboost.
 source "$(dirname "$0")/common.sh"
-RES=${BENCH_RES:-$OUT/results/$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$RES"
-
-if [ ! -x "$TIME" ] || [ ! -x "$PY" ]; then
-	echo "explain: skipped: no /usr/bin/time or /usr/bin/python3"
-	exit 0
-fi
-if ! "$PY" -c 'import xgboost, sklearn, numpy, onnx' 2>/dev/null; then
-	echo "explain: skipped: python3-xgboost, python3-sklearn or python3-onnx missing"
-	exit 0
-fi
-[ -x bin/batchscore ] || { echo "explain: bin/batchscore is missing (make build)" >&2; exit 1; }
-
-T=$OUT/trees
-mkdir -p "$T"
 log() { echo "explain: $*" >&2; }
-if [ ! -f "$T/models/xgb_bench.json" ]; then
-	log "training the bench models (build_tree_families.py --bench)"
-	"$PY" testdata/models/build_tree_families.py --bench "$T/models" 2>"$T/models.log"
-fi
+tree_setup explain ""
 SNAP=$T/snap-xgb-$ROWS
 if [ ! -f "$SNAP/rows.f32" ]; then
 	log "snapshot: $ROWS rows"
@@ -105,18 +87,13 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 "$PY" - "$RES" "$ROUNDS" "$ROWS" <<'PYEOF' | tee "$RES/explain.md"
-import json, re, statistics, sys
+import json, statistics, sys
 res, rounds, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sys.path.insert(0, "testdata/bench")
+from summarize import parse_time
 def parse(path):
-    t = open(path).read()
-    user = float(re.search(r"User time \(seconds\): ([0-9.]+)", t).group(1))
-    sys_ = float(re.search(r"System time \(seconds\): ([0-9.]+)", t).group(1))
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", t).group(1).split(":")
-    w = 0.0
-    for part in wall:
-        w = w * 60 + float(part)
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
-    return w, user + sys_, rss
+    t = parse_time(path)
+    return t["wall"], t["user"] + t["sys"], t["rss_kb"] / 1024
 names = {"score": "batchscore run, no explain", "explain": "batchscore run, explain every row",
          "where": "batchscore run, explain score >= median", "xgb": "XGBoost pred_contribs nthread=2 (whole process)"}
 R = range(1, rounds + 1)

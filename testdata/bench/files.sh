@@ -18,17 +18,12 @@
 # first and last point. Raw files: files-<curve>-<point>-<round>.time.
 # Settings: BENCH_OUT (default out/bench), BENCH_ROUNDS, BENCH_ROWS,
 # BENCH_RES (run.sh's results folder), BATCHSCORE_ORT_LIB.
+WHO="bench files"
 source "$(dirname "$0")/common.sh"
 GO=${GO:-go}
-log() { printf '[bench files %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-for tool in bin/batchscore bin/gensnapshot; do
-	[ -x "$tool" ] || { echo "bench files: $tool is missing (run 'make build')" >&2; exit 1; }
-done
-if [ ! -x "$TIME" ]; then
-	echo "skipped: no $TIME (apt-get install time)"
-	exit 0
-fi
+need_built
+need_time_or_skip
 RES=${BENCH_RES:-$OUT/results/files-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$RES" "$OUT/files"
 
@@ -47,10 +42,8 @@ snap() {
 group() { echo $((($1 + 8191) / 8192 * 8192)); }
 # job <tag> <chunk_rows>: the GBM job on snapshot <tag>.
 job() {
-	sed -e "s#^\(  parquet: \).*#\1$OUT/files/snap-$1/snapshot_date={{ .Date }}/*.parquet#" \
-		-e "s#^\(  path: \)\.\./#\1$ROOT/#" -e "s#^\(  table: \).*#\1$OUT/files/table-$1-$2#" \
-		-e "s#^\(  baseline: \)\.\./#\1$ROOT/#" -e "s#^\(  chunk_rows: \)[0-9]*#\1$2#" \
-		configs/churn_nightly.yaml >"$OUT/files/job-$1-$2.yaml"
+	job_yaml configs/churn_nightly.yaml "$OUT/files/snap-$1" "$OUT/files/table-$1-$2" \
+		-e "s#^\(  chunk_rows: \)[0-9]*#\1$2#" >"$OUT/files/job-$1-$2.yaml"
 }
 
 POINTS=()
@@ -78,14 +71,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	for p in "${POINTS[@]}"; do
 		read -r curve point tag chunk <<<"$p"
 		log "round $r/$ROUNDS: $curve $point"
-		rm -rf "$OUT/files/table-$tag-$chunk"
-		t="$RES/files-$curve-$point-$r"
-		if ! "$TIME" -v -o "$t.time" bin/batchscore run "$OUT/files/job-$tag-$chunk.yaml" --date "$DATE" >"$t.log" 2>&1; then
-			echo "bench files: $curve $point failed; see $t.log" >&2
-			tail -5 "$t.log" >&2
-			exit 1
-		fi
-		rm -rf "$OUT/files/table-$tag-$chunk"
+		run_logged "$RES/files-$curve-$point-$r" "$curve $point" "$OUT/files/table-$tag-$chunk" "$OUT/files/job-$tag-$chunk.yaml"
 	done
 	log "round $r/$ROUNDS: fingerprint by columns"
 	BATCHSCORE_BENCH_SNAPSHOT="$OUT/files/snap-f4/snapshot_date=$DATE/*.parquet" \

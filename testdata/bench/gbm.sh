@@ -30,19 +30,14 @@
 # the "2m" snapshot, default 2,000,000), BENCH_GBM_BASE, BATCHSCORE_ORT_LIB.
 # Without /usr/bin/time or /usr/bin/python3 the runs still run, untimed,
 # and there is no table ("skipped: ...").
+WHO="bench gbm"
 source "$(dirname "$0")/common.sh"
 BASE=${BENCH_GBM_BASE:-}
-log() { printf '[bench gbm %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-for tool in bin/batchscore bin/gensnapshot; do
-	[ -x "$tool" ] || { echo "bench gbm: $tool is missing (run 'make build')" >&2; exit 1; }
-done
+need_built
 [ -z "$BASE" ] || [ -x "$BASE" ] || { echo "bench gbm: BENCH_GBM_BASE=$BASE is not executable" >&2; exit 1; }
-[ -f "$BATCHSCORE_ORT_LIB" ] || { echo "bench gbm: no ONNX Runtime at $BATCHSCORE_ORT_LIB (make ort)" >&2; exit 1; }
-SUMMARY=1
-for tool in "$TIME" "$PY"; do
-	[ -x "$tool" ] || { echo "bench gbm: skipped: $tool is missing: no timing, no table" >&2; SUMMARY=; }
-done
+need_ort
+check_timing
 
 RES=${BENCH_RES:-}
 if [ -z "$RES" ]; then
@@ -50,72 +45,27 @@ if [ -z "$RES" ]; then
 	mkdir -p "$RES"
 fi
 
-# --- snapshots and job files --------------------------------------------------
-snap() { # snap <tag> <rows> <files>, as in run.sh: reused when the stamp matches
-	local tag=$1 rows=$2 files=$3 dir="$OUT/snap-$1"
-	local flags="--date $DATE --rows $rows --files $files"
-	local part="$dir/snapshot_date=$DATE"
-	if [ "$(cat "$dir/.gensnapshot-flags" 2>/dev/null)" = "$flags" ] &&
-		[ "$(ls "$part"/part-*.parquet 2>/dev/null | wc -l)" -eq "$files" ]; then
-		log "snapshot $tag: reusing $part ($flags)"
-	else
-		log "snapshot $tag: generating ($flags)"
-		rm -rf "$dir"
-		# shellcheck disable=SC2086
-		bin/gensnapshot $flags --out "$dir" -q
-		echo "$flags" >"$dir/.gensnapshot-flags"
-	fi
-}
+# --- snapshots and job files: run.sh's ----------------------------------------
 snap 2m "$ROWS" $(((ROWS + 499999) / 500000))
 snap 1k 1000 1
 mkdir -p "$OUT/jobs"
-job() { # job <snapshot tag> <name>
-	sed -e "s#^\(  parquet: \).*#\1$OUT/snap-$1/snapshot_date={{ .Date }}/*.parquet#" \
-		-e "s#^\(  path: \)\.\./#\1$ROOT/#" \
-		-e "s#^\(  table: \).*#\1$OUT/tables/$2#" \
-		-e "s#^\(  baseline: \)\.\./#\1$ROOT/#" \
-		configs/churn_nightly.yaml >"$OUT/jobs/$2.yaml"
-	grep -q "$OUT/snap-$1/" "$OUT/jobs/$2.yaml" && grep -q "$OUT/tables/$2" "$OUT/jobs/$2.yaml" ||
-		{ echo "bench gbm: could not make $OUT/jobs/$2.yaml from configs/churn_nightly.yaml" >&2; exit 1; }
-}
-job 2m gbm-main
-job 1k gbm-small
+job configs/churn_nightly.yaml gbm-main 2m
+job configs/churn_nightly.yaml gbm-small 1k
 
 # --- the rounds ---------------------------------------------------------------
-run1() { # run1 <variant> <binary> <job file> <round>
-	local v=$1 bin=$2 jobf=$3 r=$4 b="$RES/gbm-$1-$4" table
-	table=$(sed -n 's#^  table: ##p' "$jobf")
-	rm -rf "$table"
-	local timed=()
-	[ -x "$TIME" ] && timed=("$TIME" -v -o "$b.time")
-	if ! "${timed[@]}" "$bin" run "$jobf" --date "$DATE" --json >"$b.json" 2>"$b.log"; then
-		echo "bench gbm: $v failed; see $b.log" >&2
-		tail -5 "$b.log" >&2
-		rm -rf "$table"
-		exit 1
-	fi
-	rm -rf "$table"
+variant() { # variant <variant> <round>
+	case $1 in
+	job) run_json gbm "$1" bin/batchscore "$OUT/jobs/gbm-main.yaml" "$2" ;;
+	small) run_json gbm "$1" bin/batchscore "$OUT/jobs/gbm-small.yaml" "$2" ;;
+	base) run_json gbm "$1" "$BASE" "$OUT/jobs/gbm-main.yaml" "$2" ;;
+	base-small) run_json gbm "$1" "$BASE" "$OUT/jobs/gbm-small.yaml" "$2" ;;
+	esac
 }
 VARIANTS=(job small)
 [ -z "$BASE" ] || VARIANTS+=(base base-small)
-for r in $(seq 1 "$ROUNDS"); do
-	nv=${#VARIANTS[@]}
-	for i in $(seq 0 $((nv - 1))); do
-		v=${VARIANTS[$(((i + r - 1) % nv))]}
-		log "round $r/$ROUNDS: $v"
-		case $v in
-		job) run1 "$v" bin/batchscore "$OUT/jobs/gbm-main.yaml" "$r" ;;
-		small) run1 "$v" bin/batchscore "$OUT/jobs/gbm-small.yaml" "$r" ;;
-		base) run1 "$v" "$BASE" "$OUT/jobs/gbm-main.yaml" "$r" ;;
-		base-small) run1 "$v" "$BASE" "$OUT/jobs/gbm-small.yaml" "$r" ;;
-		esac
-	done
-done
+rounds variant
 
-if [ -z "$SUMMARY" ]; then
-	echo "skipped: no /usr/bin/time or /usr/bin/python3: no table"
-	exit 0
-fi
+table_or_skip
 "$PY" - "$RES" "$ROUNDS" "$ROWS" "${VARIANTS[@]}" <<'EOF' | tee "$RES/gbm.md"
 import glob, json, os, re, statistics, sys
 res, rounds, rows, variants = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]

@@ -10,17 +10,12 @@
 # million rows in 512 files against 4. Raw files: read-<point>-<round>.*.
 # Settings: BENCH_OUT (default out/bench), BENCH_ROUNDS, BENCH_ROWS,
 # BENCH_RES (run.sh's results folder), BATCHSCORE_ORT_LIB.
+WHO="bench read"
 source "$(dirname "$0")/common.sh"
 GO=${GO:-go}
-log() { printf '[bench read %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-for tool in bin/batchscore bin/gensnapshot; do
-	[ -x "$tool" ] || { echo "bench read: $tool is missing (run 'make build')" >&2; exit 1; }
-done
-if [ ! -x "$TIME" ]; then
-	echo "skipped: no $TIME (apt-get install time)"
-	exit 0
-fi
+need_built
+need_time_or_skip
 RES=${BENCH_RES:-$OUT/results/read-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$RES" "$OUT/read"
 
@@ -34,9 +29,7 @@ snap() {
 		bin/gensnapshot $flags --out "$dir" -q
 		echo "$flags" >"$dir/.flags"
 	fi
-	sed -e "s#^\(  parquet: \).*#\1$dir/snapshot_date={{ .Date }}/*.parquet#" \
-		-e "s#^\(  path: \)\.\./#\1$ROOT/#" -e "s#^\(  table: \).*#\1$OUT/read/table-f$1#" \
-		-e "s#^\(  baseline: \)\.\./#\1$ROOT/#" configs/churn_nightly.yaml >"$OUT/read/job-f$1.yaml"
+	job_yaml configs/churn_nightly.yaml "$dir" "$OUT/read/table-f$1" >"$OUT/read/job-f$1.yaml"
 }
 snap 4
 snap 512
@@ -48,14 +41,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		"$OUT/read/parquetio.test" -test.run '^$' -test.bench '^BenchmarkRead$' -test.benchtime 3x >"$RES/read-bench-$r.txt"
 	for k in 4 512; do
 		log "round $r/$ROUNDS: GBM job, $k files"
-		rm -rf "$OUT/read/table-f$k"
-		t="$RES/read-f$k-$r"
-		if ! "$TIME" -v -o "$t.time" bin/batchscore run "$OUT/read/job-f$k.yaml" --date "$DATE" >"$t.log" 2>&1; then
-			echo "bench read: the job on $k files failed; see $t.log" >&2
-			tail -5 "$t.log" >&2
-			exit 1
-		fi
-		rm -rf "$OUT/read/table-f$k"
+		run_logged "$RES/read-f$k-$r" "the job on $k files" "$OUT/read/table-f$k" "$OUT/read/job-f$k.yaml"
 	done
 done
 

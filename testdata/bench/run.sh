@@ -48,26 +48,13 @@
 # /usr/bin/time the end-to-end runs are not timed and there is no summary
 # either: the Go parts still run, so a machine without them (CI) still
 # catches a bench that no longer runs.
-set -euo pipefail
-
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-OUT=${BENCH_OUT:-out/bench}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-ROUNDS=${BENCH_ROUNDS:-3}
+WHO=bench
+source "$(dirname "$0")/common.sh"
 ORT_TIME=${BENCH_ORT_TIME:-3s}
 CHECKS_TIME=${BENCH_CHECKS_TIME:-2s}
-ROWS=${BENCH_ROWS:-2000000}
-DATE=2026-12-01
 GO=${GO:-go}
-export BATCHSCORE_ORT_LIB=${BATCHSCORE_ORT_LIB:-$ROOT/third_party/onnxruntime-1.24.1/libonnxruntime.so.1}
-TIME=/usr/bin/time
-PY=/usr/bin/python3
 
-for tool in bin/batchscore bin/gensnapshot; do
-	[ -x "$tool" ] || { echo "bench: $tool is missing (run 'make build')" >&2; exit 1; }
-done
+need_built
 SUMMARY=1
 for tool in "$TIME" "$PY"; do
 	if [ ! -x "$tool" ]; then
@@ -75,31 +62,15 @@ for tool in "$TIME" "$PY"; do
 		SUMMARY=
 	fi
 done
-[ -f "$BATCHSCORE_ORT_LIB" ] || { echo "bench: no ONNX Runtime at $BATCHSCORE_ORT_LIB (make ort)" >&2; exit 1; }
+need_ort
 
 RES="$OUT/results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$RES"
 ln -sfn "$RES" "$OUT/results/latest"
-log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 # --- 1. snapshots -----------------------------------------------------------
-# snap <tag> <rows> <files>: out/bench/snap-<tag>/snapshot_date=DATE/*.parquet.
+# snap <tag> <rows> <files> (common.sh): out/bench/snap-<tag>/snapshot_date=DATE/*.parquet.
 # 500,000 rows per file, as a daily export would split them.
-snap() {
-	local tag=$1 rows=$2 files=$3 dir="$OUT/snap-$1"
-	local flags="--date $DATE --rows $rows --files $files"
-	local part="$dir/snapshot_date=$DATE"
-	if [ "$(cat "$dir/.gensnapshot-flags" 2>/dev/null)" = "$flags" ] &&
-		[ "$(ls "$part"/part-*.parquet 2>/dev/null | wc -l)" -eq "$files" ]; then
-		log "snapshot $tag: reusing $part ($flags)"
-	else
-		log "snapshot $tag: generating ($flags)"
-		rm -rf "$dir"
-		# shellcheck disable=SC2086
-		bin/gensnapshot $flags --out "$dir" -q
-		echo "$flags" >"$dir/.gensnapshot-flags"
-	fi
-}
 # The "2m" snapshot has ROWS rows (2M unless BENCH_ROWS says otherwise).
 snap 2m "$ROWS" $(((ROWS + 499999) / 500000))
 if [ "${BENCH_SKIP_RSS:-}" != 1 ]; then
@@ -111,17 +82,8 @@ SNAP2M="$OUT/snap-2m/snapshot_date=$DATE/*.parquet"
 # --- job files --------------------------------------------------------------
 # The repository's job files with only the paths changed: same inputs,
 # workers (0: one per core), chunk_rows, threads, compression.
+# job <config> <name> <snapshot tag> (common.sh): $OUT/jobs/<name>.yaml.
 mkdir -p "$OUT/jobs"
-job() { # job <config> <name> <snapshot tag>
-	local cfg=$1 name=$2 tag=$3
-	sed -e "s#^\(  parquet: \).*#\1$OUT/snap-$tag/snapshot_date={{ .Date }}/*.parquet#" \
-		-e "s#^\(  path: \)\.\./#\1$ROOT/#" \
-		-e "s#^\(  table: \).*#\1$OUT/tables/$name#" \
-		-e "s#^\(  baseline: \)\.\./#\1$ROOT/#" \
-		"$cfg" >"$OUT/jobs/$name.yaml"
-	grep -q "$OUT/snap-$tag" "$OUT/jobs/$name.yaml" && grep -q "$OUT/tables/$name" "$OUT/jobs/$name.yaml" ||
-		{ echo "bench: could not rewrite the paths of $cfg" >&2; exit 1; }
-}
 job configs/churn_nightly.yaml gbm-2m 2m
 job configs/churn_logreg.yaml logreg-2m 2m
 job configs/churn_nightly.yaml gbm-1m 1m

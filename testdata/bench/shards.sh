@@ -32,17 +32,15 @@
 # the "2m" snapshot, default 2,000,000), BENCH_SHARDS_SKIP_4=1,
 # BATCHSCORE_ORT_LIB. Without /usr/bin/time the runs still run, untimed, and
 # there is no table.
+WHO="bench shards"
 source "$(dirname "$0")/common.sh"
 NAME=gbm-2m
 JOB="$OUT/jobs/$NAME.yaml"
-log() { printf '[bench shards %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-for tool in bin/batchscore bin/gensnapshot; do
-	[ -x "$tool" ] || { echo "bench shards: $tool is missing (run 'make build')" >&2; exit 1; }
-done
+need_built
 bin/batchscore commit --help >/dev/null 2>&1 ||
 	{ echo "bench shards: bin/batchscore has no commit command (rebuild it: make build)" >&2; exit 1; }
-[ -f "$BATCHSCORE_ORT_LIB" ] || { echo "bench shards: no ONNX Runtime at $BATCHSCORE_ORT_LIB (make ort)" >&2; exit 1; }
+need_ort
 SUMMARY=1
 for tool in "$TIME" "$PY"; do
 	[ -x "$tool" ] || { echo "bench shards: $tool is missing: no timing, no table" >&2; SUMMARY=; }
@@ -56,34 +54,7 @@ if [ -z "$RES" ]; then
 	grep MemTotal /proc/meminfo >>"$RES/machine.txt"
 fi
 
-# --- snapshot and job file: run.sh's helpers, the same flags -----------------
-# snap <tag> <rows> <files>, as in run.sh: reused when the stamp matches.
-snap() {
-	local tag=$1 rows=$2 files=$3 dir="$OUT/snap-$1"
-	local flags="--date $DATE --rows $rows --files $files"
-	local part="$dir/snapshot_date=$DATE"
-	if [ "$(cat "$dir/.gensnapshot-flags" 2>/dev/null)" = "$flags" ] &&
-		[ "$(ls "$part"/part-*.parquet 2>/dev/null | wc -l)" -eq "$files" ]; then
-		log "snapshot $tag: reusing $part ($flags)"
-	else
-		log "snapshot $tag: generating ($flags)"
-		rm -rf "$dir"
-		# shellcheck disable=SC2086
-		bin/gensnapshot $flags --out "$dir" -q
-		echo "$flags" >"$dir/.gensnapshot-flags"
-	fi
-}
-# job <config> <name> <snapshot tag>, as in run.sh: the same file it makes.
-job() {
-	local cfg=$1 name=$2 tag=$3
-	sed -e "s#^\(  parquet: \).*#\1$OUT/snap-$tag/snapshot_date={{ .Date }}/*.parquet#" \
-		-e "s#^\(  path: \)\.\./#\1$ROOT/#" \
-		-e "s#^\(  table: \).*#\1$OUT/tables/$name#" \
-		-e "s#^\(  baseline: \)\.\./#\1$ROOT/#" \
-		"$cfg" >"$OUT/jobs/$name.yaml"
-	grep -q "$OUT/snap-$tag" "$OUT/jobs/$name.yaml" && grep -q "$OUT/tables/$name" "$OUT/jobs/$name.yaml" ||
-		{ echo "bench shards: could not rewrite the paths of $cfg" >&2; exit 1; }
-}
+# --- snapshot and job file: run.sh's (common.sh), the same flags -------------
 snap 2m "$ROWS" $(((ROWS + 499999) / 500000))
 mkdir -p "$OUT/jobs"
 job configs/churn_nightly.yaml "$NAME" 2m

@@ -22,28 +22,8 @@
 # results folder; standalone: BENCH_OUT/results/<time>). Prints "skipped: ..."
 # without /usr/bin/time, /usr/bin/python3, python3-xgboost or python3-sklearn.
 source "$(dirname "$0")/common.sh"
-RES=${BENCH_RES:-$OUT/results/$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$RES"
-
-if [ ! -x "$TIME" ] || [ ! -x "$PY" ]; then
-	echo "trees: skipped: no /usr/bin/time or /usr/bin/python3"
-	exit 0
-fi
-if ! "$PY" -c 'import xgboost, sklearn, numpy, onnx' 2>/dev/null; then
-	echo "trees: skipped: python3-xgboost, python3-sklearn or python3-onnx missing (apt-get install python3-xgboost python3-sklearn python3-onnx)"
-	exit 0
-fi
-[ -x bin/batchscore ] || { echo "trees: bin/batchscore is missing (make build)" >&2; exit 1; }
-
-T=$OUT/trees
-mkdir -p "$T"
 log() { echo "trees: $*" >&2; }
-
-# Models, once.
-if [ ! -f "$T/models/rf_bench.pkl" ]; then
-	log "training the bench models (build_tree_families.py --bench)"
-	"$PY" testdata/models/build_tree_families.py --bench "$T/models" 2>"$T/models.log"
-fi
+tree_setup trees " (apt-get install python3-xgboost python3-sklearn python3-onnx)"
 # Snapshots, once per row count.
 for kind in xgb rf; do
 	snap=$T/snap-$kind-$ROWS
@@ -97,18 +77,13 @@ done
 grep -h '"engine"' "$RES"/trees-bs-*-1.json | sed 's/^ */trees: /' >&2 || true
 
 "$PY" - "$RES" "$ROUNDS" "$ROWS" <<'PYEOF' | tee "$RES/trees.md"
-import re, statistics, sys
+import statistics, sys
 res, rounds, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sys.path.insert(0, "testdata/bench")
+from summarize import parse_time
 def parse(path):
-    t = open(path).read()
-    user = float(re.search(r"User time \(seconds\): ([0-9.]+)", t).group(1))
-    sys_ = float(re.search(r"System time \(seconds\): ([0-9.]+)", t).group(1))
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", t).group(1).split(":")
-    w = 0.0
-    for part in wall:
-        w = w * 60 + float(part)
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
-    return w, user + sys_, rss
+    t = parse_time(path)
+    return t["wall"], t["user"] + t["sys"], t["rss_kb"] / 1024
 print("| %s rows | variant | wall s median (best) | CPU s median (best) | peak RSS MiB |" % f"{rows:,}")
 print("|---|---|---|---|---|")
 med = {}
