@@ -53,6 +53,12 @@ func (e *execution) commit(ctx context.Context, n int) error {
 		return err
 	}
 	e.table = t
+	// Refused as the shards refuse it, with the same exit code: "shards
+	// not ready" (exit 1) would be retried, and its advice to run them
+	// cannot succeed.
+	if err := shard.Check(job); err != nil {
+		return err
+	}
 	if err := e.claim(ctx, t); err != nil {
 		return err
 	}

@@ -46,13 +46,22 @@ func Parse(s string) (Shard, error) {
 
 func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
 
-// Check refuses what a shard cannot do alone.
+// Check refuses what a sharded run (its shards and its commit) cannot do:
+// a query without a shard key, and a challenger, shadow or canary. The
+// commit merges no shadow table, challenger comparison or canary counts,
+// so rather than publish a version whose _shadow files or
+// challenger.rollout section are silently missing, both are refused up
+// front (exit 2), before any shard stages rows.
 func Check(job *spec.Job) error {
 	switch {
 	case job.Source.SQL != nil && job.Source.SQL.ShardKey == "":
 		return spec.ErrorAt("source.sql.shard_key", "--shard splits a query's rows by hashing a key column: name it here")
+	case job.Challenger != nil && job.Challenger.Rollout != nil:
+		return spec.ErrorAt("challenger.rollout", "a sharded run cannot take a canary: its commit would not merge the _shadow table, "+
+			"the challenger's comparison or the canary's counts; run the date without --shard (the canary's keys are the same in any run)")
 	case job.Challenger != nil:
-		return spec.ErrorAt("challenger", "--shard cannot compare a challenger: its rank statistics need every row in one process")
+		return spec.ErrorAt("challenger", "a sharded run cannot take a shadow challenger: its commit would not merge the _shadow table "+
+			"or the comparison (whose rank statistics need every row in one process); run the date without --shard")
 	}
 	return nil
 }
