@@ -47,10 +47,11 @@ mkdir -p "$RES"
 W="$OUT/reuse"
 mkdir -p "$W/jobs"
 
-# Dates: the N days up to today (serve catches them up: today's 02:00
-# fire has passed), and the day before them, which the serve variants
-# publish first as their history.
-day() { date -u -d "today - $1 days" +%F; }
+# Dates: the N days up to the last 02:00 UTC fire (serve catches them
+# up; before 02:00 that is yesterday's), and the day before them, which
+# the serve variants publish first as their history.
+FIRE=$(date -u -d "now - 2 hours" +%F)
+day() { date -u -d "$FIRE - $1 days" +%F; }
 FIRST=$(day $((N - 1)))
 LAST=$(day 0)
 HIST=$(day "$N")
