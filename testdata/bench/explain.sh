@@ -87,7 +87,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 "$PY" - "$RES" "$ROUNDS" "$ROWS" <<'PYEOF' | tee "$RES/explain.md"
-import json, statistics, sys
+import json, re, statistics, sys
 res, rounds, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 sys.path.insert(0, "testdata/bench")
 from summarize import parse_time
