@@ -79,6 +79,19 @@ snap() {
 	fi
 }
 
+# gensnap_once <dir> <what> <gensnapshot flags...>: the snapshot in <dir>,
+# generated (and logged as <what>) unless the flags it was made with match.
+gensnap_once() {
+	local dir=$1 what=$2
+	shift 2
+	if [ "$(cat "$dir/.flags" 2>/dev/null)" != "$*" ]; then
+		log "$what: $*"
+		rm -rf "$dir"
+		bin/gensnapshot "$@" --out "$dir" -q
+		echo "$*" >"$dir/.flags"
+	fi
+}
+
 # job_yaml <config> <snapshot folder> <table> [sed args...]: the job file
 # on stdout with only its paths changed (the snapshot's, the table's, and
 # the model's and baseline's made absolute) and what the sed args change.

@@ -29,14 +29,7 @@ mkdir -p "$RES" "$OUT/files"
 
 # snap <tag> <rows> <files> <row-group rows>, reused while its flags match.
 snap() {
-	local dir="$OUT/files/snap-$1" flags="--date $DATE --rows $2 --files $3 --row-group-rows $4"
-	if [ "$(cat "$dir/.flags" 2>/dev/null)" != "$flags" ]; then
-		log "snapshot $1: $flags"
-		rm -rf "$dir"
-		# shellcheck disable=SC2086
-		bin/gensnapshot $flags --out "$dir" -q
-		echo "$flags" >"$dir/.flags"
-	fi
+	gensnap_once "$OUT/files/snap-$1" "snapshot $1" --date "$DATE" --rows "$2" --files "$3" --row-group-rows "$4"
 }
 # A row group a multiple of 8,192 rows, at least n.
 group() { echo $((($1 + 8191) / 8192 * 8192)); }

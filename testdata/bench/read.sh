@@ -21,14 +21,8 @@ mkdir -p "$RES" "$OUT/read"
 
 # snap <files>: R rows in that many files, reused while its flags match.
 snap() {
-	local dir="$OUT/read/snap-f$1" flags="--date $DATE --rows $ROWS --files $1"
-	if [ "$(cat "$dir/.flags" 2>/dev/null)" != "$flags" ]; then
-		log "snapshot of $1 files: $flags"
-		rm -rf "$dir"
-		# shellcheck disable=SC2086
-		bin/gensnapshot $flags --out "$dir" -q
-		echo "$flags" >"$dir/.flags"
-	fi
+	local dir="$OUT/read/snap-f$1"
+	gensnap_once "$dir" "snapshot of $1 files" --date "$DATE" --rows "$ROWS" --files "$1"
 	job_yaml configs/churn_nightly.yaml "$dir" "$OUT/read/table-f$1" >"$OUT/read/job-f$1.yaml"
 }
 snap 4
